@@ -1,0 +1,11 @@
+//! Backends for the contracts in [`crate::traits`], one file each, each behind its feature.
+//!
+//! Backends depend on the traits, never on each other.
+
+pub mod memory;
+#[cfg(feature = "redb")]
+pub mod redb;
+#[cfg(feature = "wasmer")]
+pub mod wasmer;
+#[cfg(feature = "wasmtime")]
+pub mod wasmtime;

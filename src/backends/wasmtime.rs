@@ -1,0 +1,209 @@
+//! The wasmtime engine (feature `wasmtime`, on by default).
+//!
+//! Guests run with fuel metering (a guest that loops forever runs out and is stopped) and a
+//! resource limiter that refuses memory growth past [`GuestLimits::max_memory_bytes`]. Modules are
+//! pre-linked once ([`wasmtime::InstancePre`]) so instantiating one per extraction costs
+//! microseconds: every extraction gets a fresh memory, and no guest state leaks between pages.
+
+use std::hash::{Hash, Hasher};
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, Trap, TypedFunc};
+
+use crate::error::{Error, Result};
+use crate::traits::{GuestInstance, GuestLimits, WasmRuntime};
+
+const ENGINE: &str = "wasmtime";
+
+/// wasmtime, configured for riptide's extractor.
+#[derive(Clone)]
+pub struct WasmtimeRuntime {
+    engine: Engine,
+    linker: Linker<Limiter>,
+    limits: GuestLimits,
+    fingerprint: [u8; 32],
+}
+
+impl std::fmt::Debug for WasmtimeRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmtimeRuntime").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+/// A compiled module, pre-linked for fast instantiation.
+#[derive(Clone)]
+pub struct WasmtimeModule {
+    pre: InstancePre<Limiter>,
+}
+
+impl WasmtimeModule {
+    /// The underlying wasmtime module.
+    pub fn module(&self) -> &Module {
+        self.pre.module()
+    }
+}
+
+impl WasmtimeRuntime {
+    /// An engine with fuel metering, the given limits, and parallel compilation on or off.
+    pub fn new(limits: GuestLimits, parallel_compilation: bool) -> Result<Self> {
+        let mut config = Config::new();
+        config.consume_fuel(true).parallel_compilation(parallel_compilation);
+        let engine = Engine::new(&config).map_err(|e| engine_err("create an engine", e))?;
+        let mut hasher = Sha256Hasher(Sha256::new());
+        ENGINE.hash(&mut hasher);
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let fingerprint = hasher.0.finalize().into();
+        let linker = Linker::new(&engine);
+        Ok(Self { engine, linker, limits, fingerprint })
+    }
+
+    /// The wasmtime engine, for callers that want to run other modules beside riptide's.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn prepare(&self, module: Module) -> Result<WasmtimeModule> {
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| Error::InvalidModule { engine: ENGINE, reason: format!("{e:#} (the extractor must import nothing)") })?;
+        Ok(WasmtimeModule { pre })
+    }
+}
+
+/// Feeds `Hash` output into SHA-256, so an engine's compatibility hash becomes a stable digest
+/// (std's `DefaultHasher` is not guaranteed stable across releases).
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+fn engine_err(action: &'static str, e: wasmtime::Error) -> Error {
+    Error::Engine { engine: ENGINE, action, reason: format!("{e:#}") }
+}
+
+impl WasmRuntime for WasmtimeRuntime {
+    type Module = WasmtimeModule;
+    type Instance = WasmtimeInstance;
+
+    fn name(&self) -> &'static str {
+        ENGINE
+    }
+
+    fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    fn limits(&self) -> &GuestLimits {
+        &self.limits
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<WasmtimeModule> {
+        let module =
+            Module::new(&self.engine, wasm).map_err(|e| Error::InvalidModule { engine: ENGINE, reason: format!("{e:#}") })?;
+        self.prepare(module)
+    }
+
+    fn serialize(&self, module: &WasmtimeModule) -> Result<Vec<u8>> {
+        module.module().serialize().map_err(|e| engine_err("serialize a module", e))
+    }
+
+    unsafe fn deserialize(&self, artifact: &[u8]) -> Result<WasmtimeModule> {
+        // SAFETY: the caller guarantees `artifact` is unmodified output of `serialize` on an
+        // engine with our fingerprint (see the trait's contract).
+        let module = unsafe { Module::deserialize(&self.engine, artifact) }.map_err(|e| engine_err("load a compiled module", e))?;
+        self.prepare(module)
+    }
+
+    fn instantiate(&self, module: &WasmtimeModule, input_len: usize) -> Result<WasmtimeInstance> {
+        let mut store = Store::new(&self.engine, Limiter { max_memory: self.limits.max_memory_bytes, refused: false });
+        store.limiter(|l| l as &mut dyn ResourceLimiter);
+        let fuel = self.limits.fuel_for(input_len);
+        store.set_fuel(fuel).map_err(|e| engine_err("set fuel", e))?;
+        let instance = module.pre.instantiate(&mut store).map_err(|e| engine_err("instantiate the extractor", e))?;
+        let abi = |what: &str, e: wasmtime::Error| Error::GuestAbi(format!("{what}: {e:#}"));
+        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| Error::GuestAbi("no exported `memory`".into()))?;
+        let alloc = instance.get_typed_func(&mut store, "alloc").map_err(|e| abi("export `alloc(i32) -> i32`", e))?;
+        let extract = instance.get_typed_func(&mut store, "extract").map_err(|e| abi("export `extract(i32, i32) -> i64`", e))?;
+        Ok(WasmtimeInstance { store, memory, alloc, extract, fuel })
+    }
+}
+
+/// Refuses memory growth past the cap and remembers that it did, so the error can say so.
+struct Limiter {
+    max_memory: usize,
+    refused: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let ok = desired <= self.max_memory;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // The extractor's only table is its fixed function table.
+        Ok(desired <= 100_000)
+    }
+}
+
+/// One instance of the extractor in its own store.
+pub struct WasmtimeInstance {
+    store: Store<Limiter>,
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    extract: TypedFunc<(i32, i32), i64>,
+    fuel: u64,
+}
+
+impl WasmtimeInstance {
+    fn call_error(&self, e: wasmtime::Error) -> Error {
+        if self.store.data().refused {
+            return Error::GuestMemoryLimit { limit_bytes: self.store.data().max_memory };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => Error::GuestOutOfFuel { fuel: self.fuel },
+            Some(trap) => Error::GuestTrap(trap.to_string()),
+            None => Error::GuestTrap(format!("{e:#}")),
+        }
+    }
+}
+
+impl GuestInstance for WasmtimeInstance {
+    fn alloc(&mut self, len: u32) -> Result<u32> {
+        let len = i32::try_from(len).map_err(|_| Error::GuestAbi(format!("cannot allocate {len} bytes in a 32-bit guest")))?;
+        match self.alloc.call(&mut self.store, len) {
+            Ok(ptr) => Ok(ptr as u32),
+            Err(e) => Err(self.call_error(e)),
+        }
+    }
+
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
+        self.memory
+            .write(&mut self.store, ptr as usize, bytes)
+            .map_err(|_| Error::GuestAbi(format!("alloc returned {ptr:#x}, which cannot hold {} bytes", bytes.len())))
+    }
+
+    fn extract(&mut self, ptr: u32, len: u32) -> Result<i64> {
+        match self.extract.call(&mut self.store, (ptr as i32, len as i32)) {
+            Ok(packed) => Ok(packed),
+            Err(e) => Err(self.call_error(e)),
+        }
+    }
+
+    fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; len as usize];
+        self.memory
+            .read(&self.store, ptr as usize, &mut out)
+            .map_err(|_| Error::GuestAbi(format!("reply at {ptr:#x}+{len} lies outside guest memory")))?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,121 @@
+//! The one error type of the crate.
+//!
+//! Every subsystem reports through [`Error`], so callers match on one enum and every message has
+//! the same shape: what was wrong, then what to do about it. Variants carry the values a caller
+//! needs to act (a key, a path, a limit) rather than only a rendered string.
+
+use std::path::PathBuf;
+
+/// The result type of every fallible riptide call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in riptide.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is missing, of the wrong type, unknown or out of range.
+    #[error("invalid configuration: {message} (key `{key}` from {origin}); fix it there or remove it to get the default")]
+    Config {
+        /// The dotted key, e.g. `optimizations.browser_pool.max_instances`.
+        key: String,
+        /// Where the value came from: a file path or an environment variable.
+        origin: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// The configuration sources could not be read or parsed.
+    #[error("could not load configuration: {0}; fix the named file or variable")]
+    ConfigLoad(String),
+
+    /// Bytes handed to an engine are not a valid WebAssembly module.
+    #[error(
+        "{engine} rejected the WebAssembly module: {reason}; pass a core WebAssembly module (riptide's own is wasm/riptide_extractor.wasm, rebuilt by wasm/build.sh)"
+    )]
+    InvalidModule {
+        /// The engine that rejected it.
+        engine: &'static str,
+        /// The engine's reason.
+        reason: String,
+    },
+
+    /// An engine failed in a way that is not the module's fault (serialization, instantiation).
+    #[error("{engine} failed to {action}: {reason}")]
+    Engine {
+        /// The engine.
+        engine: &'static str,
+        /// What riptide asked it to do.
+        action: &'static str,
+        /// The engine's reason.
+        reason: String,
+    },
+
+    /// The extractor input is larger than the configured bound.
+    #[error(
+        "page of {len} bytes is larger than the extractor's input limit of {limit} bytes; raise GuestLimits::max_input_bytes or fetch less"
+    )]
+    InputTooLarge {
+        /// The input size.
+        len: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+
+    /// The guest ran past its execution budget (it loops forever or the page is huge).
+    #[error(
+        "the extractor ran out of its execution budget of {fuel} units and was stopped; the module loops or the page is too large (raise GuestLimits::fuel if it is legitimate)"
+    )]
+    GuestOutOfFuel {
+        /// The budget it was given.
+        fuel: u64,
+    },
+
+    /// The guest tried to grow its memory past the cap.
+    #[error(
+        "the extractor tried to use more than {limit_bytes} bytes of memory and was stopped; raise GuestLimits::max_memory_bytes if the page legitimately needs it"
+    )]
+    GuestMemoryLimit {
+        /// The cap in force.
+        limit_bytes: usize,
+    },
+
+    /// The guest trapped (a panic, an out-of-bounds access, an unreachable).
+    #[error("the extractor trapped: {0}; report it with the page that caused it")]
+    GuestTrap(String),
+
+    /// The guest broke the extractor ABI (missing export, bad pointer, bad JSON).
+    #[error(
+        "the extractor module broke riptide's guest ABI: {0}; rebuild it with wasm/build.sh or use the module that ships with riptide"
+    )]
+    GuestAbi(String),
+
+    /// A file system operation failed.
+    #[error("could not {action} {}: {source}; check that the path exists and is writable by this user", path.display())]
+    Io {
+        /// What riptide was doing.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The persistent store (redb) failed.
+    #[error("the store at {} failed to {action}: {reason}; delete the file to start afresh (cached artifacts are rebuilt on demand)", path.display())]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// What riptide was doing.
+        action: &'static str,
+        /// The store's reason.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// An [`Error::Io`] for `action` on `path`.
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+}

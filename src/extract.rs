@@ -1,0 +1,88 @@
+//! The host side of the extractor ABI, and what an extraction returns.
+//!
+//! The guest is untrusted: input size is bounded before anything is copied in, every pointer and
+//! length it returns is checked against the limits and its memory, and its reply must be UTF-8
+//! JSON matching [`ExtractedContent`] exactly. Engines enforce the execution budget and memory cap.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::traits::{GuestInstance, WasmRuntime};
+
+/// What the extractor found in a page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractedContent {
+    /// `<title>`, else `og:title`.
+    pub title: Option<String>,
+    /// Visible main text, one line per block, without scripts, styles, navigation, page headers
+    /// and footers.
+    pub text: String,
+    /// Link targets in document order, without duplicates; absolute when a base URL was given.
+    pub links: Vec<String>,
+    /// `<meta name="description">`, else `og:description`.
+    pub description: Option<String>,
+    /// `<link rel="canonical">`.
+    pub canonical_url: Option<String>,
+    /// `<html lang>`.
+    pub language: Option<String>,
+    /// `<meta name="author">`, else `article:author`.
+    pub author: Option<String>,
+    /// `article:published_time`, else `<meta name="date">`, else the first `<time datetime>`.
+    pub published_time: Option<String>,
+    /// Every `og:*` property, keyed without the prefix.
+    pub open_graph: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GuestReply {
+    Failed { error: String },
+    Extracted(ExtractedContent),
+}
+
+/// Frames `html` and the base URL as the guest's `extract` expects (see `wasm/extractor`).
+fn frame_input(html: &str, base_url: Option<&str>) -> Result<Vec<u8>> {
+    let url = base_url.unwrap_or("").as_bytes();
+    let url_len = u32::try_from(url.len())
+        .map_err(|_| Error::InputTooLarge { len: url.len(), limit: u32::MAX as usize })?;
+    let mut out = Vec::with_capacity(4 + url.len() + html.len());
+    out.extend_from_slice(&url_len.to_le_bytes());
+    out.extend_from_slice(url);
+    out.extend_from_slice(html.as_bytes());
+    Ok(out)
+}
+
+/// Runs the extractor `module` on `html` in a fresh instance.
+pub fn run_extractor<R: WasmRuntime>(
+    runtime: &R,
+    module: &R::Module,
+    html: &str,
+    base_url: Option<&str>,
+) -> Result<ExtractedContent> {
+    let limits = runtime.limits();
+    let input = frame_input(html, base_url)?;
+    if input.len() > limits.max_input_bytes {
+        return Err(Error::InputTooLarge { len: input.len(), limit: limits.max_input_bytes });
+    }
+    let input_len = u32::try_from(input.len()).map_err(|_| Error::InputTooLarge { len: input.len(), limit: u32::MAX as usize })?;
+    let mut instance = runtime.instantiate(module, input.len())?;
+    let ptr = instance.alloc(input_len)?;
+    instance.write(ptr, &input)?;
+    let packed = instance.extract(ptr, input_len)?;
+    // The guest packs two u32s into the i64's bits; reinterpret, never sign-extend.
+    let packed = packed as u64;
+    let (out_ptr, out_len) = ((packed >> 32) as u32, packed as u32);
+    if out_len as usize > limits.max_output_bytes {
+        return Err(Error::GuestAbi(format!("reply of {out_len} bytes exceeds the {}-byte limit", limits.max_output_bytes)));
+    }
+    let reply = instance.read(out_ptr, out_len)?;
+    let reply = std::str::from_utf8(&reply).map_err(|e| Error::GuestAbi(format!("reply is not UTF-8: {e}")))?;
+    match serde_json::from_str::<GuestReply>(reply) {
+        Ok(GuestReply::Extracted(content)) => Ok(content),
+        Ok(GuestReply::Failed { error }) => Err(Error::GuestAbi(format!("extractor refused its input: {error}"))),
+        Err(e) => Err(Error::GuestAbi(format!("reply is not the expected JSON: {e}"))),
+    }
+}

@@ -1,0 +1,73 @@
+//! riptide makes web content extraction fast by keeping the expensive things warm.
+//!
+//! Three optimizations, each behind a trait with backends chosen by Cargo features, composed by
+//! one generic executor:
+//!
+//! 1. **WASM AOT module cache** ([`cache::CompileCache`] over a [`traits::WasmRuntime`] and a
+//!    [`traits::ModuleCache`]): the HTML extractor in `wasm/` is compiled once and reused,
+//!    in-process and across processes from disk.
+//! 2. **Browser pool** (`BrowserProvider`): pre-warmed headless Chromium. *Coming next.*
+//! 3. **Adaptive timeouts** (`TimeoutPolicy`): per-domain timeouts learned from latencies.
+//!    *Coming next.*
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "wasmtime", feature = "redb"))]
+//! # fn main() -> riptide::Result<()> {
+//! use riptide::{ModuleSource, RiptideConfig, default_compile_cache};
+//!
+//! let config = RiptideConfig::load()?;
+//! let cache = default_compile_cache(&config)?; // wasmtime + redb under ~/.riptide/wasm-cache
+//! let page = cache.extract(ModuleSource::extractor(), "<title>Hi</title><p>Hello</p>", None)?;
+//! assert_eq!(page.title.as_deref(), Some("Hi"));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "wasmtime", feature = "redb")))]
+//! # fn main() {}
+//! ```
+//!
+//! # Features
+//!
+//! | feature    | default | what it adds                                              |
+//! |------------|---------|-----------------------------------------------------------|
+//! | `wasmtime` | yes     | [`backends::wasmtime::WasmtimeRuntime`]                   |
+//! | `wasmer`   | no      | [`backends::wasmer::WasmerRuntime`] (Cranelift, metering) |
+//! | `redb`     | yes     | [`backends::redb::RedbStore`]: artifacts on disk          |
+//! | `chrome`   | yes     | reserved for the headless_chrome browser provider         |
+//! | `cli`      | yes     | reserved for the `riptide` binary                         |
+//!
+//! Without `redb`, [`backends::memory::MemoryStore`] keeps artifacts in memory.
+
+#![warn(missing_docs)]
+
+pub mod backends;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod policies;
+pub mod traits;
+
+pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};
+pub use config::{ConfigLoader, RiptideConfig};
+pub use error::{Error, Result};
+pub use extract::ExtractedContent;
+pub use traits::GuestLimits;
+
+/// The default stack's compile cache: wasmtime with artifacts in redb.
+#[cfg(all(feature = "wasmtime", feature = "redb"))]
+pub type DefaultCompileCache = CompileCache<backends::wasmtime::WasmtimeRuntime, backends::redb::RedbStore>;
+
+/// A [`DefaultCompileCache`] configured from `config`, in the home the config was loaded for
+/// (`$RIPTIDE_HOME`, else `~/.riptide`).
+#[cfg(all(feature = "wasmtime", feature = "redb"))]
+pub fn default_compile_cache(config: &RiptideConfig) -> Result<DefaultCompileCache> {
+    let home = ConfigLoader::from_process_env().resolved_home();
+    let wasm = &config.optimizations.wasm_cache;
+    let runtime = backends::wasmtime::WasmtimeRuntime::new(GuestLimits::default(), wasm.parallel_compilation)?;
+    let store = backends::redb::RedbStore::open(config.wasm_cache_dir(&home))?;
+    let mut options = CacheOptions::from_config(wasm);
+    options.enabled &= config.optimizations.enabled;
+    Ok(CompileCache::new(runtime, store, options))
+}

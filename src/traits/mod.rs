@@ -1,0 +1,8 @@
+//! The contracts riptide composes, and nothing else.
+//!
+//! Each optimization is a trait here with its backends in [`crate::backends`]; the cache (and
+//! later the pool and executor) are generic over these traits and never name a backend.
+
+pub mod module_cache;
+
+pub use module_cache::{CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredCounters, WasmRuntime};
