@@ -33,12 +33,28 @@ const INSTRUMENTATION: &str = "metering:cost=1-per-operator:v1";
 pub struct WasmerRuntime {
     engine: Engine,
     limits: GuestLimits,
+    parallel_compilation: bool,
     fingerprint: [u8; 32],
 }
 
 impl std::fmt::Debug for WasmerRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasmerRuntime").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+/// A compiled module with the engine that owns its code: wasmer frees a module's machine code
+/// with its engine, so the two travel together and instances run in a store of that engine.
+#[derive(Clone)]
+pub struct WasmerModule {
+    module: Module,
+    engine: Engine,
+}
+
+impl WasmerModule {
+    /// The underlying wasmer module.
+    pub fn module(&self) -> &Module {
+        &self.module
     }
 }
 
@@ -49,29 +65,36 @@ fn cost(_op: &Operator) -> u64 {
 impl WasmerRuntime {
     /// An engine with metering, the given limits, and parallel compilation on or off.
     pub fn new(limits: GuestLimits, parallel_compilation: bool) -> Result<Self> {
-        let mut compiler = Cranelift::new();
-        if !parallel_compilation {
-            compiler.num_threads = std::num::NonZero::<usize>::MIN;
-        }
-        compiler.push_middleware(Arc::new(Metering::new(0, cost)));
-        let mut engine: Engine = compiler.into();
-        let max_pages = u32::try_from(limits.max_memory_bytes / wasmer::WASM_PAGE_SIZE).unwrap_or(u32::MAX).max(1);
-        engine.set_tunables(LimitingTunables { base: BaseTunables::new(), max_pages: Pages(max_pages) });
-
+        let engine = build_engine(&limits, parallel_compilation);
         let mut digest = Sha256::new();
         digest.update(ENGINE);
-                digest.update(engine.deterministic_id());
+        digest.update(engine.deterministic_id());
         let target = engine.target();
         digest.update(format!("{:?}/{:?}", target.triple(), target.cpu_features()));
         digest.update(INSTRUMENTATION);
         // The linked wasmer release, so an upgraded wasmer never loads an older artifact.
         digest.update(wasmer::sys::vm::VERSION);
-        Ok(Self { engine, limits, fingerprint: digest.finalize().into() })
+        Ok(Self { engine, limits, parallel_compilation, fingerprint: digest.finalize().into() })
     }
 }
 
+/// An engine with metering and the memory cap. wasmer's `Metering` middleware serves exactly one
+/// module (it panics on a second), so every compile gets an engine of its own; loading and
+/// running need no middleware and share one.
+fn build_engine(limits: &GuestLimits, parallel_compilation: bool) -> Engine {
+    let mut compiler = Cranelift::new();
+    if !parallel_compilation {
+        compiler.num_threads = std::num::NonZero::<usize>::MIN;
+    }
+    compiler.push_middleware(Arc::new(Metering::new(0, cost)));
+    let mut engine: Engine = compiler.into();
+    let max_pages = u32::try_from(limits.max_memory_bytes / wasmer::WASM_PAGE_SIZE).unwrap_or(u32::MAX).max(1);
+    engine.set_tunables(LimitingTunables { base: BaseTunables::new(), max_pages: Pages(max_pages) });
+    engine
+}
+
 impl WasmRuntime for WasmerRuntime {
-    type Module = Module;
+    type Module = WasmerModule;
     type Instance = WasmerInstance;
 
     fn name(&self) -> &'static str {
@@ -86,27 +109,31 @@ impl WasmRuntime for WasmerRuntime {
         &self.limits
     }
 
-    fn compile(&self, wasm: &[u8]) -> Result<Module> {
-        Module::new(&self.engine, wasm).map_err(|e| Error::InvalidModule { engine: ENGINE, reason: e.to_string() })
+    fn compile(&self, wasm: &[u8]) -> Result<WasmerModule> {
+        let engine = build_engine(&self.limits, self.parallel_compilation);
+        let module = Module::new(&engine, wasm).map_err(|e| Error::InvalidModule { engine: ENGINE, reason: e.to_string() })?;
+        Ok(WasmerModule { module, engine })
     }
 
-    fn serialize(&self, module: &Module) -> Result<Vec<u8>> {
+    fn serialize(&self, module: &WasmerModule) -> Result<Vec<u8>> {
         module
+            .module
             .serialize()
             .map(|b| b.to_vec())
             .map_err(|e| Error::Engine { engine: ENGINE, action: "serialize a module", reason: e.to_string() })
     }
 
-    unsafe fn deserialize(&self, artifact: &[u8]) -> Result<Module> {
+    unsafe fn deserialize(&self, artifact: &[u8]) -> Result<WasmerModule> {
         // SAFETY: the caller guarantees `artifact` is unmodified output of `serialize` on an
         // engine with our fingerprint (see the trait's contract).
-        unsafe { Module::deserialize(&self.engine, artifact) }
-            .map_err(|e| Error::Engine { engine: ENGINE, action: "load a compiled module", reason: e.to_string() })
+        let module = unsafe { Module::deserialize(&self.engine, artifact) }
+            .map_err(|e| Error::Engine { engine: ENGINE, action: "load a compiled module", reason: e.to_string() })?;
+        Ok(WasmerModule { module, engine: self.engine.clone() })
     }
 
-    fn instantiate(&self, module: &Module, input_len: usize) -> Result<WasmerInstance> {
-        let mut store = Store::new(self.engine.clone());
-        let instance = Instance::new(&mut store, module, &imports! {}).map_err(|e| Error::InvalidModule {
+    fn instantiate(&self, module: &WasmerModule, input_len: usize) -> Result<WasmerInstance> {
+        let mut store = Store::new(module.engine.clone());
+        let instance = Instance::new(&mut store, &module.module, &imports! {}).map_err(|e| Error::InvalidModule {
             engine: ENGINE,
             reason: format!("{e} (the extractor must import nothing)"),
         })?;

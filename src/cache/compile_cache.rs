@@ -195,7 +195,7 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
         });
         let opened = artifact::open(key, &bytes, recorded)?;
         let age = now_secs().saturating_sub(opened.created_secs);
-        if age > self.options.ttl.as_secs() {
+        if age >= self.options.ttl.as_secs() {
             Counters::bump(&self.counters.expirations);
             if let Err(e) = self.store.remove(key) {
                 tracing::warn!(key = %key, error = %e, "could not remove the expired artifact");
@@ -237,7 +237,7 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
         let mut entries = self.store.entries()?;
         let mut kept = Vec::with_capacity(entries.len());
         for e in entries.drain(..) {
-            let expired = now.duration_since(e.created).is_ok_and(|age| age > self.options.ttl);
+            let expired = now.duration_since(e.created).is_ok_and(|age| age >= self.options.ttl);
             if expired && e.key != *keep {
                 self.store.remove(&e.key)?;
                 Counters::bump(&self.counters.expirations);

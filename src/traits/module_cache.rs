@@ -223,3 +223,31 @@ pub trait ModuleCache: Send + Sync + 'static {
     /// Adds `delta` to the stored counters.
     fn add_counters(&self, delta: &StoredCounters) -> Result<()>;
 }
+
+/// A shared store is a store: lets several caches (or a cache and a test) use one instance.
+impl<T: ModuleCache + ?Sized> ModuleCache for std::sync::Arc<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn load(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
+        (**self).load(key)
+    }
+    fn recorded_digest(&self, key: &CacheKey) -> Result<Option<[u8; 32]>> {
+        (**self).recorded_digest(key)
+    }
+    fn store(&self, key: &CacheKey, artifact: &[u8], digest: [u8; 32]) -> Result<()> {
+        (**self).store(key, artifact, digest)
+    }
+    fn remove(&self, key: &CacheKey) -> Result<()> {
+        (**self).remove(key)
+    }
+    fn entries(&self) -> Result<Vec<EntryInfo>> {
+        (**self).entries()
+    }
+    fn counters(&self) -> Result<StoredCounters> {
+        (**self).counters()
+    }
+    fn add_counters(&self, delta: &StoredCounters) -> Result<()> {
+        (**self).add_counters(delta)
+    }
+}
