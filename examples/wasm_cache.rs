@@ -31,30 +31,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let source = ModuleSource::extractor();
     let open = || -> riptide::Result<_> {
         let runtime = WasmtimeRuntime::new(GuestLimits::default(), true)?;
-        Ok(CompileCache::new(runtime, RedbStore::open(&dir)?, CacheOptions::default()))
+        Ok(CompileCache::new(
+            runtime,
+            RedbStore::open(&dir)?,
+            CacheOptions::default(),
+        ))
     };
     println!("cache directory: {}", dir.display());
 
     let cache = open()?;
     let t = Instant::now();
     cache.get_or_compile(source)?;
-    println!("1. first lookup (compile, or disk hit if the directory was warm): {:>10.3} ms", ms(t));
+    println!(
+        "1. first lookup (compile, or disk hit if the directory was warm): {:>10.3} ms",
+        ms(t)
+    );
 
     let t = Instant::now();
     cache.get_or_compile(source)?;
-    println!("2. same process, warm (in-memory hit):                           {:>10.3} ms", ms(t));
+    println!(
+        "2. same process, warm (in-memory hit):                           {:>10.3} ms",
+        ms(t)
+    );
     drop(cache);
 
     // A new cache over the same directory is what a fresh process sees.
     let cache = open()?;
     let t = Instant::now();
     cache.get_or_compile(source)?;
-    println!("3. new cache instance (disk hit: read, verify, deserialize):      {:>10.3} ms", ms(t));
+    println!(
+        "3. new cache instance (disk hit: read, verify, deserialize):      {:>10.3} ms",
+        ms(t)
+    );
 
     let t = Instant::now();
     let page = cache.extract(source, PAGE, Some("https://example.com/post"))?;
-    println!("4. extract one page (instantiate + run):                          {:>10.3} ms", ms(t));
-    println!("\ntitle: {:?}\ntext:  {:?}\nlinks: {:?}", page.title, page.text, page.links);
+    println!(
+        "4. extract one page (instantiate + run):                          {:>10.3} ms",
+        ms(t)
+    );
+    println!(
+        "\ntitle: {:?}\ntext:  {:?}\nlinks: {:?}",
+        page.title, page.text, page.links
+    );
     println!("\nstats: {}", serde_json::to_string_pretty(&cache.lifetime_stats()?)?);
     Ok(())
 }

@@ -33,11 +33,20 @@ pub const SHORT_ENV_VARS: &[(&str, &str)] = &[
     ("RIPTIDE_POOL_MAX_INSTANCES", "optimizations.browser_pool.max_instances"),
     ("RIPTIDE_WASM_CACHE_ENABLED", "optimizations.wasm_cache.enabled"),
     ("RIPTIDE_WASM_CACHE_DIR", "optimizations.wasm_cache.cache_dir"),
-    ("RIPTIDE_WASM_CACHE_SIZE_MB", "optimizations.wasm_cache.max_cache_size_mb"),
-    ("RIPTIDE_ADAPTIVE_TIMEOUT_ENABLED", "optimizations.adaptive_timeout.enabled"),
+    (
+        "RIPTIDE_WASM_CACHE_SIZE_MB",
+        "optimizations.wasm_cache.max_cache_size_mb",
+    ),
+    (
+        "RIPTIDE_ADAPTIVE_TIMEOUT_ENABLED",
+        "optimizations.adaptive_timeout.enabled",
+    ),
     ("RIPTIDE_TIMEOUT_MIN", "optimizations.adaptive_timeout.min_timeout_secs"),
     ("RIPTIDE_TIMEOUT_MAX", "optimizations.adaptive_timeout.max_timeout_secs"),
-    ("RIPTIDE_TIMEOUT_DEFAULT", "optimizations.adaptive_timeout.default_timeout_secs"),
+    (
+        "RIPTIDE_TIMEOUT_DEFAULT",
+        "optimizations.adaptive_timeout.default_timeout_secs",
+    ),
 ];
 
 /// The whole configuration.
@@ -210,7 +219,11 @@ pub struct PerformanceConfig {
 
 impl Default for PerformanceConfig {
     fn default() -> Self {
-        Self { track_metrics: true, export_metrics: false, metrics_export_interval_secs: 60 }
+        Self {
+            track_metrics: true,
+            export_metrics: false,
+            metrics_export_interval_secs: 60,
+        }
     }
 }
 
@@ -274,8 +287,18 @@ impl ConfigLoader {
     /// The home directory in force: explicit, else `RIPTIDE_HOME` from the environment given,
     /// else `~/.riptide`.
     pub fn resolved_home(&self) -> PathBuf {
-        let from_env = self.env.iter().find(|(k, _)| k == HOME_ENV_VAR).map(|(_, v)| PathBuf::from(v));
-        expand_tilde(&self.home.clone().or(from_env).unwrap_or_else(|| PathBuf::from("~/.riptide")))
+        let from_env = self
+            .env
+            .iter()
+            .find(|(k, _)| k == HOME_ENV_VAR)
+            .map(|(_, v)| PathBuf::from(v));
+        expand_tilde(
+            &self
+                .home
+                .clone()
+                .or(from_env)
+                .unwrap_or_else(|| PathBuf::from("~/.riptide")),
+        )
     }
 
     /// Merges defaults, the file and the environment, then validates the result.
@@ -285,11 +308,20 @@ impl ConfigLoader {
             Some(file) => {
                 let file = expand_tilde(file);
                 if !file.is_file() {
-                    return Err(Error::ConfigLoad(format!("configuration file {} does not exist", file.display())));
+                    return Err(Error::ConfigLoad(format!(
+                        "configuration file {} does not exist",
+                        file.display()
+                    )));
                 }
                 figment = figment.merge(Toml::file_exact(file));
             }
-            None => figment = figment.merge(Toml::file_exact(self.resolved_home().join("config.toml"))),
+            None => {
+                // The home's file is optional; an explicit one (above) is not.
+                let file = self.resolved_home().join("config.toml");
+                if file.is_file() {
+                    figment = figment.merge(Toml::file_exact(file));
+                }
+            }
         }
         for (name, value) in self.env.iter().filter(|(k, _)| k.starts_with("RIPTIDE_")) {
             if NON_KEY_ENV_VARS.contains(&name.as_str()) {
@@ -303,7 +335,11 @@ impl ConfigLoader {
                     SHORT_ENV_VARS.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
                 ),
             })?;
-            figment = figment.merge(EnvVar { name: name.clone(), key, value: value.clone() });
+            figment = figment.merge(EnvVar {
+                name: name.clone(),
+                key,
+                value: value.clone(),
+            });
         }
         let config: RiptideConfig = figment.extract().map_err(from_figment)?;
         validate(&config, &figment)?;
@@ -317,7 +353,8 @@ fn env_var_key(name: &str) -> Option<String> {
         return Some((*key).to_string());
     }
     let rest = name.strip_prefix("RIPTIDE_")?;
-    rest.contains("__").then(|| rest.to_ascii_lowercase().replace("__", "."))
+    rest.contains("__")
+        .then(|| rest.to_ascii_lowercase().replace("__", "."))
 }
 
 /// One environment variable as a figment provider, so errors name the variable itself.
@@ -343,10 +380,8 @@ impl Provider for EnvVar {
 }
 
 fn from_figment(err: figment::Error) -> Error {
-    let mut path = err.path.clone();
-    if let figment::error::Kind::UnknownField(field, _) = &err.kind {
-        path.push(field.clone());
-    }
+    // For unknown fields figment's path already ends with the field itself.
+    let path = &err.path;
     let origin = match &err.metadata {
         Some(md) => match &md.source {
             Some(figment::Source::File(p)) => format!("file {}", p.display()),
@@ -358,7 +393,11 @@ fn from_figment(err: figment::Error) -> Error {
     if path.is_empty() {
         return Error::ConfigLoad(err.to_string());
     }
-    Error::Config { key: path.join("."), origin, message: err.kind.to_string() }
+    Error::Config {
+        key: path.join("."),
+        origin,
+        message: err.kind.to_string(),
+    }
 }
 
 fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
@@ -370,7 +409,11 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
             },
             None => "the defaults".to_string(),
         };
-        Error::Config { key: key.to_string(), origin, message }
+        Error::Config {
+            key: key.to_string(),
+            origin,
+            message,
+        }
     };
     let pool = &c.optimizations.browser_pool;
     let p = "optimizations.browser_pool";
@@ -380,13 +423,19 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
     if pool.min_instances > pool.max_instances {
         return Err(fail(
             &format!("{p}.min_instances"),
-            format!("{} is more than max_instances ({})", pool.min_instances, pool.max_instances),
+            format!(
+                "{} is more than max_instances ({})",
+                pool.min_instances, pool.max_instances
+            ),
         ));
     }
     if pool.target_available > pool.max_instances {
         return Err(fail(
             &format!("{p}.target_available"),
-            format!("{} is more than max_instances ({})", pool.target_available, pool.max_instances),
+            format!(
+                "{} is more than max_instances ({})",
+                pool.target_available, pool.max_instances
+            ),
         ));
     }
     for (key, v) in [
@@ -414,7 +463,10 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
     if t.min_timeout_secs > t.max_timeout_secs {
         return Err(fail(
             &format!("{a}.min_timeout_secs"),
-            format!("{} is more than max_timeout_secs ({})", t.min_timeout_secs, t.max_timeout_secs),
+            format!(
+                "{} is more than max_timeout_secs ({})",
+                t.min_timeout_secs, t.max_timeout_secs
+            ),
         ));
     }
     if !(t.min_timeout_secs..=t.max_timeout_secs).contains(&t.default_timeout_secs) {
@@ -427,13 +479,22 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
         ));
     }
     if !(t.learning_rate > 0.0 && t.learning_rate <= 1.0) {
-        return Err(fail(&format!("{a}.learning_rate"), format!("{} is not in (0, 1]", t.learning_rate)));
+        return Err(fail(
+            &format!("{a}.learning_rate"),
+            format!("{} is not in (0, 1]", t.learning_rate),
+        ));
     }
     if !(t.backoff_multiplier.is_finite() && t.backoff_multiplier >= 1.0) {
-        return Err(fail(&format!("{a}.backoff_multiplier"), format!("{} is less than 1", t.backoff_multiplier)));
+        return Err(fail(
+            &format!("{a}.backoff_multiplier"),
+            format!("{} is less than 1", t.backoff_multiplier),
+        ));
     }
     if c.performance.metrics_export_interval_secs == 0 {
-        return Err(fail("performance.metrics_export_interval_secs", "must be at least 1".into()));
+        return Err(fail(
+            "performance.metrics_export_interval_secs",
+            "must be at least 1".into(),
+        ));
     }
     Ok(())
 }

@@ -14,7 +14,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A configuration value is missing, of the wrong type, unknown or out of range.
-    #[error("invalid configuration: {message} (key `{key}` from {origin}); fix it there or remove it to get the default")]
+    #[error(
+        "invalid configuration: {message} (key `{key}` from {origin}); fix it there or remove it to get the default"
+    )]
     Config {
         /// The dotted key, e.g. `optimizations.browser_pool.max_instances`.
         key: String,
@@ -116,6 +118,10 @@ pub enum Error {
 impl Error {
     /// An [`Error::Io`] for `action` on `path`.
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -46,8 +46,10 @@ enum GuestReply {
 /// Frames `html` and the base URL as the guest's `extract` expects (see `wasm/extractor`).
 fn frame_input(html: &str, base_url: Option<&str>) -> Result<Vec<u8>> {
     let url = base_url.unwrap_or("").as_bytes();
-    let url_len = u32::try_from(url.len())
-        .map_err(|_| Error::InputTooLarge { len: url.len(), limit: u32::MAX as usize })?;
+    let url_len = u32::try_from(url.len()).map_err(|_| Error::InputTooLarge {
+        len: url.len(),
+        limit: u32::MAX as usize,
+    })?;
     let mut out = Vec::with_capacity(4 + url.len() + html.len());
     out.extend_from_slice(&url_len.to_le_bytes());
     out.extend_from_slice(url);
@@ -65,9 +67,15 @@ pub fn run_extractor<R: WasmRuntime>(
     let limits = runtime.limits();
     let input = frame_input(html, base_url)?;
     if input.len() > limits.max_input_bytes {
-        return Err(Error::InputTooLarge { len: input.len(), limit: limits.max_input_bytes });
+        return Err(Error::InputTooLarge {
+            len: input.len(),
+            limit: limits.max_input_bytes,
+        });
     }
-    let input_len = u32::try_from(input.len()).map_err(|_| Error::InputTooLarge { len: input.len(), limit: u32::MAX as usize })?;
+    let input_len = u32::try_from(input.len()).map_err(|_| Error::InputTooLarge {
+        len: input.len(),
+        limit: u32::MAX as usize,
+    })?;
     let mut instance = runtime.instantiate(module, input.len())?;
     let ptr = instance.alloc(input_len)?;
     instance.write(ptr, &input)?;
@@ -76,7 +84,10 @@ pub fn run_extractor<R: WasmRuntime>(
     let packed = packed as u64;
     let (out_ptr, out_len) = ((packed >> 32) as u32, packed as u32);
     if out_len as usize > limits.max_output_bytes {
-        return Err(Error::GuestAbi(format!("reply of {out_len} bytes exceeds the {}-byte limit", limits.max_output_bytes)));
+        return Err(Error::GuestAbi(format!(
+            "reply of {out_len} bytes exceeds the {}-byte limit",
+            limits.max_output_bytes
+        )));
     }
     let reply = instance.read(out_ptr, out_len)?;
     let reply = std::str::from_utf8(&reply).map_err(|e| Error::GuestAbi(format!("reply is not UTF-8: {e}")))?;

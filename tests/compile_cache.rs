@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -13,7 +12,6 @@ use common::{Observed, tiny_module};
 use riptide::backends::memory::MemoryStore;
 use riptide::traits::{CacheKey, ModuleCache, WasmRuntime};
 use riptide::{CacheOptions, CompileCache, Error};
-use sha2::{Digest, Sha256};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum StoreKind {
@@ -26,13 +24,18 @@ enum StoreKind {
 /// processes.
 struct Fixture {
     kind: StoreKind,
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     dir: tempfile::TempDir,
     memory: Arc<MemoryStore>,
 }
 
 impl Fixture {
     fn new(kind: StoreKind) -> Self {
-        Self { kind, dir: tempfile::tempdir().expect("temp dir"), memory: Arc::default() }
+        Self {
+            kind,
+            dir: tempfile::tempdir().expect("temp dir"),
+            memory: Arc::default(),
+        }
     }
 
     fn store(&self) -> Arc<dyn ModuleCache> {
@@ -65,12 +68,18 @@ impl Fixture {
         }
     }
 
-    fn artifact_path(&self, key: &CacheKey) -> PathBuf {
+    #[cfg(feature = "redb")]
+    fn artifact_path(&self, key: &CacheKey) -> std::path::PathBuf {
         self.dir.path().join("artifacts").join(format!("{}.art", key.to_hex()))
     }
 
     fn keys(&self) -> BTreeSet<CacheKey> {
-        self.store().entries().expect("entries").into_iter().map(|e| e.key).collect()
+        self.store()
+            .entries()
+            .expect("entries")
+            .into_iter()
+            .map(|e| e.key)
+            .collect()
     }
 }
 
@@ -83,7 +92,11 @@ fn check_hit_miss_accounting<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind)
         let cache = fx.cache(engine(), CacheOptions::default());
         cache.get_or_compile(&src).expect("compiles");
         let s = cache.stats().expect("stats");
-        assert_eq!((s.hits, s.misses, s.compilations, s.loads, s.entries), (0, 1, 1, 0, 1), "{s:?}");
+        assert_eq!(
+            (s.hits, s.misses, s.compilations, s.loads, s.entries),
+            (0, 1, 1, 0, 1),
+            "{s:?}"
+        );
         assert!(s.bytes > 0);
 
         cache.get_or_compile(&src).expect("in-process hit");
@@ -100,7 +113,11 @@ fn check_hit_miss_accounting<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind)
     assert_eq!((s.hits, s.misses, s.compilations, s.loads), (1, 0, 0, 1), "{s:?}");
     let life = cache.lifetime_stats().expect("lifetime stats");
     // Hits: the second lookup and `extract` in the first cache, the load in this one.
-    assert_eq!((life.hits, life.misses, life.compilations, life.loads), (3, 1, 1, 1), "{life:?}");
+    assert_eq!(
+        (life.hits, life.misses, life.compilations, life.loads),
+        (3, 1, 1, 1),
+        "{life:?}"
+    );
 }
 
 fn check_single_flight<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
@@ -123,10 +140,15 @@ fn check_single_flight<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
 }
 
 /// Damage that leaves the artifact unusable; each must be rejected before the engine sees it.
-fn damages() -> Vec<(&'static str, Box<dyn Fn(&mut Vec<u8>)>)> {
+type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+
+fn damages() -> Vec<(&'static str, Damage)> {
     vec![
         ("truncated", Box::new(|b: &mut Vec<u8>| b.truncate(b.len() / 2))),
-        ("bit-flipped payload", Box::new(|b: &mut Vec<u8>| b[HEADER_LEN + 100] ^= 0x10)),
+        (
+            "bit-flipped payload",
+            Box::new(|b: &mut Vec<u8>| b[HEADER_LEN + 100] ^= 0x10),
+        ),
         ("zero-length", Box::new(|b: &mut Vec<u8>| b.clear())),
         ("bad magic", Box::new(|b: &mut Vec<u8>| b[0] ^= 0xff)),
         ("key of another entry", Box::new(|b: &mut Vec<u8>| b[16] ^= 0x01)),
@@ -153,7 +175,11 @@ fn check_damaged_artifacts_are_recompiled<R: WasmRuntime>(engine: fn() -> R, kin
         assert_eq!(page.text, "tiny", "{name}");
         let s = cache.stats().expect("stats");
         assert_eq!((s.invalid_entries, s.compilations, s.loads), (1, 1, 0), "{name}: {s:?}");
-        assert_eq!(deserializes.load(Ordering::SeqCst), 0, "{name}: a damaged artifact reached the engine");
+        assert_eq!(
+            deserializes.load(Ordering::SeqCst),
+            0,
+            "{name}: a damaged artifact reached the engine"
+        );
         drop(cache);
 
         // The recompiled artifact replaced the damaged one.
@@ -172,7 +198,10 @@ fn check_lru_eviction<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
         cache.get_or_compile(&a).expect("compiles");
         cache.stats().expect("stats").bytes
     };
-    let options = CacheOptions { max_size_bytes: size * 5 / 2, ..CacheOptions::default() };
+    let options = CacheOptions {
+        max_size_bytes: size * 5 / 2,
+        ..CacheOptions::default()
+    };
     let cache = fx.cache(engine(), options);
     cache.get_or_compile(&b).expect("compiles b");
     assert_eq!(fx.keys().len(), 2, "two artifacts fit");
@@ -190,8 +219,13 @@ fn check_lru_eviction<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
 fn check_ttl_expiry<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
     let fx = Fixture::new(kind);
     let src = tiny_module(20);
-    let expire_now = CacheOptions { ttl: Duration::ZERO, ..CacheOptions::default() };
-    fx.cache(engine(), CacheOptions::default()).get_or_compile(&src).expect("compiles");
+    let expire_now = CacheOptions {
+        ttl: Duration::ZERO,
+        ..CacheOptions::default()
+    };
+    fx.cache(engine(), CacheOptions::default())
+        .get_or_compile(&src)
+        .expect("compiles");
 
     let cache = fx.cache(engine(), expire_now);
     cache.get_or_compile(&src).expect("recompiles");
@@ -207,18 +241,38 @@ fn check_ttl_expiry<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
 fn check_switches<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
     let fx = Fixture::new(kind);
     let src = tiny_module(30);
-    let off = fx.cache(engine(), CacheOptions { enabled: false, ..CacheOptions::default() });
+    let off = fx.cache(
+        engine(),
+        CacheOptions {
+            enabled: false,
+            ..CacheOptions::default()
+        },
+    );
     for _ in 0..3 {
         off.get_or_compile(&src).expect("compiles");
     }
     let s = off.stats().expect("stats");
-    assert_eq!((s.compilations, s.hits, s.entries), (3, 0, 0), "disabled cache compiles every time: {s:?}");
+    assert_eq!(
+        (s.compilations, s.hits, s.entries),
+        (3, 0, 0),
+        "disabled cache compiles every time: {s:?}"
+    );
 
-    let memory_only = fx.cache(engine(), CacheOptions { persist: false, ..CacheOptions::default() });
+    let memory_only = fx.cache(
+        engine(),
+        CacheOptions {
+            persist: false,
+            ..CacheOptions::default()
+        },
+    );
     memory_only.get_or_compile(&src).expect("compiles");
     memory_only.get_or_compile(&src).expect("hit");
     let s = memory_only.stats().expect("stats");
-    assert_eq!((s.compilations, s.hits, s.entries), (1, 1, 0), "aot off keeps nothing on the store: {s:?}");
+    assert_eq!(
+        (s.compilations, s.hits, s.entries),
+        (1, 1, 0),
+        "aot off keeps nothing on the store: {s:?}"
+    );
 }
 
 fn check_malformed_module<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
@@ -284,6 +338,7 @@ suite!(wasmer_redb, common::wasmer, StoreKind::Redb);
 #[cfg(all(feature = "redb", any(feature = "wasmtime", feature = "wasmer")))]
 #[test]
 fn tampered_artifact_with_fixed_header_is_never_deserialized() {
+    use sha2::{Digest, Sha256};
     #[cfg(feature = "wasmtime")]
     let engine = common::wasmtime;
     #[cfg(not(feature = "wasmtime"))]
@@ -305,7 +360,11 @@ fn tampered_artifact_with_fixed_header_is_never_deserialized() {
     let cache = fx.cache(observed, CacheOptions::default());
     cache.get_or_compile(&src).expect("recompiles");
     assert_eq!(cache.stats().expect("stats").invalid_entries, 1);
-    assert_eq!(deserializes.load(Ordering::SeqCst), 0, "tampered artifact reached the engine");
+    assert_eq!(
+        deserializes.load(Ordering::SeqCst),
+        0,
+        "tampered artifact reached the engine"
+    );
 }
 
 /// A wasmtime artifact placed where wasmer's should be (whole, or as raw engine bytes) is
@@ -332,9 +391,15 @@ fn other_engine_artifact_is_recompiled() {
         }
         std::fs::write(fx.artifact_path(&wasmer_key), foreign).expect("plant foreign artifact");
 
-        cache.extract(&src, "<p>x</p>", None).expect("wasmer recompiles and runs");
+        cache
+            .extract(&src, "<p>x</p>", None)
+            .expect("wasmer recompiles and runs");
         let s = cache.stats().expect("stats");
         assert_eq!((s.invalid_entries, s.compilations), (1, 1), "raw={raw}: {s:?}");
-        assert_eq!(deserializes.load(Ordering::SeqCst), 0, "raw={raw}: foreign artifact reached wasmer");
+        assert_eq!(
+            deserializes.load(Ordering::SeqCst),
+            0,
+            "raw={raw}: foreign artifact reached wasmer"
+        );
     }
 }

@@ -68,7 +68,11 @@ impl ModuleCache for MemoryStore {
 
     fn store(&self, key: &CacheKey, artifact: &[u8], _digest: [u8; 32]) -> Result<()> {
         let now = SystemTime::now();
-        let entry = Entry { artifact: artifact.to_vec(), created: now, last_used: now };
+        let entry = Entry {
+            artifact: artifact.to_vec(),
+            created: now,
+            last_used: now,
+        };
         self.lock().entries.insert(*key, entry);
         Ok(())
     }

@@ -59,7 +59,12 @@ impl RedbStore {
         create_private_dir(&artifacts)?;
         let index_path = dir.join(INDEX_FILE);
         let index = open_index(&index_path);
-        Ok(Self { dir, artifacts, index_path, index })
+        Ok(Self {
+            dir,
+            artifacts,
+            index_path,
+            index,
+        })
     }
 
     /// The directory this store lives in.
@@ -78,7 +83,11 @@ impl RedbStore {
     }
 
     fn store_err(&self, action: &'static str, e: impl std::fmt::Display) -> Error {
-        Error::Store { path: self.index_path.clone(), action, reason: e.to_string() }
+        Error::Store {
+            path: self.index_path.clone(),
+            action,
+            reason: e.to_string(),
+        }
     }
 
     fn index_record(&self, key: &CacheKey) -> Result<Option<IndexRecord>> {
@@ -89,11 +98,17 @@ impl RedbStore {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(self.store_err("open the artifact table", e)),
         };
-        let value = table.get(key.0.as_slice()).map_err(|e| self.store_err("read an entry", e))?;
+        let value = table
+            .get(key.0.as_slice())
+            .map_err(|e| self.store_err("read an entry", e))?;
         Ok(value.and_then(|v| IndexRecord::decode(v.value())))
     }
 
-    fn write_index(&self, action: &'static str, f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>) -> Result<()> {
+    fn write_index(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<()> {
         let Some(db) = &self.index else { return Ok(()) };
         let txn = db.begin_write().map_err(|e| self.store_err(action, e))?;
         f(&txn).map_err(|e| self.store_err(action, e))?;
@@ -109,11 +124,17 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir).map_err(|e| Error::io("create the cache directory", dir, e))
+    builder
+        .create(dir)
+        .map_err(|e| Error::io("create the cache directory", dir, e))
 }
 
 fn open_index(path: &Path) -> Option<Database> {
-    let open = || Database::builder().set_concurrency_mode(ConcurrencyMode::MultiWriter).create(path);
+    let open = || {
+        Database::builder()
+            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+            .create(path)
+    };
     match open() {
         Ok(db) => Some(db),
         Err(DatabaseError::DatabaseAlreadyOpen) => {
@@ -127,7 +148,9 @@ fn open_index(path: &Path) -> Option<Database> {
             if fs::rename(path, &aside).is_err() {
                 return None;
             }
-            open().map_err(|e| tracing::warn!(error = %e, "new cache index could not be created; using files only")).ok()
+            open()
+                .map_err(|e| tracing::warn!(error = %e, "new cache index could not be created; using files only"))
+                .ok()
         }
     }
 }
@@ -164,8 +187,17 @@ fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-const COUNTER_NAMES: [&str; 9] =
-    ["hits", "misses", "compilations", "compile_micros", "loads", "load_micros", "invalid_entries", "evictions", "expirations"];
+const COUNTER_NAMES: [&str; 9] = [
+    "hits",
+    "misses",
+    "compilations",
+    "compile_micros",
+    "loads",
+    "load_micros",
+    "invalid_entries",
+    "evictions",
+    "expirations",
+];
 
 fn counter_fields(c: &mut StoredCounters) -> [&mut u64; 9] {
     [
@@ -194,7 +226,8 @@ impl ModuleCache for RedbStore {
             Err(e) => return Err(Error::io("open the cached artifact", path, e)),
         };
         let mut bytes = Vec::with_capacity(file.metadata().map(|m| m.len() as usize).unwrap_or(0));
-        file.read_to_end(&mut bytes).map_err(|e| Error::io("read the cached artifact", &path, e))?;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read the cached artifact", &path, e))?;
         // LRU bookkeeping; losing it only makes eviction less precise.
         if let Err(e) = file.set_modified(SystemTime::now()) {
             tracing::debug!(path = %path.display(), error = %e, "could not mark artifact as used");
@@ -212,12 +245,21 @@ impl ModuleCache for RedbStore {
             .prefix(".tmp-")
             .tempfile_in(&self.artifacts)
             .map_err(|e| Error::io("create a temporary artifact in", &self.artifacts, e))?;
-        tmp.write_all(artifact).map_err(|e| Error::io("write a temporary artifact in", &self.artifacts, e))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io("flush a temporary artifact in", &self.artifacts, e))?;
-        tmp.persist(&path).map_err(|e| Error::io("move the new artifact to", &path, e.error))?;
-        let record = IndexRecord { size: artifact.len() as u64, created_secs: unix_secs(SystemTime::now()), digest };
+        tmp.write_all(artifact)
+            .map_err(|e| Error::io("write a temporary artifact in", &self.artifacts, e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("flush a temporary artifact in", &self.artifacts, e))?;
+        tmp.persist(&path)
+            .map_err(|e| Error::io("move the new artifact to", &path, e.error))?;
+        let record = IndexRecord {
+            size: artifact.len() as u64,
+            created_secs: unix_secs(SystemTime::now()),
+            digest,
+        };
         self.write_index("record an artifact", |txn| {
-            txn.open_table(ENTRIES)?.insert(key.0.as_slice(), record.encode().as_slice())?;
+            txn.open_table(ENTRIES)?
+                .insert(key.0.as_slice(), record.encode().as_slice())?;
             Ok(())
         })
     }
@@ -257,7 +299,12 @@ impl ModuleCache for RedbStore {
                 Some(r) => UNIX_EPOCH + Duration::from_secs(r.created_secs),
                 None => last_used,
             };
-            out.push(EntryInfo { key, size_bytes: meta.len(), created, last_used });
+            out.push(EntryInfo {
+                key,
+                size_bytes: meta.len(),
+                created,
+                last_used,
+            });
         }
         Ok(out)
     }

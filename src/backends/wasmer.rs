@@ -15,9 +15,7 @@ use sha2::{Digest, Sha256};
 use wasmer::sys::vm::{MemoryError, MemoryStyle, TableStyle, VMMemory, VMMemoryDefinition, VMTable, VMTableDefinition};
 use wasmer::sys::{BaseTunables, CompilerConfig, Cranelift, NativeEngineExt, Tunables};
 use wasmer::wasmparser::Operator;
-use wasmer::{
-    Engine, Instance, Memory, MemoryType, Module, Pages, Store, TableType, TypedFunction, imports,
-};
+use wasmer::{Engine, Instance, Memory, MemoryType, Module, Pages, Store, TableType, TypedFunction, imports};
 use wasmer_middlewares::Metering;
 use wasmer_middlewares::metering::{MeteringPoints, get_remaining_points, set_remaining_points};
 
@@ -39,7 +37,9 @@ pub struct WasmerRuntime {
 
 impl std::fmt::Debug for WasmerRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmerRuntime").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("WasmerRuntime")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,7 +74,12 @@ impl WasmerRuntime {
         digest.update(INSTRUMENTATION);
         // The linked wasmer release, so an upgraded wasmer never loads an older artifact.
         digest.update(wasmer::sys::vm::VERSION);
-        Ok(Self { engine, limits, parallel_compilation, fingerprint: digest.finalize().into() })
+        Ok(Self {
+            engine,
+            limits,
+            parallel_compilation,
+            fingerprint: digest.finalize().into(),
+        })
     }
 }
 
@@ -88,8 +93,13 @@ fn build_engine(limits: &GuestLimits, parallel_compilation: bool) -> Engine {
     }
     compiler.push_middleware(Arc::new(Metering::new(0, cost)));
     let mut engine: Engine = compiler.into();
-    let max_pages = u32::try_from(limits.max_memory_bytes / wasmer::WASM_PAGE_SIZE).unwrap_or(u32::MAX).max(1);
-    engine.set_tunables(LimitingTunables { base: BaseTunables::new(), max_pages: Pages(max_pages) });
+    let max_pages = u32::try_from(limits.max_memory_bytes / wasmer::WASM_PAGE_SIZE)
+        .unwrap_or(u32::MAX)
+        .max(1);
+    engine.set_tunables(LimitingTunables {
+        base: BaseTunables::new(),
+        max_pages: Pages(max_pages),
+    });
     engine
 }
 
@@ -111,7 +121,10 @@ impl WasmRuntime for WasmerRuntime {
 
     fn compile(&self, wasm: &[u8]) -> Result<WasmerModule> {
         let engine = build_engine(&self.limits, self.parallel_compilation);
-        let module = Module::new(&engine, wasm).map_err(|e| Error::InvalidModule { engine: ENGINE, reason: e.to_string() })?;
+        let module = Module::new(&engine, wasm).map_err(|e| Error::InvalidModule {
+            engine: ENGINE,
+            reason: e.to_string(),
+        })?;
         Ok(WasmerModule { module, engine })
     }
 
@@ -120,15 +133,25 @@ impl WasmRuntime for WasmerRuntime {
             .module
             .serialize()
             .map(|b| b.to_vec())
-            .map_err(|e| Error::Engine { engine: ENGINE, action: "serialize a module", reason: e.to_string() })
+            .map_err(|e| Error::Engine {
+                engine: ENGINE,
+                action: "serialize a module",
+                reason: e.to_string(),
+            })
     }
 
     unsafe fn deserialize(&self, artifact: &[u8]) -> Result<WasmerModule> {
         // SAFETY: the caller guarantees `artifact` is unmodified output of `serialize` on an
         // engine with our fingerprint (see the trait's contract).
-        let module = unsafe { Module::deserialize(&self.engine, artifact) }
-            .map_err(|e| Error::Engine { engine: ENGINE, action: "load a compiled module", reason: e.to_string() })?;
-        Ok(WasmerModule { module, engine: self.engine.clone() })
+        let module = unsafe { Module::deserialize(&self.engine, artifact) }.map_err(|e| Error::Engine {
+            engine: ENGINE,
+            action: "load a compiled module",
+            reason: e.to_string(),
+        })?;
+        Ok(WasmerModule {
+            module,
+            engine: self.engine.clone(),
+        })
     }
 
     fn instantiate(&self, module: &WasmerModule, input_len: usize) -> Result<WasmerInstance> {
@@ -140,11 +163,28 @@ impl WasmRuntime for WasmerRuntime {
         let fuel = self.limits.fuel_for(input_len);
         set_remaining_points(&mut store, &instance, fuel);
         let abi = |what: &str, e: wasmer::ExportError| Error::GuestAbi(format!("{what}: {e}"));
-        let memory = instance.exports.get_memory("memory").map_err(|e| abi("export `memory`", e))?.clone();
-        let alloc = instance.exports.get_typed_function(&store, "alloc").map_err(|e| abi("export `alloc(i32) -> i32`", e))?;
-        let extract =
-            instance.exports.get_typed_function(&store, "extract").map_err(|e| abi("export `extract(i32, i32) -> i64`", e))?;
-        Ok(WasmerInstance { store, instance, memory, alloc, extract, fuel, max_memory: self.limits.max_memory_bytes })
+        let memory = instance
+            .exports
+            .get_memory("memory")
+            .map_err(|e| abi("export `memory`", e))?
+            .clone();
+        let alloc = instance
+            .exports
+            .get_typed_function(&store, "alloc")
+            .map_err(|e| abi("export `alloc(i32) -> i32`", e))?;
+        let extract = instance
+            .exports
+            .get_typed_function(&store, "extract")
+            .map_err(|e| abi("export `extract(i32, i32) -> i64`", e))?;
+        Ok(WasmerInstance {
+            store,
+            instance,
+            memory,
+            alloc,
+            extract,
+            fuel,
+            max_memory: self.limits.max_memory_bytes,
+        })
     }
 }
 
@@ -167,7 +207,9 @@ impl WasmerInstance {
         // wasmer cannot say that a grow was refused; a trap with memory at the cap is that.
         let size = self.memory.view(&self.store).data_size() as usize;
         if size.saturating_add(1 << 20) >= self.max_memory {
-            return Error::GuestMemoryLimit { limit_bytes: self.max_memory };
+            return Error::GuestMemoryLimit {
+                limit_bytes: self.max_memory,
+            };
         }
         Error::GuestTrap(e.message())
     }
@@ -175,7 +217,8 @@ impl WasmerInstance {
 
 impl GuestInstance for WasmerInstance {
     fn alloc(&mut self, len: u32) -> Result<u32> {
-        let len = i32::try_from(len).map_err(|_| Error::GuestAbi(format!("cannot allocate {len} bytes in a 32-bit guest")))?;
+        let len = i32::try_from(len)
+            .map_err(|_| Error::GuestAbi(format!("cannot allocate {len} bytes in a 32-bit guest")))?;
         match self.alloc.call(&mut self.store, len) {
             Ok(ptr) => Ok(ptr as u32),
             Err(e) => Err(self.call_error(e)),
@@ -183,10 +226,12 @@ impl GuestInstance for WasmerInstance {
     }
 
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
-        self.memory
-            .view(&self.store)
-            .write(u64::from(ptr), bytes)
-            .map_err(|_| Error::GuestAbi(format!("alloc returned {ptr:#x}, which cannot hold {} bytes", bytes.len())))
+        self.memory.view(&self.store).write(u64::from(ptr), bytes).map_err(|_| {
+            Error::GuestAbi(format!(
+                "alloc returned {ptr:#x}, which cannot hold {} bytes",
+                bytes.len()
+            ))
+        })
     }
 
     fn extract(&mut self, ptr: u32, len: u32) -> Result<i64> {
@@ -245,7 +290,10 @@ impl Tunables for LimitingTunables {
         vm_definition_location: NonNull<VMMemoryDefinition>,
     ) -> Result<VMMemory, MemoryError> {
         // SAFETY: forwarded unchanged from wasmer, which upholds the location's validity.
-        unsafe { self.base.create_vm_memory(&self.clamp(ty), style, vm_definition_location) }
+        unsafe {
+            self.base
+                .create_vm_memory(&self.clamp(ty), style, vm_definition_location)
+        }
     }
 
     fn create_host_table(&self, ty: &TableType, style: &TableStyle) -> Result<VMTable, String> {

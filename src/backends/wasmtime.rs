@@ -26,7 +26,9 @@ pub struct WasmtimeRuntime {
 
 impl std::fmt::Debug for WasmtimeRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmtimeRuntime").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("WasmtimeRuntime")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,7 +56,12 @@ impl WasmtimeRuntime {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let fingerprint = hasher.0.finalize().into();
         let linker = Linker::new(&engine);
-        Ok(Self { engine, linker, limits, fingerprint })
+        Ok(Self {
+            engine,
+            linker,
+            limits,
+            fingerprint,
+        })
     }
 
     /// The wasmtime engine, for callers that want to run other modules beside riptide's.
@@ -63,10 +70,10 @@ impl WasmtimeRuntime {
     }
 
     fn prepare(&self, module: Module) -> Result<WasmtimeModule> {
-        let pre = self
-            .linker
-            .instantiate_pre(&module)
-            .map_err(|e| Error::InvalidModule { engine: ENGINE, reason: format!("{e:#} (the extractor must import nothing)") })?;
+        let pre = self.linker.instantiate_pre(&module).map_err(|e| Error::InvalidModule {
+            engine: ENGINE,
+            reason: format!("{e:#} (the extractor must import nothing)"),
+        })?;
         Ok(WasmtimeModule { pre })
     }
 }
@@ -86,7 +93,11 @@ impl Hasher for Sha256Hasher {
 }
 
 fn engine_err(action: &'static str, e: wasmtime::Error) -> Error {
-    Error::Engine { engine: ENGINE, action, reason: format!("{e:#}") }
+    Error::Engine {
+        engine: ENGINE,
+        action,
+        reason: format!("{e:#}"),
+    }
 }
 
 impl WasmRuntime for WasmtimeRuntime {
@@ -106,33 +117,60 @@ impl WasmRuntime for WasmtimeRuntime {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<WasmtimeModule> {
-        let module =
-            Module::new(&self.engine, wasm).map_err(|e| Error::InvalidModule { engine: ENGINE, reason: format!("{e:#}") })?;
+        let module = Module::new(&self.engine, wasm).map_err(|e| Error::InvalidModule {
+            engine: ENGINE,
+            reason: format!("{e:#}"),
+        })?;
         self.prepare(module)
     }
 
     fn serialize(&self, module: &WasmtimeModule) -> Result<Vec<u8>> {
-        module.module().serialize().map_err(|e| engine_err("serialize a module", e))
+        module
+            .module()
+            .serialize()
+            .map_err(|e| engine_err("serialize a module", e))
     }
 
     unsafe fn deserialize(&self, artifact: &[u8]) -> Result<WasmtimeModule> {
         // SAFETY: the caller guarantees `artifact` is unmodified output of `serialize` on an
         // engine with our fingerprint (see the trait's contract).
-        let module = unsafe { Module::deserialize(&self.engine, artifact) }.map_err(|e| engine_err("load a compiled module", e))?;
+        let module = unsafe { Module::deserialize(&self.engine, artifact) }
+            .map_err(|e| engine_err("load a compiled module", e))?;
         self.prepare(module)
     }
 
     fn instantiate(&self, module: &WasmtimeModule, input_len: usize) -> Result<WasmtimeInstance> {
-        let mut store = Store::new(&self.engine, Limiter { max_memory: self.limits.max_memory_bytes, refused: false });
+        let mut store = Store::new(
+            &self.engine,
+            Limiter {
+                max_memory: self.limits.max_memory_bytes,
+                refused: false,
+            },
+        );
         store.limiter(|l| l as &mut dyn ResourceLimiter);
         let fuel = self.limits.fuel_for(input_len);
         store.set_fuel(fuel).map_err(|e| engine_err("set fuel", e))?;
-        let instance = module.pre.instantiate(&mut store).map_err(|e| engine_err("instantiate the extractor", e))?;
+        let instance = module
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| engine_err("instantiate the extractor", e))?;
         let abi = |what: &str, e: wasmtime::Error| Error::GuestAbi(format!("{what}: {e:#}"));
-        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| Error::GuestAbi("no exported `memory`".into()))?;
-        let alloc = instance.get_typed_func(&mut store, "alloc").map_err(|e| abi("export `alloc(i32) -> i32`", e))?;
-        let extract = instance.get_typed_func(&mut store, "extract").map_err(|e| abi("export `extract(i32, i32) -> i64`", e))?;
-        Ok(WasmtimeInstance { store, memory, alloc, extract, fuel })
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| Error::GuestAbi("no exported `memory`".into()))?;
+        let alloc = instance
+            .get_typed_func(&mut store, "alloc")
+            .map_err(|e| abi("export `alloc(i32) -> i32`", e))?;
+        let extract = instance
+            .get_typed_func(&mut store, "extract")
+            .map_err(|e| abi("export `extract(i32, i32) -> i64`", e))?;
+        Ok(WasmtimeInstance {
+            store,
+            memory,
+            alloc,
+            extract,
+            fuel,
+        })
     }
 }
 
@@ -167,7 +205,9 @@ pub struct WasmtimeInstance {
 impl WasmtimeInstance {
     fn call_error(&self, e: wasmtime::Error) -> Error {
         if self.store.data().refused {
-            return Error::GuestMemoryLimit { limit_bytes: self.store.data().max_memory };
+            return Error::GuestMemoryLimit {
+                limit_bytes: self.store.data().max_memory,
+            };
         }
         match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => Error::GuestOutOfFuel { fuel: self.fuel },
@@ -179,7 +219,8 @@ impl WasmtimeInstance {
 
 impl GuestInstance for WasmtimeInstance {
     fn alloc(&mut self, len: u32) -> Result<u32> {
-        let len = i32::try_from(len).map_err(|_| Error::GuestAbi(format!("cannot allocate {len} bytes in a 32-bit guest")))?;
+        let len = i32::try_from(len)
+            .map_err(|_| Error::GuestAbi(format!("cannot allocate {len} bytes in a 32-bit guest")))?;
         match self.alloc.call(&mut self.store, len) {
             Ok(ptr) => Ok(ptr as u32),
             Err(e) => Err(self.call_error(e)),
@@ -187,9 +228,12 @@ impl GuestInstance for WasmtimeInstance {
     }
 
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
-        self.memory
-            .write(&mut self.store, ptr as usize, bytes)
-            .map_err(|_| Error::GuestAbi(format!("alloc returned {ptr:#x}, which cannot hold {} bytes", bytes.len())))
+        self.memory.write(&mut self.store, ptr as usize, bytes).map_err(|_| {
+            Error::GuestAbi(format!(
+                "alloc returned {ptr:#x}, which cannot hold {} bytes",
+                bytes.len()
+            ))
+        })
     }
 
     fn extract(&mut self, ptr: u32, len: u32) -> Result<i64> {

@@ -50,7 +50,10 @@ pub(crate) fn seal(key: &CacheKey, payload: &[u8], compress: bool) -> Sealed {
     };
     let compressed = matches!(stored, Cow::Owned(_));
     let digest: [u8; 32] = Sha256::digest(&stored).into();
-    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let mut bytes = Vec::with_capacity(HEADER_LEN + stored.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -76,7 +79,10 @@ pub(crate) struct Opened<'a> {
 /// own record of the digest, when it keeps one.
 pub(crate) fn open<'a>(key: &CacheKey, bytes: &'a [u8], recorded: Option<[u8; 32]>) -> Result<Opened<'a>, String> {
     let Some((header, stored)) = bytes.split_at_checked(HEADER_LEN) else {
-        return Err(format!("{} bytes is shorter than the {HEADER_LEN}-byte header", bytes.len()));
+        return Err(format!(
+            "{} bytes is shorter than the {HEADER_LEN}-byte header",
+            bytes.len()
+        ));
     };
     let mut fields = Fields(header);
     if fields.take::<8>() != *MAGIC {
@@ -94,7 +100,10 @@ pub(crate) fn open<'a>(key: &CacheKey, bytes: &'a [u8], recorded: Option<[u8; 32
     let len = u64::from_le_bytes(fields.take());
     let digest: [u8; 32] = fields.take();
     if len != stored.len() as u64 {
-        return Err(format!("header says {len} payload bytes, {} present (truncated or padded)", stored.len()));
+        return Err(format!(
+            "header says {len} payload bytes, {} present (truncated or padded)",
+            stored.len()
+        ));
     }
     if let Some(recorded) = recorded
         && recorded != digest
@@ -106,7 +115,9 @@ pub(crate) fn open<'a>(key: &CacheKey, bytes: &'a [u8], recorded: Option<[u8; 32
     }
     let payload = if flags & FLAG_COMPRESSED != 0 {
         let mut out = Vec::with_capacity(stored.len() * 3);
-        DeflateDecoder::new(stored).read_to_end(&mut out).map_err(|e| format!("cannot decompress: {e}"))?;
+        DeflateDecoder::new(stored)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("cannot decompress: {e}"))?;
         Cow::Owned(out)
     } else {
         Cow::Borrowed(stored)
@@ -158,6 +169,9 @@ mod tests {
         for (name, bytes, key) in cases {
             assert!(open(&key, &bytes, None).is_err(), "{name} must be rejected");
         }
-        assert!(open(&KEY, &sealed.bytes, Some([0; 32])).is_err(), "index disagreement must be rejected");
+        assert!(
+            open(&KEY, &sealed.bytes, Some([0; 32])).is_err(),
+            "index disagreement must be rejected"
+        );
     }
 }

@@ -48,6 +48,9 @@ impl CacheOptions {
     }
 }
 
+/// Loaded modules by the SHA-256 of their WebAssembly bytes.
+type LoadedModules<M> = HashMap<[u8; 32], Arc<Slot<M>>>;
+
 /// One module's place in the in-process map. `compiling` makes concurrent first requests wait
 /// for one compile instead of each compiling.
 struct Slot<M> {
@@ -64,7 +67,7 @@ pub struct CompileCache<R: WasmRuntime, C: ModuleCache> {
     runtime: R,
     store: C,
     options: CacheOptions,
-    loaded: RwLock<HashMap<[u8; 32], Arc<Slot<R::Module>>>>,
+    loaded: RwLock<LoadedModules<R::Module>>,
     counters: Counters,
     flushed: Mutex<StoredCounters>,
 }
@@ -150,7 +153,14 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
             return slot.clone();
         }
         let mut map = self.loaded.write().unwrap_or_else(PoisonError::into_inner);
-        map.entry(digest).or_insert_with(|| Arc::new(Slot { module: OnceLock::new(), compiling: Mutex::new(()) })).clone()
+        map.entry(digest)
+            .or_insert_with(|| {
+                Arc::new(Slot {
+                    module: OnceLock::new(),
+                    compiling: Mutex::new(()),
+                })
+            })
+            .clone()
     }
 
     fn load_or_compile(&self, source: &ModuleSource) -> Result<R::Module> {
@@ -205,13 +215,19 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
         // SAFETY: `artifact::open` verified that these bytes are, byte for byte, the payload
         // sealed under `key`, whose derivation includes this engine's fingerprint: they are the
         // output of `serialize` on a compatible engine, as `deserialize` requires.
-        unsafe { self.runtime.deserialize(&opened.payload) }.map(Some).map_err(|e| e.to_string())
+        unsafe { self.runtime.deserialize(&opened.payload) }
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     fn compile(&self, source: &ModuleSource) -> Result<R::Module> {
         let started = Instant::now();
         let module = self.runtime.compile(source.bytes())?;
-        Counters::add_time(&self.counters.compilations, &self.counters.compile_micros, started.elapsed());
+        Counters::add_time(
+            &self.counters.compilations,
+            &self.counters.compile_micros,
+            started.elapsed(),
+        );
         Counters::bump(&self.counters.misses);
         Ok(module)
     }
@@ -219,7 +235,9 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
     fn persist(&self, key: &CacheKey, module: &R::Module) {
         let payload = match self.runtime.serialize(module) {
             Ok(p) => p,
-            Err(e) => return tracing::warn!(error = %e, "could not serialize the compiled module; it stays in memory only"),
+            Err(e) => {
+                return tracing::warn!(error = %e, "could not serialize the compiled module; it stays in memory only");
+            }
         };
         let sealed = artifact::seal(key, &payload, self.options.compress);
         if let Err(e) = self.store.store(key, &sealed.bytes, sealed.digest) {
@@ -255,7 +273,11 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
             Counters::bump(&self.counters.evictions);
             total -= e.size_bytes;
             if e.key == *keep {
-                tracing::warn!(size = e.size_bytes, limit = self.options.max_size_bytes, "artifact alone exceeds max_cache_size_mb; not kept on disk");
+                tracing::warn!(
+                    size = e.size_bytes,
+                    limit = self.options.max_size_bytes,
+                    "artifact alone exceeds max_cache_size_mb; not kept on disk"
+                );
             }
         }
         Ok(())
@@ -291,7 +313,13 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
     fn stats_from(&self, counters: &StoredCounters) -> Result<CacheStats> {
         let entries = self.store.entries()?;
         let bytes = entries.iter().map(|e| e.size_bytes).sum();
-        Ok(CacheStats::new(self.runtime.name(), self.store.name(), counters, entries.len() as u64, bytes))
+        Ok(CacheStats::new(
+            self.runtime.name(),
+            self.store.name(),
+            counters,
+            entries.len() as u64,
+            bytes,
+        ))
     }
 
     /// Adds this process's counters since the last flush to the store. Called on drop too.
@@ -316,5 +344,8 @@ impl<R: WasmRuntime, C: ModuleCache> Drop for CompileCache<R, C> {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -103,7 +103,11 @@ impl CacheStats {
             store,
             hits: c.hits,
             misses: c.misses,
-            hit_rate: if lookups == 0 { 0.0 } else { c.hits as f64 / lookups as f64 },
+            hit_rate: if lookups == 0 {
+                0.0
+            } else {
+                c.hits as f64 / lookups as f64
+            },
             compilations: c.compilations,
             avg_compile_ms: mean_ms(c.compile_micros, c.compilations),
             loads: c.loads,

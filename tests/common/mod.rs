@@ -15,7 +15,12 @@ pub use riptide::backends::wasmtime::WasmtimeRuntime;
 
 /// Limits small enough that a runaway guest is stopped in well under a second.
 pub fn tight_limits() -> GuestLimits {
-    GuestLimits { max_memory_bytes: 32 << 20, fuel_base: 20_000_000, fuel_per_input_byte: 0, ..GuestLimits::default() }
+    GuestLimits {
+        max_memory_bytes: 32 << 20,
+        fuel_base: 20_000_000,
+        fuel_per_input_byte: 0,
+        ..GuestLimits::default()
+    }
 }
 
 #[cfg(feature = "wasmtime")]
@@ -73,7 +78,9 @@ pub fn sample_pages() -> Vec<(&'static str, String, Option<&'static str>)> {
 
 /// ~100 KB of ordinary article markup.
 pub fn large_page() -> String {
-    let mut html = String::from("<html lang=\"en\"><head><title>Large page</title></head><body><nav><a href=\"/\">home</a></nav><main>");
+    let mut html = String::from(
+        "<html lang=\"en\"><head><title>Large page</title></head><body><nav><a href=\"/\">home</a></nav><main>",
+    );
     let mut i = 0;
     while html.len() < 100_000 {
         html.push_str(&format!(
@@ -126,7 +133,10 @@ pub struct Observed<R> {
 
 impl<R> Observed<R> {
     pub fn new(inner: R) -> Self {
-        Self { inner, deserializes: Arc::default() }
+        Self {
+            inner,
+            deserializes: Arc::default(),
+        }
     }
 }
 

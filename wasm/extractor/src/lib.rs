@@ -147,9 +147,12 @@ pub fn extract(html: &str, base_url: Option<&str>) -> Extracted {
 /// The page URL, adjusted by `<base href>` when the document has one.
 fn effective_base(doc: &Html, base_url: Option<&str>) -> Option<Url> {
     let page = base_url.and_then(|u| Url::parse(u).ok());
-    let base_href = Selector::parse("base[href]")
-        .ok()
-        .and_then(|sel| doc.select(&sel).find_map(|e| e.value().attr("href")).map(str::trim).map(str::to_string));
+    let base_href = Selector::parse("base[href]").ok().and_then(|sel| {
+        doc.select(&sel)
+            .find_map(|e| e.value().attr("href"))
+            .map(str::trim)
+            .map(str::to_string)
+    });
     match (page, base_href) {
         (Some(page), Some(href)) => page.join(&href).ok().or(Some(page)),
         (None, Some(href)) => Url::parse(&href).ok(),
@@ -175,7 +178,9 @@ fn links(doc: &Html, base: Option<&Url>) -> Vec<String> {
         let lower = href.to_ascii_lowercase();
         if href.is_empty()
             || href.starts_with('#')
-            || ["javascript:", "mailto:", "tel:", "data:"].iter().any(|p| lower.starts_with(p))
+            || ["javascript:", "mailto:", "tel:", "data:"]
+                .iter()
+                .any(|p| lower.starts_with(p))
         {
             continue;
         }
@@ -196,8 +201,34 @@ const NEVER_TEXT: &[&str] = &[
 const PAGE_CHROME: &[&str] = &["header", "footer", "aside"];
 /// Elements that end a line of text.
 const BLOCKS: &[&str] = &[
-    "address", "article", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure", "h1", "h2",
-    "h3", "h4", "h5", "h6", "hr", "li", "main", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+    "address",
+    "article",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
 ];
 
 fn main_text(doc: &Html) -> String {
@@ -206,7 +237,8 @@ fn main_text(doc: &Html) -> String {
         .filter_map(|css| Selector::parse(css).ok())
         .find_map(|sel| doc.select(&sel).next())
         .unwrap_or_else(|| doc.root_element());
-    let root_in_article = matches!(root.value().name(), "main" | "article") || root.value().attr("role") == Some("main");
+    let root_in_article =
+        matches!(root.value().name(), "main" | "article") || root.value().attr("role") == Some("main");
 
     let mut text = TextBuilder::default();
     // Iterative walk: a deeply nested page must not overflow the guest's small stack. A block

@@ -1,0 +1,276 @@
+//! Configuration: the specified defaults, precedence (defaults < file < environment), both
+//! spellings of environment variables, and rejections that name the key and its source.
+
+use std::path::Path;
+
+use riptide::Error;
+use riptide::config::{ConfigLoader, RiptideConfig, SHORT_ENV_VARS};
+
+fn home_with(toml: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("temp dir");
+    std::fs::write(home.path().join("config.toml"), toml).expect("write config");
+    home
+}
+
+fn load(home: &Path, env: &[(&str, &str)]) -> riptide::Result<RiptideConfig> {
+    ConfigLoader::new().home(home).env(env.iter().copied()).load()
+}
+
+/// Unwraps an `Error::Config` into (key, origin, message).
+fn config_error(result: riptide::Result<RiptideConfig>) -> (String, String, String) {
+    match result {
+        Err(Error::Config { key, origin, message }) => (key, origin, message),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_are_the_specified_values() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let c = load(home.path(), &[]).expect("defaults load");
+    assert_eq!(c, RiptideConfig::default());
+    let o = &c.optimizations;
+    assert!(o.enabled);
+    let p = &o.browser_pool;
+    assert_eq!(
+        (
+            p.enabled,
+            p.min_instances,
+            p.max_instances,
+            p.target_available,
+            p.health_check_interval_secs,
+            p.idle_timeout_secs
+        ),
+        (true, 1, 5, 2, 30, 300)
+    );
+    assert_eq!(
+        (
+            p.max_checkout_duration_secs,
+            p.auto_restart,
+            p.memory_limit_mb,
+            p.max_requests_per_instance
+        ),
+        (60, true, 500, 100)
+    );
+    let w = &o.wasm_cache;
+    assert_eq!(
+        (
+            w.enabled,
+            w.cache_dir.clone(),
+            w.max_cache_size_mb,
+            w.entry_ttl_days,
+            w.parallel_compilation,
+            w.compress_cached_modules,
+            w.aot_enabled
+        ),
+        (true, None, 500, 30, true, false, true)
+    );
+    let t = &o.adaptive_timeout;
+    assert_eq!(
+        (
+            t.enabled,
+            t.min_timeout_secs,
+            t.max_timeout_secs,
+            t.default_timeout_secs
+        ),
+        (true, 5, 60, 30)
+    );
+    assert_eq!(
+        (
+            t.learning_rate,
+            t.min_samples,
+            t.persist_profiles,
+            t.profile_ttl_days,
+            t.max_retries,
+            t.backoff_multiplier
+        ),
+        (0.1, 5, true, 30, 3, 1.5)
+    );
+    assert!(c.performance.track_metrics);
+    assert_eq!(c.wasm_cache_dir(home.path()), home.path().join("wasm-cache"));
+}
+
+#[test]
+fn file_overrides_defaults_and_environment_overrides_file() {
+    let home = home_with(
+        "[optimizations.browser_pool]\nmax_instances = 8\nmin_instances = 2\n[optimizations.wasm_cache]\nmax_cache_size_mb = 100\n",
+    );
+    let c = load(home.path(), &[]).expect("file loads");
+    assert_eq!(
+        (
+            c.optimizations.browser_pool.max_instances,
+            c.optimizations.browser_pool.min_instances
+        ),
+        (8, 2)
+    );
+    assert_eq!(c.optimizations.wasm_cache.max_cache_size_mb, 100);
+
+    let c = load(
+        home.path(),
+        &[
+            ("RIPTIDE_POOL_MAX_INSTANCES", "3"),
+            ("RIPTIDE_OPTIMIZATIONS__WASM_CACHE__MAX_CACHE_SIZE_MB", "42"),
+        ],
+    )
+    .expect("env loads");
+    assert_eq!(
+        c.optimizations.browser_pool.max_instances, 3,
+        "short form beats the file"
+    );
+    assert_eq!(
+        c.optimizations.browser_pool.min_instances, 2,
+        "untouched keys keep the file's value"
+    );
+    assert_eq!(
+        c.optimizations.wasm_cache.max_cache_size_mb, 42,
+        "long form beats the file"
+    );
+}
+
+#[test]
+fn every_short_form_sets_its_key() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let env = [
+        ("RIPTIDE_POOL_ENABLED", "false"),
+        ("RIPTIDE_POOL_MIN_INSTANCES", "0"),
+        ("RIPTIDE_POOL_MAX_INSTANCES", "9"),
+        ("RIPTIDE_WASM_CACHE_ENABLED", "false"),
+        ("RIPTIDE_WASM_CACHE_DIR", "/var/cache/riptide"),
+        ("RIPTIDE_WASM_CACHE_SIZE_MB", "64"),
+        ("RIPTIDE_ADAPTIVE_TIMEOUT_ENABLED", "false"),
+        ("RIPTIDE_TIMEOUT_MIN", "2"),
+        ("RIPTIDE_TIMEOUT_MAX", "90"),
+        ("RIPTIDE_TIMEOUT_DEFAULT", "10"),
+    ];
+    assert_eq!(env.len(), SHORT_ENV_VARS.len(), "the test covers every short form");
+    let c = load(home.path(), &env).expect("loads");
+    let o = &c.optimizations;
+    assert!(!o.browser_pool.enabled && !o.wasm_cache.enabled && !o.adaptive_timeout.enabled);
+    assert_eq!((o.browser_pool.min_instances, o.browser_pool.max_instances), (0, 9));
+    assert_eq!(o.wasm_cache.cache_dir.as_deref(), Some(Path::new("/var/cache/riptide")));
+    assert_eq!(o.wasm_cache.max_cache_size_mb, 64);
+    let t = &o.adaptive_timeout;
+    assert_eq!(
+        (t.min_timeout_secs, t.max_timeout_secs, t.default_timeout_secs),
+        (2, 90, 10)
+    );
+}
+
+#[test]
+fn tilde_expands_in_home_and_cache_dir() {
+    let user_home = std::env::home_dir().expect("a home directory");
+    let loader = ConfigLoader::new().env([("RIPTIDE_HOME", "~/riptide-test-home-that-does-not-exist")]);
+    assert_eq!(
+        loader.resolved_home(),
+        user_home.join("riptide-test-home-that-does-not-exist")
+    );
+    let home = home_with("[optimizations.wasm_cache]\ncache_dir = \"~/some/cache\"\n");
+    let c = load(home.path(), &[]).expect("loads");
+    assert_eq!(c.wasm_cache_dir(home.path()), user_home.join("some/cache"));
+}
+
+#[test]
+fn unknown_key_in_file_names_key_and_file() {
+    let home = home_with("[optimizations.browser_pool]\nmax_instancs = 3\n");
+    let (key, origin, message) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimizations.browser_pool.max_instancs");
+    assert!(origin.contains("config.toml"), "{origin}");
+    assert!(message.contains("unknown field"), "{message}");
+}
+
+#[test]
+fn unknown_section_in_file_is_rejected() {
+    let home = home_with("[optimisations]\nenabled = true\n");
+    let (key, _, _) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimisations");
+}
+
+#[test]
+fn wrong_type_names_key_and_source() {
+    let home = home_with("[optimizations.wasm_cache]\nmax_cache_size_mb = \"lots\"\n");
+    let (key, origin, _) = config_error(load(home.path(), &[]));
+    assert_eq!(
+        (key.as_str(), origin.contains("config.toml")),
+        ("optimizations.wasm_cache.max_cache_size_mb", true)
+    );
+
+    let home = tempfile::tempdir().expect("temp dir");
+    let (key, origin, _) = config_error(load(home.path(), &[("RIPTIDE_POOL_MAX_INSTANCES", "many")]));
+    assert_eq!(key, "optimizations.browser_pool.max_instances");
+    assert_eq!(origin, "environment variable RIPTIDE_POOL_MAX_INSTANCES");
+}
+
+#[test]
+fn unknown_variable_is_rejected_by_name() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (key, origin, message) = config_error(load(home.path(), &[("RIPTIDE_POOL_MAXIMUM", "3")]));
+    assert_eq!(key, "RIPTIDE_POOL_MAXIMUM");
+    assert!(origin.contains("RIPTIDE_POOL_MAXIMUM"));
+    assert!(
+        message.contains("RIPTIDE_POOL_MAX_INSTANCES"),
+        "suggests the real names: {message}"
+    );
+
+    let (key, origin, _) = config_error(load(home.path(), &[("RIPTIDE_OPTIMIZATIONS__WASM_CACHE__SIZE", "3")]));
+    assert_eq!(key, "optimizations.wasm_cache.size");
+    assert_eq!(origin, "environment variable RIPTIDE_OPTIMIZATIONS__WASM_CACHE__SIZE");
+
+    // Variables riptide reads elsewhere are not configuration keys and are let through.
+    load(
+        home.path(),
+        &[("RIPTIDE_HOME", "/tmp"), ("RIPTIDE_CHROME_PATH", "/usr/bin/chromium")],
+    )
+    .expect("known non-key variables");
+}
+
+#[test]
+fn impossible_values_name_key_and_source() {
+    let home = home_with("[optimizations.browser_pool]\nmin_instances = 4\nmax_instances = 2\n");
+    let (key, origin, message) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimizations.browser_pool.min_instances");
+    assert!(origin.contains("config.toml"), "{origin}");
+    assert!(message.contains("max_instances"), "{message}");
+
+    let home = tempfile::tempdir().expect("temp dir");
+    let (key, origin, _) = config_error(load(home.path(), &[("RIPTIDE_POOL_MAX_INSTANCES", "0")]));
+    assert_eq!(
+        (key.as_str(), origin.as_str()),
+        (
+            "optimizations.browser_pool.max_instances",
+            "environment variable RIPTIDE_POOL_MAX_INSTANCES"
+        )
+    );
+
+    let (key, origin, _) = config_error(load(home.path(), &[("RIPTIDE_TIMEOUT_MIN", "90")]));
+    assert_eq!(
+        (key.as_str(), origin.as_str()),
+        (
+            "optimizations.adaptive_timeout.min_timeout_secs",
+            "environment variable RIPTIDE_TIMEOUT_MIN"
+        )
+    );
+
+    let (key, _, _) = config_error(load(home.path(), &[("RIPTIDE_TIMEOUT_DEFAULT", "120")]));
+    assert_eq!(key, "optimizations.adaptive_timeout.default_timeout_secs");
+
+    let home = home_with("[optimizations.adaptive_timeout]\nlearning_rate = 1.5\n");
+    let (key, _, _) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimizations.adaptive_timeout.learning_rate");
+
+    let home = home_with("[optimizations.adaptive_timeout]\nbackoff_multiplier = 0.5\n");
+    let (key, _, _) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimizations.adaptive_timeout.backoff_multiplier");
+}
+
+#[test]
+fn broken_toml_and_missing_explicit_file_are_clear_errors() {
+    let home = home_with("[optimizations\nenabled = ");
+    let err = load(home.path(), &[]).expect_err("broken TOML");
+    assert!(err.to_string().contains("config.toml"), "{err}");
+
+    let err = ConfigLoader::new()
+        .file("/nonexistent/riptide.toml")
+        .load()
+        .expect_err("missing file");
+    assert!(err.to_string().contains("/nonexistent/riptide.toml"), "{err}");
+}

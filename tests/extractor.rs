@@ -1,0 +1,257 @@
+//! The extractor module under both engines: the committed module is current, it extracts what
+//! it promises, and a hostile or broken guest is stopped with a clear error.
+
+mod common;
+
+use common::{abi_module, sample_pages, tight_limits};
+use riptide::extract::{ExtractedContent, run_extractor};
+use riptide::traits::WasmRuntime;
+use riptide::{Error, GuestLimits, ModuleSource};
+
+/// The native build of the guest crate, in the host's type.
+fn native(html: &str, url: Option<&str>) -> ExtractedContent {
+    let json = serde_json::to_string(&riptide_extractor::extract(html, url)).expect("serializes");
+    serde_json::from_str(&json).expect("guest output matches the host schema")
+}
+
+fn extract_with<R: WasmRuntime>(
+    runtime: &R,
+    source: &ModuleSource,
+    html: &str,
+    url: Option<&str>,
+) -> riptide::Result<ExtractedContent> {
+    let module = runtime.compile(source.bytes())?;
+    run_extractor(runtime, &module, html, url)
+}
+
+/// If this fails, `wasm/riptide_extractor.wasm` is stale: run `wasm/build.sh` and commit it.
+fn check_committed_module_is_current<R: WasmRuntime>(runtime: R) {
+    let module = runtime
+        .compile(riptide::cache::EXTRACTOR_WASM)
+        .expect("extractor compiles");
+    for (name, html, url) in sample_pages() {
+        let from_wasm = run_extractor(&runtime, &module, &html, url).expect("extracts");
+        assert_eq!(
+            from_wasm,
+            native(&html, url),
+            "{name}: wasm/riptide_extractor.wasm is stale; run wasm/build.sh"
+        );
+    }
+}
+
+fn check_article_fields<R: WasmRuntime>(runtime: R) {
+    let page = extract_with(
+        &runtime,
+        ModuleSource::extractor(),
+        common::ARTICLE,
+        Some("https://news.example.com/2026/11/warm-caches"),
+    )
+    .expect("extracts");
+    assert_eq!(page.title.as_deref(), Some("Warm caches, fast extractors"));
+    assert_eq!(page.description.as_deref(), Some("How riptide keeps things warm."));
+    assert_eq!(page.author.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(page.published_time.as_deref(), Some("2026-11-27T09:00:00Z"));
+    assert_eq!(page.language.as_deref(), Some("en-GB"));
+    assert_eq!(
+        page.canonical_url.as_deref(),
+        Some("https://news.example.com/2026/11/warm-caches")
+    );
+    assert_eq!(page.open_graph.get("type").map(String::as_str), Some("article"));
+    assert_eq!(
+        page.open_graph.get("title").map(String::as_str),
+        Some("Warm caches (OG)")
+    );
+    assert_eq!(
+        page.text,
+        "Warm caches\nCompiling a module costs hundreds of milliseconds.\nLoading one costs about one.\nfirst\nsecond\nRead the older post or write."
+    );
+    for boilerplate in [
+        "tracking",
+        "nope",
+        "Sections",
+        "Sidebar",
+        "Legal",
+        "hidden text",
+        "color",
+    ] {
+        assert!(!page.text.contains(boilerplate), "{boilerplate:?} leaked into the text");
+    }
+    assert_eq!(
+        page.links,
+        vec![
+            "https://news.example.com/",
+            "https://news.example.com/about",
+            "https://news.example.com/sections",
+            "https://news.example.com/2026/10/older",
+            "https://other.example.net/legal",
+        ]
+    );
+}
+
+fn check_fallbacks<R: WasmRuntime>(runtime: R) {
+    let pages = sample_pages();
+    let get = |name: &str| pages.iter().find(|p| p.0 == name).expect("sample page").clone();
+    let (_, html, url) = get("og-only");
+    let page = extract_with(&runtime, ModuleSource::extractor(), &html, url).expect("extracts");
+    assert_eq!(
+        page.title.as_deref(),
+        Some("From OG"),
+        "og:title stands in for a missing <title>"
+    );
+    assert_eq!(page.description.as_deref(), Some("OG text"));
+    assert_eq!(
+        page.text, "Body boldtext",
+        "inline elements join without invented spaces"
+    );
+
+    let (_, html, url) = get("base-href");
+    let page = extract_with(&runtime, ModuleSource::extractor(), &html, url).expect("extracts");
+    assert_eq!(
+        page.links,
+        vec!["https://cdn.example.org/docs/page.html"],
+        "<base href>, dedup, no javascript:/fragments"
+    );
+
+    let page = extract_with(&runtime, ModuleSource::extractor(), "", None).expect("empty page is fine");
+    assert_eq!(page, ExtractedContent::default());
+}
+
+fn check_runaway_guests_are_stopped<R: WasmRuntime>(runtime: R) {
+    let forever = abi_module("(loop $l (br $l)) (i64.const 0)");
+    let err = extract_with(&runtime, &forever, "<p>x</p>", None)
+        .map(|_| ())
+        .expect_err("a guest that loops forever is stopped");
+    assert!(matches!(err, Error::GuestOutOfFuel { fuel: 20_000_000 }), "{err:?}");
+    assert!(err.to_string().contains("execution budget"), "{err}");
+
+    // Grows memory a page at a time until refused, then traps like an allocator would.
+    let hungry = abi_module("(loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) unreachable");
+    let err = extract_with(&runtime, &hungry, "<p>x</p>", None)
+        .map(|_| ())
+        .expect_err("a guest that allocates without bound is stopped");
+    assert!(
+        matches!(err, Error::GuestMemoryLimit { limit_bytes } if limit_bytes == 32 << 20),
+        "{err:?}"
+    );
+
+    // The real extractor under the same caps still works: they stop runaways, not real pages.
+    let page = extract_with(&runtime, ModuleSource::extractor(), common::ARTICLE, None).expect("an ordinary page fits");
+    assert_eq!(page.title.as_deref(), Some("Warm caches, fast extractors"));
+}
+
+fn check_abi_violations<R: WasmRuntime>(runtime: R) {
+    let cases = [
+        ("reply outside memory", "(i64.const 0x7fff000000000010)"),
+        ("reply larger than the limit", "(i64.const 0x7fffffff)"),
+        (
+            "reply not UTF-8",
+            "(i32.store (i32.const 0) (i32.const 0xffffffff)) (i64.const 4)",
+        ),
+        (
+            "reply not JSON",
+            "(i32.store (i32.const 0) (i32.const 0x2a2a2a2a)) (i64.const 4)",
+        ),
+        ("guest refuses", "(i64.const 0)"),
+        ("trap", "unreachable"),
+    ];
+    for (name, body) in cases {
+        let err = extract_with(&runtime, &abi_module(body), "<p>x</p>", None)
+            .map(|_| ())
+            .expect_err(name);
+        assert!(
+            matches!(err, Error::GuestAbi(_) | Error::GuestTrap(_)),
+            "{name}: {err:?}"
+        );
+    }
+
+    let missing_export = ModuleSource::new(wat::parse_str(r#"(module (memory (export "memory") 1))"#).expect("wat"));
+    let err = extract_with(&runtime, &missing_export, "x", None)
+        .map(|_| ())
+        .expect_err("no alloc export");
+    assert!(matches!(err, Error::GuestAbi(ref m) if m.contains("alloc")), "{err:?}");
+
+    let with_import = ModuleSource::new(
+        wat::parse_str(r#"(module (import "env" "f" (func)) (memory (export "memory") 1))"#).expect("wat"),
+    );
+    let err = extract_with(&runtime, &with_import, "x", None)
+        .map(|_| ())
+        .expect_err("imports are refused");
+    assert!(matches!(err, Error::InvalidModule { .. }), "{err:?}");
+}
+
+fn check_input_bound<R: WasmRuntime>(runtime: R) {
+    let limit = runtime.limits().max_input_bytes;
+    let html = "x".repeat(limit + 1);
+    let err = extract_with(&runtime, ModuleSource::extractor(), &html, None)
+        .map(|_| ())
+        .expect_err("oversized input");
+    assert!(
+        matches!(err, Error::InputTooLarge { limit: l, .. } if l == limit),
+        "{err:?}"
+    );
+}
+
+fn small_input_limits() -> GuestLimits {
+    GuestLimits {
+        max_input_bytes: 64 << 10,
+        ..GuestLimits::default()
+    }
+}
+
+macro_rules! suite {
+    ($name:ident, $runtime:ty) => {
+        mod $name {
+            use super::*;
+            fn runtime(limits: GuestLimits) -> $runtime {
+                <$runtime>::new(limits, true).expect("engine")
+            }
+            #[test]
+            fn committed_module_is_current() {
+                check_committed_module_is_current(runtime(GuestLimits::default()));
+            }
+            #[test]
+            fn article_fields() {
+                check_article_fields(runtime(GuestLimits::default()));
+            }
+            #[test]
+            fn fallbacks_links_and_empty_pages() {
+                check_fallbacks(runtime(GuestLimits::default()));
+            }
+            #[test]
+            fn runaway_guests_are_stopped() {
+                check_runaway_guests_are_stopped(runtime(tight_limits()));
+            }
+            #[test]
+            fn abi_violations_are_errors() {
+                check_abi_violations(runtime(GuestLimits::default()));
+            }
+            #[test]
+            fn input_is_bounded() {
+                check_input_bound(runtime(small_input_limits()));
+            }
+        }
+    };
+}
+
+#[cfg(feature = "wasmtime")]
+suite!(wasmtime, common::WasmtimeRuntime);
+#[cfg(feature = "wasmer")]
+suite!(wasmer, common::WasmerRuntime);
+
+/// The module is plain core WebAssembly: no imports, so every engine runs it unchanged.
+#[cfg(feature = "wasmtime")]
+#[test]
+fn extractor_imports_nothing() {
+    let runtime = common::wasmtime();
+    let module = runtime.compile(riptide::cache::EXTRACTOR_WASM).expect("compiles");
+    let imports: Vec<_> = module
+        .module()
+        .imports()
+        .map(|i| format!("{}::{}", i.module(), i.name()))
+        .collect();
+    assert!(imports.is_empty(), "extractor imports {imports:?}");
+    let exports: Vec<_> = module.module().exports().map(|e| e.name().to_string()).collect();
+    for name in ["memory", "alloc", "dealloc", "extract"] {
+        assert!(exports.iter().any(|e| e == name), "missing export {name}: {exports:?}");
+    }
+}
