@@ -83,6 +83,14 @@ impl WasmerRuntime {
     }
 }
 
+impl WasmerRuntime {
+    /// The engine artifacts are loaded and run with (compiles use a fresh one each; see
+    /// [`build_engine`]).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
 /// An engine with metering and the memory cap. wasmer's `Metering` middleware serves exactly one
 /// module (it panics on a second), so every compile gets an engine of its own; loading and
 /// running need no middleware and share one.
