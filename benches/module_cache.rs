@@ -40,7 +40,10 @@ fn wasmer_rt() -> WasmerRuntime {
 }
 
 fn compressed() -> CacheOptions {
-    CacheOptions { compress: true, ..CacheOptions::default() }
+    CacheOptions {
+        compress: true,
+        ..CacheOptions::default()
+    }
 }
 
 /// Everything a fresh process does to get a ready module, timed; returns the duration.
@@ -48,9 +51,17 @@ fn child(mode: &str, dir: &Path) -> Duration {
     let start = Instant::now();
     match mode {
         "riptide-wasmtime" | "riptide-wasmtime-compressed" => {
-            let options = if mode.ends_with("compressed") { compressed() } else { CacheOptions::default() };
+            let options = if mode.ends_with("compressed") {
+                compressed()
+            } else {
+                CacheOptions::default()
+            };
             let cache = CompileCache::new(wasmtime_rt(), RedbStore::open(dir).expect("store"), options);
-            black_box(cache.get_or_compile(&ModuleSource::new(EXTRACTOR_WASM)).expect("module"));
+            black_box(
+                cache
+                    .get_or_compile(&ModuleSource::new(EXTRACTOR_WASM))
+                    .expect("module"),
+            );
             let elapsed = start.elapsed();
             let s = cache.stats().expect("stats");
             assert_eq!((s.loads, s.compilations), (1, 0), "child must hit the store: {s:?}");
@@ -58,9 +69,17 @@ fn child(mode: &str, dir: &Path) -> Duration {
             elapsed
         }
         "riptide-wasmer" | "riptide-wasmer-compressed" => {
-            let options = if mode.ends_with("compressed") { compressed() } else { CacheOptions::default() };
+            let options = if mode.ends_with("compressed") {
+                compressed()
+            } else {
+                CacheOptions::default()
+            };
             let cache = CompileCache::new(wasmer_rt(), RedbStore::open(dir).expect("store"), options);
-            black_box(cache.get_or_compile(&ModuleSource::new(EXTRACTOR_WASM)).expect("module"));
+            black_box(
+                cache
+                    .get_or_compile(&ModuleSource::new(EXTRACTOR_WASM))
+                    .expect("module"),
+            );
             let elapsed = start.elapsed();
             let s = cache.stats().expect("stats");
             assert_eq!((s.loads, s.compilations), (1, 0), "child must hit the store: {s:?}");
@@ -96,17 +115,45 @@ fn wasmtime_builtin_engine(dir: &Path) -> wasmtime::Engine {
 
 fn warm(mode: &str, dir: &Path) {
     match mode {
-        "riptide-wasmtime" => drop(CompileCache::new(wasmtime_rt(), RedbStore::open(dir).expect("store"), CacheOptions::default()).get_or_compile(ModuleSource::extractor()).expect("compile")),
-        "riptide-wasmtime-compressed" => drop(CompileCache::new(wasmtime_rt(), RedbStore::open(dir).expect("store"), compressed()).get_or_compile(ModuleSource::extractor()).expect("compile")),
-        "riptide-wasmer" => drop(CompileCache::new(wasmer_rt(), RedbStore::open(dir).expect("store"), CacheOptions::default()).get_or_compile(ModuleSource::extractor()).expect("compile")),
-        "riptide-wasmer-compressed" => drop(CompileCache::new(wasmer_rt(), RedbStore::open(dir).expect("store"), compressed()).get_or_compile(ModuleSource::extractor()).expect("compile")),
-        "wasmtime-builtin" => drop(wasmtime::Module::new(&wasmtime_builtin_engine(dir), EXTRACTOR_WASM).expect("compile")),
+        "riptide-wasmtime" => drop(
+            CompileCache::new(
+                wasmtime_rt(),
+                RedbStore::open(dir).expect("store"),
+                CacheOptions::default(),
+            )
+            .get_or_compile(ModuleSource::extractor())
+            .expect("compile"),
+        ),
+        "riptide-wasmtime-compressed" => drop(
+            CompileCache::new(wasmtime_rt(), RedbStore::open(dir).expect("store"), compressed())
+                .get_or_compile(ModuleSource::extractor())
+                .expect("compile"),
+        ),
+        "riptide-wasmer" => drop(
+            CompileCache::new(
+                wasmer_rt(),
+                RedbStore::open(dir).expect("store"),
+                CacheOptions::default(),
+            )
+            .get_or_compile(ModuleSource::extractor())
+            .expect("compile"),
+        ),
+        "riptide-wasmer-compressed" => drop(
+            CompileCache::new(wasmer_rt(), RedbStore::open(dir).expect("store"), compressed())
+                .get_or_compile(ModuleSource::extractor())
+                .expect("compile"),
+        ),
+        "wasmtime-builtin" => {
+            drop(wasmtime::Module::new(&wasmtime_builtin_engine(dir), EXTRACTOR_WASM).expect("compile"))
+        }
         "wasmer-cache" => {
             use wasmer_cache::{Cache, FileSystemCache, Hash};
             let rt = wasmer_rt();
             let module = rt.compile(EXTRACTOR_WASM).expect("compile");
             let mut cache = FileSystemCache::new(dir).expect("dir");
-            cache.store(Hash::generate(EXTRACTOR_WASM), module.module()).expect("store");
+            cache
+                .store(Hash::generate(EXTRACTOR_WASM), module.module())
+                .expect("store");
         }
         other => panic!("unknown mode {other}"),
     }
@@ -118,8 +165,15 @@ fn spawn_child(mode: &str, dir: &Path) -> Duration {
         .env(CHILD_DIR, dir)
         .output()
         .expect("spawn child");
-    assert!(out.status.success(), "child {mode} failed: {}", String::from_utf8_lossy(&out.stderr));
-    let nanos: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("child prints nanoseconds");
+    assert!(
+        out.status.success(),
+        "child {mode} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let nanos: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("child prints nanoseconds");
     Duration::from_nanos(nanos)
 }
 
@@ -144,7 +198,10 @@ fn fresh_process(c: &mut Criterion) {
         })
         .collect();
     let mut group = c.benchmark_group("fresh_process_hit");
-    group.sample_size(20).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
     for (mode, dir) in &dirs {
         group.bench_function(*mode, |b| {
             b.iter_custom(|iters| (0..iters).map(|_| spawn_child(mode, dir.path())).sum());
@@ -157,19 +214,33 @@ fn engine_benches<R: WasmRuntime>(c: &mut Criterion, name: &str, runtime: impl F
     let rt = runtime();
     let mut group = c.benchmark_group(name);
     group.sample_size(10).measurement_time(Duration::from_secs(6));
-    group.bench_function("compile", |b| b.iter(|| black_box(rt.compile(EXTRACTOR_WASM).expect("compile"))));
+    group.bench_function("compile", |b| {
+        b.iter(|| black_box(rt.compile(EXTRACTOR_WASM).expect("compile")))
+    });
     group.sample_size(100).measurement_time(Duration::from_secs(3));
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let cache = CompileCache::new(runtime(), RedbStore::open(dir.path()).expect("store"), CacheOptions::default());
+    let cache = CompileCache::new(
+        runtime(),
+        RedbStore::open(dir.path()).expect("store"),
+        CacheOptions::default(),
+    );
     let source = ModuleSource::extractor();
     let module = cache.get_or_compile(source).expect("compile");
-    group.bench_function("in_process_hit", |b| b.iter(|| black_box(cache.get_or_compile(source).expect("hit"))));
-    group.bench_function("instantiate", |b| b.iter(|| black_box(rt.instantiate(&module, 100_000).expect("instance"))));
+    group.bench_function("in_process_hit", |b| {
+        b.iter(|| black_box(cache.get_or_compile(source).expect("hit")))
+    });
+    group.bench_function("instantiate", |b| {
+        b.iter(|| black_box(cache.runtime().instantiate(&module, 100_000).expect("instance")))
+    });
 
     let page = large_page();
     group.bench_function("extract_100kb", |b| {
-        b.iter(|| black_box(run_extractor(cache.runtime(), &module, &page, Some("https://big.example.com/")).expect("extract")))
+        b.iter(|| {
+            black_box(
+                run_extractor(cache.runtime(), &module, &page, Some("https://big.example.com/")).expect("extract"),
+            )
+        })
     });
     group.finish();
 }
@@ -180,12 +251,16 @@ fn engines(c: &mut Criterion) {
     let page = large_page();
     let input = riptide_extractor::encode_input(&page, Some("https://big.example.com/"));
     let mut group = c.benchmark_group("native");
-    group.bench_function("extract_100kb", |b| b.iter(|| black_box(riptide_extractor::extract_framed(&input))));
+    group.bench_function("extract_100kb", |b| {
+        b.iter(|| black_box(riptide_extractor::extract_framed(&input)))
+    });
     group.finish();
 }
 
 fn large_page() -> String {
-    let mut html = String::from("<html lang=\"en\"><head><title>Large page</title></head><body><nav><a href=\"/\">home</a></nav><main>");
+    let mut html = String::from(
+        "<html lang=\"en\"><head><title>Large page</title></head><body><nav><a href=\"/\">home</a></nav><main>",
+    );
     let mut i = 0;
     while html.len() < 100_000 {
         html.push_str(&format!(
@@ -203,16 +278,25 @@ criterion_group!(benches, engines, fresh_process);
 // ---------------------------------------------------------------- targets
 
 fn criterion_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        // bench binaries live in target/release/deps
-        std::env::current_exe().ok().and_then(|p| Some(p.parent()?.parent()?.parent()?.to_path_buf())).unwrap_or_else(|| "target".into())
-    });
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            // bench binaries live in target/release/deps
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| Some(p.parent()?.parent()?.parent()?.to_path_buf()))
+                .unwrap_or_else(|| "target".into())
+        });
     target.join("criterion")
 }
 
 /// Median in nanoseconds of `group/bench` from criterion's estimates, if it ran.
 fn median_ns(group: &str, bench: &str) -> Option<f64> {
-    let path = criterion_dir().join(group).join(bench).join("new").join("estimates.json");
+    let path = criterion_dir()
+        .join(group)
+        .join(bench)
+        .join("new")
+        .join("estimates.json");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     json["median"]["point_estimate"].as_f64()
 }
@@ -227,31 +311,53 @@ fn fmt_ns(ns: f64) -> String {
 
 fn report_targets() {
     let m = |g: &str, b: &str| median_ns(g, b);
-    let mut rows = vec!["| measurement | median | target | verdict |".to_string(), "|---|---|---|---|".to_string()];
+    let mut rows = vec![
+        "| measurement | median | target | verdict |".to_string(),
+        "|---|---|---|---|".to_string(),
+    ];
     let mut row = |what: String, median: Option<f64>, target: String, ok: Option<bool>| {
         let verdict = match ok {
             Some(true) => "met",
             Some(false) => "MISSED",
             None => "not run",
         };
-        rows.push(format!("| {what} | {} | {target} | {verdict} |", median.map(fmt_ns).unwrap_or_else(|| "-".into())));
+        rows.push(format!(
+            "| {what} | {} | {target} | {verdict} |",
+            median.map(fmt_ns).unwrap_or_else(|| "-".into())
+        ));
     };
     for engine in ["wasmtime", "wasmer"] {
-        row(format!("{engine}: compile"), m(engine, "compile"), "(baseline)".into(), Some(true));
+        row(
+            format!("{engine}: compile"),
+            m(engine, "compile"),
+            "(baseline)".into(),
+            Some(true),
+        );
         let hit = m(engine, "in_process_hit");
-        row(format!("{engine}: in-process hit"), hit, "≤ 1 µs".into(), hit.map(|h| h <= 1_000.0));
+        row(
+            format!("{engine}: in-process hit"),
+            hit,
+            "≤ 1 µs".into(),
+            hit.map(|h| h <= 1_000.0),
+        );
         let inst = m(engine, "instantiate");
         let inst_target = if engine == "wasmtime" { Some(20_000.0) } else { None };
         row(
             format!("{engine}: instantiate"),
             inst,
-            inst_target.map(|t| format!("≤ {}", fmt_ns(t))).unwrap_or_else(|| "(reported)".into()),
+            inst_target
+                .map(|t| format!("≤ {}", fmt_ns(t)))
+                .unwrap_or_else(|| "(reported)".into()),
             inst.map(|i| inst_target.is_none_or(|t| i <= t)),
         );
         let (wasm, native) = (m(engine, "extract_100kb"), m("native", "extract_100kb"));
         let ratio = wasm.zip(native).map(|(w, n)| w / n);
         row(
-            format!("{engine}: extract 100 KB page (native {}; ratio {})", native.map(fmt_ns).unwrap_or_default(), ratio.map(|r| format!("{r:.2}x")).unwrap_or_default()),
+            format!(
+                "{engine}: extract 100 KB page (native {}; ratio {})",
+                native.map(fmt_ns).unwrap_or_default(),
+                ratio.map(|r| format!("{r:.2}x")).unwrap_or_default()
+            ),
             wasm,
             "≤ 2x native".into(),
             ratio.map(|r| r <= 2.0),
@@ -259,25 +365,51 @@ fn report_targets() {
     }
     let g = "fresh_process_hit";
     let (rt, builtin) = (m(g, "riptide-wasmtime"), m(g, "wasmtime-builtin"));
-    row("wasmtime: fresh-process hit (riptide, with hashing)".into(), rt, "≤ 2 ms".into(), rt.map(|v| v <= 2e6));
+    row(
+        "wasmtime: fresh-process hit (riptide, with hashing)".into(),
+        rt,
+        "≤ 2 ms".into(),
+        rt.map(|v| v <= 2e6),
+    );
     let speedup = rt.zip(builtin).map(|(r, b)| b / r);
     row(
-        format!("wasmtime: built-in cache hit (riptide is {})", speedup.map(|s| format!("{s:.1}x faster")).unwrap_or_default()),
+        format!(
+            "wasmtime: built-in cache hit (riptide is {})",
+            speedup.map(|s| format!("{s:.1}x faster")).unwrap_or_default()
+        ),
         builtin,
         "riptide ≥ 3x faster".into(),
         speedup.map(|s| s >= 3.0),
     );
-    row("wasmtime: fresh-process hit, compressed".into(), m(g, "riptide-wasmtime-compressed"), "(reported)".into(), Some(true));
+    row(
+        "wasmtime: fresh-process hit, compressed".into(),
+        m(g, "riptide-wasmtime-compressed"),
+        "(reported)".into(),
+        Some(true),
+    );
     let (wr, wc) = (m(g, "riptide-wasmer"), m(g, "wasmer-cache"));
     let ratio = wr.zip(wc).map(|(r, c)| r / c);
     row(
-        format!("wasmer: fresh-process hit (riptide; {} of wasmer-cache)", ratio.map(|r| format!("{:.2}x", r)).unwrap_or_default()),
+        format!(
+            "wasmer: fresh-process hit (riptide; {} of wasmer-cache)",
+            ratio.map(|r| format!("{:.2}x", r)).unwrap_or_default()
+        ),
         wr,
         "no slower than wasmer-cache".into(),
         ratio.map(|r| r <= 1.0),
     );
-    row("wasmer: wasmer-cache FileSystemCache load".into(), wc, "(baseline)".into(), Some(true));
-    row("wasmer: fresh-process hit, compressed".into(), m(g, "riptide-wasmer-compressed"), "(reported)".into(), Some(true));
+    row(
+        "wasmer: wasmer-cache FileSystemCache load".into(),
+        wc,
+        "(baseline)".into(),
+        Some(true),
+    );
+    row(
+        "wasmer: fresh-process hit, compressed".into(),
+        m(g, "riptide-wasmer-compressed"),
+        "(reported)".into(),
+        Some(true),
+    );
 
     let table = rows.join("\n");
     println!("\n{table}\n");

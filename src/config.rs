@@ -24,13 +24,14 @@ use crate::error::{Error, Result};
 pub const HOME_ENV_VAR: &str = "RIPTIDE_HOME";
 
 /// `RIPTIDE_*` variables that are not configuration keys but are read elsewhere.
-const NON_KEY_ENV_VARS: &[&str] = &[HOME_ENV_VAR, "RIPTIDE_CHROME_PATH", "RIPTIDE_LOG"];
+const NON_KEY_ENV_VARS: &[&str] = &[HOME_ENV_VAR, "RIPTIDE_LOG"];
 
 /// The specification's short environment variable names and the keys they set.
 pub const SHORT_ENV_VARS: &[(&str, &str)] = &[
     ("RIPTIDE_POOL_ENABLED", "optimizations.browser_pool.enabled"),
     ("RIPTIDE_POOL_MIN_INSTANCES", "optimizations.browser_pool.min_instances"),
     ("RIPTIDE_POOL_MAX_INSTANCES", "optimizations.browser_pool.max_instances"),
+    ("RIPTIDE_CHROME_PATH", "optimizations.browser_pool.chrome_path"),
     ("RIPTIDE_WASM_CACHE_ENABLED", "optimizations.wasm_cache.enabled"),
     ("RIPTIDE_WASM_CACHE_DIR", "optimizations.wasm_cache.cache_dir"),
     (
@@ -108,6 +109,13 @@ pub struct BrowserPoolConfig {
     pub memory_limit_mb: u64,
     /// Recycle a browser after this many requests.
     pub max_requests_per_instance: u32,
+    /// The Chromium binary; `~` expands. Default: Debian's `/usr/lib/chromium/chromium`, then
+    /// the usual locations.
+    pub chrome_path: Option<PathBuf>,
+    /// DevTools websocket URLs of running browsers to use instead of launching local ones.
+    pub remote_endpoints: Vec<String>,
+    /// Warm up in the background instead of before the pool is returned.
+    pub background_warmup: bool,
 }
 
 impl Default for BrowserPoolConfig {
@@ -123,6 +131,9 @@ impl Default for BrowserPoolConfig {
             auto_restart: true,
             memory_limit_mb: 500,
             max_requests_per_instance: 100,
+            chrome_path: None,
+            remote_endpoints: Vec::new(),
+            background_warmup: false,
         }
     }
 }

@@ -103,6 +103,88 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// No browser binary was found.
+    #[error(
+        "no Chromium found (tried {}); install it with `apt-get install -y chromium`, or set RIPTIDE_CHROME_PATH or optimizations.browser_pool.chrome_path to the binary",
+        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    BrowserNotFound {
+        /// The paths looked at.
+        tried: Vec<PathBuf>,
+    },
+
+    /// A local browser did not start.
+    #[error(
+        "could not launch the browser {}: {reason}; check that it runs (`{} --headless --version`) and that /tmp is writable",
+        executable.display(), executable.display()
+    )]
+    BrowserLaunch {
+        /// The binary.
+        executable: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
+    /// A remote browser could not be reached.
+    #[error(
+        "could not connect to the browser at {url:?}: {reason}; check the DevTools URL (ws://host:port/devtools/browser/<id>) and that the browser runs"
+    )]
+    BrowserConnect {
+        /// The DevTools URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// A browser died or lost its connection.
+    #[error("the browser is gone ({reason}); the pool replaces it, so retry the request")]
+    BrowserDead {
+        /// What was observed.
+        reason: String,
+    },
+
+    /// A browser did not answer a health probe in time (frozen or overloaded).
+    #[error("the browser did not answer within {deadline:?}; the pool replaces it, so retry the request")]
+    BrowserUnresponsive {
+        /// The probe's deadline.
+        deadline: std::time::Duration,
+    },
+
+    /// A page did not finish loading before its deadline.
+    #[error("{url} did not load within {deadline:?}; retry with a longer deadline or check that the server answers")]
+    PageTimeout {
+        /// The page.
+        url: String,
+        /// The deadline it had.
+        deadline: std::time::Duration,
+    },
+
+    /// The browser could not load a page (DNS, refused connection, TLS, aborted).
+    #[error(
+        "the browser could not load {url}: {reason}; check the URL and that the server is reachable from the browser"
+    )]
+    Navigation {
+        /// The page.
+        url: String,
+        /// The browser's reason.
+        reason: String,
+    },
+
+    /// Every browser stayed busy for the whole checkout wait.
+    #[error(
+        "all {max_instances} browsers stayed busy for {waited:?}; raise optimizations.browser_pool.max_instances or max_checkout_duration_secs, or send fewer requests at once"
+    )]
+    PoolExhausted {
+        /// How long the caller waited.
+        waited: std::time::Duration,
+        /// The pool's ceiling.
+        max_instances: usize,
+    },
+
+    /// The pool was shut down.
+    #[error("the browser pool is shut down; create a new pool")]
+    PoolClosed,
+
     /// The persistent store (redb) failed.
     #[error("the store at {} failed to {action}: {reason}; delete the file to start afresh (cached artifacts are rebuilt on demand)", path.display())]
     Store {
@@ -116,6 +198,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether retrying the same call elsewhere (another browser, later) may succeed: time-outs,
+    /// dead or frozen browsers, an exhausted pool.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::PageTimeout { .. }
+                | Error::BrowserDead { .. }
+                | Error::BrowserUnresponsive { .. }
+                | Error::PoolExhausted { .. }
+        )
+    }
+
     /// An [`Error::Io`] for `action` on `path`.
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

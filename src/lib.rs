@@ -6,7 +6,8 @@
 //! 1. **WASM AOT module cache** ([`cache::CompileCache`] over a [`traits::WasmRuntime`] and a
 //!    [`traits::ModuleCache`]): the HTML extractor in `wasm/` is compiled once and reused,
 //!    in-process and across processes from disk.
-//! 2. **Browser pool** (`BrowserProvider`): pre-warmed headless Chromium. *Coming next.*
+//! 2. **Browser pool** ([`pool::BrowserPool`] over a [`traits::BrowserProvider`]): pre-warmed
+//!    headless Chromium with health checks, recycling and bounded waiting.
 //! 3. **Adaptive timeouts** (`TimeoutPolicy`): per-domain timeouts learned from latencies.
 //!    *Coming next.*
 //!
@@ -34,7 +35,7 @@
 //! | `wasmtime` | yes     | [`backends::wasmtime::WasmtimeRuntime`]                   |
 //! | `wasmer`   | no      | [`backends::wasmer::WasmerRuntime`] (Cranelift, metering) |
 //! | `redb`     | yes     | [`backends::redb::RedbStore`]: artifacts on disk          |
-//! | `chrome`   | yes     | reserved for the headless_chrome browser provider         |
+//! | `chrome`   | yes     | [`backends::chrome::ChromeProvider`] (headless_chrome)    |
 //! | `cli`      | yes     | reserved for the `riptide` binary                         |
 //!
 //! Without `redb`, [`backends::memory::MemoryStore`] keeps artifacts in memory.
@@ -47,13 +48,15 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod policies;
+pub mod pool;
 pub mod traits;
 
 pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};
 pub use config::{ConfigLoader, RiptideConfig};
 pub use error::{Error, Result};
 pub use extract::ExtractedContent;
-pub use traits::GuestLimits;
+pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
+pub use traits::{GuestLimits, PageRequest};
 
 /// The default stack's compile cache: wasmtime with artifacts in redb.
 #[cfg(all(feature = "wasmtime", feature = "redb"))]

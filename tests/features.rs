@@ -47,7 +47,7 @@ fn wasmer_only_build_pulls_in_no_default_backend() {
 #[test]
 fn default_build_has_the_default_stack() {
     let deps = normal_deps(&[]);
-    for expected in ["wasmtime", "redb"] {
+    for expected in ["wasmtime", "redb", "headless_chrome"] {
         assert!(
             deps.iter().any(|d| d == expected),
             "{expected} missing from the default build"

@@ -2,6 +2,8 @@
 //!
 //! Backends depend on the traits, never on each other.
 
+#[cfg(feature = "chrome")]
+pub mod chrome;
 pub mod memory;
 #[cfg(feature = "redb")]
 pub mod redb;

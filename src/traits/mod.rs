@@ -3,6 +3,8 @@
 //! Each optimization is a trait here with its backends in [`crate::backends`]; the cache (and
 //! later the pool and executor) are generic over these traits and never name a backend.
 
+pub mod browser;
 pub mod module_cache;
 
+pub use browser::{BrowserProvider, PageRequest};
 pub use module_cache::{CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredCounters, WasmRuntime};

@@ -1,0 +1,279 @@
+//! The browser pool on real Chromium against a local HTTP server, in one run.
+//!
+//! ```text
+//! cargo bench --bench browser_pool
+//! ```
+//!
+//! Criterion times warm checkouts, a 100 KB static page through the pool and with a browser
+//! launched per request, and a JavaScript-built page with a selector wait. Then the run measures
+//! checkout wait percentiles over 2,000 checkouts, pages/s with 1, 2 and 4 pooled browsers, and
+//! the PSS of an idle browser, and prints every target with its verdict (also written to
+//! `target/criterion/riptide-browser-pool.md`).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group};
+use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::traits::{BrowserProvider, PageRequest};
+use riptide::{BrowserPool, PoolOptions};
+use tokio::runtime::Runtime;
+
+const PAGES_PER_THROUGHPUT_RUN: usize = 48;
+
+/// Serves `/static` (~100 KB) and `/js` (built by script) on 127.0.0.1.
+fn serve() -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+    let addr = server.server_addr().to_ip().expect("ip");
+    let mut page = String::from("<!doctype html><html><head><title>static</title></head><body><main>");
+    let mut i = 0;
+    while page.len() < 100_000 {
+        page.push_str(&format!(
+            "<p>Paragraph {i} of a static page with <a href=\"/p/{i}\">a link</a>.</p>"
+        ));
+        i += 1;
+    }
+    page.push_str("</main></body></html>");
+    let js = r#"<!doctype html><html><head><title>js</title></head><body><div id="app"></div>
+<script>setTimeout(() => { document.getElementById("app").innerHTML = '<p id="ready">built</p>'; }, 20);</script></body></html>"#;
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let body = if request.url() == "/js" {
+                js.to_string()
+            } else {
+                page.clone()
+            };
+            let header = tiny_http::Header::from_bytes("Content-Type", "text/html").expect("header");
+            let _ = request.respond(tiny_http::Response::from_string(body).with_header(header));
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn provider() -> ChromeProvider {
+    ChromeProvider::local(ChromeOptions::default()).expect("Chromium is installed (apt-get install -y chromium)")
+}
+
+fn pool_options(browsers: usize) -> PoolOptions {
+    PoolOptions {
+        min_instances: browsers,
+        target_available: browsers,
+        max_instances: browsers,
+        health_check_interval: Duration::from_secs(3600),
+        max_requests_per_instance: u32::MAX,
+        ..PoolOptions::default()
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = Runtime::new().expect("runtime");
+    let base = serve();
+    let pool = rt
+        .block_on(BrowserPool::new(provider(), pool_options(2)))
+        .expect("pool");
+
+    let mut group = c.benchmark_group("pool");
+    group.sample_size(50);
+    group.bench_function("warm_checkout", |b| {
+        b.iter(|| rt.block_on(async { black_box(pool.checkout().await.expect("checkout")) }))
+    });
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    let static_url = format!("{base}/static");
+    group.bench_function("static_100kb_pooled", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut browser = pool.checkout().await.expect("checkout");
+                black_box(
+                    browser
+                        .fetch(PageRequest::new(static_url.clone()))
+                        .await
+                        .expect("fetch"),
+                )
+            })
+        })
+    });
+    let js_url = format!("{base}/js");
+    group.bench_function("js_page_selector_wait_pooled", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut browser = pool.checkout().await.expect("checkout");
+                black_box(
+                    browser
+                        .fetch(PageRequest::new(js_url.clone()).wait_for("#ready"))
+                        .await
+                        .expect("fetch"),
+                )
+            })
+        })
+    });
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    let cold = provider();
+    group.bench_function("static_100kb_launch_per_request", |b| {
+        b.iter(|| {
+            let browser = cold.launch().expect("launch");
+            let html = cold
+                .fetch(&browser, &PageRequest::new(static_url.clone()))
+                .expect("fetch");
+            cold.close(browser);
+            black_box(html)
+        })
+    });
+    group.finish();
+    rt.block_on(pool.shutdown());
+}
+
+criterion_group!(pool_benches, benches);
+
+/// Checkout wait percentiles over many warm checkouts, from the pool's own metrics.
+fn checkout_percentiles(rt: &Runtime) -> riptide::pool::WaitPercentiles {
+    rt.block_on(async {
+        let pool = BrowserPool::new(provider(), pool_options(2)).await.expect("pool");
+        for _ in 0..2000 {
+            drop(pool.checkout().await.expect("checkout"));
+        }
+        let waits = pool.status().checkout_wait;
+        pool.shutdown().await;
+        waits
+    })
+}
+
+/// Pages per second fetching the static page with `browsers` pooled browsers and as many workers.
+fn pages_per_second(rt: &Runtime, base: &str, browsers: usize) -> f64 {
+    rt.block_on(async {
+        let pool = BrowserPool::new(provider(), pool_options(browsers))
+            .await
+            .expect("pool");
+        let url = format!("{base}/static");
+        let started = Instant::now();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..browsers {
+            let (pool, url, next) = (pool.clone(), url.clone(), next.clone());
+            workers.spawn(async move {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < PAGES_PER_THROUGHPUT_RUN {
+                    let mut browser = pool.checkout().await.expect("checkout");
+                    browser.fetch(PageRequest::new(url.clone())).await.expect("fetch");
+                }
+            });
+        }
+        while workers.join_next().await.is_some() {}
+        let rate = PAGES_PER_THROUGHPUT_RUN as f64 / started.elapsed().as_secs_f64();
+        pool.shutdown().await;
+        rate
+    })
+}
+
+fn idle_pss_mib() -> Option<f64> {
+    let provider = provider();
+    let browser = provider.launch().expect("launch");
+    let pss = provider.memory_bytes(&browser).map(|b| b as f64 / (1 << 20) as f64);
+    provider.close(browser);
+    pss
+}
+
+fn median_ns(group: &str, bench: &str) -> Option<f64> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| Some(p.parent()?.parent()?.parent()?.to_path_buf()))
+                .unwrap_or_else(|| "target".into())
+        });
+    let path = target
+        .join("criterion")
+        .join(group)
+        .join(bench)
+        .join("new")
+        .join("estimates.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+fn main() {
+    pool_benches();
+    criterion::Criterion::default().configure_from_args().final_summary();
+
+    let rt = Runtime::new().expect("runtime");
+    let base = serve();
+    let waits = checkout_percentiles(&rt);
+    let rates: Vec<(usize, f64)> = [1, 2, 4]
+        .into_iter()
+        .map(|n| (n, pages_per_second(&rt, &base, n)))
+        .collect();
+    let pss = idle_pss_mib();
+
+    let ms = |ns: Option<f64>| ns.map(|n| n / 1e6);
+    let verdict = |ok: Option<bool>| match ok {
+        Some(true) => "met",
+        Some(false) => "MISSED",
+        None => "not run",
+    };
+    let fmt = |v: Option<f64>, unit: &str| v.map(|v| format!("{v:.2} {unit}")).unwrap_or_else(|| "-".into());
+    let pooled = ms(median_ns("pool", "static_100kb_pooled"));
+    let per_request = ms(median_ns("pool", "static_100kb_launch_per_request"));
+    let speedup = pooled.zip(per_request).map(|(p, l)| l / p);
+    let mut rows = vec![
+        "| measurement | value | target | verdict |".to_string(),
+        "|---|---|---|---|".to_string(),
+    ];
+    rows.push(format!(
+        "| warm checkout, criterion median | {} | (reported) | - |",
+        fmt(ms(median_ns("pool", "warm_checkout")), "ms")
+    ));
+    rows.push(format!(
+        "| warm checkout wait p50 ({} checkouts) | {:.3} ms | ≤ 1 ms | {} |",
+        waits.samples,
+        waits.p50_ms,
+        verdict(Some(waits.p50_ms <= 1.0))
+    ));
+    rows.push(format!(
+        "| warm checkout wait p99 | {:.3} ms | ≤ 5 ms | {} |",
+        waits.p99_ms,
+        verdict(Some(waits.p99_ms <= 5.0))
+    ));
+    rows.push(format!(
+        "| 100 KB static page, pooled (median) | {} | ≤ 350 ms | {} |",
+        fmt(pooled, "ms"),
+        verdict(pooled.map(|p| p <= 350.0))
+    ));
+    rows.push(format!(
+        "| 100 KB static page, browser launched per request (median) | {} | pooled ≥ 8x faster ({}) | {} |",
+        fmt(per_request, "ms"),
+        speedup.map(|s| format!("{s:.1}x")).unwrap_or_default(),
+        verdict(speedup.map(|s| s >= 8.0))
+    ));
+    rows.push(format!(
+        "| JavaScript page with selector wait, pooled (median) | {} | (reported) | - |",
+        fmt(ms(median_ns("pool", "js_page_selector_wait_pooled")), "ms")
+    ));
+    for (n, rate) in &rates {
+        let target = if *n == 4 { "≥ 7 pages/s" } else { "(reported)" };
+        let ok = if *n == 4 { verdict(Some(*rate >= 7.0)) } else { "-" };
+        rows.push(format!(
+            "| pages/s with {n} pooled browser(s), {PAGES_PER_THROUGHPUT_RUN} pages | {rate:.2} | {target} | {ok} |"
+        ));
+    }
+    rows.push(format!(
+        "| PSS of one idle browser (process tree) | {} | (reported) | - |",
+        fmt(pss, "MiB")
+    ));
+    let table = rows.join("\n");
+    println!("\n{table}\n");
+    let out = std::env::current_exe().ok().and_then(|p| {
+        Some(
+            p.parent()?
+                .parent()?
+                .parent()?
+                .join("criterion")
+                .join("riptide-browser-pool.md"),
+        )
+    });
+    if let Some(out) = out
+        && std::fs::write(&out, format!("{table}\n")).is_ok()
+    {
+        println!("written to {}", out.display());
+    }
+}

@@ -1,0 +1,79 @@
+//! The browser pool, cold and warm: launch a browser the slow way, then take warm ones from a
+//! pool and fetch a local page with each.
+//!
+//! ```text
+//! cargo run --release --example browser_pool
+//! ```
+//!
+//! Needs Chromium (`apt-get install -y chromium`, or `RIPTIDE_CHROME_PATH`). Serves its own page
+//! on 127.0.0.1, so it runs offline.
+
+use std::time::{Duration, Instant};
+
+use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::traits::{BrowserProvider, PageRequest};
+use riptide::{BrowserPool, PoolOptions};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = serve_demo_page().map_err(|e| e.to_string())?;
+
+    // Cold: what every request costs without a pool. (Provider calls block; outside a runtime
+    // that is fine, inside one they belong on blocking threads, as the pool does.)
+    let provider = ChromeProvider::local(ChromeOptions::default())?;
+    let t = Instant::now();
+    let browser = provider.launch()?;
+    println!("cold launch:                  {:>8.1} ms", ms(t));
+    let t = Instant::now();
+    provider.fetch(&browser, &PageRequest::new(url.clone()))?;
+    println!("first fetch, fresh browser:   {:>8.1} ms", ms(t));
+    provider.close(browser);
+
+    tokio::runtime::Runtime::new()?.block_on(warm(url))
+}
+
+async fn warm(url: String) -> Result<(), Box<dyn std::error::Error>> {
+    // Warm: a pool launched once, up front.
+    let options = PoolOptions {
+        min_instances: 2,
+        target_available: 2,
+        max_instances: 2,
+        ..PoolOptions::default()
+    };
+    let t = Instant::now();
+    let pool = BrowserPool::new(ChromeProvider::local(ChromeOptions::default())?, options).await?;
+    println!("pool warm-up (2 in parallel): {:>8.1} ms", ms(t));
+    for i in 1..=3 {
+        let t = Instant::now();
+        let mut browser = pool.checkout().await?;
+        let checkout = t.elapsed();
+        let html = browser
+            .fetch(PageRequest::new(url.clone()).deadline(Duration::from_secs(10)))
+            .await?;
+        println!(
+            "warm request {i}: checkout {:>6.3} ms, fetch {:>7.1} ms ({} bytes of HTML)",
+            checkout.as_secs_f64() * 1000.0,
+            (t.elapsed() - checkout).as_secs_f64() * 1000.0,
+            html.len()
+        );
+    }
+    println!("\npool status: {}", serde_json::to_string_pretty(&pool.status())?);
+    pool.shutdown().await;
+    Ok(())
+}
+
+fn serve_demo_page() -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let server = tiny_http::Server::http("127.0.0.1:0")?;
+    let addr = server.server_addr().to_ip().ok_or("no IP address")?;
+    std::thread::spawn(move || {
+        let body = "<!doctype html><html><head><title>riptide demo</title></head><body><main>\
+                    <h1>Warm browsers</h1><p>This page was served locally.</p></main></body></html>";
+        for request in server.incoming_requests() {
+            let _ = request.respond(tiny_http::Response::from_string(body));
+        }
+    });
+    Ok(format!("http://{addr}/"))
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}

@@ -1,0 +1,496 @@
+//! Headless Chromium through the `headless_chrome` crate (feature `chrome`, on by default):
+//! local browsers launched and owned by riptide, or remote ones reached by their DevTools URL.
+//!
+//! What this file designs around (measured with headless_chrome 1.0.22 and Chromium 156):
+//! - Every CDP call costs ~100 ms (the crate's websocket reader polls with a 100 ms timeout), so
+//!   a fetch is two calls: navigate, then one evaluation that waits in the page for readiness
+//!   (and the selector) and returns the HTML. `wait_until_navigated` alone would add ~1.1 s.
+//! - `navigate_to` blocks until the response headers arrive; a server that never sends them
+//!   would hold it (and poison the browser) until the crate's idle timeout. A watchdog thread
+//!   calls `stop_loading` at the deadline, which fails the navigation with `ERR_ABORTED` and
+//!   leaves the browser usable.
+//! - An idle browser dies after `idle_browser_timeout` (30 s by default) even while pinged, so
+//!   riptide raises it far above any pool idle time.
+//! - Dropping the crate's `Browser` only kills the main process: children, a profile directory
+//!   and `/tmp/org.chromium.Chromium.*` files can be left. Each browser therefore gets its own
+//!   directory (profile and `TMPDIR`) under a riptide-owned root, is stopped with its whole
+//!   process tree, and leftovers of dead riptide processes are swept when a provider starts.
+//! - A killed browser answers `get_version` at once with an error, but its pid stays a zombie
+//!   until the `Browser` is dropped, so liveness is read from `/proc/<pid>/stat`.
+
+mod process_tree;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use headless_chrome::protocol::cdp::Runtime;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+
+use crate::error::{Error, Result};
+use crate::traits::{BrowserProvider, PageRequest};
+
+/// Where Chromium is looked for when no path is configured, best first: Debian's real binary
+/// (not the `/usr/bin/chromium` wrapper script, which costs a shell start), then the usual names.
+const DEFAULT_EXECUTABLES: &[&str] = &[
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+    "/usr/bin/google-chrome-stable",
+];
+
+/// Flags for a quiet, closed-network, container-friendly headless browser.
+const QUIET_ARGS: &[&str] = &[
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+];
+
+/// How long a browser may sit idle before Chromium's connection to the crate is dropped: far
+/// beyond any pool idle timeout, so the pool (not the crate) decides when browsers go.
+const IDLE_BROWSER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long a stopping browser gets after SIGTERM before SIGKILL.
+const TERMINATE_GRACE: Duration = Duration::from_secs(3);
+
+/// Settings for [`ChromeProvider::local`].
+#[derive(Debug, Clone, Default)]
+pub struct ChromeOptions {
+    /// The Chromium binary. Default: `RIPTIDE_CHROME_PATH`, then the usual install locations.
+    pub executable: Option<PathBuf>,
+    /// The directory each browser's profile and temporary files go under. Default:
+    /// `$TMPDIR/riptide-chrome`.
+    pub runtime_dir: Option<PathBuf>,
+    /// Extra command-line flags.
+    pub extra_args: Vec<String>,
+}
+
+enum Mode {
+    Local {
+        executable: PathBuf,
+        runtime_dir: PathBuf,
+        extra_args: Vec<String>,
+        sandbox: bool,
+    },
+    Remote {
+        endpoints: Vec<String>,
+        next: AtomicUsize,
+    },
+}
+
+/// Launches local Chromium processes, or connects to running ones.
+pub struct ChromeProvider {
+    mode: Mode,
+    launched: AtomicU64,
+}
+
+impl std::fmt::Debug for ChromeProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.mode {
+            Mode::Local {
+                executable,
+                runtime_dir,
+                ..
+            } => f
+                .debug_struct("ChromeProvider")
+                .field("executable", executable)
+                .field("runtime_dir", runtime_dir)
+                .finish_non_exhaustive(),
+            Mode::Remote { endpoints, .. } => f.debug_struct("ChromeProvider").field("endpoints", endpoints).finish(),
+        }
+    }
+}
+
+impl ChromeProvider {
+    /// A provider that launches local Chromium processes.
+    ///
+    /// Fails with [`Error::BrowserNotFound`] when no binary is found, naming what was tried and
+    /// how to install one. Sweeps directories left by riptide processes that no longer run.
+    pub fn local(options: ChromeOptions) -> Result<Self> {
+        let executable = find_executable(options.executable.as_deref())?;
+        let runtime_dir = options
+            .runtime_dir
+            .unwrap_or_else(|| std::env::temp_dir().join("riptide-chrome"));
+        std::fs::create_dir_all(&runtime_dir)
+            .map_err(|e| Error::io("create the browser runtime directory", &runtime_dir, e))?;
+        sweep_leftovers(&runtime_dir);
+        // Chromium refuses its sandbox as root; elsewhere keep it.
+        let sandbox = !running_as_root();
+        Ok(Self {
+            mode: Mode::Local {
+                executable,
+                runtime_dir,
+                extra_args: options.extra_args,
+                sandbox,
+            },
+            launched: AtomicU64::new(0),
+        })
+    }
+
+    /// The provider `[optimizations.browser_pool]` describes: remote when `remote_endpoints`
+    /// is set, else local with `chrome_path` (`~` expands).
+    pub fn from_config(config: &crate::config::BrowserPoolConfig) -> Result<Self> {
+        if !config.remote_endpoints.is_empty() {
+            return Self::remote(config.remote_endpoints.clone());
+        }
+        let executable = config.chrome_path.as_deref().map(crate::config::expand_tilde);
+        Self::local(ChromeOptions {
+            executable,
+            ..ChromeOptions::default()
+        })
+    }
+
+    /// A provider that connects to already running browsers by DevTools websocket URL
+    /// (`ws://host:port/devtools/browser/<id>`), round-robin. riptide never kills them.
+    pub fn remote(endpoints: Vec<String>) -> Result<Self> {
+        if endpoints.is_empty() {
+            return Err(Error::BrowserConnect {
+                url: String::new(),
+                reason: "no DevTools URL given; pass at least one ws://host:port/devtools/browser/<id>".into(),
+            });
+        }
+        Ok(Self {
+            mode: Mode::Remote {
+                endpoints,
+                next: AtomicUsize::new(0),
+            },
+            launched: AtomicU64::new(0),
+        })
+    }
+
+    /// The Chromium binary in use (local mode).
+    pub fn executable(&self) -> Option<&Path> {
+        match &self.mode {
+            Mode::Local { executable, .. } => Some(executable),
+            Mode::Remote { .. } => None,
+        }
+    }
+
+    /// The directory per-browser directories are created in (local mode).
+    pub fn runtime_dir(&self) -> Option<&Path> {
+        match &self.mode {
+            Mode::Local { runtime_dir, .. } => Some(runtime_dir),
+            Mode::Remote { .. } => None,
+        }
+    }
+
+    fn launch_local(
+        &self,
+        executable: &Path,
+        runtime_dir: &Path,
+        extra_args: &[String],
+        sandbox: bool,
+    ) -> Result<ChromeBrowser> {
+        let n = self.launched.fetch_add(1, Ordering::Relaxed);
+        let dir = runtime_dir.join(format!("b-{}-{n}", std::process::id()));
+        let (profile, tmp) = (dir.join("profile"), dir.join("tmp"));
+        for d in [&profile, &tmp] {
+            std::fs::create_dir_all(d).map_err(|e| Error::io("create a browser directory", d, e))?;
+        }
+        let mut args: Vec<&OsStr> = QUIET_ARGS.iter().map(OsStr::new).collect();
+        args.extend(extra_args.iter().map(OsStr::new));
+        let options = LaunchOptions {
+            headless: true,
+            sandbox,
+            path: Some(executable.to_path_buf()),
+            user_data_dir: Some(profile),
+            // Port 0: Chromium picks a free port itself; choosing one up front races when
+            // several browsers start at once.
+            port: Some(0),
+            idle_browser_timeout: IDLE_BROWSER_TIMEOUT,
+            process_envs: Some([("TMPDIR".to_string(), tmp.display().to_string())].into()),
+            args,
+            ..LaunchOptions::default()
+        };
+        let cleanup = |e: String| {
+            let _ = std::fs::remove_dir_all(&dir);
+            Error::BrowserLaunch {
+                executable: executable.to_path_buf(),
+                reason: e,
+            }
+        };
+        let browser = Browser::new(options).map_err(|e| cleanup(format!("{e:#}")))?;
+        let pid = browser.get_process_id();
+        let tab = browser.new_tab().map_err(|e| cleanup(format!("{e:#}")));
+        let tab = match tab {
+            Ok(tab) => tab,
+            Err(e) => {
+                if let Some(pid) = pid {
+                    process_tree::terminate(pid, TERMINATE_GRACE);
+                }
+                return Err(e);
+            }
+        };
+        Ok(ChromeBrowser {
+            browser: Some(browser),
+            tab,
+            pid,
+            dir: Some(dir),
+            endpoint: None,
+        })
+    }
+
+    fn connect(&self, endpoints: &[String], next: &AtomicUsize) -> Result<ChromeBrowser> {
+        let url = &endpoints[next.fetch_add(1, Ordering::Relaxed) % endpoints.len()];
+        let err = |e: String| Error::BrowserConnect {
+            url: url.clone(),
+            reason: e,
+        };
+        let browser =
+            Browser::connect_with_timeout(url.clone(), IDLE_BROWSER_TIMEOUT).map_err(|e| err(format!("{e:#}")))?;
+        let tab = browser.new_tab().map_err(|e| err(format!("{e:#}")))?;
+        Ok(ChromeBrowser {
+            browser: Some(browser),
+            tab,
+            pid: None,
+            dir: None,
+            endpoint: Some(url.clone()),
+        })
+    }
+}
+
+/// One browser with its warm tab.
+pub struct ChromeBrowser {
+    browser: Option<Browser>,
+    tab: Arc<Tab>,
+    pid: Option<u32>,
+    dir: Option<PathBuf>,
+    endpoint: Option<String>,
+}
+
+impl std::fmt::Debug for ChromeBrowser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChromeBrowser")
+            .field("pid", &self.pid)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChromeBrowser {
+    /// The main process id of a local browser.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// The remote endpoint of a connected browser.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// The pids of the local browser's process tree now.
+    pub fn process_tree(&self) -> Vec<u32> {
+        self.pid.map(process_tree::members).unwrap_or_default()
+    }
+
+    /// The per-browser directory (profile and temporary files) of a local browser.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    fn alive(&self) -> bool {
+        self.pid
+            .is_none_or(|pid| matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X'))
+    }
+}
+
+impl Drop for ChromeBrowser {
+    /// Stops a local browser's whole tree, reaps it and removes its directory; a remote browser
+    /// is only disconnected. Dropping is the one way a browser ends, so a pool dropped without
+    /// `shutdown` still leaves nothing behind.
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            process_tree::terminate(pid, TERMINATE_GRACE);
+        }
+        // The crate kills (already dead) and waits for its child here: the reap.
+        drop(self.browser.take());
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl BrowserProvider for ChromeProvider {
+    type Browser = ChromeBrowser;
+
+    fn name(&self) -> &'static str {
+        "chrome"
+    }
+
+    fn launch(&self) -> Result<ChromeBrowser> {
+        match &self.mode {
+            Mode::Local {
+                executable,
+                runtime_dir,
+                extra_args,
+                sandbox,
+            } => self.launch_local(executable, runtime_dir, extra_args, *sandbox),
+            Mode::Remote { endpoints, next } => self.connect(endpoints, next),
+        }
+    }
+
+    fn probe(&self, browser: &ChromeBrowser, deadline: Duration) -> Result<()> {
+        if !browser.alive() {
+            return Err(Error::BrowserDead {
+                reason: "its process has exited".into(),
+            });
+        }
+        let tab = browser.tab.clone();
+        let (tx, rx) = mpsc::channel();
+        // The CDP call blocks without a deadline of its own; a frozen browser never answers, so
+        // the probe answers for it. The thread holds only the tab (the connection), not the
+        // process handle, so closing the browser still reaps it at once; the thread ends when
+        // the connection does.
+        std::thread::spawn(move || {
+            let version = tab.call_method(headless_chrome::protocol::cdp::Browser::GetVersion(None));
+            let _ = tx.send(version.map(|_| ()).map_err(|e| format!("{e:#}")));
+        });
+        match rx.recv_timeout(deadline) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(Error::BrowserDead { reason }),
+            Err(_) => Err(Error::BrowserUnresponsive { deadline }),
+        }
+    }
+
+    fn fetch(&self, browser: &ChromeBrowser, request: &PageRequest) -> Result<String> {
+        let started = Instant::now();
+        let tab = browser.tab.clone();
+        let (done, finished) = mpsc::channel::<()>();
+        let watchdog_tab = tab.clone();
+        let deadline = request.deadline;
+        // Unsticks a navigation that waits for headers that never come.
+        let watchdog = std::thread::spawn(move || match finished.recv_timeout(deadline) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = watchdog_tab.stop_loading();
+                true
+            }
+            _ => false,
+        });
+        let result = load(&tab, request, started);
+        let _ = done.send(());
+        let fired = watchdog.join().unwrap_or(false);
+        match result {
+            Ok(Some(html)) => Ok(html),
+            Ok(None) => Err(Error::PageTimeout {
+                url: request.url.clone(),
+                deadline,
+            }),
+            Err(_) if fired || started.elapsed() >= deadline => Err(Error::PageTimeout {
+                url: request.url.clone(),
+                deadline,
+            }),
+            Err(reason) if !browser.alive() => Err(Error::BrowserDead { reason }),
+            Err(reason) => Err(Error::Navigation {
+                url: request.url.clone(),
+                reason,
+            }),
+        }
+    }
+
+    fn memory_bytes(&self, browser: &ChromeBrowser) -> Option<u64> {
+        process_tree::pss_bytes(browser.pid?)
+    }
+
+    fn close(&self, browser: ChromeBrowser) {
+        drop(browser);
+    }
+}
+
+/// Navigates, then waits inside the page for readiness (and the selector) and returns the HTML
+/// in the same call. `Ok(None)`: the page did not get ready before the deadline.
+fn load(tab: &Tab, request: &PageRequest, started: Instant) -> std::result::Result<Option<String>, String> {
+    tab.navigate_to(&request.url).map_err(|e| format!("{e:#}"))?;
+    let remaining = request.deadline.saturating_sub(started.elapsed());
+    let selector = serde_json::to_string(&request.wait_for).unwrap_or_else(|_| "null".into());
+    let expression = format!(
+        r#"new Promise((resolve) => {{
+            const selector = {selector};
+            const ready = () => document.readyState === "complete" && (!selector || document.querySelector(selector) !== null);
+            const html = () => (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML;
+            if (ready()) return resolve(html());
+            const timer = setTimeout(() => {{ clearInterval(poll); resolve(null); }}, {ms});
+            const poll = setInterval(() => {{ if (ready()) {{ clearInterval(poll); clearTimeout(timer); resolve(html()); }} }}, 5);
+        }})"#,
+        ms = remaining.as_millis()
+    );
+    let reply = tab
+        .call_method(Runtime::Evaluate {
+            expression,
+            return_by_value: Some(true),
+            await_promise: Some(true),
+            generate_preview: None,
+            silent: Some(true),
+            include_command_line_api: None,
+            user_gesture: None,
+            object_group: None,
+            context_id: None,
+            throw_on_side_effect: None,
+            timeout: None,
+            disable_breaks: None,
+            repl_mode: None,
+            allow_unsafe_eval_blocked_by_csp: None,
+            unique_context_id: None,
+            serialization_options: None,
+        })
+        .map_err(|e| format!("{e:#}"))?;
+    if let Some(exception) = reply.exception_details {
+        return Err(format!("the page's script context failed: {}", exception.text));
+    }
+    Ok(reply.result.value.and_then(|v| v.as_str().map(str::to_string)))
+}
+
+fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {
+    let from_env = std::env::var_os("RIPTIDE_CHROME_PATH").map(PathBuf::from);
+    // An explicitly named browser that is missing is an error, not a reason to pick another.
+    if let Some(named) = explicit.map(Path::to_path_buf).or(from_env) {
+        return if named.is_file() {
+            Ok(named)
+        } else {
+            Err(Error::BrowserNotFound { tried: vec![named] })
+        };
+    }
+    let mut tried = Vec::new();
+    for candidate in DEFAULT_EXECUTABLES {
+        let path = PathBuf::from(candidate);
+        if path.is_file() {
+            return Ok(path);
+        }
+        tried.push(path);
+    }
+    Err(Error::BrowserNotFound { tried })
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Removes per-browser directories whose riptide process is gone (a crash, or kill -9).
+fn sweep_leftovers(runtime_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(runtime_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("b-"))
+            .and_then(|n| n.split('-').next())
+        else {
+            continue;
+        };
+        let Ok(owner) = owner.parse::<u32>() else { continue };
+        if owner != std::process::id() && process_tree::state(owner).is_none() {
+            tracing::info!(dir = %entry.path().display(), "removing a browser directory left by an exited process");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}

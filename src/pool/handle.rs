@@ -1,0 +1,121 @@
+//! [`PooledBrowser`]: a checked-out browser that goes back to the pool when dropped.
+//!
+//! The return travels over an unbounded channel whose `send` never blocks and needs no runtime,
+//! so a handle can be dropped anywhere: in a sync context, after its caller's runtime is gone,
+//! or while unwinding. If the pool itself is gone the browser is closed by its own drop.
+
+use std::ops::Deref;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use super::shared::{Shared, Slot};
+use crate::error::{Error, Result};
+use crate::traits::{BrowserProvider, PageRequest};
+
+/// A browser on its way back to the pool, and whether it misbehaved while out.
+pub(crate) struct Returned<B> {
+    pub slot: Slot<B>,
+    pub suspect: bool,
+}
+
+/// A browser checked out of a [`BrowserPool`](super::BrowserPool). Derefs to the provider's
+/// browser type; [`fetch`](PooledBrowser::fetch) runs the provider's fetch on a blocking thread.
+pub struct PooledBrowser<P: BrowserProvider> {
+    slot: Option<Slot<P::Browser>>,
+    provider: Arc<P>,
+    /// Weak: a handle kept somewhere must not keep a dropped pool alive.
+    pool: Weak<Shared<P>>,
+    suspect: bool,
+    checked_out: Instant,
+}
+
+impl<P: BrowserProvider> std::fmt::Debug for PooledBrowser<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledBrowser")
+            .field("id", &self.id())
+            .field("suspect", &self.suspect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: BrowserProvider> PooledBrowser<P> {
+    pub(crate) fn new(slot: Slot<P::Browser>, pool: &Arc<Shared<P>>) -> Self {
+        Self {
+            slot: Some(slot),
+            provider: pool.provider.clone(),
+            pool: Arc::downgrade(pool),
+            suspect: false,
+            checked_out: Instant::now(),
+        }
+    }
+
+    fn slot(&self) -> &Slot<P::Browser> {
+        // `slot` is only taken in `drop`.
+        self.slot
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a live handle holds its browser"))
+    }
+
+    /// The pool's id for this browser.
+    pub fn id(&self) -> u64 {
+        self.slot().id
+    }
+
+    /// Checkouts this browser served before this one.
+    pub fn requests(&self) -> u32 {
+        self.slot().requests
+    }
+
+    /// How long this handle has been out.
+    pub fn held_for(&self) -> std::time::Duration {
+        self.checked_out.elapsed()
+    }
+
+    /// Fetches a page with this browser on a blocking thread. Any failure marks the browser for
+    /// a health probe before anyone reuses it (a failed page may have left it dead or stuck).
+    pub async fn fetch(&mut self, request: PageRequest) -> Result<String> {
+        let browser = self.slot().browser.clone();
+        let provider = self.provider.clone();
+        let result = tokio::task::spawn_blocking(move || provider.fetch(&browser, &request))
+            .await
+            .map_err(|e| Error::BrowserDead {
+                reason: format!("the fetch task failed: {e}"),
+            })
+            .and_then(|r| r);
+        if result.is_err() {
+            self.suspect = true;
+        }
+        result
+    }
+
+    /// Marks the browser for a health probe before reuse (for callers driving it directly).
+    pub fn mark_suspect(&mut self) {
+        self.suspect = true;
+    }
+}
+
+impl<P: BrowserProvider> Deref for PooledBrowser<P> {
+    type Target = P::Browser;
+
+    fn deref(&self) -> &P::Browser {
+        &self.slot().browser
+    }
+}
+
+impl<P: BrowserProvider> Drop for PooledBrowser<P> {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else { return };
+        // With the pool gone, the browser closes as the slot drops here.
+        let Some(pool) = self.pool.upgrade() else { return };
+        // Counted as returning from this moment, so `settled` and `shutdown` wait for it.
+        pool.returned(slot.id);
+        if let Err(unsent) = pool.send_back(Returned {
+            slot,
+            suspect: self.suspect,
+        }) {
+            // The pool's tasks are gone (its runtime ended): close the browser here.
+            pool.abandon();
+            drop(unsent);
+        }
+    }
+}

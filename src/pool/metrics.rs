@@ -1,0 +1,204 @@
+//! Pool counters and the serializable status the CLI's `pool status` prints.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How many recent checkout waits the percentiles are computed over.
+const WAIT_WINDOW: usize = 4096;
+
+/// Why a browser was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecycleReason {
+    Requests,
+    Idle,
+    Age,
+    Memory,
+    Unhealthy,
+    Shutdown,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub created: AtomicU64,
+    pub launch_failures: AtomicU64,
+    pub recycled_requests: AtomicU64,
+    pub recycled_idle: AtomicU64,
+    pub recycled_age: AtomicU64,
+    pub recycled_memory: AtomicU64,
+    pub recycled_unhealthy: AtomicU64,
+    pub closed_at_shutdown: AtomicU64,
+    pub checkouts_direct: AtomicU64,
+    pub checkouts_waited: AtomicU64,
+    pub checkouts_timed_out: AtomicU64,
+    pub checkouts_launched: AtomicU64,
+    pub health_failures: AtomicU64,
+    pub overdue_checkouts: AtomicU64,
+    waits_micros: Mutex<VecDeque<u64>>,
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    pub fn recycled(&self, reason: RecycleReason) {
+        Self::inc(match reason {
+            RecycleReason::Requests => &self.recycled_requests,
+            RecycleReason::Idle => &self.recycled_idle,
+            RecycleReason::Age => &self.recycled_age,
+            RecycleReason::Memory => &self.recycled_memory,
+            RecycleReason::Unhealthy => &self.recycled_unhealthy,
+            RecycleReason::Shutdown => &self.closed_at_shutdown,
+        });
+    }
+
+    pub fn record_wait(&self, wait: Duration) {
+        let mut waits = self
+            .waits_micros
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if waits.len() == WAIT_WINDOW {
+            waits.pop_front();
+        }
+        waits.push_back(u64::try_from(wait.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    pub fn wait_percentiles(&self) -> WaitPercentiles {
+        let mut waits: Vec<u64> = self
+            .waits_micros
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect();
+        waits.sort_unstable();
+        let at = |q: f64| -> f64 {
+            if waits.is_empty() {
+                return 0.0;
+            }
+            let idx = ((waits.len() as f64 - 1.0) * q).round() as usize;
+            waits[idx.min(waits.len() - 1)] as f64 / 1000.0
+        };
+        WaitPercentiles {
+            samples: waits.len(),
+            p50_ms: at(0.50),
+            p95_ms: at(0.95),
+            p99_ms: at(0.99),
+        }
+    }
+
+    pub fn recycle_counts(&self) -> RecycleCounts {
+        RecycleCounts {
+            requests: self.recycled_requests.load(Relaxed),
+            idle: self.recycled_idle.load(Relaxed),
+            age: self.recycled_age.load(Relaxed),
+            memory: self.recycled_memory.load(Relaxed),
+            unhealthy: self.recycled_unhealthy.load(Relaxed),
+            shutdown: self.closed_at_shutdown.load(Relaxed),
+        }
+    }
+
+    pub fn checkout_counts(&self) -> CheckoutCounts {
+        CheckoutCounts {
+            direct: self.checkouts_direct.load(Relaxed),
+            launched: self.checkouts_launched.load(Relaxed),
+            waited: self.checkouts_waited.load(Relaxed),
+            timed_out: self.checkouts_timed_out.load(Relaxed),
+        }
+    }
+}
+
+/// Browsers closed, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RecycleCounts {
+    /// Reached `max_requests_per_instance`.
+    pub requests: u64,
+    /// Idle past `idle_timeout` above `min_instances`.
+    pub idle: u64,
+    /// Older than `max_age`.
+    pub age: u64,
+    /// Over `memory_limit_mb`.
+    pub memory: u64,
+    /// Failed a probe or died.
+    pub unhealthy: u64,
+    /// Closed by `shutdown`.
+    pub shutdown: u64,
+}
+
+/// Checkouts by how they were served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CheckoutCounts {
+    /// An idle browser was ready.
+    pub direct: u64,
+    /// A browser was launched for it (below `max_instances`).
+    pub launched: u64,
+    /// Waited in the queue, then served.
+    pub waited: u64,
+    /// Waited past `max_checkout_duration` and failed.
+    pub timed_out: u64,
+}
+
+/// Checkout wait time percentiles over recent checkouts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct WaitPercentiles {
+    /// How many checkouts they cover.
+    pub samples: usize,
+    /// Median, milliseconds.
+    pub p50_ms: f64,
+    /// 95th percentile, milliseconds.
+    pub p95_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+}
+
+/// One browser in [`PoolStatus`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrowserStatus {
+    /// The pool's id for it.
+    pub id: u64,
+    /// `"idle"` or `"in_use"`.
+    pub state: &'static str,
+    /// Checkouts served.
+    pub requests: u32,
+    /// Seconds since launch.
+    pub age_secs: f64,
+    /// Memory (PSS of its process tree) at the last measurement, MiB.
+    pub memory_mb: Option<f64>,
+}
+
+/// A snapshot of the pool.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolStatus {
+    /// The provider (`"chrome"`).
+    pub provider: &'static str,
+    /// Browsers alive or launching.
+    pub total: usize,
+    /// Checked out now.
+    pub in_use: usize,
+    /// Idle and ready.
+    pub available: usize,
+    /// Being launched.
+    pub launching: usize,
+    /// Callers waiting for a browser.
+    pub waiting: usize,
+    /// Browsers launched since the pool started.
+    pub created: u64,
+    /// Launches that failed.
+    pub launch_failures: u64,
+    /// Browsers closed, by reason.
+    pub recycled: RecycleCounts,
+    /// Checkouts by how they were served.
+    pub checkouts: CheckoutCounts,
+    /// Checkout wait percentiles.
+    pub checkout_wait: WaitPercentiles,
+    /// Probes that failed.
+    pub health_failures: u64,
+    /// Handles held past `max_checkout_duration`.
+    pub overdue_checkouts: u64,
+    /// Every browser.
+    pub browsers: Vec<BrowserStatus>,
+}

@@ -1,0 +1,75 @@
+//! The browser contract: something that starts (or connects to) browsers and fetches rendered
+//! pages with them.
+//!
+//! Browsers are slow to start and hold hundreds of megabytes, which is why
+//! [`crate::pool::BrowserPool`] keeps them warm; the provider only knows how to make, probe, use
+//! and close one. Its calls block (browser automation libraries are synchronous); the pool runs
+//! them on blocking threads, never on async workers.
+
+use std::time::Duration;
+
+use crate::error::Result;
+
+/// Launches or connects to browsers and fetches pages with them.
+///
+/// Implementation: [`crate::backends::chrome::ChromeProvider`] (feature `chrome`).
+pub trait BrowserProvider: Send + Sync + 'static {
+    /// One browser: a local process or a connection to a remote endpoint.
+    type Browser: Send + Sync + 'static;
+
+    /// A short name for messages and metrics (`"chrome"`).
+    fn name(&self) -> &'static str;
+
+    /// Starts a local browser, or connects to a remote one. Blocks until it is ready for
+    /// [`fetch`](BrowserProvider::fetch).
+    fn launch(&self) -> Result<Self::Browser>;
+
+    /// Checks that `browser` answers within `deadline`. A frozen or dead browser fails.
+    fn probe(&self, browser: &Self::Browser, deadline: Duration) -> Result<()>;
+
+    /// Loads `request.url` and returns the final HTML (after scripts ran), failing at the
+    /// request's deadline. The browser stays usable after a timeout when the provider can
+    /// manage it; the pool probes it before reuse either way.
+    fn fetch(&self, browser: &Self::Browser, request: &PageRequest) -> Result<String>;
+
+    /// Memory of the browser's whole process tree (proportional set size), if it runs locally.
+    fn memory_bytes(&self, browser: &Self::Browser) -> Option<u64>;
+
+    /// Closes `browser`: a local one is stopped with its whole process tree, reaped, and its
+    /// directories removed; a remote one is only disconnected, never killed.
+    fn close(&self, browser: Self::Browser);
+}
+
+/// One page to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The URL to load.
+    pub url: String,
+    /// Time allowed from the start of the call to the HTML in hand.
+    pub deadline: Duration,
+    /// Also wait until this CSS selector matches (for pages built by JavaScript).
+    pub wait_for: Option<String>,
+}
+
+impl PageRequest {
+    /// A request for `url` with a 30 s deadline and no selector wait.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            deadline: Duration::from_secs(30),
+            wait_for: None,
+        }
+    }
+
+    /// Sets the deadline.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Waits for `selector` to match before taking the HTML.
+    pub fn wait_for(mut self, selector: impl Into<String>) -> Self {
+        self.wait_for = Some(selector.into());
+        self
+    }
+}

@@ -1,0 +1,416 @@
+//! The browser pool on real Chromium against pages served on 127.0.0.1.
+//!
+//! Without Chromium these tests fail under CI (`CI` set) and are skipped with a message
+//! elsewhere.
+#![cfg(feature = "chrome")]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
+use riptide::traits::{BrowserProvider, PageRequest};
+use riptide::{BrowserPool, Error, PoolOptions};
+use support::{Recording, Server, chrome_or_skip, pid_gone, send_signal};
+
+fn options(min: usize, target: usize, max: usize) -> PoolOptions {
+    PoolOptions {
+        min_instances: min,
+        target_available: target,
+        max_instances: max,
+        // Tests drive maintenance themselves with `run_maintenance`.
+        health_check_interval: Duration::from_secs(3600),
+        probe_deadline: Duration::from_secs(2),
+        max_checkout_duration: Duration::from_secs(30),
+        ..PoolOptions::default()
+    }
+}
+
+async fn pool_of(provider: ChromeProvider, options: PoolOptions) -> BrowserPool<Recording<ChromeProvider>> {
+    BrowserPool::new(Recording::new(provider), options)
+        .await
+        .expect("pool starts")
+}
+
+fn title_of(html: &str) -> &str {
+    html.split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_up_launches_the_target_in_parallel() {
+    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+        return;
+    };
+    let pool = pool_of(provider, options(1, 2, 4)).await;
+    let s = pool.status();
+    assert_eq!((s.total, s.available, s.created, s.in_use), (2, 2, 2, 0), "{s:?}");
+    let spans = pool.provider().launch_spans();
+    assert_eq!(spans.len(), 2);
+    let last_start = spans.iter().map(|s| s.0).max().expect("two");
+    let first_end = spans.iter().map(|s| s.1).min().expect("two");
+    assert!(
+        last_start < first_end,
+        "launches overlapped (ran in parallel): {spans:?}"
+    );
+    pool.shutdown().await;
+    assert_eq!(pool.provider().alive(), 0);
+    support::assert_empty_dir(&runtime_dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_checkouts_never_launch_a_third_browser() {
+    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = Server::start();
+    let pool = pool_of(
+        provider,
+        PoolOptions {
+            max_checkout_duration: Duration::from_secs(20),
+            ..options(1, 1, 2)
+        },
+    )
+    .await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let (pool, url) = (pool.clone(), server.url(&format!("/page/{i}")));
+        tasks.spawn(async move {
+            let mut browser = pool.checkout().await?;
+            let html = browser
+                .fetch(PageRequest::new(url).deadline(Duration::from_secs(10)))
+                .await?;
+            assert_eq!(title_of(&html), format!("page {i}"));
+            Ok::<_, Error>(())
+        });
+    }
+    let (mut ok, mut timed_out) = (0, 0);
+    while let Some(done) = tasks.join_next().await {
+        match done.expect("task ran") {
+            Ok(()) => ok += 1,
+            Err(Error::PoolExhausted { .. }) => timed_out += 1,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(ok + timed_out, 50);
+    let s = pool.status();
+    assert!(s.created <= 2, "never more than max_instances launched: {s:?}");
+    assert!(pool.provider().max_alive() <= 2, "at most 2 browsers alive at once");
+    assert_eq!(
+        s.checkouts.direct + s.checkouts.launched + s.checkouts.waited,
+        ok as u64
+    );
+    assert_eq!(s.checkouts.timed_out, timed_out as u64);
+    pool.shutdown().await;
+    assert_eq!(pool.provider().alive(), 0);
+    support::assert_empty_dir(&runtime_dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_killed_while_checked_out_is_replaced() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = Server::start();
+    let pool = pool_of(provider, options(1, 1, 1)).await;
+    let mut browser = pool.checkout().await.expect("checkout");
+    let pid = browser.pid().expect("local browser");
+    send_signal(pid, libc::SIGKILL);
+    let deadline = Duration::from_secs(5);
+    let started = Instant::now();
+    let err = browser
+        .fetch(PageRequest::new(server.url("/page/1")).deadline(deadline))
+        .await
+        .expect_err("dead browser");
+    assert!(
+        started.elapsed() < deadline + Duration::from_secs(1),
+        "error came within the deadline: {err}"
+    );
+    drop(browser);
+
+    // max_instances = 1: this waits for the dead browser to be probed, closed and replaced.
+    let mut browser = pool.checkout().await.expect("replacement");
+    assert_ne!(browser.pid(), Some(pid));
+    let html = browser
+        .fetch(PageRequest::new(server.url("/page/2")))
+        .await
+        .expect("replacement works");
+    assert_eq!(title_of(&html), "page 2");
+    drop(browser);
+    let s = pool.status();
+    assert_eq!((s.health_failures, s.recycled.unhealthy, s.created), (1, 1, 2), "{s:?}");
+    assert!(pid_gone(pid), "the killed browser was reaped");
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_browser_fails_its_probe_and_is_replaced() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let pool = pool_of(provider, options(1, 1, 1)).await;
+    let pid = {
+        let browser = pool.checkout().await.expect("checkout");
+        browser.pid().expect("local")
+    };
+    pool.settled().await;
+    send_signal(pid, libc::SIGSTOP);
+    pool.run_maintenance().await;
+    let s = pool.status();
+    assert_eq!(
+        (s.health_failures, s.recycled.unhealthy, s.created, s.total),
+        (1, 1, 2, 1),
+        "{s:?}"
+    );
+    assert!(pid_gone(pid), "the frozen browser's process was stopped and reaped");
+    let browser = pool.checkout().await.expect("replacement");
+    assert_ne!(browser.pid(), Some(pid));
+    drop(browser);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_that_never_answers_times_out_and_the_browser_survives() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = Server::start();
+    let pool = pool_of(provider, options(1, 1, 1)).await;
+    let mut browser = pool.checkout().await.expect("checkout");
+    let deadline = Duration::from_secs(2);
+    let started = Instant::now();
+    let err = browser
+        .fetch(PageRequest::new(server.url("/hang")).deadline(deadline))
+        .await
+        .expect_err("hangs");
+    let took = started.elapsed();
+    assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
+    assert!(
+        took >= deadline && took < deadline + Duration::from_secs(1),
+        "failed at its deadline: {took:?}"
+    );
+    let html = browser
+        .fetch(PageRequest::new(server.url("/page/7")))
+        .await
+        .expect("same browser serves the next page");
+    assert_eq!(title_of(&html), "page 7");
+    drop(browser);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_page_with_selector_wait() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = Server::start();
+    let pool = pool_of(provider, options(1, 1, 1)).await;
+    let mut browser = pool.checkout().await.expect("checkout");
+    let html = browser
+        .fetch(PageRequest::new(server.url("/js")).wait_for("#ready"))
+        .await
+        .expect("renders");
+    assert!(html.contains("<p id=\"ready\">built by script</p>"), "{html}");
+    let err = browser
+        .fetch(
+            PageRequest::new(server.url("/js"))
+                .wait_for("#never")
+                .deadline(Duration::from_secs(1)),
+        )
+        .await
+        .expect_err("selector never matches");
+    assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
+    drop(browser);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recycles_after_max_requests() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let pool = pool_of(
+        provider,
+        PoolOptions {
+            max_requests_per_instance: 2,
+            ..options(1, 1, 1)
+        },
+    )
+    .await;
+    let first = pool.checkout().await.expect("1").pid();
+    let second = pool.checkout().await.expect("2").pid();
+    assert_eq!(first, second, "reused while under the limit");
+    let third = pool.checkout().await.expect("3 waits for the replacement");
+    assert_ne!(third.pid(), first, "recycled after 2 requests");
+    drop(third);
+    let s = pool.status();
+    assert_eq!((s.recycled.requests, s.created), (1, 2), "{s:?}");
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recycles_over_the_memory_limit() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let pool = pool_of(
+        provider,
+        PoolOptions {
+            memory_limit_bytes: 1 << 20,
+            ..options(1, 1, 1)
+        },
+    )
+    .await;
+    let first = pool.checkout().await.expect("1").pid();
+    let second = pool.checkout().await.expect("2 waits for the replacement");
+    assert_ne!(
+        second.pid(),
+        first,
+        "a browser over 1 MiB (all of them) is recycled on return"
+    );
+    drop(second);
+    let s = pool.status();
+    assert!(s.recycled.memory >= 1, "{s:?}");
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_reaping_keeps_min_instances() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let pool = pool_of(
+        provider,
+        PoolOptions {
+            idle_timeout: Duration::ZERO,
+            ..options(1, 3, 3)
+        },
+    )
+    .await;
+    assert_eq!(pool.status().total, 3);
+    pool.run_maintenance().await;
+    let s = pool.status();
+    assert_eq!((s.total, s.available, s.recycled.idle), (1, 1, 2), "{s:?}");
+    pool.run_maintenance().await;
+    assert_eq!(pool.status().total, 1, "never below min_instances");
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_memory_and_waits() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let pool = pool_of(provider, options(1, 1, 1)).await;
+    drop(pool.checkout().await.expect("checkout"));
+    pool.settled().await;
+    let s = pool.status();
+    assert_eq!(s.browsers.len(), 1);
+    let mb = s.browsers[0].memory_mb.expect("memory measured");
+    assert!(mb > 10.0, "a browser's PSS is tens of MiB at least: {mb}");
+    assert_eq!(s.checkout_wait.samples, 1);
+    let json = serde_json::to_value(&s).expect("serializable");
+    assert_eq!(json["provider"], "chrome");
+    pool.shutdown().await;
+}
+
+#[test]
+fn shutdown_and_drop_leave_no_process_or_directory() {
+    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // shutdown
+    let (trees, dirs) = rt.block_on(async {
+        let pool = pool_of(provider, options(2, 2, 2)).await;
+        let (trees, dirs) = support::browsers_of(&pool).await;
+        pool.shutdown().await;
+        assert!(matches!(pool.checkout().await, Err(Error::PoolClosed)));
+        (trees, dirs)
+    });
+    support::assert_all_gone(&trees, &dirs);
+
+    // drop without shutdown: the runtime's end drops the pool's tasks and with them the browsers
+    let provider = ChromeProvider::local(ChromeOptions {
+        runtime_dir: Some(runtime_dir.clone()),
+        ..Default::default()
+    })
+    .expect("provider");
+    let (trees, dirs, handle) = rt.block_on(async {
+        let pool = pool_of(provider, options(2, 2, 2)).await;
+        let (trees, dirs) = support::browsers_of(&pool).await;
+        // A handle that outlives the runtime must still be droppable.
+        let handle = pool.checkout().await.expect("checkout");
+        (trees, dirs, handle)
+    });
+    drop(rt);
+    drop(handle);
+    support::assert_all_gone(&trees, &dirs);
+    support::assert_empty_dir(&runtime_dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_to_a_running_chromium_and_never_kills_it() {
+    let Some((local, _dir)) = chrome_or_skip() else { return };
+    let server = Server::start();
+    let remote = support::RemoteChromium::start(local.executable().expect("local binary"));
+    let pool = BrowserPool::new(
+        ChromeProvider::remote(vec![remote.ws_url.clone()]).expect("remote"),
+        options(1, 1, 1),
+    )
+    .await
+    .expect("pool connects");
+    let mut browser = pool.checkout().await.expect("checkout");
+    assert_eq!(browser.endpoint(), Some(remote.ws_url.as_str()));
+    let html = browser
+        .fetch(PageRequest::new(server.url("/page/3")))
+        .await
+        .expect("fetches");
+    assert_eq!(title_of(&html), "page 3");
+    drop(browser);
+    pool.shutdown().await;
+    assert!(
+        !pid_gone(remote.pid()),
+        "riptide disconnects from a remote browser, never kills it"
+    );
+}
+
+#[test]
+fn missing_browser_is_a_clear_error() {
+    let err = ChromeProvider::local(ChromeOptions {
+        executable: Some("/nonexistent/chromium".into()),
+        ..Default::default()
+    })
+    .expect_err("no such binary");
+    assert!(matches!(err, Error::BrowserNotFound { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("apt-get install -y chromium") && message.contains("/nonexistent/chromium"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inconsistent_options_are_rejected() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let err = BrowserPool::new(provider, options(3, 1, 2))
+        .await
+        .expect_err("min > max");
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+}
+
+/// A type check more than a test: the pool and handles are usable across tasks.
+#[allow(dead_code)]
+fn pool_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<BrowserPool<ChromeProvider>>();
+    check::<Arc<ChromeBrowser>>();
+    fn check_send<T: Send>() {}
+    check_send::<riptide::PooledBrowser<ChromeProvider>>();
+    let _ = <ChromeProvider as BrowserProvider>::name;
+}

@@ -1,0 +1,302 @@
+//! Test support for the browser tests: a local HTTP server, Chromium discovery that fails
+//! loudly in CI, a provider wrapper that records what the pool does, and process checks.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
+use riptide::traits::{BrowserProvider, PageRequest};
+use riptide::{BrowserPool, Error};
+
+/// A local Chromium provider with its own runtime directory, or `None` (skip) when Chromium is
+/// missing outside CI. In CI a missing Chromium fails the test.
+pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    match ChromeProvider::local(ChromeOptions {
+        runtime_dir: Some(dir.clone()),
+        ..Default::default()
+    }) {
+        Ok(provider) => Some((provider, dir)),
+        Err(e @ Error::BrowserNotFound { .. }) => {
+            if std::env::var_os("CI").is_some() {
+                panic!("CI must have Chromium: {e}");
+            }
+            eprintln!("SKIPPED: this test needs Chromium: {e}");
+            None
+        }
+        Err(e) => panic!("Chromium provider failed: {e}"),
+    }
+}
+
+/// An HTTP server on 127.0.0.1 with the pages the tests need:
+/// `/page/N` (title "page N"), `/static` (~100 KB), `/js` (content built by script after 50 ms),
+/// `/hang` (never sends a response).
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    server: Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1"));
+        let addr = server.server_addr().to_ip().expect("ip address");
+        let serving = server.clone();
+        let thread = std::thread::spawn(move || {
+            // Requests to /hang are kept here, unanswered, until the server stops.
+            let mut hanging = Vec::new();
+            for request in serving.incoming_requests() {
+                let url = request.url().to_string();
+                let html = match url.as_str() {
+                    "/hang" => {
+                        hanging.push(request);
+                        continue;
+                    }
+                    "/static" => static_page(),
+                    "/js" => JS_PAGE.to_string(),
+                    u if u.starts_with("/page/") => {
+                        let n = &u["/page/".len()..];
+                        format!(
+                            "<!doctype html><html><head><title>page {n}</title></head><body><main><h1>Page {n}</h1><p>Text of page {n}.</p></main></body></html>"
+                        )
+                    }
+                    _ => {
+                        let _ = request.respond(tiny_http::Response::from_string("not found").with_status_code(404));
+                        continue;
+                    }
+                };
+                let header = tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8").expect("header");
+                let _ = request.respond(tiny_http::Response::from_string(html).with_header(header));
+            }
+        });
+        Self {
+            addr,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+const JS_PAGE: &str = r#"<!doctype html><html><head><title>js</title></head><body><div id="app"></div>
+<script>setTimeout(() => { document.getElementById("app").innerHTML = '<p id="ready">built by script</p>'; }, 50);</script>
+</body></html>"#;
+
+pub fn static_page() -> String {
+    let mut html = String::from("<!doctype html><html><head><title>static</title></head><body><main>");
+    let mut i = 0;
+    while html.len() < 100_000 {
+        html.push_str(&format!(
+            "<p>Paragraph {i} of a static page, served locally, with <a href=\"/page/{i}\">a link</a>.</p>"
+        ));
+        i += 1;
+    }
+    html.push_str("</main></body></html>");
+    html
+}
+
+/// Wraps a real provider to record launch times and how many browsers are alive at once.
+pub struct Recording<P> {
+    inner: P,
+    spans: Mutex<Vec<(Instant, Instant)>>,
+    alive: AtomicUsize,
+    max_alive: AtomicUsize,
+}
+
+impl<P> Recording<P> {
+    pub fn new(inner: P) -> Self {
+        Self {
+            inner,
+            spans: Mutex::default(),
+            alive: AtomicUsize::new(0),
+            max_alive: AtomicUsize::new(0),
+        }
+    }
+    pub fn launch_spans(&self) -> Vec<(Instant, Instant)> {
+        self.spans.lock().expect("lock").clone()
+    }
+    pub fn alive(&self) -> usize {
+        self.alive.load(Ordering::SeqCst)
+    }
+    pub fn max_alive(&self) -> usize {
+        self.max_alive.load(Ordering::SeqCst)
+    }
+}
+
+impl<P: BrowserProvider> BrowserProvider for Recording<P> {
+    type Browser = P::Browser;
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn launch(&self) -> riptide::Result<P::Browser> {
+        let start = Instant::now();
+        let browser = self.inner.launch()?;
+        self.spans.lock().expect("lock").push((start, Instant::now()));
+        let alive = self.alive.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_alive.fetch_max(alive, Ordering::SeqCst);
+        Ok(browser)
+    }
+    fn probe(&self, browser: &P::Browser, deadline: Duration) -> riptide::Result<()> {
+        self.inner.probe(browser, deadline)
+    }
+    fn fetch(&self, browser: &P::Browser, request: &PageRequest) -> riptide::Result<String> {
+        self.inner.fetch(browser, request)
+    }
+    fn memory_bytes(&self, browser: &P::Browser) -> Option<u64> {
+        self.inner.memory_bytes(browser)
+    }
+    fn close(&self, browser: P::Browser) {
+        self.inner.close(browser);
+        self.alive.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl std::ops::Deref for Recording<ChromeProvider> {
+    type Target = ChromeProvider;
+    fn deref(&self) -> &ChromeProvider {
+        &self.inner
+    }
+}
+
+pub fn send_signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+}
+
+/// True when the process no longer runs and nothing is left for this process to reap: it is
+/// gone, or it is a zombie of another parent (a browser's helper processes are reparented to
+/// init when the browser exits, and reaping them is init's job). A zombie child of ours fails.
+pub fn pid_gone(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let mut fields = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace())
+        .into_iter()
+        .flatten();
+    let state = fields.next();
+    let parent: Option<u32> = fields.next().and_then(|p| p.parse().ok());
+    state == Some("Z") && parent != Some(std::process::id())
+}
+
+/// Every browser's process tree and directory, by checking all of them out at once.
+pub async fn browsers_of<P>(pool: &BrowserPool<P>) -> (Vec<u32>, Vec<PathBuf>)
+where
+    P: BrowserProvider<Browser = ChromeBrowser>,
+{
+    let total = pool.status().total;
+    let mut handles = Vec::new();
+    for _ in 0..total {
+        handles.push(pool.checkout().await.expect("checkout"));
+    }
+    let trees = handles.iter().flat_map(|h| h.process_tree()).collect::<Vec<_>>();
+    let dirs = handles
+        .iter()
+        .filter_map(|h| h.dir().map(Path::to_path_buf))
+        .collect::<Vec<_>>();
+    assert!(trees.len() > total, "each browser is a tree of processes: {trees:?}");
+    drop(handles);
+    pool.settled().await;
+    (trees, dirs)
+}
+
+pub fn assert_all_gone(pids: &[u32], dirs: &[PathBuf]) {
+    let left: Vec<_> = pids
+        .iter()
+        .filter(|p| !pid_gone(**p))
+        .map(|p| {
+            (
+                p,
+                std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(left.is_empty(), "browser processes left behind: {left:?}");
+    let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
+    assert!(left.is_empty(), "browser directories left behind: {left:?}");
+}
+
+pub fn assert_empty_dir(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", dir.display());
+}
+
+/// A Chromium started by the test itself with a DevTools port, as a remote fleet member would be.
+pub struct RemoteChromium {
+    pub ws_url: String,
+    child: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl RemoteChromium {
+    pub fn start(executable: &Path) -> Self {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut child = Command::new(executable)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--remote-debugging-port=0",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-gpu",
+                "--disable-quic",
+                "about:blank",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chromium");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let ws_url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("DevTools listening on ")
+                    .map(|u| u.trim().to_string())
+            })
+            .expect("Chromium printed its DevTools URL");
+        // Keep draining so Chromium never blocks on a full stderr pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            ws_url,
+            child,
+            _profile: profile,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for RemoteChromium {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
