@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{Observed, tiny_module};
 use riptide::backends::memory::MemoryStore;
-use riptide::traits::{CacheKey, ModuleCache, WasmRuntime};
+use riptide::traits::{ArtifactBody, ArtifactMeta, CacheKey, ModuleCache, WasmRuntime};
 use riptide::{CacheOptions, CompileCache, Error};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,6 +73,19 @@ impl Fixture {
         self.dir.path().join("artifacts").join(format!("{}.art", key.to_hex()))
     }
 
+    /// Rewrites the metadata of `key`'s entry (the body stays as it is).
+    fn edit_meta(&self, key: &CacheKey, f: impl FnOnce(&mut ArtifactMeta)) {
+        let store = self.store();
+        let stored = store.load(key).expect("load").expect("entry exists");
+        let body = match stored.body {
+            ArtifactBody::Bytes(b) => b,
+            ArtifactBody::File { path, .. } => std::fs::read(path).expect("body file"),
+        };
+        let mut meta = stored.meta;
+        f(&mut meta);
+        store.store(key, &meta, &body).expect("store");
+    }
+
     fn keys(&self) -> BTreeSet<CacheKey> {
         self.store()
             .entries()
@@ -82,8 +95,6 @@ impl Fixture {
             .collect()
     }
 }
-
-const HEADER_LEN: usize = 96;
 
 fn check_hit_miss_accounting<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
     let fx = Fixture::new(kind);
@@ -139,21 +150,43 @@ fn check_single_flight<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
     assert_eq!((s.compilations, s.misses, s.hits), (1, 1, 15), "{s:?}");
 }
 
-/// Damage that leaves the artifact unusable; each must be rejected before the engine sees it.
-type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+type Damage = Box<dyn Fn(&Fixture, &CacheKey)>;
 
+/// Damage that leaves an artifact unusable; each must be rejected before the engine sees it.
 fn damages() -> Vec<(&'static str, Damage)> {
     vec![
-        ("truncated", Box::new(|b: &mut Vec<u8>| b.truncate(b.len() / 2))),
         (
-            "bit-flipped payload",
-            Box::new(|b: &mut Vec<u8>| b[HEADER_LEN + 100] ^= 0x10),
+            "truncated",
+            Box::new(|fx: &Fixture, k: &CacheKey| fx.damage(k, |b| b.truncate(b.len() / 2))),
         ),
-        ("zero-length", Box::new(|b: &mut Vec<u8>| b.clear())),
-        ("bad magic", Box::new(|b: &mut Vec<u8>| b[0] ^= 0xff)),
-        ("key of another entry", Box::new(|b: &mut Vec<u8>| b[16] ^= 0x01)),
-        ("future format", Box::new(|b: &mut Vec<u8>| b[8] = 99)),
-        ("padded", Box::new(|b: &mut Vec<u8>| b.extend_from_slice(&[0; 64]))),
+        (
+            "bit-flipped",
+            Box::new(|fx: &Fixture, k: &CacheKey| fx.damage(k, |b| b[100] ^= 0x10)),
+        ),
+        (
+            "zero-length",
+            Box::new(|fx: &Fixture, k: &CacheKey| fx.damage(k, Vec::clear)),
+        ),
+        (
+            "padded",
+            Box::new(|fx: &Fixture, k: &CacheKey| fx.damage(k, |b| b.extend_from_slice(&[0; 64]))),
+        ),
+        (
+            "recorded under another key",
+            Box::new(|fx: &Fixture, k: &CacheKey| fx.edit_meta(k, |m| m.key.0[0] ^= 1)),
+        ),
+        (
+            "written by another engine",
+            Box::new(|fx: &Fixture, k: &CacheKey| fx.edit_meta(k, |m| m.fingerprint[0] ^= 1)),
+        ),
+        (
+            "future format",
+            Box::new(|fx: &Fixture, k: &CacheKey| fx.edit_meta(k, |m| m.format = 99)),
+        ),
+        (
+            "digest of other bytes",
+            Box::new(|fx: &Fixture, k: &CacheKey| fx.edit_meta(k, |m| m.digest[0] ^= 1)),
+        ),
     ]
 }
 
@@ -166,7 +199,7 @@ fn check_damaged_artifacts_are_recompiled<R: WasmRuntime>(engine: fn() -> R, kin
             cache.get_or_compile(&src).expect("compiles");
             cache.key_for(&src)
         };
-        fx.damage(&key, damage);
+        damage(&fx, &key);
 
         let observed = Observed::new(engine());
         let deserializes = observed.deserializes.clone();
@@ -333,73 +366,49 @@ suite!(wasmer_memory, common::wasmer, StoreKind::Memory);
 #[cfg(all(feature = "wasmer", feature = "redb"))]
 suite!(wasmer_redb, common::wasmer, StoreKind::Redb);
 
-/// An artifact rewritten with a matching header digest passes the header check; the digest
-/// recorded in the redb index catches it.
-#[cfg(all(feature = "redb", any(feature = "wasmtime", feature = "wasmer")))]
-#[test]
-fn tampered_artifact_with_fixed_header_is_never_deserialized() {
-    use sha2::{Digest, Sha256};
-    #[cfg(feature = "wasmtime")]
-    let engine = common::wasmtime;
-    #[cfg(not(feature = "wasmtime"))]
-    let engine = common::wasmer;
-    let fx = Fixture::new(StoreKind::Redb);
-    let src = tiny_module(40);
-    let key = {
-        let cache = fx.cache(engine(), CacheOptions::default());
-        cache.get_or_compile(&src).expect("compiles");
-        cache.key_for(&src)
-    };
-    fx.damage(&key, |b| {
-        b[HEADER_LEN + 200] ^= 0x01;
-        let digest = Sha256::digest(&b[HEADER_LEN..]);
-        b[64..96].copy_from_slice(&digest);
-    });
-    let observed = Observed::new(engine());
-    let deserializes = observed.deserializes.clone();
-    let cache = fx.cache(observed, CacheOptions::default());
-    cache.get_or_compile(&src).expect("recompiles");
-    assert_eq!(cache.stats().expect("stats").invalid_entries, 1);
-    assert_eq!(
-        deserializes.load(Ordering::SeqCst),
-        0,
-        "tampered artifact reached the engine"
-    );
-}
-
-/// A wasmtime artifact placed where wasmer's should be (whole, or as raw engine bytes) is
-/// rejected and recompiled by wasmer.
+/// A wasmtime artifact placed where wasmer's should be, with its own metadata moved along (as a
+/// careless copy between cache directories would), is rejected by fingerprint and recompiled.
 #[cfg(all(feature = "redb", feature = "wasmtime", feature = "wasmer"))]
 #[test]
 fn other_engine_artifact_is_recompiled() {
     let src = tiny_module(50);
-    for raw in [false, true] {
-        let fx = Fixture::new(StoreKind::Redb);
-        let wasmtime_key = {
-            let cache = fx.cache(common::wasmtime(), CacheOptions::default());
-            cache.get_or_compile(&src).expect("wasmtime compiles");
-            cache.key_for(&src)
-        };
-        let observed = Observed::new(common::wasmer());
-        let deserializes = observed.deserializes.clone();
-        let cache = fx.cache(observed, CacheOptions::default());
-        let wasmer_key = cache.key_for(&src);
-        assert_ne!(wasmtime_key, wasmer_key, "keys include the engine fingerprint");
-        let mut foreign = std::fs::read(fx.artifact_path(&wasmtime_key)).expect("wasmtime artifact");
-        if raw {
-            foreign.drain(..HEADER_LEN);
-        }
-        std::fs::write(fx.artifact_path(&wasmer_key), foreign).expect("plant foreign artifact");
+    let fx = Fixture::new(StoreKind::Redb);
+    let wasmtime_key = {
+        let cache = fx.cache(common::wasmtime(), CacheOptions::default());
+        cache.get_or_compile(&src).expect("wasmtime compiles");
+        cache.key_for(&src)
+    };
+    let observed = Observed::new(common::wasmer());
+    let deserializes = observed.deserializes.clone();
+    let cache = fx.cache(observed, CacheOptions::default());
+    let wasmer_key = cache.key_for(&src);
+    assert_ne!(wasmtime_key, wasmer_key, "keys include the engine fingerprint");
+    let stored = cache
+        .store()
+        .load(&wasmtime_key)
+        .expect("load")
+        .expect("wasmtime entry");
+    let foreign = std::fs::read(fx.artifact_path(&wasmtime_key)).expect("wasmtime artifact");
+    cache
+        .store()
+        .store(
+            &wasmer_key,
+            &ArtifactMeta {
+                key: wasmer_key,
+                ..stored.meta
+            },
+            &foreign,
+        )
+        .expect("plant");
 
-        cache
-            .extract(&src, "<p>x</p>", None)
-            .expect("wasmer recompiles and runs");
-        let s = cache.stats().expect("stats");
-        assert_eq!((s.invalid_entries, s.compilations), (1, 1), "raw={raw}: {s:?}");
-        assert_eq!(
-            deserializes.load(Ordering::SeqCst),
-            0,
-            "raw={raw}: foreign artifact reached wasmer"
-        );
-    }
+    cache
+        .extract(&src, "<p>x</p>", None)
+        .expect("wasmer recompiles and runs");
+    let s = cache.stats().expect("stats");
+    assert_eq!((s.invalid_entries, s.compilations), (1, 1), "{s:?}");
+    assert_eq!(
+        deserializes.load(Ordering::SeqCst),
+        0,
+        "foreign artifact reached wasmer"
+    );
 }

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use crate::error::Result;
-use crate::traits::{CacheKey, EntryInfo, ModuleCache, StoredCounters};
+use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache, StoredArtifact, StoredCounters};
 
 /// Artifacts and counters held in this process's memory.
 #[derive(Debug, Default)]
@@ -22,6 +22,7 @@ struct Inner {
 
 #[derive(Debug)]
 struct Entry {
+    meta: ArtifactMeta,
     artifact: Vec<u8>,
     created: SystemTime,
     last_used: SystemTime,
@@ -54,22 +55,22 @@ impl ModuleCache for MemoryStore {
         "memory"
     }
 
-    fn load(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
+    fn load(&self, key: &CacheKey) -> Result<Option<StoredArtifact>> {
         let mut inner = self.lock();
         Ok(inner.entries.get_mut(key).map(|e| {
             e.last_used = SystemTime::now();
-            e.artifact.clone()
+            StoredArtifact {
+                meta: e.meta,
+                body: ArtifactBody::Bytes(e.artifact.clone()),
+            }
         }))
     }
 
-    fn recorded_digest(&self, _key: &CacheKey) -> Result<Option<[u8; 32]>> {
-        Ok(None)
-    }
-
-    fn store(&self, key: &CacheKey, artifact: &[u8], _digest: [u8; 32]) -> Result<()> {
+    fn store(&self, key: &CacheKey, meta: &ArtifactMeta, body: &[u8]) -> Result<()> {
         let now = SystemTime::now();
         let entry = Entry {
-            artifact: artifact.to_vec(),
+            meta: *meta,
+            artifact: body.to_vec(),
             created: now,
             last_used: now,
         };

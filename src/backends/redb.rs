@@ -1,34 +1,36 @@
 //! The persistent [`ModuleCache`]: artifacts as files, an index in redb.
 //!
-//! Why both: a fresh process loads an artifact from a plain file in about a millisecond, while the
-//! same bytes inside redb cost ~4 ms (measured), so artifacts stay files, written atomically (temp
-//! file, fsync, rename) and named by key. redb keeps what must not live in the artifact alone: a
-//! second record of each artifact's digest, its creation time, and the counters every process
-//! adds to. Last use is the file's modification time, so a hit costs one `futimens`, not a write
-//! transaction.
+//! Why both: a fresh process loads an artifact from a plain file in about a millisecond (the
+//! engine maps the file instead of copying it), while the same bytes inside redb cost ~4 ms
+//! (measured), so artifact bodies stay files holding exactly the engine's bytes, written
+//! atomically (temp file, fsync, rename) and named by key. redb keeps each artifact's
+//! [`ArtifactMeta`] (key, engine fingerprint, length, digest, creation time) and the counters
+//! every process adds to. Last use is the file's modification time, so a hit costs one
+//! `futimens`, not a write transaction.
 //!
 //! Several processes may share one directory: the index is opened in redb's multi-writer mode.
-//! If it cannot be opened at all (another program holds it exclusively, or it is damaged), the
-//! store logs why and keeps working from the files alone; a damaged index is set aside and
-//! rebuilt. Nothing here ever fails an extraction that a recompile could save.
+//! If it cannot be opened at all (another program holds it exclusively), the store has no
+//! metadata to verify artifacts with, so it serves nothing and stores nothing: every lookup
+//! compiles, and extractions go on working. A damaged index is set aside and rebuilt. Nothing
+//! here ever fails an extraction that a recompile could save.
 //!
 //! Layout of the directory (created 0700):
 //! ```text
-//! index.redb          entries (key -> size, created, digest) and counters
-//! artifacts/<key>.art one artifact per key
+//! index.redb          artifact metadata and counters
+//! artifacts/<key>.art one artifact body per key
 //! ```
 
 use std::fs::{self, File};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{ConcurrencyMode, Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::{Error, Result};
-use crate::traits::{CacheKey, EntryInfo, ModuleCache, StoredCounters};
+use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache, StoredArtifact, StoredCounters};
 
-/// key -> 48 bytes: size (u64 LE), created unix secs (u64 LE), digest of the compiled code.
+/// key -> [`ArtifactMeta::encode`].
 const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("artifacts");
 /// counter name -> value.
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
@@ -72,7 +74,7 @@ impl RedbStore {
         &self.dir
     }
 
-    /// Whether the redb index is in use (`false`: degraded to files only).
+    /// Whether the redb index is in use (`false`: degraded, every lookup compiles).
     pub fn has_index(&self) -> bool {
         self.index.is_some()
     }
@@ -90,7 +92,7 @@ impl RedbStore {
         }
     }
 
-    fn index_record(&self, key: &CacheKey) -> Result<Option<IndexRecord>> {
+    fn index_record(&self, key: &CacheKey) -> Result<Option<ArtifactMeta>> {
         let Some(db) = &self.index else { return Ok(None) };
         let txn = db.begin_read().map_err(|e| self.store_err("begin a read", e))?;
         let table = match txn.open_table(ENTRIES) {
@@ -101,7 +103,7 @@ impl RedbStore {
         let value = table
             .get(key.0.as_slice())
             .map_err(|e| self.store_err("read an entry", e))?;
-        Ok(value.and_then(|v| IndexRecord::decode(v.value())))
+        Ok(value.and_then(|v| ArtifactMeta::decode(v.value())))
     }
 
     fn write_index(
@@ -155,38 +157,6 @@ fn open_index(path: &Path) -> Option<Database> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct IndexRecord {
-    size: u64,
-    created_secs: u64,
-    digest: [u8; 32],
-}
-
-impl IndexRecord {
-    fn encode(&self) -> [u8; 48] {
-        let mut out = [0u8; 48];
-        out[..8].copy_from_slice(&self.size.to_le_bytes());
-        out[8..16].copy_from_slice(&self.created_secs.to_le_bytes());
-        out[16..].copy_from_slice(&self.digest);
-        out
-    }
-
-    fn decode(bytes: &[u8]) -> Option<Self> {
-        let bytes: &[u8; 48] = bytes.try_into().ok()?;
-        let (size, rest) = bytes.split_first_chunk::<8>()?;
-        let (created, digest) = rest.split_first_chunk::<8>()?;
-        Some(Self {
-            size: u64::from_le_bytes(*size),
-            created_secs: u64::from_le_bytes(*created),
-            digest: digest.try_into().ok()?,
-        })
-    }
-}
-
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
 const COUNTER_NAMES: [&str; 9] = [
     "hits",
     "misses",
@@ -218,48 +188,47 @@ impl ModuleCache for RedbStore {
         "redb"
     }
 
-    fn load(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
+    fn load(&self, key: &CacheKey) -> Result<Option<StoredArtifact>> {
+        // Without metadata an artifact cannot be verified, so it is not served.
+        let Some(meta) = self.index_record(key)? else {
+            return Ok(None);
+        };
         let path = self.artifact_path(key);
-        let mut file = match File::open(&path) {
+        let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("open the cached artifact", path, e)),
         };
-        let mut bytes = Vec::with_capacity(file.metadata().map(|m| m.len() as usize).unwrap_or(0));
-        file.read_to_end(&mut bytes)
-            .map_err(|e| Error::io("read the cached artifact", &path, e))?;
         // LRU bookkeeping; losing it only makes eviction less precise.
         if let Err(e) = file.set_modified(SystemTime::now()) {
             tracing::debug!(path = %path.display(), error = %e, "could not mark artifact as used");
         }
-        Ok(Some(bytes))
+        Ok(Some(StoredArtifact {
+            meta,
+            body: ArtifactBody::File { file, path },
+        }))
     }
 
-    fn recorded_digest(&self, key: &CacheKey) -> Result<Option<[u8; 32]>> {
-        Ok(self.index_record(key)?.map(|r| r.digest))
-    }
-
-    fn store(&self, key: &CacheKey, artifact: &[u8], digest: [u8; 32]) -> Result<()> {
+    fn store(&self, key: &CacheKey, meta: &ArtifactMeta, body: &[u8]) -> Result<()> {
+        if self.index.is_none() {
+            // Unverifiable without the index; keep nothing rather than an orphan file.
+            return Ok(());
+        }
         let path = self.artifact_path(key);
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(&self.artifacts)
             .map_err(|e| Error::io("create a temporary artifact in", &self.artifacts, e))?;
-        tmp.write_all(artifact)
+        tmp.write_all(body)
             .map_err(|e| Error::io("write a temporary artifact in", &self.artifacts, e))?;
         tmp.as_file()
             .sync_all()
             .map_err(|e| Error::io("flush a temporary artifact in", &self.artifacts, e))?;
         tmp.persist(&path)
             .map_err(|e| Error::io("move the new artifact to", &path, e.error))?;
-        let record = IndexRecord {
-            size: artifact.len() as u64,
-            created_secs: unix_secs(SystemTime::now()),
-            digest,
-        };
+        let record = meta.encode();
         self.write_index("record an artifact", |txn| {
-            txn.open_table(ENTRIES)?
-                .insert(key.0.as_slice(), record.encode().as_slice())?;
+            txn.open_table(ENTRIES)?.insert(key.0.as_slice(), record.as_slice())?;
             Ok(())
         })
     }
@@ -296,7 +265,7 @@ impl ModuleCache for RedbStore {
             let Ok(meta) = item.metadata() else { continue };
             let last_used = meta.modified().unwrap_or(UNIX_EPOCH);
             let created = match self.index_record(&key)? {
-                Some(r) => UNIX_EPOCH + Duration::from_secs(r.created_secs),
+                Some(meta) => UNIX_EPOCH + Duration::from_secs(meta.created_secs),
                 None => last_used,
             };
             out.push(EntryInfo {

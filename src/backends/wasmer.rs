@@ -162,6 +162,20 @@ impl WasmRuntime for WasmerRuntime {
         })
     }
 
+    unsafe fn deserialize_file(&self, _file: std::fs::File, path: &std::path::Path) -> Result<WasmerModule> {
+        // SAFETY: as for `deserialize`, plus the caller's promise that the file is not modified
+        // in place; wasmer reads it by path.
+        let module = unsafe { Module::deserialize_from_file(&self.engine, path) }.map_err(|e| Error::Engine {
+            engine: ENGINE,
+            action: "load a compiled module",
+            reason: e.to_string(),
+        })?;
+        Ok(WasmerModule {
+            module,
+            engine: self.engine.clone(),
+        })
+    }
+
     fn instantiate(&self, module: &WasmerModule, input_len: usize) -> Result<WasmerInstance> {
         let mut store = Store::new(module.engine.clone());
         let instance = Instance::new(&mut store, &module.module, &imports! {}).map_err(|e| Error::InvalidModule {

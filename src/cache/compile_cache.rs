@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use super::artifact::{self, FORMAT_VERSION};
+use super::artifact::{self, FORMAT_VERSION, Verified};
 use super::source::ModuleSource;
 use super::stats::{self, CacheStats, Counters};
 use crate::config::WasmCacheConfig;
@@ -191,20 +191,15 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
 
     /// `Ok(None)`: nothing usable stored (absent or expired). `Err`: stored but rejected.
     fn load(&self, key: &CacheKey) -> Result<Option<R::Module>, String> {
-        let bytes = match self.store.load(key) {
-            Ok(Some(bytes)) => bytes,
+        let stored = match self.store.load(key) {
+            Ok(Some(stored)) => stored,
             Ok(None) => return Ok(None),
             Err(e) => {
                 tracing::warn!(key = %key, error = %e, "cache store unreadable; compiling instead");
                 return Ok(None);
             }
         };
-        let recorded = self.store.recorded_digest(key).unwrap_or_else(|e| {
-            tracing::warn!(key = %key, error = %e, "cache index unreadable; verifying against the artifact header alone");
-            None
-        });
-        let opened = artifact::open(key, &bytes, recorded)?;
-        let age = now_secs().saturating_sub(opened.created_secs);
+        let age = now_secs().saturating_sub(stored.meta.created_secs);
         if age >= self.options.ttl.as_secs() {
             Counters::bump(&self.counters.expirations);
             if let Err(e) = self.store.remove(key) {
@@ -212,12 +207,15 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
             }
             return Ok(None);
         }
-        // SAFETY: `artifact::open` verified that these bytes are, byte for byte, the payload
-        // sealed under `key`, whose derivation includes this engine's fingerprint: they are the
-        // output of `serialize` on a compatible engine, as `deserialize` requires.
-        unsafe { self.runtime.deserialize(&opened.payload) }
-            .map(Some)
-            .map_err(|e| e.to_string())
+        let module = match artifact::verify(key, self.runtime.fingerprint(), stored)? {
+            // SAFETY (both arms): `verify` checked that this body is, byte for byte, what was
+            // sealed under `key` by an engine with this runtime's fingerprint (recorded length
+            // and BLAKE3 digest), i.e. unmodified `serialize` output of a compatible engine, as
+            // `deserialize` requires. Files are only ever replaced by rename, never rewritten.
+            Verified::Bytes(bytes) => unsafe { self.runtime.deserialize(&bytes) },
+            Verified::File(file, path) => unsafe { self.runtime.deserialize_file(file, &path) },
+        };
+        module.map(Some).map_err(|e| e.to_string())
     }
 
     fn compile(&self, source: &ModuleSource) -> Result<R::Module> {
@@ -239,8 +237,8 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
                 return tracing::warn!(error = %e, "could not serialize the compiled module; it stays in memory only");
             }
         };
-        let sealed = artifact::seal(key, &payload, self.options.compress);
-        if let Err(e) = self.store.store(key, &sealed.bytes, sealed.digest) {
+        let (meta, body) = artifact::seal(key, self.runtime.fingerprint(), &payload, self.options.compress);
+        if let Err(e) = self.store.store(key, &meta, &body) {
             return tracing::warn!(error = %e, "could not store the compiled module; it stays in memory only");
         }
         if let Err(e) = self.enforce_limits(key) {

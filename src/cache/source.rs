@@ -2,7 +2,8 @@
 //!
 //! Hashing riptide's ~900 KB extractor takes about a millisecond; a cache hit must take well
 //! under a microsecond. So the digest is computed when a source is made, and every lookup after
-//! that uses it: make a source once and keep it (the bundled extractor's is a static).
+//! that uses it: make a source once and keep it. The bundled extractor's digest is computed at
+//! build time (build.rs), so a fresh process hitting its cache never touches the module bytes.
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
@@ -14,28 +15,42 @@ use crate::error::{Error, Result};
 /// riptide's extractor module, built from `wasm/extractor/` by `wasm/build.sh`.
 pub static EXTRACTOR_WASM: &[u8] = include_bytes!("../../wasm/riptide_extractor.wasm");
 
-static EXTRACTOR: LazyLock<ModuleSource> = LazyLock::new(|| ModuleSource::new(EXTRACTOR_WASM));
+include!(concat!(env!("OUT_DIR"), "/extractor_digest.rs"));
+
+static EXTRACTOR: LazyLock<ModuleSource> = LazyLock::new(|| ModuleSource {
+    bytes: Bytes::Static(EXTRACTOR_WASM),
+    digest: EXTRACTOR_SHA256,
+});
 
 /// Module bytes and their SHA-256.
 #[derive(Clone)]
 pub struct ModuleSource {
-    bytes: Arc<[u8]>,
+    bytes: Bytes,
     digest: [u8; 32],
+}
+
+#[derive(Clone)]
+enum Bytes {
+    Static(&'static [u8]),
+    Shared(Arc<[u8]>),
 }
 
 impl std::fmt::Debug for ModuleSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hex: String = self.digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-        write!(f, "ModuleSource({} bytes, sha256 {hex}…)", self.bytes.len())
+        write!(f, "ModuleSource({} bytes, sha256 {hex}…)", self.bytes().len())
     }
 }
 
 impl ModuleSource {
     /// Wraps module bytes, hashing them once.
     pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
-        let bytes = bytes.into();
+        let bytes: Arc<[u8]> = bytes.into();
         let digest = Sha256::digest(&bytes).into();
-        Self { bytes, digest }
+        Self {
+            bytes: Bytes::Shared(bytes),
+            digest,
+        }
     }
 
     /// Reads a module from a file.
@@ -52,11 +67,27 @@ impl ModuleSource {
 
     /// The module bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        match &self.bytes {
+            Bytes::Static(b) => b,
+            Bytes::Shared(b) => b,
+        }
     }
 
     /// SHA-256 of the bytes.
     pub fn digest(&self) -> [u8; 32] {
         self.digest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_time_digest_matches_the_bundled_module() {
+        assert_eq!(
+            ModuleSource::extractor().digest(),
+            ModuleSource::new(EXTRACTOR_WASM).digest()
+        );
     }
 }

@@ -7,4 +7,7 @@ pub mod browser;
 pub mod module_cache;
 
 pub use browser::{BrowserProvider, PageRequest};
-pub use module_cache::{CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredCounters, WasmRuntime};
+pub use module_cache::{
+    ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredArtifact,
+    StoredCounters, WasmRuntime,
+};

@@ -47,6 +47,23 @@ pub trait WasmRuntime: Send + Sync + 'static {
     /// artifact was written.
     unsafe fn deserialize(&self, artifact: &[u8]) -> Result<Self::Module>;
 
+    /// Loads a compiled module from a file holding exactly what [`WasmRuntime::serialize`]
+    /// produced. `file` is open on `path`. Engines that can map the file instead of copying it
+    /// (wasmtime, wasmer) override this; the default reads it and calls `deserialize`.
+    ///
+    /// # Safety
+    /// As for [`WasmRuntime::deserialize`], and the file must not be modified in place while the
+    /// module lives (engines may map it lazily). riptide replaces artifacts by rename only.
+    unsafe fn deserialize_file(&self, file: std::fs::File, path: &std::path::Path) -> Result<Self::Module> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        let mut file = file;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| crate::error::Error::io("read the cached artifact", path, e))?;
+        // SAFETY: the caller's guarantee covers these bytes.
+        unsafe { self.deserialize(&bytes) }
+    }
+
     /// Creates a fresh instance with a budget sized for `input_len` bytes of input.
     fn instantiate(&self, module: &Self::Module, input_len: usize) -> Result<Self::Instance>;
 }
@@ -190,27 +207,116 @@ impl StoredCounters {
     }
 }
 
-/// Where compiled artifacts live: opaque bytes by key, plus the metadata eviction needs.
+/// What riptide records about an artifact, kept by the store beside (not inside) the engine's
+/// bytes, so the bytes stay exactly what the engine wrote and can be mapped straight from disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtifactMeta {
+    /// riptide's artifact format version ([`crate::cache::FORMAT_VERSION`]).
+    pub format: u32,
+    /// The key it was stored under.
+    pub key: CacheKey,
+    /// The [`WasmRuntime::fingerprint`] of the engine that wrote it.
+    pub fingerprint: [u8; 32],
+    /// When it was written, seconds since the Unix epoch.
+    pub created_secs: u64,
+    /// Length of the stored body in bytes.
+    pub len: u64,
+    /// BLAKE3 of the stored body.
+    pub digest: [u8; 32],
+    /// The body is deflate-compressed.
+    pub compressed: bool,
+}
+
+impl ArtifactMeta {
+    const MAGIC: &'static [u8; 8] = b"RIPTIDE\0";
+    /// Size of [`ArtifactMeta::encode`]'s output.
+    pub const ENCODED_LEN: usize = 8 + 4 + 4 + 32 + 32 + 8 + 8 + 32;
+
+    /// A fixed little-endian layout, for stores that keep bytes.
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0u8; Self::ENCODED_LEN];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(Self::MAGIC);
+        put(&self.format.to_le_bytes());
+        put(&u32::from(self.compressed).to_le_bytes());
+        put(&self.key.0);
+        put(&self.fingerprint);
+        put(&self.created_secs.to_le_bytes());
+        put(&self.len.to_le_bytes());
+        put(&self.digest);
+        out
+    }
+
+    /// Parses [`ArtifactMeta::encode`] output; `None` for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let bytes: &[u8; Self::ENCODED_LEN] = bytes.try_into().ok()?;
+        let (magic, rest) = bytes.split_first_chunk::<8>()?;
+        if magic != Self::MAGIC {
+            return None;
+        }
+        let (format, rest) = rest.split_first_chunk::<4>()?;
+        let (flags, rest) = rest.split_first_chunk::<4>()?;
+        let (key, rest) = rest.split_first_chunk::<32>()?;
+        let (fingerprint, rest) = rest.split_first_chunk::<32>()?;
+        let (created, rest) = rest.split_first_chunk::<8>()?;
+        let (len, rest) = rest.split_first_chunk::<8>()?;
+        let digest: [u8; 32] = rest.try_into().ok()?;
+        Some(Self {
+            format: u32::from_le_bytes(*format),
+            key: CacheKey(*key),
+            fingerprint: *fingerprint,
+            created_secs: u64::from_le_bytes(*created),
+            len: u64::from_le_bytes(*len),
+            digest,
+            compressed: u32::from_le_bytes(*flags) & 1 != 0,
+        })
+    }
+}
+
+/// A stored artifact: its metadata and its body.
+#[derive(Debug)]
+pub struct StoredArtifact {
+    /// What was recorded when it was stored.
+    pub meta: ArtifactMeta,
+    /// The engine's bytes (possibly compressed).
+    pub body: ArtifactBody,
+}
+
+/// Where an artifact's body is.
+#[derive(Debug)]
+pub enum ArtifactBody {
+    /// In memory.
+    Bytes(Vec<u8>),
+    /// In a file, open for reading, so engines can map it instead of copying it.
+    File {
+        /// The open file.
+        file: std::fs::File,
+        /// Its path, for engines that open by path and for messages.
+        path: std::path::PathBuf,
+    },
+}
+
+/// Where compiled artifacts live: bodies and their metadata by key, plus what eviction needs.
 ///
-/// A store does not interpret artifacts; [`crate::cache::CompileCache`] frames and verifies them.
+/// A store does not interpret artifacts; [`crate::cache::CompileCache`] writes the metadata and
+/// verifies every body against it before an engine sees it.
 /// Implementations: [`crate::backends::memory::MemoryStore`] (always built) and
 /// [`crate::backends::redb::RedbStore`] (feature `redb`, the default).
 pub trait ModuleCache: Send + Sync + 'static {
     /// A short store name for messages and stats (`"memory"`, `"redb"`).
     fn name(&self) -> &'static str;
 
-    /// The artifact stored under `key`, if any. Implementations should record the use for LRU
-    /// cheaply (no write transaction per hit).
-    fn load(&self, key: &CacheKey) -> Result<Option<Vec<u8>>>;
+    /// The artifact stored under `key`, if the store has both its metadata and its body.
+    /// Implementations should record the use for LRU cheaply (no write transaction per hit).
+    fn load(&self, key: &CacheKey) -> Result<Option<StoredArtifact>>;
 
-    /// The digest passed to [`ModuleCache::store`] for `key`, if the store keeps it apart from
-    /// the artifact (a second, independent record the cache verifies against).
-    fn recorded_digest(&self, key: &CacheKey) -> Result<Option<[u8; 32]>>;
-
-    /// Stores `artifact` under `key`, replacing any previous entry, and records `digest` (the
-    /// SHA-256 the cache computed of the compiled code inside it). Never leaves a partial entry
-    /// visible to readers.
-    fn store(&self, key: &CacheKey, artifact: &[u8], digest: [u8; 32]) -> Result<()>;
+    /// Stores `body` with `meta` under `key`, replacing any previous entry. Never leaves a body
+    /// visible without the metadata that describes it.
+    fn store(&self, key: &CacheKey, meta: &ArtifactMeta, body: &[u8]) -> Result<()>;
 
     /// Removes the entry under `key`; removing a missing entry is not an error.
     fn remove(&self, key: &CacheKey) -> Result<()>;
@@ -230,14 +336,11 @@ impl<T: ModuleCache + ?Sized> ModuleCache for std::sync::Arc<T> {
     fn name(&self) -> &'static str {
         (**self).name()
     }
-    fn load(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
+    fn load(&self, key: &CacheKey) -> Result<Option<StoredArtifact>> {
         (**self).load(key)
     }
-    fn recorded_digest(&self, key: &CacheKey) -> Result<Option<[u8; 32]>> {
-        (**self).recorded_digest(key)
-    }
-    fn store(&self, key: &CacheKey, artifact: &[u8], digest: [u8; 32]) -> Result<()> {
-        (**self).store(key, artifact, digest)
+    fn store(&self, key: &CacheKey, meta: &ArtifactMeta, body: &[u8]) -> Result<()> {
+        (**self).store(key, meta, body)
     }
     fn remove(&self, key: &CacheKey) -> Result<()> {
         (**self).remove(key)
