@@ -23,9 +23,13 @@
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redb::{ConcurrencyMode, Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Builder, ConcurrencyMode, Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable,
+    TableDefinition,
+};
 
 use crate::error::{Error, Result};
 use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache, StoredArtifact, StoredCounters};
@@ -40,32 +44,53 @@ const ARTIFACT_DIR: &str = "artifacts";
 const ARTIFACT_EXT: &str = "art";
 
 /// Artifacts in files under one directory, indexed by redb.
-#[derive(Debug)]
 pub struct RedbStore {
     dir: PathBuf,
     artifacts: PathBuf,
     index_path: PathBuf,
-    /// `None` when the index could not be opened: the store then works from the files alone.
-    index: Option<Database>,
+    /// A read-only handle, cheap to open (~60 µs against ~300–700 µs for a writable one): a
+    /// fresh process that only hits never needs more. `None` if the index is missing, held
+    /// exclusively, or was not shut down cleanly (only a writer repairs it).
+    reader: Option<ReadOnlyDatabase>,
+    /// The writable handle, opened on the first write (or at once when there is no reader).
+    /// `Some(None)`: it could not be opened; the store then serves and stores nothing.
+    writer: OnceLock<Option<Database>>,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("dir", &self.dir)
+            .field("has_index", &self.has_index())
+            .finish()
+    }
 }
 
 impl RedbStore {
     /// Opens (or creates) the store in `dir`.
     ///
     /// Fails only when the directory itself cannot be created; an index that cannot be opened
-    /// degrades the store to files-only (see [`RedbStore::has_index`]).
+    /// degrades the store to compiling every lookup (see [`RedbStore::has_index`]).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let artifacts = dir.join(ARTIFACT_DIR);
         create_private_dir(&dir)?;
         create_private_dir(&artifacts)?;
         let index_path = dir.join(INDEX_FILE);
-        let index = open_index(&index_path);
+        let reader = Builder::new()
+            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+            .open_read_only(&index_path)
+            .ok();
+        let writer = OnceLock::new();
+        if reader.is_none() {
+            let _ = writer.set(open_index(&index_path));
+        }
         Ok(Self {
             dir,
             artifacts,
             index_path,
-            index,
+            reader,
+            writer,
         })
     }
 
@@ -76,7 +101,20 @@ impl RedbStore {
 
     /// Whether the redb index is in use (`false`: degraded, every lookup compiles).
     pub fn has_index(&self) -> bool {
-        self.index.is_some()
+        self.reader.is_some() || self.writer.get().is_some_and(Option::is_some)
+    }
+
+    fn begin_read(&self) -> Result<Option<redb::ReadTransaction>> {
+        let txn = match (self.writer.get(), &self.reader) {
+            (Some(Some(writer)), _) => writer.begin_read(),
+            (_, Some(reader)) => reader.begin_read(),
+            _ => return Ok(None),
+        };
+        txn.map(Some).map_err(|e| self.store_err("begin a read", e))
+    }
+
+    fn writer(&self) -> Option<&Database> {
+        self.writer.get_or_init(|| open_index(&self.index_path)).as_ref()
     }
 
     /// The file an artifact lives in.
@@ -93,8 +131,7 @@ impl RedbStore {
     }
 
     fn index_record(&self, key: &CacheKey) -> Result<Option<ArtifactMeta>> {
-        let Some(db) = &self.index else { return Ok(None) };
-        let txn = db.begin_read().map_err(|e| self.store_err("begin a read", e))?;
+        let Some(txn) = self.begin_read()? else { return Ok(None) };
         let table = match txn.open_table(ENTRIES) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -111,7 +148,7 @@ impl RedbStore {
         action: &'static str,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
     ) -> Result<()> {
-        let Some(db) = &self.index else { return Ok(()) };
+        let Some(db) = self.writer() else { return Ok(()) };
         let txn = db.begin_write().map_err(|e| self.store_err(action, e))?;
         f(&txn).map_err(|e| self.store_err(action, e))?;
         txn.commit().map_err(|e| self.store_err(action, e))
@@ -140,7 +177,7 @@ fn open_index(path: &Path) -> Option<Database> {
     match open() {
         Ok(db) => Some(db),
         Err(DatabaseError::DatabaseAlreadyOpen) => {
-            tracing::warn!(index = %path.display(), "cache index is held by another program; using artifact files without the index");
+            tracing::warn!(index = %path.display(), "cache index is held by another program; compiling without the cache");
             None
         }
         Err(e) => {
@@ -151,7 +188,9 @@ fn open_index(path: &Path) -> Option<Database> {
                 return None;
             }
             open()
-                .map_err(|e| tracing::warn!(error = %e, "new cache index could not be created; using files only"))
+                .map_err(
+                    |e| tracing::warn!(error = %e, "new cache index could not be created; compiling without the cache"),
+                )
                 .ok()
         }
     }
@@ -210,7 +249,7 @@ impl ModuleCache for RedbStore {
     }
 
     fn store(&self, key: &CacheKey, meta: &ArtifactMeta, body: &[u8]) -> Result<()> {
-        if self.index.is_none() {
+        if self.writer().is_none() {
             // Unverifiable without the index; keep nothing rather than an orphan file.
             return Ok(());
         }
@@ -280,8 +319,7 @@ impl ModuleCache for RedbStore {
 
     fn counters(&self) -> Result<StoredCounters> {
         let mut out = StoredCounters::default();
-        let Some(db) = &self.index else { return Ok(out) };
-        let txn = db.begin_read().map_err(|e| self.store_err("begin a read", e))?;
+        let Some(txn) = self.begin_read()? else { return Ok(out) };
         let table = match txn.open_table(COUNTERS) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),

@@ -97,7 +97,7 @@ pub(crate) fn verify(key: &CacheKey, fingerprint: [u8; 32], stored: StoredArtifa
                     meta.len
                 ));
             }
-            let digest = hash_file(&mut file).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let digest = hash_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             check_digest(&meta, len, digest)?;
             if !meta.compressed {
                 file.seek(SeekFrom::Start(0))
@@ -136,20 +136,14 @@ fn check_digest(meta: &ArtifactMeta, len: u64, digest: blake3::Hash) -> Result<(
     Ok(())
 }
 
-/// BLAKE3 of a whole file, streamed through a small buffer (no allocation the size of the file).
-fn hash_file(file: &mut File) -> std::io::Result<blake3::Hash> {
+/// BLAKE3 of a whole file: memory-mapped and hashed on all cores (blake3's own `mmap` and
+/// `rayon` support), which matters for wasmer's 6 MB artifacts. The path, not the open file, is
+/// hashed; if the file were replaced in between, the digest would not match and the artifact
+/// would be rejected, never loaded unverified.
+fn hash_file(path: &std::path::Path) -> std::io::Result<blake3::Hash> {
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 256 << 10];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => return Ok(hasher.finalize()),
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    hasher.update_mmap_rayon(path)?;
+    Ok(hasher.finalize())
 }
 
 #[cfg(test)]
