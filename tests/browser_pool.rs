@@ -378,6 +378,30 @@ async fn connects_to_a_running_chromium_and_never_kills_it() {
     );
 }
 
+/// Two providers sharing one runtime directory must not hand two browsers the same profile
+/// directory (the second Chromium would exit and its launch hang until the crate's timeout).
+#[test]
+fn providers_sharing_a_runtime_dir_launch_side_by_side() {
+    let Some((first, runtime_dir)) = chrome_or_skip() else {
+        return;
+    };
+    let second = ChromeProvider::local(ChromeOptions {
+        runtime_dir: Some(runtime_dir.clone()),
+        ..Default::default()
+    })
+    .expect("provider");
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| first.launch());
+        let b = s.spawn(|| second.launch());
+        (a.join().expect("thread"), b.join().expect("thread"))
+    });
+    let (a, b) = (a.expect("first launches"), b.expect("second launches"));
+    assert_ne!(a.dir(), b.dir());
+    first.close(a);
+    second.close(b);
+    support::assert_empty_dir(&runtime_dir);
+}
+
 #[test]
 fn missing_browser_is_a_clear_error() {
     let err = ChromeProvider::local(ChromeOptions {

@@ -22,7 +22,7 @@ mod process_tree;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -89,7 +89,6 @@ enum Mode {
 /// Launches local Chromium processes, or connects to running ones.
 pub struct ChromeProvider {
     mode: Mode,
-    launched: AtomicU64,
 }
 
 impl std::fmt::Debug for ChromeProvider {
@@ -131,7 +130,6 @@ impl ChromeProvider {
                 extra_args: options.extra_args,
                 sandbox,
             },
-            launched: AtomicU64::new(0),
         })
     }
 
@@ -162,7 +160,6 @@ impl ChromeProvider {
                 endpoints,
                 next: AtomicUsize::new(0),
             },
-            launched: AtomicU64::new(0),
         })
     }
 
@@ -189,8 +186,13 @@ impl ChromeProvider {
         extra_args: &[String],
         sandbox: bool,
     ) -> Result<ChromeBrowser> {
-        let n = self.launched.fetch_add(1, Ordering::Relaxed);
-        let dir = runtime_dir.join(format!("b-{}-{n}", std::process::id()));
+        // Unique even across providers sharing a runtime directory: two browsers on one profile
+        // directory do not start (the second hands off to the first and exits).
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("b-{}-", std::process::id()))
+            .tempdir_in(runtime_dir)
+            .map_err(|e| Error::io("create a browser directory in", runtime_dir, e))?
+            .keep();
         let (profile, tmp) = (dir.join("profile"), dir.join("tmp"));
         for d in [&profile, &tmp] {
             std::fs::create_dir_all(d).map_err(|e| Error::io("create a browser directory", d, e))?;
