@@ -88,20 +88,71 @@ pub(super) fn terminate(root: u32, grace: Duration) {
         // A stopped (SIGSTOPped) process only acts on SIGTERM once continued.
         signal(*pid, libc::SIGCONT);
     }
-    let running = |pid: &u32| matches!(state(*pid), Some(s) if s != 'Z' && s != 'X');
-    let started = Instant::now();
-    while tree.iter().any(running) {
-        if started.elapsed() >= grace {
-            for pid in tree.iter().filter(|p| running(p)) {
-                signal(*pid, libc::SIGKILL);
+    if wait_exited(&tree, Instant::now() + grace) {
+        return;
+    }
+    for pid in &tree {
+        signal(*pid, libc::SIGKILL);
+    }
+    // SIGKILL cannot be ignored; the kernel needs only moments to finish it.
+    wait_exited(&tree, Instant::now() + Duration::from_secs(5));
+}
+
+fn running(pid: u32) -> bool {
+    matches!(state(pid), Some(s) if s != 'Z' && s != 'X')
+}
+
+/// Waits until every process in `pids` has exited, or `deadline`; true if all did.
+///
+/// A pidfd (Linux 5.3+) becomes readable when its process exits, so this sleeps in `poll` until
+/// the event rather than polling `/proc`; kernels without pidfds fall back to polling.
+fn wait_exited(pids: &[u32], deadline: Instant) -> bool {
+    for &pid in pids {
+        let Ok(raw_pid) = libc::c_int::try_from(pid) else {
+            continue;
+        };
+        // SAFETY: pidfd_open(2) takes two integers and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw_pid, 0) };
+        if fd < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+                continue; // already gone
             }
-            // SIGKILL cannot be ignored; the kernel needs only moments to finish it.
-            let killed = Instant::now();
-            while tree.iter().any(running) && killed.elapsed() < Duration::from_secs(5) {
+            while running(pid) {
+                if Instant::now() >= deadline {
+                    return false;
+                }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            return;
+            continue;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        let fd = fd as libc::c_int;
+        let mut pollfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut exited = false;
+        loop {
+            let ms = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as libc::c_int;
+            // SAFETY: `pollfd` is a valid, exclusively borrowed pollfd for the call's duration.
+            let ready = unsafe { libc::poll(&mut pollfd, 1, ms) };
+            if ready > 0 {
+                exited = true;
+                break;
+            }
+            let interrupted = ready < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+            if !interrupted {
+                break; // timed out, or poll failed
+            }
+        }
+        // SAFETY: `fd` came from pidfd_open above and is closed exactly once.
+        unsafe { libc::close(fd) };
+        if !exited && running(pid) {
+            return false;
+        }
     }
+    true
 }
