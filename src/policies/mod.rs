@@ -1,5 +1,14 @@
-//! [`TimeoutPolicy`](crate) implementations: fixed, adaptive (learned per domain), and retry
-//! helpers usable with any policy.
+//! [`TimeoutPolicy`](crate::traits::TimeoutPolicy) implementations.
 //!
-//! The adaptive-timeout optimization lands here next (see DESIGN.md); this module is the place
-//! the layout reserves for it.
+//! - [`FixedTimeout`]: one timeout for everything, the baseline.
+//! - [`SeedAdaptive`]: the original specification's per-domain algorithm, kept to compare
+//!   against.
+//!
+//! The learned default policy, the retry helper (escalation, budget, circuit breaker),
+//! persistence and the simulator follow (issue 4 is in progress).
+
+mod fixed;
+mod seed;
+
+pub use fixed::FixedTimeout;
+pub use seed::SeedAdaptive;

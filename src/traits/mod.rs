@@ -5,9 +5,11 @@
 
 pub mod browser;
 pub mod module_cache;
+pub mod timeout;
 
 pub use browser::{BrowserProvider, PageRequest};
 pub use module_cache::{
     ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredArtifact,
     StoredCounters, WasmRuntime,
 };
+pub use timeout::{EngineKind, FailureClass, Outcome, Target, TimeoutPolicy};

@@ -1,0 +1,87 @@
+//! [`SeedAdaptive`]: the original specification's adaptive timeout, exactly, as a named policy to
+//! compare against.
+//!
+//! Per target: the default timeout until `min_samples` latencies were seen; then
+//! `clamp(ceil(p95 of the last 100 latencies, in seconds) * 1.5, min, max)`. Success rate is an
+//! exponential moving average with `alpha = learning_rate`. Time-outs and failures count against
+//! the success rate but are not latency samples.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::config::AdaptiveTimeoutConfig;
+use crate::traits::timeout::{Outcome, Target, TimeoutPolicy};
+
+const WINDOW: usize = 100;
+const MULTIPLIER: f64 = 1.5;
+
+/// The specification's algorithm.
+#[derive(Debug)]
+pub struct SeedAdaptive {
+    config: AdaptiveTimeoutConfig,
+    profiles: Mutex<HashMap<Target, SeedProfile>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SeedProfile {
+    latencies_secs: VecDeque<f64>,
+    success_rate: Option<f64>,
+}
+
+impl SeedAdaptive {
+    /// The policy with the `[optimizations.adaptive_timeout]` settings.
+    pub fn new(config: AdaptiveTimeoutConfig) -> Self {
+        Self {
+            config,
+            profiles: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The success-rate EMA of `target`, if it was observed.
+    pub fn success_rate(&self, target: &Target) -> Option<f64> {
+        self.profiles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(target)?
+            .success_rate
+    }
+}
+
+/// The 95th percentile by nearest rank of an unsorted sample.
+fn p95(samples: &VecDeque<f64>) -> f64 {
+    let mut sorted: Vec<f64> = samples.iter().copied().collect();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((0.95 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+impl TimeoutPolicy for SeedAdaptive {
+    fn timeout_for(&self, target: &Target) -> Duration {
+        let c = &self.config;
+        let profiles = self.profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let samples = profiles.get(target).map(|p| &p.latencies_secs);
+        match samples {
+            Some(s) if s.len() >= c.min_samples.max(1) as usize => {
+                let secs = (p95(s).ceil() * MULTIPLIER).clamp(c.min_timeout_secs as f64, c.max_timeout_secs as f64);
+                Duration::from_secs_f64(secs)
+            }
+            _ => Duration::from_secs(c.default_timeout_secs),
+        }
+    }
+
+    fn observe(&self, target: &Target, outcome: &Outcome) {
+        let alpha = self.config.learning_rate;
+        let mut profiles = self.profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let profile = profiles.entry(target.clone()).or_default();
+        let success = matches!(outcome, Outcome::Succeeded(_));
+        let x = if success { 1.0 } else { 0.0 };
+        profile.success_rate = Some(profile.success_rate.map_or(x, |rate| alpha * x + (1.0 - alpha) * rate));
+        if let Outcome::Succeeded(latency) = outcome {
+            if profile.latencies_secs.len() == WINDOW {
+                profile.latencies_secs.pop_front();
+            }
+            profile.latencies_secs.push_back(latency.as_secs_f64());
+        }
+    }
+}

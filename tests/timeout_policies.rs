@@ -1,0 +1,124 @@
+//! Timeout policies: the fixed baseline and the specification's seed algorithm on hand-computed
+//! cases.
+
+use std::time::Duration;
+
+use riptide::config::AdaptiveTimeoutConfig;
+use riptide::policies::{FixedTimeout, SeedAdaptive};
+use riptide::traits::{EngineKind, FailureClass, Outcome, Target, TimeoutPolicy};
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn target(host: &str) -> Target {
+    Target::new(host, EngineKind::Static)
+}
+
+fn seed() -> SeedAdaptive {
+    // The specified defaults: min 5 s, max 60 s, default 30 s, 5 samples, learning rate 0.1.
+    SeedAdaptive::new(AdaptiveTimeoutConfig::default())
+}
+
+fn observe_all(policy: &dyn TimeoutPolicy, t: &Target, latencies: &[f64]) {
+    for l in latencies {
+        policy.observe(t, &Outcome::Succeeded(secs(*l)));
+    }
+}
+
+#[test]
+fn fixed_is_fixed() {
+    let policy = FixedTimeout(secs(12.0));
+    let t = target("a.example");
+    observe_all(&policy, &t, &[0.1; 50]);
+    assert_eq!(policy.timeout_for(&t), secs(12.0));
+}
+
+#[test]
+fn seed_uses_the_default_until_min_samples() {
+    let policy = seed();
+    let t = target("a.example");
+    observe_all(&policy, &t, &[1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(policy.timeout_for(&t), secs(30.0));
+}
+
+#[test]
+fn seed_is_ceil_p95_times_one_and_a_half() {
+    let policy = seed();
+    let t = target("a.example");
+    // p95 by nearest rank of 5 samples is the 5th: 10.2 s -> ceil 11 -> x1.5 = 16.5 s.
+    observe_all(&policy, &t, &[1.0, 2.0, 3.0, 4.0, 10.2]);
+    assert_eq!(policy.timeout_for(&t), secs(16.5));
+    // 20 samples: rank ceil(0.95 * 20) = 19; samples 1..=20 s -> 19 s -> 28.5 s.
+    let t = target("b.example");
+    observe_all(&policy, &t, &(1..=20).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(policy.timeout_for(&t), secs(28.5));
+}
+
+#[test]
+fn seed_clamps_to_min_and_max() {
+    let policy = seed();
+    let fast = target("fast.example");
+    observe_all(&policy, &fast, &[0.2; 20]);
+    assert_eq!(
+        policy.timeout_for(&fast),
+        secs(5.0),
+        "ceil(0.2) * 1.5 = 1.5 s, clamped up to 5 s"
+    );
+    let slow = target("slow.example");
+    observe_all(&policy, &slow, &[50.0; 20]);
+    assert_eq!(
+        policy.timeout_for(&slow),
+        secs(60.0),
+        "50 * 1.5 = 75 s, clamped down to 60 s"
+    );
+}
+
+#[test]
+fn seed_keeps_the_last_100_samples() {
+    let policy = SeedAdaptive::new(AdaptiveTimeoutConfig {
+        min_timeout_secs: 1,
+        ..AdaptiveTimeoutConfig::default()
+    });
+    let t = target("a.example");
+    observe_all(&policy, &t, &[40.0; 20]);
+    assert_eq!(policy.timeout_for(&t), secs(60.0));
+    observe_all(&policy, &t, &[3.0; 100]);
+    assert_eq!(
+        policy.timeout_for(&t),
+        secs(4.5),
+        "the 40 s samples left the 100-sample window"
+    );
+}
+
+#[test]
+fn seed_success_rate_is_an_ema_and_failures_are_not_latencies() {
+    let policy = seed();
+    let t = target("a.example");
+    policy.observe(&t, &Outcome::Succeeded(secs(1.0)));
+    assert_eq!(policy.success_rate(&t), Some(1.0));
+    policy.observe(&t, &Outcome::TimedOut(secs(30.0)));
+    assert!((policy.success_rate(&t).expect("observed") - 0.9).abs() < 1e-12);
+    policy.observe(&t, &Outcome::Succeeded(secs(1.0)));
+    assert!((policy.success_rate(&t).expect("observed") - 0.91).abs() < 1e-12);
+    for _ in 0..10 {
+        policy.observe(&t, &Outcome::Failed(FailureClass::Dns));
+        policy.observe(&t, &Outcome::TimedOut(secs(30.0)));
+    }
+    assert_eq!(
+        policy.timeout_for(&t),
+        secs(30.0),
+        "only 2 latency samples: still the default"
+    );
+}
+
+#[test]
+fn engines_and_hosts_learn_separately() {
+    let policy = seed();
+    let static_t = Target::new("Example.COM", EngineKind::Static);
+    let headless_t = Target::new("example.com", EngineKind::Headless);
+    assert_eq!(static_t.host, "example.com");
+    observe_all(&policy, &static_t, &[1.0; 10]);
+    assert_eq!(policy.timeout_for(&static_t), secs(5.0));
+    assert_eq!(policy.timeout_for(&headless_t), secs(30.0));
+}
