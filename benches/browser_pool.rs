@@ -11,14 +11,17 @@
 //! `target/criterion/riptide-browser-pool.md`).
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
+
+mod support;
+
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
 use riptide::traits::{BrowserProvider, PageRequest};
 use riptide::{BrowserPool, PoolOptions};
+use support::{criterion_dir, median_ns};
 use tokio::runtime::Runtime;
 
 const PAGES_PER_THROUGHPUT_RUN: usize = 48;
@@ -173,25 +176,6 @@ fn idle_pss_mib() -> Option<f64> {
     pss
 }
 
-fn median_ns(group: &str, bench: &str) -> Option<f64> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| Some(p.parent()?.parent()?.parent()?.to_path_buf()))
-                .unwrap_or_else(|| "target".into())
-        });
-    let path = target
-        .join("criterion")
-        .join(group)
-        .join(bench)
-        .join("new")
-        .join("estimates.json");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
-}
-
 fn main() {
     pool_benches();
     criterion::Criterion::default().configure_from_args().final_summary();
@@ -262,18 +246,8 @@ fn main() {
     ));
     let table = rows.join("\n");
     println!("\n{table}\n");
-    let out = std::env::current_exe().ok().and_then(|p| {
-        Some(
-            p.parent()?
-                .parent()?
-                .parent()?
-                .join("criterion")
-                .join("riptide-browser-pool.md"),
-        )
-    });
-    if let Some(out) = out
-        && std::fs::write(&out, format!("{table}\n")).is_ok()
-    {
+    let out = criterion_dir().join("riptide-browser-pool.md");
+    if std::fs::write(&out, format!("{table}\n")).is_ok() {
         println!("written to {}", out.display());
     }
 }

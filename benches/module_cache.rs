@@ -16,11 +16,17 @@
 //! table to `target/criterion/riptide-module-cache.md` (pasted into BENCHMARKS.md).
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use common::large_page;
 use riptide::backends::redb::RedbStore;
 use riptide::backends::wasmer::WasmerRuntime;
 use riptide::backends::wasmtime::WasmtimeRuntime;
@@ -28,6 +34,7 @@ use riptide::cache::EXTRACTOR_WASM;
 use riptide::extract::run_extractor;
 use riptide::traits::WasmRuntime;
 use riptide::{CacheOptions, CompileCache, GuestLimits, ModuleSource};
+use support::{criterion_dir, median_ns};
 
 const CHILD_MODE: &str = "RIPTIDE_BENCH_CHILD";
 const CHILD_DIR: &str = "RIPTIDE_BENCH_DIR";
@@ -252,49 +259,9 @@ fn engines(c: &mut Criterion) {
     group.finish();
 }
 
-fn large_page() -> String {
-    let mut html = String::from(
-        "<html lang=\"en\"><head><title>Large page</title></head><body><nav><a href=\"/\">home</a></nav><main>",
-    );
-    let mut i = 0;
-    while html.len() < 100_000 {
-        html.push_str(&format!(
-            "<section><h2>Section {i}</h2><p>Paragraph {i} with <a href=\"/link/{i}\">a link</a> and <em>emphasis</em>, \
-             long enough to look like real prose about caches, browsers and timeouts.</p></section>"
-        ));
-        i += 1;
-    }
-    html.push_str("</main><footer>footer text</footer></body></html>");
-    html
-}
-
 criterion_group!(benches, engines, fresh_process);
 
 // ---------------------------------------------------------------- targets
-
-fn criterion_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // bench binaries live in target/release/deps
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| Some(p.parent()?.parent()?.parent()?.to_path_buf()))
-                .unwrap_or_else(|| "target".into())
-        });
-    target.join("criterion")
-}
-
-/// Median in nanoseconds of `group/bench` from criterion's estimates, if it ran.
-fn median_ns(group: &str, bench: &str) -> Option<f64> {
-    let path = criterion_dir()
-        .join(group)
-        .join(bench)
-        .join("new")
-        .join("estimates.json");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
-}
 
 fn fmt_ns(ns: f64) -> String {
     match ns {
