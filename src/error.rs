@@ -185,6 +185,52 @@ pub enum Error {
     #[error("the browser pool is shut down; create a new pool")]
     PoolClosed,
 
+    /// An attempt failed in a way retrying cannot fix (no such host, a 4xx answer).
+    #[error("{target}: {class:?} after {attempts} attempt(s), which retrying cannot fix; check the URL")]
+    AttemptFailed {
+        /// The target.
+        target: String,
+        /// What failed.
+        class: crate::traits::FailureClass,
+        /// Attempts made.
+        attempts: u32,
+    },
+
+    /// Every allowed attempt failed or timed out.
+    #[error(
+        "{target}: gave up after {attempts} attempt(s) in {elapsed:?} (last: {last}); the host may be down or need a longer max_timeout_secs"
+    )]
+    RetriesExhausted {
+        /// The target.
+        target: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent in all.
+        elapsed: std::time::Duration,
+        /// The last failure, and why no further attempt was made.
+        last: String,
+    },
+
+    /// The retry budget is spent: too many retries lately compared to requests.
+    #[error(
+        "{target}: not retried because the retry budget is spent (too many recent failures); the failure is returned as is"
+    )]
+    RetryBudgetExhausted {
+        /// The target.
+        target: String,
+    },
+
+    /// The host's circuit breaker is open after repeated connection failures.
+    #[error(
+        "{host} failed repeatedly to connect, so requests to it fail fast for another {retry_after:?}; check that it is up"
+    )]
+    CircuitOpen {
+        /// The host.
+        host: String,
+        /// Until the next trial request.
+        retry_after: std::time::Duration,
+    },
+
     /// The persistent store (redb) failed.
     #[error("the store at {} failed to {action}: {reason}; delete the file to start afresh (cached artifacts are rebuilt on demand)", path.display())]
     Store {

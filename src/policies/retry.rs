@@ -1,0 +1,287 @@
+//! Retrying with any [`TimeoutPolicy`]: escalating timeouts, one overall deadline, jittered
+//! pauses, a retry budget and a per-host circuit breaker.
+//!
+//! [`Retrier::run`] asks the policy for a timeout, runs the attempt under it, reports the outcome
+//! back to the policy, and decides whether to try again. Three guards keep a failing host from
+//! multiplying load, in the spirit of Finagle's and gRPC's retry throttling:
+//! - the **retry budget** allows retries worth a fraction of first attempts (plus a small reserve);
+//! - the **circuit breaker** fails fast, with a clear error, for a cool-down after repeated
+//!   connection-level failures of one host, then lets one trial through (half-open);
+//! - **non-retryable** failures (DNS: no such host; HTTP 4xx other than 408 and 429) are returned
+//!   at once.
+//!
+//! All waiting uses tokio's clock, so tests run it on a paused clock without real sleeps.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::AdaptiveTimeoutConfig;
+use crate::error::{Error, Result};
+use crate::traits::timeout::{FailureClass, Outcome, Target, TimeoutPolicy};
+
+/// How retries escalate; [`RetrySettings::from_config`] maps `[optimizations.adaptive_timeout]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrySettings {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Each retry's timeout is the previous one times this (at least 1).
+    pub backoff_multiplier: f64,
+    /// No attempt gets a longer timeout than this.
+    pub max_timeout: Duration,
+    /// All attempts and pauses together end by this deadline.
+    pub overall_deadline: Duration,
+    /// Pause before the first retry; later pauses grow by `backoff_multiplier`.
+    pub base_pause: Duration,
+    /// Each pause is scaled by a random factor in `[1 - jitter, 1 + jitter]`.
+    pub jitter: f64,
+    /// Retries allowed per first attempt, on top of `budget_reserve` (Finagle's default: 0.2).
+    pub budget_ratio: f64,
+    /// Retries always available, so a quiet client can still retry (Finagle: 10).
+    pub budget_reserve: f64,
+    /// Consecutive connection-level failures of a host that open its circuit.
+    pub breaker_threshold: u32,
+    /// How long an open circuit fails fast before letting one trial through.
+    pub breaker_cooldown: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self::from_config(&AdaptiveTimeoutConfig::default())
+    }
+}
+
+impl RetrySettings {
+    /// Settings from `[optimizations.adaptive_timeout]` (`max_retries`, `backoff_multiplier`,
+    /// `max_timeout_secs`); the overall deadline is twice the maximum timeout.
+    pub fn from_config(c: &AdaptiveTimeoutConfig) -> Self {
+        Self {
+            max_retries: c.max_retries,
+            backoff_multiplier: c.backoff_multiplier.max(1.0),
+            max_timeout: Duration::from_secs(c.max_timeout_secs),
+            overall_deadline: Duration::from_secs(c.max_timeout_secs.saturating_mul(2)),
+            base_pause: Duration::from_millis(100),
+            jitter: 0.2,
+            budget_ratio: 0.2,
+            budget_reserve: 10.0,
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why an attempt failed, as the caller's attempt function reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptFailure(pub FailureClass);
+
+impl FailureClass {
+    /// Whether another attempt may succeed: not for a host that does not exist, nor for a
+    /// request the server rejected as such (4xx other than 408 Request Timeout and 429).
+    pub fn is_retryable(self) -> bool {
+        match self {
+            FailureClass::Dns => false,
+            FailureClass::HttpStatus(s) => !(400..500).contains(&s) || s == 408 || s == 429,
+            _ => true,
+        }
+    }
+
+    /// Whether it says the host itself is unreachable (what trips a circuit breaker).
+    fn is_connection_level(self) -> bool {
+        matches!(
+            self,
+            FailureClass::ConnectionRefused | FailureClass::ConnectionReset | FailureClass::Tls
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Circuit {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen,
+}
+
+/// Runs attempts with retries for any policy. Share one per client: it holds the retry budget
+/// and the circuit breakers.
+#[derive(Debug)]
+pub struct Retrier {
+    settings: RetrySettings,
+    budget: Mutex<f64>,
+    circuits: Mutex<HashMap<String, Circuit>>,
+    rng: Mutex<fastrand::Rng>,
+}
+
+impl Retrier {
+    /// A retrier with `settings`, a full budget reserve, and all circuits closed.
+    pub fn new(settings: RetrySettings) -> Self {
+        Self::with_seed(settings, fastrand::u64(..))
+    }
+
+    /// The same with a fixed jitter seed (reproducible runs, the simulator, tests).
+    pub fn with_seed(settings: RetrySettings, seed: u64) -> Self {
+        let budget = settings.budget_reserve;
+        Self {
+            settings,
+            budget: Mutex::new(budget),
+            circuits: Mutex::new(HashMap::new()),
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &RetrySettings {
+        &self.settings
+    }
+
+    /// Runs `attempt` (given each attempt's timeout) until it succeeds, a failure is not
+    /// retryable, retries or the overall deadline run out, the retry budget is empty, or the
+    /// host's circuit is open. Every attempt is reported to `policy`.
+    pub async fn run<T, F, Fut>(&self, policy: &dyn TimeoutPolicy, target: &Target, mut attempt: F) -> Result<T>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: Future<Output = std::result::Result<T, AttemptFailure>>,
+    {
+        let started = Instant::now();
+        let deadline = started + self.settings.overall_deadline;
+        self.admit(target)?;
+        self.deposit();
+        let mut timeout = policy.timeout_for(target).min(self.settings.max_timeout);
+        let mut pause = self.settings.base_pause;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let timeout_now = timeout.min(deadline.saturating_duration_since(Instant::now()));
+            let attempt_started = Instant::now();
+            let result = tokio::time::timeout(timeout_now, attempt(timeout_now)).await;
+            let elapsed = attempt_started.elapsed();
+            let last = match result {
+                Ok(Ok(value)) => {
+                    policy.observe(target, &Outcome::Succeeded(elapsed));
+                    self.record(target, None);
+                    return Ok(value);
+                }
+                Ok(Err(AttemptFailure(class))) => {
+                    policy.observe(target, &Outcome::Failed(class));
+                    self.record(target, Some(class));
+                    if !class.is_retryable() {
+                        return Err(Error::AttemptFailed {
+                            target: target.to_string(),
+                            class,
+                            attempts,
+                        });
+                    }
+                    format!("{class:?}")
+                }
+                Err(_) => {
+                    policy.observe(target, &Outcome::TimedOut(timeout_now));
+                    self.record(target, None);
+                    format!("timed out after {timeout_now:?}")
+                }
+            };
+            let exhausted = |reason: &str| Error::RetriesExhausted {
+                target: target.to_string(),
+                attempts,
+                elapsed: started.elapsed(),
+                last: format!("{last}; {reason}"),
+            };
+            if attempts > self.settings.max_retries {
+                return Err(exhausted("no retries left"));
+            }
+            let pause_now = self.jittered(pause);
+            if Instant::now() + pause_now >= deadline {
+                return Err(exhausted("the overall deadline leaves no time for another attempt"));
+            }
+            if !self.withdraw() {
+                return Err(Error::RetryBudgetExhausted {
+                    target: target.to_string(),
+                });
+            }
+            self.admit(target)?;
+            tokio::time::sleep(pause_now).await;
+            timeout = Duration::from_secs_f64(timeout.as_secs_f64() * self.settings.backoff_multiplier)
+                .min(self.settings.max_timeout);
+            pause = Duration::from_secs_f64(pause.as_secs_f64() * self.settings.backoff_multiplier);
+        }
+    }
+
+    /// Retries the budget holds now.
+    pub fn budget(&self) -> f64 {
+        *self.budget.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn deposit(&self) {
+        let s = &self.settings;
+        let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        // Capped, so a long quiet spell cannot bank an unbounded burst of retries.
+        *budget = (*budget + s.budget_ratio).min(s.budget_reserve + 100.0 * s.budget_ratio);
+    }
+
+    fn withdraw(&self) -> bool {
+        let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        if *budget >= 1.0 {
+            *budget -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn jittered(&self, pause: Duration) -> Duration {
+        let j = self.settings.jitter.clamp(0.0, 1.0);
+        let factor = 1.0 - j + 2.0 * j * self.rng.lock().unwrap_or_else(PoisonError::into_inner).f64();
+        Duration::from_secs_f64(pause.as_secs_f64() * factor)
+    }
+
+    /// Fails fast while `target`'s host has an open circuit; moves an expired one to half-open.
+    fn admit(&self, target: &Target) -> Result<()> {
+        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        let circuit = circuits
+            .entry(target.host.clone())
+            .or_insert(Circuit::Closed { failures: 0 });
+        if let Circuit::Open { until } = *circuit {
+            let now = Instant::now();
+            if now < until {
+                return Err(Error::CircuitOpen {
+                    host: target.host.clone(),
+                    retry_after: until - now,
+                });
+            }
+            *circuit = Circuit::HalfOpen;
+        }
+        Ok(())
+    }
+
+    /// Updates `target`'s circuit after an attempt: `None` means the host answered (or merely
+    /// timed out, which is the policy's business, not the breaker's).
+    fn record(&self, target: &Target, failure: Option<FailureClass>) {
+        let s = &self.settings;
+        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        let circuit = circuits
+            .entry(target.host.clone())
+            .or_insert(Circuit::Closed { failures: 0 });
+        let connection_failure = failure.is_some_and(FailureClass::is_connection_level);
+        *circuit = match (*circuit, connection_failure) {
+            (_, false) => Circuit::Closed { failures: 0 },
+            (Circuit::HalfOpen, true) => Circuit::Open {
+                until: Instant::now() + s.breaker_cooldown,
+            },
+            (Circuit::Closed { failures }, true) if failures + 1 >= s.breaker_threshold => {
+                tracing::warn!(host = %target.host, failures = failures + 1, "circuit opened");
+                Circuit::Open {
+                    until: Instant::now() + s.breaker_cooldown,
+                }
+            }
+            (Circuit::Closed { failures }, true) => Circuit::Closed { failures: failures + 1 },
+            (open @ Circuit::Open { .. }, true) => open,
+        };
+    }
+
+    /// Whether `host`'s circuit is open now.
+    pub fn circuit_open(&self, host: &str) -> bool {
+        let circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        matches!(circuits.get(host), Some(Circuit::Open { until }) if Instant::now() < *until)
+    }
+}
