@@ -122,3 +122,85 @@ fn engines_and_hosts_learn_separately() {
     assert_eq!(policy.timeout_for(&static_t), secs(5.0));
     assert_eq!(policy.timeout_for(&headless_t), secs(30.0));
 }
+
+mod adaptive {
+    use super::*;
+    use riptide::policies::AdaptiveTimeout;
+
+    fn policy() -> AdaptiveTimeout {
+        AdaptiveTimeout::new(AdaptiveTimeoutConfig {
+            min_timeout_secs: 1,
+            ..AdaptiveTimeoutConfig::default()
+        })
+    }
+
+    fn established(policy: &AdaptiveTimeout, t: &Target) -> Duration {
+        observe_all(policy, t, &[2.0; 30]);
+        policy.timeout_for(t)
+    }
+
+    #[test]
+    fn learns_a_timeout_above_the_latencies() {
+        let p = policy();
+        let t0 = established(&p, &target("a.example"));
+        assert!(t0 > secs(2.0) && t0 < secs(10.0), "{t0:?}");
+    }
+
+    #[test]
+    fn cold_targets_use_the_prior_of_their_engine() {
+        let p = policy();
+        let learned = established(&p, &target("a.example"));
+        let cold = p.timeout_for(&target("cold.example"));
+        assert!(cold < secs(30.0), "the prior, not the 30 s default: {cold:?}");
+        assert!(
+            (cold.as_secs_f64() - learned.as_secs_f64()).abs() < 3.0,
+            "{cold:?} vs {learned:?}"
+        );
+        let headless = Target::new("cold.example", EngineKind::Headless);
+        assert_eq!(p.timeout_for(&headless), secs(30.0), "headless learns separately");
+    }
+
+    #[test]
+    fn time_outs_raise_the_timeout_and_never_lower_it() {
+        let p = policy();
+        let t = target("a.example");
+        let mut last = established(&p, &t);
+        for _ in 0..8 {
+            p.observe(&t, &Outcome::TimedOut(last));
+            let now = p.timeout_for(&t);
+            assert!(now >= last, "{now:?} < {last:?}");
+            last = now;
+        }
+        assert!(last > secs(10.0), "a run of time-outs raised it: {last:?}");
+    }
+
+    #[test]
+    fn one_outlier_cannot_swing_the_timeout() {
+        let p = policy();
+        let t = target("a.example");
+        let t0 = established(&p, &t);
+        p.observe(&t, &Outcome::Succeeded(secs(120.0)));
+        let t1 = p.timeout_for(&t);
+        assert!(t1.as_secs_f64() <= t0.as_secs_f64() * 1.5 + 1e-9, "{t0:?} -> {t1:?}");
+        p.observe(&t, &Outcome::Succeeded(secs(0.01)));
+        let t2 = p.timeout_for(&t);
+        assert!(t2.as_secs_f64() >= t1.as_secs_f64() * 0.8 - 1e-9, "{t1:?} -> {t2:?}");
+        assert!(t2 < t0 * 2, "not tripled");
+    }
+
+    #[test]
+    fn clamps_and_failures() {
+        let p = AdaptiveTimeout::new(AdaptiveTimeoutConfig::default());
+        let slow = target("slow.example");
+        observe_all(&p, &slow, &[50.0; 30]);
+        assert_eq!(p.timeout_for(&slow), secs(60.0));
+        let fast = target("fast.example");
+        observe_all(&p, &fast, &[0.05; 30]);
+        assert_eq!(p.timeout_for(&fast), secs(5.0));
+        let before = p.timeout_for(&fast);
+        for _ in 0..20 {
+            p.observe(&fast, &Outcome::Failed(FailureClass::ConnectionRefused));
+        }
+        assert_eq!(p.timeout_for(&fast), before, "failures carry no latency");
+    }
+}
