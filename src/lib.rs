@@ -8,8 +8,10 @@
 //!    in-process and across processes from disk.
 //! 2. **Browser pool** ([`pool::BrowserPool`] over a [`traits::BrowserProvider`]): pre-warmed
 //!    headless Chromium with health checks, recycling and bounded waiting.
-//! 3. **Adaptive timeouts** (`TimeoutPolicy`): per-domain timeouts learned from latencies.
-//!    *Coming next.*
+//! 3. **Adaptive timeouts** ([`traits::TimeoutPolicy`], [`policies`]): per-target timeouts
+//!    learned from latencies ([`policies::AdaptiveTimeout`]) and retries with escalation, a
+//!    retry budget and circuit breakers ([`policies::Retrier`]). Persistence of learned
+//!    profiles is next, then the executor composing all three.
 //!
 //! # Quick start
 //!

@@ -2,7 +2,7 @@
 //!
 //! wasmer has no per-store fuel or memory limiter, so both limits are built from its extension
 //! points: the `Metering` middleware instruments compiled code with an instruction budget (set
-//! per instance), and [`LimitingTunables`] caps every linear memory's maximum. Because metering is
+//! per instance), and a tunables wrapper caps every linear memory's maximum. Because metering is
 //! compiled in, it is part of the engine fingerprint.
 //!
 //! wasmer 7.4.2's `Module::deserialize` does not validate its input at all, which is why
@@ -84,8 +84,8 @@ impl WasmerRuntime {
 }
 
 impl WasmerRuntime {
-    /// The engine artifacts are loaded and run with (compiles use a fresh one each; see
-    /// [`build_engine`]).
+    /// The engine artifacts are loaded and run with. Compiles use a fresh engine each, because
+    /// wasmer's metering middleware serves exactly one module.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
