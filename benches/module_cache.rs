@@ -56,38 +56,37 @@ fn compressed() -> CacheOptions {
     }
 }
 
+fn options_for(mode: &str) -> CacheOptions {
+    if mode.ends_with("compressed") {
+        compressed()
+    } else {
+        CacheOptions::default()
+    }
+}
+
+/// riptide's path in a fresh process: engine, store, lookup; asserts it was a store hit.
+fn riptide_ready<R: WasmRuntime>(start: Instant, runtime: R, dir: &Path, mode: &str) -> Duration {
+    let cache = CompileCache::new(runtime, RedbStore::open(dir).expect("store"), options_for(mode));
+    black_box(cache.get_or_compile(ModuleSource::extractor()).expect("module"));
+    let elapsed = start.elapsed();
+    let s = cache.stats().expect("stats");
+    assert_eq!((s.loads, s.compilations), (1, 0), "child must hit the store: {s:?}");
+    std::mem::forget(cache); // leave counters unflushed: not part of the path
+    elapsed
+}
+
+/// Compiles into riptide's cache in `dir`, so children hit it.
+fn riptide_warm<R: WasmRuntime>(runtime: R, dir: &Path, mode: &str) {
+    let cache = CompileCache::new(runtime, RedbStore::open(dir).expect("store"), options_for(mode));
+    cache.get_or_compile(ModuleSource::extractor()).expect("compile");
+}
+
 /// Everything a fresh process does to get a ready module, timed; returns the duration.
 fn child(mode: &str, dir: &Path) -> Duration {
     let start = Instant::now();
     match mode {
-        "riptide-wasmtime" | "riptide-wasmtime-compressed" => {
-            let options = if mode.ends_with("compressed") {
-                compressed()
-            } else {
-                CacheOptions::default()
-            };
-            let cache = CompileCache::new(wasmtime_rt(), RedbStore::open(dir).expect("store"), options);
-            black_box(cache.get_or_compile(ModuleSource::extractor()).expect("module"));
-            let elapsed = start.elapsed();
-            let s = cache.stats().expect("stats");
-            assert_eq!((s.loads, s.compilations), (1, 0), "child must hit the store: {s:?}");
-            std::mem::forget(cache); // leave counters unflushed: not part of the path
-            elapsed
-        }
-        "riptide-wasmer" | "riptide-wasmer-compressed" => {
-            let options = if mode.ends_with("compressed") {
-                compressed()
-            } else {
-                CacheOptions::default()
-            };
-            let cache = CompileCache::new(wasmer_rt(), RedbStore::open(dir).expect("store"), options);
-            black_box(cache.get_or_compile(ModuleSource::extractor()).expect("module"));
-            let elapsed = start.elapsed();
-            let s = cache.stats().expect("stats");
-            assert_eq!((s.loads, s.compilations), (1, 0), "child must hit the store: {s:?}");
-            std::mem::forget(cache);
-            elapsed
-        }
+        "riptide-wasmtime" | "riptide-wasmtime-compressed" => riptide_ready(start, wasmtime_rt(), dir, mode),
+        "riptide-wasmer" | "riptide-wasmer-compressed" => riptide_ready(start, wasmer_rt(), dir, mode),
         "wasmtime-builtin" => {
             let engine = wasmtime_builtin_engine(dir);
             black_box(wasmtime::Module::new(&engine, EXTRACTOR_WASM).expect("module"));
@@ -97,7 +96,7 @@ fn child(mode: &str, dir: &Path) -> Duration {
             use wasmer_cache::{Cache, FileSystemCache, Hash};
             let rt = wasmer_rt();
             let cache = FileSystemCache::new(dir).expect("wasmer-cache dir");
-            // SAFETY: the directory holds only what `warm_wasmer_cache` stored with this engine.
+            // SAFETY: the directory holds only what `warm` stored with this engine.
             let module = unsafe { cache.load(rt.engine(), Hash::generate(EXTRACTOR_WASM)) };
             black_box(module.expect("wasmer-cache hit"));
             start.elapsed()
@@ -117,34 +116,8 @@ fn wasmtime_builtin_engine(dir: &Path) -> wasmtime::Engine {
 
 fn warm(mode: &str, dir: &Path) {
     match mode {
-        "riptide-wasmtime" => drop(
-            CompileCache::new(
-                wasmtime_rt(),
-                RedbStore::open(dir).expect("store"),
-                CacheOptions::default(),
-            )
-            .get_or_compile(ModuleSource::extractor())
-            .expect("compile"),
-        ),
-        "riptide-wasmtime-compressed" => drop(
-            CompileCache::new(wasmtime_rt(), RedbStore::open(dir).expect("store"), compressed())
-                .get_or_compile(ModuleSource::extractor())
-                .expect("compile"),
-        ),
-        "riptide-wasmer" => drop(
-            CompileCache::new(
-                wasmer_rt(),
-                RedbStore::open(dir).expect("store"),
-                CacheOptions::default(),
-            )
-            .get_or_compile(ModuleSource::extractor())
-            .expect("compile"),
-        ),
-        "riptide-wasmer-compressed" => drop(
-            CompileCache::new(wasmer_rt(), RedbStore::open(dir).expect("store"), compressed())
-                .get_or_compile(ModuleSource::extractor())
-                .expect("compile"),
-        ),
+        "riptide-wasmtime" | "riptide-wasmtime-compressed" => riptide_warm(wasmtime_rt(), dir, mode),
+        "riptide-wasmer" | "riptide-wasmer-compressed" => riptide_warm(wasmer_rt(), dir, mode),
         "wasmtime-builtin" => {
             drop(wasmtime::Module::new(&wasmtime_builtin_engine(dir), EXTRACTOR_WASM).expect("compile"))
         }

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use super::handle::Returned;
 use super::metrics::{Metrics, RecycleReason};
-use super::shared::{From, Goal, Shared, Slot};
+use super::shared::{Counted, Goal, Shared, Slot};
 use crate::traits::BrowserProvider;
 
 /// A returned browser's memory is read again only after this long. `smaps_rollup` makes the
@@ -44,23 +44,34 @@ async fn check_returned<P: BrowserProvider>(shared: &Arc<Shared<P>>, mut slot: S
     if reason.is_none() && slot.memory_checked.is_none_or(|t| t.elapsed() >= MEMORY_RECHECK) {
         reason = measure_memory(shared, &mut slot).await;
     }
-    settle(shared, slot, reason).await;
+    let replace = settle(shared, slot, reason).await;
+    if replace > 0
+        && let Err(e) = shared.ensure_capacity(Goal::Replace(replace)).await
+    {
+        tracing::warn!(error = %e, "could not replace a recycled browser");
+    }
 }
 
-/// Closes (and replaces) or re-places one browser that was counted under maintenance.
-async fn settle<P: BrowserProvider>(shared: &Arc<Shared<P>>, slot: Slot<P::Browser>, reason: Option<RecycleReason>) {
-    match reason {
-        None => shared.place(slot, From::Maintenance).await,
-        Some(reason) => {
-            tracing::debug!(browser = slot.id, ?reason, "recycling browser");
-            shared.close(slot, reason, From::Maintenance).await;
-            if (reason != RecycleReason::Unhealthy || shared.options.auto_restart)
-                && let Err(e) = shared.ensure_capacity(Goal::Replace(1)).await
-            {
-                tracing::warn!(error = %e, "could not replace a recycled browser");
-            }
-        }
-    }
+/// Re-places one browser counted under maintenance, or closes it for `reason`. Returns how many
+/// browsers to launch in its place: recycled ones are replaced one for one, reaped idle ones are
+/// not, unhealthy ones only with `auto_restart`.
+async fn settle<P: BrowserProvider>(
+    shared: &Arc<Shared<P>>,
+    slot: Slot<P::Browser>,
+    reason: Option<RecycleReason>,
+) -> usize {
+    let Some(reason) = reason else {
+        shared.place(slot, Counted::Maintenance).await;
+        return 0;
+    };
+    tracing::debug!(browser = slot.id, ?reason, "recycling browser");
+    shared.close(slot, reason, Counted::Maintenance).await;
+    let replaced = match reason {
+        RecycleReason::Idle | RecycleReason::Shutdown => false,
+        RecycleReason::Unhealthy => shared.options.auto_restart,
+        RecycleReason::Requests | RecycleReason::Age | RecycleReason::Memory => true,
+    };
+    usize::from(replaced)
 }
 
 fn worn_out<B>(options: &super::PoolOptions, slot: &Slot<B>) -> Option<RecycleReason> {
@@ -154,19 +165,7 @@ pub(crate) async fn round<P: BrowserProvider>(shared: &Arc<Shared<P>>) {
     }
     let mut replace = 0;
     while let Some(Ok((slot, reason))) = checks.join_next().await {
-        match reason {
-            None => shared.place(slot, From::Maintenance).await,
-            Some(reason) => {
-                let replaced = match reason {
-                    RecycleReason::Idle | RecycleReason::Shutdown => false,
-                    RecycleReason::Unhealthy => shared.options.auto_restart,
-                    _ => true,
-                };
-                replace += usize::from(replaced);
-                tracing::debug!(browser = slot.id, ?reason, "recycling browser");
-                shared.close(slot, reason, From::Maintenance).await;
-            }
-        }
+        replace += settle(shared, slot, reason).await;
     }
     // Reaped idle browsers are not replaced; recycled ones are, one for one.
     if let Err(e) = shared.ensure_capacity(Goal::Replace(replace)).await {

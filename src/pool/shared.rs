@@ -42,7 +42,7 @@ pub(crate) enum Goal {
 
 /// Where a browser being placed was counted until now.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum From {
+pub(crate) enum Counted {
     Launching,
     Maintenance,
 }
@@ -234,7 +234,7 @@ impl<P: BrowserProvider> BrowserPool<P> {
             Next::Launch => {
                 let launched = shared.launch().await;
                 let mut st = shared.lock();
-                shared.uncount(&mut st, From::Launching);
+                shared.uncount(&mut st, Counted::Launching);
                 let slot = launched?;
                 st.mark_in_use(&slot);
                 Metrics::inc(&shared.metrics.checkouts_launched);
@@ -303,7 +303,7 @@ impl<P: BrowserProvider> BrowserPool<P> {
         let mut closing = JoinSet::new();
         for slot in idle {
             let shared = self.shared.clone();
-            closing.spawn(async move { shared.close(slot, RecycleReason::Shutdown, From::Maintenance).await });
+            closing.spawn(async move { shared.close(slot, RecycleReason::Shutdown, Counted::Maintenance).await });
         }
         while closing.join_next().await.is_some() {}
         // Browsers still launching, or returned and being checked, close themselves when done
@@ -336,10 +336,10 @@ impl<P: BrowserProvider> Shared<P> {
     }
 
     /// Ends counting a browser as launching or under maintenance.
-    fn uncount(&self, st: &mut State<P::Browser>, from: From) {
+    fn uncount(&self, st: &mut State<P::Browser>, from: Counted) {
         match from {
-            From::Launching => st.launching -= 1,
-            From::Maintenance => st.maintaining -= 1,
+            Counted::Launching => st.launching -= 1,
+            Counted::Maintenance => st.maintaining -= 1,
         }
         self.settled.notify_waiters();
     }
@@ -384,7 +384,7 @@ impl<P: BrowserProvider> Shared<P> {
 
     /// Hands `slot` to the first caller still waiting, else makes it idle; closes it if the pool
     /// is closed. `from` says where it was counted until now.
-    pub async fn place(&self, slot: Slot<P::Browser>, from: From) {
+    pub async fn place(&self, slot: Slot<P::Browser>, from: Counted) {
         let mut slot = slot;
         {
             let mut st = self.lock();
@@ -405,11 +405,11 @@ impl<P: BrowserProvider> Shared<P> {
             }
             st.maintaining += 1;
         }
-        self.close(slot, RecycleReason::Shutdown, From::Maintenance).await;
+        self.close(slot, RecycleReason::Shutdown, Counted::Maintenance).await;
     }
 
     /// Closes `slot`'s browser on a blocking thread. `from` says where it was counted.
-    pub async fn close(&self, slot: Slot<P::Browser>, reason: RecycleReason, from: From) {
+    pub async fn close(&self, slot: Slot<P::Browser>, reason: RecycleReason, from: Counted) {
         self.metrics.recycled(reason);
         let provider = self.provider.clone();
         let browser = slot.browser;
@@ -452,12 +452,12 @@ impl<P: BrowserProvider> Shared<P> {
             launches.spawn(async move {
                 match shared.launch().await {
                     Ok(slot) => {
-                        shared.place(slot, From::Launching).await;
+                        shared.place(slot, Counted::Launching).await;
                         Ok(())
                     }
                     Err(e) => {
                         let mut st = shared.lock();
-                        shared.uncount(&mut st, From::Launching);
+                        shared.uncount(&mut st, Counted::Launching);
                         Err(e)
                     }
                 }
@@ -491,7 +491,7 @@ impl<P: BrowserProvider> Shared<P> {
     /// Stops counting a returned browser that no task will check (it closes as it drops).
     pub fn abandon(&self) {
         let mut st = self.lock();
-        self.uncount(&mut st, From::Maintenance);
+        self.uncount(&mut st, Counted::Maintenance);
     }
 
     /// Reports handles held past `max_checkout_duration`, once each.
