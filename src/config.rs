@@ -253,6 +253,11 @@ impl RiptideConfig {
             None => home.join("wasm-cache"),
         }
     }
+
+    /// The file learned timeout profiles live in: `<home>/timeouts.redb`.
+    pub fn timeout_profiles_path(&self, home: &Path) -> PathBuf {
+        home.join("timeouts.redb")
+    }
 }
 
 /// Builds a [`RiptideConfig`] from explicit sources; [`RiptideConfig::load`] is the common case.

@@ -232,7 +232,7 @@ pub enum Error {
     },
 
     /// The persistent store (redb) failed.
-    #[error("the store at {} failed to {action}: {reason}; delete the file to start afresh (cached artifacts are rebuilt on demand)", path.display())]
+    #[error("the store at {} failed to {action}: {reason}; delete the file to start afresh (riptide rebuilds what it held: compiled artifacts, learned timeouts)", path.display())]
     Store {
         /// The database file.
         path: PathBuf,

@@ -76,3 +76,24 @@ pub fn default_compile_cache(config: &RiptideConfig) -> Result<DefaultCompileCac
     options.enabled &= config.optimizations.enabled;
     Ok(CompileCache::new(runtime, store, options))
 }
+
+/// The default timeout policy configured from `config`: [`policies::AdaptiveTimeout`] learning
+/// into `<home>/timeouts.redb` when `persist_profiles` is on (in memory otherwise).
+///
+/// Never fails on the profile store: one that cannot be opened or read is logged and the policy
+/// starts unlearned (see [`policies::AdaptiveTimeout::with_store`]).
+#[cfg(feature = "redb")]
+pub fn default_timeout_policy(config: &RiptideConfig) -> policies::AdaptiveTimeout {
+    let settings = config.optimizations.adaptive_timeout.clone();
+    if !settings.persist_profiles {
+        return policies::AdaptiveTimeout::new(settings);
+    }
+    let home = ConfigLoader::from_process_env().resolved_home();
+    match backends::redb::RedbProfileStore::open(config.timeout_profiles_path(&home)) {
+        Ok(store) => policies::AdaptiveTimeout::with_store(settings, store),
+        Err(e) => {
+            tracing::warn!(error = %e, "timeout profiles will not be kept across runs");
+            policies::AdaptiveTimeout::new(settings)
+        }
+    }
+}

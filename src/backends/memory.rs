@@ -1,9 +1,14 @@
 //! An in-memory [`ModuleCache`]: always built, for tests, for `aot_enabled = false`, and for
-//! builds without the `redb` feature. Nothing survives the process.
+//! builds without the `redb` feature. Nothing survives the process. Its sibling for timeout
+//! profiles is [`MemoryProfileStore`].
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
+
+mod profile_store;
+
+pub use profile_store::MemoryProfileStore;
 
 use crate::error::Result;
 use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache, StoredArtifact, StoredCounters};

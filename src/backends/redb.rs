@@ -31,6 +31,10 @@ use redb::{
     TableDefinition,
 };
 
+mod profile_store;
+
+pub use profile_store::RedbProfileStore;
+
 use crate::error::{Error, Result};
 use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache, StoredArtifact, StoredCounters};
 
@@ -74,8 +78,8 @@ impl RedbStore {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let artifacts = dir.join(ARTIFACT_DIR);
-        create_private_dir(&dir)?;
-        create_private_dir(&artifacts)?;
+        create_private_dir(&dir, "create the cache directory")?;
+        create_private_dir(&artifacts, "create the cache directory")?;
         let index_path = dir.join(INDEX_FILE);
         let reader = Builder::new()
             .set_concurrency_mode(ConcurrencyMode::MultiWriter)
@@ -155,7 +159,7 @@ impl RedbStore {
     }
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
+fn create_private_dir(dir: &Path, action: &'static str) -> Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -163,12 +167,16 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder
-        .create(dir)
-        .map_err(|e| Error::io("create the cache directory", dir, e))
+    builder.create(dir).map_err(|e| Error::io(action, dir, e))
 }
 
-fn open_index(path: &Path) -> Option<Database> {
+/// What a degraded store does instead, for the log line ("compiling without the cache").
+const INDEX_FALLBACK: &str = "compiling without the cache";
+
+/// Opens the redb file at `path` shared with other processes (multi-writer mode). A file held
+/// exclusively by another program gives `None`; a damaged one is set aside as `*.damaged` and
+/// replaced. `what` names the file and `fallback` what happens without it, for the log.
+fn open_shared(path: &Path, what: &str, fallback: &str) -> Option<Database> {
     let open = || {
         Database::builder()
             .set_concurrency_mode(ConcurrencyMode::MultiWriter)
@@ -177,23 +185,25 @@ fn open_index(path: &Path) -> Option<Database> {
     match open() {
         Ok(db) => Some(db),
         Err(DatabaseError::DatabaseAlreadyOpen) => {
-            tracing::warn!(index = %path.display(), "cache index is held by another program; compiling without the cache");
+            tracing::warn!(file = %path.display(), "{what} is held by another program; {fallback}");
             None
         }
         Err(e) => {
-            // A damaged index only costs metadata: set it aside and start a new one.
+            // A damaged file only costs what it held: set it aside and start a new one.
             let aside = path.with_extension("redb.damaged");
-            tracing::warn!(index = %path.display(), error = %e, "cache index is unreadable; moving it to {} and starting afresh", aside.display());
+            tracing::warn!(file = %path.display(), error = %e, "{what} is unreadable; moving it to {} and starting afresh", aside.display());
             if fs::rename(path, &aside).is_err() {
                 return None;
             }
             open()
-                .map_err(
-                    |e| tracing::warn!(error = %e, "new cache index could not be created; compiling without the cache"),
-                )
+                .map_err(|e| tracing::warn!(error = %e, "a new {what} could not be created; {fallback}"))
                 .ok()
         }
     }
+}
+
+fn open_index(path: &Path) -> Option<Database> {
+    open_shared(path, "cache index", INDEX_FALLBACK)
 }
 
 const COUNTER_NAMES: [&str; 9] = [

@@ -14,204 +14,258 @@
 //! - **Poisoning guard**: one observation moves a target's timeout by at most x1.5 up or x0.8
 //!   down, so a freak sample can neither halve nor triple it.
 //! - Clamped to `[min_timeout_secs, max_timeout_secs]`.
+//!
+//! With a [`ProfileStore`] ([`AdaptiveTimeout::with_store`]) what was learned survives restarts:
+//! profiles older than `profile_ttl_days` are dropped on load, and changes are written by one
+//! background writer every few seconds, never on the request path.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+mod profile;
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use self::profile::Profile;
+use super::profile_writer::ProfileWriter;
+use super::stats::{Counters, unix_secs};
 use crate::config::AdaptiveTimeoutConfig;
-use crate::traits::timeout::{EngineKind, Outcome, Target, TimeoutPolicy};
+use crate::error::Result;
+use crate::traits::{
+    EngineKind, Outcome, ProfileStore, ProfileView, StoredProfile, Target, TimeoutPolicy, TimeoutStats,
+};
 
-const BUCKETS: usize = 96;
-const MIN_SECS: f64 = 0.01;
-const GROWTH: f64 = 1.1;
-const QUANTILE: f64 = 0.95;
-const QUANTILE_MARGIN: f64 = 1.5;
-const RTTVAR_K: f64 = 4.0;
-const FLOOR_SECS: f64 = 0.5;
 const MAX_RISE: f64 = 1.5;
 const MAX_FALL: f64 = 0.8;
-/// The histogram decays at a tenth of the learning rate: with the default 0.1 its effective
-/// window is ~100 observations, so a single sample holds ~1% of the weight and cannot move the
-/// 95th percentile on its own.
-const HISTOGRAM_DECAY_SHARE: f64 = 0.1;
-
-/// A decayed log-latency histogram with RFC 6298 smoothing.
-#[derive(Debug, Clone)]
-struct Profile {
-    weights: [f64; BUCKETS],
-    samples: u64,
-    srtt: Option<f64>,
-    rttvar: f64,
-    timeout: Option<f64>,
-}
-
-impl Default for Profile {
-    fn default() -> Self {
-        Self {
-            weights: [0.0; BUCKETS],
-            samples: 0,
-            srtt: None,
-            rttvar: 0.0,
-            timeout: None,
-        }
-    }
-}
-
-fn bucket_of(secs: f64) -> usize {
-    if secs <= MIN_SECS {
-        return 0;
-    }
-    ((secs / MIN_SECS).ln() / GROWTH.ln())
-        .ceil()
-        .clamp(0.0, (BUCKETS - 1) as f64) as usize
-}
-
-fn bucket_upper(i: usize) -> f64 {
-    MIN_SECS * GROWTH.powi(i as i32)
-}
-
-impl Profile {
-    fn add(&mut self, secs: f64, decay: f64) {
-        for w in &mut self.weights {
-            *w *= 1.0 - decay;
-        }
-        self.weights[bucket_of(secs)] += 1.0;
-    }
-
-    fn quantile(&self, q: f64) -> Option<f64> {
-        let total: f64 = self.weights.iter().sum();
-        if total <= 0.0 {
-            return None;
-        }
-        let mut seen = 0.0;
-        for (i, w) in self.weights.iter().enumerate() {
-            seen += w;
-            if seen >= q * total {
-                return Some(bucket_upper(i));
-            }
-        }
-        Some(bucket_upper(BUCKETS - 1))
-    }
-
-    fn success(&mut self, secs: f64, alpha: f64) {
-        self.add(secs, alpha * HISTOGRAM_DECAY_SHARE);
-        self.samples += 1;
-        // A freak sample counts as "somewhat slow" for the smoothed estimates, so one outlier
-        // cannot inflate the variance margin for dozens of observations.
-        let r = self.timeout.map_or(secs, |t| secs.min(2.0 * t));
-        match self.srtt {
-            None => {
-                self.srtt = Some(r);
-                self.rttvar = r / 2.0;
-            }
-            Some(srtt) => {
-                self.rttvar = (1.0 - alpha) * self.rttvar + alpha * (srtt - r).abs();
-                self.srtt = Some((1.0 - alpha) * srtt + alpha * r);
-            }
-        }
-    }
-
-    fn candidate(&self) -> Option<f64> {
-        let from_quantile = self.quantile(QUANTILE)? * QUANTILE_MARGIN;
-        let from_variance = self.srtt.map_or(0.0, |s| s + (RTTVAR_K * self.rttvar).max(FLOOR_SECS));
-        Some(from_quantile.max(from_variance))
-    }
-}
+/// The host under which an engine's prior is persisted; no real host is spelled like this.
+const PRIOR_HOST: &str = "*";
 
 /// The learned policy; riptide's default.
 #[derive(Debug)]
 pub struct AdaptiveTimeout {
     config: AdaptiveTimeoutConfig,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    writer: Option<ProfileWriter>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     targets: HashMap<Target, Profile>,
     engines: HashMap<EngineKind, Profile>,
+    counters: Counters,
+    /// Changed since the writer last collected (only tracked with a store).
+    dirty: Option<HashSet<Target>>,
 }
 
 impl AdaptiveTimeout {
-    /// The policy with the `[optimizations.adaptive_timeout]` settings.
+    /// The policy with the `[optimizations.adaptive_timeout]` settings, learning in memory only.
     pub fn new(config: AdaptiveTimeoutConfig) -> Self {
         Self {
             config,
-            state: Mutex::new(State::default()),
+            state: Arc::new(Mutex::new(State::default())),
+            writer: None,
+        }
+    }
+
+    /// The policy, starting from the profiles in `store` and persisting what it learns there.
+    ///
+    /// Never fails: a store that cannot be read (damaged, held by another program) is logged and
+    /// the policy starts unlearned; saves that fail are logged and retried. Profiles not updated
+    /// for `profile_ttl_days` are dropped (and deleted from the store).
+    pub fn with_store(config: AdaptiveTimeoutConfig, store: impl ProfileStore + 'static) -> Self {
+        let store: Arc<dyn ProfileStore> = Arc::new(store);
+        let mut policy = Self::new(config);
+        policy.load(&*store);
+        let state = Arc::clone(&policy.state);
+        let collect = Box::new(move || lock(&state).take_dirty());
+        match ProfileWriter::spawn(store, collect) {
+            Ok(writer) => {
+                lock(&policy.state).dirty = Some(HashSet::new());
+                policy.writer = Some(writer);
+            }
+            Err(e) => tracing::warn!(error = %e, "timeout profiles will not be saved"),
+        }
+        policy
+    }
+
+    fn load(&mut self, store: &dyn ProfileStore) {
+        let stored = match store.load() {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(error = %e, "timeout profiles could not be loaded; starting unlearned");
+                return;
+            }
+        };
+        let ttl = Duration::from_secs(self.config.profile_ttl_days.saturating_mul(86_400));
+        let now = SystemTime::now();
+        let mut state = lock(&self.state);
+        let mut stale = Vec::new();
+        for s in stored {
+            let fresh = now.duration_since(s.updated_at).map_or(true, |age| age <= ttl);
+            match Profile::decode(&s.data, s.updated_at).filter(|_| fresh) {
+                Some(p) if s.target.host == PRIOR_HOST => {
+                    state.engines.insert(s.target.engine, p);
+                }
+                Some(p) => {
+                    state.targets.insert(s.target, p);
+                }
+                None => stale.push(s.target),
+            }
+        }
+        tracing::debug!(
+            loaded = state.targets.len(),
+            dropped = stale.len(),
+            "timeout profiles loaded"
+        );
+        if !stale.is_empty()
+            && let Err(e) = store.remove(&stale)
+        {
+            tracing::warn!(error = %e, "expired timeout profiles could not be deleted");
         }
     }
 
     fn clamp(&self, secs: f64) -> f64 {
         secs.clamp(self.config.min_timeout_secs as f64, self.config.max_timeout_secs as f64)
     }
+
+    fn min_samples(&self) -> u64 {
+        u64::from(self.config.min_samples.max(1))
+    }
+
+    fn timeout_in(&self, state: &State, target: &Target) -> f64 {
+        let learned = state
+            .targets
+            .get(target)
+            .filter(|p| p.samples >= self.min_samples())
+            .and_then(|p| p.timeout);
+        let secs = learned
+            .or_else(|| {
+                let prior = state
+                    .engines
+                    .get(&target.engine)
+                    .filter(|p| p.samples >= self.min_samples())?;
+                prior.candidate()
+            })
+            .unwrap_or(self.config.default_timeout_secs as f64);
+        self.clamp(secs)
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // Every update leaves the maps consistent, so a poisoned lock is still safe to use.
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    fn take_dirty(&mut self) -> Vec<StoredProfile> {
+        let Some(dirty) = self.dirty.as_mut() else {
+            return Vec::new();
+        };
+        let dirty = std::mem::take(dirty);
+        dirty
+            .into_iter()
+            .filter_map(|target| {
+                let profile = if target.host == PRIOR_HOST {
+                    self.engines.get(&target.engine)
+                } else {
+                    self.targets.get(&target)
+                }?;
+                Some(StoredProfile {
+                    data: profile.encode(),
+                    updated_at: profile.updated_at,
+                    target,
+                })
+            })
+            .collect()
+    }
+
+    fn mark(&mut self, target: &Target) {
+        if let Some(dirty) = self.dirty.as_mut()
+            && !dirty.contains(target)
+        {
+            dirty.insert(target.clone());
+            dirty.insert(Target::new(PRIOR_HOST, target.engine));
+        }
+    }
 }
 
 impl TimeoutPolicy for AdaptiveTimeout {
     fn timeout_for(&self, target: &Target) -> Duration {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let min_samples = u64::from(self.config.min_samples.max(1));
-        let learned = state
-            .targets
-            .get(target)
-            .filter(|p| p.samples >= min_samples)
-            .and_then(|p| p.timeout);
-        let secs = learned
-            .or_else(|| {
-                let prior = state.engines.get(&target.engine).filter(|p| p.samples >= min_samples)?;
-                prior.candidate().map(|c| self.clamp(c))
-            })
-            .unwrap_or(self.config.default_timeout_secs as f64);
-        Duration::from_secs_f64(self.clamp(secs))
+        let state = lock(&self.state);
+        Duration::from_secs_f64(self.timeout_in(&state, target))
     }
 
     fn observe(&self, target: &Target, outcome: &Outcome) {
         let alpha = self.config.learning_rate;
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let default = self.config.default_timeout_secs as f64;
+        let now = SystemTime::now();
+        let default = Duration::from_secs(self.config.default_timeout_secs);
+        let mut state = lock(&self.state);
+        state.counters.record(outcome, default);
+        state.mark(target);
+        let state = &mut *state;
+        let engine = state.engines.entry(target.engine).or_default();
+        let profile = state.targets.entry(target.clone()).or_default();
         match outcome {
             Outcome::Succeeded(latency) => {
-                let secs = latency.as_secs_f64();
-                state.engines.entry(target.engine).or_default().success(secs, alpha);
-                state.targets.entry(target.clone()).or_default().success(secs, alpha);
+                engine.success(latency.as_secs_f64(), alpha, now);
+                profile.success(latency.as_secs_f64(), alpha, now);
             }
             Outcome::TimedOut(after) => {
-                // Censored: the latency was at least `after`; weigh it above, never below.
-                let secs = after.as_secs_f64() * 2.0;
-                state
-                    .engines
-                    .entry(target.engine)
-                    .or_default()
-                    .add(secs, alpha * HISTOGRAM_DECAY_SHARE);
-                state
-                    .targets
-                    .entry(target.clone())
-                    .or_default()
-                    .add(secs, alpha * HISTOGRAM_DECAY_SHARE);
+                engine.timed_out(after.as_secs_f64(), alpha, now);
+                profile.timed_out(after.as_secs_f64(), alpha, now);
             }
-            Outcome::Failed(_) => return,
+            Outcome::Failed(_) => {
+                engine.failed(alpha, now);
+                profile.failed(alpha, now);
+                return;
+            }
         }
-        let min_samples = u64::from(self.config.min_samples.max(1));
-        let Some(profile) = state.targets.get_mut(target) else {
-            return;
-        };
         let Some(candidate) = profile.candidate() else { return };
+        let timed_out = matches!(outcome, Outcome::TimedOut(_));
         let next = match profile.timeout {
             // Until the target is established its estimate moves freely.
-            Some(previous) if profile.samples > min_samples => {
+            Some(previous) if profile.samples > self.min_samples() => {
                 let bounded = candidate.clamp(previous * MAX_FALL, previous * MAX_RISE);
                 // A time-out is evidence of slowness: it may raise the timeout, never lower it.
-                if matches!(outcome, Outcome::TimedOut(_)) {
-                    bounded.max(previous)
-                } else {
-                    bounded
-                }
+                if timed_out { bounded.max(previous) } else { bounded }
             }
-            previous => candidate.max(if matches!(outcome, Outcome::TimedOut(_)) {
-                previous.unwrap_or(default)
-            } else {
-                0.0
-            }),
+            previous if timed_out => candidate.max(previous.unwrap_or(default.as_secs_f64())),
+            _ => candidate,
         };
         profile.timeout = Some(self.clamp(next));
+    }
+
+    fn stats(&self) -> Option<TimeoutStats> {
+        let state = lock(&self.state);
+        let learned = state
+            .targets
+            .values()
+            .filter(|p| p.samples >= self.min_samples())
+            .count();
+        Some(state.counters.stats(learned))
+    }
+
+    fn profiles(&self) -> Vec<ProfileView> {
+        let state = lock(&self.state);
+        let mut views: Vec<ProfileView> = state
+            .targets
+            .iter()
+            .map(|(target, p)| ProfileView {
+                host: target.host.clone(),
+                engine: target.engine,
+                timeout_secs: self.timeout_in(&state, target),
+                samples: p.samples,
+                p50_secs: p.quantile(0.5),
+                p95_secs: p.quantile(0.95),
+                p99_secs: p.quantile(0.99),
+                success_rate: p.success_rate,
+                last_updated_unix_secs: unix_secs(p.updated_at),
+            })
+            .collect();
+        views.sort_by(|a, b| (&a.host, a.engine).cmp(&(&b.host, b.engine)));
+        views
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.writer.as_ref().map_or(Ok(()), ProfileWriter::flush)
     }
 }

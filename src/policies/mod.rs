@@ -8,12 +8,17 @@
 //! - [`Retrier`]: retries for any policy (escalation, overall deadline, jitter, retry budget,
 //!   per-host circuit breaker).
 //!
-//! Persistence of learned profiles and the simulator follow (issue 4 is in progress).
+//! [`AdaptiveTimeout::with_store`] persists what it learns through a
+//! [`ProfileStore`](crate::traits::ProfileStore); the learning policies report
+//! [`TimeoutStats`](crate::traits::TimeoutStats) and per-target
+//! [`ProfileView`](crate::traits::ProfileView)s through the trait.
 
 mod adaptive;
 mod fixed;
+mod profile_writer;
 mod retry;
 mod seed;
+mod stats;
 
 pub use adaptive::AdaptiveTimeout;
 pub use fixed::FixedTimeout;

@@ -10,8 +10,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::stats::Counters;
 use crate::config::AdaptiveTimeoutConfig;
-use crate::traits::timeout::{Outcome, Target, TimeoutPolicy};
+use crate::traits::timeout::{Outcome, Target, TimeoutPolicy, TimeoutStats};
 
 const WINDOW: usize = 100;
 const MULTIPLIER: f64 = 1.5;
@@ -21,6 +22,7 @@ const MULTIPLIER: f64 = 1.5;
 pub struct SeedAdaptive {
     config: AdaptiveTimeoutConfig,
     profiles: Mutex<HashMap<Target, SeedProfile>>,
+    counters: Mutex<Counters>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -35,6 +37,7 @@ impl SeedAdaptive {
         Self {
             config,
             profiles: Mutex::new(HashMap::new()),
+            counters: Mutex::new(Counters::default()),
         }
     }
 
@@ -71,6 +74,8 @@ impl TimeoutPolicy for SeedAdaptive {
     }
 
     fn observe(&self, target: &Target, outcome: &Outcome) {
+        let default = Duration::from_secs(self.config.default_timeout_secs);
+        (self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).record(outcome, default);
         let alpha = self.config.learning_rate;
         let mut profiles = self.profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let profile = profiles.entry(target.clone()).or_default();
@@ -83,5 +88,14 @@ impl TimeoutPolicy for SeedAdaptive {
             }
             profile.latencies_secs.push_back(latency.as_secs_f64());
         }
+    }
+
+    fn stats(&self) -> Option<TimeoutStats> {
+        let min = self.config.min_samples.max(1) as usize;
+        let learned = (self.profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .values()
+            .filter(|p| p.latencies_secs.len() >= min)
+            .count();
+        Some((self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).stats(learned))
     }
 }

@@ -1,10 +1,11 @@
 //! The contracts riptide composes, and nothing else.
 //!
-//! Each optimization is a trait here with its backends in [`crate::backends`]; the cache (and
-//! later the pool and executor) are generic over these traits and never name a backend.
+//! Each optimization is a trait here with its backends in [`crate::backends`]; the cache, the pool
+//! and the timeout policies are generic over these traits and never name a backend.
 
 pub mod browser;
 pub mod module_cache;
+pub mod profile_store;
 pub mod timeout;
 
 pub use browser::{BrowserProvider, PageRequest};
@@ -12,4 +13,5 @@ pub use module_cache::{
     ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredArtifact,
     StoredCounters, WasmRuntime,
 };
-pub use timeout::{EngineKind, FailureClass, Outcome, Target, TimeoutPolicy};
+pub use profile_store::{ProfileStore, StoredProfile};
+pub use timeout::{EngineKind, FailureClass, Outcome, ProfileView, Target, TimeoutPolicy, TimeoutStats};

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::Serialize;
+
 /// How a page is fetched; static fetches and headless renders of one host learn separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,4 +85,70 @@ pub trait TimeoutPolicy: Send + Sync {
 
     /// Records the outcome of an attempt that was given `timeout_for(target)`.
     fn observe(&self, target: &Target, outcome: &Outcome);
+
+    /// Totals over what was observed, if the policy keeps them (default: `None`).
+    fn stats(&self) -> Option<TimeoutStats> {
+        None
+    }
+
+    /// What was learned per target, if anything (default: nothing), sorted by target.
+    fn profiles(&self) -> Vec<ProfileView> {
+        Vec::new()
+    }
+
+    /// Writes learned state to the policy's store now, if it has one (default: nothing to do).
+    ///
+    /// Policies that persist write in the background anyway; call this before exiting so the
+    /// last few seconds of learning are kept.
+    fn flush(&self) -> crate::Result<()> {
+        Ok(())
+    }
+}
+
+/// Totals over every attempt a policy observed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TimeoutStats {
+    /// Attempts observed (successes, time-outs and failures).
+    pub total_requests: u64,
+    /// Attempts that succeeded.
+    pub successes: u64,
+    /// Attempts that timed out.
+    pub timeouts: u64,
+    /// Attempts that failed for a reason unrelated to latency (DNS, refused, HTTP status...).
+    pub failures: u64,
+    /// `successes / total_requests` (0 when nothing was observed).
+    pub success_rate: f64,
+    /// `timeouts / total_requests` (0 when nothing was observed).
+    pub timeout_rate: f64,
+    /// Seconds spent in attempts that timed out: waiting that produced nothing.
+    pub wasted_wait_secs: f64,
+    /// The seed specification's `time_saved`: for every time-out, how much sooner it gave up
+    /// than `default_timeout_secs` would have. Optimistic by construction (a longer wait might
+    /// have succeeded); `wasted_wait_secs` and the success rate are the honest pair.
+    pub time_saved_secs: f64,
+    /// Targets whose timeout is learned (at least `min_samples` latencies).
+    pub learned_domains: usize,
+}
+
+/// One target's learned profile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileView {
+    /// The host.
+    pub host: String,
+    /// Static fetch or headless render.
+    pub engine: EngineKind,
+    /// The timeout the next attempt gets, in seconds.
+    pub timeout_secs: f64,
+    /// Latency samples (successes) seen.
+    pub samples: u64,
+    /// Median latency estimate, in seconds (`None` before any sample).
+    pub p50_secs: Option<f64>,
+    /// 95th percentile estimate, in seconds.
+    pub p95_secs: Option<f64>,
+    /// 99th percentile estimate, in seconds.
+    pub p99_secs: Option<f64>,
+    /// Success rate as an exponential moving average (`alpha = learning_rate`).
+    pub success_rate: Option<f64>,
+    /// When an attempt was last observed, in seconds since the Unix epoch.
+    pub last_updated_unix_secs: u64,
 }

@@ -1,0 +1,45 @@
+//! An in-memory [`ProfileStore`]: what `AdaptiveTimeout` persists to without the `redb` feature
+//! (profiles then last as long as the store value), and what tests share between two policies
+//! to check a round trip.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+use crate::error::Result;
+use crate::traits::{ProfileStore, StoredProfile, Target};
+
+/// Profiles held in this process's memory.
+#[derive(Debug, Default)]
+pub struct MemoryProfileStore {
+    profiles: Mutex<BTreeMap<Target, StoredProfile>>,
+}
+
+impl MemoryProfileStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl ProfileStore for MemoryProfileStore {
+    fn load(&self) -> Result<Vec<StoredProfile>> {
+        let profiles = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(profiles.values().cloned().collect())
+    }
+
+    fn save(&self, batch: &[StoredProfile]) -> Result<()> {
+        let mut profiles = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+        for p in batch {
+            profiles.insert(p.target.clone(), p.clone());
+        }
+        Ok(())
+    }
+
+    fn remove(&self, targets: &[Target]) -> Result<()> {
+        let mut profiles = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+        for t in targets {
+            profiles.remove(t);
+        }
+        Ok(())
+    }
+}

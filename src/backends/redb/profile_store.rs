@@ -1,0 +1,160 @@
+//! The persistent [`ProfileStore`]: learned timeout profiles in one redb file
+//! (`$RIPTIDE_HOME/timeouts.redb`).
+//!
+//! Opened in redb's multi-writer mode, so several riptide processes share one home. A file held
+//! exclusively by another program, or one that cannot be created, leaves the store unavailable:
+//! [`ProfileStore::load`] and [`ProfileStore::save`] return [`Error::Store`] (the policy logs it,
+//! starts unlearned and keeps its profiles for the next attempt), and every call tries to open the
+//! file again. A damaged file is set aside as `timeouts.redb.damaged` and replaced.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, UNIX_EPOCH};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{create_private_dir, open_shared};
+use crate::error::{Error, Result};
+use crate::traits::{EngineKind, ProfileStore, StoredProfile, Target};
+
+/// `"<engine>/<host>"` -> updated-at (u64 LE seconds since the epoch) followed by the profile.
+const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("timeout_profiles");
+
+/// Timeout profiles in a redb file.
+#[derive(Debug)]
+pub struct RedbProfileStore {
+    path: PathBuf,
+    db: Mutex<Option<Database>>,
+}
+
+impl RedbProfileStore {
+    /// Opens (or creates) the store at `path`, creating its directory (0700).
+    ///
+    /// Fails only when the directory cannot be created; a file that cannot be opened now is
+    /// retried on every load and save.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir, "create the timeout profile directory")?;
+        }
+        let db = open_shared(&path, "timeout profile store", FALLBACK);
+        Ok(Self {
+            path,
+            db: Mutex::new(db),
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the file is open (`false`: held by another program; loads and saves fail).
+    pub fn is_available(&self) -> bool {
+        self.db.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+    }
+
+    fn with_db<T>(&self, action: &'static str, f: impl FnOnce(&Database) -> Result<T, redb::Error>) -> Result<T> {
+        let mut db = self.db.lock().unwrap_or_else(PoisonError::into_inner);
+        if db.is_none() {
+            *db = open_shared(&self.path, "timeout profile store", FALLBACK);
+        }
+        let Some(db) = db.as_ref() else {
+            return Err(self.error(action, "the file is held by another program, or cannot be created"));
+        };
+        f(db).map_err(|e| self.error(action, e))
+    }
+
+    fn error(&self, action: &'static str, reason: impl std::fmt::Display) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            action,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+const FALLBACK: &str = "timeouts start unlearned and are kept in memory";
+
+fn key_of(target: &Target) -> String {
+    let engine = match target.engine {
+        EngineKind::Static => "static",
+        EngineKind::Headless => "headless",
+    };
+    format!("{engine}/{}", target.host)
+}
+
+fn target_of(key: &str) -> Option<Target> {
+    let (engine, host) = key.split_once('/')?;
+    let engine = match engine {
+        "static" => EngineKind::Static,
+        "headless" => EngineKind::Headless,
+        _ => return None,
+    };
+    Some(Target::new(host, engine))
+}
+
+fn encode(p: &StoredProfile) -> Vec<u8> {
+    let secs = p.updated_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut value = Vec::with_capacity(8 + p.data.len());
+    value.extend_from_slice(&secs.to_le_bytes());
+    value.extend_from_slice(&p.data);
+    value
+}
+
+fn decode(key: &str, value: &[u8]) -> Option<StoredProfile> {
+    let (secs, data) = value.split_first_chunk::<8>()?;
+    Some(StoredProfile {
+        target: target_of(key)?,
+        updated_at: UNIX_EPOCH + Duration::from_secs(u64::from_le_bytes(*secs)),
+        data: data.to_vec(),
+    })
+}
+
+impl ProfileStore for RedbProfileStore {
+    fn load(&self) -> Result<Vec<StoredProfile>> {
+        self.with_db("load timeout profiles", |db| {
+            let txn = db.begin_read()?;
+            let table = match txn.open_table(PROFILES) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            let mut profiles = Vec::new();
+            for row in table.iter()? {
+                let (key, value) = row?;
+                // A record this version cannot read is skipped, not fatal: it is relearned.
+                profiles.extend(decode(key.value(), value.value()));
+            }
+            Ok(profiles)
+        })
+    }
+
+    fn save(&self, profiles: &[StoredProfile]) -> Result<()> {
+        self.with_db("save timeout profiles", |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(PROFILES)?;
+                for p in profiles {
+                    table.insert(key_of(&p.target).as_str(), encode(p).as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+    }
+
+    fn remove(&self, targets: &[Target]) -> Result<()> {
+        self.with_db("remove timeout profiles", |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(PROFILES)?;
+                for t in targets {
+                    table.remove(key_of(t).as_str())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,189 @@
+//! One target's learned state for [`AdaptiveTimeout`](super::AdaptiveTimeout): a decayed
+//! log-latency histogram, RFC 6298 smoothing, the current timeout and a success-rate average,
+//! plus its persisted encoding.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+const BUCKETS: usize = 96;
+const MIN_SECS: f64 = 0.01;
+const GROWTH: f64 = 1.1;
+const QUANTILE: f64 = 0.95;
+const QUANTILE_MARGIN: f64 = 1.5;
+const RTTVAR_K: f64 = 4.0;
+const FLOOR_SECS: f64 = 0.5;
+/// The histogram decays at a tenth of the learning rate: with the default 0.1 its effective
+/// window is ~100 observations, so a single sample holds ~1% of the weight and cannot move the
+/// 95th percentile on its own.
+const HISTOGRAM_DECAY_SHARE: f64 = 0.1;
+/// Bumped when the encoding changes; older records are dropped and relearned.
+const ENCODING_VERSION: u32 = 1;
+
+#[derive(Debug, Clone)]
+pub(super) struct Profile {
+    weights: [f64; BUCKETS],
+    /// Latency samples (successes) seen.
+    pub(super) samples: u64,
+    srtt: Option<f64>,
+    rttvar: f64,
+    /// The timeout in force, in seconds, once one was computed.
+    pub(super) timeout: Option<f64>,
+    pub(super) success_rate: Option<f64>,
+    pub(super) updated_at: SystemTime,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            weights: [0.0; BUCKETS],
+            samples: 0,
+            srtt: None,
+            rttvar: 0.0,
+            timeout: None,
+            success_rate: None,
+            updated_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+}
+
+fn bucket_of(secs: f64) -> usize {
+    if secs.is_nan() || secs <= MIN_SECS {
+        return 0;
+    }
+    ((secs / MIN_SECS).ln() / GROWTH.ln())
+        .ceil()
+        .clamp(0.0, (BUCKETS - 1) as f64) as usize
+}
+
+fn bucket_upper(i: usize) -> f64 {
+    MIN_SECS * GROWTH.powi(i as i32)
+}
+
+impl Profile {
+    fn add(&mut self, secs: f64, alpha: f64) {
+        let decay = alpha * HISTOGRAM_DECAY_SHARE;
+        for w in &mut self.weights {
+            *w *= 1.0 - decay;
+        }
+        self.weights[bucket_of(secs)] += 1.0;
+    }
+
+    fn count(&mut self, success: bool, alpha: f64, now: SystemTime) {
+        let x = if success { 1.0 } else { 0.0 };
+        self.success_rate = Some(self.success_rate.map_or(x, |r| alpha * x + (1.0 - alpha) * r));
+        self.updated_at = now;
+    }
+
+    /// The latency quantile `q` in seconds (`None` while the histogram is empty).
+    pub(super) fn quantile(&self, q: f64) -> Option<f64> {
+        let total: f64 = self.weights.iter().sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let mut seen = 0.0;
+        for (i, w) in self.weights.iter().enumerate() {
+            seen += w;
+            if seen >= q * total {
+                return Some(bucket_upper(i));
+            }
+        }
+        Some(bucket_upper(BUCKETS - 1))
+    }
+
+    /// A success after `secs`.
+    pub(super) fn success(&mut self, secs: f64, alpha: f64, now: SystemTime) {
+        self.add(secs, alpha);
+        self.samples += 1;
+        self.count(true, alpha, now);
+        // A freak sample counts as "somewhat slow" for the smoothed estimates, so one outlier
+        // cannot inflate the variance margin for dozens of observations.
+        let r = self.timeout.map_or(secs, |t| secs.min(2.0 * t));
+        match self.srtt {
+            None => {
+                self.srtt = Some(r);
+                self.rttvar = r / 2.0;
+            }
+            Some(srtt) => {
+                self.rttvar = (1.0 - alpha) * self.rttvar + alpha * (srtt - r).abs();
+                self.srtt = Some((1.0 - alpha) * srtt + alpha * r);
+            }
+        }
+    }
+
+    /// A time-out after `secs`: censored, the latency was at least `secs`, so it adds weight
+    /// above (at twice), never below.
+    pub(super) fn timed_out(&mut self, secs: f64, alpha: f64, now: SystemTime) {
+        self.add(secs * 2.0, alpha);
+        self.count(false, alpha, now);
+    }
+
+    /// A failure unrelated to latency: only the success rate moves.
+    pub(super) fn failed(&mut self, alpha: f64, now: SystemTime) {
+        self.count(false, alpha, now);
+    }
+
+    /// The timeout this profile suggests before clamping and the poisoning guard.
+    pub(super) fn candidate(&self) -> Option<f64> {
+        let from_quantile = self.quantile(QUANTILE)? * QUANTILE_MARGIN;
+        let from_variance = self.srtt.map_or(0.0, |s| s + (RTTVAR_K * self.rttvar).max(FLOOR_SECS));
+        Some(from_quantile.max(from_variance))
+    }
+
+    /// The persisted form (JSON; small, and readable when debugging a store).
+    pub(super) fn encode(&self) -> Vec<u8> {
+        let snapshot = Snapshot {
+            version: ENCODING_VERSION,
+            buckets: (0..BUCKETS)
+                .filter(|&i| self.weights[i] > 1e-9)
+                .map(|i| (i as u8, self.weights[i]))
+                .collect(),
+            samples: self.samples,
+            srtt: self.srtt,
+            rttvar: self.rttvar,
+            timeout: self.timeout,
+            success_rate: self.success_rate,
+        };
+        serde_json::to_vec(&snapshot).unwrap_or_default()
+    }
+
+    /// Reads [`Profile::encode`]'s output; `None` for anything else (relearned, never trusted).
+    pub(super) fn decode(data: &[u8], updated_at: SystemTime) -> Option<Self> {
+        let s: Snapshot = serde_json::from_slice(data).ok()?;
+        let finite = |x: f64| x.is_finite() && x >= 0.0;
+        let valid = s.version == ENCODING_VERSION
+            && s.buckets.iter().all(|&(i, w)| usize::from(i) < BUCKETS && finite(w))
+            && s.srtt.is_none_or(finite)
+            && finite(s.rttvar)
+            && s.timeout.is_none_or(finite)
+            && s.success_rate.is_none_or(|r| (0.0..=1.0).contains(&r));
+        if !valid {
+            return None;
+        }
+        let mut weights = [0.0; BUCKETS];
+        for (i, w) in s.buckets {
+            weights[usize::from(i)] = w;
+        }
+        Some(Self {
+            weights,
+            samples: s.samples,
+            srtt: s.srtt,
+            rttvar: s.rttvar,
+            timeout: s.timeout,
+            success_rate: s.success_rate,
+            updated_at,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    version: u32,
+    /// Non-empty buckets as (index, weight).
+    buckets: Vec<(u8, f64)>,
+    samples: u64,
+    srtt: Option<f64>,
+    rttvar: f64,
+    timeout: Option<f64>,
+    success_rate: Option<f64>,
+}

@@ -1,0 +1,269 @@
+//! Learned timeout profiles across restarts: a round trip through a real redb file, TTL expiry on
+//! load, and the failures that must never fail a request (a corrupt file, a second process
+//! holding the store). Also the stats and profile views the CLI prints.
+#![cfg(feature = "redb")]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use riptide::backends::memory::MemoryProfileStore;
+use riptide::backends::redb::RedbProfileStore;
+use riptide::config::AdaptiveTimeoutConfig;
+use riptide::policies::{AdaptiveTimeout, SeedAdaptive};
+use riptide::traits::{EngineKind, FailureClass, Outcome, ProfileStore, Target, TimeoutPolicy};
+
+const HOLD_VAR: &str = "RIPTIDE_TEST_HOLD_PROFILES";
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn target(host: &str) -> Target {
+    Target::new(host, EngineKind::Static)
+}
+
+fn config() -> AdaptiveTimeoutConfig {
+    AdaptiveTimeoutConfig {
+        min_timeout_secs: 1,
+        ..AdaptiveTimeoutConfig::default()
+    }
+}
+
+/// Teaches `policy` that `host` answers in about 2 s, and returns the learned timeout.
+fn teach(policy: &dyn TimeoutPolicy, host: &str) -> Duration {
+    let t = target(host);
+    for i in 0..40 {
+        policy.observe(&t, &Outcome::Succeeded(secs(1.5 + f64::from(i % 5) * 0.25)));
+    }
+    policy.timeout_for(&t)
+}
+
+fn policy_at(path: &Path) -> AdaptiveTimeout {
+    AdaptiveTimeout::with_store(config(), RedbProfileStore::open(path).expect("open profile store"))
+}
+
+#[test]
+fn profiles_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    let first = policy_at(&path);
+    let learned = teach(&first, "a.example");
+    assert!(learned < secs(30.0), "learned below the default: {learned:?}");
+    first.flush().expect("flush");
+    let views = first.profiles();
+    drop(first);
+
+    let second = policy_at(&path);
+    assert_eq!(second.timeout_for(&target("a.example")), learned);
+    assert_eq!(second.profiles(), views, "the same profile, field for field");
+    let cold = second.timeout_for(&target("cold.example"));
+    assert!(cold < secs(30.0), "the engine prior survived too: {cold:?}");
+}
+
+#[test]
+fn dropping_the_policy_saves_what_is_pending() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    let learned = {
+        let policy = policy_at(&path);
+        teach(&policy, "a.example")
+    };
+    assert_eq!(policy_at(&path).timeout_for(&target("a.example")), learned);
+}
+
+#[test]
+fn profiles_older_than_the_ttl_are_dropped_on_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    let first = policy_at(&path);
+    teach(&first, "old.example");
+    let kept = teach(&first, "new.example");
+    first.flush().expect("flush");
+    drop(first);
+
+    // Age one profile past the 30-day TTL.
+    let store = RedbProfileStore::open(&path).expect("open");
+    let mut old = store
+        .load()
+        .expect("load")
+        .into_iter()
+        .find(|p| p.target.host == "old.example")
+        .expect("stored");
+    old.updated_at = SystemTime::now() - Duration::from_secs(31 * 86_400);
+    store.save(&[old]).expect("save");
+    drop(store);
+
+    let second = policy_at(&path);
+    let hosts: Vec<String> = second.profiles().into_iter().map(|v| v.host).collect();
+    assert_eq!(hosts, ["new.example"]);
+    assert_eq!(second.timeout_for(&target("new.example")), kept);
+    drop(second);
+    let left: Vec<String> = RedbProfileStore::open(&path)
+        .expect("open")
+        .load()
+        .expect("load")
+        .into_iter()
+        .map(|p| p.target.host)
+        .collect();
+    assert!(
+        !left.contains(&"old.example".to_string()),
+        "expired profiles are deleted: {left:?}"
+    );
+}
+
+#[test]
+fn a_corrupt_profile_file_leaves_the_policy_working() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    std::fs::write(&path, b"this is not a redb file, not even close".repeat(200)).expect("write");
+    let policy = policy_at(&path);
+    assert_eq!(policy.timeout_for(&target("a.example")), secs(30.0), "unlearned");
+    let learned = teach(&policy, "a.example");
+    policy.flush().expect("a fresh file took the profiles");
+    drop(policy);
+    assert!(
+        path.with_extension("redb.damaged").exists(),
+        "the damaged file is set aside"
+    );
+    assert_eq!(policy_at(&path).timeout_for(&target("a.example")), learned);
+}
+
+#[test]
+fn undecodable_records_are_relearned_not_trusted() {
+    let store = MemoryProfileStore::new();
+    store
+        .save(&[riptide::traits::StoredProfile {
+            target: target("a.example"),
+            updated_at: SystemTime::now(),
+            data: br#"{"version":1,"buckets":[[200,1.0]],"samples":9,"srtt":null,"rttvar":0,"timeout":-5,"success_rate":2}"#.to_vec(),
+        }])
+        .expect("save");
+    let store = std::sync::Arc::new(store);
+    let policy = AdaptiveTimeout::with_store(config(), std::sync::Arc::clone(&store));
+    assert!(policy.profiles().is_empty());
+    assert_eq!(policy.timeout_for(&target("a.example")), secs(30.0));
+    assert!(store.load().expect("load").is_empty(), "the bad record was deleted");
+}
+
+/// The other process in `a_store_held_by_another_process_leaves_the_policy_working`: holds the
+/// profile file exclusively until its stdin closes. Run directly, it checks that such a holder
+/// does exclude others.
+#[test]
+fn profile_store_holder_process() {
+    let own = tempfile::tempdir().expect("temp dir");
+    let path = std::env::var_os(HOLD_VAR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| own.path().join("timeouts.redb"));
+    let _holder = redb::Database::create(&path).expect("hold the file");
+    assert!(
+        matches!(
+            redb::Database::create(&path),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen)
+        ),
+        "an exclusive holder excludes other openers"
+    );
+    if std::env::var_os(HOLD_VAR).is_some() {
+        println!("HOLDING");
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    }
+}
+
+#[test]
+fn a_store_held_by_another_process_leaves_the_policy_working() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    let first = policy_at(&path);
+    let learned_before = teach(&first, "a.example");
+    drop(first);
+
+    let mut holder = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "profile_store_holder_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(HOLD_VAR, &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the holder");
+    let mut lines = BufReader::new(holder.stdout.take().expect("stdout")).lines();
+    let holding = lines.by_ref().map_while(Result::ok).any(|l| l.contains("HOLDING"));
+    assert!(holding, "the holder process took the file");
+
+    let policy = policy_at(&path);
+    assert_eq!(
+        policy.timeout_for(&target("a.example")),
+        secs(30.0),
+        "the held store could not be read: start unlearned"
+    );
+    let learned = teach(&policy, "b.example");
+    assert!(learned < secs(30.0), "and keep learning: {learned:?}");
+    assert!(policy.flush().is_err(), "the save fails while the file is held");
+
+    drop(holder.stdin.take());
+    assert!(holder.wait().expect("holder exits").success(), "holder process passed");
+    policy.flush().expect("once released, the pending profiles are saved");
+    drop(policy);
+    let after = policy_at(&path);
+    assert_eq!(
+        after.timeout_for(&target("b.example")),
+        learned,
+        "nothing learned was lost"
+    );
+    assert_eq!(after.timeout_for(&target("a.example")), learned_before);
+}
+
+#[test]
+fn stats_count_attempts_wasted_wait_and_learned_domains() {
+    let policy = AdaptiveTimeout::new(config());
+    teach(&policy, "a.example");
+    let t = target("b.example");
+    policy.observe(&t, &Outcome::TimedOut(secs(10.0)));
+    policy.observe(&t, &Outcome::TimedOut(secs(4.0)));
+    policy.observe(&t, &Outcome::Failed(FailureClass::ConnectionRefused));
+    policy.observe(&t, &Outcome::Succeeded(secs(1.0)));
+    let s = policy.stats().expect("stats");
+    assert_eq!((s.total_requests, s.successes, s.timeouts, s.failures), (44, 41, 2, 1));
+    assert!((s.success_rate - 41.0 / 44.0).abs() < 1e-12);
+    assert!((s.timeout_rate - 2.0 / 44.0).abs() < 1e-12);
+    assert!((s.wasted_wait_secs - 14.0).abs() < 1e-9, "{s:?}");
+    assert!((s.time_saved_secs - (20.0 + 26.0)).abs() < 1e-9, "30 s default: {s:?}");
+    assert_eq!(s.learned_domains, 1, "b.example has one sample, below min_samples");
+
+    let views = policy.profiles();
+    assert_eq!(views.len(), 2);
+    let a = &views[0];
+    assert_eq!(
+        (a.host.as_str(), a.engine, a.samples),
+        ("a.example", EngineKind::Static, 40)
+    );
+    let (p50, p95, p99) = (a.p50_secs.unwrap(), a.p95_secs.unwrap(), a.p99_secs.unwrap());
+    assert!(
+        (1.5..=2.3).contains(&p50) && p50 <= p95 && p95 <= p99 && p99 <= 2.8,
+        "{a:?}"
+    );
+    assert_eq!(a.success_rate, Some(1.0));
+    assert!(a.last_updated_unix_secs > 1_700_000_000);
+    assert_eq!(secs(a.timeout_secs), policy.timeout_for(&target("a.example")));
+    let b = &views[1];
+    assert!(b.success_rate.unwrap() < 0.5, "{b:?}");
+    let json = serde_json::to_value(&views).expect("serializable");
+    assert_eq!(json[0]["engine"], "static");
+}
+
+#[test]
+fn seed_counts_the_same_stats() {
+    let policy = SeedAdaptive::new(config());
+    teach(&policy, "a.example");
+    policy.observe(&target("a.example"), &Outcome::TimedOut(secs(12.0)));
+    let s = policy.stats().expect("stats");
+    assert_eq!(
+        (s.total_requests, s.successes, s.timeouts, s.learned_domains),
+        (41, 40, 1, 1)
+    );
+    assert!((s.time_saved_secs - 18.0).abs() < 1e-9);
+}
