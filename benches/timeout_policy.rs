@@ -1,5 +1,6 @@
 //! The cost of a policy on the request path: `observe` after every attempt and `timeout_for`
-//! before it, with 1,000 learned targets.
+//! before it, with 1,000 learned targets; `adaptive+store` also tracks changes for the
+//! background profile writer.
 //!
 //! ```text
 //! cargo bench --bench timeout_policy
@@ -10,6 +11,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use riptide::backends::memory::MemoryProfileStore;
 use riptide::config::AdaptiveTimeoutConfig;
 use riptide::policies::{AdaptiveTimeout, SeedAdaptive};
 use riptide::traits::{EngineKind, Outcome, Target, TimeoutPolicy};
@@ -27,10 +29,17 @@ fn bench(c: &mut Criterion) {
     let targets: Vec<Target> = (0..1000)
         .map(|i| Target::new(format!("host{i}.example"), EngineKind::Static))
         .collect();
-    let policies: [(&str, Box<dyn TimeoutPolicy>); 2] = [
+    let policies: [(&str, Box<dyn TimeoutPolicy>); 3] = [
         (
             "adaptive",
             Box::new(AdaptiveTimeout::new(AdaptiveTimeoutConfig::default())),
+        ),
+        (
+            "adaptive+store",
+            Box::new(AdaptiveTimeout::with_store(
+                AdaptiveTimeoutConfig::default(),
+                MemoryProfileStore::new(),
+            )),
         ),
         ("seed", Box::new(SeedAdaptive::new(AdaptiveTimeoutConfig::default()))),
     ];

@@ -199,6 +199,41 @@ pub struct AdaptiveTimeoutConfig {
     pub backoff_multiplier: f64,
 }
 
+impl AdaptiveTimeoutConfig {
+    /// Checks the values that cannot work together: `Err((key, what is wrong))`.
+    pub(crate) fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        let t = self;
+        if t.min_timeout_secs == 0 {
+            return Err(("min_timeout_secs", "must be at least 1".into()));
+        }
+        if t.min_timeout_secs > t.max_timeout_secs {
+            return Err((
+                "min_timeout_secs",
+                format!(
+                    "{} is more than max_timeout_secs ({})",
+                    t.min_timeout_secs, t.max_timeout_secs
+                ),
+            ));
+        }
+        if !(t.min_timeout_secs..=t.max_timeout_secs).contains(&t.default_timeout_secs) {
+            return Err((
+                "default_timeout_secs",
+                format!(
+                    "{} is outside [min_timeout_secs, max_timeout_secs] = [{}, {}]",
+                    t.default_timeout_secs, t.min_timeout_secs, t.max_timeout_secs
+                ),
+            ));
+        }
+        if !(t.learning_rate > 0.0 && t.learning_rate <= 1.0) {
+            return Err(("learning_rate", format!("{} is not in (0, 1]", t.learning_rate)));
+        }
+        if !(t.backoff_multiplier.is_finite() && t.backoff_multiplier >= 1.0) {
+            return Err(("backoff_multiplier", format!("{} is less than 1", t.backoff_multiplier)));
+        }
+        Ok(())
+    }
+}
+
 impl Default for AdaptiveTimeoutConfig {
     fn default() -> Self {
         Self {
@@ -471,40 +506,8 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
     if c.optimizations.wasm_cache.entry_ttl_days == 0 {
         return Err(fail(&format!("{w}.entry_ttl_days"), "must be at least 1".into()));
     }
-    let t = &c.optimizations.adaptive_timeout;
-    let a = "optimizations.adaptive_timeout";
-    if t.min_timeout_secs == 0 {
-        return Err(fail(&format!("{a}.min_timeout_secs"), "must be at least 1".into()));
-    }
-    if t.min_timeout_secs > t.max_timeout_secs {
-        return Err(fail(
-            &format!("{a}.min_timeout_secs"),
-            format!(
-                "{} is more than max_timeout_secs ({})",
-                t.min_timeout_secs, t.max_timeout_secs
-            ),
-        ));
-    }
-    if !(t.min_timeout_secs..=t.max_timeout_secs).contains(&t.default_timeout_secs) {
-        return Err(fail(
-            &format!("{a}.default_timeout_secs"),
-            format!(
-                "{} is outside [min_timeout_secs, max_timeout_secs] = [{}, {}]",
-                t.default_timeout_secs, t.min_timeout_secs, t.max_timeout_secs
-            ),
-        ));
-    }
-    if !(t.learning_rate > 0.0 && t.learning_rate <= 1.0) {
-        return Err(fail(
-            &format!("{a}.learning_rate"),
-            format!("{} is not in (0, 1]", t.learning_rate),
-        ));
-    }
-    if !(t.backoff_multiplier.is_finite() && t.backoff_multiplier >= 1.0) {
-        return Err(fail(
-            &format!("{a}.backoff_multiplier"),
-            format!("{} is less than 1", t.backoff_multiplier),
-        ));
+    if let Err((key, message)) = c.optimizations.adaptive_timeout.check() {
+        return Err(fail(&format!("optimizations.adaptive_timeout.{key}"), message));
     }
     if c.performance.metrics_export_interval_secs == 0 {
         return Err(fail(

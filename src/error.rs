@@ -26,6 +26,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A simulator workload file is unreadable or describes something impossible.
+    #[error("workload {origin} is invalid: {message}; see \"Workload files\" in README.md")]
+    Workload {
+        /// The file (or `"<string>"`).
+        origin: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+
     /// The configuration sources could not be read or parsed.
     #[error("could not load configuration: {0}; fix the named file or variable")]
     ConfigLoad(String),

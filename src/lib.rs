@@ -10,8 +10,9 @@
 //!    headless Chromium with health checks, recycling and bounded waiting.
 //! 3. **Adaptive timeouts** ([`traits::TimeoutPolicy`], [`policies`]): per-target timeouts
 //!    learned from latencies ([`policies::AdaptiveTimeout`]) and retries with escalation, a
-//!    retry budget and circuit breakers ([`policies::Retrier`]). Persistence of learned
-//!    profiles is next, then the executor composing all three.
+//!    retry budget and circuit breakers ([`policies::Retrier`]); learned profiles persist
+//!    through a [`traits::ProfileStore`], and [`policies::simulate`] compares policies on
+//!    simulated crawls. The executor composing all three is next.
 //!
 //! # Quick start
 //!

@@ -203,4 +203,41 @@ mod adaptive {
         }
         assert_eq!(p.timeout_for(&fast), before, "failures carry no latency");
     }
+
+    #[test]
+    fn scattered_time_outs_are_not_latencies_and_do_not_raise_it() {
+        // Pages that never answer, one attempt in twenty: waiting longer would not help.
+        let p = policy();
+        let t = target("a.example");
+        let t0 = established(&p, &t);
+        for _ in 0..5 {
+            observe_all(&p, &t, &[2.0; 19]);
+            p.observe(&t, &Outcome::TimedOut(t0));
+        }
+        assert_eq!(p.timeout_for(&t), t0);
+    }
+
+    #[test]
+    fn a_cold_target_that_times_out_is_raised_to_the_default_and_no_further() {
+        let p = policy();
+        let prior = established(&p, &target("a.example"));
+        let slow = target("slow.example");
+        assert_eq!(p.timeout_for(&slow), prior, "cold: the prior");
+        let mut last = prior;
+        for _ in 0..20 {
+            p.observe(&slow, &Outcome::TimedOut(last));
+            let now = p.timeout_for(&slow);
+            assert!(now >= last, "{now:?} < {last:?}");
+            last = now;
+        }
+        assert_eq!(last, secs(30.0), "time-outs alone justify the default, not more");
+        assert_eq!(
+            p.timeout_for(&target("other.example")),
+            prior,
+            "time-outs are not latencies: the prior is untouched"
+        );
+        // Successes beyond it (on escalated retries) teach it the rest.
+        observe_all(&p, &slow, &[40.0; 10]);
+        assert!(p.timeout_for(&slow) > secs(40.0), "{:?}", p.timeout_for(&slow));
+    }
 }

@@ -5,8 +5,14 @@
 //! - **Time-decayed quantile** on a log-bucketed histogram (buckets 10% apart, 10 ms to ~10 min):
 //!   O(buckets) per observation, no sorting, and old behaviour fades (a tenth of
 //!   `learning_rate` per sample: an effective window of ~100 observations).
-//! - **Censoring**: a time-out at `d` says the latency was *at least* `d`; it adds weight above
-//!   `d` (at `2d`), so a run of time-outs can only raise the timeout.
+//! - **Censoring**: a time-out at `d` says the latency was *at least* `d`, so it is never a
+//!   latency sample. It feeds a time-out rate instead: a few time-outs are what a p95-based
+//!   timeout expects (and what pages that never answer cause), but when more than
+//!   [`TIMEOUT_PRESSURE`] of recent attempts time out the timeout is cutting off real answers,
+//!   and each further time-out raises it (x1.5), up to the larger of the default timeout and
+//!   what successes justify. A time-out never lowers a timeout. Measured with the simulator:
+//!   putting time-outs into the quantile instead (as samples at `2d`) let pages that never
+//!   answer drag timeouts to the maximum.
 //! - **Variance margin** in the spirit of RFC 6298: `SRTT + 4 * RTTVAR`, with a floor, next to the
 //!   p95 with a 1.5x margin; the larger wins.
 //! - **Prior for cold targets**: until a target has `min_samples`, its timeout comes from all
@@ -36,6 +42,8 @@ use crate::traits::{
 
 const MAX_RISE: f64 = 1.5;
 const MAX_FALL: f64 = 0.8;
+/// Above this share of recent attempts timing out, time-outs raise the timeout.
+pub const TIMEOUT_PRESSURE: f64 = 0.1;
 /// The host under which an engine's prior is persisted; no real host is spelled like this.
 const PRIOR_HOST: &str = "*";
 
@@ -132,21 +140,21 @@ impl AdaptiveTimeout {
     }
 
     fn timeout_in(&self, state: &State, target: &Target) -> f64 {
-        let learned = state
-            .targets
-            .get(target)
+        let profile = state.targets.get(target);
+        if let Some(learned) = profile
             .filter(|p| p.samples >= self.min_samples())
-            .and_then(|p| p.timeout);
-        let secs = learned
-            .or_else(|| {
-                let prior = state
-                    .engines
-                    .get(&target.engine)
-                    .filter(|p| p.samples >= self.min_samples())?;
-                prior.candidate()
-            })
+            .and_then(|p| p.timeout)
+        {
+            return self.clamp(learned);
+        }
+        let base = state
+            .engines
+            .get(&target.engine)
+            .filter(|p| p.samples >= self.min_samples())
+            .and_then(|p| p.candidate())
             .unwrap_or(self.config.default_timeout_secs as f64);
-        self.clamp(secs)
+        let floor = profile.and_then(|p| p.raised).unwrap_or(0.0);
+        self.clamp(base.max(floor))
     }
 }
 
@@ -201,6 +209,8 @@ impl TimeoutPolicy for AdaptiveTimeout {
         let mut state = lock(&self.state);
         state.counters.record(outcome, default);
         state.mark(target);
+        let given = self.timeout_in(&state, target);
+        let min_samples = self.min_samples();
         let state = &mut *state;
         let engine = state.engines.entry(target.engine).or_default();
         let profile = state.targets.entry(target.clone()).or_default();
@@ -208,30 +218,36 @@ impl TimeoutPolicy for AdaptiveTimeout {
             Outcome::Succeeded(latency) => {
                 engine.success(latency.as_secs_f64(), alpha, now);
                 profile.success(latency.as_secs_f64(), alpha, now);
+                let Some(candidate) = profile.candidate() else { return };
+                let next = match profile.timeout {
+                    // Until the target is established its estimate moves freely.
+                    Some(previous) if profile.samples > min_samples => {
+                        candidate.clamp(previous * MAX_FALL, previous * MAX_RISE)
+                    }
+                    _ => candidate,
+                };
+                profile.timeout = Some(self.clamp(next));
             }
-            Outcome::TimedOut(after) => {
-                engine.timed_out(after.as_secs_f64(), alpha, now);
-                profile.timed_out(after.as_secs_f64(), alpha, now);
+            Outcome::TimedOut(_) => {
+                engine.timed_out(alpha, now);
+                profile.timed_out(alpha, now);
+                if profile.timeout_rate() <= TIMEOUT_PRESSURE {
+                    return;
+                }
+                // Time-outs alone justify waiting up to the default; longer needs successes.
+                let ceiling = profile.candidate().unwrap_or(0.0).max(default.as_secs_f64());
+                let raised = self.clamp((given * MAX_RISE).min(ceiling).max(given));
+                if profile.samples >= min_samples && profile.timeout.is_some() {
+                    profile.timeout = Some(raised);
+                } else {
+                    profile.raised = Some(raised);
+                }
             }
             Outcome::Failed(_) => {
                 engine.failed(alpha, now);
                 profile.failed(alpha, now);
-                return;
             }
         }
-        let Some(candidate) = profile.candidate() else { return };
-        let timed_out = matches!(outcome, Outcome::TimedOut(_));
-        let next = match profile.timeout {
-            // Until the target is established its estimate moves freely.
-            Some(previous) if profile.samples > self.min_samples() => {
-                let bounded = candidate.clamp(previous * MAX_FALL, previous * MAX_RISE);
-                // A time-out is evidence of slowness: it may raise the timeout, never lower it.
-                if timed_out { bounded.max(previous) } else { bounded }
-            }
-            previous if timed_out => candidate.max(previous.unwrap_or(default.as_secs_f64())),
-            _ => candidate,
-        };
-        profile.timeout = Some(self.clamp(next));
     }
 
     fn stats(&self) -> Option<TimeoutStats> {

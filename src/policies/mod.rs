@@ -8,6 +8,8 @@
 //! - [`Retrier`]: retries for any policy (escalation, overall deadline, jitter, retry budget,
 //!   per-host circuit breaker).
 //!
+//! [`simulate`] plays workloads against policies on a virtual clock, to compare them.
+//!
 //! [`AdaptiveTimeout::with_store`] persists what it learns through a
 //! [`ProfileStore`](crate::traits::ProfileStore); the learning policies report
 //! [`TimeoutStats`](crate::traits::TimeoutStats) and per-target
@@ -18,6 +20,7 @@ mod fixed;
 mod profile_writer;
 mod retry;
 mod seed;
+pub mod simulate;
 mod stats;
 
 pub use adaptive::AdaptiveTimeout;

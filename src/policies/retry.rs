@@ -144,66 +144,22 @@ impl Retrier {
         F: FnMut(Duration) -> Fut,
         Fut: Future<Output = std::result::Result<T, AttemptFailure>>,
     {
-        let started = Instant::now();
-        let deadline = started + self.settings.overall_deadline;
-        self.admit(target)?;
-        self.deposit();
-        let mut timeout = policy.timeout_for(target).min(self.settings.max_timeout);
-        let mut pause = self.settings.base_pause;
-        let mut attempts = 0u32;
+        let mut plan = RetryPlan::begin(self, policy, target, Instant::now())?;
         loop {
-            attempts += 1;
-            let timeout_now = timeout.min(deadline.saturating_duration_since(Instant::now()));
+            let timeout = plan.next_timeout(Instant::now());
             let attempt_started = Instant::now();
-            let result = tokio::time::timeout(timeout_now, attempt(timeout_now)).await;
-            let elapsed = attempt_started.elapsed();
-            let last = match result {
+            let result = tokio::time::timeout(timeout, attempt(timeout)).await;
+            let step = match result {
                 Ok(Ok(value)) => {
-                    policy.observe(target, &Outcome::Succeeded(elapsed));
-                    self.record(target, None);
+                    plan.after(Outcome::Succeeded(attempt_started.elapsed()), Instant::now())?;
                     return Ok(value);
                 }
-                Ok(Err(AttemptFailure(class))) => {
-                    policy.observe(target, &Outcome::Failed(class));
-                    self.record(target, Some(class));
-                    if !class.is_retryable() {
-                        return Err(Error::AttemptFailed {
-                            target: target.to_string(),
-                            class,
-                            attempts,
-                        });
-                    }
-                    format!("{class:?}")
-                }
-                Err(_) => {
-                    policy.observe(target, &Outcome::TimedOut(timeout_now));
-                    self.record(target, None);
-                    format!("timed out after {timeout_now:?}")
-                }
+                Ok(Err(AttemptFailure(class))) => plan.after(Outcome::Failed(class), Instant::now())?,
+                Err(_) => plan.after(Outcome::TimedOut(timeout), Instant::now())?,
             };
-            let exhausted = |reason: &str| Error::RetriesExhausted {
-                target: target.to_string(),
-                attempts,
-                elapsed: started.elapsed(),
-                last: format!("{last}; {reason}"),
-            };
-            if attempts > self.settings.max_retries {
-                return Err(exhausted("no retries left"));
+            if let Step::Pause(pause) = step {
+                tokio::time::sleep(pause).await;
             }
-            let pause_now = self.jittered(pause);
-            if Instant::now() + pause_now >= deadline {
-                return Err(exhausted("the overall deadline leaves no time for another attempt"));
-            }
-            if !self.withdraw() {
-                return Err(Error::RetryBudgetExhausted {
-                    target: target.to_string(),
-                });
-            }
-            self.admit(target)?;
-            tokio::time::sleep(pause_now).await;
-            timeout = Duration::from_secs_f64(timeout.as_secs_f64() * self.settings.backoff_multiplier)
-                .min(self.settings.max_timeout);
-            pause = Duration::from_secs_f64(pause.as_secs_f64() * self.settings.backoff_multiplier);
         }
     }
 
@@ -236,13 +192,12 @@ impl Retrier {
     }
 
     /// Fails fast while `target`'s host has an open circuit; moves an expired one to half-open.
-    fn admit(&self, target: &Target) -> Result<()> {
+    fn admit(&self, target: &Target, now: Instant) -> Result<()> {
         let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         let circuit = circuits
             .entry(target.host.clone())
             .or_insert(Circuit::Closed { failures: 0 });
         if let Circuit::Open { until } = *circuit {
-            let now = Instant::now();
             if now < until {
                 return Err(Error::CircuitOpen {
                     host: target.host.clone(),
@@ -256,7 +211,7 @@ impl Retrier {
 
     /// Updates `target`'s circuit after an attempt: `None` means the host answered (or merely
     /// timed out, which is the policy's business, not the breaker's).
-    fn record(&self, target: &Target, failure: Option<FailureClass>) {
+    fn record(&self, target: &Target, failure: Option<FailureClass>, now: Instant) {
         let s = &self.settings;
         let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         let circuit = circuits
@@ -266,12 +221,12 @@ impl Retrier {
         *circuit = match (*circuit, connection_failure) {
             (_, false) => Circuit::Closed { failures: 0 },
             (Circuit::HalfOpen, true) => Circuit::Open {
-                until: Instant::now() + s.breaker_cooldown,
+                until: now + s.breaker_cooldown,
             },
             (Circuit::Closed { failures }, true) if failures + 1 >= s.breaker_threshold => {
                 tracing::warn!(host = %target.host, failures = failures + 1, "circuit opened");
                 Circuit::Open {
-                    until: Instant::now() + s.breaker_cooldown,
+                    until: now + s.breaker_cooldown,
                 }
             }
             (Circuit::Closed { failures }, true) => Circuit::Closed { failures: failures + 1 },
@@ -283,5 +238,109 @@ impl Retrier {
     pub fn circuit_open(&self, host: &str) -> bool {
         let circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         matches!(circuits.get(host), Some(Circuit::Open { until }) if Instant::now() < *until)
+    }
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The attempt succeeded.
+    Done,
+    /// Pause this long, then make the next attempt.
+    Pause(Duration),
+}
+
+/// One request's retries as a state machine over explicit instants, with no I/O and no waiting:
+/// [`Retrier::run`] drives it on tokio's clock, the simulator on a virtual one, so both follow
+/// exactly the same rules.
+pub(crate) struct RetryPlan<'a> {
+    retrier: &'a Retrier,
+    policy: &'a dyn TimeoutPolicy,
+    target: &'a Target,
+    started: Instant,
+    deadline: Instant,
+    timeout: Duration,
+    pause: Duration,
+    attempts: u32,
+}
+
+impl<'a> RetryPlan<'a> {
+    /// Admits a request at `now` (or fails fast on an open circuit) and funds the retry budget.
+    pub(crate) fn begin(
+        retrier: &'a Retrier,
+        policy: &'a dyn TimeoutPolicy,
+        target: &'a Target,
+        now: Instant,
+    ) -> Result<Self> {
+        let s = &retrier.settings;
+        retrier.admit(target, now)?;
+        retrier.deposit();
+        Ok(Self {
+            retrier,
+            policy,
+            target,
+            started: now,
+            deadline: now + s.overall_deadline,
+            timeout: policy.timeout_for(target).min(s.max_timeout),
+            pause: s.base_pause,
+            attempts: 0,
+        })
+    }
+
+    /// The timeout of the attempt starting at `now`: the escalated timeout, cut to the deadline.
+    pub(crate) fn next_timeout(&mut self, now: Instant) -> Duration {
+        self.attempts += 1;
+        self.timeout.min(self.deadline.saturating_duration_since(now))
+    }
+
+    /// Reports the attempt's `outcome` (to the policy and the circuit breaker) at `now`, and
+    /// decides: done, pause and retry, or the error that ends the request.
+    pub(crate) fn after(&mut self, outcome: Outcome, now: Instant) -> Result<Step> {
+        let (retrier, target, attempts) = (self.retrier, self.target, self.attempts);
+        self.policy.observe(target, &outcome);
+        let last = match outcome {
+            Outcome::Succeeded(_) => {
+                retrier.record(target, None, now);
+                return Ok(Step::Done);
+            }
+            Outcome::Failed(class) => {
+                retrier.record(target, Some(class), now);
+                if !class.is_retryable() {
+                    return Err(Error::AttemptFailed {
+                        target: target.to_string(),
+                        class,
+                        attempts,
+                    });
+                }
+                format!("{class:?}")
+            }
+            Outcome::TimedOut(after) => {
+                retrier.record(target, None, now);
+                format!("timed out after {after:?}")
+            }
+        };
+        let exhausted = |reason: &str| Error::RetriesExhausted {
+            target: target.to_string(),
+            attempts,
+            elapsed: now.saturating_duration_since(self.started),
+            last: format!("{last}; {reason}"),
+        };
+        let s = &retrier.settings;
+        if attempts > s.max_retries {
+            return Err(exhausted("no retries left"));
+        }
+        let pause = retrier.jittered(self.pause);
+        if now + pause >= self.deadline {
+            return Err(exhausted("the overall deadline leaves no time for another attempt"));
+        }
+        if !retrier.withdraw() {
+            return Err(Error::RetryBudgetExhausted {
+                target: target.to_string(),
+            });
+        }
+        retrier.admit(target, now + pause)?;
+        self.timeout = Duration::from_secs_f64(self.timeout.as_secs_f64() * s.backoff_multiplier).min(s.max_timeout);
+        self.pause = Duration::from_secs_f64(self.pause.as_secs_f64() * s.backoff_multiplier);
+        Ok(Step::Pause(pause))
     }
 }

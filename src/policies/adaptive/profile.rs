@@ -18,7 +18,7 @@ const FLOOR_SECS: f64 = 0.5;
 /// 95th percentile on its own.
 const HISTOGRAM_DECAY_SHARE: f64 = 0.1;
 /// Bumped when the encoding changes; older records are dropped and relearned.
-const ENCODING_VERSION: u32 = 1;
+const ENCODING_VERSION: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub(super) struct Profile {
@@ -27,8 +27,14 @@ pub(super) struct Profile {
     pub(super) samples: u64,
     srtt: Option<f64>,
     rttvar: f64,
-    /// The timeout in force, in seconds, once one was computed.
+    /// The timeout learned from successes, in seconds, once one was computed.
     pub(super) timeout: Option<f64>,
+    /// A floor raised by runs of time-outs while the target has too few successes to be learned.
+    pub(super) raised: Option<f64>,
+    /// Decayed counts of recent time-outs and of all latency-bearing attempts (successes and
+    /// time-outs), decaying like the histogram: their ratio is the recent time-out rate.
+    timeouts_weight: f64,
+    attempts_weight: f64,
     pub(super) success_rate: Option<f64>,
     pub(super) updated_at: SystemTime,
 }
@@ -41,6 +47,9 @@ impl Default for Profile {
             srtt: None,
             rttvar: 0.0,
             timeout: None,
+            raised: None,
+            timeouts_weight: 0.0,
+            attempts_weight: 0.0,
             success_rate: None,
             updated_at: SystemTime::UNIX_EPOCH,
         }
@@ -67,6 +76,21 @@ impl Profile {
             *w *= 1.0 - decay;
         }
         self.weights[bucket_of(secs)] += 1.0;
+    }
+
+    fn count_attempt(&mut self, timed_out: bool, alpha: f64) {
+        let keep = 1.0 - alpha * HISTOGRAM_DECAY_SHARE;
+        self.attempts_weight = self.attempts_weight * keep + 1.0;
+        self.timeouts_weight = self.timeouts_weight * keep + if timed_out { 1.0 } else { 0.0 };
+    }
+
+    /// The share of recent successes and time-outs that were time-outs (0 before any).
+    pub(super) fn timeout_rate(&self) -> f64 {
+        if self.attempts_weight > 0.0 {
+            self.timeouts_weight / self.attempts_weight
+        } else {
+            0.0
+        }
     }
 
     fn count(&mut self, success: bool, alpha: f64, now: SystemTime) {
@@ -96,6 +120,7 @@ impl Profile {
         self.add(secs, alpha);
         self.samples += 1;
         self.count(true, alpha, now);
+        self.count_attempt(false, alpha);
         // A freak sample counts as "somewhat slow" for the smoothed estimates, so one outlier
         // cannot inflate the variance margin for dozens of observations.
         let r = self.timeout.map_or(secs, |t| secs.min(2.0 * t));
@@ -111,11 +136,11 @@ impl Profile {
         }
     }
 
-    /// A time-out after `secs`: censored, the latency was at least `secs`, so it adds weight
-    /// above (at twice), never below.
-    pub(super) fn timed_out(&mut self, secs: f64, alpha: f64, now: SystemTime) {
-        self.add(secs * 2.0, alpha);
+    /// A time-out: censored, so not a latency sample; it feeds the time-out rate, which the
+    /// policy reads as pressure to raise the timeout.
+    pub(super) fn timed_out(&mut self, alpha: f64, now: SystemTime) {
         self.count(false, alpha, now);
+        self.count_attempt(true, alpha);
     }
 
     /// A failure unrelated to latency: only the success rate moves.
@@ -142,6 +167,9 @@ impl Profile {
             srtt: self.srtt,
             rttvar: self.rttvar,
             timeout: self.timeout,
+            raised: self.raised,
+            timeouts_weight: self.timeouts_weight,
+            attempts_weight: self.attempts_weight,
             success_rate: self.success_rate,
         };
         serde_json::to_vec(&snapshot).unwrap_or_default()
@@ -156,6 +184,10 @@ impl Profile {
             && s.srtt.is_none_or(finite)
             && finite(s.rttvar)
             && s.timeout.is_none_or(finite)
+            && s.raised.is_none_or(finite)
+            && finite(s.timeouts_weight)
+            && finite(s.attempts_weight)
+            && s.timeouts_weight <= s.attempts_weight
             && s.success_rate.is_none_or(|r| (0.0..=1.0).contains(&r));
         if !valid {
             return None;
@@ -170,6 +202,9 @@ impl Profile {
             srtt: s.srtt,
             rttvar: s.rttvar,
             timeout: s.timeout,
+            raised: s.raised,
+            timeouts_weight: s.timeouts_weight,
+            attempts_weight: s.attempts_weight,
             success_rate: s.success_rate,
             updated_at,
         })
@@ -185,5 +220,8 @@ struct Snapshot {
     srtt: Option<f64>,
     rttvar: f64,
     timeout: Option<f64>,
+    raised: Option<f64>,
+    timeouts_weight: f64,
+    attempts_weight: f64,
     success_rate: Option<f64>,
 }
