@@ -190,6 +190,13 @@ pub enum Error {
         max_instances: usize,
     },
 
+    /// The browser pool could not be started, so nothing can be rendered headless.
+    #[error("the browser pool could not start: {reason}; headless extraction is unavailable (static pages still work)")]
+    PoolUnavailable {
+        /// The first start's error.
+        reason: String,
+    },
+
     /// The pool was shut down.
     #[error("the browser pool is shut down; create a new pool")]
     PoolClosed,
@@ -240,6 +247,65 @@ pub enum Error {
         retry_after: std::time::Duration,
     },
 
+    /// What was given as a page to extract is neither a URL nor an existing file.
+    #[error(
+        "`{input}` is not a page riptide can fetch: {reason}; pass an http(s):// or file:// URL, or the path of a local file"
+    )]
+    InvalidUrl {
+        /// What was given.
+        input: String,
+        /// Why it is not usable.
+        reason: String,
+    },
+
+    /// The URL's scheme is not one riptide fetches.
+    #[error("{url}: the `{scheme}` scheme is not supported; {hint}")]
+    UnsupportedScheme {
+        /// The URL.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
+
+    /// The server answered with an error status.
+    #[error("{url} answered HTTP {status}; check the URL (4xx) or try again later (5xx)")]
+    HttpStatus {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+
+    /// The server answered with something that is not an HTML page.
+    #[error("{url} is `{content_type}`, not HTML; riptide extracts HTML pages only")]
+    NotHtml {
+        /// The URL.
+        url: String,
+        /// The `Content-Type` it was served with.
+        content_type: String,
+    },
+
+    /// The page is larger than the body limit.
+    #[error("{url} is larger than the {limit}-byte limit; raise the executor's max_body_bytes if it must be read")]
+    BodyTooLarge {
+        /// The URL.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
+    /// Extracting one URL failed for the reason in `source` (a timeout after retries, an empty
+    /// pool, a failed extraction...).
+    #[error("{url}: {source}")]
+    ForUrl {
+        /// The URL (or path) that failed.
+        url: String,
+        /// What went wrong.
+        source: Box<Error>,
+    },
+
     /// The persistent store (redb) failed.
     #[error("the store at {} failed to {action}: {reason}; delete the file to start afresh (riptide rebuilds what it held: compiled artifacts, learned timeouts)", path.display())]
     Store {
@@ -263,6 +329,29 @@ impl Error {
                 | Error::BrowserUnresponsive { .. }
                 | Error::PoolExhausted { .. }
         )
+    }
+
+    /// The URL an extraction error is about, if it is about one.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Error::InvalidUrl { input: url, .. }
+            | Error::UnsupportedScheme { url, .. }
+            | Error::HttpStatus { url, .. }
+            | Error::NotHtml { url, .. }
+            | Error::BodyTooLarge { url, .. }
+            | Error::ForUrl { url, .. }
+            | Error::PageTimeout { url, .. }
+            | Error::Navigation { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
+    /// The error itself, without the [`Error::ForUrl`] wrapper (to match on what went wrong).
+    pub fn kind(&self) -> &Error {
+        match self {
+            Error::ForUrl { source, .. } => source.kind(),
+            other => other,
+        }
     }
 
     /// An [`Error::Io`] for `action` on `path`.

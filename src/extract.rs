@@ -1,4 +1,5 @@
-//! The host side of the extractor ABI, and what an extraction returns.
+//! The host side of the extractor ABI, and what an extraction returns: [`ExtractedContent`]
+//! from the guest, and [`Content`] from the executor (the same plus how and how fast).
 //!
 //! The guest is untrusted: input size is bounded before anything is copied in, every pointer and
 //! length it returns is checked against the limits and its memory, and its reply must be UTF-8
@@ -6,10 +7,56 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::traits::{GuestInstance, WasmRuntime};
+use crate::traits::{EngineKind, GuestInstance, WasmRuntime};
+
+/// One extracted page from the [`Executor`](crate::Executor): what the extractor found, how the
+/// page was fetched, and where the time went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Content {
+    /// The URL (or path) as given.
+    pub url: String,
+    /// The URL the page came from, after redirects (`file://` for local files).
+    pub final_url: String,
+    /// The engine that produced the HTML.
+    pub engine: EngineKind,
+    /// What the extractor found: title, text, links, metadata.
+    #[serde(flatten)]
+    pub page: ExtractedContent,
+    /// Time per stage.
+    pub timings: StageTimings,
+}
+
+/// Where one extraction's time went. Serialized as milliseconds (`fetch_ms`, ...).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StageTimings {
+    /// Choosing the engine: the static attempt and heuristic when a page was escalated to
+    /// headless (zero when the engine was forced or remembered).
+    #[serde(rename = "engine_choice_ms", serialize_with = "millis")]
+    pub engine_choice: Duration,
+    /// Fetching or rendering the HTML, retries included.
+    #[serde(rename = "fetch_ms", serialize_with = "millis")]
+    pub fetch: Duration,
+    /// Getting the compiled extractor (a hit: well under a millisecond).
+    #[serde(rename = "module_load_ms", serialize_with = "millis")]
+    pub module_load: Duration,
+    /// Running the extractor.
+    #[serde(rename = "extraction_ms", serialize_with = "millis")]
+    pub extraction: Duration,
+    /// The whole call.
+    #[serde(rename = "total_ms", serialize_with = "millis")]
+    pub total: Duration,
+    /// Fetch attempts made (1 without retries).
+    pub attempts: u32,
+}
+
+fn millis<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
 
 /// What the extractor found in a page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,7 +49,9 @@ pub mod backends;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod executor;
 pub mod extract;
+pub mod metrics;
 pub mod policies;
 pub mod pool;
 pub mod traits;
@@ -57,7 +59,9 @@ pub mod traits;
 pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};
 pub use config::{ConfigLoader, RiptideConfig};
 pub use error::{Error, Result};
-pub use extract::ExtractedContent;
+pub use executor::{Engine, Executor, ExecutorBuilder};
+pub use extract::{Content, ExtractedContent, StageTimings};
+pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
 pub use traits::{GuestLimits, PageRequest};
 
@@ -69,10 +73,15 @@ pub type DefaultCompileCache = CompileCache<backends::wasmtime::WasmtimeRuntime,
 /// (`$RIPTIDE_HOME`, else `~/.riptide`).
 #[cfg(all(feature = "wasmtime", feature = "redb"))]
 pub fn default_compile_cache(config: &RiptideConfig) -> Result<DefaultCompileCache> {
-    let home = ConfigLoader::from_process_env().resolved_home();
+    default_compile_cache_in(config, &ConfigLoader::from_process_env().resolved_home())
+}
+
+/// [`default_compile_cache`] in the home directory `home`.
+#[cfg(all(feature = "wasmtime", feature = "redb"))]
+pub fn default_compile_cache_in(config: &RiptideConfig, home: &std::path::Path) -> Result<DefaultCompileCache> {
     let wasm = &config.optimizations.wasm_cache;
     let runtime = backends::wasmtime::WasmtimeRuntime::new(GuestLimits::default(), wasm.parallel_compilation)?;
-    let store = backends::redb::RedbStore::open(config.wasm_cache_dir(&home))?;
+    let store = backends::redb::RedbStore::open(config.wasm_cache_dir(home))?;
     let mut options = CacheOptions::from_config(wasm);
     options.enabled &= config.optimizations.enabled;
     Ok(CompileCache::new(runtime, store, options))
@@ -85,12 +94,17 @@ pub fn default_compile_cache(config: &RiptideConfig) -> Result<DefaultCompileCac
 /// starts unlearned (see [`policies::AdaptiveTimeout::with_store`]).
 #[cfg(feature = "redb")]
 pub fn default_timeout_policy(config: &RiptideConfig) -> policies::AdaptiveTimeout {
+    default_timeout_policy_in(config, &ConfigLoader::from_process_env().resolved_home())
+}
+
+/// [`default_timeout_policy`] in the home directory `home`.
+#[cfg(feature = "redb")]
+pub fn default_timeout_policy_in(config: &RiptideConfig, home: &std::path::Path) -> policies::AdaptiveTimeout {
     let settings = config.optimizations.adaptive_timeout.clone();
     if !settings.persist_profiles {
         return policies::AdaptiveTimeout::new(settings);
     }
-    let home = ConfigLoader::from_process_env().resolved_home();
-    match backends::redb::RedbProfileStore::open(config.timeout_profiles_path(&home)) {
+    match backends::redb::RedbProfileStore::open(config.timeout_profiles_path(home)) {
         Ok(store) => policies::AdaptiveTimeout::with_store(settings, store),
         Err(e) => {
             tracing::warn!(error = %e, "timeout profiles will not be kept across runs");
@@ -98,3 +112,40 @@ pub fn default_timeout_policy(config: &RiptideConfig) -> policies::AdaptiveTimeo
         }
     }
 }
+
+/// The default stack's executor: local Chromium, wasmtime, artifacts in redb, learned timeouts
+/// persisted in redb.
+#[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
+pub type DefaultExecutor = Executor<
+    backends::chrome::ChromeProvider,
+    backends::wasmtime::WasmtimeRuntime,
+    backends::redb::RedbStore,
+    policies::AdaptiveTimeout,
+>;
+
+/// A [`DefaultExecutor`] configured from `config`, keeping its state in the home the config
+/// was loaded for (`$RIPTIDE_HOME`, else `~/.riptide`). No browser starts until a page needs
+/// one (or [`Executor::warm_up`]).
+#[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
+pub fn default_executor(config: &RiptideConfig) -> Result<DefaultExecutor> {
+    default_executor_in(config, &ConfigLoader::from_process_env().resolved_home())
+}
+
+/// [`default_executor`] with its state in `home`: the compile cache, the timeout profiles and
+/// the last run's performance report (`last-run.json`).
+#[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
+pub fn default_executor_in(config: &RiptideConfig, home: &std::path::Path) -> Result<DefaultExecutor> {
+    Executor::builder()
+        .config(config.clone())
+        // Without Chromium, static extraction still works; renders say what to install.
+        .browser_provider_or_reason(backends::chrome::ChromeProvider::from_config(
+            &config.optimizations.browser_pool,
+        ))
+        .compile_cache(default_compile_cache_in(config, home)?)
+        .timeout_policy(default_timeout_policy_in(config, home))
+        .report_file(home.join(LAST_RUN_REPORT))
+        .build()
+}
+
+/// The file in the home where [`Executor::shutdown`] leaves the performance report.
+pub const LAST_RUN_REPORT: &str = "last-run.json";

@@ -201,6 +201,73 @@ async fn page_that_never_answers_times_out_and_the_browser_survives() {
     pool.shutdown().await;
 }
 
+/// Regression: a caller that gave up while its checkout was launching a browser (a timeout
+/// dropping the future) once left the launch counted forever, so `settled` and `shutdown` hung,
+/// and the browser was never closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_abandoned_mid_launch_strands_nothing() {
+    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+        return;
+    };
+    let pool = pool_of(provider, options(0, 0, 1)).await;
+    let abandoned = tokio::time::timeout(Duration::from_millis(1), pool.checkout()).await;
+    assert!(abandoned.is_err(), "gave up while the browser launched");
+    pool.settled().await;
+    let s = pool.status();
+    assert_eq!(
+        (s.total, s.available, s.in_use),
+        (1, 1, 0),
+        "the launched browser is kept: {s:?}"
+    );
+    let mut browser = pool.checkout().await.expect("the kept browser serves");
+    let server = Server::start();
+    let html = browser
+        .fetch(PageRequest::new(server.url("/page/2")))
+        .await
+        .expect("fetch");
+    assert_eq!(title_of(&html), "page 2");
+    drop(browser);
+    pool.shutdown().await;
+    assert_eq!(pool.provider().alive(), 0);
+    support::assert_empty_dir(&runtime_dir);
+}
+
+/// A fetch dropped by its caller's timeout leaves the browser suspect: probed before reuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_abandoned_by_its_caller_gets_the_browser_probed() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = Server::start();
+    let pool = pool_of(provider, options(1, 1, 1)).await;
+    let mut browser = pool.checkout().await.expect("checkout");
+    browser
+        .fetch(PageRequest::new(server.url("/page/1")))
+        .await
+        .expect("a clean fetch");
+    drop(browser);
+    pool.settled().await;
+    let clean = pool.provider().probes();
+
+    let mut browser = pool.checkout().await.expect("checkout");
+    let request = PageRequest::new(server.url("/hang")).deadline(Duration::from_secs(2));
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), browser.fetch(request)).await;
+    assert!(gave_up.is_err());
+    drop(browser);
+    pool.settled().await;
+    assert_eq!(pool.provider().probes(), clean + 1, "probed before reuse");
+    let s = pool.status();
+    assert_eq!(s.total, 1, "{s:?}");
+    let mut browser = pool.checkout().await.expect("checkout after the probe");
+    let html = browser
+        .fetch(PageRequest::new(server.url("/page/4")))
+        .await
+        .expect("serves again");
+    assert_eq!(title_of(&html), "page 4");
+    drop(browser);
+    pool.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javascript_page_with_selector_wait() {
     let Some((provider, _dir)) = chrome_or_skip() else {

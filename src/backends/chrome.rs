@@ -412,16 +412,32 @@ fn load(tab: &Tab, request: &PageRequest, started: Instant) -> std::result::Resu
     tab.navigate_to(&request.url).map_err(|e| format!("{e:#}"))?;
     let remaining = request.deadline.saturating_sub(started.elapsed());
     let selector = serde_json::to_string(&request.wait_for).unwrap_or_else(|_| "null".into());
+    let quiet = request.settle.map_or(0, |d| d.as_millis());
+    // Ready: `load` fired and the selector (if any) matches. Settled: ready, and the DOM has not
+    // changed for `quiet` ms (or it has been ready for MAX_SETTLE). At the deadline a ready page
+    // is returned as it is; one that never got ready gives `null`.
     let expression = format!(
         r#"new Promise((resolve) => {{
             const selector = {selector};
             const ready = () => document.readyState === "complete" && (!selector || document.querySelector(selector) !== null);
             const html = () => (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML;
-            if (ready()) return resolve(html());
-            const timer = setTimeout(() => {{ clearInterval(poll); resolve(null); }}, {ms});
-            const poll = setInterval(() => {{ if (ready()) {{ clearInterval(poll); clearTimeout(timer); resolve(html()); }} }}, 5);
+            let lastChange = Date.now();
+            let readyAt = null;
+            const observer = new MutationObserver(() => {{ lastChange = Date.now(); }});
+            if ({quiet} > 0) observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});
+            const settled = () => {{
+                if (!ready()) return false;
+                const now = Date.now();
+                if (readyAt === null) readyAt = now;
+                return now - lastChange >= {quiet} || now - readyAt >= {max_settle};
+            }};
+            const done = (value) => {{ observer.disconnect(); clearInterval(poll); clearTimeout(timer); resolve(value); }};
+            const timer = setTimeout(() => done(ready() ? html() : null), {ms});
+            const poll = setInterval(() => {{ if (settled()) done(html()); }}, 5);
+            if (settled()) done(html());
         }})"#,
-        ms = remaining.as_millis()
+        ms = remaining.as_millis(),
+        max_settle = PageRequest::MAX_SETTLE.as_millis(),
     );
     let reply = tab
         .call_method(Runtime::Evaluate {

@@ -5,6 +5,7 @@
 #[cfg(feature = "chrome")]
 pub mod chrome;
 pub mod memory;
+pub mod no_browser;
 #[cfg(feature = "redb")]
 pub mod redb;
 #[cfg(feature = "wasmer")]

@@ -72,19 +72,20 @@ impl<P: BrowserProvider> PooledBrowser<P> {
     }
 
     /// Fetches a page with this browser on a blocking thread. Any failure marks the browser for
-    /// a health probe before anyone reuses it (a failed page may have left it dead or stuck).
+    /// a health probe before anyone reuses it (a failed page may have left it dead or stuck), and
+    /// so does dropping this future before it finishes (a caller's timeout): the fetch goes on
+    /// until the request's deadline, so the browser is probed before it serves anyone else.
     pub async fn fetch(&mut self, request: PageRequest) -> Result<String> {
         let browser = self.slot().browser.clone();
         let provider = self.provider.clone();
+        let was_suspect = std::mem::replace(&mut self.suspect, true);
         let result = tokio::task::spawn_blocking(move || provider.fetch(&browser, &request))
             .await
             .map_err(|e| Error::BrowserDead {
                 reason: format!("the fetch task failed: {e}"),
             })
             .and_then(|r| r);
-        if result.is_err() {
-            self.suspect = true;
-        }
+        self.suspect = was_suspect || result.is_err();
         result
     }
 

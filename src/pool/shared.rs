@@ -232,13 +232,27 @@ impl<P: BrowserProvider> BrowserPool<P> {
                 slot
             }
             Next::Launch => {
-                let launched = shared.launch().await;
-                let mut st = shared.lock();
-                shared.uncount(&mut st, Counted::Launching);
-                let slot = launched?;
-                st.mark_in_use(&slot);
-                Metrics::inc(&shared.metrics.checkouts_launched);
-                slot
+                // The launch runs in its own task and hands over a finished handle, so a caller
+                // that gives up (a timeout drops this future) leaves neither an uncounted launch
+                // nor a stray browser: an unclaimed handle returns itself to the pool on drop.
+                let (tx, rx) = oneshot::channel();
+                let launcher = shared.clone();
+                tokio::spawn(async move {
+                    let launched = launcher.launch().await;
+                    let handle = {
+                        let mut st = launcher.lock();
+                        launcher.uncount(&mut st, Counted::Launching);
+                        launched.inspect(|slot| st.mark_in_use(slot))
+                    }
+                    .map(|slot| {
+                        Metrics::inc(&launcher.metrics.checkouts_launched);
+                        PooledBrowser::new(slot, &launcher)
+                    });
+                    let _ = tx.send(handle);
+                });
+                let handle = rx.await.map_err(|_| Error::PoolClosed)??;
+                shared.metrics.record_wait(started.elapsed());
+                return Ok(handle);
             }
             Next::Wait(mut rx) => {
                 let limit = shared.options.max_checkout_duration.saturating_sub(started.elapsed());
@@ -446,10 +460,12 @@ impl<P: BrowserProvider> Shared<P> {
             st.launching += n;
             n
         };
-        let mut launches = JoinSet::new();
+        // Spawned, not a JoinSet: if the caller stops waiting, the launches still finish and
+        // are placed and counted; aborting them would strand their browsers and counts.
+        let mut launches = Vec::with_capacity(wanted);
         for _ in 0..wanted {
             let shared = self.clone();
-            launches.spawn(async move {
+            launches.push(tokio::spawn(async move {
                 match shared.launch().await {
                     Ok(slot) => {
                         shared.place(slot, Counted::Launching).await;
@@ -461,11 +477,11 @@ impl<P: BrowserProvider> Shared<P> {
                         Err(e)
                     }
                 }
-            });
+            }));
         }
         let mut first_error = None;
-        while let Some(done) = launches.join_next().await {
-            if let Ok(Err(e)) = done {
+        for launch in launches {
+            if let Ok(Err(e)) = launch.await {
                 tracing::warn!(error = %e, "browser launch failed");
                 first_error.get_or_insert(e);
             }

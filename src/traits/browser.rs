@@ -49,16 +49,29 @@ pub struct PageRequest {
     pub deadline: Duration,
     /// Also wait until this CSS selector matches (for pages built by JavaScript).
     pub wait_for: Option<String>,
+    /// Once ready, also wait until the DOM has not changed for this long (scripts that build
+    /// the page after `load`), for at most [`PageRequest::MAX_SETTLE`].
+    pub settle: Option<Duration>,
 }
 
 impl PageRequest {
-    /// A request for `url` with a 30 s deadline and no selector wait.
+    /// The longest a page is given to settle after it is ready.
+    pub const MAX_SETTLE: Duration = Duration::from_millis(1500);
+
+    /// A request for `url` with a 30 s deadline, no selector wait and no settling.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             deadline: Duration::from_secs(30),
             wait_for: None,
+            settle: None,
         }
+    }
+
+    /// Waits, once the page is ready, until its DOM has been quiet for `quiet`.
+    pub fn settle(mut self, quiet: Duration) -> Self {
+        self.settle = Some(quiet);
+        self
     }
 
     /// Sets the deadline.

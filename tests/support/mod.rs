@@ -33,9 +33,9 @@ pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
     }
 }
 
-/// An HTTP server on 127.0.0.1 with the pages the tests need:
+/// An HTTP server on 127.0.0.1 with the pages the tests need (queries are ignored):
 /// `/page/N` (title "page N"), `/static` (~100 KB), `/js` (content built by script after 50 ms),
-/// `/hang` (never sends a response).
+/// `/hang` (never sends a response), `/image` (a PNG), `/huge` (3 MiB of HTML), anything else 404.
 pub struct Server {
     pub addr: std::net::SocketAddr,
     server: Arc<tiny_http::Server>,
@@ -52,13 +52,21 @@ impl Server {
             let mut hanging = Vec::new();
             for request in serving.incoming_requests() {
                 let url = request.url().to_string();
-                let html = match url.as_str() {
+                let path = url.split('?').next().unwrap_or_default();
+                let html = match path {
                     "/hang" => {
                         hanging.push(request);
                         continue;
                     }
                     "/static" => static_page(),
                     "/js" => JS_PAGE.to_string(),
+                    "/huge" => "<p>huge</p>".repeat(300_000),
+                    "/image" => {
+                        let png = tiny_http::Header::from_bytes("Content-Type", "image/png").expect("header");
+                        let body = b"\x89PNG\r\n\x1a\n".to_vec();
+                        let _ = request.respond(tiny_http::Response::from_data(body).with_header(png));
+                        continue;
+                    }
                     u if u.starts_with("/page/") => {
                         let n = &u["/page/".len()..];
                         format!(
@@ -112,12 +120,14 @@ pub fn static_page() -> String {
     html
 }
 
-/// Wraps a real provider to record launch times and how many browsers are alive at once.
+/// Wraps a real provider to record launch times, probes, and how many browsers are alive at
+/// once.
 pub struct Recording<P> {
     inner: P,
     spans: Mutex<Vec<(Instant, Instant)>>,
     alive: AtomicUsize,
     max_alive: AtomicUsize,
+    probes: AtomicUsize,
 }
 
 impl<P> Recording<P> {
@@ -127,7 +137,11 @@ impl<P> Recording<P> {
             spans: Mutex::default(),
             alive: AtomicUsize::new(0),
             max_alive: AtomicUsize::new(0),
+            probes: AtomicUsize::new(0),
         }
+    }
+    pub fn probes(&self) -> usize {
+        self.probes.load(Ordering::SeqCst)
     }
     pub fn launch_spans(&self) -> Vec<(Instant, Instant)> {
         self.spans.lock().expect("lock").clone()
@@ -154,6 +168,7 @@ impl<P: BrowserProvider> BrowserProvider for Recording<P> {
         Ok(browser)
     }
     fn probe(&self, browser: &P::Browser, deadline: Duration) -> riptide::Result<()> {
+        self.probes.fetch_add(1, Ordering::SeqCst);
         self.inner.probe(browser, deadline)
     }
     fn fetch(&self, browser: &P::Browser, request: &PageRequest) -> riptide::Result<String> {

@@ -1,0 +1,48 @@
+//! [`NoBrowser`]: a [`BrowserProvider`] for executors that only fetch statically (builds
+//! without the `chrome` feature, or code that must never start a browser). Every launch fails
+//! with a clear error, so a page that needs JavaScript fails instead of hanging.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::traits::{BrowserProvider, PageRequest};
+
+/// Provides no browsers: static extraction only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBrowser;
+
+/// The browser type of [`NoBrowser`]; never constructed.
+#[derive(Debug)]
+pub enum Never {}
+
+impl BrowserProvider for NoBrowser {
+    type Browser = Never;
+
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn launch(&self) -> Result<Never> {
+        Err(Error::PoolUnavailable {
+            reason:
+                "this executor has no browser provider (build riptide with the `chrome` feature, or use Engine::Static)"
+                    .into(),
+        })
+    }
+
+    fn probe(&self, browser: &Never, _deadline: Duration) -> Result<()> {
+        match *browser {}
+    }
+
+    fn fetch(&self, browser: &Never, _request: &PageRequest) -> Result<String> {
+        match *browser {}
+    }
+
+    fn memory_bytes(&self, browser: &Never) -> Option<u64> {
+        match *browser {}
+    }
+
+    fn close(&self, browser: Never) {
+        match browser {}
+    }
+}

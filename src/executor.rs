@@ -1,0 +1,459 @@
+//! [`Executor`]: extraction end to end, with all three optimizations composed.
+//!
+//! For each page: resolve the input (URL or local file), ask the timeout policy for a deadline,
+//! fetch the HTML (static HTTP GET or a render in a pooled browser) under the retry helper, then
+//! run the WASM extractor from the compile cache. With [`Engine::Auto`] every page is fetched
+//! statically first and escalated to headless when the HTML shows it is built by JavaScript
+//! (see [`engine_choice`] for the heuristic); an escalated domain goes headless directly after
+//! that.
+//!
+//! Each optimization can be turned off in the configuration (`enabled = false`) and the executor
+//! still works the slow way (a browser launched per page, the extractor compiled per call, the
+//! default timeout for everyone), so the two can be compared.
+
+mod browsers;
+mod builder;
+pub mod engine_choice;
+mod page_source;
+mod static_fetch;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::{Stream, StreamExt};
+
+use self::browsers::Browsers;
+pub use self::builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_SETTLE, ExecutorBuilder};
+use self::page_source::PageSource;
+use self::static_fetch::{Fetched, fetch_http, read_file};
+use crate::cache::{CompileCache, ModuleSource};
+use crate::config::RiptideConfig;
+use crate::error::{Error, Result};
+use crate::extract::{Content, ExtractedContent, StageTimings, run_extractor};
+use crate::metrics::{ExtractionCounters, PerformanceReport, now_unix_secs};
+use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
+use crate::pool::PoolStatus;
+use crate::traits::{
+    BrowserProvider, EngineKind, FailureClass, ModuleCache, PageRequest, Target, TimeoutPolicy, WasmRuntime,
+};
+
+/// Which engine fetches a page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// Static first; headless when the HTML needs JavaScript (remembered per domain).
+    #[default]
+    Auto,
+    /// Always a plain HTTP fetch (or file read).
+    Static,
+    /// Always a render in a headless browser.
+    Headless,
+}
+
+impl std::str::FromStr for Engine {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Engine::Auto),
+            "static" => Ok(Engine::Static),
+            "headless" => Ok(Engine::Headless),
+            other => Err(Error::Config {
+                key: "engine".into(),
+                origin: "the caller".into(),
+                message: format!("`{other}` is not an engine; use auto, static or headless"),
+            }),
+        }
+    }
+}
+
+/// The browser's own deadline runs this much past the attempt's, so the retry helper's timeout
+/// fires first and the policy sees a time-out (a censored latency), not a browser error.
+const RENDER_GRACE: Duration = Duration::from_secs(2);
+
+/// Extracts pages with a browser provider `B`, a WASM engine `R`, a module store `C` and a
+/// timeout policy `T`. Build one with [`Executor::builder`] (or
+/// [`default_executor`](crate::default_executor) for the default stack) and share it: every
+/// method takes `&self`.
+pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> {
+    pub(crate) config: RiptideConfig,
+    pub(crate) http: reqwest::Client,
+    pub(crate) browsers: Browsers<B>,
+    pub(crate) cache: Arc<CompileCache<R, C>>,
+    pub(crate) extractor: ModuleSource,
+    pub(crate) policy: Arc<T>,
+    /// Set when adaptive timeouts are off: every target gets the default timeout.
+    pub(crate) fixed: Option<FixedTimeout>,
+    pub(crate) retrier: Retrier,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) wait_for: Option<String>,
+    pub(crate) settle: Option<Duration>,
+    pub(crate) report_file: Option<PathBuf>,
+    /// Domains found to need JavaScript: `Auto` renders them headless directly.
+    pub(crate) headless_hosts: Mutex<HashSet<String>>,
+    pub(crate) counters: ExtractionCounters,
+}
+
+impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> std::fmt::Debug for Executor<B, R, C, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("browser_provider", &std::any::type_name::<B>())
+            .field("cache", &self.cache)
+            .field("fixed_timeouts", &self.fixed.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What fetching produced, before extraction.
+struct Fetch {
+    html: String,
+    final_url: String,
+    engine: EngineKind,
+    attempts: u32,
+}
+
+impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Executor<B, R, C, T> {
+    /// A builder; see [`ExecutorBuilder`].
+    pub fn builder() -> ExecutorBuilder<B, R, C, T> {
+        ExecutorBuilder::new()
+    }
+
+    /// Extracts `url` (an `http(s)://` or `file://` URL, or a local path) with [`Engine::Auto`].
+    pub async fn extract(&self, url: &str) -> Result<Content> {
+        self.extract_with(url, Engine::Auto).await
+    }
+
+    /// Extracts `url` with `engine`. Every error names the URL ([`Error::url`]); match on
+    /// [`Error::kind`] for what went wrong.
+    pub async fn extract_with(&self, url: &str, engine: Engine) -> Result<Content> {
+        let result = self.run(url, engine).await.map_err(|e| match e.url() {
+            Some(_) => e,
+            None => Error::ForUrl {
+                url: url.to_string(),
+                source: Box::new(e),
+            },
+        });
+        if result.is_err() {
+            self.counters.failed();
+        }
+        result
+    }
+
+    /// Extracts every URL, at most `concurrency` at a time (and never more headless renders
+    /// than the pool's `max_instances`). Results arrive in completion order, each with its URL;
+    /// a failing URL never stops the others.
+    pub fn extract_many<'a, I>(
+        &'a self,
+        urls: I,
+        concurrency: usize,
+    ) -> impl Stream<Item = (String, Result<Content>)> + 'a
+    where
+        I: IntoIterator + 'a,
+        I::Item: Into<String>,
+    {
+        futures_util::stream::iter(urls.into_iter().map(Into::into))
+            .map(move |url: String| async move {
+                let result = self.extract(&url).await;
+                (url, result)
+            })
+            .buffer_unordered(concurrency.max(1))
+    }
+
+    /// Starts the browser pool (if it is on) and loads the extractor now, so the first page
+    /// does not pay for either.
+    pub async fn warm_up(&self) -> Result<()> {
+        self.module().await?;
+        self.browsers.pool().await?;
+        Ok(())
+    }
+
+    /// Every optimization's numbers now.
+    pub async fn report(&self) -> PerformanceReport {
+        PerformanceReport {
+            generated_at_unix_secs: now_unix_secs(),
+            optimizations_enabled: self.config.optimizations.enabled,
+            extraction: self.counters.stats(),
+            browser_pool: self.browsers.status().await,
+            wasm_cache: self
+                .cache
+                .lifetime_stats()
+                .map_err(|e| tracing::warn!(error = %e, "cache stats unavailable"))
+                .ok(),
+            adaptive_timeout: self.policy().stats(),
+        }
+    }
+
+    /// The pool's status, if it was started.
+    pub async fn pool_status(&self) -> Option<PoolStatus> {
+        self.browsers.status().await
+    }
+
+    /// Saves what was learned and closes the browsers: flushes the timeout policy's profiles
+    /// and the cache's counters, closes the pool, and writes the performance report to the
+    /// home (`last-run.json`, when `performance.track_metrics` is on). Later headless renders
+    /// fail with [`Error::PoolClosed`].
+    pub async fn shutdown(&self) -> Result<()> {
+        let report = self.report().await;
+        self.browsers.shutdown().await;
+        if let Err(e) = self.cache.flush_stats() {
+            tracing::warn!(error = %e, "cache counters could not be saved");
+        }
+        if let Some(path) = &self.report_file {
+            let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+            if let Err(e) = std::fs::write(path, json) {
+                tracing::warn!(error = %e, file = %path.display(), "the performance report could not be written");
+            }
+        }
+        self.policy().flush()
+    }
+
+    /// The timeout policy.
+    pub fn timeout_policy(&self) -> &T {
+        &self.policy
+    }
+
+    /// The compile cache.
+    pub fn compile_cache(&self) -> &CompileCache<R, C> {
+        &self.cache
+    }
+
+    /// The configuration the executor was built with.
+    pub fn config(&self) -> &RiptideConfig {
+        &self.config
+    }
+
+    fn policy(&self) -> &dyn TimeoutPolicy {
+        match &self.fixed {
+            Some(fixed) => fixed,
+            None => &*self.policy,
+        }
+    }
+
+    async fn run(&self, url: &str, engine: Engine) -> Result<Content> {
+        let started = Instant::now();
+        let source = PageSource::resolve(url)?;
+        let host = source.host().to_string();
+        let remembered = engine == Engine::Auto && self.is_headless_host(&host);
+        let mut engine_choice = Duration::ZERO;
+        let mut escalated = false;
+        let (fetched, page, module_load, extraction) = match engine {
+            Engine::Headless => self.headless_extract(&source).await?,
+            Engine::Auto if remembered => self.headless_extract(&source).await?,
+            Engine::Static => self.static_extract(&source).await?,
+            Engine::Auto => {
+                let (fetched, page, load, run) = self.static_extract(&source).await?;
+                match engine_choice::needs_javascript(&fetched.html, &page) {
+                    None => (fetched, page, load, run),
+                    Some(reason) => {
+                        tracing::debug!(url, reason, "escalating to headless");
+                        engine_choice = started.elapsed();
+                        escalated = true;
+                        self.headless_hosts
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .insert(host);
+                        self.headless_extract(&source).await?
+                    }
+                }
+            }
+        };
+        let total = started.elapsed();
+        let timings = StageTimings {
+            engine_choice,
+            fetch: total.saturating_sub(engine_choice + module_load + extraction),
+            module_load,
+            extraction,
+            total,
+            attempts: fetched.attempts,
+        };
+        self.counters.succeeded(fetched.engine, escalated, &timings);
+        Ok(Content {
+            url: url.to_string(),
+            final_url: fetched.final_url,
+            engine: fetched.engine,
+            page,
+            timings,
+        })
+    }
+
+    fn is_headless_host(&self, host: &str) -> bool {
+        self.headless_hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(host)
+    }
+
+    async fn static_extract(&self, source: &PageSource) -> Result<(Fetch, ExtractedContent, Duration, Duration)> {
+        let fetched = self.fetch_static(source).await?;
+        self.extract_fetched(fetched).await
+    }
+
+    async fn headless_extract(&self, source: &PageSource) -> Result<(Fetch, ExtractedContent, Duration, Duration)> {
+        let fetched = self.render(source).await?;
+        self.extract_fetched(fetched).await
+    }
+
+    /// Runs the extractor on a blocking thread: (module load time, run time).
+    async fn extract_fetched(&self, fetched: Fetch) -> Result<(Fetch, ExtractedContent, Duration, Duration)> {
+        let cache = self.cache.clone();
+        let extractor = self.extractor.clone();
+        tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let module = cache.get_or_compile(&extractor)?;
+            let load = t.elapsed();
+            let t = Instant::now();
+            let page = run_extractor(cache.runtime(), &module, &fetched.html, Some(&fetched.final_url))?;
+            Ok((fetched, page, load, t.elapsed()))
+        })
+        .await
+        .map_err(|e| Error::GuestTrap(format!("the extraction task failed: {e}")))?
+    }
+
+    async fn module(&self) -> Result<R::Module> {
+        let cache = self.cache.clone();
+        let extractor = self.extractor.clone();
+        tokio::task::spawn_blocking(move || cache.get_or_compile(&extractor))
+            .await
+            .map_err(|e| Error::GuestTrap(format!("the compile task failed: {e}")))?
+    }
+
+    async fn fetch_static(&self, source: &PageSource) -> Result<Fetch> {
+        let limit = self.max_body_bytes;
+        let url = match source {
+            PageSource::File { path, url } => {
+                let path = path.clone();
+                let html = tokio::task::spawn_blocking(move || read_file(&path, limit))
+                    .await
+                    .map_err(|e| Error::io("read the page", url.path(), std::io::Error::other(e)))?
+                    .map_err(|e| Error::io("read the page", url.path(), e))?;
+                let html = html.ok_or_else(|| Error::BodyTooLarge {
+                    url: url.to_string(),
+                    limit,
+                })?;
+                return Ok(Fetch {
+                    html,
+                    final_url: url.to_string(),
+                    engine: EngineKind::Static,
+                    attempts: 1,
+                });
+            }
+            PageSource::Http(url) => url,
+        };
+        let target = Target::new(source.host(), EngineKind::Static);
+        let attempts = AtomicU32::new(0);
+        let fetched = self
+            .retrier
+            .run(self.policy(), &target, |_timeout| {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                fetch_http(&self.http, url, limit)
+            })
+            .await
+            .map_err(|e| http_error(url.as_str(), e))?;
+        match fetched {
+            Fetched::Page { html, final_url } => Ok(Fetch {
+                html,
+                final_url: final_url.to_string(),
+                engine: EngineKind::Static,
+                attempts: attempts.into_inner(),
+            }),
+            Fetched::NotHtml(content_type) => Err(Error::NotHtml {
+                url: url.to_string(),
+                content_type,
+            }),
+            Fetched::TooLarge => Err(Error::BodyTooLarge {
+                url: url.to_string(),
+                limit,
+            }),
+        }
+    }
+
+    async fn render(&self, source: &PageSource) -> Result<Fetch> {
+        // Fail at once, and without retries, when there are no browsers to be had.
+        self.browsers.pool().await?;
+        let url = source.url().to_string();
+        let target = Target::new(source.host(), EngineKind::Headless);
+        let attempts = AtomicU32::new(0);
+        let last_error = Mutex::new(None::<String>);
+        let result = self
+            .retrier
+            .run(self.policy(), &target, |timeout| {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                let mut request = PageRequest::new(url.clone()).deadline(timeout + RENDER_GRACE);
+                request.wait_for = self.wait_for.clone();
+                request.settle = self.settle;
+                let last_error = &last_error;
+                async move {
+                    self.browsers.fetch(request).await.map_err(|e| {
+                        let class = render_failure_class(&e);
+                        *last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                        AttemptFailure(class)
+                    })
+                }
+            })
+            .await;
+        let html = result.map_err(|e| {
+            let last = last_error.into_inner().unwrap_or_else(PoisonError::into_inner);
+            match (e, last) {
+                (
+                    Error::RetriesExhausted {
+                        target,
+                        attempts,
+                        elapsed,
+                        last: why,
+                    },
+                    Some(detail),
+                ) if !why.starts_with("timed out") => Error::RetriesExhausted {
+                    target,
+                    attempts,
+                    elapsed,
+                    last: detail,
+                },
+                (e, _) => e,
+            }
+        })?;
+        Ok(Fetch {
+            html,
+            final_url: url,
+            engine: EngineKind::Headless,
+            attempts: attempts.into_inner(),
+        })
+    }
+}
+
+/// Turns a retry-helper error about an HTTP fetch into one that says what the server did.
+fn http_error(url: &str, e: Error) -> Error {
+    match e {
+        Error::AttemptFailed {
+            class: FailureClass::HttpStatus(status),
+            ..
+        } => Error::HttpStatus {
+            url: url.to_string(),
+            status,
+        },
+        other => other,
+    }
+}
+
+/// What a render failure says about the host (for the policy and the circuit breaker).
+fn render_failure_class(e: &Error) -> FailureClass {
+    match e {
+        Error::Navigation { reason, .. } => {
+            let r = reason.to_ascii_uppercase();
+            if r.contains("NAME_NOT_RESOLVED") {
+                FailureClass::Dns
+            } else if r.contains("CONNECTION_REFUSED") {
+                FailureClass::ConnectionRefused
+            } else if r.contains("CONNECTION_RESET") || r.contains("CONNECTION_CLOSED") {
+                FailureClass::ConnectionReset
+            } else if r.contains("CERT") || r.contains("SSL") {
+                FailureClass::Tls
+            } else {
+                FailureClass::Other
+            }
+        }
+        _ => FailureClass::Other,
+    }
+}

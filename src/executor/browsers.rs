@@ -1,0 +1,123 @@
+//! Where the executor's browsers come from: a [`BrowserPool`] started on the first page that
+//! needs one (so static-only work never launches a browser), or, with the pool turned off, a
+//! browser launched and closed for every page (the baseline the pool is measured against).
+
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::pool::{BrowserPool, PoolOptions, PoolStatus};
+use crate::traits::{BrowserProvider, PageRequest};
+
+pub(crate) enum Browsers<B: BrowserProvider> {
+    Pooled {
+        state: Mutex<PoolState<B>>,
+        options: PoolOptions,
+    },
+    PerRequest(Arc<B>),
+    /// The provider could not be made (no Chromium installed, ...): renders fail with this.
+    Unavailable(String),
+}
+
+pub(crate) enum PoolState<B: BrowserProvider> {
+    NotStarted(B),
+    Running(BrowserPool<B>),
+    Failed(String),
+    ShutDown,
+}
+
+impl<B: BrowserProvider> Browsers<B> {
+    pub(crate) fn new(provider: std::result::Result<B, String>, pooled: bool, options: PoolOptions) -> Self {
+        let provider = match provider {
+            Ok(p) => p,
+            Err(reason) => return Browsers::Unavailable(reason),
+        };
+        if pooled {
+            Browsers::Pooled {
+                state: Mutex::new(PoolState::NotStarted(provider)),
+                options,
+            }
+        } else {
+            Browsers::PerRequest(Arc::new(provider))
+        }
+    }
+
+    /// The pool, started now if it was not (`None` with the pool turned off).
+    pub(crate) async fn pool(&self) -> Result<Option<BrowserPool<B>>> {
+        let (state, options) = match self {
+            Browsers::Pooled { state, options } => (state, options),
+            Browsers::PerRequest(_) => return Ok(None),
+            Browsers::Unavailable(reason) => return Err(Error::PoolUnavailable { reason: reason.clone() }),
+        };
+        let mut state = state.lock().await;
+        match std::mem::replace(&mut *state, PoolState::ShutDown) {
+            PoolState::NotStarted(provider) => match BrowserPool::new(provider, options.clone()).await {
+                Ok(pool) => {
+                    *state = PoolState::Running(pool.clone());
+                    Ok(Some(pool))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the browser pool could not start");
+                    *state = PoolState::Failed(e.to_string());
+                    Err(e)
+                }
+            },
+            PoolState::Running(pool) => {
+                *state = PoolState::Running(pool.clone());
+                Ok(Some(pool))
+            }
+            PoolState::Failed(reason) => {
+                *state = PoolState::Failed(reason.clone());
+                Err(Error::PoolUnavailable { reason })
+            }
+            PoolState::ShutDown => Err(Error::PoolClosed),
+        }
+    }
+
+    /// Renders `request` with a pooled browser, or a fresh one.
+    pub(crate) async fn fetch(&self, request: PageRequest) -> Result<String> {
+        match self {
+            Browsers::PerRequest(provider) => {
+                let provider = provider.clone();
+                tokio::task::spawn_blocking(move || {
+                    let browser = provider.launch()?;
+                    let html = provider.fetch(&browser, &request);
+                    provider.close(browser);
+                    html
+                })
+                .await
+                .map_err(|e| Error::BrowserDead {
+                    reason: format!("the render task failed: {e}"),
+                })?
+            }
+            Browsers::Pooled { .. } | Browsers::Unavailable(_) => {
+                let Some(pool) = self.pool().await? else {
+                    return Err(Error::PoolClosed);
+                };
+                let mut browser = pool.checkout().await?;
+                browser.fetch(request).await
+            }
+        }
+    }
+
+    /// The pool's status, if it is running.
+    pub(crate) async fn status(&self) -> Option<PoolStatus> {
+        let Browsers::Pooled { state, .. } = self else {
+            return None;
+        };
+        match &*state.lock().await {
+            PoolState::Running(pool) => Some(pool.status()),
+            _ => None,
+        }
+    }
+
+    /// Closes the pool's browsers; later renders fail with [`Error::PoolClosed`].
+    pub(crate) async fn shutdown(&self) {
+        let Browsers::Pooled { state, .. } = self else { return };
+        let previous = std::mem::replace(&mut *state.lock().await, PoolState::ShutDown);
+        if let PoolState::Running(pool) = previous {
+            pool.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! [`ExecutorBuilder`]: assemble an executor from a configuration and the four parts.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::Executor;
+use super::browsers::Browsers;
+use crate::cache::{CompileCache, ModuleSource};
+use crate::config::RiptideConfig;
+use crate::error::{Error, Result};
+use crate::metrics::ExtractionCounters;
+use crate::policies::{FixedTimeout, Retrier, RetrySettings};
+use crate::pool::PoolOptions;
+use crate::traits::{BrowserProvider, ModuleCache, TimeoutPolicy, WasmRuntime};
+
+/// Pages larger than this are refused ([`Error::BodyTooLarge`]) unless raised with
+/// [`ExecutorBuilder::max_body_bytes`].
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
+
+/// Builds an [`Executor`]: give it a browser provider, a compile cache and a timeout policy,
+/// and optionally a configuration (defaults otherwise) and limits.
+///
+/// ```no_run
+/// # #[cfg(all(feature = "chrome", feature = "wasmtime"))]
+/// # async fn demo() -> riptide::Result<()> {
+/// use riptide::backends::chrome::ChromeProvider;
+/// use riptide::backends::memory::MemoryStore;
+/// use riptide::backends::wasmtime::WasmtimeRuntime;
+/// use riptide::policies::AdaptiveTimeout;
+/// use riptide::{CacheOptions, CompileCache, Executor, GuestLimits, RiptideConfig};
+///
+/// let config = RiptideConfig::load()?;
+/// let executor = Executor::builder()
+///     .config(config.clone())
+///     .browser_provider(ChromeProvider::from_config(&config.optimizations.browser_pool)?)
+///     .compile_cache(CompileCache::new(
+///         WasmtimeRuntime::new(GuestLimits::default(), true)?,
+///         MemoryStore::new(),
+///         CacheOptions::default(),
+///     ))
+///     .timeout_policy(AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()))
+///     .build()?;
+/// let page = executor.extract("https://example.com/").await?;
+/// println!("{:?}", page.page.title);
+/// executor.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
+    config: RiptideConfig,
+    provider: Option<std::result::Result<B, String>>,
+    cache: Option<CompileCache<R, C>>,
+    policy: Option<Arc<T>>,
+    extractor: Option<ModuleSource>,
+    max_body_bytes: usize,
+    user_agent: String,
+    wait_for: Option<String>,
+    settle: Option<Duration>,
+    report_file: Option<PathBuf>,
+    retry_seed: Option<u64>,
+}
+
+/// How long a rendered page's DOM must stay unchanged before its HTML is taken, by default:
+/// long enough for scripts that build the page right after `load`, short enough not to matter
+/// next to a render.
+pub const DEFAULT_SETTLE: Duration = Duration::from_millis(100);
+
+impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Default for ExecutorBuilder<B, R, C, T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> ExecutorBuilder<B, R, C, T> {
+    /// A builder with the default configuration.
+    pub fn new() -> Self {
+        Self {
+            config: RiptideConfig::default(),
+            provider: None,
+            cache: None,
+            policy: None,
+            extractor: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            user_agent: format!("riptide/{}", env!("CARGO_PKG_VERSION")),
+            wait_for: None,
+            settle: Some(DEFAULT_SETTLE),
+            report_file: None,
+            retry_seed: None,
+        }
+    }
+
+    /// The configuration: which optimizations are on, pool sizes, retry settings.
+    pub fn config(mut self, config: RiptideConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Where browsers come from (required).
+    pub fn browser_provider(mut self, provider: B) -> Self {
+        self.provider = Some(Ok(provider));
+        self
+    }
+
+    /// A provider that may have failed to set up (no Chromium installed, ...): on `Err` the
+    /// executor still extracts statically, and headless renders fail with
+    /// [`Error::PoolUnavailable`] carrying this error's message.
+    pub fn browser_provider_or_reason(mut self, provider: Result<B>) -> Self {
+        self.provider = Some(provider.map_err(|e| e.to_string()));
+        self
+    }
+
+    /// The compile cache the extractor is loaded from (required). Build it with
+    /// `CacheOptions::from_config` for the configuration's `wasm_cache` settings.
+    pub fn compile_cache(mut self, cache: CompileCache<R, C>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The timeout policy (required); with `adaptive_timeout.enabled = false` it is bypassed
+    /// for a fixed `default_timeout_secs`.
+    pub fn timeout_policy(mut self, policy: T) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// The same, shared with other code (to read its profiles while the executor runs).
+    pub fn shared_timeout_policy(mut self, policy: Arc<T>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Another extractor module with the same ABI (default: the bundled one).
+    pub fn extractor(mut self, source: ModuleSource) -> Self {
+        self.extractor = Some(source);
+        self
+    }
+
+    /// The largest page body read (default 16 MiB).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The `User-Agent` of static fetches (default `riptide/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Headless renders also wait until this CSS selector matches.
+    pub fn wait_for(mut self, selector: impl Into<String>) -> Self {
+        self.wait_for = Some(selector.into());
+        self
+    }
+
+    /// How long a rendered page's DOM must stay unchanged before its HTML is taken (default
+    /// [`DEFAULT_SETTLE`]; `None`: as soon as `load` fired and `wait_for` matches).
+    pub fn settle(mut self, quiet: Option<Duration>) -> Self {
+        self.settle = quiet;
+        self
+    }
+
+    /// Where [`Executor::shutdown`] writes the performance report (if `track_metrics`).
+    pub fn report_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.report_file = Some(path.into());
+        self
+    }
+
+    /// A fixed seed for retry jitter (reproducible runs).
+    pub fn retry_seed(mut self, seed: u64) -> Self {
+        self.retry_seed = Some(seed);
+        self
+    }
+
+    /// The executor. Fails if a required part is missing or the HTTP client cannot be built.
+    pub fn build(self) -> Result<Executor<B, R, C, T>> {
+        let missing = |what: &str, call: &str| Error::Config {
+            key: what.into(),
+            origin: "ExecutorBuilder".into(),
+            message: format!("no {what} was given; call `.{call}(...)`"),
+        };
+        let provider = self
+            .provider
+            .ok_or_else(|| missing("browser provider", "browser_provider"))?;
+        let cache = self.cache.ok_or_else(|| missing("compile cache", "compile_cache"))?;
+        let policy = self.policy.ok_or_else(|| missing("timeout policy", "timeout_policy"))?;
+        let c = &self.config;
+        let all = c.optimizations.enabled;
+        let timeouts = &c.optimizations.adaptive_timeout;
+        let fixed =
+            (!(all && timeouts.enabled)).then(|| FixedTimeout(Duration::from_secs(timeouts.default_timeout_secs)));
+        let settings = RetrySettings::from_config(timeouts);
+        let retrier = match self.retry_seed {
+            Some(seed) => Retrier::with_seed(settings, seed),
+            None => Retrier::new(settings),
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(self.user_agent)
+            .connect_timeout(Duration::from_secs(timeouts.max_timeout_secs))
+            .build()
+            .map_err(|e| Error::Config {
+                key: "http client".into(),
+                origin: "ExecutorBuilder".into(),
+                message: e.to_string(),
+            })?;
+        let pooled = all && c.optimizations.browser_pool.enabled;
+        let report_file = self.report_file.filter(|_| c.performance.track_metrics);
+        Ok(Executor {
+            browsers: Browsers::new(
+                provider,
+                pooled,
+                PoolOptions::from_config(&c.optimizations.browser_pool),
+            ),
+            config: self.config,
+            http,
+            cache: Arc::new(cache),
+            extractor: self.extractor.unwrap_or_else(|| ModuleSource::extractor().clone()),
+            policy,
+            fixed,
+            retrier,
+            max_body_bytes: self.max_body_bytes,
+            wait_for: self.wait_for,
+            settle: self.settle,
+            report_file,
+            headless_hosts: Mutex::new(Default::default()),
+            counters: ExtractionCounters::default(),
+        })
+    }
+}

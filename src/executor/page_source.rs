@@ -1,0 +1,100 @@
+//! What the executor was asked to extract: an `http(s)://` URL, a `file://` URL, or the path of
+//! a local file, resolved once with a clear error for anything else.
+
+use std::path::PathBuf;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// A resolved input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PageSource {
+    /// Fetched over HTTP(S).
+    Http(Url),
+    /// Read from disk (static engine), or loaded by `file://` URL (headless).
+    File { path: PathBuf, url: Url },
+}
+
+impl PageSource {
+    /// Resolves `input`: a URL with a supported scheme, or a path to an existing file.
+    pub(crate) fn resolve(input: &str) -> Result<Self> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(invalid(input, "it is empty"));
+        }
+        match Url::parse(trimmed) {
+            Ok(url) => Self::from_url(input, url),
+            Err(url::ParseError::RelativeUrlWithoutBase) => Self::from_path(input, trimmed),
+            Err(e) => Err(invalid(input, &e.to_string())),
+        }
+    }
+
+    fn from_url(input: &str, url: Url) -> Result<Self> {
+        match url.scheme() {
+            "http" => Self::checked_http(input, url),
+            "https" if cfg!(feature = "rustls") => Self::checked_http(input, url),
+            "https" => Err(Error::UnsupportedScheme {
+                url: url.to_string(),
+                scheme: "https".into(),
+                hint: "this build has no TLS: enable riptide's `rustls` feature",
+            }),
+            "file" => {
+                let path = url
+                    .to_file_path()
+                    .map_err(|()| invalid(input, "the file URL names no local path"))?;
+                Self::from_path(input, &path.to_string_lossy())
+            }
+            other => Err(Error::UnsupportedScheme {
+                url: url.to_string(),
+                scheme: other.to_string(),
+                hint: "use http, https or file",
+            }),
+        }
+    }
+
+    fn checked_http(input: &str, url: Url) -> Result<Self> {
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid(input, "the URL has no host"));
+        }
+        Ok(Self::Http(url))
+    }
+
+    fn from_path(input: &str, path: &str) -> Result<Self> {
+        let path = crate::config::expand_tilde(std::path::Path::new(path));
+        let path = match std::fs::canonicalize(&path) {
+            Ok(p) if p.is_file() => p,
+            Ok(_) => return Err(invalid(input, "it is a directory, not a file")),
+            Err(e) => {
+                return Err(invalid(
+                    input,
+                    &format!("it has no scheme and is not a readable file ({e})"),
+                ));
+            }
+        };
+        let url = Url::from_file_path(&path).map_err(|()| invalid(input, "the path cannot be made a file URL"))?;
+        Ok(Self::File { path, url })
+    }
+
+    /// The URL, for messages, links and the browser.
+    pub(crate) fn url(&self) -> &Url {
+        match self {
+            PageSource::Http(url) | PageSource::File { url, .. } => url,
+        }
+    }
+
+    /// The host timeouts are learned for (`localhost` for files).
+    pub(crate) fn host(&self) -> &str {
+        match self {
+            PageSource::Http(url) => url.host_str().unwrap_or("localhost"),
+            PageSource::File { .. } => "localhost",
+        }
+    }
+}
+
+fn invalid(input: &str, reason: &str) -> Error {
+    Error::InvalidUrl {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    }
+}

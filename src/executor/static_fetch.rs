@@ -1,0 +1,129 @@
+//! The static engine's fetch: one HTTP GET with a bounded body, or a bounded file read.
+//!
+//! One attempt only; the executor runs it under the retry helper. Failures are classified for the
+//! timeout policy and the circuit breaker (DNS, refused, reset, TLS, HTTP status), so a host that
+//! does not exist is never retried and a refused connection never counts as a latency.
+
+use std::path::Path;
+
+use encoding_rs::Encoding;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use url::Url;
+
+use crate::policies::AttemptFailure;
+use crate::traits::FailureClass;
+
+/// What one fetch attempt produced (failures that merit a retry are `AttemptFailure`s).
+#[derive(Debug)]
+pub(crate) enum Fetched {
+    /// An HTML page and where it finally came from.
+    Page { html: String, final_url: Url },
+    /// The server answered with this non-HTML content type.
+    NotHtml(String),
+    /// The body is larger than the limit.
+    TooLarge,
+}
+
+/// GETs `url`, reading at most `limit` bytes of body.
+pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize) -> Result<Fetched, AttemptFailure> {
+    let mut response = client.get(url.clone()).send().await.map_err(classify)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(AttemptFailure(FailureClass::HttpStatus(status.as_u16())));
+    }
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(ct) = &content_type
+        && !is_html(ct)
+    {
+        return Ok(Fetched::NotHtml(ct.clone()));
+    }
+    let declared = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Ok(Fetched::TooLarge);
+    }
+    let final_url = response.url().clone();
+    let mut body = Vec::with_capacity(declared.map_or(64 << 10, |n| n as usize));
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > limit {
+            return Ok(Fetched::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched::Page {
+        html: decode(&body, content_type.as_deref()),
+        final_url,
+    })
+}
+
+/// Reads a local file of at most `limit` bytes.
+pub(crate) fn read_file(path: &Path, limit: usize) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut body = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut body)?;
+    if body.len() > limit {
+        return Ok(None);
+    }
+    Ok(Some(decode(&body, None)))
+}
+
+fn is_html(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(mime.as_str(), "text/html" | "application/xhtml+xml" | "")
+}
+
+/// Decodes by BOM, then the `charset` of the content type, then UTF-8 (lossy).
+fn decode(body: &[u8], content_type: Option<&str>) -> String {
+    let declared = content_type
+        .and_then(|ct| {
+            ct.split(';')
+                .filter_map(|p| p.trim().strip_prefix("charset="))
+                .next()
+                .map(|c| c.trim_matches('"'))
+        })
+        .and_then(|label| Encoding::for_label(label.as_bytes()));
+    let encoding = Encoding::for_bom(body)
+        .map(|(e, _)| e)
+        .or(declared)
+        .unwrap_or(encoding_rs::UTF_8);
+    encoding.decode(body).0.into_owned()
+}
+
+/// Maps a reqwest failure to what it says about the host.
+fn classify(e: reqwest::Error) -> AttemptFailure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    let mut text = String::new();
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return AttemptFailure(FailureClass::ConnectionRefused),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    return AttemptFailure(FailureClass::ConnectionReset);
+                }
+                _ => {}
+            }
+        }
+        text.push_str(&err.to_string().to_ascii_lowercase());
+        text.push(' ');
+        source = err.source();
+    }
+    let class = if text.contains("dns error") || text.contains("failed to lookup address") {
+        FailureClass::Dns
+    } else if text.contains("certificate") || text.contains("tls") {
+        FailureClass::Tls
+    } else if e.is_connect() {
+        FailureClass::ConnectionRefused
+    } else if e.is_body() || e.is_decode() || e.is_request() {
+        FailureClass::ConnectionReset
+    } else {
+        FailureClass::Other
+    };
+    AttemptFailure(class)
+}

@@ -1,0 +1,321 @@
+//! The executor end to end against a local HTTP server: real reqwest, real wasmtime, real
+//! Chromium (tests that render need it: they fail in CI without it and skip locally with a
+//! message), real redb files for persistence.
+#![cfg(all(feature = "wasmtime", feature = "chrome", feature = "redb"))]
+
+mod common;
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use riptide::backends::memory::MemoryStore;
+use riptide::backends::no_browser::NoBrowser;
+use riptide::policies::AdaptiveTimeout;
+use riptide::traits::{BrowserProvider, EngineKind, TimeoutPolicy};
+use riptide::{CacheOptions, CompileCache, Engine, Error, Executor, RiptideConfig};
+use support::{Server, chrome_or_skip};
+
+/// Defaults with timeouts short enough for a hanging page to fail in seconds: 1 s, one retry
+/// at 1.5 s.
+fn config() -> RiptideConfig {
+    let mut c = RiptideConfig::default();
+    let t = &mut c.optimizations.adaptive_timeout;
+    (
+        t.min_timeout_secs,
+        t.default_timeout_secs,
+        t.max_timeout_secs,
+        t.max_retries,
+    ) = (1, 1, 2, 1);
+    c.optimizations.browser_pool.max_instances = 2;
+    c.optimizations.browser_pool.target_available = 1;
+    c
+}
+
+fn executor<B: BrowserProvider>(
+    provider: B,
+    config: RiptideConfig,
+) -> Executor<B, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
+    Executor::builder()
+        .timeout_policy(AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()))
+        .config(config)
+        .browser_provider(provider)
+        .compile_cache(CompileCache::new(
+            common::wasmtime(),
+            MemoryStore::new(),
+            CacheOptions::default(),
+        ))
+        .retry_seed(7)
+        .build()
+        .expect("executor")
+}
+
+fn static_executor() -> Executor<NoBrowser, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
+    executor(NoBrowser, config())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_page_is_extracted_with_its_timings() {
+    let server = Server::start();
+    let ex = static_executor();
+    let page = ex.extract(&server.url("/static")).await.expect("extracts");
+    assert_eq!(page.engine, EngineKind::Static);
+    assert_eq!(page.page.title.as_deref(), Some("static"));
+    assert!(page.page.text.contains("Paragraph 0 of a static page"));
+    assert_eq!(
+        page.page.links.first(),
+        Some(&server.url("/page/0")),
+        "links are absolute"
+    );
+    let t = page.timings;
+    assert_eq!(t.attempts, 1);
+    assert_eq!(t.engine_choice, Duration::ZERO);
+    assert!(t.fetch + t.module_load + t.extraction <= t.total, "{t:?}");
+    let json = serde_json::to_value(&page).expect("serializable");
+    assert_eq!(json["engine"], "static");
+    assert!(json["timings"]["total_ms"].as_f64().is_some());
+
+    // The second page finds the extractor loaded.
+    let again = ex.extract(&server.url("/page/1")).await.expect("extracts");
+    assert_eq!(again.page.title.as_deref(), Some("page 1"));
+    let cache = ex.compile_cache().stats().expect("stats");
+    assert_eq!((cache.compilations, cache.hits), (1, 1), "{cache:?}");
+}
+
+#[tokio::test]
+async fn local_files_work_by_path_and_file_url() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("page.html");
+    std::fs::write(&path, common::ARTICLE).expect("write");
+    let ex = static_executor();
+    // The article is short and has scripts, so `Auto` would want a browser; files are the
+    // static engine's.
+    let by_path = ex
+        .extract_with(path.to_str().expect("utf-8"), Engine::Static)
+        .await
+        .expect("path");
+    let url = format!("file://{}", path.display());
+    let by_url = ex.extract_with(&url, Engine::Static).await.expect("file url");
+    assert_eq!(by_path.page, by_url.page);
+    assert_eq!(by_path.page.title.as_deref(), Some("Warm caches, fast extractors"));
+    assert!(by_path.final_url.starts_with("file:///"));
+}
+
+#[tokio::test]
+async fn a_hanging_page_times_out_retries_once_and_says_so() {
+    let server = Server::start();
+    let ex = static_executor();
+    let url = server.url("/hang");
+    let err = ex.extract(&url).await.expect_err("never answers");
+    assert_eq!(err.url(), Some(url.as_str()), "{err}");
+    match err.kind() {
+        Error::RetriesExhausted { attempts, last, .. } => {
+            assert_eq!(*attempts, 2, "one retry");
+            assert!(last.contains("timed out"), "{last}");
+        }
+        other => panic!("expected RetriesExhausted, got {other:?}"),
+    }
+    assert!(err.to_string().contains(&url), "the message names the URL: {err}");
+    let stats = ex.timeout_policy().stats().expect("stats");
+    assert_eq!(stats.timeouts, 2, "both attempts were censored observations: {stats:?}");
+    assert_eq!(ex.report().await.extraction.failed, 1);
+}
+
+#[tokio::test]
+async fn http_errors_non_html_and_oversized_bodies_are_clear_and_not_retried() {
+    let server = Server::start();
+    let ex = Executor::builder()
+        .timeout_policy(AdaptiveTimeout::new(config().optimizations.adaptive_timeout))
+        .config(config())
+        .browser_provider(NoBrowser)
+        .compile_cache(CompileCache::new(
+            common::wasmtime(),
+            MemoryStore::new(),
+            CacheOptions::default(),
+        ))
+        .max_body_bytes(1 << 20)
+        .build()
+        .expect("executor");
+
+    let missing = server.url("/missing");
+    let err = ex.extract(&missing).await.expect_err("404");
+    assert!(matches!(err.kind(), Error::HttpStatus { status: 404, .. }), "{err:?}");
+    assert!(err.to_string().contains(&missing));
+
+    let err = ex.extract(&server.url("/image")).await.expect_err("not html");
+    assert!(
+        matches!(err.kind(), Error::NotHtml { content_type, .. } if content_type == "image/png"),
+        "{err:?}"
+    );
+
+    let err = ex.extract(&server.url("/huge")).await.expect_err("too large");
+    assert!(
+        matches!(err.kind(), Error::BodyTooLarge { limit, .. } if *limit == 1 << 20),
+        "{err:?}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let big = dir.path().join("big.html");
+    std::fs::write(&big, vec![b'a'; (1 << 20) + 1]).expect("write");
+    let err = ex
+        .extract(big.to_str().expect("utf-8"))
+        .await
+        .expect_err("file too large");
+    assert!(matches!(err.kind(), Error::BodyTooLarge { .. }), "{err:?}");
+
+    let stats = ex.timeout_policy().stats().expect("stats");
+    assert_eq!(stats.total_requests, 3, "one attempt each, no retries: {stats:?}");
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_before_any_fetch() {
+    let ex = static_executor();
+    for (input, expected) in [
+        ("", "is empty"),
+        ("no-such-file.html", "not a readable file"),
+        ("http://", "empty host"),
+        ("ftp://example.com/page", "`ftp` scheme is not supported"),
+        ("mailto:someone@example.com", "`mailto` scheme"),
+    ] {
+        let err = ex.extract(input).await.expect_err(input);
+        assert!(
+            matches!(err.kind(), Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. }),
+            "{input}: {err:?}"
+        );
+        assert!(err.to_string().contains(expected), "{input}: {err}");
+    }
+    assert_eq!(ex.timeout_policy().stats().expect("stats").total_requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_many_returns_every_result_with_its_url() {
+    let server = Server::start();
+    let ex = static_executor();
+    let mut urls: Vec<String> = (0..100).map(|i| server.url(&format!("/page/{i}"))).collect();
+    urls.push(server.url("/missing"));
+    let results: Vec<_> = ex.extract_many(urls.clone(), 8).collect().await;
+    assert_eq!(results.len(), 101);
+    let seen: HashSet<&str> = results.iter().map(|(u, _)| u.as_str()).collect();
+    assert_eq!(seen.len(), 101, "each URL once");
+    for (url, result) in &results {
+        match result {
+            Ok(page) => {
+                let n = url.rsplit('/').next().expect("number");
+                assert_eq!(page.page.title.as_deref(), Some(format!("page {n}").as_str()));
+            }
+            Err(e) => assert_eq!(
+                (url.as_str(), e.url()),
+                (server.url("/missing").as_str(), Some(url.as_str()))
+            ),
+        }
+    }
+    let report = ex.report().await;
+    assert_eq!((report.extraction.succeeded, report.extraction.failed), (100, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_javascript_page_is_escalated_to_headless_and_remembered() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = Server::start();
+    let ex = executor(provider, config());
+    let page = ex.extract(&server.url("/js")).await.expect("renders");
+    assert_eq!(page.engine, EngineKind::Headless);
+    assert!(page.page.text.contains("built by script"), "{:?}", page.page.text);
+    assert!(
+        page.timings.engine_choice > Duration::ZERO,
+        "the static try is accounted for"
+    );
+
+    let again = ex.extract(&server.url("/js?again")).await.expect("renders");
+    assert_eq!(again.engine, EngineKind::Headless, "the domain is remembered");
+    assert_eq!(again.timings.engine_choice, Duration::ZERO, "no static try this time");
+
+    let forced = ex
+        .extract_with(&server.url("/js"), Engine::Static)
+        .await
+        .expect("static");
+    assert_eq!(forced.engine, EngineKind::Static);
+    assert!(!forced.page.text.contains("built by script"));
+
+    let report = ex.report().await;
+    assert_eq!((report.extraction.headless_pages, report.extraction.escalated), (2, 1));
+    let pool = report.browser_pool.expect("the pool started");
+    assert!(pool.total >= 1, "{pool:?}");
+    ex.shutdown().await.expect("shutdown");
+    let err = ex
+        .extract_with(&server.url("/js"), Engine::Headless)
+        .await
+        .expect_err("closed");
+    assert!(matches!(err.kind(), Error::PoolClosed), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_optimization_off_it_still_extracts() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = Server::start();
+    let mut c = config();
+    c.optimizations.enabled = false;
+    // Without a pool every render includes a browser launch.
+    c.optimizations.adaptive_timeout.default_timeout_secs = 2;
+    c.optimizations.adaptive_timeout.max_timeout_secs = 30;
+    let ex = Executor::builder()
+        .timeout_policy(AdaptiveTimeout::new(c.optimizations.adaptive_timeout.clone()))
+        .compile_cache(CompileCache::new(
+            common::wasmtime(),
+            MemoryStore::new(),
+            CacheOptions {
+                enabled: false,
+                ..CacheOptions::default()
+            },
+        ))
+        .config(c)
+        .browser_provider(provider)
+        .build()
+        .expect("executor");
+    let page = ex.extract(&server.url("/page/3")).await.expect("static");
+    assert_eq!(page.page.title.as_deref(), Some("page 3"));
+    let rendered = ex
+        .extract_with(&server.url("/js"), Engine::Headless)
+        .await
+        .expect("rendered");
+    assert!(rendered.page.text.contains("built by script"));
+    let report = ex.report().await;
+    assert!(report.browser_pool.is_none(), "a browser per page, no pool");
+    assert_eq!(report.adaptive_timeout, None, "fixed timeouts report nothing");
+    let learned = ex.timeout_policy().stats().expect("stats");
+    assert_eq!(learned.total_requests, 0, "the adaptive policy was bypassed");
+    assert!(!report.optimizations_enabled);
+    ex.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_keeps_what_was_learned() {
+    let Some(_) = chrome_or_skip() else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let config = config();
+    let ex = riptide::default_executor_in(&config, home.path()).expect("default stack");
+    for i in 0..6 {
+        ex.extract(&server.url(&format!("/page/{i}"))).await.expect("extracts");
+    }
+    ex.shutdown().await.expect("shutdown");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.path().join(riptide::LAST_RUN_REPORT)).expect("report written"))
+            .expect("json");
+    assert_eq!(report["extraction"]["succeeded"], 6);
+    assert_eq!(report["wasm_cache"]["compilations"], 1);
+    drop(ex);
+
+    let again = riptide::default_executor_in(&config, home.path()).expect("default stack");
+    let profiles = again.timeout_policy().profiles();
+    assert_eq!(profiles.len(), 1, "{profiles:?}");
+    assert_eq!((profiles[0].host.as_str(), profiles[0].samples), ("127.0.0.1", 6));
+    again.extract(&server.url("/page/9")).await.expect("extracts");
+    let cache = again.compile_cache().stats().expect("stats");
+    assert_eq!((cache.loads, cache.compilations), (1, 0), "loaded from disk: {cache:?}");
+}
