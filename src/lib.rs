@@ -12,7 +12,10 @@
 //!    learned from latencies ([`policies::AdaptiveTimeout`]) and retries with escalation, a
 //!    retry budget and circuit breakers ([`policies::Retrier`]); learned profiles persist
 //!    through a [`traits::ProfileStore`], and [`policies::simulate`] compares policies on
-//!    simulated crawls. The executor composing all three is next.
+//!    simulated crawls.
+//!
+//! [`Executor`] composes the three: `extract(url)` fetches statically (or renders headless when
+//! the page needs JavaScript) under the learned deadline with retries, then runs the extractor.
 //!
 //! # Quick start
 //!
@@ -39,7 +42,8 @@
 //! | `wasmer`   | no      | [`backends::wasmer::WasmerRuntime`] (Cranelift, metering) |
 //! | `redb`     | yes     | [`backends::redb::RedbStore`]: artifacts on disk          |
 //! | `chrome`   | yes     | [`backends::chrome::ChromeProvider`] (headless_chrome)    |
-//! | `cli`      | yes     | reserved for the `riptide` binary                         |
+//! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
+//! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber)|
 //!
 //! Without `redb`, [`backends::memory::MemoryStore`] keeps artifacts in memory.
 

@@ -1,1 +1,483 @@
-fn main() {}
+//! The `riptide` command line: extract pages, and look at what the three optimizations hold.
+//!
+//! Exit codes: 0 success; 1 a command failed or at least one page did not extract; 2 bad
+//! arguments; 130 interrupted (Ctrl-C), after saving what was learned and closing browsers.
+//! Errors are one line each (`error: ...`); `-v` adds the chain of causes.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use riptide::policies::simulate::{Workload, compare, render_table};
+use riptide::traits::TimeoutPolicy;
+use riptide::{ConfigLoader, Content, Engine, Error, RiptideConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "riptide",
+    version,
+    about = "Fast web content extraction that keeps the expensive things warm"
+)]
+struct Cli {
+    /// Read this configuration file instead of `<home>/config.toml`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// riptide's home directory (default: $RIPTIDE_HOME, else ~/.riptide).
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// More logging (-v info, -vv debug, -vvv trace) and error causes.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors: no progress, no summary, no warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Extract pages: URLs (http, https, file) or paths of local files.
+    Extract(ExtractArgs),
+    /// The browser pool.
+    #[command(subcommand)]
+    Pool(PoolCommand),
+    /// The compiled-extractor cache.
+    #[command(subcommand)]
+    Wasm(WasmCommand),
+    /// Learned timeouts.
+    #[command(subcommand)]
+    Timeout(TimeoutCommand),
+    /// Performance numbers.
+    #[command(subcommand)]
+    Performance(PerformanceCommand),
+}
+
+#[derive(Args)]
+struct ExtractArgs {
+    /// URLs or paths to extract.
+    #[arg(value_name = "URL|PATH")]
+    inputs: Vec<String>,
+    /// Also read URLs from this file, one per line (`-`: standard input; `#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// How pages are fetched.
+    #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+    engine: EngineArg,
+    /// Pages extracted at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// Write the output here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EngineArg {
+    Auto,
+    Static,
+    Headless,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// One JSON array.
+    Json,
+    /// One JSON object per line, as pages finish.
+    Jsonl,
+    /// Title, URL and text, for reading.
+    Text,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TableFormat {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum PoolCommand {
+    /// Warm a pool as configured, probe it, and print its status as JSON.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum WasmCommand {
+    /// Entries, size, hit rate, load and compile times of the cache directory, as JSON.
+    CacheStats,
+    /// Delete every compiled module (they are recompiled on demand).
+    CacheClear,
+}
+
+#[derive(Subcommand)]
+enum TimeoutCommand {
+    /// The learned per-domain profiles.
+    Profiles {
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Compare the timeout policies on workload files (see README, "Workload files").
+    Simulate {
+        #[arg(required = true, value_name = "WORKLOAD")]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum PerformanceCommand {
+    /// The last run's report (browser_pool, wasm_cache, adaptive_timeout), with the cache's
+    /// numbers fresh from disk, as JSON.
+    Report,
+}
+
+/// How a command ended.
+enum Outcome {
+    Done,
+    SomeFailed,
+    Usage,
+    Interrupted,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let verbose = cli.verbose > 0;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeFailed) => ExitCode::FAILURE,
+        Ok(Outcome::Usage) => ExitCode::from(2),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Err(e) => {
+            report_error(&*e, verbose);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("RIPTIDE_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(format!("riptide={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn report_error(e: &(dyn std::error::Error + 'static), verbose: bool) {
+    eprintln!("error: {e}");
+    if verbose {
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            eprintln!("  caused by: {c}");
+            cause = c.source();
+        }
+    }
+}
+
+type CliResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+async fn run(cli: Cli) -> CliResult<Outcome> {
+    let mut loader = ConfigLoader::from_process_env();
+    if let Some(home) = &cli.home {
+        loader = loader.home(home);
+    }
+    if let Some(file) = &cli.config {
+        loader = loader.file(file);
+    }
+    let home = loader.resolved_home();
+    let config = loader.load()?;
+    let verbose = cli.verbose > 0;
+    match cli.command {
+        Command::Extract(args) => extract(&config, &home, args, cli.quiet, verbose).await,
+        Command::Pool(PoolCommand::Status) => pool_status(&config).await,
+        Command::Wasm(WasmCommand::CacheStats) => {
+            let cache = riptide::default_compile_cache_in(&config, &home)?;
+            print_json(&serde_json::json!({
+                "cache_dir": config.wasm_cache_dir(&home),
+                "stats": cache.lifetime_stats()?,
+            }))
+        }
+        Command::Wasm(WasmCommand::CacheClear) => {
+            let cache = riptide::default_compile_cache_in(&config, &home)?;
+            let before = cache.lifetime_stats()?;
+            cache.clear()?;
+            println!(
+                "removed {} compiled module(s), {} bytes, from {}",
+                before.entries,
+                before.bytes,
+                config.wasm_cache_dir(&home).display()
+            );
+            Ok(Outcome::Done)
+        }
+        Command::Timeout(TimeoutCommand::Profiles { format }) => {
+            let policy = riptide::default_timeout_policy_in(&config, &home);
+            let profiles = policy.profiles();
+            match format {
+                TableFormat::Json => print_json(&profiles),
+                TableFormat::Table => {
+                    print_profiles(&profiles);
+                    Ok(Outcome::Done)
+                }
+            }
+        }
+        Command::Timeout(TimeoutCommand::Simulate { files, format }) => {
+            let mut all = Vec::new();
+            for file in files {
+                let workload = Workload::from_path(&file)?;
+                let reports = compare(&workload);
+                match format {
+                    TableFormat::Table => {
+                        println!("## {} ({} requests)\n", workload.name, workload.total_requests());
+                        println!("{}", render_table(&reports));
+                    }
+                    TableFormat::Json => all.push(serde_json::json!({
+                        "workload": workload.name,
+                        "file": file,
+                        "reports": reports,
+                    })),
+                }
+            }
+            if format == TableFormat::Json {
+                print_json(&all)?;
+            }
+            Ok(Outcome::Done)
+        }
+        Command::Performance(PerformanceCommand::Report) => performance_report(&config, &home),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> CliResult<Outcome> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(Outcome::Done)
+}
+
+fn read_inputs(args: &ExtractArgs) -> CliResult<Vec<String>> {
+    let mut inputs = args.inputs.clone();
+    if let Some(file) = &args.input {
+        let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            let f = std::fs::File::open(file).map_err(|e| format!("cannot read --input {}: {e}", file.display()))?;
+            Box::new(std::io::BufReader::new(f))
+        };
+        for line in reader.lines() {
+            let line = line?;
+            let line = line.trim();
+            if !line.is_empty() && !line.starts_with('#') {
+                inputs.push(line.to_string());
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+async fn extract(
+    config: &RiptideConfig,
+    home: &Path,
+    args: ExtractArgs,
+    quiet: bool,
+    verbose: bool,
+) -> CliResult<Outcome> {
+    let inputs = read_inputs(&args)?;
+    if inputs.is_empty() {
+        eprintln!("error: no pages to extract; give URLs or paths, or --input FILE");
+        return Ok(Outcome::Usage);
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("cannot write --output {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let engine = match args.engine {
+        EngineArg::Auto => Engine::Auto,
+        EngineArg::Static => Engine::Static,
+        EngineArg::Headless => Engine::Headless,
+    };
+    let executor = riptide::default_executor_in(config, home)?;
+    let progress = if !quiet && inputs.len() > 1 && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(inputs.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} pages, {per_sec}, eta {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = Instant::now();
+    let total = inputs.len();
+    let (mut ok, mut failed) = (0usize, 0usize);
+    let mut array = Vec::new();
+    let mut results = futures_util::stream::iter(inputs)
+        .map(|url| {
+            let executor = &executor;
+            async move {
+                let result = executor.extract_with(&url, engine).await;
+                (url, result)
+            }
+        })
+        .buffer_unordered(usize::from(args.concurrency));
+    let interrupted = loop {
+        let next = tokio::select! {
+            next = results.next() => next,
+            _ = tokio::signal::ctrl_c() => break true,
+        };
+        let Some((url, result)) = next else { break false };
+        progress.inc(1);
+        match &result {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                failed += 1;
+                progress.suspend(|| report_error(e, verbose));
+            }
+        }
+        write_result(&mut out, args.format, &url, &result, &mut array)?;
+    };
+    drop(results);
+    progress.finish_and_clear();
+    if args.format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &array)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    if let Err(e) = executor.shutdown().await {
+        tracing::warn!(error = %e, "could not save everything at shutdown");
+    }
+    if !quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{}extracted {ok} of {total} page(s), {failed} failed, in {secs:.2} s ({:.1} pages/s)",
+            if interrupted { "interrupted: " } else { "" },
+            ok as f64 / secs.max(1e-9)
+        );
+    }
+    Ok(match (interrupted, failed) {
+        (true, _) => Outcome::Interrupted,
+        (false, 0) => Outcome::Done,
+        (false, _) => Outcome::SomeFailed,
+    })
+}
+
+fn write_result(
+    out: &mut dyn Write,
+    format: Format,
+    url: &str,
+    result: &Result<Content, Error>,
+    array: &mut Vec<serde_json::Value>,
+) -> CliResult<()> {
+    let record = || match result {
+        Ok(content) => serde_json::to_value(content).unwrap_or_default(),
+        Err(e) => serde_json::json!({ "url": url, "error": e.to_string() }),
+    };
+    match format {
+        Format::Json => array.push(record()),
+        Format::Jsonl => {
+            serde_json::to_writer(&mut *out, &record())?;
+            writeln!(out)?;
+            // Lines are for consumers reading as pages finish.
+            out.flush()?;
+        }
+        Format::Text => {
+            if let Ok(c) = result {
+                writeln!(out, "# {}", c.page.title.as_deref().unwrap_or("(no title)"))?;
+                writeln!(
+                    out,
+                    "{} ({:?}, {:.0} ms)\n",
+                    c.final_url,
+                    c.engine,
+                    c.timings.total.as_secs_f64() * 1000.0
+                )?;
+                writeln!(out, "{}\n", c.page.text.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn pool_status(config: &RiptideConfig) -> CliResult<Outcome> {
+    let provider = riptide::backends::chrome::ChromeProvider::from_config(&config.optimizations.browser_pool)?;
+    let mut options = riptide::PoolOptions::from_config(&config.optimizations.browser_pool);
+    options.background_warmup = false;
+    let pool = riptide::BrowserPool::new(provider, options).await?;
+    pool.run_maintenance().await;
+    let status = pool.status();
+    pool.shutdown().await;
+    print_json(&status)
+}
+
+fn print_profiles(profiles: &[riptide::traits::ProfileView]) {
+    if profiles.is_empty() {
+        println!("no learned timeouts yet (they are learned by `riptide extract`)");
+        return;
+    }
+    let secs = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{s:.2}"));
+    println!(
+        "{:<32} {:<8} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
+        "host", "engine", "timeout_s", "samples", "p50_s", "p95_s", "p99_s", "success", "updated"
+    );
+    for p in profiles {
+        let engine = match p.engine {
+            riptide::traits::EngineKind::Static => "static",
+            riptide::traits::EngineKind::Headless => "headless",
+        };
+        println!(
+            "{:<32} {:<8} {:>9.2} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
+            p.host,
+            engine,
+            p.timeout_secs,
+            p.samples,
+            secs(p.p50_secs),
+            secs(p.p95_secs),
+            secs(p.p99_secs),
+            p.success_rate.map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0)),
+            p.last_updated_unix_secs
+        );
+    }
+}
+
+fn performance_report(config: &RiptideConfig, home: &Path) -> CliResult<Outcome> {
+    let last_run = home.join(riptide::LAST_RUN_REPORT);
+    let mut report = match std::fs::read(&last_run) {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map_err(|e| format!("{} is not a report ({e}); delete it", last_run.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({
+            "extraction": null, "browser_pool": null, "adaptive_timeout": null,
+        }),
+        Err(e) => return Err(format!("cannot read {}: {e}", last_run.display()).into()),
+    };
+    let cache = riptide::default_compile_cache_in(config, home)?;
+    report["wasm_cache"] = serde_json::to_value(cache.lifetime_stats()?)?;
+    let policy = riptide::default_timeout_policy_in(config, home);
+    report["learned_timeouts"] = serde_json::json!(policy.profiles().len());
+    report["last_run_file"] = serde_json::json!(last_run);
+    print_json(&report)
+}

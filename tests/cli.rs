@@ -1,0 +1,245 @@
+//! The `riptide` binary run as a subprocess: every command, bad arguments and bad
+//! configuration, against a local HTTP server and a temporary home.
+#![cfg(all(feature = "cli", feature = "chrome", feature = "wasmtime", feature = "redb"))]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::{Server, chrome_or_skip};
+
+fn riptide(home: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riptide"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("RIPTIDE_") && k != "RIPTIDE_CHROME_PATH") {
+        cmd.env_remove(key);
+    }
+    cmd.arg("--home").arg(home).args(args).output().expect("run riptide")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// No panic, no backtrace: errors are `error: ...` lines.
+fn assert_clean_failure(o: &Output, code: i32, mentions: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains("error:"), "{err}");
+    assert!(err.contains(mentions), "{err:?} mentions {mentions:?}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+#[test]
+fn extract_writes_jsonl_json_and_text_and_summarises() {
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let (a, b) = (server.url("/page/1"), server.url("/page/2"));
+
+    let o = riptide(
+        home.path(),
+        &["extract", &a, &b, "--format", "jsonl", "--engine", "static"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let mut titles: Vec<&str> = lines.iter().map(|l| l["title"].as_str().expect("title")).collect();
+    titles.sort();
+    assert_eq!(titles, ["page 1", "page 2"]);
+    assert!(
+        stderr(&o).contains("extracted 2 of 2 page(s), 0 failed"),
+        "{}",
+        stderr(&o)
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let list = dir.path().join("urls.txt");
+    std::fs::write(&list, format!("# pages\n{a}\n\n{b}\n")).expect("write");
+    let out = dir.path().join("out.json");
+    let o = riptide(
+        home.path(),
+        &[
+            "extract",
+            "--input",
+            list.to_str().expect("utf-8"),
+            "--output",
+            out.to_str().expect("utf-8"),
+            "--concurrency",
+            "2",
+            "-q",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "quiet");
+    let array: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&out).expect("output")).expect("json");
+    assert_eq!(array.len(), 2);
+    assert!(array.iter().all(|p| p["timings"]["total_ms"].as_f64().is_some()));
+
+    let o = riptide(home.path(), &["extract", &a, "--format", "text"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("# page 1\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_failing_page_is_reported_and_does_not_stop_the_others() {
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let missing = server.url("/missing");
+    let o = riptide(
+        home.path(),
+        &["extract", &server.url("/page/1"), &missing, "--format", "jsonl"],
+    );
+    assert_clean_failure(&o, 1, &format!("{missing} answered HTTP 404"));
+    let out = stdout(&o);
+    assert!(out.contains("\"title\":\"page 1\""), "{out}");
+    assert!(out.contains("\"error\""), "failures are records too: {out}");
+    assert!(stderr(&o).contains("1 failed"));
+}
+
+#[test]
+fn cache_and_timeout_commands_read_what_extract_left() {
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let urls: Vec<String> = (0..6).map(|i| server.url(&format!("/page/{i}"))).collect();
+    let mut args = vec!["extract", "-q"];
+    args.extend(urls.iter().map(String::as_str));
+    assert!(riptide(home.path(), &args).status.success());
+
+    let o = riptide(home.path(), &["wasm", "cache-stats"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stats: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(stats["stats"]["compilations"], 1);
+    assert_eq!(stats["stats"]["entries"], 1);
+
+    let o = riptide(home.path(), &["timeout", "profiles", "--format", "json"]);
+    let profiles: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(profiles[0]["host"], "127.0.0.1");
+    assert_eq!(profiles[0]["samples"], 6);
+    let o = riptide(home.path(), &["timeout", "profiles"]);
+    assert!(stdout(&o).starts_with("host "), "{}", stdout(&o));
+    assert!(stdout(&o).contains("127.0.0.1"));
+
+    let o = riptide(home.path(), &["performance", "report"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    for section in ["browser_pool", "wasm_cache", "adaptive_timeout", "extraction"] {
+        assert!(report.get(section).is_some(), "{section} in {report}");
+    }
+    assert_eq!(report["extraction"]["succeeded"], 6);
+    assert_eq!(report["adaptive_timeout"]["successes"], 6);
+
+    let o = riptide(home.path(), &["wasm", "cache-clear"]);
+    assert!(stdout(&o).contains("removed 1 compiled module"), "{}", stdout(&o));
+    let o = riptide(home.path(), &["wasm", "cache-stats"]);
+    let stats: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(stats["stats"]["entries"], 0);
+}
+
+#[test]
+fn ctrl_c_saves_what_was_learned_and_exits_130() {
+    use std::io::BufRead;
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["extract", "--format", "jsonl", "--concurrency", "1"])
+        .args([server.url("/page/1"), server.url("/hang")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    assert!(first.contains("page 1"), "{first}");
+    // The first page is out; the second hangs for 30 s. Interrupt it.
+    support::send_signal(child.id(), libc::SIGINT);
+    let out = child.wait_with_output().expect("exits");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted: extracted 1 of 2"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(home.path().join(riptide::LAST_RUN_REPORT).is_file(), "shutdown ran");
+    let o = riptide(home.path(), &["timeout", "profiles", "--format", "json"]);
+    let profiles: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(profiles[0]["samples"], 1, "the learned latency was saved");
+}
+
+#[test]
+fn timeout_simulate_runs_a_workload_file() {
+    let home = tempfile::tempdir().expect("home");
+    let workload = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/workloads/mixed.toml");
+    let o = riptide(
+        home.path(),
+        &[
+            "timeout",
+            "simulate",
+            workload.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(runs[0]["reports"].as_array().map(Vec::len), Some(3));
+    let o = riptide(home.path(), &["timeout", "simulate", "missing.toml"]);
+    assert_clean_failure(&o, 1, "missing.toml");
+}
+
+#[test]
+fn pool_status_warms_and_probes_a_pool() {
+    if chrome_or_skip().is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().expect("home");
+    let o = riptide(home.path(), &["pool", "status"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let status: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert!(status["total"].as_u64() >= Some(1), "{status}");
+    assert_eq!(status["provider"], "chrome");
+}
+
+#[test]
+fn bad_arguments_and_configuration_fail_cleanly() {
+    let home = tempfile::tempdir().expect("home");
+    assert_clean_failure(&riptide(home.path(), &["extract"]), 2, "no pages to extract");
+    assert_clean_failure(&riptide(home.path(), &["extract", "--engine", "warp", "x"]), 2, "warp");
+    assert_clean_failure(
+        &riptide(home.path(), &["extract", "--concurrency", "0", "x"]),
+        2,
+        "concurrency",
+    );
+    assert_clean_failure(&riptide(home.path(), &["frobnicate"]), 2, "frobnicate");
+    assert_clean_failure(
+        &riptide(
+            home.path(),
+            &["--config", "/no/such/riptide.toml", "wasm", "cache-stats"],
+        ),
+        1,
+        "/no/such/riptide.toml",
+    );
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[optimizations.browser_pool]\nmax_instances = 0\n",
+    )
+    .expect("write");
+    assert_clean_failure(
+        &riptide(home.path(), &["timeout", "profiles"]),
+        1,
+        "optimizations.browser_pool.max_instances",
+    );
+    let o = riptide(home.path(), &["--help"]);
+    assert!(o.status.success());
+    for command in ["extract", "pool", "wasm", "timeout", "performance"] {
+        assert!(stdout(&o).contains(command), "{command} in --help");
+    }
+}
