@@ -142,9 +142,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         result
     }
 
-    /// Extracts every URL, at most `concurrency` at a time (and never more headless renders
-    /// than the pool's `max_instances`). Results arrive in completion order, each with its URL;
-    /// a failing URL never stops the others.
+    /// Extracts every URL with [`Engine::Auto`], at most `concurrency` at a time (and never
+    /// more headless renders than the pool's `max_instances`). Results arrive in completion
+    /// order, each with its URL; a failing URL never stops the others.
     pub fn extract_many<'a, I>(
         &'a self,
         urls: I,
@@ -154,9 +154,23 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         I: IntoIterator + 'a,
         I::Item: Into<String>,
     {
+        self.extract_many_with(urls, Engine::Auto, concurrency)
+    }
+
+    /// [`extract_many`](Executor::extract_many) with `engine`.
+    pub fn extract_many_with<'a, I>(
+        &'a self,
+        urls: I,
+        engine: Engine,
+        concurrency: usize,
+    ) -> impl Stream<Item = (String, Result<Content>)> + 'a
+    where
+        I: IntoIterator + 'a,
+        I::Item: Into<String>,
+    {
         futures_util::stream::iter(urls.into_iter().map(Into::into))
             .map(move |url: String| async move {
-                let result = self.extract(&url).await;
+                let result = self.extract_with(&url, engine).await;
                 (url, result)
             })
             .buffer_unordered(concurrency.max(1))
@@ -324,11 +338,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let limit = self.max_body_bytes;
         let url = match source {
             PageSource::File { path, url } => {
-                let path = path.clone();
-                let html = tokio::task::spawn_blocking(move || read_file(&path, limit))
+                let read = path.clone();
+                let html = tokio::task::spawn_blocking(move || read_file(&read, limit))
                     .await
-                    .map_err(|e| Error::io("read the page", url.path(), std::io::Error::other(e)))?
-                    .map_err(|e| Error::io("read the page", url.path(), e))?;
+                    .map_err(|e| Error::io("read the page", path.clone(), std::io::Error::other(e)))?
+                    .map_err(|e| Error::io("read the page", path.clone(), e))?;
                 let html = html.ok_or_else(|| Error::BodyTooLarge {
                     url: url.to_string(),
                     limit,
@@ -371,49 +385,26 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     }
 
     async fn render(&self, source: &PageSource) -> Result<Fetch> {
-        // Fail at once, and without retries, when there are no browsers to be had.
-        self.browsers.pool().await?;
+        let renderer = self.browsers.renderer().await?;
         let url = source.url().to_string();
         let target = Target::new(source.host(), EngineKind::Headless);
         let attempts = AtomicU32::new(0);
-        let last_error = Mutex::new(None::<String>);
-        let result = self
+        let html = self
             .retrier
             .run(self.policy(), &target, |timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
                 let mut request = PageRequest::new(url.clone()).deadline(timeout + RENDER_GRACE);
                 request.wait_for = self.wait_for.clone();
                 request.settle = self.settle;
-                let last_error = &last_error;
+                let renderer = &renderer;
                 async move {
-                    self.browsers.fetch(request).await.map_err(|e| {
-                        let class = render_failure_class(&e);
-                        *last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
-                        AttemptFailure(class)
-                    })
+                    renderer
+                        .fetch(request)
+                        .await
+                        .map_err(|e| AttemptFailure::new(render_failure_class(&e)).with_detail(e.to_string()))
                 }
             })
-            .await;
-        let html = result.map_err(|e| {
-            let last = last_error.into_inner().unwrap_or_else(PoisonError::into_inner);
-            match (e, last) {
-                (
-                    Error::RetriesExhausted {
-                        target,
-                        attempts,
-                        elapsed,
-                        last: why,
-                    },
-                    Some(detail),
-                ) if !why.starts_with("timed out") => Error::RetriesExhausted {
-                    target,
-                    attempts,
-                    elapsed,
-                    last: detail,
-                },
-                (e, _) => e,
-            }
-        })?;
+            .await?;
         Ok(Fetch {
             html,
             final_url: url,

@@ -135,7 +135,7 @@ async fn non_retryable_failures_are_not_retried() {
         let err = retrier
             .run(&FixedTimeout(Duration::from_secs(10)), &target(), |_| async {
                 *calls.lock().expect("lock") += 1;
-                Err::<(), _>(AttemptFailure(class))
+                Err::<(), _>(AttemptFailure::new(class))
             })
             .await
             .expect_err("always fails");
@@ -164,7 +164,7 @@ async fn the_retry_budget_limits_retries() {
     let calls = Mutex::new(0u32);
     let failing = |_| async {
         *calls.lock().expect("lock") += 1;
-        Err::<(), _>(AttemptFailure(FailureClass::HttpStatus(503)))
+        Err::<(), _>(AttemptFailure::new(FailureClass::HttpStatus(503)))
     };
     let err = retrier
         .run(&FixedTimeout(Duration::from_secs(10)), &target(), failing)
@@ -192,7 +192,7 @@ async fn the_circuit_opens_fails_fast_then_half_opens_and_closes() {
     let calls = Mutex::new(0u32);
     let refused = |_| async {
         *calls.lock().expect("lock") += 1;
-        Err::<(), _>(AttemptFailure(FailureClass::ConnectionRefused))
+        Err::<(), _>(AttemptFailure::new(FailureClass::ConnectionRefused))
     };
     for _ in 0..3 {
         let _ = retrier.run(&policy, &target(), refused).await;
@@ -239,7 +239,9 @@ async fn connection_failures_do_not_feed_latency() {
     for class in [FailureClass::Dns, FailureClass::ConnectionRefused] {
         for _ in 0..10 {
             let _ = retrier
-                .run(&policy, &target(), |_| async { Err::<(), _>(AttemptFailure(class)) })
+                .run(&policy, &target(), |_| async {
+                    Err::<(), _>(AttemptFailure::new(class))
+                })
                 .await;
         }
     }

@@ -89,6 +89,19 @@ impl WasmerRuntime {
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    /// A deserialized module, bound to the engine that loaded it.
+    fn loaded(&self, module: std::result::Result<Module, wasmer::DeserializeError>) -> Result<WasmerModule> {
+        let module = module.map_err(|e| Error::Engine {
+            engine: ENGINE,
+            action: "load a compiled module",
+            reason: e.to_string(),
+        })?;
+        Ok(WasmerModule {
+            module,
+            engine: self.engine.clone(),
+        })
+    }
 }
 
 /// An engine with metering and the memory cap. wasmer's `Metering` middleware serves exactly one
@@ -151,29 +164,13 @@ impl WasmRuntime for WasmerRuntime {
     unsafe fn deserialize(&self, artifact: &[u8]) -> Result<WasmerModule> {
         // SAFETY: the caller guarantees `artifact` is unmodified output of `serialize` on an
         // engine with our fingerprint (see the trait's contract).
-        let module = unsafe { Module::deserialize(&self.engine, artifact) }.map_err(|e| Error::Engine {
-            engine: ENGINE,
-            action: "load a compiled module",
-            reason: e.to_string(),
-        })?;
-        Ok(WasmerModule {
-            module,
-            engine: self.engine.clone(),
-        })
+        self.loaded(unsafe { Module::deserialize(&self.engine, artifact) })
     }
 
     unsafe fn deserialize_file(&self, _file: std::fs::File, path: &std::path::Path) -> Result<WasmerModule> {
         // SAFETY: as for `deserialize`, plus the caller's promise that the file is not modified
         // in place; wasmer reads it by path.
-        let module = unsafe { Module::deserialize_from_file(&self.engine, path) }.map_err(|e| Error::Engine {
-            engine: ENGINE,
-            action: "load a compiled module",
-            reason: e.to_string(),
-        })?;
-        Ok(WasmerModule {
-            module,
-            engine: self.engine.clone(),
-        })
+        self.loaded(unsafe { Module::deserialize_from_file(&self.engine, path) })
     }
 
     fn instantiate(&self, module: &WasmerModule, input_len: usize) -> Result<WasmerInstance> {

@@ -337,15 +337,7 @@ async fn extract(
     let total = inputs.len();
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut array = Vec::new();
-    let mut results = futures_util::stream::iter(inputs)
-        .map(|url| {
-            let executor = &executor;
-            async move {
-                let result = executor.extract_with(&url, engine).await;
-                (url, result)
-            }
-        })
-        .buffer_unordered(usize::from(args.concurrency));
+    let mut results = executor.extract_many_with(inputs, engine, usize::from(args.concurrency));
     let interrupted = loop {
         let next = tokio::select! {
             next = results.next() => next,

@@ -75,28 +75,13 @@ impl<B: BrowserProvider> Browsers<B> {
         }
     }
 
-    /// Renders `request` with a pooled browser, or a fresh one.
-    pub(crate) async fn fetch(&self, request: PageRequest) -> Result<String> {
+    /// What renders this page's attempts: the pool (started now if need be), or the provider
+    /// for a browser per render. Fails at once, without retries, when there are no browsers.
+    pub(crate) async fn renderer(&self) -> Result<Renderer<B>> {
         match self {
-            Browsers::PerRequest(provider) => {
-                let provider = provider.clone();
-                tokio::task::spawn_blocking(move || {
-                    let browser = provider.launch()?;
-                    let html = provider.fetch(&browser, &request);
-                    provider.close(browser);
-                    html
-                })
-                .await
-                .map_err(|e| Error::BrowserDead {
-                    reason: format!("the render task failed: {e}"),
-                })?
-            }
+            Browsers::PerRequest(provider) => Ok(Renderer::PerRequest(provider.clone())),
             Browsers::Pooled { .. } | Browsers::Unavailable(_) => {
-                let Some(pool) = self.pool().await? else {
-                    return Err(Error::PoolClosed);
-                };
-                let mut browser = pool.checkout().await?;
-                browser.fetch(request).await
+                self.pool().await?.map(Renderer::Pool).ok_or(Error::PoolClosed)
             }
         }
     }
@@ -118,6 +103,34 @@ impl<B: BrowserProvider> Browsers<B> {
         let previous = std::mem::replace(&mut *state.lock().await, PoolState::ShutDown);
         if let PoolState::Running(pool) = previous {
             pool.shutdown().await;
+        }
+    }
+}
+
+/// Renders pages for one request's attempts.
+pub(crate) enum Renderer<B: BrowserProvider> {
+    Pool(BrowserPool<B>),
+    PerRequest(Arc<B>),
+}
+
+impl<B: BrowserProvider> Renderer<B> {
+    /// Renders `request` with a pooled browser, or a fresh one.
+    pub(crate) async fn fetch(&self, request: PageRequest) -> Result<String> {
+        match self {
+            Renderer::Pool(pool) => pool.checkout().await?.fetch(request).await,
+            Renderer::PerRequest(provider) => {
+                let provider = provider.clone();
+                tokio::task::spawn_blocking(move || {
+                    let browser = provider.launch()?;
+                    let html = provider.fetch(&browser, &request);
+                    provider.close(browser);
+                    html
+                })
+                .await
+                .map_err(|e| Error::BrowserDead {
+                    reason: format!("the render task failed: {e}"),
+                })?
+            }
         }
     }
 }

@@ -25,6 +25,10 @@ const APP_ROOT_IDS: [&str; 5] = ["root", "app", "__next", "__nuxt", "svelte"];
 /// Why `html` needs a browser, or `None` if the static HTML is the page.
 pub(crate) fn needs_javascript(html: &str, page: &ExtractedContent) -> Option<&'static str> {
     let text = page.text.chars().filter(|c| !c.is_whitespace()).count();
+    if text >= SOME_TEXT {
+        // No rule can fire: skip lower-casing a copy of a page that may be megabytes.
+        return None;
+    }
     let lower = html.to_ascii_lowercase();
     if text < LITTLE_TEXT && lower.contains("<script") {
         return Some("little visible text and scripts");

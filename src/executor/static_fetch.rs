@@ -29,7 +29,7 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
     let mut response = client.get(url.clone()).send().await.map_err(classify)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(AttemptFailure(FailureClass::HttpStatus(status.as_u16())));
+        return Err(AttemptFailure::new(FailureClass::HttpStatus(status.as_u16())));
     }
     let content_type = response
         .headers()
@@ -96,27 +96,33 @@ fn decode(body: &[u8], content_type: Option<&str>) -> String {
     encoding.decode(body).0.into_owned()
 }
 
-/// Maps a reqwest failure to what it says about the host.
+/// Maps a reqwest failure to what it says about the host, keeping its message.
 fn classify(e: reqwest::Error) -> AttemptFailure {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     let mut text = String::new();
+    let mut io_class = None;
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => return AttemptFailure(FailureClass::ConnectionRefused),
+            io_class = io_class.or(match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => Some(FailureClass::ConnectionRefused),
                 std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
-                    return AttemptFailure(FailureClass::ConnectionReset);
+                    Some(FailureClass::ConnectionReset)
                 }
-                _ => {}
-            }
+                _ => None,
+            });
         }
-        text.push_str(&err.to_string().to_ascii_lowercase());
-        text.push(' ');
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&err.to_string());
         source = err.source();
     }
-    let class = if text.contains("dns error") || text.contains("failed to lookup address") {
+    let lower = text.to_ascii_lowercase();
+    let class = if let Some(class) = io_class {
+        class
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
         FailureClass::Dns
-    } else if text.contains("certificate") || text.contains("tls") {
+    } else if lower.contains("certificate") || lower.contains("tls") {
         FailureClass::Tls
     } else if e.is_connect() {
         FailureClass::ConnectionRefused
@@ -125,5 +131,5 @@ fn classify(e: reqwest::Error) -> AttemptFailure {
     } else {
         FailureClass::Other
     };
-    AttemptFailure(class)
+    AttemptFailure::new(class).with_detail(text)
 }

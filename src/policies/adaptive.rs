@@ -209,7 +209,8 @@ impl TimeoutPolicy for AdaptiveTimeout {
         let mut state = lock(&self.state);
         state.counters.record(outcome, default);
         state.mark(target);
-        let given = self.timeout_in(&state, target);
+        // The timeout this attempt had; only a time-out needs it (to raise from).
+        let given = matches!(outcome, Outcome::TimedOut(_)).then(|| self.timeout_in(&state, target));
         let min_samples = self.min_samples();
         let state = &mut *state;
         let engine = state.engines.entry(target.engine).or_default();
@@ -231,9 +232,9 @@ impl TimeoutPolicy for AdaptiveTimeout {
             Outcome::TimedOut(_) => {
                 engine.timed_out(alpha, now);
                 profile.timed_out(alpha, now);
-                if profile.timeout_rate() <= TIMEOUT_PRESSURE {
+                let Some(given) = given.filter(|_| profile.timeout_rate() > TIMEOUT_PRESSURE) else {
                     return;
-                }
+                };
                 // Time-outs alone justify waiting up to the default; longer needs successes.
                 let ceiling = profile.candidate().unwrap_or(0.0).max(default.as_secs_f64());
                 let raised = self.clamp((given * MAX_RISE).min(ceiling).max(given));

@@ -73,9 +73,34 @@ impl RetrySettings {
     }
 }
 
-/// Why an attempt failed, as the caller's attempt function reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AttemptFailure(pub FailureClass);
+/// Why an attempt failed, as the caller's attempt function reports it: what the failure says
+/// about the host, and optionally the underlying error, quoted if the request gives up after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptFailure {
+    /// What the failure says about the host (retryable or not, trips the breaker or not).
+    pub class: FailureClass,
+    /// The underlying error's message, for [`Error::RetriesExhausted`].
+    pub detail: Option<String>,
+}
+
+impl AttemptFailure {
+    /// A failure of `class`, without detail.
+    pub fn new(class: FailureClass) -> Self {
+        Self { class, detail: None }
+    }
+
+    /// Adds the underlying error's message.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+impl From<FailureClass> for AttemptFailure {
+    fn from(class: FailureClass) -> Self {
+        Self::new(class)
+    }
+}
 
 impl FailureClass {
     /// Whether another attempt may succeed: not for a host that does not exist, nor for a
@@ -151,11 +176,15 @@ impl Retrier {
             let result = tokio::time::timeout(timeout, attempt(timeout)).await;
             let step = match result {
                 Ok(Ok(value)) => {
-                    plan.after(Outcome::Succeeded(attempt_started.elapsed()), Instant::now())?;
+                    plan.after(Outcome::Succeeded(attempt_started.elapsed()), None, Instant::now())?;
                     return Ok(value);
                 }
-                Ok(Err(AttemptFailure(class))) => plan.after(Outcome::Failed(class), Instant::now())?,
-                Err(_) => plan.after(Outcome::TimedOut(timeout), Instant::now())?,
+                Ok(Err(failure)) => plan.after(
+                    Outcome::Failed(failure.class),
+                    failure.detail.as_deref(),
+                    Instant::now(),
+                )?,
+                Err(_) => plan.after(Outcome::TimedOut(timeout), None, Instant::now())?,
             };
             if let Step::Pause(pause) = step {
                 tokio::time::sleep(pause).await;
@@ -294,8 +323,9 @@ impl<'a> RetryPlan<'a> {
     }
 
     /// Reports the attempt's `outcome` (to the policy and the circuit breaker) at `now`, and
-    /// decides: done, pause and retry, or the error that ends the request.
-    pub(crate) fn after(&mut self, outcome: Outcome, now: Instant) -> Result<Step> {
+    /// decides: done, pause and retry, or the error that ends the request (quoting `detail`,
+    /// the failure's underlying error, if it has one).
+    pub(crate) fn after(&mut self, outcome: Outcome, detail: Option<&str>, now: Instant) -> Result<Step> {
         let (retrier, target, attempts) = (self.retrier, self.target, self.attempts);
         self.policy.observe(target, &outcome);
         let last = match outcome {
@@ -312,7 +342,10 @@ impl<'a> RetryPlan<'a> {
                         attempts,
                     });
                 }
-                format!("{class:?}")
+                match detail {
+                    Some(detail) => format!("{class:?}: {detail}"),
+                    None => format!("{class:?}"),
+                }
             }
             Outcome::TimedOut(after) => {
                 retrier.record(target, None, now);

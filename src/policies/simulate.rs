@@ -123,7 +123,7 @@ pub fn run(workload: &Workload, name: &str, policy: &dyn TimeoutPolicy) -> SimRe
                     wasted += timeout;
                 }
                 clock += spent;
-                match plan.after(outcome, base + clock)? {
+                match plan.after(outcome, None, base + clock)? {
                     Step::Done => return Ok(()),
                     Step::Pause(pause) => {
                         report.retries += 1;
