@@ -337,11 +337,15 @@ async fn extract(
     let total = inputs.len();
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut array = Vec::new();
+    // One Ctrl-C listener for the whole batch, registered before the first page: a signal that
+    // arrives while no listener exists (between two `tokio::signal::ctrl_c()` futures, say) is
+    // lost once tokio has taken over SIGINT, and the batch would run on.
+    let mut ctrl_c = listen_for_ctrl_c().map_err(|e| format!("cannot listen for Ctrl-C: {e}"))?;
     let mut results = executor.extract_many_with(inputs, engine, usize::from(args.concurrency));
     let interrupted = loop {
         let next = tokio::select! {
             next = results.next() => next,
-            _ = tokio::signal::ctrl_c() => break true,
+            _ = ctrl_c.recv() => break true,
         };
         let Some((url, result)) = next else { break false };
         progress.inc(1);
@@ -377,6 +381,18 @@ async fn extract(
         (false, 0) => Outcome::Done,
         (false, _) => Outcome::SomeFailed,
     })
+}
+
+/// Starts listening for Ctrl-C now; every press from here on is queued until received.
+#[cfg(unix)]
+fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+}
+
+/// Starts listening for Ctrl-C now; every press from here on is queued until received.
+#[cfg(windows)]
+fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::windows::CtrlC> {
+    tokio::signal::windows::ctrl_c()
 }
 
 fn write_result(
