@@ -35,6 +35,8 @@ pub(crate) async fn take_returns<P: BrowserProvider>(
 }
 
 async fn check_returned<P: BrowserProvider>(shared: &Arc<Shared<P>>, mut slot: Slot<P::Browser>, suspect: bool) {
+    // Covers the gap between closing a recycled browser and counting its replacement.
+    let _busy = shared.busy();
     slot.requests += 1;
     slot.last_used = Instant::now();
     let mut reason = worn_out(&shared.options, &slot);
@@ -141,6 +143,7 @@ pub(crate) async fn periodic<P: BrowserProvider>(shared: Arc<Shared<P>>) {
 
 /// One maintenance round.
 pub(crate) async fn round<P: BrowserProvider>(shared: &Arc<Shared<P>>) {
+    let _busy = shared.busy();
     shared.report_overdue();
     let idle = shared.take_idle();
     // Reaping must never take the pool below min_instances; count what stays as we go.

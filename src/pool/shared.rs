@@ -62,6 +62,8 @@ pub(crate) struct State<B> {
     in_use: HashMap<u64, InUse>,
     pub launching: usize,
     pub maintaining: usize,
+    /// Steps under way that hold no counted browser but still decide one's fate (see [`Busy`]).
+    busy: usize,
     waiters: VecDeque<oneshot::Sender<Slot<B>>>,
     pub closed: bool,
 }
@@ -160,6 +162,7 @@ impl<P: BrowserProvider> BrowserPool<P> {
                 in_use: HashMap::new(),
                 launching: 0,
                 maintaining: 0,
+                busy: 0,
                 waiters: VecDeque::new(),
                 closed: false,
             }),
@@ -238,6 +241,9 @@ impl<P: BrowserProvider> BrowserPool<P> {
                 let (tx, rx) = oneshot::channel();
                 let launcher = shared.clone();
                 tokio::spawn(async move {
+                    // Between uncounting the launch and the handle dropping unclaimed, the
+                    // browser is only "in use"; `settled` must not return in that gap.
+                    let _busy = launcher.busy();
                     let launched = launcher.launch().await;
                     let handle = {
                         let mut st = launcher.lock();
@@ -326,7 +332,8 @@ impl<P: BrowserProvider> BrowserPool<P> {
     }
 
     /// Waits until no browser is launching or being checked after its return: every handle
-    /// dropped before this call has been dealt with (made idle, handed on, or closed).
+    /// dropped (and every checkout abandoned) before this call has been dealt with (made idle,
+    /// handed on, or closed), and recycled browsers' replacements have launched.
     pub async fn settled(&self) {
         loop {
             let settled = self.shared.settled.notified();
@@ -334,7 +341,7 @@ impl<P: BrowserProvider> BrowserPool<P> {
             settled.as_mut().enable();
             {
                 let st = self.shared.lock();
-                if st.launching == 0 && st.maintaining == 0 {
+                if st.launching == 0 && st.maintaining == 0 && st.busy == 0 {
                     return;
                 }
             }
@@ -343,10 +350,30 @@ impl<P: BrowserProvider> BrowserPool<P> {
     }
 }
 
+/// A step that `settled` waits for although it holds no counted browser: a launch handing its
+/// browser to a caller who may have gone (the handle then counts itself under maintenance as it
+/// drops), or a recycled browser's replacement between the close and the launch being counted.
+/// Not part of [`State::total`], so it never takes room from launches.
+pub(crate) struct Busy<'a, P: BrowserProvider>(&'a Shared<P>);
+
+impl<P: BrowserProvider> Drop for Busy<'_, P> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.busy -= 1;
+        self.0.settled.notify_waiters();
+    }
+}
+
 impl<P: BrowserProvider> Shared<P> {
     pub fn lock(&self) -> MutexGuard<'_, State<P::Browser>> {
         // Every critical section leaves the state consistent before any call that could panic.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Holds off [`BrowserPool::settled`] until the returned guard drops.
+    pub fn busy(&self) -> Busy<'_, P> {
+        self.lock().busy += 1;
+        Busy(self)
     }
 
     /// Ends counting a browser as launching or under maintenance.
