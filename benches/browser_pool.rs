@@ -18,6 +18,11 @@ use criterion::{Criterion, criterion_group};
 
 mod support;
 
+#[path = "../examples/support/local_server.rs"]
+mod local_server;
+
+use local_server::{LocalServer, Reply};
+
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
 use riptide::traits::{BrowserProvider, PageRequest};
 use riptide::{BrowserPool, PoolOptions};
@@ -27,9 +32,7 @@ use tokio::runtime::Runtime;
 const PAGES_PER_THROUGHPUT_RUN: usize = 48;
 
 /// Serves `/static` (~100 KB) and `/js` (built by script) on 127.0.0.1.
-fn serve() -> String {
-    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
-    let addr = server.server_addr().to_ip().expect("ip");
+fn serve() -> LocalServer {
     let mut page = String::from("<!doctype html><html><head><title>static</title></head><body><main>");
     let mut i = 0;
     while page.len() < 100_000 {
@@ -41,18 +44,7 @@ fn serve() -> String {
     page.push_str("</main></body></html>");
     let js = r#"<!doctype html><html><head><title>js</title></head><body><div id="app"></div>
 <script>setTimeout(() => { document.getElementById("app").innerHTML = '<p id="ready">built</p>'; }, 20);</script></body></html>"#;
-    std::thread::spawn(move || {
-        for request in server.incoming_requests() {
-            let body = if request.url() == "/js" {
-                js.to_string()
-            } else {
-                page.clone()
-            };
-            let header = tiny_http::Header::from_bytes("Content-Type", "text/html").expect("header");
-            let _ = request.respond(tiny_http::Response::from_string(body).with_header(header));
-        }
-    });
-    format!("http://{addr}")
+    LocalServer::start(move |url| Reply::Html(if url == "/js" { js.to_string() } else { page.clone() })).expect("bind")
 }
 
 fn provider() -> ChromeProvider {
@@ -72,7 +64,8 @@ fn pool_options(browsers: usize) -> PoolOptions {
 
 fn benches(c: &mut Criterion) {
     let rt = Runtime::new().expect("runtime");
-    let base = serve();
+    let server = serve();
+    let base = server.url("");
     let pool = rt
         .block_on(BrowserPool::new(provider(), pool_options(2)))
         .expect("pool");
@@ -181,7 +174,8 @@ fn main() {
     criterion::Criterion::default().configure_from_args().final_summary();
 
     let rt = Runtime::new().expect("runtime");
-    let base = serve();
+    let server = serve();
+    let base = server.url("");
     let waits = checkout_percentiles(&rt);
     let rates: Vec<(usize, f64)> = [1, 2, 4]
         .into_iter()

@@ -21,6 +21,11 @@ use futures_util::StreamExt;
 
 mod support;
 
+#[path = "../examples/support/local_server.rs"]
+mod local_server;
+
+use local_server::{LocalServer, Reply};
+
 use riptide::{DefaultExecutor, RiptideConfig};
 use support::{criterion_dir, median_ns};
 use tokio::runtime::Runtime;
@@ -29,38 +34,26 @@ const STATIC_PAGES: usize = 70;
 const JS_PAGES: usize = 30;
 const CONCURRENCY: usize = 8;
 
-/// Serves `/article/N` (~20 KB of text) and `/app/N` (an empty root filled by script) on
-/// `ip`, from 4 threads.
-fn serve(ip: &str) -> String {
-    let server = Arc::new(tiny_http::Server::http(format!("{ip}:0")).expect("bind"));
-    let addr = server.server_addr().to_ip().expect("ip");
-    for _ in 0..4 {
-        let server = server.clone();
-        std::thread::spawn(move || {
-            for request in server.incoming_requests() {
-                let url = request.url().to_string();
-                let body = if url.starts_with("/app/") {
-                    format!(
-                        r#"<!doctype html><html><head><title>app {url}</title></head><body><div id="root"></div>
+/// Serves `/article/N` (~20 KB of text) and `/app/N` (an empty root filled by script) on `ip`.
+fn serve(ip: [u8; 4]) -> LocalServer {
+    LocalServer::start_on(ip.into(), |url| {
+        Reply::Html(if url.starts_with("/app/") {
+            format!(
+                r#"<!doctype html><html><head><title>app {url}</title></head><body><div id="root"></div>
 <script>setTimeout(() => {{ document.getElementById("root").innerHTML = "<main><h1>Built</h1><p>Rendered by script for {url}.</p></main>"; }}, 20);</script></body></html>"#
-                    )
-                } else {
-                    let mut page =
-                        format!("<!doctype html><html><head><title>article {url}</title></head><body><main>");
-                    for i in 0..150 {
-                        page.push_str(&format!(
-                            "<p>Paragraph {i} of {url}: static text a crawler reads without a browser, with <a href=\"/article/{i}\">a link</a>.</p>"
-                        ));
-                    }
-                    page.push_str("</main></body></html>");
-                    page
-                };
-                let header = tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8").expect("header");
-                let _ = request.respond(tiny_http::Response::from_string(body).with_header(header));
+            )
+        } else {
+            let mut page = format!("<!doctype html><html><head><title>article {url}</title></head><body><main>");
+            for i in 0..150 {
+                page.push_str(&format!(
+                    "<p>Paragraph {i} of {url}: static text a crawler reads without a browser, with <a href=\"/article/{i}\">a link</a>.</p>"
+                ));
             }
-        });
-    }
-    format!("http://{addr}")
+            page.push_str("</main></body></html>");
+            page
+        })
+    })
+    .expect("bind")
 }
 
 fn urls(static_host: &str, js_host: &str, round: u64) -> Vec<String> {
@@ -157,8 +150,8 @@ fn tree_rss(root: u32) -> u64 {
 
 fn bench(c: &mut Criterion) {
     let rt = Runtime::new().expect("runtime");
-    let static_host = serve("127.0.0.1");
-    let js_host = serve("127.0.0.2");
+    let (static_server, js_server) = (serve([127, 0, 0, 1]), serve([127, 0, 0, 2]));
+    let (static_host, js_host) = (static_server.url(""), js_server.url(""));
     let mut peaks = Vec::new();
     let mut group = c.benchmark_group("executor");
     group

@@ -14,8 +14,14 @@ use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
 use riptide::traits::{BrowserProvider, PageRequest};
 use riptide::{BrowserPool, PoolOptions};
 
+#[path = "support/local_server.rs"]
+mod local_server;
+
+use local_server::{LocalServer, Reply};
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = serve_demo_page().map_err(|e| e.to_string())?;
+    let server = serve_demo_page()?;
+    let url = server.url("/");
 
     // Cold: what every request costs without a pool. (Provider calls block; outside a runtime
     // that is fine, inside one they belong on blocking threads, as the pool does.)
@@ -61,17 +67,14 @@ async fn warm(url: String) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn serve_demo_page() -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    let server = tiny_http::Server::http("127.0.0.1:0")?;
-    let addr = server.server_addr().to_ip().ok_or("no IP address")?;
-    std::thread::spawn(move || {
-        let body = "<!doctype html><html><head><title>riptide demo</title></head><body><main>\
-                    <h1>Warm browsers</h1><p>This page was served locally.</p></main></body></html>";
-        for request in server.incoming_requests() {
-            let _ = request.respond(tiny_http::Response::from_string(body));
-        }
-    });
-    Ok(format!("http://{addr}/"))
+fn serve_demo_page() -> std::io::Result<LocalServer> {
+    LocalServer::start(|_| {
+        Reply::Html(
+            "<!doctype html><html><head><title>riptide demo</title></head><body><main>\
+             <h1>Warm browsers</h1><p>This page was served locally.</p></main></body></html>"
+                .into(),
+        )
+    })
 }
 
 fn ms(since: Instant) -> f64 {

@@ -10,14 +10,20 @@
 //! Chromium (`apt-get install -y chromium`) the static pages still extract and the rendered ones
 //! say what is missing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use riptide::{Content, RiptideConfig};
 
+#[path = "support/local_server.rs"]
+mod local_server;
+
+use local_server::{LocalServer, Reply};
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let site = serve(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo_site"))?;
+    let server = serve(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo_site"))?;
+    let site = server.url("");
     let home = tempfile::tempdir()?;
     let config = RiptideConfig::default();
     let executor = riptide::default_executor_in(&config, home.path())?;
@@ -65,28 +71,15 @@ fn print_row(label: &str, page: &Content) {
     );
 }
 
-/// Serves `dir` on 127.0.0.1 (an ephemeral port) from a background thread; returns the base URL.
-fn serve(dir: std::path::PathBuf) -> Result<String, Box<dyn std::error::Error>> {
-    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let base = format!("http://{}", server.server_addr());
-    std::thread::spawn(move || {
-        for request in server.incoming_requests() {
-            let path = request.url().split('?').next().unwrap_or("/").trim_start_matches('/');
-            let file = if path.is_empty() { "index.html" } else { path };
-            // Only the site's own files: no path separators.
-            let response = match std::fs::read(dir.join(file)) {
-                Ok(body) if !file.contains('/') => {
-                    let html = tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8").ok();
-                    let mut r = tiny_http::Response::from_data(body);
-                    if let Some(h) = html {
-                        r = r.with_header(h);
-                    }
-                    r
-                }
-                _ => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
-            };
-            let _ = request.respond(response);
+/// Serves the files of `dir` (no subdirectories) on 127.0.0.1 at a free port.
+fn serve(dir: PathBuf) -> std::io::Result<LocalServer> {
+    LocalServer::start(move |target| {
+        let path = target.split('?').next().unwrap_or("/").trim_start_matches('/');
+        let file = if path.is_empty() { "index.html" } else { path };
+        // Only the site's own files: no path separators.
+        match std::fs::read_to_string(dir.join(file)) {
+            Ok(html) if !file.contains('/') => Reply::Html(html),
+            _ => Reply::NotFound,
         }
-    });
-    Ok(base)
+    })
 }

@@ -119,16 +119,12 @@ async fn browser_killed_while_checked_out_is_replaced() {
     let mut browser = pool.checkout().await.expect("checkout");
     let pid = browser.pid().expect("local browser");
     send_signal(pid, libc::SIGKILL);
-    let deadline = Duration::from_secs(5);
-    let started = Instant::now();
     let err = browser
-        .fetch(PageRequest::new(server.url("/page/1")).deadline(deadline))
+        .fetch(PageRequest::new(server.url("/page/1")).deadline(Duration::from_secs(5)))
         .await
         .expect_err("dead browser");
-    assert!(
-        started.elapsed() < deadline + Duration::from_secs(1),
-        "error came within the deadline: {err}"
-    );
+    // Noticed as a death, not waited out as a page that never answered.
+    assert!(matches!(err, Error::BrowserDead { .. }), "{err:?}");
     drop(browser);
 
     // max_instances = 1: this waits for the dead browser to be probed, closed and replaced.
@@ -188,10 +184,8 @@ async fn page_that_never_answers_times_out_and_the_browser_survives() {
         .expect_err("hangs");
     let took = started.elapsed();
     assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
-    assert!(
-        took >= deadline && took < deadline + Duration::from_secs(1),
-        "failed at its deadline: {took:?}"
-    );
+    // Only the lower bound is a fact; how late past it depends on the machine's load.
+    assert!(took >= deadline, "gave up before its deadline: {took:?}");
     let html = browser
         .fetch(PageRequest::new(server.url("/page/7")))
         .await

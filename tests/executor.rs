@@ -17,19 +17,22 @@ use riptide::traits::{BrowserProvider, EngineKind, TimeoutPolicy};
 use riptide::{CacheOptions, CompileCache, Engine, Error, Executor, RiptideConfig};
 use support::{Server, chrome_or_skip};
 
-/// Defaults with timeouts short enough for a hanging page to fail in seconds: 1 s, one retry
-/// at 1.5 s.
+/// Defaults with a small pool, and timeouts generous enough for a loaded machine: nothing that
+/// uses them is meant to time out.
 fn config() -> RiptideConfig {
     let mut c = RiptideConfig::default();
     let t = &mut c.optimizations.adaptive_timeout;
-    (
-        t.min_timeout_secs,
-        t.default_timeout_secs,
-        t.max_timeout_secs,
-        t.max_retries,
-    ) = (1, 1, 2, 1);
+    (t.default_timeout_secs, t.max_timeout_secs, t.max_retries) = (10, 30, 1);
     c.optimizations.browser_pool.max_instances = 2;
     c.optimizations.browser_pool.target_available = 1;
+    c
+}
+
+/// Timeouts short enough for a hanging page to fail in seconds: 1 s, one retry at 1.5 s.
+fn quick_to_give_up() -> RiptideConfig {
+    let mut c = config();
+    let t = &mut c.optimizations.adaptive_timeout;
+    (t.min_timeout_secs, t.default_timeout_secs, t.max_timeout_secs) = (1, 1, 2);
     c
 }
 
@@ -105,7 +108,7 @@ async fn local_files_work_by_path_and_file_url() {
 #[tokio::test]
 async fn a_hanging_page_times_out_retries_once_and_says_so() {
     let server = Server::start();
-    let ex = static_executor();
+    let ex = executor(NoBrowser, quick_to_give_up());
     let url = server.url("/hang");
     let err = ex.extract(&url).await.expect_err("never answers");
     assert_eq!(err.url(), Some(url.as_str()), "{err}");
@@ -260,9 +263,9 @@ async fn with_every_optimization_off_it_still_extracts() {
     let server = Server::start();
     let mut c = config();
     c.optimizations.enabled = false;
-    // Without a pool every render includes a browser launch.
-    c.optimizations.adaptive_timeout.default_timeout_secs = 2;
-    c.optimizations.adaptive_timeout.max_timeout_secs = 30;
+    // Without a pool every render includes a browser launch (and its close), so the fixed
+    // timeout must hold a cold launch on a loaded machine.
+    c.optimizations.adaptive_timeout.default_timeout_secs = 20;
     let ex = Executor::builder()
         .timeout_policy(AdaptiveTimeout::new(c.optimizations.adaptive_timeout.clone()))
         .compile_cache(CompileCache::new(

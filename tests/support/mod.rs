@@ -5,8 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
@@ -33,73 +33,50 @@ pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
     }
 }
 
+#[path = "../../examples/support/local_server.rs"]
+mod local_server;
+
+use local_server::{LocalServer, Reply};
+
 /// An HTTP server on 127.0.0.1 with the pages the tests need (queries are ignored):
 /// `/page/N` (title "page N"), `/static` (~100 KB), `/js` (content built by script after 50 ms),
 /// `/hang` (never sends a response), `/image` (a PNG), `/huge` (3 MiB of HTML), anything else 404.
 pub struct Server {
     pub addr: std::net::SocketAddr,
-    server: Arc<tiny_http::Server>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: LocalServer,
 }
 
 impl Server {
     pub fn start() -> Self {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1"));
-        let addr = server.server_addr().to_ip().expect("ip address");
-        let serving = server.clone();
-        let thread = std::thread::spawn(move || {
-            // Requests to /hang are kept here, unanswered, until the server stops.
-            let mut hanging = Vec::new();
-            for request in serving.incoming_requests() {
-                let url = request.url().to_string();
-                let path = url.split('?').next().unwrap_or_default();
-                let html = match path {
-                    "/hang" => {
-                        hanging.push(request);
-                        continue;
-                    }
-                    "/static" => static_page(),
-                    "/js" => JS_PAGE.to_string(),
-                    "/huge" => "<p>huge</p>".repeat(300_000),
-                    "/image" => {
-                        let png = tiny_http::Header::from_bytes("Content-Type", "image/png").expect("header");
-                        let body = b"\x89PNG\r\n\x1a\n".to_vec();
-                        let _ = request.respond(tiny_http::Response::from_data(body).with_header(png));
-                        continue;
-                    }
-                    u if u.starts_with("/page/") => {
-                        let n = &u["/page/".len()..];
-                        format!(
-                            "<!doctype html><html><head><title>page {n}</title></head><body><main><h1>Page {n}</h1><p>Text of page {n}.</p></main></body></html>"
-                        )
-                    }
-                    _ => {
-                        let _ = request.respond(tiny_http::Response::from_string("not found").with_status_code(404));
-                        continue;
-                    }
-                };
-                let header = tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8").expect("header");
-                let _ = request.respond(tiny_http::Response::from_string(html).with_header(header));
+        let server = LocalServer::start(|target| {
+            let path = target.split('?').next().unwrap_or_default();
+            match path {
+                "/hang" => Reply::Hang,
+                "/static" => Reply::Html(static_page()),
+                "/js" => Reply::Html(JS_PAGE.to_string()),
+                "/huge" => Reply::Html("<p>huge</p>".repeat(300_000)),
+                "/image" => Reply::Data {
+                    content_type: "image/png",
+                    body: b"\x89PNG\r\n\x1a\n".to_vec(),
+                },
+                u if u.starts_with("/page/") => {
+                    let n = &u["/page/".len()..];
+                    Reply::Html(format!(
+                        "<!doctype html><html><head><title>page {n}</title></head><body><main><h1>Page {n}</h1><p>Text of page {n}.</p></main></body></html>"
+                    ))
+                }
+                _ => Reply::NotFound,
             }
-        });
+        })
+        .expect("bind 127.0.0.1");
         Self {
-            addr,
-            server,
-            thread: Some(thread),
+            addr: server.addr(),
+            _server: server,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

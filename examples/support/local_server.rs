@@ -1,0 +1,136 @@
+//! A small HTTP/1.1 server on a loopback address, for the examples, tests and benchmarks: they
+//! all need pages to fetch without the internet.
+//!
+//! Built on hyper with a task per connection, so any number of keep-alive connections are served
+//! at once. tiny_http, used before, runs each connection on one of a few pooled threads and can
+//! leave a new connection unread until another one closes: with an HTTP client that keeps
+//! connections alive, a burst of five or more stalled pages for a whole timeout.
+//!
+//! Included with `#[path]` by each target that serves pages (an `examples/` subdirectory is not
+//! an example of its own); each uses only part of it.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+/// What the server answers for one request target (path and query).
+pub enum Reply {
+    /// `200`, `text/html; charset=utf-8`.
+    Html(String),
+    /// `200` with this content type.
+    Data { content_type: &'static str, body: Vec<u8> },
+    /// `404`.
+    NotFound,
+    /// No response at all, until the server stops: a page that never answers.
+    Hang,
+}
+
+/// A running server; stops (closing every connection) when dropped.
+pub struct LocalServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LocalServer {
+    /// Serves `route` on 127.0.0.1 at a free port.
+    pub fn start(route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> std::io::Result<Self> {
+        Self::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), route)
+    }
+
+    /// Serves `route` on `ip` at a free port (any 127.0.0.0/8 address works on Linux, which
+    /// gives a benchmark several distinct hosts).
+    pub fn start_on(ip: IpAddr, route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> std::io::Result<Self> {
+        // Bound here, so the caller gets the address, or the error, before any request.
+        let listener = std::net::TcpListener::bind((ip, 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let route = Arc::new(route);
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(accept(listener, route, stopped));
+            // Dropping the runtime drops every connection task: hanging requests end here.
+            drop(runtime);
+        });
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn accept<F>(listener: std::net::TcpListener, route: Arc<F>, mut stopped: tokio::sync::oneshot::Receiver<()>)
+where
+    F: Fn(&str) -> Reply + Send + Sync + 'static,
+{
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+            _ = &mut stopped => return,
+        };
+        let route = route.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                let route = route.clone();
+                async move { Ok::<_, Infallible>(answer(&*route, &request).await) }
+            });
+            // A client that goes away mid-request is its own business.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let (status, content_type, body) = match route(target) {
+        Reply::Html(html) => (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes()),
+        Reply::Data { content_type, body } => (StatusCode::OK, content_type, body),
+        Reply::NotFound => (StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
+        Reply::Hang => std::future::pending().await,
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    response
+}
