@@ -262,6 +262,37 @@ async fn a_fetch_abandoned_by_its_caller_gets_the_browser_probed() {
     pool.shutdown().await;
 }
 
+/// Regression: a fetch still running for a caller that gave up once shared the tab with the
+/// next fetch, and its watchdog, firing at its own deadline, stopped the next page mid-load.
+/// Fetches on one browser now take turns.
+#[test]
+fn fetches_on_one_browser_take_turns() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = Server::start();
+    let browser = Arc::new(provider.launch().expect("launch"));
+    let provider = Arc::new(provider);
+    let abandoned = {
+        let (provider, browser) = (provider.clone(), browser.clone());
+        let request = PageRequest::new(server.url("/hang")).deadline(Duration::from_secs(2));
+        std::thread::spawn(move || provider.fetch(&browser, &request))
+    };
+    server.wait_for_hangs(1);
+    let html = provider
+        .fetch(
+            &browser,
+            &PageRequest::new(server.url("/page/5")).deadline(Duration::from_secs(30)),
+        )
+        .expect("the next page loads in full");
+    assert_eq!(title_of(&html), "page 5");
+    let first = abandoned.join().expect("no panic");
+    assert!(
+        matches!(first, Err(Error::PageTimeout { .. })),
+        "the first ran to its own deadline: {first:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn javascript_page_with_selector_wait() {
     let Some((provider, _dir)) = chrome_or_skip() else {

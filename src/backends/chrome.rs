@@ -23,7 +23,7 @@ mod process_tree;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use headless_chrome::protocol::cdp::Runtime;
@@ -237,6 +237,7 @@ impl ChromeProvider {
             pid,
             dir: Some(dir),
             endpoint: None,
+            navigation: Mutex::new(()),
         })
     }
 
@@ -255,6 +256,7 @@ impl ChromeProvider {
             pid: None,
             dir: None,
             endpoint: Some(url.clone()),
+            navigation: Mutex::new(()),
         })
     }
 }
@@ -266,6 +268,8 @@ pub struct ChromeBrowser {
     pid: Option<u32>,
     dir: Option<PathBuf>,
     endpoint: Option<String>,
+    /// Held for a whole fetch: the tab navigates to one page at a time.
+    navigation: Mutex<()>,
 }
 
 impl std::fmt::Debug for ChromeBrowser {
@@ -364,12 +368,21 @@ impl BrowserProvider for ChromeProvider {
 
     fn fetch(&self, browser: &ChromeBrowser, request: &PageRequest) -> Result<String> {
         let started = Instant::now();
+        let deadline = request.deadline;
+        // A fetch whose caller gave up runs on until its deadline; the next one waits for it
+        // (within its own deadline), or the old fetch's watchdog would stop the new navigation.
+        let _navigation = browser.navigation.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(left) = deadline.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else {
+            return Err(Error::PageTimeout {
+                url: request.url.clone(),
+                deadline,
+            });
+        };
         let tab = browser.tab.clone();
         let (done, finished) = mpsc::channel::<()>();
         let watchdog_tab = tab.clone();
-        let deadline = request.deadline;
         // Unsticks a navigation that waits for headers that never come.
-        let watchdog = std::thread::spawn(move || match finished.recv_timeout(deadline) {
+        let watchdog = std::thread::spawn(move || match finished.recv_timeout(left) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = watchdog_tab.stop_loading();
                 true

@@ -5,8 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
@@ -43,15 +43,23 @@ use local_server::{LocalServer, Reply};
 /// `/hang` (never sends a response), `/image` (a PNG), `/huge` (3 MiB of HTML), anything else 404.
 pub struct Server {
     pub addr: std::net::SocketAddr,
+    /// How many `/hang` requests have arrived, for tests to wait on.
+    hangs: Arc<(Mutex<usize>, Condvar)>,
     _server: LocalServer,
 }
 
 impl Server {
     pub fn start() -> Self {
-        let server = LocalServer::start(|target| {
+        let hangs = Arc::new((Mutex::new(0), Condvar::new()));
+        let counted = hangs.clone();
+        let server = LocalServer::start(move |target| {
             let path = target.split('?').next().unwrap_or_default();
             match path {
-                "/hang" => Reply::Hang,
+                "/hang" => {
+                    *counted.0.lock().expect("lock") += 1;
+                    counted.1.notify_all();
+                    Reply::Hang
+                }
                 "/static" => Reply::Html(static_page()),
                 "/js" => Reply::Html(JS_PAGE.to_string()),
                 "/huge" => Reply::Html("<p>huge</p>".repeat(300_000)),
@@ -71,8 +79,16 @@ impl Server {
         .expect("bind 127.0.0.1");
         Self {
             addr: server.addr(),
+            hangs,
             _server: server,
         }
+    }
+
+    /// Blocks until `n` requests to `/hang` have arrived in all.
+    pub fn wait_for_hangs(&self, n: usize) {
+        let (count, arrived) = &*self.hangs;
+        let count = count.lock().expect("lock");
+        drop(arrived.wait_while(count, |c| *c < n).expect("lock"));
     }
 
     pub fn url(&self, path: &str) -> String {
