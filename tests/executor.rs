@@ -257,7 +257,7 @@ async fn a_javascript_page_is_escalated_to_headless_and_remembered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_every_optimization_off_it_still_extracts() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+    let Some((provider, runtime_dir)) = chrome_or_skip() else {
         return;
     };
     let server = Server::start();
@@ -287,13 +287,15 @@ async fn with_every_optimization_off_it_still_extracts() {
         .await
         .expect("rendered");
     assert!(rendered.page.text.contains("built by script"));
+    // The render's browser closes after the page is answered; shutdown waits for it.
+    ex.shutdown().await.expect("shutdown");
+    support::assert_empty_dir(&runtime_dir);
     let report = ex.report().await;
     assert!(report.browser_pool.is_none(), "a browser per page, no pool");
     assert_eq!(report.adaptive_timeout, None, "fixed timeouts report nothing");
     let learned = ex.timeout_policy().stats().expect("stats");
     assert_eq!(learned.total_requests, 0, "the adaptive policy was bypassed");
     assert!(!report.optimizations_enabled);
-    ex.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

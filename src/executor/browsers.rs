@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use crate::pool::{BrowserPool, PoolOptions, PoolStatus};
@@ -15,7 +15,9 @@ pub(crate) enum Browsers<B: BrowserProvider> {
         state: Mutex<PoolState<B>>,
         options: PoolOptions,
     },
-    PerRequest(Arc<B>),
+    /// A browser per render; the lock is read-held by each browser still closing, so
+    /// `shutdown` can wait for them.
+    PerRequest(Arc<B>, Arc<RwLock<()>>),
     /// The provider could not be made (no Chromium installed, ...): renders fail with this.
     Unavailable(String),
 }
@@ -39,7 +41,7 @@ impl<B: BrowserProvider> Browsers<B> {
                 options,
             }
         } else {
-            Browsers::PerRequest(Arc::new(provider))
+            Browsers::PerRequest(Arc::new(provider), Arc::default())
         }
     }
 
@@ -47,7 +49,7 @@ impl<B: BrowserProvider> Browsers<B> {
     pub(crate) async fn pool(&self) -> Result<Option<BrowserPool<B>>> {
         let (state, options) = match self {
             Browsers::Pooled { state, options } => (state, options),
-            Browsers::PerRequest(_) => return Ok(None),
+            Browsers::PerRequest(..) => return Ok(None),
             Browsers::Unavailable(reason) => return Err(Error::PoolUnavailable { reason: reason.clone() }),
         };
         let mut state = state.lock().await;
@@ -79,7 +81,7 @@ impl<B: BrowserProvider> Browsers<B> {
     /// for a browser per render. Fails at once, without retries, when there are no browsers.
     pub(crate) async fn renderer(&self) -> Result<Renderer<B>> {
         match self {
-            Browsers::PerRequest(provider) => Ok(Renderer::PerRequest(provider.clone())),
+            Browsers::PerRequest(provider, closing) => Ok(Renderer::PerRequest(provider.clone(), closing.clone())),
             Browsers::Pooled { .. } | Browsers::Unavailable(_) => {
                 self.pool().await?.map(Renderer::Pool).ok_or(Error::PoolClosed)
             }
@@ -97,8 +99,12 @@ impl<B: BrowserProvider> Browsers<B> {
         }
     }
 
-    /// Closes the pool's browsers; later renders fail with [`Error::PoolClosed`].
+    /// Closes the pool's browsers (later renders fail with [`Error::PoolClosed`]), or waits
+    /// for browsers launched per render to finish closing.
     pub(crate) async fn shutdown(&self) {
+        if let Browsers::PerRequest(_, closing) = self {
+            drop(closing.write().await);
+        }
         let Browsers::Pooled { state, .. } = self else { return };
         let previous = std::mem::replace(&mut *state.lock().await, PoolState::ShutDown);
         if let PoolState::Running(pool) = previous {
@@ -110,7 +116,7 @@ impl<B: BrowserProvider> Browsers<B> {
 /// Renders pages for one request's attempts.
 pub(crate) enum Renderer<B: BrowserProvider> {
     Pool(BrowserPool<B>),
-    PerRequest(Arc<B>),
+    PerRequest(Arc<B>, Arc<RwLock<()>>),
 }
 
 impl<B: BrowserProvider> Renderer<B> {
@@ -118,17 +124,25 @@ impl<B: BrowserProvider> Renderer<B> {
     pub(crate) async fn fetch(&self, request: PageRequest) -> Result<String> {
         match self {
             Renderer::Pool(pool) => pool.checkout().await?.fetch(request).await,
-            Renderer::PerRequest(provider) => {
+            Renderer::PerRequest(provider, closing) => {
                 let provider = provider.clone();
-                tokio::task::spawn_blocking(move || {
-                    let browser = provider.launch()?;
-                    let html = provider.fetch(&browser, &request);
-                    provider.close(browser);
-                    html
-                })
-                .await
-                .map_err(|e| Error::BrowserDead {
-                    reason: format!("the render task failed: {e}"),
+                let closing = closing.clone().read_owned().await;
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                // The page is answered before the browser closes: closing (the process tree
+                // exiting, its directory removed) is no part of the render, and inside the
+                // attempt's timeout it could turn a page that loaded into a time-out.
+                tokio::task::spawn_blocking(move || match provider.launch() {
+                    Ok(browser) => {
+                        let _ = tx.send(provider.fetch(&browser, &request));
+                        provider.close(browser);
+                        drop(closing);
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                });
+                rx.await.map_err(|_| Error::BrowserDead {
+                    reason: "the render task ended without an answer".into(),
                 })?
             }
         }
