@@ -3,7 +3,8 @@
 //! One `std::sync::Mutex` guards the counts and queues; it is held only for bookkeeping, never
 //! across a launch, probe, close or `.await`. A browser is always counted exactly once: as
 //! launching, idle, in use, or under maintenance (being checked on return or by a round), which is
-//! what makes "never more than `max_instances`" hold.
+//! what makes "never more than `max_instances`" hold. A separate `busy` count, not of browsers,
+//! keeps [`BrowserPool::settled`] waiting through the steps between those states (see [`Busy`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

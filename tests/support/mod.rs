@@ -42,10 +42,9 @@ use local_server::{LocalServer, Reply};
 /// `/page/N` (title "page N"), `/static` (~100 KB), `/js` (content built by script after 50 ms),
 /// `/hang` (never sends a response), `/image` (a PNG), `/huge` (3 MiB of HTML), anything else 404.
 pub struct Server {
-    pub addr: std::net::SocketAddr,
     /// How many `/hang` requests have arrived, for tests to wait on.
     hangs: Arc<(Mutex<usize>, Condvar)>,
-    _server: LocalServer,
+    server: LocalServer,
 }
 
 impl Server {
@@ -77,11 +76,7 @@ impl Server {
             }
         })
         .expect("bind 127.0.0.1");
-        Self {
-            addr: server.addr(),
-            hangs,
-            _server: server,
-        }
+        Self { hangs, server }
     }
 
     /// Blocks until `n` requests to `/hang` have arrived in all.
@@ -92,7 +87,7 @@ impl Server {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.server.url(path)
     }
 }
 
