@@ -224,7 +224,11 @@ fn engines(c: &mut Criterion) {
     engine_benches(c, "wasmtime", wasmtime_rt);
     engine_benches(c, "wasmer", wasmer_rt);
     let page = large_page();
-    let input = riptide_extractor::encode_input(&page, Some("https://big.example.com/"));
+    let options = riptide_extractor::Options {
+        markdown: true,
+        content_html: false,
+    };
+    let input = riptide_extractor::encode_input(&page, Some("https://big.example.com/"), options);
     let mut group = c.benchmark_group("native");
     group.bench_function("extract_100kb", |b| {
         b.iter(|| black_box(riptide_extractor::extract_framed(&input)))

@@ -58,6 +58,27 @@ pub struct RiptideConfig {
     pub optimizations: OptimizationsConfig,
     /// `[performance]`: metrics.
     pub performance: PerformanceConfig,
+    /// `[extraction]`: what the extractor produces beyond the fields every extraction has.
+    pub extraction: ExtractionConfig,
+}
+
+/// `[extraction]`: the optional outputs of the extractor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtractionConfig {
+    /// Produce the main content as Markdown (the `markdown` field).
+    pub markdown: bool,
+    /// Produce the cleaned article HTML (the `content_html` field).
+    pub content_html: bool,
+}
+
+impl Default for ExtractionConfig {
+    fn default() -> Self {
+        Self {
+            markdown: true,
+            content_html: false,
+        }
+    }
 }
 
 /// `[optimizations]`.

@@ -32,7 +32,7 @@ use self::static_fetch::{Fetched, fetch_http, read_file};
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
 use crate::error::{Error, Result};
-use crate::extract::{Content, ExtractedContent, StageTimings, run_extractor};
+use crate::extract::{Content, ExtractOptions, ExtractedContent, StageTimings, run_extractor_with};
 use crate::metrics::{ExtractionCounters, PerformanceReport, now_unix_secs};
 use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
 use crate::pool::PoolStatus;
@@ -84,6 +84,7 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: Timeo
     pub(crate) browsers: Browsers<B>,
     pub(crate) cache: Arc<CompileCache<R, C>>,
     pub(crate) extractor: ModuleSource,
+    pub(crate) extract_options: ExtractOptions,
     pub(crate) policy: Arc<T>,
     /// Set when adaptive timeouts are off: every target gets the default timeout.
     pub(crate) fixed: Option<FixedTimeout>,
@@ -314,12 +315,19 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     async fn extract_fetched(&self, fetched: Fetch) -> Result<(Fetch, ExtractedContent, Duration, Duration)> {
         let cache = self.cache.clone();
         let extractor = self.extractor.clone();
+        let options = self.extract_options;
         tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let module = cache.get_or_compile(&extractor)?;
             let load = t.elapsed();
             let t = Instant::now();
-            let page = run_extractor(cache.runtime(), &module, &fetched.html, Some(&fetched.final_url))?;
+            let page = run_extractor_with(
+                cache.runtime(),
+                &module,
+                &fetched.html,
+                Some(&fetched.final_url),
+                options,
+            )?;
             Ok((fetched, page, load, t.elapsed()))
         })
         .await

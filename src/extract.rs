@@ -58,29 +58,80 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Er
     s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
-/// What the extractor found in a page.
+/// What the extractor found in a page. The guest's reply, checked field by field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ExtractedContent {
-    /// `<title>`, else `og:title`.
+    /// The article's title, cleaned of the site's name the way Readability does
+    /// (`"Story | Site"` gives `"Story"`); else the page's `<title>`.
     pub title: Option<String>,
-    /// Visible main text, one line per block, without scripts, styles, navigation, page headers
-    /// and footers.
+    /// The page's `<title>` as written (white space collapsed).
+    pub raw_title: Option<String>,
+    /// The main content as plain text: one paragraph per block, blocks separated by a blank
+    /// line. Menus, share bars, related-story lists, captions, cookie banners and comment
+    /// threads are left out. For a page that is not an article ([`is_article`](Self::is_article)
+    /// false), its visible text.
     pub text: String,
-    /// Link targets in document order, without duplicates; absolute when a base URL was given.
+    /// The main content as Markdown (headings, paragraphs, lists, links, emphasis, code blocks,
+    /// block quotes, tables, images); `None` when [`ExtractOptions::markdown`] is off.
+    pub markdown: Option<String>,
+    /// The main content as cleaned HTML; `None` unless [`ExtractOptions::content_html`] is on.
+    pub content_html: Option<String>,
+    /// Whether the page reads as an article (one main text). `false` for home pages, listings,
+    /// search results and app shells.
+    pub is_article: bool,
+    /// Words in [`text`](Self::text) (runs of letters and digits; a CJK character counts as one).
+    pub word_count: usize,
+    /// Link targets of the whole page in document order, without duplicates; absolute when a
+    /// base URL was given.
     pub links: Vec<String>,
-    /// `<meta name="description">`, else `og:description`.
+    /// The page's summary: its description metadata (`<meta name="description">`, OpenGraph,
+    /// Twitter, JSON-LD), else the content's first paragraph.
     pub description: Option<String>,
-    /// `<link rel="canonical">`.
+    /// `<link rel="canonical">`, else `og:url`.
     pub canonical_url: Option<String>,
-    /// `<html lang>`.
+    /// The content's language: `<html lang>`, else `<meta http-equiv="Content-Language">`.
     pub language: Option<String>,
-    /// `<meta name="author">`, else `article:author`.
+    /// The author(s): JSON-LD, `<meta name="author">`, `article:author`, `rel=author`, or a
+    /// byline element in the page.
     pub author: Option<String>,
-    /// `article:published_time`, else `<meta name="date">`, else the first `<time datetime>`.
+    /// When it was published (JSON-LD, `article:published_time`, `<meta name="date">`, the
+    /// first `<time datetime>`): RFC 3339 when the source has a date, time and offset,
+    /// `YYYY-MM-DD` for a date alone, else as written.
     pub published_time: Option<String>,
+    /// When it was last changed, in the same form.
+    pub modified_time: Option<String>,
+    /// The site's name (`og:site_name`, JSON-LD publisher, `application-name`).
+    pub site_name: Option<String>,
+    /// The lead image (`og:image`, JSON-LD `image`, `twitter:image`), absolute when possible.
+    pub image: Option<String>,
     /// Every `og:*` property, keyed without the prefix.
     pub open_graph: BTreeMap<String, String>,
+}
+
+/// What the extractor produces beyond the fields every extraction has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Fill [`ExtractedContent::markdown`] (default: on).
+    pub markdown: bool,
+    /// Fill [`ExtractedContent::content_html`] with the cleaned article HTML (default: off).
+    pub content_html: bool,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            markdown: true,
+            content_html: false,
+        }
+    }
+}
+
+impl ExtractOptions {
+    /// The option word of the guest's input framing (see `wasm/extractor`).
+    fn bits(self) -> u32 {
+        u32::from(self.markdown) | (u32::from(self.content_html) << 1)
+    }
 }
 
 #[derive(Deserialize)]
@@ -90,29 +141,43 @@ enum GuestReply {
     Extracted(ExtractedContent),
 }
 
-/// Frames `html` and the base URL as the guest's `extract` expects (see `wasm/extractor`).
-fn frame_input(html: &str, base_url: Option<&str>) -> Result<Vec<u8>> {
+/// Frames `html`, the base URL and the options as the guest's `extract` expects (see
+/// `wasm/extractor`): URL length, URL, option word, HTML.
+fn frame_input(html: &str, base_url: Option<&str>, options: ExtractOptions) -> Result<Vec<u8>> {
     let url = base_url.unwrap_or("").as_bytes();
     let url_len = u32::try_from(url.len()).map_err(|_| Error::InputTooLarge {
         len: url.len(),
         limit: u32::MAX as usize,
     })?;
-    let mut out = Vec::with_capacity(4 + url.len() + html.len());
+    let mut out = Vec::with_capacity(8 + url.len() + html.len());
     out.extend_from_slice(&url_len.to_le_bytes());
     out.extend_from_slice(url);
+    out.extend_from_slice(&options.bits().to_le_bytes());
     out.extend_from_slice(html.as_bytes());
     Ok(out)
 }
 
-/// Runs the extractor `module` on `html` in a fresh instance.
+/// Runs the extractor `module` on `html` in a fresh instance, with the default
+/// [`ExtractOptions`].
 pub fn run_extractor<R: WasmRuntime>(
     runtime: &R,
     module: &R::Module,
     html: &str,
     base_url: Option<&str>,
 ) -> Result<ExtractedContent> {
+    run_extractor_with(runtime, module, html, base_url, ExtractOptions::default())
+}
+
+/// [`run_extractor`] producing what `options` asks for.
+pub fn run_extractor_with<R: WasmRuntime>(
+    runtime: &R,
+    module: &R::Module,
+    html: &str,
+    base_url: Option<&str>,
+    options: ExtractOptions,
+) -> Result<ExtractedContent> {
     let limits = runtime.limits();
-    let input = frame_input(html, base_url)?;
+    let input = frame_input(html, base_url, options)?;
     if input.len() > limits.max_input_bytes {
         return Err(Error::InputTooLarge {
             len: input.len(),

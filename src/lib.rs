@@ -64,7 +64,7 @@ pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};
 pub use config::{ConfigLoader, RiptideConfig};
 pub use error::{Error, Result};
 pub use executor::{Engine, Executor, ExecutorBuilder};
-pub use extract::{Content, ExtractedContent, StageTimings};
+pub use extract::{Content, ExtractOptions, ExtractedContent, StageTimings};
 pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
 pub use traits::{GuestLimits, PageRequest};

@@ -74,6 +74,9 @@ struct ExtractArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
+    /// Also output the cleaned article HTML (`content_html`).
+    #[arg(long)]
+    html: bool,
     /// Write the output here instead of standard output.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -94,6 +97,8 @@ enum Format {
     Jsonl,
     /// Title, URL and text, for reading.
     Text,
+    /// Title, URL and the main content as Markdown.
+    Markdown,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -322,7 +327,10 @@ async fn extract(
         EngineArg::Static => Engine::Static,
         EngineArg::Headless => Engine::Headless,
     };
-    let executor = riptide::default_executor_in(config, home)?;
+    let mut config = config.clone();
+    config.extraction.markdown |= args.format == Format::Markdown;
+    config.extraction.content_html |= args.html;
+    let executor = riptide::default_executor_in(&config, home)?;
     let progress = if !quiet && inputs.len() > 1 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(inputs.len() as u64);
         bar.set_style(
@@ -425,6 +433,14 @@ fn write_result(
                     c.timings.total.as_secs_f64() * 1000.0
                 )?;
                 writeln!(out, "{}\n", c.page.text.trim())?;
+            }
+        }
+        Format::Markdown => {
+            if let Ok(c) = result {
+                writeln!(out, "# {}\n", c.page.title.as_deref().unwrap_or("(no title)"))?;
+                writeln!(out, "<{}>\n", c.final_url)?;
+                let body = c.page.markdown.as_deref().unwrap_or(&c.page.text);
+                writeln!(out, "{}\n", body.trim())?;
             }
         }
     }

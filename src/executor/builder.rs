@@ -9,6 +9,7 @@ use super::browsers::Browsers;
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
 use crate::error::{Error, Result};
+use crate::extract::ExtractOptions;
 use crate::metrics::ExtractionCounters;
 use crate::policies::{FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
@@ -53,6 +54,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     cache: Option<CompileCache<R, C>>,
     policy: Option<Arc<T>>,
     extractor: Option<ModuleSource>,
+    extract_options: Option<ExtractOptions>,
     max_body_bytes: usize,
     user_agent: String,
     wait_for: Option<String>,
@@ -81,6 +83,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             cache: None,
             policy: None,
             extractor: None,
+            extract_options: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             user_agent: format!("riptide/{}", env!("CARGO_PKG_VERSION")),
             wait_for: None,
@@ -127,6 +130,13 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// The same, shared with other code (to read its profiles while the executor runs).
     pub fn shared_timeout_policy(mut self, policy: Arc<T>) -> Self {
         self.policy = Some(policy);
+        self
+    }
+
+    /// What the extractor produces beyond the fields every extraction has: Markdown and the
+    /// cleaned article HTML (default: the config's `[extraction]`, Markdown on, HTML off).
+    pub fn extract_options(mut self, options: ExtractOptions) -> Self {
+        self.extract_options = Some(options);
         self
     }
 
@@ -216,6 +226,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             http,
             cache: Arc::new(cache),
             extractor: self.extractor.unwrap_or_else(|| ModuleSource::extractor().clone()),
+            extract_options: self.extract_options.unwrap_or(ExtractOptions {
+                markdown: self.config.extraction.markdown,
+                content_html: self.config.extraction.content_html,
+            }),
             policy,
             fixed,
             retrier,

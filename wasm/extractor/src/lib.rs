@@ -5,6 +5,18 @@
 //! also built natively as an rlib: the host's tests compare the committed module's output with
 //! this code run natively, which proves `wasm/riptide_extractor.wasm` is current.
 //!
+//! # What it does
+//! One parse of the page ([`dom_query`], html5ever underneath), then:
+//! - [`metadata`]: title, byline, dates, site name, language, description, lead image, from
+//!   every source the page offers (JSON-LD, OpenGraph, Twitter cards, `<meta>`, `<time>`,
+//!   `rel=author`, `<html lang>`), best source first;
+//! - [`content`]: the main content. A Readability pass ([`dom_smoothie`]) on a copy cleaned of
+//!   common boilerplate ([`boilerplate`]), checked against a paragraph-density baseline and the
+//!   page's JSON-LD `articleBody`, the way trafilatura checks its result against fallbacks.
+//!   Pages that are not articles (home pages, listings, app shells) give their visible text and
+//!   `is_article: false`, never an empty result when the page has text;
+//! - the content as plain text, as Markdown, and (on request) as cleaned HTML; the page's links.
+//!
 //! # ABI
 //! - `memory`: the module's linear memory.
 //! - `alloc(len: i32) -> i32`: reserve `len` bytes for the input; the host writes there.
@@ -12,42 +24,103 @@
 //! - `extract(ptr: i32, len: i32) -> i64`: read the input at `ptr..ptr+len`, return
 //!   `(out_ptr << 32) | out_len` of UTF-8 JSON.
 //!
-//! The input is framed as a little-endian `u32` URL length, the URL bytes (empty for none), then
-//! the HTML bytes. The output is an [`Extracted`] object, or `{"error": "..."}` when the input
-//! cannot be framed.
+//! The input is framed as a little-endian `u32` URL length, the URL bytes (empty for none), a
+//! little-endian `u32` of [`Options`] bits, then the HTML bytes. The output is an [`Extracted`]
+//! object, or `{"error": "..."}` when the input cannot be framed.
 
-use std::collections::{BTreeMap, HashSet};
+pub mod boilerplate;
+pub mod content;
+pub mod links;
+pub mod metadata;
 
-use scraper::{Html, Node, Selector};
+use std::collections::BTreeMap;
+
+use dom_query::Document;
+use dom_smoothie::{Config, Readability, TextMode};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// What the extractor finds in one page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extracted {
-    /// `<title>`, else `og:title`.
+    /// The article's title, cleaned of the site's name the way Readability does
+    /// (`"Story | Site"` gives `"Story"`); else the page's `<title>`.
     pub title: Option<String>,
-    /// Visible main text: `<main>`/`<article>` when present, else `<body>`, without scripts,
-    /// styles, navigation, page headers and footers. One line per block.
+    /// The page's `<title>` as written (white space collapsed).
+    pub raw_title: Option<String>,
+    /// The main content as plain text: one paragraph per block, blocks separated by a blank line.
     pub text: String,
+    /// The main content as Markdown (headings, lists, links, emphasis, code, quotes, tables,
+    /// images); `None` when not asked for.
+    pub markdown: Option<String>,
+    /// The main content as cleaned HTML; `None` unless asked for.
+    pub content_html: Option<String>,
+    /// Whether the page reads as an article (one main text). `false` for home pages, listings,
+    /// search results and app shells, whose visible text is returned instead.
+    pub is_article: bool,
+    /// Words in `text` (runs of letters and digits; each CJK character counts as one).
+    pub word_count: usize,
     /// Link targets in document order, without duplicates; absolute when a base URL is known.
     pub links: Vec<String>,
-    /// `<meta name="description">`, else `og:description`.
+    /// The page's summary: its description metadata, else the content's first paragraph.
     pub description: Option<String>,
-    /// `<link rel="canonical">`, absolute when a base URL is known.
+    /// `<link rel="canonical">`, else `og:url`, absolute when a base URL is known.
     pub canonical_url: Option<String>,
-    /// `<html lang>`.
+    /// The content's language: `<html lang>`, else `Content-Language` or `og:locale`.
     pub language: Option<String>,
-    /// `<meta name="author">`, else `article:author`.
+    /// The author(s): JSON-LD `author`, `<meta name="author">`, `rel=author`, a byline element.
     pub author: Option<String>,
-    /// `article:published_time`, else `<meta name="date">`, else the first `<time datetime>`.
+    /// When it was published, RFC 3339 when the source can be read as a date.
     pub published_time: Option<String>,
+    /// When it was last changed, RFC 3339 when the source can be read as a date.
+    pub modified_time: Option<String>,
+    /// The site's name (`og:site_name`, JSON-LD publisher, ...).
+    pub site_name: Option<String>,
+    /// The lead image (`og:image`, JSON-LD `image`, `twitter:image`), absolute when possible.
+    pub image: Option<String>,
     /// Every `og:*` property, keyed without the `og:` prefix.
     pub open_graph: BTreeMap<String, String>,
 }
 
-/// Splits the framed input into the base URL (if any) and the HTML.
-pub fn decode_input(input: &[u8]) -> Result<(Option<String>, String), String> {
+/// What the caller asks for beyond the always-present fields: bits of the input's option word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// Fill [`Extracted::markdown`].
+    pub markdown: bool,
+    /// Fill [`Extracted::content_html`].
+    pub content_html: bool,
+}
+
+impl Options {
+    const MARKDOWN: u32 = 1;
+    const CONTENT_HTML: u32 = 2;
+
+    /// The option word as framed.
+    pub fn bits(self) -> u32 {
+        (if self.markdown { Self::MARKDOWN } else { 0 }) | (if self.content_html { Self::CONTENT_HTML } else { 0 })
+    }
+
+    /// Reads an option word; unknown bits are ignored so newer hosts can ask older guests.
+    pub fn from_bits(bits: u32) -> Options {
+        Options {
+            markdown: bits & Self::MARKDOWN != 0,
+            content_html: bits & Self::CONTENT_HTML != 0,
+        }
+    }
+}
+
+/// A framed input, split.
+pub struct Input {
+    /// The page's URL, if given.
+    pub url: Option<String>,
+    /// What to produce.
+    pub options: Options,
+    /// The page.
+    pub html: String,
+}
+
+/// Splits the framed input into the base URL (if any), the options and the HTML.
+pub fn decode_input(input: &[u8]) -> Result<Input, String> {
     let Some((len_bytes, rest)) = input.split_first_chunk::<4>() else {
         return Err(format!(
             "input is {} bytes, shorter than its 4-byte URL length prefix",
@@ -61,17 +134,24 @@ pub fn decode_input(input: &[u8]) -> Result<(Option<String>, String), String> {
             rest.len()
         ));
     }
-    let (url, html) = rest.split_at(url_len);
-    let url = (!url.is_empty()).then(|| String::from_utf8_lossy(url).into_owned());
-    Ok((url, String::from_utf8_lossy(html).into_owned()))
+    let (url, rest) = rest.split_at(url_len);
+    let Some((option_bytes, html)) = rest.split_first_chunk::<4>() else {
+        return Err("input ends before its 4-byte option word".to_string());
+    };
+    Ok(Input {
+        url: (!url.is_empty()).then(|| String::from_utf8_lossy(url).into_owned()),
+        options: Options::from_bits(u32::from_le_bytes(*option_bytes)),
+        html: String::from_utf8_lossy(html).into_owned(),
+    })
 }
 
-/// Frames `html` and an optional base URL as the module's `extract` expects them.
-pub fn encode_input(html: &str, base_url: Option<&str>) -> Vec<u8> {
+/// Frames `html`, an optional base URL and the options as the module's `extract` expects them.
+pub fn encode_input(html: &str, base_url: Option<&str>, options: Options) -> Vec<u8> {
     let url = base_url.unwrap_or("");
-    let mut out = Vec::with_capacity(4 + url.len() + html.len());
+    let mut out = Vec::with_capacity(8 + url.len() + html.len());
     out.extend_from_slice(&(url.len() as u32).to_le_bytes());
     out.extend_from_slice(url.as_bytes());
+    out.extend_from_slice(&options.bits().to_le_bytes());
     out.extend_from_slice(html.as_bytes());
     out
 }
@@ -80,9 +160,8 @@ pub fn encode_input(html: &str, base_url: Option<&str>) -> Vec<u8> {
 /// module's `extract` export does.
 pub fn extract_framed(input: &[u8]) -> String {
     match decode_input(input) {
-        Ok((url, html)) => {
-            serde_json::to_string(&extract(&html, url.as_deref())).unwrap_or_else(|e| error_json(&e.to_string()))
-        }
+        Ok(input) => serde_json::to_string(&extract_with(&input.html, input.url.as_deref(), input.options))
+            .unwrap_or_else(|e| error_json(&e.to_string())),
         Err(e) => error_json(&e),
     }
 }
@@ -91,234 +170,113 @@ fn error_json(message: &str) -> String {
     serde_json::json!({ "error": message }).to_string()
 }
 
-/// Extracts title, main text, links and metadata from `html`.
+/// Extracts title, main text (and Markdown), links and metadata from `html`.
 pub fn extract(html: &str, base_url: Option<&str>) -> Extracted {
-    let doc = Html::parse_document(html);
-    let base = effective_base(&doc, base_url);
+    extract_with(
+        html,
+        base_url,
+        Options {
+            markdown: true,
+            content_html: false,
+        },
+    )
+}
 
-    let meta = |attr: &str, name: &str| -> Option<String> {
-        let sel = Selector::parse(&format!("meta[{attr}=\"{name}\"]")).ok()?;
-        doc.select(&sel)
-            .filter_map(|m| m.value().attr("content"))
-            .map(clean)
-            .find(|s| !s.is_empty())
+/// [`extract`] producing exactly what `options` asks for.
+pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Extracted {
+    let doc = Document::from(html);
+    let base = links::effective_base(&doc, base_url);
+    // Readability wants an absolute URL or none; it resolves the content's links against it.
+    let reader_url = base.as_ref().filter(|u| u.has_host()).map(Url::as_str);
+    let config = Config {
+        text_mode: TextMode::Formatted,
+        // The content's classes name its boilerplate; `content` removes them once it has read them.
+        keep_classes: true,
+        ..Config::default()
     };
-    let first_text = |css: &str| -> Option<String> {
-        let sel = Selector::parse(css).ok()?;
-        doc.select(&sel)
-            .map(|e| clean(&e.text().collect::<String>()))
-            .find(|s| !s.is_empty())
+    // dom_smoothie refuses only a URL it does not take as absolute; the page is read without one.
+    let reader = match Readability::with_document(doc, reader_url, Some(config.clone())) {
+        Ok(reader) => reader,
+        Err(_) => match Readability::with_document(Document::from(html), None, Some(config)) {
+            Ok(reader) => reader,
+            Err(_) => return Extracted::visible_text_only(html, options),
+        },
     };
-    let first_attr = |css: &str, attr: &str| -> Option<String> {
-        let sel = Selector::parse(css).ok()?;
-        doc.select(&sel)
-            .filter_map(|e| e.value().attr(attr))
-            .map(clean)
-            .find(|s| !s.is_empty())
-    };
-
-    let mut open_graph = BTreeMap::new();
-    if let Ok(sel) = Selector::parse("meta[property]") {
-        for m in doc.select(&sel) {
-            let (Some(prop), Some(content)) = (m.value().attr("property"), m.value().attr("content")) else {
-                continue;
-            };
-            if let Some(key) = prop.trim().strip_prefix("og:") {
-                open_graph.entry(key.to_string()).or_insert_with(|| clean(content));
-            }
-        }
-    }
+    // Read from the page as parsed, before the content pass rewrites it.
+    let links = links::links(&reader.doc, base.as_ref());
+    let meta = metadata::Metadata::read(&reader, base.as_ref());
+    let main = content::MainContent::find(reader, html, options);
 
     Extracted {
-        title: first_text("title").or_else(|| open_graph.get("title").cloned()),
-        text: main_text(&doc),
-        links: links(&doc, base.as_ref()),
-        description: meta("name", "description").or_else(|| open_graph.get("description").cloned()),
-        canonical_url: first_attr("link[rel=\"canonical\"]", "href").map(|h| absolutize(&h, base.as_ref())),
-        language: first_attr("html", "lang"),
-        author: meta("name", "author").or_else(|| meta("property", "article:author")),
-        published_time: meta("property", "article:published_time")
-            .or_else(|| meta("name", "date"))
-            .or_else(|| first_attr("time[datetime]", "datetime")),
-        open_graph,
+        title: meta.title.clone().or_else(|| meta.raw_title.clone()),
+        raw_title: meta.raw_title,
+        word_count: count_words(&main.text),
+        description: meta.description.or(main.first_paragraph),
+        text: main.text,
+        markdown: main.markdown,
+        content_html: main.html,
+        is_article: main.is_article,
+        links,
+        canonical_url: meta.canonical_url,
+        language: meta.language,
+        author: main.byline.or(meta.author),
+        published_time: meta.published_time,
+        modified_time: meta.modified_time,
+        site_name: meta.site_name,
+        image: meta.image,
+        open_graph: meta.open_graph,
     }
 }
 
-/// The page URL, adjusted by `<base href>` when the document has one.
-fn effective_base(doc: &Html, base_url: Option<&str>) -> Option<Url> {
-    let page = base_url.and_then(|u| Url::parse(u).ok());
-    let base_href = Selector::parse("base[href]").ok().and_then(|sel| {
-        doc.select(&sel)
-            .find_map(|e| e.value().attr("href"))
-            .map(str::trim)
-            .map(str::to_string)
-    });
-    match (page, base_href) {
-        (Some(page), Some(href)) => page.join(&href).ok().or(Some(page)),
-        (None, Some(href)) => Url::parse(&href).ok(),
-        (page, None) => page,
-    }
-}
-
-fn absolutize(href: &str, base: Option<&Url>) -> String {
-    match base {
-        Some(base) => base.join(href).map(String::from).unwrap_or_else(|_| href.to_string()),
-        None => href.to_string(),
-    }
-}
-
-fn links(doc: &Html, base: Option<&Url>) -> Vec<String> {
-    let Ok(sel) = Selector::parse("a[href]") else {
-        return Vec::new();
-    };
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for a in doc.select(&sel) {
-        let href = a.value().attr("href").unwrap_or("").trim();
-        let lower = href.to_ascii_lowercase();
-        if href.is_empty()
-            || href.starts_with('#')
-            || ["javascript:", "mailto:", "tel:", "data:"]
-                .iter()
-                .any(|p| lower.starts_with(p))
-        {
-            continue;
-        }
-        let link = absolutize(href, base);
-        if seen.insert(link.clone()) {
-            out.push(link);
+impl Extracted {
+    /// The page's visible text alone, for a page Readability refuses to read (it refuses only
+    /// a URL it does not take as absolute, and the page is then read without one, so this is a
+    /// guard that keeps every input from panicking the guest, not a path taken today).
+    fn visible_text_only(html: &str, options: Options) -> Extracted {
+        let main = content::MainContent::visible_text(html, options);
+        Extracted {
+            word_count: count_words(&main.text),
+            text: main.text,
+            markdown: main.markdown,
+            content_html: main.html,
+            ..Extracted::default()
         }
     }
-    out
 }
 
-/// Elements whose text is never content.
-const NEVER_TEXT: &[&str] = &[
-    "script", "style", "noscript", "template", "nav", "svg", "iframe", "object", "canvas", "head",
-];
-/// Page chrome: skipped unless it sits inside the article itself (an article's own header holds
-/// its headline).
-const PAGE_CHROME: &[&str] = &["header", "footer", "aside"];
-/// Elements that end a line of text.
-const BLOCKS: &[&str] = &[
-    "address",
-    "article",
-    "blockquote",
-    "br",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "li",
-    "main",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "ul",
-];
-
-fn main_text(doc: &Html) -> String {
-    let root = ["main", "article", "[role=\"main\"]", "body"]
-        .iter()
-        .filter_map(|css| Selector::parse(css).ok())
-        .find_map(|sel| doc.select(&sel).next())
-        .unwrap_or_else(|| doc.root_element());
-    let root_in_article =
-        matches!(root.value().name(), "main" | "article") || root.value().attr("role") == Some("main");
-
-    let mut text = TextBuilder::default();
-    // Iterative walk: a deeply nested page must not overflow the guest's small stack. A block
-    // element breaks the line before its first child and again after its last (`Step::Break`).
-    let mut pending = vec![Step::Enter(*root, root_in_article)];
-    while let Some(step) = pending.pop() {
-        let Step::Enter(node, in_article) = step else {
-            text.line_break();
-            continue;
-        };
-        match node.value() {
-            Node::Text(t) => text.push(t),
-            Node::Element(el) => {
-                let name = el.name();
-                if NEVER_TEXT.contains(&name)
-                    || (!in_article && PAGE_CHROME.contains(&name))
-                    || el.attr("hidden").is_some()
-                    || el.attr("aria-hidden") == Some("true")
-                {
-                    continue;
-                }
-                let in_article = in_article || name == "article" || name == "main";
-                if BLOCKS.contains(&name) {
-                    text.line_break();
-                    pending.push(Step::Break);
-                }
-                let first_child = pending.len();
-                pending.extend(node.children().map(|c| Step::Enter(c, in_article)));
-                pending[first_child..].reverse();
+/// Words as [`Extracted::word_count`] counts them.
+pub fn count_words(text: &str) -> usize {
+    let mut count = 0;
+    let mut in_word = false;
+    for c in text.chars() {
+        if is_unspaced_script(c) {
+            count += 1;
+            in_word = false;
+        } else if c.is_alphanumeric() {
+            if !in_word {
+                count += 1;
             }
-            _ => {}
+            in_word = true;
+        } else {
+            in_word = false;
         }
     }
-    text.finish()
+    count
 }
 
-enum Step<'a> {
-    Enter(ego_tree::NodeRef<'a, Node>, bool),
-    Break,
-}
-
-/// Collapses white space the way a browser renders it, one line per block.
-#[derive(Default)]
-struct TextBuilder {
-    out: String,
-    space_pending: bool,
-}
-
-impl TextBuilder {
-    fn push(&mut self, s: &str) {
-        if s.starts_with(char::is_whitespace) {
-            self.space_pending = true;
-        }
-        let mut wrote = false;
-        for word in s.split_whitespace() {
-            if (wrote || self.space_pending) && !self.out.is_empty() && !self.out.ends_with('\n') {
-                self.out.push(' ');
-            }
-            self.out.push_str(word);
-            wrote = true;
-        }
-        if wrote {
-            self.space_pending = s.ends_with(char::is_whitespace);
-        }
-    }
-
-    fn line_break(&mut self) {
-        if !self.out.is_empty() && !self.out.ends_with('\n') {
-            self.out.push('\n');
-        }
-        self.space_pending = false;
-    }
-
-    fn finish(self) -> String {
-        self.out.trim_end().to_string()
-    }
+/// Scripts written without spaces between words: each character counts as a word.
+fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0E7F     // Thai
+        | 0x3040..=0x30FF   // Hiragana, Katakana
+        | 0x3400..=0x4DBF   // CJK Extension A
+        | 0x4E00..=0x9FFF   // CJK Unified Ideographs
+        | 0xAC00..=0xD7AF   // Hangul syllables
+        | 0xF900..=0xFAFF) // CJK Compatibility Ideographs
 }
 
 /// Trims and collapses inner white space.
-fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

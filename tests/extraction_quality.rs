@@ -1,0 +1,95 @@
+//! Extraction quality on real saved pages: the committed extractor module, run by wasmtime,
+//! scored on the two corpora in `../shared/corpora/` exactly as `cargo run --example evaluate`
+//! scores them. The floors sit just under what the extractor reaches (BENCHMARKS.md), so a
+//! change that makes extraction worse fails here. A regression guard, not a timing test.
+//!
+//! The corpora live beside the repository (`$RIPTIDE_CORPORA`, else `../shared/corpora`). In CI
+//! (`CI` set) a missing corpus fails the test; locally it is skipped with a message.
+#![cfg(feature = "wasmtime")]
+
+#[path = "../examples/support/evaluate.rs"]
+mod evaluate;
+
+use std::path::PathBuf;
+
+use evaluate::{Corpus, Extraction, Scores};
+use riptide::GuestLimits;
+use riptide::backends::wasmtime::WasmtimeRuntime;
+use riptide::cache::EXTRACTOR_WASM;
+use riptide::extract::run_extractor;
+use riptide::traits::WasmRuntime;
+
+fn corpus(name: &str) -> Option<Corpus> {
+    let root = std::env::var_os("RIPTIDE_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora"));
+    let dir = root.join(name);
+    if !dir.is_dir() {
+        let why = format!(
+            "corpus {} not found; set RIPTIDE_CORPORA to the corpora folder",
+            dir.display()
+        );
+        if std::env::var_os("CI").is_some() {
+            panic!("{why}");
+        }
+        eprintln!("skipping: {why}");
+        return None;
+    }
+    Some(Corpus::open(&dir).expect("corpus reads"))
+}
+
+fn score(corpus: &Corpus) -> Scores {
+    let runtime = WasmtimeRuntime::new(GuestLimits::default(), true).expect("wasmtime engine");
+    let module = runtime.compile(EXTRACTOR_WASM).expect("extractor compiles");
+    let scores = Scores::of(corpus, |page| {
+        let c = run_extractor(&runtime, &module, &page.html, Some(&page.url))
+            .unwrap_or_else(|e| panic!("{}: extraction failed: {e}", page.id));
+        assert!(
+            !c.text.trim().is_empty() || page.html.len() < 2000,
+            "{}: no text from a {}-byte page",
+            page.id,
+            page.html.len()
+        );
+        Extraction {
+            id: page.id.clone(),
+            text: c.text,
+            title: c.title,
+            byline: c.author,
+            lang: c.language,
+            excerpt: c.description,
+            ms: None,
+        }
+    });
+    eprintln!("{}: {scores}", corpus.dir.display());
+    scores
+}
+
+#[track_caller]
+fn at_least(what: &str, got: f64, floor: f64) {
+    assert!(got >= floor, "{what} fell to {got:.4}, under its floor {floor}");
+}
+
+#[test]
+fn readability_pages_score_above_the_floors() {
+    let Some(corpus) = corpus("readability") else { return };
+    assert_eq!(corpus.pages.len(), 130, "the readability corpus has 130 pages");
+    let s = score(&corpus);
+    at_least("text F1", s.f1, 0.983);
+    at_least("text precision", s.precision, 0.995);
+    at_least("title exact", s.title_exact.unwrap_or(0.0), 0.99);
+    at_least("byline exact", s.byline_exact.unwrap_or(0.0), 0.93);
+    at_least("lang exact", s.lang_exact.unwrap_or(0.0), 0.99);
+    at_least("excerpt F1", s.excerpt_f1.unwrap_or(0.0), 0.99);
+}
+
+#[test]
+fn trafilatura_pages_score_above_the_floors() {
+    let Some(corpus) = corpus("trafilatura-eval") else {
+        return;
+    };
+    assert!(corpus.pages.len() >= 880, "trafilatura-eval has its 884 pages");
+    let s = score(&corpus);
+    at_least("F1", s.f1, 0.905);
+    at_least("precision", s.precision, 0.905);
+    at_least("recall", s.recall, 0.905);
+}

@@ -1,0 +1,219 @@
+//! Common boilerplate, removed before the content pass: the blocks every site puts around and
+//! inside its articles (share bars, "related" and "most read" lists, newsletter and cookie
+//! boxes, comment threads, tag clouds, breadcrumbs, rating widgets, author boxes, ads).
+//!
+//! They are found by the words sites name them with in `class` and `id`, the way trafilatura's
+//! discard rules do. Readability alone keeps such blocks when they sit inside the article's
+//! container, which is where most of them are. A match is only removed when it is a small
+//! part of the page: a site that names its whole layout `comments-enabled` keeps its text.
+
+use dom_query::{Document, NodeRef, Selection};
+
+/// Names (parts of a `class` or `id` token) that mark boilerplate wherever they appear.
+const ANYWHERE: &[&str] = &[
+    "related",
+    "newsletter",
+    "cookie",
+    "consent",
+    "breadcrumb",
+    "social",
+    "shariff",
+    "sharing",
+    "share",
+    "comment",
+    "subscri",
+    "advert",
+    "recommend",
+    "popular",
+    "rating",
+    "tagcloud",
+    "tag-cloud",
+    "widget",
+    "sidebar",
+    "pagination",
+    "paywall",
+    "promo",
+    "sponsor",
+    "signup",
+    "modal",
+    "popup",
+    "author-bio",
+    "authorbio",
+    "author-box",
+    "authorbox",
+    "about-author",
+    "more-stories",
+    "read-more",
+    "readmore",
+    "teaser",
+    "trending",
+    "most-read",
+    "mostread",
+    "outbrain",
+    "taboola",
+    "disqus",
+];
+
+/// Names that mark boilerplate only as a whole token, or as its first word (`nav`, `nav-main`).
+const WHOLE_WORDS: &[&str] = &[
+    "nav",
+    "navbar",
+    "navigation",
+    "menu",
+    "footer",
+    "tags",
+    "tag",
+    "ad",
+    "ads",
+    "print",
+    "meta",
+    "toolbar",
+];
+
+/// Elements that are page chrome by their name.
+const CHROME_TAGS: &str =
+    "nav, aside, footer, form, [role=\"navigation\"], [role=\"complementary\"], [role=\"contentinfo\"]";
+
+/// Inside an article: ruby annotations (readings printed above CJK text), picture captions and
+/// credits, dates, and blocks that are mostly links
+/// (lists of related stories, "read also: ..." lines).
+const CONTENT_CHROME: &str =
+    "rt, rp, figcaption, time, [class*=\"caption\"], [class*=\"credit\"], [class*=\"copyright\"], [class*=\"date\"]";
+
+/// An element holding more than this share of the page's text is never removed.
+const MAX_SHARE: f64 = 0.4;
+
+/// Removes cookie and consent banners from the whole page, before the content pass: they are
+/// never content, and on a short page Readability can take one for the article.
+pub fn remove_banners(doc: &Document) {
+    let Some(body) = doc.body() else { return };
+    let page_chars = text_chars(&body).max(1) as f64;
+    for node in doc.select("[class], [id]").nodes() {
+        let class = node.attr("class").unwrap_or_default().to_ascii_lowercase();
+        let id = node.attr("id").unwrap_or_default().to_ascii_lowercase();
+        let banner = ["cookie", "consent", "gdpr"]
+            .iter()
+            .any(|w| class.contains(w) || id.contains(w));
+        if banner && !is_protected(node) && (text_chars(node) as f64) / page_chars <= MAX_SHARE {
+            node.remove_from_parent();
+        }
+    }
+}
+
+/// Removes boilerplate blocks from the content under `root`.
+pub fn remove(doc: &Document, root: &NodeRef) {
+    for (_, node) in candidates(doc, root) {
+        node.remove_from_parent();
+    }
+    remove_orphans(doc);
+}
+
+/// Blocks that are left without what they introduced once a list of links is gone ("Read
+/// also:", "More on this topic"), and copyright lines.
+fn remove_orphans(doc: &Document) {
+    let blocks = doc.select("h2, h3, h4, h5, h6, p, div, strong, b");
+    for node in blocks.nodes().iter().rev() {
+        let text = crate::clean(&node.text());
+        let chars = text.chars().count();
+        if chars == 0 {
+            continue;
+        }
+        let copyright = chars < 200 && (text.starts_with('©') || text.to_lowercase().starts_with("copyright"));
+        let is_label = chars <= 60
+            && (text.ends_with(':') || matches!(node.node_name().as_deref(), Some("h2" | "h3" | "h4" | "h5" | "h6")))
+            && only_inline_children(node);
+        let introduces_nothing = node.next_element_sibling().is_none_or(|next| {
+            matches!(
+                next.node_name().as_deref(),
+                Some("h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+            )
+        });
+        if copyright || (is_label && introduces_nothing) {
+            node.remove_from_parent();
+        }
+    }
+}
+
+/// The blocks [`remove`] takes out, each with the rule that matched it.
+#[doc(hidden)]
+pub fn candidates<'a>(doc: &'a Document, root: &NodeRef<'a>) -> Vec<(String, NodeRef<'a>)> {
+    let page_chars = text_chars(root).max(1) as f64;
+    let mut found = Vec::new();
+    for node in doc.select(CHROME_TAGS).nodes() {
+        found.push((node.node_name().map(|n| n.to_string()).unwrap_or_default(), *node));
+    }
+    for node in doc.select("[class], [id]").nodes() {
+        if let Some(rule) = boilerplate_name(node) {
+            found.push((rule.to_string(), *node));
+        }
+    }
+    for node in doc.select(CONTENT_CHROME).nodes() {
+        found.push(("caption-or-date".to_string(), *node));
+    }
+    for node in doc.select("ul, ol, p, h2, h3, h4, h5, h6, div, table, dl").nodes() {
+        if is_link_list(node) {
+            found.push(("links".to_string(), *node));
+        }
+    }
+    found.retain(|(_, node)| !is_protected(node) && (text_chars(node) as f64) / page_chars <= MAX_SHARE);
+    found
+}
+
+fn is_protected(node: &NodeRef) -> bool {
+    matches!(node.node_name().as_deref(), Some("html" | "body" | "article" | "main"))
+        || node.attr("role").is_some_and(|r| r.eq_ignore_ascii_case("main"))
+}
+
+fn boilerplate_name(node: &NodeRef) -> Option<&'static str> {
+    let class = node.attr("class").unwrap_or_default().to_ascii_lowercase();
+    let id = node.attr("id").unwrap_or_default().to_ascii_lowercase();
+    class
+        .split_whitespace()
+        .chain(std::iter::once(id.trim()))
+        // A slug of several words is an anchor made from a heading ("sharing-with-a-team"),
+        // not a name for a kind of block.
+        .filter(|token| !token.is_empty() && token.split(['-', '_']).count() <= 3)
+        .find_map(|token| {
+            ANYWHERE.iter().find(|p| token.contains(*p)).or_else(|| {
+                WHOLE_WORDS
+                    .iter()
+                    .find(|w| token == **w || token.split(['-', '_']).next() == Some(**w))
+            })
+        })
+        .copied()
+}
+
+/// Whether every child element is inline markup (a label, not a container of blocks).
+fn only_inline_children(node: &NodeRef) -> bool {
+    node.element_children().iter().all(|c| {
+        matches!(
+            c.node_name().as_deref(),
+            Some("a" | "span" | "strong" | "b" | "em" | "i" | "u" | "small" | "br" | "mark" | "sup" | "sub")
+        )
+    })
+}
+
+/// Mostly link text: a list of links, or a line that is a link with a few words around it.
+fn is_link_list(node: &NodeRef) -> bool {
+    let chars = text_chars(node);
+    if chars == 0 {
+        return false;
+    }
+    // In-page links (a table of contents) are part of the article.
+    let linked: usize = Selection::from(*node)
+        .select("a")
+        .nodes()
+        .iter()
+        .filter(|a| !a.attr("href").is_some_and(|h| h.trim_start().starts_with('#')))
+        .map(text_chars)
+        .sum();
+    let density = linked as f64 / chars as f64;
+    match node.node_name().as_deref() {
+        Some("ul" | "ol" | "dl" | "table" | "div") => density > 0.8,
+        _ => density > 0.8 && chars < 200,
+    }
+}
+
+fn text_chars(node: &NodeRef) -> usize {
+    node.text().chars().filter(|c| !c.is_whitespace()).count()
+}

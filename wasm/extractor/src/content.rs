@@ -1,0 +1,186 @@
+//! The main content of a page, and what to give when a page has none.
+//!
+//! Readability's scoring ([`dom_smoothie`]) finds the article on most pages; it fails in known
+//! ways: it keeps boilerplate that sits inside the article's container (share bars, "related"
+//! lists, newsletter boxes), and on pages that are not articles it picks one block of many or
+//! nothing. So, like trafilatura, the result is checked: the page is first cleaned of common
+//! boilerplate ([`crate::boilerplate`]); a result much shorter than the page's JSON-LD
+//! `articleBody` gives way to it; a page with no article gives its visible text, marked
+//! `is_article: false`.
+
+use dom_query::{Document, NodeRef};
+use dom_smoothie::Readability;
+
+use crate::Options;
+use crate::boilerplate;
+
+/// The main content, in the forms asked for.
+#[derive(Debug, Default)]
+pub struct MainContent {
+    /// Plain text, blocks separated by blank lines.
+    pub text: String,
+    /// Markdown, when asked for.
+    pub markdown: Option<String>,
+    /// Cleaned HTML, when asked for.
+    pub html: Option<String>,
+    /// Whether the page read as an article.
+    pub is_article: bool,
+    /// The byline Readability found in the content (it takes it out of the text).
+    pub byline: Option<String>,
+    /// The content's first paragraph: the excerpt when the page has no description.
+    pub first_paragraph: Option<String>,
+}
+
+/// Below this many characters a Readability result is checked against the baseline.
+const SHORT_ARTICLE_CHARS: usize = 1500;
+
+/// Below this many characters a Readability result is not taken as the page's article.
+const MIN_ARTICLE_CHARS: usize = 200;
+
+impl MainContent {
+    /// Finds the main content of the page `reader` holds. Consumes the reader: Readability
+    /// rewrites its document.
+    pub fn find(mut reader: Readability, html: &str, options: Options) -> MainContent {
+        let readable = reader.is_probably_readable();
+        boilerplate::remove_banners(&reader.doc);
+        match reader.parse() {
+            Ok(article) if readable || article.length >= MIN_ARTICLE_CHARS => {
+                let doc = Document::fragment(article.content.clone());
+                let root = doc.root();
+                boilerplate::remove(&doc, &root);
+                doc.select("[class]").remove_attr("class");
+                let text = root.formatted_text().trim().to_string();
+                let chars = text.chars().count();
+                if chars < SHORT_ARTICLE_CHARS
+                    && let Some(fallback) = baseline(html)
+                    && fallback.chars().count() > 2 * chars
+                {
+                    return MainContent {
+                        markdown: options.markdown.then(|| fallback.clone()),
+                        html: options.content_html.then(|| paragraphs_html(&fallback)),
+                        text: fallback,
+                        is_article: true,
+                        byline: article.byline,
+                        first_paragraph: article.excerpt,
+                    };
+                }
+                MainContent {
+                    text,
+                    markdown: options.markdown.then(|| root.md(None).trim().to_string()),
+                    html: options.content_html.then(|| root.html().to_string()),
+                    is_article: true,
+                    byline: article.byline,
+                    first_paragraph: article.excerpt,
+                }
+            }
+            Ok(article) => MainContent {
+                byline: article.byline,
+                first_paragraph: article.excerpt,
+                ..Self::visible_text(html, options)
+            },
+            Err(_) => Self::visible_text(html, options),
+        }
+    }
+
+    /// A page that is not an article: its visible text, without scripts, styles and hidden
+    /// parts.
+    pub(crate) fn visible_text(html: &str, options: Options) -> MainContent {
+        let doc = Document::from(html);
+        // `noscript` stays: parsed as a browser without scripts does, it can hold the page.
+        doc.select(
+            "script, style, template, svg, iframe, object, canvas, head, rt, rp, [hidden], [aria-hidden=\"true\"]",
+        )
+        .remove();
+        let Some(body) = doc.body().or_else(|| doc.root().first_element_child()) else {
+            return MainContent::default();
+        };
+        MainContent {
+            text: body.formatted_text().trim().to_string(),
+            markdown: options.markdown.then(|| body.md(None).trim().to_string()),
+            html: options.content_html.then(|| body.html().to_string()),
+            is_article: false,
+            byline: None,
+            first_paragraph: first_paragraph(&body),
+        }
+    }
+}
+
+fn first_paragraph(root: &NodeRef) -> Option<String> {
+    root.find(&["p"])
+        .iter()
+        .map(|p| crate::clean(&p.text()))
+        .find(|t| t.chars().count() >= 40)
+}
+
+/// trafilatura's baseline: the page's JSON-LD `articleBody` when it has one, else every
+/// paragraph-like block outside page chrome and named boilerplate. Used when Readability's
+/// result is much shorter: it picked one block of an article split in several.
+fn baseline(html: &str) -> Option<String> {
+    let doc = Document::from(html);
+    if let Some(body) = json_ld_article_body(&doc) {
+        return Some(body);
+    }
+    doc.select("script, style, noscript, template, head, nav, header, footer, aside, form, [hidden]")
+        .remove();
+    let body = doc.body()?;
+    boilerplate::remove(&doc, &body);
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for block in doc.select("p, pre, blockquote, q").nodes() {
+        let text = crate::clean(&block.text());
+        if text.chars().count() < 25 || !seen.insert(text.clone()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&text);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The longest `articleBody` of the page's JSON-LD, if any.
+fn json_ld_article_body(doc: &Document) -> Option<String> {
+    fn find(value: &serde_json::Value, best: &mut Option<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    if key == "articleBody"
+                        && let Some(text) = v.as_str()
+                        && best.as_ref().is_none_or(|b| b.len() < text.len())
+                    {
+                        *best = Some(text.trim().to_string());
+                    }
+                    find(v, best);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| find(v, best)),
+            _ => {}
+        }
+    }
+    let mut best = None;
+    for script in doc.select("script[type=\"application/ld+json\"]").nodes() {
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(script.text().trim()) {
+            find(&value, &mut best);
+        }
+    }
+    best.filter(|b| b.chars().count() >= 200)
+}
+
+/// Plain paragraphs as HTML, escaped.
+fn paragraphs_html(text: &str) -> String {
+    let mut out = String::new();
+    for p in text.split("\n\n") {
+        out.push_str("<p>");
+        for c in p.chars() {
+            match c {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                c => out.push(c),
+            }
+        }
+        out.push_str("</p>");
+    }
+    out
+}
