@@ -73,7 +73,8 @@ pub struct ExtractedContent {
     /// false), its visible text.
     pub text: String,
     /// The main content as Markdown (headings, paragraphs, lists, links, emphasis, code blocks,
-    /// block quotes, tables, images); `None` when [`ExtractOptions::markdown`] is off.
+    /// block quotes, tables, images); `None` when [`ExtractOptions::markdown`] is off or the
+    /// page has no content.
     pub markdown: Option<String>,
     /// The main content as cleaned HTML; `None` unless [`ExtractOptions::content_html`] is on.
     pub content_html: Option<String>,

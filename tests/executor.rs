@@ -101,7 +101,7 @@ async fn local_files_work_by_path_and_file_url() {
     let url = format!("file://{}", path.display());
     let by_url = ex.extract_with(&url, Engine::Static).await.expect("file url");
     assert_eq!(by_path.page, by_url.page);
-    assert_eq!(by_path.page.title.as_deref(), Some("Warm caches, fast extractors"));
+    assert_eq!(by_path.page.raw_title.as_deref(), Some("Warm caches, fast extractors"));
     assert!(by_path.final_url.starts_with("file:///"));
 }
 

@@ -47,7 +47,12 @@ fn check_article_fields<R: WasmRuntime>(runtime: R) {
         Some("https://news.example.com/2026/11/warm-caches"),
     )
     .expect("extracts");
-    assert_eq!(page.title.as_deref(), Some("Warm caches, fast extractors"));
+    // Readability's order: og:title before the cleaned <title>, which stays in raw_title.
+    assert_eq!(page.title.as_deref(), Some("Warm caches (OG)"));
+    assert_eq!(page.raw_title.as_deref(), Some("Warm caches, fast extractors"));
+    assert!(page.is_article);
+    assert_eq!(page.word_count, 20);
+    assert_eq!(page.image.as_deref(), Some("https://news.example.com/img.png"));
     assert_eq!(page.description.as_deref(), Some("How riptide keeps things warm."));
     assert_eq!(page.author.as_deref(), Some("Ada Lovelace"));
     assert_eq!(page.published_time.as_deref(), Some("2026-11-27T09:00:00Z"));
@@ -63,8 +68,15 @@ fn check_article_fields<R: WasmRuntime>(runtime: R) {
     );
     assert_eq!(
         page.text,
-        "Warm caches\nCompiling a module costs hundreds of milliseconds.\nLoading one costs about one.\nfirst\nsecond\nRead the older post or write."
+        "Compiling a module costs hundreds of milliseconds.\n\nLoading one costs about one.\n\nfirst\nsecond\n\nRead the older post or write."
     );
+    assert_eq!(
+        page.markdown.as_deref(),
+        Some(
+            "Compiling a module costs **hundreds** of milliseconds.\n\nLoading one costs about one.\n\n- first\n- second\n\nRead [the older post](https://news.example.com/2026/10/older) or [write](mailto:x@example.com)."
+        )
+    );
+    assert_eq!(page.content_html, None, "cleaned HTML is opt-in");
     for boilerplate in [
         "tracking",
         "nope",
@@ -136,7 +148,7 @@ fn check_runaway_guests_are_stopped<R: WasmRuntime>(runtime: R) {
 
     // The real extractor under the same caps still works: they stop runaways, not real pages.
     let page = extract_with(&runtime, ModuleSource::extractor(), common::ARTICLE, None).expect("an ordinary page fits");
-    assert_eq!(page.title.as_deref(), Some("Warm caches, fast extractors"));
+    assert_eq!(page.raw_title.as_deref(), Some("Warm caches, fast extractors"));
 }
 
 fn check_abi_violations<R: WasmRuntime>(runtime: R) {

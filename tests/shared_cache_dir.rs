@@ -28,7 +28,7 @@ fn extract_article(cache: &CompileCache<common::WasmtimeRuntime, RedbStore>) {
             Some("https://news.example.com/"),
         )
         .expect("extracts");
-    assert_eq!(page.title.as_deref(), Some("Warm caches, fast extractors"));
+    assert_eq!(page.raw_title.as_deref(), Some("Warm caches, fast extractors"));
 }
 
 /// A whole user of the cache: open the directory, extract a page, report. Run on its own it

@@ -216,6 +216,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             })?;
         let pooled = all && c.optimizations.browser_pool.enabled;
         let report_file = self.report_file.filter(|_| c.performance.track_metrics);
+        let extract_options = self.extract_options.unwrap_or(ExtractOptions {
+            markdown: c.extraction.markdown,
+            content_html: c.extraction.content_html,
+        });
         Ok(Executor {
             browsers: Browsers::new(
                 provider,
@@ -226,10 +230,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             http,
             cache: Arc::new(cache),
             extractor: self.extractor.unwrap_or_else(|| ModuleSource::extractor().clone()),
-            extract_options: self.extract_options.unwrap_or(ExtractOptions {
-                markdown: self.config.extraction.markdown,
-                content_html: self.config.extraction.content_html,
-            }),
+            extract_options,
             policy,
             fixed,
             retrier,

@@ -80,6 +80,31 @@ const CHROME_TAGS: &str =
 const CONTENT_CHROME: &str =
     "rt, rp, figcaption, time, [class*=\"caption\"], [class*=\"credit\"], [class*=\"copyright\"], [class*=\"date\"]";
 
+/// Names of blocks removed from the whole page before the content pass: blocks that are never
+/// the article, and that Readability takes for it when the article is short.
+const PAGE_WIDE: &[&str] = &[
+    "cookie",
+    "consent",
+    "gdpr",
+    "newsletter",
+    "subscri",
+    "author-bio",
+    "authorbio",
+    "author-box",
+    "authorbox",
+    "about-author",
+    "author-info",
+    "author-description",
+    "comment",
+    "respond",
+    "disqus",
+    "related",
+    "breadcrumb",
+    "share",
+    "sharing",
+    "social",
+];
+
 /// An element holding more than this share of the page's text is never removed.
 const MAX_SHARE: f64 = 0.4;
 
@@ -88,13 +113,19 @@ const MAX_SHARE: f64 = 0.4;
 pub fn remove_banners(doc: &Document) {
     let Some(body) = doc.body() else { return };
     let page_chars = text_chars(&body).max(1) as f64;
-    for node in doc.select("[class], [id]").nodes() {
-        let class = node.attr("class").unwrap_or_default().to_ascii_lowercase();
-        let id = node.attr("id").unwrap_or_default().to_ascii_lowercase();
-        let banner = ["cookie", "consent", "gdpr"]
-            .iter()
-            .any(|w| class.contains(w) || id.contains(w));
-        if banner && !is_protected(node) && (text_chars(node) as f64) / page_chars <= MAX_SHARE {
+    for node in doc.select("form, [class], [id]").nodes() {
+        let never_content = node.node_name().as_deref() == Some("form")
+            || name_tokens(node)
+                .iter()
+                .any(|t| PAGE_WIDE.iter().any(|w| t.contains(w)));
+        // Share of the page is no guard here (on a short article the author box can be half
+        // the page); holding the headline or the article is.
+        let holds_article = is_protected(node)
+            || !Selection::from(*node)
+                .select("h1, article, main, [role=\"main\"]")
+                .is_empty()
+            || (text_chars(node) as f64) / page_chars > 0.8;
+        if never_content && !holds_article {
             node.remove_from_parent();
         }
     }
@@ -164,7 +195,8 @@ fn is_protected(node: &NodeRef) -> bool {
         || node.attr("role").is_some_and(|r| r.eq_ignore_ascii_case("main"))
 }
 
-fn boilerplate_name(node: &NodeRef) -> Option<&'static str> {
+/// The words of `class` and `id`, lower-cased, that can name a kind of block.
+fn name_tokens(node: &NodeRef) -> Vec<String> {
     let class = node.attr("class").unwrap_or_default().to_ascii_lowercase();
     let id = node.attr("id").unwrap_or_default().to_ascii_lowercase();
     class
@@ -173,6 +205,14 @@ fn boilerplate_name(node: &NodeRef) -> Option<&'static str> {
         // A slug of several words is an anchor made from a heading ("sharing-with-a-team"),
         // not a name for a kind of block.
         .filter(|token| !token.is_empty() && token.split(['-', '_']).count() <= 3)
+        .map(str::to_string)
+        .collect()
+}
+
+fn boilerplate_name(node: &NodeRef) -> Option<&'static str> {
+    name_tokens(node)
+        .iter()
+        .map(String::as_str)
         .find_map(|token| {
             ANYWHERE.iter().find(|p| token.contains(*p)).or_else(|| {
                 WHOLE_WORDS

@@ -41,15 +41,24 @@ impl MainContent {
     /// Finds the main content of the page `reader` holds. Consumes the reader: Readability
     /// rewrites its document.
     pub fn find(mut reader: Readability, html: &str, options: Options) -> MainContent {
-        let readable = reader.is_probably_readable();
+        let readable = reader.is_probably_readable() || declares_one_article(&reader.doc);
         boilerplate::remove_banners(&reader.doc);
+        let lead = lead_paragraph(&reader.doc);
         match reader.parse() {
             Ok(article) if readable || article.length >= MIN_ARTICLE_CHARS => {
                 let doc = Document::fragment(article.content.clone());
                 let root = doc.root();
                 boilerplate::remove(&doc, &root);
                 doc.select("[class]").remove_attr("class");
-                let text = root.formatted_text().trim().to_string();
+                let mut text = root.formatted_text().trim().to_string();
+                // Readability often leaves out the standfirst, which sits in the page's header
+                // beside the headline rather than in the article's body.
+                if let Some(lead) = lead.filter(|l| !crate::clean(&text).contains(l.as_str())) {
+                    if let Some(first) = root.first_element_child() {
+                        first.before_html(format!("<p>{}</p>", escape(&lead)));
+                    }
+                    text = format!("{lead}\n\n{text}");
+                }
                 let chars = text.chars().count();
                 if chars < SHORT_ARTICLE_CHARS
                     && let Some(fallback) = baseline(html)
@@ -105,6 +114,16 @@ impl MainContent {
     }
 }
 
+/// The page says it is one article: `og:type` `article`, or a single `<article>` element
+/// (listings have one per teaser).
+fn declares_one_article(doc: &Document) -> bool {
+    let og_article = doc.select("meta[property=\"og:type\"]").iter().any(|m| {
+        m.attr("content")
+            .is_some_and(|c| c.trim().eq_ignore_ascii_case("article"))
+    });
+    og_article || doc.select("article").length() == 1
+}
+
 fn first_paragraph(root: &NodeRef) -> Option<String> {
     root.find(&["p"])
         .iter()
@@ -112,23 +131,29 @@ fn first_paragraph(root: &NodeRef) -> Option<String> {
         .find(|t| t.chars().count() >= 40)
 }
 
-/// trafilatura's baseline: the page's JSON-LD `articleBody` when it has one, else every
-/// paragraph-like block outside page chrome and named boilerplate. Used when Readability's
-/// result is much shorter: it picked one block of an article split in several.
+/// trafilatura's baseline: the page's JSON-LD `articleBody` when it has one, else every block
+/// of running text outside page chrome and named boilerplate (paragraphs, and the `div`s, cells
+/// and list items that hold text directly, as forums and tickers write it). Used when
+/// Readability's result is much shorter: it picked one block of an article split in several.
 fn baseline(html: &str) -> Option<String> {
     let doc = Document::from(html);
     if let Some(body) = json_ld_article_body(&doc) {
         return Some(body);
     }
-    doc.select("script, style, noscript, template, head, nav, header, footer, aside, form, [hidden]")
+    doc.select("script, style, template, head, nav, header, footer, aside, form, [hidden]")
         .remove();
     let body = doc.body()?;
     boilerplate::remove(&doc, &body);
     let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
-    for block in doc.select("p, pre, blockquote, q").nodes() {
+    for block in doc.select("p, pre, blockquote, q, div, td, li, dd").nodes() {
+        let is_paragraph = matches!(block.node_name().as_deref(), Some("p" | "pre" | "blockquote" | "q"));
+        if !is_paragraph && !holds_text_only(block) {
+            continue;
+        }
         let text = crate::clean(&block.text());
-        if text.chars().count() < 25 || !seen.insert(text.clone()) {
+        let min = if is_paragraph { 25 } else { 80 };
+        if text.chars().count() < min || !seen.insert(text.clone()) {
             continue;
         }
         if !out.is_empty() {
@@ -137,6 +162,33 @@ fn baseline(html: &str) -> Option<String> {
         out.push_str(&text);
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// Whether `node` holds text and inline markup only: a block of running text, not a container.
+fn holds_text_only(node: &NodeRef) -> bool {
+    node.element_children().iter().all(|c| {
+        matches!(
+            c.node_name().as_deref(),
+            Some(
+                "a" | "span"
+                    | "strong"
+                    | "b"
+                    | "em"
+                    | "i"
+                    | "u"
+                    | "small"
+                    | "br"
+                    | "mark"
+                    | "sup"
+                    | "sub"
+                    | "abbr"
+                    | "cite"
+                    | "code"
+                    | "time"
+                    | "font"
+            )
+        )
+    })
 }
 
 /// The longest `articleBody` of the page's JSON-LD, if any.
@@ -167,19 +219,69 @@ fn json_ld_article_body(doc: &Document) -> Option<String> {
     best.filter(|b| b.chars().count() >= 200)
 }
 
+/// The article's lead (standfirst, intro, subtitle) as sites name it: the first such block
+/// after the headline and outside page chrome, 40 to 800 characters long.
+fn lead_paragraph(doc: &Document) -> Option<String> {
+    const NAMES: &[&str] = &[
+        "lead",
+        "intro",
+        "subtitle",
+        "subline",
+        "chapo",
+        "abstract",
+        "standfirst",
+        "summary",
+        "bajada",
+        "dek",
+    ];
+    let h1 = doc.select("h1").nodes().first().map(|h| h.id);
+    for node in doc.select("p[class], div[class], h2[class]").nodes() {
+        // Node ids follow document order: the parser creates nodes as it reads.
+        if h1.is_some_and(|h| node.id < h) {
+            continue;
+        }
+        let class = node.attr("class").unwrap_or_default().to_ascii_lowercase();
+        let named = class
+            .split_whitespace()
+            .any(|t| NAMES.iter().any(|n| t.split(['-', '_']).any(|w| w == *n)));
+        if !named {
+            continue;
+        }
+        let in_chrome = node.ancestors(None).iter().any(|a| {
+            matches!(a.node_name().as_deref(), Some("aside" | "nav" | "footer"))
+                || a.attr("class").is_some_and(|c| {
+                    let c = c.to_ascii_lowercase();
+                    c.contains("sidebar") || c.contains("related") || c.contains("teaser-list")
+                })
+        });
+        let text = crate::clean(&node.text());
+        let chars = text.chars().count();
+        if !in_chrome && (40..=800).contains(&chars) {
+            return Some(text);
+        }
+    }
+    None
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Plain paragraphs as HTML, escaped.
 fn paragraphs_html(text: &str) -> String {
     let mut out = String::new();
     for p in text.split("\n\n") {
         out.push_str("<p>");
-        for c in p.chars() {
-            match c {
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '&' => out.push_str("&amp;"),
-                c => out.push(c),
-            }
-        }
+        out.push_str(&escape(p));
         out.push_str("</p>");
     }
     out

@@ -51,7 +51,7 @@ pub struct Extracted {
     /// The main content as plain text: one paragraph per block, blocks separated by a blank line.
     pub text: String,
     /// The main content as Markdown (headings, lists, links, emphasis, code, quotes, tables,
-    /// images); `None` when not asked for.
+    /// images); `None` when not asked for or when there is no content.
     pub markdown: Option<String>,
     /// The main content as cleaned HTML; `None` unless asked for.
     pub content_html: Option<String>,
@@ -207,13 +207,14 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
     let meta = metadata::Metadata::read(&reader, base.as_ref());
     let main = content::MainContent::find(reader, html, options);
 
+    let text = tidy_lines(&main.text);
     Extracted {
         title: meta.title.clone().or_else(|| meta.raw_title.clone()),
         raw_title: meta.raw_title,
-        word_count: count_words(&main.text),
+        word_count: count_words(&text),
         description: meta.description.or(main.first_paragraph),
-        text: main.text,
-        markdown: main.markdown,
+        text,
+        markdown: main.markdown.filter(|m| !m.is_empty()),
         content_html: main.html,
         is_article: main.is_article,
         links,
@@ -242,6 +243,24 @@ impl Extracted {
             ..Extracted::default()
         }
     }
+}
+
+/// Lines without trailing spaces, at most one blank line between blocks.
+fn tidy_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = false;
+    for line in text.lines().map(str::trim_end) {
+        if line.trim().is_empty() {
+            blank = !out.is_empty();
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank { "\n\n" } else { "\n" });
+        }
+        out.push_str(line);
+        blank = false;
+    }
+    out
 }
 
 /// Words as [`Extracted::word_count`] counts them.
