@@ -51,6 +51,7 @@
 
 pub mod backends;
 pub mod cache;
+pub mod charset;
 pub mod config;
 pub mod error;
 pub mod executor;

@@ -59,6 +59,22 @@ fn static_executor() -> Executor<NoBrowser, common::WasmtimeRuntime, MemoryStore
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_declaring_a_legacy_charset_only_in_meta_are_decoded() {
+    let server = Server::start();
+    let ex = static_executor();
+    let page = ex.extract(&server.url("/cp1251")).await.expect("extracts");
+    assert_eq!(page.page.raw_title.as_deref(), Some("Новости"));
+    assert!(
+        page.page.text.contains("Съешь же ещё этих мягких французских булок"),
+        "{:?}",
+        page.page.text
+    );
+    let page = ex.extract(&server.url("/sjis")).await.expect("extracts");
+    assert_eq!(page.page.raw_title.as_deref(), Some("日本語"));
+    assert!(page.page.text.contains("いろはにほへと"), "{:?}", page.page.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_page_is_extracted_with_its_timings() {
     let server = Server::start();
     let ex = static_executor();

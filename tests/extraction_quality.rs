@@ -74,11 +74,11 @@ fn readability_pages_score_above_the_floors() {
     let Some(corpus) = corpus("readability") else { return };
     assert_eq!(corpus.pages.len(), 130, "the readability corpus has 130 pages");
     let s = score(&corpus);
-    at_least("text F1", s.f1, 0.983);
-    at_least("text precision", s.precision, 0.995);
+    at_least("text F1", s.f1, 0.980);
+    at_least("text precision", s.precision, 0.99);
     at_least("title exact", s.title_exact.unwrap_or(0.0), 0.99);
-    at_least("byline exact", s.byline_exact.unwrap_or(0.0), 0.93);
-    at_least("lang exact", s.lang_exact.unwrap_or(0.0), 0.99);
+    at_least("byline exact", s.byline_exact.unwrap_or(0.0), 0.92);
+    at_least("lang exact", s.lang_exact.unwrap_or(0.0), 0.98);
     at_least("excerpt F1", s.excerpt_f1.unwrap_or(0.0), 0.99);
 }
 
@@ -89,7 +89,7 @@ fn trafilatura_pages_score_above_the_floors() {
     };
     assert!(corpus.pages.len() >= 880, "trafilatura-eval has its 884 pages");
     let s = score(&corpus);
-    at_least("F1", s.f1, 0.905);
+    at_least("F1", s.f1, 0.918);
     at_least("precision", s.precision, 0.905);
-    at_least("recall", s.recall, 0.905);
+    at_least("recall", s.recall, 0.925);
 }

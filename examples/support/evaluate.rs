@@ -52,7 +52,7 @@ pub struct Page {
     pub id: String,
     /// The URL it is extracted with.
     pub url: String,
-    /// The saved HTML, decoded as UTF-8 (lossily).
+    /// The saved HTML, decoded as a browser would (see `riptide::charset`).
     pub html: String,
     /// What it must give.
     pub gold: Gold,
@@ -110,13 +110,15 @@ impl fmt::Display for CorpusError {
 
 impl std::error::Error for CorpusError {}
 
+/// A gzipped page, decoded as riptide decodes what it fetches (BOM, `<meta charset>`, else
+/// detection), so pages saved in legacy encodings are read as a browser reads them.
 fn read_gz(path: &Path) -> Result<String, CorpusError> {
     let file = std::fs::File::open(path).map_err(|e| CorpusError(format!("cannot open {}: {e}", path.display())))?;
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(file)
         .read_to_end(&mut bytes)
         .map_err(|e| CorpusError(format!("{} is not readable gzip: {e}", path.display())))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(riptide::charset::decode_html(&bytes, None))
 }
 
 impl Corpus {

@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
-use encoding_rs::Encoding;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use url::Url;
 
+use crate::charset::decode_html;
 use crate::policies::AttemptFailure;
 use crate::traits::FailureClass;
 
@@ -57,7 +57,7 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
         body.extend_from_slice(&chunk);
     }
     Ok(Fetched::Page {
-        html: decode(&body, content_type.as_deref()),
+        html: decode_html(&body, content_type.as_deref()),
         final_url,
     })
 }
@@ -71,29 +71,12 @@ pub(crate) fn read_file(path: &Path, limit: usize) -> std::io::Result<Option<Str
     if body.len() > limit {
         return Ok(None);
     }
-    Ok(Some(decode(&body, None)))
+    Ok(Some(decode_html(&body, None)))
 }
 
 fn is_html(content_type: &str) -> bool {
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     matches!(mime.as_str(), "text/html" | "application/xhtml+xml" | "")
-}
-
-/// Decodes by BOM, then the `charset` of the content type, then UTF-8 (lossy).
-fn decode(body: &[u8], content_type: Option<&str>) -> String {
-    let declared = content_type
-        .and_then(|ct| {
-            ct.split(';')
-                .filter_map(|p| p.trim().strip_prefix("charset="))
-                .next()
-                .map(|c| c.trim_matches('"'))
-        })
-        .and_then(|label| Encoding::for_label(label.as_bytes()));
-    let encoding = Encoding::for_bom(body)
-        .map(|(e, _)| e)
-        .or(declared)
-        .unwrap_or(encoding_rs::UTF_8);
-    encoding.decode(body).0.into_owned()
 }
 
 /// Maps a reqwest failure to what it says about the host, keeping its message.

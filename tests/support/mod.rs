@@ -40,7 +40,9 @@ use local_server::{LocalServer, Reply};
 
 /// An HTTP server on 127.0.0.1 with the pages the tests need (queries are ignored):
 /// `/page/N` (title "page N"), `/static` (~100 KB), `/js` (content built by script after 50 ms),
-/// `/hang` (never sends a response), `/image` (a PNG), `/huge` (3 MiB of HTML), anything else 404.
+/// `/hang` (never sends a response), `/image` (a PNG), `/huge` (3 MiB of HTML), `/cp1251` and
+/// `/sjis` (pages in legacy encodings declared only in `<meta>`, served as plain `text/html`),
+/// anything else 404.
 pub struct Server {
     /// How many `/hang` requests have arrived, for tests to wait on.
     hangs: Arc<(Mutex<usize>, Condvar)>,
@@ -62,6 +64,14 @@ impl Server {
                 "/static" => Reply::Html(static_page()),
                 "/js" => Reply::Html(JS_PAGE.to_string()),
                 "/huge" => Reply::Html("<p>huge</p>".repeat(300_000)),
+                "/cp1251" => Reply::Data {
+                    content_type: "text/html",
+                    body: encoding_rs::WINDOWS_1251.encode(CP1251_PAGE).0.into_owned(),
+                },
+                "/sjis" => Reply::Data {
+                    content_type: "text/html",
+                    body: encoding_rs::SHIFT_JIS.encode(SJIS_PAGE).0.into_owned(),
+                },
                 "/image" => Reply::Data {
                     content_type: "image/png",
                     body: b"\x89PNG\r\n\x1a\n".to_vec(),
@@ -90,6 +100,12 @@ impl Server {
         self.server.url(path)
     }
 }
+
+/// A Russian page declared windows-1251 in `<meta charset>` only.
+pub const CP1251_PAGE: &str = "<!doctype html><html><head><meta charset=\"windows-1251\"><title>Новости</title></head><body><article><h1>Новости</h1><p>Съешь же ещё этих мягких французских булок, да выпей чаю.</p></article></body></html>";
+
+/// A Japanese page declared Shift_JIS in `<meta http-equiv="Content-Type">` only.
+pub const SJIS_PAGE: &str = "<!doctype html><html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\"><title>日本語</title></head><body><article><p>いろはにほへと ちりぬるを わかよたれそ つねならむ</p></article></body></html>";
 
 const JS_PAGE: &str = r#"<!doctype html><html><head><title>js</title></head><body><div id="app"></div>
 <script>setTimeout(() => { document.getElementById("app").innerHTML = '<p id="ready">built by script</p>'; }, 50);</script>
