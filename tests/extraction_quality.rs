@@ -89,7 +89,7 @@ fn trafilatura_pages_score_above_the_floors() {
     };
     assert!(corpus.pages.len() >= 880, "trafilatura-eval has its 884 pages");
     let s = score(&corpus);
-    at_least("F1", s.f1, 0.918);
+    at_least("F1", s.f1, 0.92);
     at_least("precision", s.precision, 0.905);
-    at_least("recall", s.recall, 0.925);
+    at_least("recall", s.recall, 0.93);
 }

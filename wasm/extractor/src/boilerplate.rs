@@ -124,7 +124,8 @@ pub fn remove_banners(doc: &Document) {
             || !Selection::from(*node)
                 .select("h1, article, main, [role=\"main\"]")
                 .is_empty()
-            || (text_chars(node) as f64) / page_chars > 0.8;
+            || (text_chars(node) as f64) / page_chars > 0.8
+            || holds_running_text(node);
         if never_content && !holds_article {
             node.remove_from_parent();
         }
@@ -174,7 +175,9 @@ pub fn candidates<'a>(doc: &'a Document, root: &NodeRef<'a>) -> Vec<(String, Nod
         found.push((node.node_name().map(|n| n.to_string()).unwrap_or_default(), *node));
     }
     for node in doc.select("[class], [id]").nodes() {
-        if let Some(rule) = boilerplate_name(node) {
+        if let Some(rule) = boilerplate_name(node)
+            && !holds_running_text(node)
+        {
             found.push((rule.to_string(), *node));
         }
     }
@@ -188,6 +191,19 @@ pub fn candidates<'a>(doc: &'a Document, root: &NodeRef<'a>) -> Vec<(String, Nod
     }
     found.retain(|(_, node)| !is_protected(node) && (text_chars(node) as f64) / page_chars <= MAX_SHARE);
     found
+}
+
+/// Whether `node` holds several paragraphs of running text: then a boilerplate name on it (a
+/// theme's `entry share` wrapper) names a feature of the container, not what it holds.
+fn holds_running_text(node: &NodeRef) -> bool {
+    Selection::from(*node)
+        .select("p")
+        .nodes()
+        .iter()
+        .filter(|p| text_chars(p) >= 80)
+        .take(3)
+        .count()
+        >= 3
 }
 
 fn is_protected(node: &NodeRef) -> bool {
