@@ -21,11 +21,11 @@ mod common;
 mod evaluate;
 mod support;
 
+use riptide::GuestLimits;
 use riptide::backends::wasmtime::WasmtimeRuntime;
 use riptide::cache::EXTRACTOR_WASM;
 use riptide::extract::run_extractor;
 use riptide::traits::WasmRuntime;
-use riptide::GuestLimits;
 
 fn readability_corpus() -> Option<evaluate::Corpus> {
     let root = std::env::var_os("RIPTIDE_CORPORA")
@@ -50,7 +50,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("extract_100kb");
     group.sample_size(50).measurement_time(Duration::from_secs(5));
     group.bench_function("guest_synthetic", |b| {
-        b.iter(|| black_box(run_extractor(&runtime, &module, &synthetic, Some("https://big.example.com/")).expect("extract")))
+        b.iter(|| {
+            black_box(run_extractor(&runtime, &module, &synthetic, Some("https://big.example.com/")).expect("extract"))
+        })
     });
     group.bench_function("native_synthetic", |b| {
         b.iter(|| black_box(riptide_extractor::extract(&synthetic, Some("https://big.example.com/"))))
@@ -90,10 +92,17 @@ fn main() {
     for (guest, native) in [("guest_synthetic", "native_synthetic"), ("guest_real", "native_real")] {
         if let (Some(g), Some(n)) = (ms(guest), ms(native)) {
             let verdict = if g <= 10.0 { "met" } else { "MISSED" };
-            println!("  {guest}: {g:.2} ms (native {n:.2} ms, guest/native {:.2}x) -> {verdict}", g / n);
+            println!(
+                "  {guest}: {g:.2} ms (native {n:.2} ms, guest/native {:.2}x) -> {verdict}",
+                g / n
+            );
         }
     }
     if let Some(ns) = support::median_ns("readability_batch", "guest_130_pages") {
-        println!("  readability batch, 130 pages in the guest: {:.0} ms ({:.1} ms a page)", ns / 1e6, ns / 1e6 / 130.0);
+        println!(
+            "  readability batch, 130 pages in the guest: {:.0} ms ({:.1} ms a page)",
+            ns / 1e6,
+            ns / 1e6 / 130.0
+        );
     }
 }

@@ -114,6 +114,8 @@ struct Fetch {
     final_url: String,
     engine: EngineKind,
     attempts: u32,
+    /// The `Content-Language` header: the page's language when its markup names none.
+    content_language: Option<String>,
 }
 
 impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Executor<B, R, C, T> {
@@ -321,13 +323,16 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             let module = cache.get_or_compile(&extractor)?;
             let load = t.elapsed();
             let t = Instant::now();
-            let page = run_extractor_with(
+            let mut page = run_extractor_with(
                 cache.runtime(),
                 &module,
                 &fetched.html,
                 Some(&fetched.final_url),
                 options,
             )?;
+            if page.language.is_none() {
+                page.language.clone_from(&fetched.content_language);
+            }
             Ok((fetched, page, load, t.elapsed()))
         })
         .await
@@ -360,6 +365,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                     final_url: url.to_string(),
                     engine: EngineKind::Static,
                     attempts: 1,
+                    content_language: None,
                 });
             }
             PageSource::Http(url) => url,
@@ -375,11 +381,16 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             .await
             .map_err(|e| http_error(url.as_str(), e))?;
         match fetched {
-            Fetched::Page { html, final_url } => Ok(Fetch {
+            Fetched::Page {
+                html,
+                final_url,
+                content_language,
+            } => Ok(Fetch {
                 html,
                 final_url: final_url.to_string(),
                 engine: EngineKind::Static,
                 attempts: attempts.into_inner(),
+                content_language,
             }),
             Fetched::NotHtml(content_type) => Err(Error::NotHtml {
                 url: url.to_string(),
@@ -418,6 +429,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             final_url: url,
             engine: EngineKind::Headless,
             attempts: attempts.into_inner(),
+            content_language: None,
         })
     }
 }

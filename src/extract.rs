@@ -91,7 +91,8 @@ pub struct ExtractedContent {
     pub description: Option<String>,
     /// `<link rel="canonical">`, else `og:url`.
     pub canonical_url: Option<String>,
-    /// The content's language: `<html lang>`, else `<meta http-equiv="Content-Language">`.
+    /// The content's language: `<html lang>`, else `<meta http-equiv="Content-Language">`, else
+    /// (from the [`Executor`](crate::Executor)'s static fetch) the `Content-Language` header.
     pub language: Option<String>,
     /// The author(s): JSON-LD, `<meta name="author">`, `article:author`, `rel=author`, or a
     /// byline element in the page.
@@ -139,7 +140,7 @@ impl ExtractOptions {
 #[serde(untagged)]
 enum GuestReply {
     Failed { error: String },
-    Extracted(ExtractedContent),
+    Extracted(Box<ExtractedContent>),
 }
 
 /// Frames `html`, the base URL and the options as the guest's `extract` expects (see
@@ -205,7 +206,7 @@ pub fn run_extractor_with<R: WasmRuntime>(
     let reply = instance.read(out_ptr, out_len)?;
     let reply = std::str::from_utf8(&reply).map_err(|e| Error::GuestAbi(format!("reply is not UTF-8: {e}")))?;
     match serde_json::from_str::<GuestReply>(reply) {
-        Ok(GuestReply::Extracted(content)) => Ok(content),
+        Ok(GuestReply::Extracted(content)) => Ok(*content),
         Ok(GuestReply::Failed { error }) => Err(Error::GuestAbi(format!("extractor refused its input: {error}"))),
         Err(e) => Err(Error::GuestAbi(format!("reply is not the expected JSON: {e}"))),
     }

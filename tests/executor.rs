@@ -75,6 +75,16 @@ async fn pages_declaring_a_legacy_charset_only_in_meta_are_decoded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_content_language_header_names_a_language_the_markup_does_not() {
+    let server = Server::start();
+    let ex = static_executor();
+    let page = ex.extract(&server.url("/content-language")).await.expect("extracts");
+    assert_eq!(page.page.language.as_deref(), Some("de-CH"));
+    let page = ex.extract(&server.url("/cp1251")).await.expect("extracts");
+    assert_eq!(page.page.language, None, "no header, no lang attribute");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_page_is_extracted_with_its_timings() {
     let server = Server::start();
     let ex = static_executor();

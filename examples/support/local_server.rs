@@ -26,6 +26,11 @@ pub enum Reply {
     Html(String),
     /// `200` with this content type.
     Data { content_type: &'static str, body: Vec<u8> },
+    /// `200`, `text/html; charset=utf-8`, with these extra headers.
+    HtmlWithHeaders {
+        html: String,
+        headers: Vec<(&'static str, &'static str)>,
+    },
     /// `404`.
     NotFound,
     /// No response at all, until the server stops: a page that never answers.
@@ -120,9 +125,14 @@ where
 
 async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut extra = Vec::new();
     let (status, content_type, body) = match route(target) {
         Reply::Html(html) => (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes()),
         Reply::Data { content_type, body } => (StatusCode::OK, content_type, body),
+        Reply::HtmlWithHeaders { html, headers } => {
+            extra = headers;
+            (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes())
+        }
         Reply::NotFound => (StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
         Reply::Hang => std::future::pending().await,
     };
@@ -132,5 +142,11 @@ async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(content_type),
     );
+    for (name, value) in extra {
+        response.headers_mut().insert(
+            hyper::header::HeaderName::from_static(name),
+            hyper::header::HeaderValue::from_static(value),
+        );
+    }
     response
 }

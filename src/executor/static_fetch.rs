@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::header::{CONTENT_LANGUAGE, CONTENT_LENGTH, CONTENT_TYPE};
 use url::Url;
 
 use crate::charset::decode_html;
@@ -16,8 +16,13 @@ use crate::traits::FailureClass;
 /// What one fetch attempt produced (failures that merit a retry are `AttemptFailure`s).
 #[derive(Debug)]
 pub(crate) enum Fetched {
-    /// An HTML page and where it finally came from.
-    Page { html: String, final_url: Url },
+    /// An HTML page, where it finally came from, and its `Content-Language` header (the first
+    /// language named, when it names several).
+    Page {
+        html: String,
+        final_url: Url,
+        content_language: Option<String>,
+    },
     /// The server answered with this non-HTML content type.
     NotHtml(String),
     /// The body is larger than the limit.
@@ -49,6 +54,13 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
         return Ok(Fetched::TooLarge);
     }
     let final_url = response.url().clone();
+    let content_language = response
+        .headers()
+        .get(CONTENT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
     let mut body = Vec::with_capacity(declared.map_or(64 << 10, |n| n as usize));
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
         if body.len() + chunk.len() > limit {
@@ -59,6 +71,7 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
     Ok(Fetched::Page {
         html: decode_html(&body, content_type.as_deref()),
         final_url,
+        content_language,
     })
 }
 
