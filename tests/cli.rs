@@ -85,6 +85,38 @@ fn extract_writes_jsonl_json_and_text_and_summarises() {
     let o = riptide(home.path(), &["extract", &a, "--format", "text"]);
     assert!(o.status.success());
     assert!(stdout(&o).starts_with("# page 1\n"), "{}", stdout(&o));
+
+    let o = riptide(
+        home.path(),
+        &["extract", &a, "--format", "markdown", "--engine", "static"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(md.starts_with("# page 1\n"), "{md}");
+    assert!(md.contains(&format!("<{a}>")), "{md}");
+    assert!(md.contains("Text of page 1."), "{md}");
+
+    let o = riptide(
+        home.path(),
+        &["extract", &a, "--html", "--format", "jsonl", "--engine", "static"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+    let html = page["content_html"].as_str().expect("content_html with --html");
+    assert!(html.contains("Text of page 1."), "{html}");
+    assert!(page["markdown"].as_str().is_some_and(|m| m.contains("Text of page 1.")));
+}
+
+#[test]
+fn a_non_utf8_line_in_input_is_named_before_anything_is_fetched() {
+    let home = tempfile::tempdir().expect("home");
+    let dir = tempfile::tempdir().expect("dir");
+    let list = dir.path().join("urls.txt");
+    std::fs::write(&list, b"http://127.0.0.1:1/a\nhttp://caf\xe9.example/\n").expect("write");
+    let o = riptide(home.path(), &["extract", "--input", list.to_str().expect("utf-8")]);
+    assert_clean_failure(&o, 1, "line 2 is not UTF-8");
+    assert!(stderr(&o).contains("urls.txt"), "names the file: {}", stderr(&o));
+    assert!(!stderr(&o).contains("extracted"), "no page was tried: {}", stderr(&o));
 }
 
 #[test]

@@ -293,8 +293,17 @@ fn read_inputs(args: &ExtractArgs) -> CliResult<Vec<String>> {
             let f = std::fs::File::open(file).map_err(|e| format!("cannot read --input {}: {e}", file.display()))?;
             Box::new(std::io::BufReader::new(f))
         };
-        for line in reader.lines() {
-            let line = line?;
+        // Read as bytes so a line that is not UTF-8 is named (file and line) before any page is
+        // fetched, instead of ending the batch half-way with a bare I/O error.
+        for (n, line) in reader.split(b'\n').enumerate() {
+            let line = line.map_err(|e| format!("cannot read --input {}: {e}", file.display()))?;
+            let line = std::str::from_utf8(&line).map_err(|_| {
+                format!(
+                    "--input {} line {} is not UTF-8 text; URLs and paths there must be UTF-8 (fix or remove that line)",
+                    file.display(),
+                    n + 1
+                )
+            })?;
             let line = line.trim();
             if !line.is_empty() && !line.starts_with('#') {
                 inputs.push(line.to_string());
