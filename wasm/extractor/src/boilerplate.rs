@@ -118,6 +118,9 @@ pub fn remove_banners(doc: &Document) {
             || name_tokens(node)
                 .iter()
                 .any(|t| PAGE_WIDE.iter().any(|w| t.contains(w)));
+        if !never_content {
+            continue;
+        }
         // Share of the page is no guard here (on a short article the author box can be half
         // the page); holding the headline or the article is.
         let holds_article = is_protected(node)
@@ -126,7 +129,7 @@ pub fn remove_banners(doc: &Document) {
                 .is_empty()
             || (text_chars(node) as f64) / page_chars > 0.8
             || holds_running_text(node);
-        if never_content && !holds_article {
+        if !holds_article {
             node.remove_from_parent();
         }
     }
@@ -137,13 +140,13 @@ pub fn remove(doc: &Document, root: &NodeRef) {
     for (_, node) in candidates(doc, root) {
         node.remove_from_parent();
     }
-    remove_orphans(doc);
+    remove_orphans(root);
 }
 
 /// Blocks that are left without what they introduced once a list of links is gone ("Read
 /// also:", "More on this topic"), and copyright lines.
-fn remove_orphans(doc: &Document) {
-    let blocks = doc.select("h2, h3, h4, h5, h6, p, div, strong, b");
+fn remove_orphans(root: &NodeRef) {
+    let blocks = Selection::from(*root).select("h2, h3, h4, h5, h6, p, div, strong, b");
     for node in blocks.nodes().iter().rev() {
         let text = crate::clean(&node.text());
         let chars = text.chars().count();
@@ -168,23 +171,24 @@ fn remove_orphans(doc: &Document) {
 
 /// The blocks [`remove`] takes out, each with the rule that matched it.
 #[doc(hidden)]
-pub fn candidates<'a>(doc: &'a Document, root: &NodeRef<'a>) -> Vec<(String, NodeRef<'a>)> {
+pub fn candidates<'a>(_doc: &'a Document, root: &NodeRef<'a>) -> Vec<(String, NodeRef<'a>)> {
     let page_chars = text_chars(root).max(1) as f64;
+    let within = Selection::from(*root);
     let mut found = Vec::new();
-    for node in doc.select(CHROME_TAGS).nodes() {
+    for node in within.select(CHROME_TAGS).nodes() {
         found.push((node.node_name().map(|n| n.to_string()).unwrap_or_default(), *node));
     }
-    for node in doc.select("[class], [id]").nodes() {
+    for node in within.select("[class], [id]").nodes() {
         if let Some(rule) = boilerplate_name(node)
             && !holds_running_text(node)
         {
             found.push((rule.to_string(), *node));
         }
     }
-    for node in doc.select(CONTENT_CHROME).nodes() {
+    for node in within.select(CONTENT_CHROME).nodes() {
         found.push(("caption-or-date".to_string(), *node));
     }
-    for node in doc.select("ul, ol, p, h2, h3, h4, h5, h6, div, table, dl").nodes() {
+    for node in within.select("ul, ol, p, h2, h3, h4, h5, h6, div, table, dl").nodes() {
         if is_link_list(node) {
             found.push(("links".to_string(), *node));
         }
@@ -270,6 +274,7 @@ fn is_link_list(node: &NodeRef) -> bool {
     }
 }
 
+/// Characters of text under `node`, a run of white space counting as one (no allocation).
 fn text_chars(node: &NodeRef) -> usize {
-    node.text().chars().filter(|c| !c.is_whitespace()).count()
+    node.normalized_char_count()
 }

@@ -8,7 +8,7 @@
 //! `articleBody` gives way to it; a page with no article gives its visible text, marked
 //! `is_article: false`.
 
-use dom_query::{Document, NodeRef};
+use dom_query::{Document, NodeRef, Selection};
 use dom_smoothie::Readability;
 
 use crate::Options;
@@ -46,10 +46,14 @@ impl MainContent {
         let lead = lead_paragraph(&reader.doc);
         match reader.parse() {
             Ok(article) if readable || article.length >= MIN_ARTICLE_CHARS => {
-                let doc = Document::fragment(article.content.clone());
-                let root = doc.root();
-                boilerplate::remove(&doc, &root);
-                doc.select("[class]").remove_attr("class");
+                // Readability leaves the article in its document, under `#readability-page-1`:
+                // cleaned there, not parsed again from `article.content`.
+                let doc = &reader.doc;
+                let Some(root) = doc.select("#readability-page-1").nodes().first().copied() else {
+                    return Self::visible_text(html, options);
+                };
+                boilerplate::remove(doc, &root);
+                Selection::from(root).select("[class]").remove_attr("class");
                 let mut text = root.formatted_text().trim().to_string();
                 // Readability often leaves out the standfirst, which sits in the page's header
                 // beside the headline rather than in the article's body.

@@ -189,7 +189,8 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
     // Readability wants an absolute URL or none; it resolves the content's links against it.
     let reader_url = base.as_ref().filter(|u| u.has_host()).map(Url::as_str);
     let config = Config {
-        text_mode: TextMode::Formatted,
+        // The content's text is made after cleaning; Readability's own copy only sizes it.
+        text_mode: TextMode::Raw,
         // The content's classes name its boilerplate; `content` removes them once it has read them.
         keep_classes: true,
         ..Config::default()
