@@ -81,6 +81,15 @@ pub enum Error {
         fuel: u64,
     },
 
+    /// The guest ran past its time budget (it loops forever or the page is huge).
+    #[error(
+        "the extractor ran longer than its time budget of {limit:?} and was stopped; the module loops or the page is too large (raise GuestLimits::max_run_time if it is legitimate)"
+    )]
+    GuestTimedOut {
+        /// The budget it was given.
+        limit: std::time::Duration,
+    },
+
     /// The guest tried to grow its memory past the cap.
     #[error(
         "the extractor tried to use more than {limit_bytes} bytes of memory and was stopped; raise GuestLimits::max_memory_bytes if the page legitimately needs it"

@@ -1,11 +1,16 @@
 //! The wasmtime engine (feature `wasmtime`, on by default).
 //!
-//! Guests run with fuel metering (a guest that loops forever runs out and is stopped) and a
-//! resource limiter that refuses memory growth past [`GuestLimits::max_memory_bytes`]. Modules are
+//! Guests run under a time budget ([`GuestLimits::max_run_time`]) enforced with wasmtime's epoch
+//! interruption: a guest that loops forever is stopped when the budget runs out. Fuel metering,
+//! used before, counted every basic block and cost about a third of the extractor's run time
+//! (BENCHMARKS.md); an epoch check is one load and compare at function entries and loop heads,
+//! and a background thread per engine advances the epoch every [`EPOCH_TICK`]. A resource
+//! limiter refuses memory growth past [`GuestLimits::max_memory_bytes`]. Modules are
 //! pre-linked once ([`wasmtime::InstancePre`]) so instantiating one per extraction costs
 //! microseconds: every extraction gets a fresh memory, and no guest state leaks between pages.
 
 use std::hash::{Hash, Hasher};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, Trap, TypedFunc};
@@ -14,6 +19,9 @@ use crate::error::{Error, Result};
 use crate::traits::{GuestInstance, GuestLimits, WasmRuntime};
 
 const ENGINE: &str = "wasmtime";
+
+/// How often an engine's epoch advances: the granularity of the time budget.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// wasmtime, configured for riptide's extractor.
 #[derive(Clone)]
@@ -46,11 +54,15 @@ impl WasmtimeModule {
 }
 
 impl WasmtimeRuntime {
-    /// An engine with fuel metering, the given limits, and parallel compilation on or off.
+    /// An engine with epoch interruption (and the thread that advances its epoch), the given
+    /// limits, and parallel compilation on or off.
     pub fn new(limits: GuestLimits, parallel_compilation: bool) -> Result<Self> {
         let mut config = Config::new();
-        config.consume_fuel(true).parallel_compilation(parallel_compilation);
+        config
+            .epoch_interruption(true)
+            .parallel_compilation(parallel_compilation);
         let engine = Engine::new(&config).map_err(|e| engine_err("create an engine", e))?;
+        start_epoch_ticker(&engine)?;
         let mut hasher = Sha256Hasher(Sha256::new());
         ENGINE.hash(&mut hasher);
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -147,7 +159,7 @@ impl WasmRuntime for WasmtimeRuntime {
         self.prepare(module)
     }
 
-    fn instantiate(&self, module: &WasmtimeModule, input_len: usize) -> Result<WasmtimeInstance> {
+    fn instantiate(&self, module: &WasmtimeModule, _input_len: usize) -> Result<WasmtimeInstance> {
         let mut store = Store::new(
             &self.engine,
             Limiter {
@@ -156,8 +168,11 @@ impl WasmRuntime for WasmtimeRuntime {
             },
         );
         store.limiter(|l| l as &mut dyn ResourceLimiter);
-        let fuel = self.limits.fuel_for(input_len);
-        store.set_fuel(fuel).map_err(|e| engine_err("set fuel", e))?;
+        let budget = self.limits.max_run_time;
+        // One tick more than the budget: the current tick is already partly gone.
+        let ticks = budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).saturating_add(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
         let instance = module
             .pre
             .instantiate(&mut store)
@@ -177,9 +192,30 @@ impl WasmRuntime for WasmtimeRuntime {
             memory,
             alloc,
             extract,
-            fuel,
+            budget,
         })
     }
+}
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`] on a thread of its own, until the engine is
+/// dropped (the thread holds it weakly, and ends within a tick of the last clone going away).
+fn start_epoch_ticker(engine: &Engine) -> Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("riptide-wasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+        .map_err(|e| Error::Engine {
+            engine: ENGINE,
+            action: "start the epoch thread",
+            reason: e.to_string(),
+        })
 }
 
 /// Refuses memory growth past the cap and remembers that it did, so the error can say so.
@@ -207,7 +243,7 @@ pub struct WasmtimeInstance {
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
     extract: TypedFunc<(i32, i32), i64>,
-    fuel: u64,
+    budget: Duration,
 }
 
 impl WasmtimeInstance {
@@ -218,7 +254,7 @@ impl WasmtimeInstance {
             };
         }
         match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => Error::GuestOutOfFuel { fuel: self.fuel },
+            Some(Trap::Interrupt) => Error::GuestTimedOut { limit: self.budget },
             Some(trap) => Error::GuestTrap(trap.to_string()),
             None => Error::GuestTrap(format!("{e:#}")),
         }

@@ -92,10 +92,15 @@ pub struct GuestLimits {
     pub max_output_bytes: usize,
     /// Largest linear memory an instance may grow to.
     pub max_memory_bytes: usize,
-    /// Execution budget (engine fuel units, roughly one per WebAssembly instruction) for any call.
+    /// Execution budget (engine fuel units, roughly one per WebAssembly instruction) for any call,
+    /// on engines that meter fuel (wasmer).
     pub fuel_base: u64,
-    /// Extra budget per input byte.
+    /// Extra fuel per input byte.
     pub fuel_per_input_byte: u64,
+    /// Time budget of one extraction, on engines that interrupt by time (wasmtime, whose fuel
+    /// metering costs about a third of the run time). Measured in wall time, so leave room for
+    /// a loaded machine.
+    pub max_run_time: std::time::Duration,
 }
 
 impl GuestLimits {
@@ -107,8 +112,9 @@ impl GuestLimits {
 }
 
 impl Default for GuestLimits {
-    /// 16 MiB pages, 32 MiB replies, 512 MiB of guest memory, and a budget of about 14x what the
-    /// extractor needs (measured: ~700 units per input byte on a 100 KB article).
+    /// 16 MiB pages, 32 MiB replies, 512 MiB of guest memory, a fuel budget of about 14x what the
+    /// extractor needs (measured: ~700 units per input byte on a 100 KB article), and 30 s of run
+    /// time (the extractor takes about 10 ms for a 100 KB page).
     fn default() -> Self {
         Self {
             max_input_bytes: 16 << 20,
@@ -116,6 +122,7 @@ impl Default for GuestLimits {
             max_memory_bytes: 512 << 20,
             fuel_base: 100_000_000,
             fuel_per_input_byte: 10_000,
+            max_run_time: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -13,12 +13,17 @@ pub use riptide::backends::wasmer::WasmerRuntime;
 #[cfg(feature = "wasmtime")]
 pub use riptide::backends::wasmtime::WasmtimeRuntime;
 
+/// The time budget of [`tight_limits`]: far above what a small page takes (about a millisecond),
+/// far below the default.
+pub const TIGHT_RUN_TIME: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Limits small enough that a runaway guest is stopped in well under a second.
 pub fn tight_limits() -> GuestLimits {
     GuestLimits {
         max_memory_bytes: 32 << 20,
         fuel_base: 20_000_000,
         fuel_per_input_byte: 0,
+        max_run_time: TIGHT_RUN_TIME,
         ..GuestLimits::default()
     }
 }

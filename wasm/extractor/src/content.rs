@@ -77,6 +77,15 @@ impl MainContent {
                         first_paragraph: article.excerpt,
                     };
                 }
+                if text.is_empty() {
+                    // Cleaning left nothing and no baseline stands in: never an empty result
+                    // for a page that has text.
+                    return MainContent {
+                        byline: article.byline,
+                        first_paragraph: article.excerpt,
+                        ..Self::visible_text(html, options)
+                    };
+                }
                 MainContent {
                     text,
                     markdown: options.markdown.then(|| root.md(None).trim().to_string()),
