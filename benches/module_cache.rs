@@ -110,7 +110,8 @@ fn wasmtime_builtin_engine(dir: &Path) -> wasmtime::Engine {
     cache_config.with_directory(dir);
     let cache = wasmtime::Cache::new(cache_config).expect("wasmtime cache");
     let mut config = wasmtime::Config::new();
-    config.consume_fuel(true).cache(Some(cache));
+    // The same interruption as riptide's engine, so the artifacts compare like for like.
+    config.epoch_interruption(true).cache(Some(cache));
     wasmtime::Engine::new(&config).expect("engine")
 }
 

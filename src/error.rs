@@ -210,8 +210,9 @@ pub enum Error {
     #[error("the browser pool is shut down; create a new pool")]
     PoolClosed,
 
-    /// An attempt failed in a way retrying cannot fix (no such host, a 4xx answer).
-    #[error("{target}: {class:?} after {attempts} attempt(s), which retrying cannot fix; check the URL")]
+    /// An attempt failed in a way retrying cannot fix (no such host, a 4xx answer, a
+    /// certificate that is not accepted, a redirect loop).
+    #[error("{target}: {class:?} after {attempts} attempt(s), which retrying cannot fix{}; {}", detail_suffix(detail), fix_for(*class))]
     AttemptFailed {
         /// The target.
         target: String,
@@ -219,6 +220,8 @@ pub enum Error {
         class: crate::traits::FailureClass,
         /// Attempts made.
         attempts: u32,
+        /// The underlying error's message (empty when there is none).
+        detail: String,
     },
 
     /// Every allowed attempt failed or timed out.
@@ -370,5 +373,26 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    }
+}
+
+/// What to do about a failure that retrying cannot fix.
+fn fix_for(class: crate::traits::FailureClass) -> &'static str {
+    use crate::traits::FailureClass;
+    match class {
+        FailureClass::Tls => "the server's certificate is not accepted; check the URL, or the server's certificate",
+        FailureClass::Redirect => {
+            "the server redirects in a loop or to a scheme riptide does not follow; check the URL"
+        }
+        FailureClass::Dns => "the name does not resolve; check the URL",
+        _ => "check the URL",
     }
 }

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use riptide::backends::memory::MemoryStore;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::policies::AdaptiveTimeout;
-use riptide::traits::{BrowserProvider, EngineKind, TimeoutPolicy};
+use riptide::traits::{BrowserProvider, EngineKind, FailureClass, TimeoutPolicy};
 use riptide::{CacheOptions, CompileCache, Engine, Error, Executor, RiptideConfig};
 use support::{Server, chrome_or_skip};
 
@@ -72,6 +72,31 @@ async fn pages_declaring_a_legacy_charset_only_in_meta_are_decoded() {
     let page = ex.extract(&server.url("/sjis")).await.expect("extracts");
     assert_eq!(page.page.raw_title.as_deref(), Some("日本語"));
     assert!(page.page.text.contains("いろはにほへと"), "{:?}", page.page.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_loops_and_redirects_to_file_urls_are_not_retried() {
+    let server = Server::start();
+    let ex = static_executor();
+    for path in ["/loop", "/to-file"] {
+        let err = ex
+            .extract(&server.url(path))
+            .await
+            .expect_err("a hopeless redirect fails");
+        assert!(
+            matches!(
+                err.kind(),
+                Error::AttemptFailed {
+                    class: FailureClass::Redirect,
+                    attempts: 1,
+                    ..
+                }
+            ),
+            "{path}: {err:?}"
+        );
+        assert!(err.to_string().contains("redirects in a loop"), "{path}: {err}");
+        assert!(!err.to_string().contains("may be down"), "{path}: {err}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

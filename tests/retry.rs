@@ -265,3 +265,24 @@ async fn connection_failures_do_not_feed_latency() {
         "successes are learned: ceil(2) * 1.5 -> min 5 s"
     );
 }
+
+#[test]
+fn hopeless_failures_are_not_retryable() {
+    for hopeless in [
+        FailureClass::Dns,
+        FailureClass::Tls,
+        FailureClass::Redirect,
+        FailureClass::HttpStatus(404),
+    ] {
+        assert!(!hopeless.is_retryable(), "{hopeless:?}");
+    }
+    for transient in [
+        FailureClass::ConnectionRefused,
+        FailureClass::ConnectionReset,
+        FailureClass::HttpStatus(429),
+        FailureClass::HttpStatus(503),
+        FailureClass::Other,
+    ] {
+        assert!(transient.is_retryable(), "{transient:?}");
+    }
+}

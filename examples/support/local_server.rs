@@ -31,6 +31,8 @@ pub enum Reply {
         html: String,
         headers: Vec<(&'static str, &'static str)>,
     },
+    /// `302 Found` to this location.
+    Redirect(&'static str),
     /// `404`.
     NotFound,
     /// No response at all, until the server stops: a page that never answers.
@@ -132,6 +134,10 @@ async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::
         Reply::HtmlWithHeaders { html, headers } => {
             extra = headers;
             (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes())
+        }
+        Reply::Redirect(location) => {
+            extra.push(("location", location));
+            (StatusCode::FOUND, "text/plain", Vec::new())
         }
         Reply::NotFound => (StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
         Reply::Hang => std::future::pending().await,

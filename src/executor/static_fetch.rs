@@ -33,6 +33,17 @@ pub(crate) enum Fetched {
 pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize) -> Result<Fetched, AttemptFailure> {
     let mut response = client.get(url.clone()).send().await.map_err(classify)?;
     let status = response.status();
+    if status.is_redirection() {
+        // A redirect the client did not follow: to a scheme it refuses (`file:`), or with no
+        // usable Location. Another attempt gets the same answer.
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("(no Location)");
+        return Err(AttemptFailure::new(FailureClass::Redirect)
+            .with_detail(format!("HTTP {} to {location}, not followed", status.as_u16())));
+    }
     if !status.is_success() {
         return Err(AttemptFailure::new(FailureClass::HttpStatus(status.as_u16())));
     }
@@ -114,7 +125,9 @@ fn classify(e: reqwest::Error) -> AttemptFailure {
         source = err.source();
     }
     let lower = text.to_ascii_lowercase();
-    let class = if let Some(class) = io_class {
+    let class = if e.is_redirect() {
+        FailureClass::Redirect
+    } else if let Some(class) = io_class {
         class
     } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
         FailureClass::Dns

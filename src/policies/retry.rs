@@ -103,11 +103,12 @@ impl From<FailureClass> for AttemptFailure {
 }
 
 impl FailureClass {
-    /// Whether another attempt may succeed: not for a host that does not exist, nor for a
-    /// request the server rejected as such (4xx other than 408 Request Timeout and 429).
+    /// Whether another attempt may succeed: not for a host that does not exist, a certificate
+    /// that is not accepted, a redirect loop or a redirect to a refused scheme, nor for a request
+    /// the server rejected as such (4xx other than 408 Request Timeout and 429).
     pub fn is_retryable(self) -> bool {
         match self {
-            FailureClass::Dns => false,
+            FailureClass::Dns | FailureClass::Tls | FailureClass::Redirect => false,
             FailureClass::HttpStatus(s) => !(400..500).contains(&s) || s == 408 || s == 429,
             _ => true,
         }
@@ -340,6 +341,7 @@ impl<'a> RetryPlan<'a> {
                         target: target.to_string(),
                         class,
                         attempts,
+                        detail: detail.unwrap_or_default().to_string(),
                     });
                 }
                 match detail {

@@ -57,8 +57,10 @@ pub enum FailureClass {
     ConnectionRefused,
     /// The connection was reset.
     ConnectionReset,
-    /// TLS failed.
+    /// TLS failed (a certificate the client does not accept, a failed handshake).
     Tls,
+    /// Too many redirects (a loop), or a redirect to a scheme the client refuses (`file:`).
+    Redirect,
     /// The server answered with this status.
     HttpStatus(u16),
     /// Anything else.

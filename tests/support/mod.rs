@@ -42,8 +42,8 @@ use local_server::{LocalServer, Reply};
 /// `/page/N` (title "page N"), `/static` (~100 KB), `/js` (content built by script after 50 ms),
 /// `/hang` (never sends a response), `/image` (a PNG), `/huge` (3 MiB of HTML), `/cp1251` and
 /// `/sjis` (pages in legacy encodings declared only in `<meta>`, served as plain `text/html`),
-/// `/content-language` (no language in the markup, `Content-Language: de-CH, en`), anything
-/// else 404.
+/// `/content-language` (no language in the markup, `Content-Language: de-CH, en`), `/loop` (a
+/// redirect to itself), `/to-file` (a redirect to `file:///etc/hostname`), anything else 404.
 pub struct Server {
     /// How many `/hang` requests have arrived, for tests to wait on.
     hangs: Arc<(Mutex<usize>, Condvar)>,
@@ -65,6 +65,8 @@ impl Server {
                 "/static" => Reply::Html(static_page()),
                 "/js" => Reply::Html(JS_PAGE.to_string()),
                 "/huge" => Reply::Html("<p>huge</p>".repeat(300_000)),
+                "/loop" => Reply::Redirect("/loop"),
+                "/to-file" => Reply::Redirect("file:///etc/hostname"),
                 "/content-language" => Reply::HtmlWithHeaders {
                     html: "<html><head><title>Sprache</title></head><body><p>Grüezi mitenand.</p></body></html>".into(),
                     headers: vec![("content-language", "de-CH, en")],
