@@ -267,3 +267,24 @@ fn seed_counts_the_same_stats() {
     );
     assert!((s.time_saved_secs - 18.0).abs() < 1e-9);
 }
+
+#[test]
+fn a_store_that_cannot_be_opened_is_left_where_it_is() {
+    // Not damage: the path cannot be opened at all (here a directory; EACCES behaves alike, but
+    // root, which CI runs as, is never refused by file modes). Moving it aside would lose it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    std::fs::create_dir(&path).expect("dir in the way");
+    std::fs::write(path.join("keep"), b"mine").expect("write");
+    let store = RedbProfileStore::open(&path).expect("opens degraded, never fails");
+    assert!(!store.is_available());
+    assert!(store.load().is_err(), "loads say the store is unavailable");
+    assert_eq!(std::fs::read(path.join("keep")).expect("still there"), b"mine");
+    assert!(
+        !dir.path().join("timeouts.redb.damaged").exists(),
+        "an unreadable path is not damage"
+    );
+    // A policy on it still works, in memory.
+    let policy = AdaptiveTimeout::with_store(config(), store);
+    teach(&policy, "a.example");
+}

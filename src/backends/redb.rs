@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{
-    Builder, ConcurrencyMode, Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable,
+    Builder, ConcurrencyMode, Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable, StorageError,
     TableDefinition,
 };
 
@@ -188,18 +188,34 @@ fn open_shared(path: &Path, what: &str, fallback: &str) -> Option<Database> {
             tracing::warn!(file = %path.display(), "{what} is held by another program; {fallback}");
             None
         }
+        Err(DatabaseError::Storage(StorageError::Io(e))) if !is_damage(&e) => {
+            // Permission denied, a read-only file system, ...: the file is not damaged, and
+            // moving it would lose what it holds for whoever can read it.
+            tracing::warn!(file = %path.display(), error = %e, "{what} cannot be opened; {fallback}");
+            None
+        }
         Err(e) => {
             // A damaged file only costs what it held: set it aside and start a new one.
             let aside = path.with_extension("redb.damaged");
-            tracing::warn!(file = %path.display(), error = %e, "{what} is unreadable; moving it to {} and starting afresh", aside.display());
-            if fs::rename(path, &aside).is_err() {
+            if let Err(move_err) = fs::rename(path, &aside) {
+                tracing::warn!(file = %path.display(), error = %e, move_error = %move_err, "{what} is unreadable and could not be moved aside; {fallback}");
                 return None;
             }
+            tracing::warn!(file = %path.display(), error = %e, "{what} was unreadable; moved it to {} and started afresh", aside.display());
             open()
                 .map_err(|e| tracing::warn!(error = %e, "a new {what} could not be created; {fallback}"))
                 .ok()
         }
     }
+}
+
+/// Whether an I/O error opening a store says its bytes are bad (set it aside), rather than that
+/// it cannot be reached (leave it where it is).
+fn is_damage(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidInput
+    )
 }
 
 fn open_index(path: &Path) -> Option<Database> {
