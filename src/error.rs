@@ -248,12 +248,13 @@ pub enum Error {
         target: String,
     },
 
-    /// The host's circuit breaker is open after repeated connection failures.
+    /// The circuit breaker of a host (the executor: of an origin, scheme + host + port) is open
+    /// after repeated connection failures.
     #[error(
         "{host} failed repeatedly to connect, so requests to it fail fast for another {retry_after:?}; check that it is up"
     )]
     CircuitOpen {
-        /// The host.
+        /// The host, or the origin (`http://127.0.0.1:8080`) for the executor's requests.
         host: String,
         /// Until the next trial request.
         retry_after: std::time::Duration,

@@ -371,10 +371,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             PageSource::Http(url) => url,
         };
         let target = Target::new(source.host(), EngineKind::Static);
+        let origin = source.origin();
         let attempts = AtomicU32::new(0);
         let fetched = self
             .retrier
-            .run(self.policy(), &target, |_timeout| {
+            .run_at_origin(self.policy(), &target, &origin, |_timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
                 fetch_http(&self.http, url, limit)
             })
@@ -407,10 +408,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let renderer = self.browsers.renderer().await?;
         let url = source.url().to_string();
         let target = Target::new(source.host(), EngineKind::Headless);
+        let origin = source.origin();
         let attempts = AtomicU32::new(0);
         let html = self
             .retrier
-            .run(self.policy(), &target, |timeout| {
+            .run_at_origin(self.policy(), &target, &origin, |timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
                 let mut request = PageRequest::new(url.clone()).deadline(timeout + RENDER_GRACE);
                 request.wait_for = self.wait_for.clone();

@@ -75,6 +75,30 @@ async fn pages_declaring_a_legacy_charset_only_in_meta_are_decoded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_port_does_not_fail_fast_a_live_port_on_the_same_host() {
+    let server = Server::start();
+    let ex = static_executor();
+    // Port 1 on 127.0.0.1 refuses connections: enough failures open its circuit.
+    let dead = "http://127.0.0.1:1/page";
+    let mut opened = false;
+    for _ in 0..4 {
+        if let Err(e) = ex.extract(dead).await
+            && matches!(e.kind(), Error::CircuitOpen { .. })
+        {
+            assert!(e.to_string().contains("http://127.0.0.1:1"), "names the origin: {e}");
+            opened = true;
+            break;
+        }
+    }
+    assert!(opened, "repeated refusals open the dead port's circuit");
+    let page = ex
+        .extract(&server.url("/page/7"))
+        .await
+        .expect("the live port on the same host is not failed fast");
+    assert_eq!(page.page.raw_title.as_deref(), Some("page 7"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_loops_and_redirects_to_file_urls_are_not_retried() {
     let server = Server::start();
     let ex = static_executor();

@@ -83,6 +83,15 @@ impl PageSource {
         }
     }
 
+    /// The circuit breaker's key: scheme, host and port (`http://127.0.0.1:8080`), so a dead
+    /// port does not fail fast the pages of a live one on the same host (`file://` for files).
+    pub(crate) fn origin(&self) -> String {
+        match self {
+            PageSource::Http(url) => url.origin().ascii_serialization(),
+            PageSource::File { .. } => "file://".to_string(),
+        }
+    }
+
     /// The host timeouts are learned for (`localhost` for files).
     pub(crate) fn host(&self) -> &str {
         match self {

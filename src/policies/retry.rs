@@ -164,13 +164,31 @@ impl Retrier {
 
     /// Runs `attempt` (given each attempt's timeout) until it succeeds, a failure is not
     /// retryable, retries or the overall deadline run out, the retry budget is empty, or the
-    /// host's circuit is open. Every attempt is reported to `policy`.
-    pub async fn run<T, F, Fut>(&self, policy: &dyn TimeoutPolicy, target: &Target, mut attempt: F) -> Result<T>
+    /// host's circuit is open. Every attempt is reported to `policy`. The circuit is the
+    /// target's host's; [`run_at_origin`](Self::run_at_origin) names a narrower one.
+    pub async fn run<T, F, Fut>(&self, policy: &dyn TimeoutPolicy, target: &Target, attempt: F) -> Result<T>
     where
         F: FnMut(Duration) -> Fut,
         Fut: Future<Output = std::result::Result<T, AttemptFailure>>,
     {
-        let mut plan = RetryPlan::begin(self, policy, target, Instant::now())?;
+        self.run_at_origin(policy, target, &target.host, attempt).await
+    }
+
+    /// [`run`](Self::run) with the circuit breaker keyed on `origin` (such as
+    /// `http://127.0.0.1:8080`) instead of the host: a dead port must not fail fast the pages
+    /// of a live one on the same host. Timeouts are still learned per target.
+    pub async fn run_at_origin<T, F, Fut>(
+        &self,
+        policy: &dyn TimeoutPolicy,
+        target: &Target,
+        origin: &str,
+        mut attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: Future<Output = std::result::Result<T, AttemptFailure>>,
+    {
+        let mut plan = RetryPlan::begin(self, policy, target, origin, Instant::now())?;
         loop {
             let timeout = plan.next_timeout(Instant::now());
             let attempt_started = Instant::now();
@@ -221,16 +239,16 @@ impl Retrier {
         Duration::from_secs_f64(pause.as_secs_f64() * factor)
     }
 
-    /// Fails fast while `target`'s host has an open circuit; moves an expired one to half-open.
-    fn admit(&self, target: &Target, now: Instant) -> Result<()> {
+    /// Fails fast while `origin` has an open circuit; moves an expired one to half-open.
+    fn admit(&self, origin: &str, now: Instant) -> Result<()> {
         let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         let circuit = circuits
-            .entry(target.host.clone())
+            .entry(origin.to_string())
             .or_insert(Circuit::Closed { failures: 0 });
         if let Circuit::Open { until } = *circuit {
             if now < until {
                 return Err(Error::CircuitOpen {
-                    host: target.host.clone(),
+                    host: origin.to_string(),
                     retry_after: until - now,
                 });
             }
@@ -239,13 +257,13 @@ impl Retrier {
         Ok(())
     }
 
-    /// Updates `target`'s circuit after an attempt: `None` means the host answered (or merely
+    /// Updates `origin`'s circuit after an attempt: `None` means the host answered (or merely
     /// timed out, which is the policy's business, not the breaker's).
-    fn record(&self, target: &Target, failure: Option<FailureClass>, now: Instant) {
+    fn record(&self, origin: &str, failure: Option<FailureClass>, now: Instant) {
         let s = &self.settings;
         let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         let circuit = circuits
-            .entry(target.host.clone())
+            .entry(origin.to_string())
             .or_insert(Circuit::Closed { failures: 0 });
         let connection_failure = failure.is_some_and(FailureClass::is_connection_level);
         *circuit = match (*circuit, connection_failure) {
@@ -254,7 +272,7 @@ impl Retrier {
                 until: now + s.breaker_cooldown,
             },
             (Circuit::Closed { failures }, true) if failures + 1 >= s.breaker_threshold => {
-                tracing::warn!(host = %target.host, failures = failures + 1, "circuit opened");
+                tracing::warn!(origin, failures = failures + 1, "circuit opened");
                 Circuit::Open {
                     until: now + s.breaker_cooldown,
                 }
@@ -264,7 +282,7 @@ impl Retrier {
         };
     }
 
-    /// Whether `host`'s circuit is open now.
+    /// Whether the circuit of `origin` (the host, for [`run`](Self::run)) is open now.
     pub fn circuit_open(&self, host: &str) -> bool {
         let circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
         matches!(circuits.get(host), Some(Circuit::Open { until }) if Instant::now() < *until)
@@ -287,6 +305,7 @@ pub(crate) struct RetryPlan<'a> {
     retrier: &'a Retrier,
     policy: &'a dyn TimeoutPolicy,
     target: &'a Target,
+    origin: &'a str,
     started: Instant,
     deadline: Instant,
     timeout: Duration,
@@ -300,15 +319,17 @@ impl<'a> RetryPlan<'a> {
         retrier: &'a Retrier,
         policy: &'a dyn TimeoutPolicy,
         target: &'a Target,
+        origin: &'a str,
         now: Instant,
     ) -> Result<Self> {
         let s = &retrier.settings;
-        retrier.admit(target, now)?;
+        retrier.admit(origin, now)?;
         retrier.deposit();
         Ok(Self {
             retrier,
             policy,
             target,
+            origin,
             started: now,
             deadline: now + s.overall_deadline,
             timeout: policy.timeout_for(target).min(s.max_timeout),
@@ -327,15 +348,15 @@ impl<'a> RetryPlan<'a> {
     /// decides: done, pause and retry, or the error that ends the request (quoting `detail`,
     /// the failure's underlying error, if it has one).
     pub(crate) fn after(&mut self, outcome: Outcome, detail: Option<&str>, now: Instant) -> Result<Step> {
-        let (retrier, target, attempts) = (self.retrier, self.target, self.attempts);
+        let (retrier, target, origin, attempts) = (self.retrier, self.target, self.origin, self.attempts);
         self.policy.observe(target, &outcome);
         let last = match outcome {
             Outcome::Succeeded(_) => {
-                retrier.record(target, None, now);
+                retrier.record(origin, None, now);
                 return Ok(Step::Done);
             }
             Outcome::Failed(class) => {
-                retrier.record(target, Some(class), now);
+                retrier.record(origin, Some(class), now);
                 if !class.is_retryable() {
                     return Err(Error::AttemptFailed {
                         target: target.to_string(),
@@ -350,7 +371,7 @@ impl<'a> RetryPlan<'a> {
                 }
             }
             Outcome::TimedOut(after) => {
-                retrier.record(target, None, now);
+                retrier.record(origin, None, now);
                 format!("timed out after {after:?}")
             }
         };
@@ -373,7 +394,7 @@ impl<'a> RetryPlan<'a> {
                 target: target.to_string(),
             });
         }
-        retrier.admit(target, now + pause)?;
+        retrier.admit(origin, now + pause)?;
         self.timeout = Duration::from_secs_f64(self.timeout.as_secs_f64() * s.backoff_multiplier).min(s.max_timeout);
         self.pause = Duration::from_secs_f64(self.pause.as_secs_f64() * s.backoff_multiplier);
         Ok(Step::Pause(pause))

@@ -109,7 +109,7 @@ pub fn run(workload: &Workload, name: &str, policy: &dyn TimeoutPolicy) -> SimRe
         let target = Target::new(&r.host, spec.engine);
         let mut rng = fastrand::Rng::with_seed(workload.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let started = clock;
-        let result = RetryPlan::begin(&retrier, policy, &target, base + clock).and_then(|mut plan| {
+        let result = RetryPlan::begin(&retrier, policy, &target, &target.host, base + clock).and_then(|mut plan| {
             loop {
                 let timeout = plan.next_timeout(base + clock);
                 report.attempts += 1;
