@@ -104,15 +104,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     let result = run_extractor(&runtime, &module, &page.html, Some(&page.url));
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
                     match result {
-                        Ok(c) => Extraction {
-                            id: page.id.clone(),
-                            text: c.text,
-                            title: c.title,
-                            byline: c.author,
-                            lang: c.language,
-                            excerpt: c.description,
-                            ms: Some(ms),
-                        },
+                        Ok(content) => Extraction::from_content(&page.id, content, Some(ms)),
                         Err(e) => {
                             eprintln!("{}: {e}", page.id);
                             Extraction {

@@ -50,15 +50,7 @@ fn score(corpus: &Corpus) -> Scores {
             page.id,
             page.html.len()
         );
-        Extraction {
-            id: page.id.clone(),
-            text: c.text,
-            title: c.title,
-            byline: c.author,
-            lang: c.language,
-            excerpt: c.description,
-            ms: None,
-        }
+        Extraction::from_content(&page.id, c, None)
     });
     eprintln!("{}: {scores}", corpus.dir.display());
     scores

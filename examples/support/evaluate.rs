@@ -98,6 +98,22 @@ pub struct Extraction {
     pub ms: Option<f64>,
 }
 
+impl Extraction {
+    /// What riptide's extractor gave for page `id`, in the scored fields (`byline` is riptide's
+    /// `author`, `lang` its `language`, `excerpt` its `description`).
+    pub fn from_content(id: &str, content: riptide::ExtractedContent, ms: Option<f64>) -> Extraction {
+        Extraction {
+            id: id.to_string(),
+            text: content.text,
+            title: content.title,
+            byline: content.author,
+            lang: content.language,
+            excerpt: content.description,
+            ms,
+        }
+    }
+}
+
 /// Reading a corpus or an outputs file failed.
 #[derive(Debug)]
 pub struct CorpusError(pub String);
