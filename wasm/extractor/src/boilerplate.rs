@@ -136,8 +136,8 @@ pub fn remove_banners(doc: &Document) {
 }
 
 /// Removes boilerplate blocks from the content under `root`.
-pub fn remove(doc: &Document, root: &NodeRef) {
-    for (_, node) in candidates(doc, root) {
+pub fn remove(root: &NodeRef) {
+    for (_, node) in candidates(root) {
         node.remove_from_parent();
     }
     remove_orphans(root);
@@ -171,7 +171,7 @@ fn remove_orphans(root: &NodeRef) {
 
 /// The blocks [`remove`] takes out, each with the rule that matched it.
 #[doc(hidden)]
-pub fn candidates<'a>(_doc: &'a Document, root: &NodeRef<'a>) -> Vec<(String, NodeRef<'a>)> {
+pub fn candidates<'a>(root: &NodeRef<'a>) -> Vec<(String, NodeRef<'a>)> {
     let page_chars = text_chars(root).max(1) as f64;
     let within = Selection::from(*root);
     let mut found = Vec::new();

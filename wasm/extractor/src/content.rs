@@ -52,7 +52,7 @@ impl MainContent {
                 let Some(root) = doc.select("#readability-page-1").nodes().first().copied() else {
                     return Self::visible_text(html, options);
                 };
-                boilerplate::remove(doc, &root);
+                boilerplate::remove(&root);
                 Selection::from(root).select("[class]").remove_attr("class");
                 let mut text = root.formatted_text().trim().to_string();
                 // Readability often leaves out the standfirst, which sits in the page's header
@@ -156,7 +156,7 @@ fn baseline(html: &str) -> Option<String> {
     doc.select("script, style, template, head, nav, header, footer, aside, form, [hidden]")
         .remove();
     let body = doc.body()?;
-    boilerplate::remove(&doc, &body);
+    boilerplate::remove(&body);
     let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
     for block in doc.select("p, pre, blockquote, q, div, td, li, dd").nodes() {
