@@ -2,11 +2,14 @@
 //!
 //! Readability's scoring ([`dom_smoothie`]) finds the article on most pages; it fails in known
 //! ways: it keeps boilerplate that sits inside the article's container (share bars, "related"
-//! lists, newsletter boxes), and on pages that are not articles it picks one block of many or
-//! nothing. So, like trafilatura, the result is checked: the page is first cleaned of common
-//! boilerplate ([`crate::boilerplate`]); a result much shorter than the page's JSON-LD
-//! `articleBody` gives way to it; a page with no article gives its visible text, marked
-//! `is_article: false`.
+//! lists, newsletter boxes), it leaves out the lead beside the headline, it takes a long author
+//! box or form for a short article, and on pages that are not articles it picks one block of
+//! many or nothing. So, like trafilatura, the result is checked: never-content blocks are
+//! removed from the page first and boilerplate from the article after
+//! ([`crate::boilerplate`]); the lead is put back; a short result gives way to a baseline (the
+//! page's JSON-LD `articleBody`, else its blocks of running text) when that is over twice as
+//! long; a page with no article gives its visible text, marked `is_article: false`, and no page
+//! with text gives an empty result.
 
 use dom_query::{Document, NodeRef, Selection};
 use dom_smoothie::Readability;
