@@ -150,3 +150,18 @@ fn cache_directory_is_private() {
         assert_eq!(mode, 0o700, "{} is {mode:o}", d.display());
     }
 }
+
+#[test]
+fn an_unusable_cache_directory_compiles_in_memory_instead_of_failing() {
+    // A regular file where a directory of the path should be: no user, root included, can
+    // create the cache directory there.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, b"x").expect("write");
+    let store = RedbStore::open(file.join("wasm-cache")).expect("degrades, never fails");
+    assert!(!store.has_index(), "nothing can be kept on disk");
+    let cache = CompileCache::new(common::wasmtime(), store, CacheOptions::default());
+    extract_article(&cache);
+    extract_article(&cache); // the second is an in-process hit
+    assert_eq!(std::fs::read(&file).expect("untouched"), b"x");
+}

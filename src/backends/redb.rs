@@ -73,14 +73,27 @@ impl std::fmt::Debug for RedbStore {
 impl RedbStore {
     /// Opens (or creates) the store in `dir`.
     ///
-    /// Fails only when the directory itself cannot be created; an index that cannot be opened
-    /// degrades the store to compiling every lookup (see [`RedbStore::has_index`]).
+    /// Never fails on the directory: one that cannot be created or used (a file in the way, no
+    /// permission) is logged once and the store degrades to compiling every lookup, as it does
+    /// for an index that cannot be opened (see [`RedbStore::has_index`]). Extraction works
+    /// either way; only the cross-process reuse is lost. The `Result` is kept for future
+    /// failures that leave nothing to degrade to.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let artifacts = dir.join(ARTIFACT_DIR);
-        create_private_dir(&dir, "create the cache directory")?;
-        create_private_dir(&artifacts, "create the cache directory")?;
         let index_path = dir.join(INDEX_FILE);
+        let usable = create_private_dir(&dir, "create the cache directory")
+            .and_then(|()| create_private_dir(&artifacts, "create the cache directory"));
+        if let Err(e) = usable {
+            tracing::warn!(error = %e, "the compile cache directory is unusable; {INDEX_FALLBACK}");
+            return Ok(Self {
+                dir,
+                artifacts,
+                index_path,
+                reader: None,
+                writer: OnceLock::from(None),
+            });
+        }
         let reader = Builder::new()
             .set_concurrency_mode(ConcurrencyMode::MultiWriter)
             .open_read_only(&index_path)
