@@ -171,26 +171,26 @@ fn remove_orphans(root: &NodeRef) {
 
 /// The blocks [`remove`] takes out, each with the rule that matched it.
 #[doc(hidden)]
-pub fn candidates<'a>(root: &NodeRef<'a>) -> Vec<(String, NodeRef<'a>)> {
+pub fn candidates<'a>(root: &NodeRef<'a>) -> Vec<(&'static str, NodeRef<'a>)> {
     let page_chars = text_chars(root).max(1) as f64;
     let within = Selection::from(*root);
     let mut found = Vec::new();
     for node in within.select(CHROME_TAGS).nodes() {
-        found.push((node.node_name().map(|n| n.to_string()).unwrap_or_default(), *node));
+        found.push(("page-chrome", *node));
     }
     for node in within.select("[class], [id]").nodes() {
         if let Some(rule) = boilerplate_name(node)
             && !holds_running_text(node)
         {
-            found.push((rule.to_string(), *node));
+            found.push((rule, *node));
         }
     }
     for node in within.select(CONTENT_CHROME).nodes() {
-        found.push(("caption-or-date".to_string(), *node));
+        found.push(("caption-or-date", *node));
     }
     for node in within.select("ul, ol, p, h2, h3, h4, h5, h6, div, table, dl").nodes() {
         if is_link_list(node) {
-            found.push(("links".to_string(), *node));
+            found.push(("links", *node));
         }
     }
     found.retain(|(_, node)| !is_protected(node) && (text_chars(node) as f64) / page_chars <= MAX_SHARE);
