@@ -52,14 +52,14 @@ async fn warm(url: String) -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let mut browser = pool.checkout().await?;
         let checkout = t.elapsed();
-        let html = browser
+        let page = browser
             .fetch(PageRequest::new(url.clone()).deadline(Duration::from_secs(10)))
             .await?;
         println!(
             "warm request {i}: checkout {:>6.3} ms, fetch {:>7.1} ms ({} bytes of HTML)",
             checkout.as_secs_f64() * 1000.0,
             (t.elapsed() - checkout).as_secs_f64() * 1000.0,
-            html.len()
+            page.html.len()
         );
     }
     println!("\npool status: {}", serde_json::to_string_pretty(&pool.status())?);

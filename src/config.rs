@@ -60,6 +60,18 @@ pub struct RiptideConfig {
     pub performance: PerformanceConfig,
     /// `[extraction]`: what the extractor produces beyond the fields every extraction has.
     pub extraction: ExtractionConfig,
+    /// `[network]`: what both engines accept from the network.
+    pub network: NetworkConfig,
+}
+
+/// `[network]`: rules both engines (static fetch and headless render) apply to what they load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Load pages whose TLS certificate does not verify (self-signed, expired, another
+    /// host's). Off by default: such a page fails, and is not retried. Turn it on only for
+    /// servers you trust, since anyone on the path can then impersonate any site.
+    pub accept_invalid_certs: bool,
 }
 
 /// `[extraction]`: the optional outputs of the extractor.
@@ -130,6 +142,9 @@ pub struct BrowserPoolConfig {
     pub memory_limit_mb: u64,
     /// Recycle a browser after this many requests.
     pub max_requests_per_instance: u32,
+    /// Stop a render whose browser uses more memory (PSS) than this, kill that browser, and
+    /// fail the page; each page's JavaScript heap is capped at half of it. `0`: no limit.
+    pub render_memory_limit_mb: u64,
     /// The Chromium binary; `~` expands. Default: Debian's `/usr/lib/chromium/chromium`, then
     /// the usual locations.
     pub chrome_path: Option<PathBuf>,
@@ -152,6 +167,7 @@ impl Default for BrowserPoolConfig {
             auto_restart: true,
             memory_limit_mb: 500,
             max_requests_per_instance: 100,
+            render_memory_limit_mb: 1024,
             chrome_path: None,
             remote_endpoints: Vec::new(),
             background_warmup: false,

@@ -177,6 +177,22 @@ pub enum Error {
         deadline: std::time::Duration,
     },
 
+    /// A page made its browser use more memory than the render memory limit allows. The render
+    /// was stopped and the browser killed (the pool replaces it).
+    #[error(
+        "{url} was stopped after its browser used {} MB, over the render memory limit of {} MB; the page is not extracted (raise optimizations.browser_pool.render_memory_limit_mb if the page is legitimate)",
+        used_bytes >> 20,
+        limit_bytes >> 20
+    )]
+    RenderMemoryExceeded {
+        /// The page.
+        url: String,
+        /// The memory the browser was seen using.
+        used_bytes: u64,
+        /// The limit.
+        limit_bytes: u64,
+    },
+
     /// The browser could not load a page (DNS, refused connection, TLS, aborted).
     #[error(
         "the browser could not load {url}: {reason}; check the URL and that the server is reachable from the browser"
@@ -389,7 +405,10 @@ fn detail_suffix(detail: &str) -> String {
 fn fix_for(class: crate::traits::FailureClass) -> &'static str {
     use crate::traits::FailureClass;
     match class {
-        FailureClass::Tls => "the server's certificate is not accepted; check the URL, or the server's certificate",
+        FailureClass::Tls => {
+            "the server's certificate is not accepted; check the URL and the server's certificate, or set network.accept_invalid_certs = true for a server you trust"
+        }
+        FailureClass::ResourceLimit => "the page needs more than riptide allows it; raise the limit the message names",
         FailureClass::Redirect => {
             "the server redirects in a loop or to a scheme riptide does not follow; check the URL"
         }

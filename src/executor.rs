@@ -410,7 +410,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let target = Target::new(source.host(), EngineKind::Headless);
         let origin = source.origin();
         let attempts = AtomicU32::new(0);
-        let html = self
+        let page = self
             .retrier
             .run_at_origin(self.policy(), &target, &origin, |timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
@@ -427,8 +427,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             })
             .await?;
         Ok(Fetch {
-            html,
-            final_url: url,
+            html: page.html,
+            final_url: page.final_url,
             engine: EngineKind::Headless,
             attempts: attempts.into_inner(),
             content_language: None,
@@ -467,6 +467,7 @@ fn render_failure_class(e: &Error) -> FailureClass {
                 FailureClass::Other
             }
         }
+        Error::RenderMemoryExceeded { .. } => FailureClass::ResourceLimit,
         _ => FailureClass::Other,
     }
 }

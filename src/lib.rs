@@ -68,7 +68,7 @@ pub use executor::{Engine, Executor, ExecutorBuilder};
 pub use extract::{Content, ExtractOptions, ExtractedContent, StageTimings};
 pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
-pub use traits::{GuestLimits, PageRequest};
+pub use traits::{GuestLimits, PageRequest, RenderedPage};
 
 /// The default stack's compile cache: wasmtime with artifacts in redb.
 #[cfg(all(feature = "wasmtime", feature = "redb"))]
@@ -143,9 +143,7 @@ pub fn default_executor_in(config: &RiptideConfig, home: &std::path::Path) -> Re
     Executor::builder()
         .config(config.clone())
         // Without Chromium, static extraction still works; renders say what to install.
-        .browser_provider_or_reason(backends::chrome::ChromeProvider::from_config(
-            &config.optimizations.browser_pool,
-        ))
+        .browser_provider_or_reason(backends::chrome::ChromeProvider::from_config(config))
         .compile_cache(default_compile_cache_in(config, home)?)
         .timeout_policy(default_timeout_policy_in(config, home))
         .report_file(home.join(LAST_RUN_REPORT))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
-use riptide::traits::{BrowserProvider, PageRequest};
+use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 use riptide::{BrowserPool, Error, PoolOptions};
 use support::{Recording, Server, chrome_or_skip, pid_gone, send_signal};
 
@@ -33,8 +33,9 @@ async fn pool_of(provider: ChromeProvider, options: PoolOptions) -> BrowserPool<
         .expect("pool starts")
 }
 
-fn title_of(html: &str) -> &str {
-    html.split("<title>")
+fn title_of(page: &RenderedPage) -> &str {
+    page.html
+        .split("<title>")
         .nth(1)
         .and_then(|t| t.split("</title>").next())
         .unwrap_or("")
@@ -301,11 +302,16 @@ async fn javascript_page_with_selector_wait() {
     let server = Server::start();
     let pool = pool_of(provider, options(1, 1, 1)).await;
     let mut browser = pool.checkout().await.expect("checkout");
-    let html = browser
+    let page = browser
         .fetch(PageRequest::new(server.url("/js")).wait_for("#ready"))
         .await
         .expect("renders");
-    assert!(html.contains("<p id=\"ready\">built by script</p>"), "{html}");
+    assert!(
+        page.html.contains("<p id=\"ready\">built by script</p>"),
+        "{}",
+        page.html
+    );
+    assert_eq!(page.final_url, server.url("/js"));
     let err = browser
         .fetch(
             PageRequest::new(server.url("/js"))

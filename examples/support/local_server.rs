@@ -37,11 +37,20 @@ pub enum Reply {
     NotFound,
     /// No response at all, until the server stops: a page that never answers.
     Hang,
+    /// `200`, `text/html`: `head` at once, then one more byte every `every`, never ending.
+    Trickle { head: String, every: std::time::Duration },
 }
+
+/// The body of a response: whole, or trickled.
+type Body = http_body_util::Either<
+    Full<Bytes>,
+    http_body_util::StreamBody<futures_util::stream::BoxStream<'static, Result<hyper::body::Frame<Bytes>, Infallible>>>,
+>;
 
 /// A running server; stops (closing every connection) when dropped.
 pub struct LocalServer {
     addr: SocketAddr,
+    https: bool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -55,20 +64,43 @@ impl LocalServer {
     /// Serves `route` on `ip` at a free port (any 127.0.0.0/8 address works on Linux, which
     /// gives a benchmark several distinct hosts).
     pub fn start_on(ip: IpAddr, route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> std::io::Result<Self> {
+        Self::serve(ip, None, route)
+    }
+
+    /// Serves `route` over HTTPS on 127.0.0.1 at a free port, with `tls` (a certificate the
+    /// test made, which no client trusts unless told to).
+    pub fn start_tls(
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
+        route: impl Fn(&str) -> Reply + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
+        Self::serve(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Some(tokio_rustls::TlsAcceptor::from(tls)),
+            route,
+        )
+    }
+
+    fn serve(
+        ip: IpAddr,
+        tls: Option<Acceptor>,
+        route: impl Fn(&str) -> Reply + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
         // Bound here, so the caller gets the address, or the error, before any request.
         let listener = std::net::TcpListener::bind((ip, 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let https = tls.is_some();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let route = Arc::new(route);
         let thread = std::thread::spawn(move || {
-            runtime.block_on(accept(listener, route, stopped));
+            runtime.block_on(accept(listener, tls, route, stopped));
             // Dropping the runtime drops every connection task: hanging requests end here.
             drop(runtime);
         });
         Ok(Self {
             addr,
+            https,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -79,9 +111,10 @@ impl LocalServer {
         self.addr
     }
 
-    /// `http://ADDR{path}`.
+    /// `http://ADDR{path}` (`https://` for a TLS server).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr)
     }
 }
 
@@ -96,8 +129,15 @@ impl Drop for LocalServer {
     }
 }
 
-async fn accept<F>(listener: std::net::TcpListener, route: Arc<F>, mut stopped: tokio::sync::oneshot::Receiver<()>)
-where
+/// The TLS side of an HTTPS server.
+type Acceptor = tokio_rustls::TlsAcceptor;
+
+async fn accept<F>(
+    listener: std::net::TcpListener,
+    tls: Option<Acceptor>,
+    route: Arc<F>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) where
     F: Fn(&str) -> Reply + Send + Sync + 'static,
 {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
@@ -112,20 +152,30 @@ where
             _ = &mut stopped => return,
         };
         let route = route.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                 let route = route.clone();
                 async move { Ok::<_, Infallible>(answer(&*route, &request).await) }
             });
-            // A client that goes away mid-request is its own business.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let http = hyper::server::conn::http1::Builder::new();
+            // A client that goes away mid-request (or refuses the certificate) is its own
+            // business.
+            match tls {
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+            }
         });
     }
 }
 
-async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::Incoming>) -> Response<Body> {
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut extra = Vec::new();
     let (status, content_type, body) = match route(target) {
@@ -141,8 +191,24 @@ async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::
         }
         Reply::NotFound => (StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
         Reply::Hang => std::future::pending().await,
+        Reply::Trickle { head, every } => {
+            let first = futures_util::stream::once(async move { Ok(hyper::body::Frame::data(Bytes::from(head))) });
+            let rest = futures_util::stream::unfold((), move |()| async move {
+                tokio::time::sleep(every).await;
+                Some((Ok(hyper::body::Frame::data(Bytes::from_static(b" "))), ()))
+            });
+            let body = http_body_util::StreamBody::new(futures_util::StreamExt::boxed(futures_util::StreamExt::chain(
+                first, rest,
+            )));
+            let mut response = Response::new(http_body_util::Either::Right(body));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            return response;
+        }
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(http_body_util::Either::Left(Full::new(Bytes::from(body))));
     *response.status_mut() = status;
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,

@@ -22,15 +22,15 @@ mod process_tree;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
-use headless_chrome::protocol::cdp::Runtime;
+use headless_chrome::protocol::cdp::{Page, Runtime, Security};
 use headless_chrome::{Browser, LaunchOptions, Tab};
 
 use crate::error::{Error, Result};
-use crate::traits::{BrowserProvider, PageRequest};
+use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// Where Chromium is looked for when no path is configured, best first: Debian's real binary
 /// (not the `/usr/bin/chromium` wrapper script, which costs a shell start), then the usual names.
@@ -61,8 +61,27 @@ const IDLE_BROWSER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long a stopping browser gets after SIGTERM before SIGKILL.
 const TERMINATE_GRACE: Duration = Duration::from_secs(3);
 
+/// How long a page that missed its deadline gets to answer `stop_loading` before its browser
+/// is given up: a navigation waiting for headers answers at once, a renderer stuck in a script
+/// or a dialog never does.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How often a render's memory is read when a limit is set. Reading `smaps_rollup` of a
+/// browser's ~6 processes costs well under a millisecond; a page allocating as fast as it can
+/// gains some hundred megabytes between two reads.
+const MEMORY_POLL: Duration = Duration::from_millis(100);
+
+/// The default render memory limit: far above what real pages use (100-400 MB a browser),
+/// far below what a runaway page takes a machine to.
+pub const DEFAULT_RENDER_MEMORY_LIMIT: u64 = 1 << 30;
+
+/// Disables the page dialogs that block a renderer until someone answers them (`alert`,
+/// `confirm`, `prompt`, `print`). Installed in every document before its own scripts run.
+const NO_DIALOGS: &str =
+    "window.alert = () => {}; window.confirm = () => true; window.prompt = () => null; window.print = () => {};";
+
 /// Settings for [`ChromeProvider::local`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ChromeOptions {
     /// The Chromium binary. Default: `RIPTIDE_CHROME_PATH`, then the usual install locations.
     pub executable: Option<PathBuf>,
@@ -71,6 +90,27 @@ pub struct ChromeOptions {
     pub runtime_dir: Option<PathBuf>,
     /// Extra command-line flags.
     pub extra_args: Vec<String>,
+    /// Load pages whose TLS certificate does not verify (self-signed, expired, another
+    /// host's). Default `false`: such a page fails with [`Error::Navigation`], as it does in
+    /// the static engine.
+    pub accept_invalid_certs: bool,
+    /// The most memory (PSS of the whole process tree) a browser may use while it renders a
+    /// page: a render over it is stopped, its browser killed, and the page fails with
+    /// [`Error::RenderMemoryExceeded`]. Each page's JavaScript heap is also capped at half of
+    /// it. `None`: no limit. Default [`DEFAULT_RENDER_MEMORY_LIMIT`].
+    pub render_memory_limit: Option<u64>,
+}
+
+impl Default for ChromeOptions {
+    fn default() -> Self {
+        Self {
+            executable: None,
+            runtime_dir: None,
+            extra_args: Vec::new(),
+            accept_invalid_certs: false,
+            render_memory_limit: Some(DEFAULT_RENDER_MEMORY_LIMIT),
+        }
+    }
 }
 
 enum Mode {
@@ -89,6 +129,18 @@ enum Mode {
 /// Launches local Chromium processes, or connects to running ones.
 pub struct ChromeProvider {
     mode: Mode,
+    accept_invalid_certs: bool,
+    render_memory_limit: Option<u64>,
+}
+
+/// How a watched render ended.
+enum Watched {
+    /// The render thread answered.
+    Finished(std::result::Result<Option<RenderedPage>, String>),
+    /// The deadline passed first.
+    Late,
+    /// The browser went over the render memory limit.
+    OverMemory { used_bytes: u64, limit_bytes: u64 },
 }
 
 impl std::fmt::Debug for ChromeProvider {
@@ -123,31 +175,57 @@ impl ChromeProvider {
         sweep_leftovers(&runtime_dir);
         // Chromium refuses its sandbox as root; elsewhere keep it.
         let sandbox = !running_as_root();
+        let mut extra_args = options.extra_args;
+        if let Some(limit) = options.render_memory_limit {
+            // V8 fails an allocation past its heap limit (the page's script stops); memory
+            // outside the heap (array buffers, the DOM) is left to the watchdog in `fetch`.
+            extra_args.push(format!("--js-flags=--max-old-space-size={}", (limit / 2) >> 20));
+        }
         Ok(Self {
             mode: Mode::Local {
                 executable,
                 runtime_dir,
-                extra_args: options.extra_args,
+                extra_args,
                 sandbox,
             },
+            accept_invalid_certs: options.accept_invalid_certs,
+            render_memory_limit: options.render_memory_limit,
         })
     }
 
-    /// The provider `[optimizations.browser_pool]` describes: remote when `remote_endpoints`
-    /// is set, else local with `chrome_path` (`~` expands).
-    pub fn from_config(config: &crate::config::BrowserPoolConfig) -> Result<Self> {
-        if !config.remote_endpoints.is_empty() {
-            return Self::remote(config.remote_endpoints.clone());
+    /// The provider the configuration describes: remote when
+    /// `[optimizations.browser_pool] remote_endpoints` is set, else local with `chrome_path`
+    /// (`~` expands) and `render_memory_limit_mb`; both verify TLS certificates unless
+    /// `[network] accept_invalid_certs` is set.
+    pub fn from_config(config: &crate::config::RiptideConfig) -> Result<Self> {
+        let pool = &config.optimizations.browser_pool;
+        let accept_invalid_certs = config.network.accept_invalid_certs;
+        if !pool.remote_endpoints.is_empty() {
+            let mut provider = Self::remote(pool.remote_endpoints.clone())?;
+            provider.accept_invalid_certs = accept_invalid_certs;
+            return Ok(provider);
         }
-        let executable = config.chrome_path.as_deref().map(crate::config::expand_tilde);
         Self::local(ChromeOptions {
-            executable,
+            executable: pool.chrome_path.as_deref().map(crate::config::expand_tilde),
+            accept_invalid_certs,
+            render_memory_limit: (pool.render_memory_limit_mb > 0)
+                .then_some(pool.render_memory_limit_mb.saturating_mul(1 << 20)),
             ..ChromeOptions::default()
         })
     }
 
+    /// Sets whether pages with a TLS certificate that does not verify load (see
+    /// [`ChromeOptions::accept_invalid_certs`]); for a remote provider it is applied to each
+    /// browser as it is connected.
+    pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.accept_invalid_certs = accept;
+        self
+    }
+
     /// A provider that connects to already running browsers by DevTools websocket URL
     /// (`ws://host:port/devtools/browser/<id>`), round-robin. riptide never kills them.
+    /// Certificates are verified, whatever flags the browser was started with (see
+    /// [`ChromeProvider::accept_invalid_certs`]).
     pub fn remote(endpoints: Vec<String>) -> Result<Self> {
         if endpoints.is_empty() {
             return Err(Error::BrowserConnect {
@@ -160,6 +238,9 @@ impl ChromeProvider {
                 endpoints,
                 next: AtomicUsize::new(0),
             },
+            accept_invalid_certs: false,
+            // A remote browser's memory cannot be read from here.
+            render_memory_limit: None,
         })
     }
 
@@ -208,6 +289,9 @@ impl ChromeProvider {
             // several browsers start at once.
             port: Some(0),
             idle_browser_timeout: IDLE_BROWSER_TIMEOUT,
+            // headless_chrome's default is to accept any certificate; riptide verifies unless
+            // told otherwise (and then says so to the browser in `prepare`).
+            ignore_certificate_errors: false,
             process_envs: Some([("TMPDIR".to_string(), tmp.display().to_string())].into()),
             args,
             ..LaunchOptions::default()
@@ -221,7 +305,11 @@ impl ChromeProvider {
         };
         let browser = Browser::new(options).map_err(|e| cleanup(format!("{e:#}")))?;
         let pid = browser.get_process_id();
-        let tab = browser.new_tab().map_err(|e| cleanup(format!("{e:#}")));
+        let tab = browser
+            .new_tab()
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|tab| self.prepare(&tab).map(|()| tab))
+            .map_err(cleanup);
         let tab = match tab {
             Ok(tab) => tab,
             Err(e) => {
@@ -238,6 +326,7 @@ impl ChromeProvider {
             dir: Some(dir),
             endpoint: None,
             navigation: Mutex::new(()),
+            abandoned: AtomicBool::new(false),
         })
     }
 
@@ -249,7 +338,11 @@ impl ChromeProvider {
         };
         let browser =
             Browser::connect_with_timeout(url.clone(), IDLE_BROWSER_TIMEOUT).map_err(|e| err(format!("{e:#}")))?;
-        let tab = browser.new_tab().map_err(|e| err(format!("{e:#}")))?;
+        let tab = browser
+            .new_tab()
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|tab| self.prepare(&tab).map(|()| tab))
+            .map_err(err)?;
         Ok(ChromeBrowser {
             browser: Some(browser),
             tab,
@@ -257,7 +350,56 @@ impl ChromeProvider {
             dir: None,
             endpoint: Some(url.clone()),
             navigation: Mutex::new(()),
+            abandoned: AtomicBool::new(false),
         })
+    }
+
+    /// Readies a new tab: no blocking dialogs in any page it loads, and certificates verified
+    /// (or not) as configured, whatever flags the browser was started with.
+    fn prepare(&self, tab: &Tab) -> std::result::Result<(), String> {
+        tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
+            source: NO_DIALOGS.into(),
+            world_name: None,
+            include_command_line_api: None,
+            run_immediately: None,
+        })
+        .map_err(|e| format!("{e:#}"))?;
+        tab.call_method(Security::SetIgnoreCertificateErrors {
+            ignore: self.accept_invalid_certs,
+        })
+        .map_err(|e| format!("{e:#}"))?;
+        Ok(())
+    }
+
+    /// Reads the browser's memory until the render answers, the deadline passes, or the
+    /// memory limit is crossed.
+    fn watch(
+        &self,
+        browser: &ChromeBrowser,
+        rx: &mpsc::Receiver<std::result::Result<Option<RenderedPage>, String>>,
+        deadline: Instant,
+    ) -> Watched {
+        let limit = self.render_memory_limit.filter(|_| browser.pid.is_some());
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait = if limit.is_some() { left.min(MEMORY_POLL) } else { left };
+            match rx.recv_timeout(wait) {
+                Ok(result) => return Watched::Finished(result),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Watched::Finished(Err("the render thread ended without an answer".into()));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if left <= wait => return Watched::Late,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if let (Some(limit_bytes), Some(used_bytes)) = (limit, self.memory_bytes(browser))
+                && used_bytes > limit_bytes
+            {
+                return Watched::OverMemory {
+                    used_bytes,
+                    limit_bytes,
+                };
+            }
+        }
     }
 }
 
@@ -270,6 +412,9 @@ pub struct ChromeBrowser {
     endpoint: Option<String>,
     /// Held for a whole fetch: the tab navigates to one page at a time.
     navigation: Mutex<()>,
+    /// Given up on (stuck in a page, or over its memory limit): it fails every probe, so the
+    /// pool closes it.
+    abandoned: AtomicBool,
 }
 
 impl std::fmt::Debug for ChromeBrowser {
@@ -303,8 +448,19 @@ impl ChromeBrowser {
     }
 
     fn alive(&self) -> bool {
-        self.pid
-            .is_none_or(|pid| matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X'))
+        !self.abandoned.load(Ordering::Acquire)
+            && self
+                .pid
+                .is_none_or(|pid| matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X'))
+    }
+
+    /// Gives the browser up: a local one is killed at once (which also ends every CDP call
+    /// still waiting on it), a remote one is marked so the pool disconnects it.
+    fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+        if let Some(pid) = self.pid {
+            process_tree::terminate(pid, Duration::ZERO);
+        }
     }
 }
 
@@ -366,42 +522,74 @@ impl BrowserProvider for ChromeProvider {
         }
     }
 
-    fn fetch(&self, browser: &ChromeBrowser, request: &PageRequest) -> Result<String> {
+    fn fetch(&self, browser: &ChromeBrowser, request: &PageRequest) -> Result<RenderedPage> {
         let started = Instant::now();
         let deadline = request.deadline;
+        let timed_out = || Error::PageTimeout {
+            url: request.url.clone(),
+            deadline,
+        };
         // A fetch whose caller gave up runs on until its deadline; the next one waits for it
-        // (within its own deadline), or the old fetch's watchdog would stop the new navigation.
+        // (within its own deadline), or the old fetch's stop would stop the new navigation.
         let _navigation = browser.navigation.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(left) = deadline.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else {
-            return Err(Error::PageTimeout {
-                url: request.url.clone(),
-                deadline,
-            });
+            return Err(timed_out());
         };
+        // headless_chrome waits for a CDP answer as long as the connection lives, and a page
+        // that never yields (`while (true) {}`) never lets its renderer answer. So the render
+        // runs on a thread of its own and this one keeps the deadline.
+        let (tx, rx) = mpsc::channel();
         let tab = browser.tab.clone();
-        let (done, finished) = mpsc::channel::<()>();
-        let watchdog_tab = tab.clone();
-        // Unsticks a navigation that waits for headers that never come.
-        let watchdog = std::thread::spawn(move || match finished.recv_timeout(left) {
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let _ = watchdog_tab.stop_loading();
-                true
+        let job = request.clone();
+        std::thread::Builder::new()
+            .name("riptide-render".into())
+            .spawn(move || {
+                let _ = tx.send(load(&tab, &job, started));
+            })
+            .map_err(|e| Error::BrowserDead {
+                reason: format!("could not start a render thread: {e}"),
+            })?;
+        let result = match self.watch(browser, &rx, started + left) {
+            Watched::Finished(result) => result,
+            Watched::OverMemory {
+                used_bytes,
+                limit_bytes,
+            } => {
+                browser.abandon();
+                return Err(Error::RenderMemoryExceeded {
+                    url: request.url.clone(),
+                    used_bytes,
+                    limit_bytes,
+                });
             }
-            _ => false,
-        });
-        let result = load(&tab, request, started);
-        let _ = done.send(());
-        let fired = watchdog.join().unwrap_or(false);
+            Watched::Late => {
+                // Stopping the load ends a navigation still waiting for headers, and leaves
+                // the browser usable. A renderer that cannot even answer that is stuck in the
+                // page's script or a dialog: the browser is killed (or, remote, disconnected).
+                // Both the render and the stop must answer: a stop still in flight when this
+                // returns could stop the browser's next navigation.
+                let tab = browser.tab.clone();
+                let (stopped, stop_answered) = mpsc::channel();
+                std::thread::spawn(move || {
+                    let _ = tab.stop_loading();
+                    let _ = stopped.send(());
+                });
+                let grace_ends = Instant::now() + STOP_GRACE;
+                let answered = rx.recv_timeout(STOP_GRACE).is_ok()
+                    && stop_answered
+                        .recv_timeout(grace_ends.saturating_duration_since(Instant::now()))
+                        .is_ok();
+                if !answered {
+                    tracing::warn!(url = %request.url, "the page did not yield at its deadline; closing its browser");
+                    browser.abandon();
+                }
+                return Err(timed_out());
+            }
+        };
         match result {
-            Ok(Some(html)) => Ok(html),
-            Ok(None) => Err(Error::PageTimeout {
-                url: request.url.clone(),
-                deadline,
-            }),
-            Err(_) if fired || started.elapsed() >= deadline => Err(Error::PageTimeout {
-                url: request.url.clone(),
-                deadline,
-            }),
+            Ok(Some(page)) => Ok(page),
+            Ok(None) => Err(timed_out()),
+            Err(_) if started.elapsed() >= deadline => Err(timed_out()),
             Err(reason) if !browser.alive() => Err(Error::BrowserDead { reason }),
             Err(reason) => Err(Error::Navigation {
                 url: request.url.clone(),
@@ -420,8 +608,9 @@ impl BrowserProvider for ChromeProvider {
 }
 
 /// Navigates, then waits inside the page for readiness (and the selector) and returns the HTML
-/// in the same call. `Ok(None)`: the page did not get ready before the deadline.
-fn load(tab: &Tab, request: &PageRequest, started: Instant) -> std::result::Result<Option<String>, String> {
+/// and the page's URL in the same call. `Ok(None)`: the page did not get ready before the
+/// deadline.
+fn load(tab: &Tab, request: &PageRequest, started: Instant) -> std::result::Result<Option<RenderedPage>, String> {
     tab.navigate_to(&request.url).map_err(|e| format!("{e:#}"))?;
     let remaining = request.deadline.saturating_sub(started.elapsed());
     let selector = serde_json::to_string(&request.wait_for).unwrap_or_else(|_| "null".into());
@@ -433,7 +622,7 @@ fn load(tab: &Tab, request: &PageRequest, started: Instant) -> std::result::Resu
         r#"new Promise((resolve) => {{
             const selector = {selector};
             const ready = () => document.readyState === "complete" && (!selector || document.querySelector(selector) !== null);
-            const html = () => (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML;
+            const html = () => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML];
             let lastChange = Date.now();
             let readyAt = null;
             const observer = new MutationObserver(() => {{ lastChange = Date.now(); }});
@@ -475,7 +664,13 @@ fn load(tab: &Tab, request: &PageRequest, started: Instant) -> std::result::Resu
     if let Some(exception) = reply.exception_details {
         return Err(format!("the page's script context failed: {}", exception.text));
     }
-    Ok(reply.result.value.and_then(|v| v.as_str().map(str::to_string)))
+    let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    match serde_json::from_value::<(String, String)>(value) {
+        Ok((final_url, html)) => Ok(Some(RenderedPage { html, final_url })),
+        Err(e) => Err(format!("the page's HTML came back in an unexpected shape: {e}")),
+    }
 }
 
 fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {

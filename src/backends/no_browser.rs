@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::traits::{BrowserProvider, PageRequest};
+use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// Provides no browsers: static extraction only.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,7 +34,7 @@ impl BrowserProvider for NoBrowser {
         match *browser {}
     }
 
-    fn fetch(&self, browser: &Never, _request: &PageRequest) -> Result<String> {
+    fn fetch(&self, browser: &Never, _request: &PageRequest) -> Result<RenderedPage> {
         match *browser {}
     }
 

@@ -457,7 +457,7 @@ fn write_result(
 }
 
 async fn pool_status(config: &RiptideConfig) -> CliResult<Outcome> {
-    let provider = riptide::backends::chrome::ChromeProvider::from_config(&config.optimizations.browser_pool)?;
+    let provider = riptide::backends::chrome::ChromeProvider::from_config(config)?;
     let mut options = riptide::PoolOptions::from_config(&config.optimizations.browser_pool);
     options.background_warmup = false;
     let pool = riptide::BrowserPool::new(provider, options).await?;

@@ -8,7 +8,7 @@ use tokio::sync::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use crate::pool::{BrowserPool, PoolOptions, PoolStatus};
-use crate::traits::{BrowserProvider, PageRequest};
+use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 pub(crate) enum Browsers<B: BrowserProvider> {
     Pooled {
@@ -121,7 +121,7 @@ pub(crate) enum Renderer<B: BrowserProvider> {
 
 impl<B: BrowserProvider> Renderer<B> {
     /// Renders `request` with a pooled browser, or a fresh one.
-    pub(crate) async fn fetch(&self, request: PageRequest) -> Result<String> {
+    pub(crate) async fn fetch(&self, request: PageRequest) -> Result<RenderedPage> {
         match self {
             Renderer::Pool(pool) => pool.checkout().await?.fetch(request).await,
             Renderer::PerRequest(provider, closing) => {

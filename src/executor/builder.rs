@@ -34,7 +34,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 /// let config = RiptideConfig::load()?;
 /// let executor = Executor::builder()
 ///     .config(config.clone())
-///     .browser_provider(ChromeProvider::from_config(&config.optimizations.browser_pool)?)
+///     .browser_provider(ChromeProvider::from_config(&config)?)
 ///     .compile_cache(CompileCache::new(
 ///         WasmtimeRuntime::new(GuestLimits::default(), true)?,
 ///         MemoryStore::new(),
@@ -205,15 +205,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             Some(seed) => Retrier::with_seed(settings, seed),
             None => Retrier::new(settings),
         };
-        let http = reqwest::Client::builder()
-            .user_agent(self.user_agent)
-            .connect_timeout(Duration::from_secs(timeouts.max_timeout_secs))
-            .build()
-            .map_err(|e| Error::Config {
-                key: "http client".into(),
-                origin: "ExecutorBuilder".into(),
-                message: e.to_string(),
-            })?;
+        let http = super::static_fetch::http_client(
+            &self.user_agent,
+            Duration::from_secs(timeouts.max_timeout_secs),
+            &c.network,
+        )?;
         let pooled = all && c.optimizations.browser_pool.enabled;
         let report_file = self.report_file.filter(|_| c.performance.track_metrics);
         let extract_options = self.extract_options.unwrap_or(ExtractOptions {

@@ -13,6 +13,28 @@ use crate::charset::decode_html;
 use crate::policies::AttemptFailure;
 use crate::traits::FailureClass;
 
+/// The static engine's HTTP client: certificates verified unless `[network]
+/// accept_invalid_certs` says otherwise, connections given up after `connect_timeout`.
+pub(crate) fn http_client(
+    user_agent: &str,
+    connect_timeout: std::time::Duration,
+    network: &crate::config::NetworkConfig,
+) -> crate::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(connect_timeout);
+    // Without a TLS backend there is no certificate to accept.
+    #[cfg(feature = "rustls")]
+    let builder = builder.tls_danger_accept_invalid_certs(network.accept_invalid_certs);
+    #[cfg(not(feature = "rustls"))]
+    let _ = network;
+    builder.build().map_err(|e| crate::Error::Config {
+        key: "http client".into(),
+        origin: "ExecutorBuilder".into(),
+        message: e.to_string(),
+    })
+}
+
 /// What one fetch attempt produced (failures that merit a retry are `AttemptFailure`s).
 #[derive(Debug)]
 pub(crate) enum Fetched {

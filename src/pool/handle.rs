@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::shared::{Shared, Slot};
 use crate::error::{Error, Result};
-use crate::traits::{BrowserProvider, PageRequest};
+use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// A browser on its way back to the pool, and whether it misbehaved while out.
 pub(crate) struct Returned<B> {
@@ -75,7 +75,7 @@ impl<P: BrowserProvider> PooledBrowser<P> {
     /// a health probe before anyone reuses it (a failed page may have left it dead or stuck), and
     /// so does dropping this future before it finishes (a caller's timeout): the fetch goes on
     /// until the request's deadline, so the browser is probed before it serves anyone else.
-    pub async fn fetch(&mut self, request: PageRequest) -> Result<String> {
+    pub async fn fetch(&mut self, request: PageRequest) -> Result<RenderedPage> {
         let browser = self.slot().browser.clone();
         let provider = self.provider.clone();
         let was_suspect = std::mem::replace(&mut self.suspect, true);

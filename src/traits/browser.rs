@@ -27,10 +27,10 @@ pub trait BrowserProvider: Send + Sync + 'static {
     /// Checks that `browser` answers within `deadline`. A frozen or dead browser fails.
     fn probe(&self, browser: &Self::Browser, deadline: Duration) -> Result<()>;
 
-    /// Loads `request.url` and returns the final HTML (after scripts ran), failing at the
-    /// request's deadline. The browser stays usable after a timeout when the provider can
-    /// manage it; the pool probes it before reuse either way.
-    fn fetch(&self, browser: &Self::Browser, request: &PageRequest) -> Result<String>;
+    /// Loads `request.url` and returns the final HTML (after scripts ran) and the URL the page
+    /// ended on, failing at the request's deadline. The browser stays usable after a timeout
+    /// when the provider can manage it; the pool probes it before reuse either way.
+    fn fetch(&self, browser: &Self::Browser, request: &PageRequest) -> Result<RenderedPage>;
 
     /// Memory of the browser's whole process tree (proportional set size), if it runs locally.
     fn memory_bytes(&self, browser: &Self::Browser) -> Option<u64>;
@@ -38,6 +38,16 @@ pub trait BrowserProvider: Send + Sync + 'static {
     /// Closes `browser`: a local one is stopped with its whole process tree, reaped, and its
     /// directories removed; a remote one is only disconnected, never killed.
     fn close(&self, browser: Self::Browser);
+}
+
+/// A page as a browser rendered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedPage {
+    /// The document's HTML after scripts ran.
+    pub html: String,
+    /// The URL the page ended on (after redirects and script navigation): relative links in
+    /// `html` resolve against it, not against the requested URL.
+    pub final_url: String,
 }
 
 /// One page to fetch.

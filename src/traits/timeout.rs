@@ -63,6 +63,8 @@ pub enum FailureClass {
     Redirect,
     /// The server answered with this status.
     HttpStatus(u16),
+    /// The page needed more than a configured limit allows (a render's memory).
+    ResourceLimit,
     /// Anything else.
     Other,
 }

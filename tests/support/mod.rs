@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
-use riptide::traits::{BrowserProvider, PageRequest};
+use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 use riptide::{BrowserPool, Error};
 
 /// A local Chromium provider with its own runtime directory, or `None` (skip) when Chromium is
@@ -34,7 +34,7 @@ pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
 }
 
 #[path = "../../examples/support/local_server.rs"]
-mod local_server;
+pub mod local_server;
 
 use local_server::{LocalServer, Reply};
 
@@ -182,7 +182,7 @@ impl<P: BrowserProvider> BrowserProvider for Recording<P> {
         self.probes.fetch_add(1, Ordering::SeqCst);
         self.inner.probe(browser, deadline)
     }
-    fn fetch(&self, browser: &P::Browser, request: &PageRequest) -> riptide::Result<String> {
+    fn fetch(&self, browser: &P::Browser, request: &PageRequest) -> riptide::Result<RenderedPage> {
         self.inner.fetch(browser, request)
     }
     fn memory_bytes(&self, browser: &P::Browser) -> Option<u64> {
@@ -222,6 +222,17 @@ pub fn pid_gone(pid: u32) -> bool {
     let state = fields.next();
     let parent: Option<u32> = fields.next().and_then(|p| p.parse().ok());
     state == Some("Z") && parent != Some(std::process::id())
+}
+
+/// True when the process no longer runs: gone, or a zombie (of any parent).
+pub fn pid_stopped(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
 }
 
 /// Every browser's process tree and directory, by checking all of them out at once.
@@ -277,6 +288,11 @@ pub struct RemoteChromium {
 
 impl RemoteChromium {
     pub fn start(executable: &Path) -> Self {
+        Self::start_with(executable, &[])
+    }
+
+    /// Started with `extra` flags too.
+    pub fn start_with(executable: &Path, extra: &[&str]) -> Self {
         let profile = tempfile::tempdir().expect("profile dir");
         let mut child = Command::new(executable)
             .args([
@@ -291,6 +307,7 @@ impl RemoteChromium {
                 "--disable-quic",
                 "about:blank",
             ])
+            .args(extra)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,0 +1,378 @@
+//! Headless renders against pages that misbehave (issue 15's fault-injection findings), on real
+//! Chromium and real local servers: pages that never yield, dialogs, bodies sent a byte at a
+//! time, runaway memory, self-signed certificates, and redirects.
+//!
+//! Each test would hang, or pass wrongly, on the code before its fix. A hang fails the test at
+//! `HANG_GUARD` instead of stalling the run; that bound is a guard, not a timing assertion.
+#![cfg(all(feature = "chrome", feature = "wasmtime"))]
+
+mod common;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::backends::memory::MemoryStore;
+use riptide::backends::no_browser::NoBrowser;
+use riptide::policies::AdaptiveTimeout;
+use riptide::traits::{BrowserProvider, FailureClass, PageRequest};
+use riptide::{BrowserPool, CacheOptions, CompileCache, Engine, Error, Executor, PoolOptions, RiptideConfig};
+use support::local_server::{LocalServer, Reply};
+use support::{chrome_or_skip, pid_stopped};
+
+/// Far beyond any deadline these tests set: reaching it means the call hung.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+fn options() -> PoolOptions {
+    PoolOptions {
+        min_instances: 1,
+        target_available: 1,
+        max_instances: 1,
+        health_check_interval: Duration::from_secs(3600),
+        probe_deadline: Duration::from_secs(2),
+        ..PoolOptions::default()
+    }
+}
+
+/// Pages that misbehave, and one that does not.
+fn faulty_server() -> LocalServer {
+    LocalServer::start(|target| match target {
+        "/spin" => Reply::Html("<!doctype html><title>spin</title><p>before</p><script>while (true) {}</script>".into()),
+        "/alert" => Reply::Html(
+            "<!doctype html><title>alert</title><script>alert('hello'); confirm('sure?'); document.title = 'after dialogs';</script>".into(),
+        ),
+        "/trickle" => Reply::Trickle {
+            head: "<!doctype html><title>trickle</title><p>".into(),
+            every: Duration::from_secs(1),
+        },
+        // Allocates 16 MiB at a time outside the JavaScript heap (where V8's heap limit does
+        // not reach), touching every page, up to 4 GiB.
+        "/hog" => Reply::Html(
+            "<!doctype html><title>hog</title><script>const keep = []; for (let i = 0; i < 256; i++) { keep.push(new Uint8Array(16 << 20).fill(1)); }</script>".into(),
+        ),
+        "/ok" => Reply::Html("<!doctype html><title>ok</title><p>fine</p>".into()),
+        "/to-ok" => Reply::Redirect("/ok"),
+        _ => Reply::NotFound,
+    })
+    .expect("bind 127.0.0.1")
+}
+
+async fn guarded<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(HANG_GUARD, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} hung for {HANG_GUARD:?}"))
+}
+
+/// Item 1: a page whose script never yields used to hold the render (and the process) for the
+/// crate's idle timeout, 7 days. Now it times out at its deadline, its browser is killed, and
+/// the pool serves the next page with a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_never_yields_times_out_and_its_browser_is_replaced() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = faulty_server();
+    let pool = BrowserPool::new(provider, options()).await.expect("pool");
+    let mut browser = pool.checkout().await.expect("checkout");
+    let pid = browser.pid().expect("local");
+    let err = guarded(
+        "a spinning page",
+        browser.fetch(PageRequest::new(server.url("/spin")).deadline(Duration::from_secs(2))),
+    )
+    .await
+    .expect_err("never ready");
+    assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
+    assert!(pid_stopped(pid), "the stuck browser {pid} was killed");
+    drop(browser);
+    let mut next = guarded("the next checkout", pool.checkout())
+        .await
+        .expect("replacement");
+    assert_ne!(next.pid(), Some(pid));
+    let page = guarded("the next page", next.fetch(PageRequest::new(server.url("/ok"))))
+        .await
+        .expect("the next page loads");
+    assert!(page.html.contains("fine"), "{}", page.html);
+    drop(next);
+    pool.shutdown().await;
+}
+
+/// Item 1: `alert()` and `confirm()` used to block the renderer until someone answered. Pages
+/// now load with dialogs switched off, and the browser is not killed for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialogs_do_not_block_a_render() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = faulty_server();
+    let pool = BrowserPool::new(provider, options()).await.expect("pool");
+    let mut browser = pool.checkout().await.expect("checkout");
+    let pid = browser.pid();
+    let page = guarded(
+        "a page with dialogs",
+        browser.fetch(PageRequest::new(server.url("/alert")).deadline(Duration::from_secs(10))),
+    )
+    .await
+    .expect("loads past its dialogs");
+    assert!(page.html.contains("<title>after dialogs</title>"), "{}", page.html);
+    drop(browser);
+    let browser = pool.checkout().await.expect("checkout");
+    assert_eq!(browser.pid(), pid, "the same browser serves on");
+    drop(browser);
+    pool.shutdown().await;
+}
+
+/// Item 1: a body sent a byte a second never finishes loading; the render gives up at its
+/// deadline and the next page loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_sent_a_byte_a_second_times_out() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = faulty_server();
+    let pool = BrowserPool::new(provider, options()).await.expect("pool");
+    let mut browser = pool.checkout().await.expect("checkout");
+    let err = guarded(
+        "a trickled page",
+        browser.fetch(PageRequest::new(server.url("/trickle")).deadline(Duration::from_secs(2))),
+    )
+    .await
+    .expect_err("never complete");
+    assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
+    drop(browser);
+    let mut browser = guarded("the next checkout", pool.checkout()).await.expect("checkout");
+    let page = guarded("the next page", browser.fetch(PageRequest::new(server.url("/ok"))))
+        .await
+        .expect("the next page loads");
+    assert!(page.html.contains("fine"));
+    drop(browser);
+    pool.shutdown().await;
+}
+
+/// Item 4: a page allocating in a loop used to take the machine's memory. Over the render
+/// memory limit, the render stops, the browser is killed, and the page fails saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_over_the_render_memory_limit_is_stopped() {
+    let Some((_, dir)) = chrome_or_skip() else {
+        return;
+    };
+    let limit = 400 << 20;
+    let provider = ChromeProvider::local(ChromeOptions {
+        runtime_dir: Some(dir),
+        render_memory_limit: Some(limit),
+        ..ChromeOptions::default()
+    })
+    .expect("provider");
+    let server = faulty_server();
+    let pool = BrowserPool::new(provider, options()).await.expect("pool");
+    let mut browser = pool.checkout().await.expect("checkout");
+    let pid = browser.pid().expect("local");
+    let err = guarded(
+        "a memory hog",
+        browser.fetch(PageRequest::new(server.url("/hog")).deadline(Duration::from_secs(30))),
+    )
+    .await
+    .expect_err("over the limit");
+    let Error::RenderMemoryExceeded {
+        used_bytes,
+        limit_bytes,
+        ..
+    } = err
+    else {
+        panic!("expected RenderMemoryExceeded, got {err:?}");
+    };
+    assert_eq!(limit_bytes, limit);
+    assert!(used_bytes > limit, "{used_bytes} is over {limit}");
+    assert!(pid_stopped(pid), "the browser {pid} was killed");
+    drop(browser);
+    let mut browser = guarded("the next checkout", pool.checkout())
+        .await
+        .expect("replacement");
+    let page = browser.fetch(PageRequest::new(server.url("/ok"))).await.expect("loads");
+    assert!(page.html.contains("fine"));
+    drop(browser);
+    pool.shutdown().await;
+}
+
+/// Item 8: after a redirect, the render reports the URL the page ended on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_reports_the_url_after_redirects() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = faulty_server();
+    let browser = provider.launch().expect("launch");
+    let page = provider
+        .fetch(&browser, &PageRequest::new(server.url("/to-ok")))
+        .expect("loads");
+    assert_eq!(page.final_url, server.url("/ok"));
+    provider.close(browser);
+}
+
+/// Item 8, end to end: links on a page reached by a redirect to another host resolve against
+/// that host, not the one asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_links_resolve_against_the_final_host() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let target = LocalServer::start_on([127, 0, 0, 2].into(), |target| match target {
+        "/article" => Reply::Html(
+            "<!doctype html><title>moved</title><article><h1>Moved</h1><p>A paragraph long enough to be the article's content, with <a href=\"/next\">a relative link</a> in it.</p></article>".into(),
+        ),
+        _ => Reply::NotFound,
+    })
+    .expect("bind 127.0.0.2");
+    let location: &'static str = Box::leak(target.url("/article").into_boxed_str());
+    let origin = LocalServer::start(move |_| Reply::Redirect(location)).expect("bind");
+    let ex = executor(provider, RiptideConfig::default());
+    let content = guarded(
+        "a redirected render",
+        ex.extract_with(&origin.url("/start"), Engine::Headless),
+    )
+    .await
+    .expect("renders");
+    assert_eq!(content.final_url, target.url("/article"));
+    assert!(
+        content.page.links.contains(&target.url("/next")),
+        "links resolve against the final host: {:?}",
+        content.page.links
+    );
+    ex.shutdown().await.expect("shutdown");
+}
+
+fn executor<B: BrowserProvider>(
+    provider: B,
+    config: RiptideConfig,
+) -> Executor<B, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
+    Executor::builder()
+        .timeout_policy(AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()))
+        .config(config)
+        .browser_provider(provider)
+        .compile_cache(CompileCache::new(
+            common::wasmtime(),
+            MemoryStore::new(),
+            CacheOptions::default(),
+        ))
+        .retry_seed(7)
+        .build()
+        .expect("executor")
+}
+
+/// A server with a certificate no client trusts (self-signed, made now).
+fn self_signed_server() -> LocalServer {
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("a self-signed certificate");
+    let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    let tls = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![made.cert.der().clone()], key)
+    .expect("TLS config");
+    LocalServer::start_tls(Arc::new(tls), |target| match target {
+        "/secret" => Reply::Html(
+            "<!doctype html><title>secret</title><article><p>Served over TLS with a certificate nobody signed.</p></article>".into(),
+        ),
+        _ => Reply::NotFound,
+    })
+    .expect("bind 127.0.0.1")
+}
+
+/// Item 3: headless renders used to accept any certificate (headless_chrome's default) while
+/// the static engine refused them. Both refuse by default, without retrying, and both accept
+/// with `network.accept_invalid_certs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_engines_refuse_an_unverified_certificate_unless_told() {
+    let server = self_signed_server();
+    let url = server.url("/secret");
+
+    let static_ex = executor(NoBrowser, RiptideConfig::default());
+    let err = static_ex.extract_with(&url, Engine::Static).await.expect_err("refused");
+    assert!(
+        matches!(
+            err.kind(),
+            Error::AttemptFailed {
+                class: FailureClass::Tls,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("accept_invalid_certs"), "{err}");
+    let mut trusting = RiptideConfig::default();
+    trusting.network.accept_invalid_certs = true;
+    let static_ex = executor(NoBrowser, trusting.clone());
+    let page = static_ex.extract_with(&url, Engine::Static).await.expect("accepted");
+    assert!(page.page.text.contains("certificate nobody signed"));
+
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let headless = executor(provider, RiptideConfig::default());
+    let err = guarded("a refused render", headless.extract_with(&url, Engine::Headless))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(
+            err.kind(),
+            Error::AttemptFailed {
+                class: FailureClass::Tls,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    headless.shutdown().await.expect("shutdown");
+
+    let Some((_, dir)) = chrome_or_skip() else {
+        return;
+    };
+    let provider = ChromeProvider::local(ChromeOptions {
+        runtime_dir: Some(dir),
+        accept_invalid_certs: true,
+        ..ChromeOptions::default()
+    })
+    .expect("provider");
+    let headless = executor(provider, trusting);
+    let page = guarded("an accepted render", headless.extract_with(&url, Engine::Headless))
+        .await
+        .expect("accepted");
+    assert!(page.page.text.contains("certificate nobody signed"));
+    headless.shutdown().await.expect("shutdown");
+}
+
+/// Item 3 for remote browsers: riptide tells each connected browser whether to accept
+/// certificates that do not verify (a browser started with `--ignore-certificate-errors` keeps
+/// accepting them whatever it is told; the README says not to start fleet browsers so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_browser_verifies_certificates_as_configured() {
+    let Some((local, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let executable = local.executable().expect("local").to_path_buf();
+    let remote = support::RemoteChromium::start(&executable);
+    let server = self_signed_server();
+    let request = PageRequest::new(server.url("/secret")).deadline(Duration::from_secs(10));
+
+    let provider = ChromeProvider::remote(vec![remote.ws_url.clone()]).expect("remote");
+    let browser = provider.launch().expect("connect");
+    let err = provider.fetch(&browser, &request).expect_err("refused");
+    assert!(
+        matches!(&err, Error::Navigation { reason, .. } if reason.contains("CERT")),
+        "{err:?}"
+    );
+    provider.close(browser);
+
+    let provider = ChromeProvider::remote(vec![remote.ws_url.clone()])
+        .expect("remote")
+        .accept_invalid_certs(true);
+    let browser = provider.launch().expect("connect");
+    let page = provider.fetch(&browser, &request).expect("accepted");
+    assert!(page.html.contains("certificate nobody signed"));
+    provider.close(browser);
+}
