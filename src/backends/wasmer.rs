@@ -169,7 +169,8 @@ impl WasmRuntime for WasmerRuntime {
 
     unsafe fn deserialize_file(&self, _file: std::fs::File, path: &std::path::Path) -> Result<WasmerModule> {
         // SAFETY: as for `deserialize`, plus the caller's promise that the file is not modified
-        // in place; wasmer reads it by path.
+        // in place; wasmer reads it by path, which the cache makes the open file's own
+        // (`/proc/self/fd/N`), so it reads the bytes that were verified.
         self.loaded(unsafe { Module::deserialize_from_file(&self.engine, path) })
     }
 

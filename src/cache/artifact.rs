@@ -64,7 +64,9 @@ pub(crate) fn seal<'a>(
 pub(crate) enum Verified {
     /// Bytes in memory (a memory store, or a decompressed body).
     Bytes(Vec<u8>),
-    /// An uncompressed body in a file, rewound, for the engine to map.
+    /// An uncompressed body in a file, rewound, for the engine to map, with a path that names
+    /// that same open file (`/proc/self/fd/N`), never the store's path: a file renamed over the
+    /// store's path after verification is not what the engine loads.
     File(File, PathBuf),
 }
 
@@ -97,12 +99,14 @@ pub(crate) fn verify(key: &CacheKey, fingerprint: [u8; 32], stored: StoredArtifa
                     meta.len
                 ));
             }
-            let digest = hash_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            check_digest(&meta, len, digest)?;
-            if !meta.compressed {
+            if !meta.compressed
+                && let Some(opened) = opened_path(&file)
+            {
+                let digest = hash_file(&opened).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                check_digest(&meta, len, digest)?;
                 file.seek(SeekFrom::Start(0))
                     .map_err(|e| format!("cannot rewind {}: {e}", path.display()))?;
-                return Ok(Verified::File(file, path));
+                return Ok(Verified::File(file, opened));
             }
             let mut bytes = Vec::with_capacity(len as usize);
             file.seek(SeekFrom::Start(0))
@@ -136,10 +140,17 @@ fn check_digest(meta: &ArtifactMeta, len: u64, digest: blake3::Hash) -> Result<(
     Ok(())
 }
 
+/// A path that opens the very file `file` is open on, whatever has been renamed over its
+/// original path since (Linux's `/proc/self/fd`); `None` without `/proc`.
+fn opened_path(file: &File) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    path.exists().then_some(path)
+}
+
 /// BLAKE3 of a whole file: memory-mapped and hashed on all cores (blake3's own `mmap` and
-/// `rayon` support), which matters for wasmer's 6 MB artifacts. The path, not the open file, is
-/// hashed; if the file were replaced in between, the digest would not match and the artifact
-/// would be rejected, never loaded unverified.
+/// `rayon` support), which matters for wasmer's 6 MB artifacts. `path` is the open file's own
+/// (see [`opened_path`]), so what is hashed is what the engine then loads.
 fn hash_file(path: &std::path::Path) -> std::io::Result<blake3::Hash> {
     let mut hasher = blake3::Hasher::new();
     hasher.update_mmap_rayon(path)?;
@@ -202,5 +213,43 @@ mod tests {
             assert!(verify(&key, engine, artifact).is_err(), "{name} must be rejected");
         }
         assert_eq!(ArtifactMeta::decode(b"short"), None);
+    }
+
+    /// Issue 15, item 9: the digest used to be computed over the store's *path* while the engine
+    /// loaded the *opened* file (or, wasmer, the path again), so a file renamed over the path in
+    /// between was loaded unverified. Now what is hashed and what is loaded are the open file.
+    #[test]
+    fn a_file_renamed_over_the_path_is_not_what_gets_verified_or_loaded() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("a.art");
+        let payload = b"the real compiled module".repeat(100);
+        let (meta, body) = seal(&KEY, ENGINE, &payload, false);
+        std::fs::write(&path, &body).expect("write");
+        let file = File::open(&path).expect("open");
+        // Swapped in after the store opened the artifact: same length, other bytes.
+        let swapped = dir.path().join("swap");
+        std::fs::write(&swapped, vec![0xcc; body.len()]).expect("write");
+        std::fs::rename(&swapped, &path).expect("rename over");
+        let artifact = StoredArtifact {
+            meta,
+            body: ArtifactBody::File {
+                file,
+                path: path.clone(),
+            },
+        };
+        let Verified::File(_open, load_from) = verify(&KEY, ENGINE, artifact).expect("the opened file is intact")
+        else {
+            panic!("an uncompressed file body is handed over as a file");
+        };
+        assert_ne!(load_from, path, "the engine is not pointed at the swappable path");
+        assert_eq!(
+            std::fs::read(&load_from).expect("read"),
+            payload,
+            "it loads what was verified"
+        );
+        // Swapped again after verification: the engine still reads the verified bytes.
+        std::fs::write(&swapped, vec![0xdd; body.len()]).expect("write");
+        std::fs::rename(&swapped, &path).expect("rename over");
+        assert_eq!(std::fs::read(&load_from).expect("read"), payload);
     }
 }

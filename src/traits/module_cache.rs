@@ -48,7 +48,8 @@ pub trait WasmRuntime: Send + Sync + 'static {
     unsafe fn deserialize(&self, artifact: &[u8]) -> Result<Self::Module>;
 
     /// Loads a compiled module from a file holding exactly what [`WasmRuntime::serialize`]
-    /// produced. `file` is open on `path`. Engines that can map the file instead of copying it
+    /// produced. `file` is open on `path`, and `path` names that open file itself
+    /// (`/proc/self/fd/N` on Linux), so loading by either gives the bytes that were verified. Engines that can map the file instead of copying it
     /// (wasmtime, wasmer) override this; the default reads it and calls `deserialize`.
     ///
     /// # Safety
