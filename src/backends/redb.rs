@@ -24,6 +24,7 @@ use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{
@@ -31,6 +32,7 @@ use redb::{
     TableDefinition,
 };
 
+mod damage;
 mod profile_store;
 
 pub use profile_store::RedbProfileStore;
@@ -59,6 +61,19 @@ pub struct RedbStore {
     /// The writable handle, opened on the first write (or at once when there is no reader).
     /// `Some(None)`: it could not be opened; the store then serves and stores nothing.
     writer: OnceLock<Option<Database>>,
+    /// redb panicked on the index: it was set aside, and this store serves and stores nothing
+    /// from then on (its handles are never used or dropped again).
+    damaged: AtomicBool,
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        if self.damaged.load(Ordering::Acquire) {
+            // Dropping a handle to a file redb panicked on could panic again.
+            std::mem::forget(self.reader.take());
+            std::mem::forget(self.writer.take());
+        }
+    }
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -92,12 +107,20 @@ impl RedbStore {
                 index_path,
                 reader: None,
                 writer: OnceLock::from(None),
+                damaged: AtomicBool::new(false),
             });
         }
-        let reader = Builder::new()
-            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
-            .open_read_only(&index_path)
-            .ok();
+        let reader = damage::contained(|| {
+            Builder::new()
+                .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+                .open_read_only(&index_path)
+                .ok()
+        })
+        .unwrap_or_else(|panic| {
+            // No handle came out of it; the writer below sets the file aside when it fails too.
+            tracing::debug!(file = %index_path.display(), %panic, "the read-only open of the cache index failed");
+            None
+        });
         let writer = OnceLock::new();
         if reader.is_none() {
             let _ = writer.set(open_index(&index_path));
@@ -108,6 +131,7 @@ impl RedbStore {
             index_path,
             reader,
             writer,
+            damaged: AtomicBool::new(false),
         })
     }
 
@@ -118,10 +142,24 @@ impl RedbStore {
 
     /// Whether the redb index is in use (`false`: degraded, every lookup compiles).
     pub fn has_index(&self) -> bool {
-        self.reader.is_some() || self.writer.get().is_some_and(Option::is_some)
+        !self.damaged.load(Ordering::Acquire)
+            && (self.reader.is_some() || self.writer.get().is_some_and(Option::is_some))
+    }
+
+    /// Runs `f`, which uses the index, containing a panic inside redb: the index is then set
+    /// aside and the store degrades to compiling every lookup.
+    fn guarded<T>(&self, action: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        damage::contained(f).unwrap_or_else(|panic| {
+            self.damaged.store(true, Ordering::Release);
+            damage::set_aside(&self.index_path, "cache index", INDEX_FALLBACK, &panic);
+            Err(self.store_err(action, format!("{panic}; the index was set aside")))
+        })
     }
 
     fn begin_read(&self) -> Result<Option<redb::ReadTransaction>> {
+        if self.damaged.load(Ordering::Acquire) {
+            return Ok(None);
+        }
         let txn = match (self.writer.get(), &self.reader) {
             (Some(Some(writer)), _) => writer.begin_read(),
             (_, Some(reader)) => reader.begin_read(),
@@ -131,6 +169,9 @@ impl RedbStore {
     }
 
     fn writer(&self) -> Option<&Database> {
+        if self.damaged.load(Ordering::Acquire) {
+            return None;
+        }
         self.writer.get_or_init(|| open_index(&self.index_path)).as_ref()
     }
 
@@ -148,16 +189,18 @@ impl RedbStore {
     }
 
     fn index_record(&self, key: &CacheKey) -> Result<Option<ArtifactMeta>> {
-        let Some(txn) = self.begin_read()? else { return Ok(None) };
-        let table = match txn.open_table(ENTRIES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(self.store_err("open the artifact table", e)),
-        };
-        let value = table
-            .get(key.0.as_slice())
-            .map_err(|e| self.store_err("read an entry", e))?;
-        Ok(value.and_then(|v| ArtifactMeta::decode(v.value())))
+        self.guarded("read an entry", || {
+            let Some(txn) = self.begin_read()? else { return Ok(None) };
+            let table = match txn.open_table(ENTRIES) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(e) => return Err(self.store_err("open the artifact table", e)),
+            };
+            let value = table
+                .get(key.0.as_slice())
+                .map_err(|e| self.store_err("read an entry", e))?;
+            Ok(value.and_then(|v| ArtifactMeta::decode(v.value())))
+        })
     }
 
     fn write_index(
@@ -165,10 +208,12 @@ impl RedbStore {
         action: &'static str,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
     ) -> Result<()> {
-        let Some(db) = self.writer() else { return Ok(()) };
-        let txn = db.begin_write().map_err(|e| self.store_err(action, e))?;
-        f(&txn).map_err(|e| self.store_err(action, e))?;
-        txn.commit().map_err(|e| self.store_err(action, e))
+        self.guarded(action, || {
+            let Some(db) = self.writer() else { return Ok(()) };
+            let txn = db.begin_write().map_err(|e| self.store_err(action, e))?;
+            f(&txn).map_err(|e| self.store_err(action, e))?;
+            txn.commit().map_err(|e| self.store_err(action, e))
+        })
     }
 }
 
@@ -195,7 +240,19 @@ fn open_shared(path: &Path, what: &str, fallback: &str) -> Option<Database> {
             .set_concurrency_mode(ConcurrencyMode::MultiWriter)
             .create(path)
     };
-    match open() {
+    let opened = match damage::contained(open) {
+        Ok(opened) => opened,
+        Err(panic) => {
+            if !damage::set_aside(path, what, fallback, &panic) {
+                return None;
+            }
+            return damage::contained(open)
+                .unwrap_or_else(|panic| Err(DatabaseError::Storage(StorageError::Corrupted(panic))))
+                .map_err(|e| tracing::warn!(error = %e, "a new {what} could not be created; {fallback}"))
+                .ok();
+        }
+    };
+    match opened {
         Ok(db) => Some(db),
         Err(DatabaseError::DatabaseAlreadyOpen) => {
             tracing::warn!(file = %path.display(), "{what} is held by another program; {fallback}");
@@ -209,13 +266,11 @@ fn open_shared(path: &Path, what: &str, fallback: &str) -> Option<Database> {
         }
         Err(e) => {
             // A damaged file only costs what it held: set it aside and start a new one.
-            let aside = path.with_extension("redb.damaged");
-            if let Err(move_err) = fs::rename(path, &aside) {
-                tracing::warn!(file = %path.display(), error = %e, move_error = %move_err, "{what} is unreadable and could not be moved aside; {fallback}");
+            if !damage::set_aside(path, what, fallback, &e) {
                 return None;
             }
-            tracing::warn!(file = %path.display(), error = %e, "{what} was unreadable; moved it to {} and started afresh", aside.display());
-            open()
+            damage::contained(open)
+                .unwrap_or_else(|panic| Err(DatabaseError::Storage(StorageError::Corrupted(panic))))
                 .map_err(|e| tracing::warn!(error = %e, "a new {what} could not be created; {fallback}"))
                 .ok()
         }
@@ -357,19 +412,21 @@ impl ModuleCache for RedbStore {
     }
 
     fn counters(&self) -> Result<StoredCounters> {
-        let mut out = StoredCounters::default();
-        let Some(txn) = self.begin_read()? else { return Ok(out) };
-        let table = match txn.open_table(COUNTERS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
-            Err(e) => return Err(self.store_err("open the counter table", e)),
-        };
-        for (name, field) in COUNTER_NAMES.iter().zip(counter_fields(&mut out)) {
-            if let Some(v) = table.get(*name).map_err(|e| self.store_err("read a counter", e))? {
-                *field = v.value();
+        self.guarded("read the counters", || {
+            let mut out = StoredCounters::default();
+            let Some(txn) = self.begin_read()? else { return Ok(out) };
+            let table = match txn.open_table(COUNTERS) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
+                Err(e) => return Err(self.store_err("open the counter table", e)),
+            };
+            for (name, field) in COUNTER_NAMES.iter().zip(counter_fields(&mut out)) {
+                if let Some(v) = table.get(*name).map_err(|e| self.store_err("read a counter", e))? {
+                    *field = v.value();
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     fn add_counters(&self, delta: &StoredCounters) -> Result<()> {

@@ -13,7 +13,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{create_private_dir, open_shared};
+use super::{create_private_dir, damage, open_shared};
 use crate::error::{Error, Result};
 use crate::traits::{EngineKind, ProfileStore, StoredProfile, Target};
 
@@ -59,10 +59,19 @@ impl RedbProfileStore {
         if db.is_none() {
             *db = open_shared(&self.path, "timeout profile store", FALLBACK);
         }
-        let Some(db) = db.as_ref() else {
+        let Some(handle) = db.as_ref() else {
             return Err(self.error(action, "the file is held by another program, or cannot be created"));
         };
-        f(db).map_err(|e| self.error(action, e))
+        match damage::contained(|| f(handle)) {
+            Ok(result) => result.map_err(|e| self.error(action, e)),
+            Err(panic) => {
+                // Never used or dropped again: its drop could run into the same damage. The
+                // next call opens a new file.
+                std::mem::forget(db.take());
+                damage::set_aside(&self.path, "timeout profile store", FALLBACK, &panic);
+                Err(self.error(action, format!("{panic}; the file was set aside")))
+            }
+        }
     }
 
     fn error(&self, action: &'static str, reason: impl std::fmt::Display) -> Error {

@@ -1,0 +1,108 @@
+//! Damaged redb files (issue 15, item 2): one flipped byte in `timeouts.redb` or in the compile
+//! cache's `index.redb` used to panic inside redb on that run and every later one. Each store
+//! now sets a file it cannot read aside and goes on (timeouts unlearned, modules compiled), and
+//! nothing panics out of the library.
+//!
+//! Byte flips at many offsets over real files, opened by real redb.
+#![cfg(all(feature = "redb", feature = "wasmtime"))]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use riptide::backends::redb::{RedbProfileStore, RedbStore};
+use riptide::policies::AdaptiveTimeout;
+use riptide::traits::{EngineKind, Outcome, Target, TimeoutPolicy};
+use riptide::{CacheOptions, CompileCache};
+
+/// Offsets to flip in a file of `len` bytes: every byte of the first 4 KiB (redb's header and
+/// its first pages) at a stride, then the rest of the file at a coarser one.
+fn offsets(len: usize) -> Vec<usize> {
+    let head = (0..len.min(4096)).step_by(37);
+    let rest = (4096..len).step_by((len / 150).max(1));
+    head.chain(rest).collect()
+}
+
+fn flip(pristine: &[u8], at: usize, path: &Path) {
+    let mut bytes = pristine.to_vec();
+    bytes[at] ^= 0x5a;
+    std::fs::write(path, bytes).expect("write the damaged copy");
+}
+
+fn teach(policy: &AdaptiveTimeout) {
+    let target = Target::new("a.example", EngineKind::Static);
+    for _ in 0..20 {
+        policy.timeout_for(&target);
+        policy.observe(&target, &Outcome::Succeeded(Duration::from_millis(200)));
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_the_timeout_store_never_panics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    {
+        let policy = AdaptiveTimeout::with_store(Default::default(), RedbProfileStore::open(&path).expect("open"));
+        teach(&policy);
+        policy.flush().expect("flush");
+    }
+    let pristine = std::fs::read(&path).expect("read");
+    let offsets = offsets(pristine.len());
+    assert!(offsets.len() > 100, "{} offsets", offsets.len());
+    let target = Target::new("a.example", EngineKind::Static);
+    for at in offsets {
+        let _ = std::fs::remove_file(path.with_extension("redb.damaged"));
+        flip(&pristine, at, &path);
+        // Opening, loading (through the policy), learning and saving: whatever the flip broke,
+        // each step either works or reports an error, and the next run starts clean.
+        let store = RedbProfileStore::open(&path).expect("open never fails on a bad file");
+        let policy = AdaptiveTimeout::with_store(Default::default(), store);
+        teach(&policy);
+        let _ = policy.flush();
+        assert!(policy.timeout_for(&target) > Duration::ZERO);
+        drop(policy);
+        let again = AdaptiveTimeout::with_store(Default::default(), RedbProfileStore::open(&path).expect("reopen"));
+        teach(&again);
+        again
+            .flush()
+            .unwrap_or_else(|e| panic!("offset {at}: the run after the damage saves again: {e}"));
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_the_cache_index_never_panics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache_dir = dir.path().join("wasm-cache");
+    let module = common::tiny_module(1);
+    let options = CacheOptions::default();
+    {
+        let cache = CompileCache::new(
+            common::wasmtime(),
+            RedbStore::open(&cache_dir).expect("open"),
+            options.clone(),
+        );
+        cache.get_or_compile(&module).expect("compiles");
+        let _ = cache.flush_stats();
+    }
+    let index = cache_dir.join("index.redb");
+    let pristine = std::fs::read(&index).expect("read");
+    let offsets = offsets(pristine.len());
+    assert!(offsets.len() > 100, "{} offsets", offsets.len());
+    for at in offsets {
+        let _ = std::fs::remove_file(index.with_extension("redb.damaged"));
+        flip(&pristine, at, &index);
+        for run in ["the damaged run", "the run after"] {
+            let cache = CompileCache::new(
+                common::wasmtime(),
+                RedbStore::open(&cache_dir).expect("open"),
+                options.clone(),
+            );
+            cache
+                .get_or_compile(&module)
+                .unwrap_or_else(|e| panic!("offset {at}, {run}: a module is served: {e}"));
+            let _ = cache.stats();
+            let _ = cache.flush_stats();
+        }
+    }
+}
