@@ -15,6 +15,7 @@ use riptide::policies::{AdaptiveTimeout, SeedAdaptive};
 use riptide::traits::{EngineKind, FailureClass, Outcome, ProfileStore, Target, TimeoutPolicy};
 
 const HOLD_VAR: &str = "RIPTIDE_TEST_HOLD_PROFILES";
+const LEARN_VAR: &str = "RIPTIDE_TEST_LEARN_PROFILES";
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
@@ -287,4 +288,77 @@ fn a_store_that_cannot_be_opened_is_left_where_it_is() {
     // A policy on it still works, in memory.
     let policy = AdaptiveTimeout::with_store(config(), store);
     teach(&policy, "a.example");
+}
+
+/// Run as a child by `processes_sharing_a_home_add_up_what_they_learn`: loads the store, says
+/// so, waits for the go (so every child has loaded before any saves), learns 100 samples and
+/// saves. Run on its own (no variable), it checks the same on a private file.
+#[test]
+fn profile_learner_process() {
+    let own = tempfile::tempdir().expect("temp dir");
+    let shared = std::env::var_os(LEARN_VAR).map(PathBuf::from);
+    let path = shared.clone().unwrap_or_else(|| own.path().join("timeouts.redb"));
+    let policy = policy_at(&path);
+    if shared.is_some() {
+        println!("LOADED");
+        let mut go = String::new();
+        std::io::stdin().read_line(&mut go).expect("the go");
+    }
+    let t = target("shared.example");
+    for i in 0..100 {
+        policy.observe(&t, &Outcome::Succeeded(secs(1.0 + f64::from(i % 5) * 0.1)));
+    }
+    policy.flush().expect("saved");
+}
+
+/// Issue 15, item 17: three processes on one home, each learning 100 samples, used to leave
+/// 100 (the last save overwrote the others). Saves now merge: 300.
+#[test]
+fn processes_sharing_a_home_add_up_what_they_learn() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    let mut children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(std::env::current_exe().expect("test binary"))
+                .args(["--exact", "profile_learner_process", "--nocapture", "--test-threads=1"])
+                .env(LEARN_VAR, &path)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn a learner")
+        })
+        .collect();
+    // Kept open until the learners exit: the test harness prints after them.
+    let mut outputs = Vec::new();
+    for child in &mut children {
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        assert!(
+            lines.by_ref().map_while(Result::ok).any(|l| l.contains("LOADED")),
+            "a learner loaded the store"
+        );
+        outputs.push(lines);
+    }
+    for child in &mut children {
+        use std::io::Write;
+        writeln!(child.stdin.take().expect("stdin"), "go").expect("send the go");
+    }
+    for (mut child, rest) in children.into_iter().zip(outputs) {
+        let rest: Vec<String> = rest.map_while(Result::ok).collect();
+        assert!(
+            child.wait().expect("learner exits").success(),
+            "a learner failed: {rest:?}"
+        );
+    }
+    let after = policy_at(&path);
+    let views = after.profiles();
+    let shared = views
+        .iter()
+        .find(|v| v.host == "shared.example")
+        .expect("the shared profile");
+    assert_eq!(shared.samples, 300, "{shared:?}");
+    let p50 = shared.p50_secs.expect("a median");
+    assert!(
+        (1.0..=1.5).contains(&p50),
+        "the merged histogram still says ~1.2 s: {shared:?}"
+    );
 }

@@ -82,10 +82,10 @@ impl AdaptiveTimeout {
     pub fn with_store(config: AdaptiveTimeoutConfig, store: impl ProfileStore + 'static) -> Self {
         let store: Arc<dyn ProfileStore> = Arc::new(store);
         let mut policy = Self::new(config);
-        policy.load(&*store);
+        let loaded = policy.load(&*store);
         let state = Arc::clone(&policy.state);
         let collect = Box::new(move || lock(&state).take_dirty());
-        match ProfileWriter::spawn(store, collect) {
+        match ProfileWriter::spawn(store, collect, Box::new(merge_stored), loaded) {
             Ok(writer) => {
                 lock(&policy.state).dirty = Some(HashSet::new());
                 policy.writer = Some(writer);
@@ -95,14 +95,16 @@ impl AdaptiveTimeout {
         policy
     }
 
-    fn load(&mut self, store: &dyn ProfileStore) {
+    /// Loads the fresh profiles from `store` and returns them as they were stored.
+    fn load(&mut self, store: &dyn ProfileStore) -> Vec<StoredProfile> {
         let stored = match store.load() {
             Ok(stored) => stored,
             Err(e) => {
                 tracing::warn!(error = %e, "timeout profiles could not be loaded; starting unlearned");
-                return;
+                return Vec::new();
             }
         };
+        let mut loaded = Vec::new();
         let ttl = Duration::from_secs(self.config.profile_ttl_days.saturating_mul(86_400));
         let now = SystemTime::now();
         let mut state = lock(&self.state);
@@ -112,9 +114,11 @@ impl AdaptiveTimeout {
             match Profile::decode(&s.data, s.updated_at).filter(|_| fresh) {
                 Some(p) if s.target.host == PRIOR_HOST => {
                     state.engines.insert(s.target.engine, p);
+                    loaded.push(s);
                 }
                 Some(p) => {
-                    state.targets.insert(s.target, p);
+                    state.targets.insert(s.target.clone(), p);
+                    loaded.push(s);
                 }
                 None => stale.push(s.target),
             }
@@ -129,6 +133,7 @@ impl AdaptiveTimeout {
         {
             tracing::warn!(error = %e, "expired timeout profiles could not be deleted");
         }
+        loaded
     }
 
     fn clamp(&self, secs: f64) -> f64 {
@@ -155,6 +160,21 @@ impl AdaptiveTimeout {
             .unwrap_or(self.config.default_timeout_secs as f64);
         let floor = profile.and_then(|p| p.raised).unwrap_or(0.0);
         self.clamp(base.max(floor))
+    }
+}
+
+/// The writer's merge for [`AdaptiveTimeout`]'s profiles (see [`Profile::merged`]). A record
+/// this version cannot read on either side gives way to the other.
+fn merge_stored(ours: &StoredProfile, base: Option<&StoredProfile>, stored: Option<&StoredProfile>) -> StoredProfile {
+    let decode = |p: &StoredProfile| Profile::decode(&p.data, p.updated_at);
+    let (Some(mine), Some(theirs)) = (decode(ours), stored.and_then(decode)) else {
+        return ours.clone();
+    };
+    let merged = mine.merged(base.and_then(decode).as_ref(), &theirs);
+    StoredProfile {
+        target: ours.target.clone(),
+        updated_at: merged.updated_at,
+        data: merged.encode(),
     }
 }
 

@@ -4,6 +4,10 @@
 //! the policy for the profiles that changed and saves them in one transaction. A failed save is
 //! logged and its profiles are kept for the next try: nothing learned is lost to a store that is
 //! briefly locked, and no request ever waits for or fails on the store.
+//!
+//! Several processes may share a store, so a save is a merge, not an overwrite: the writer
+//! remembers each profile as this process last loaded or saved it (its *base*), and the policy's
+//! merge adds what was learned since the base to whatever the store holds now.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +23,11 @@ use crate::traits::{ProfileStore, StoredProfile, Target};
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 type Collect = Box<dyn Fn() -> Vec<StoredProfile> + Send>;
+
+/// The policy's merge: `(ours, base, stored)` to the record to write, where `base` is `ours` as
+/// this process last loaded or saved it.
+pub(crate) type Merge =
+    Box<dyn Fn(&StoredProfile, Option<&StoredProfile>, Option<&StoredProfile>) -> StoredProfile + Send>;
 
 enum Command {
     Flush(mpsc::Sender<Result<()>>),
@@ -37,12 +46,20 @@ impl std::fmt::Debug for ProfileWriter {
 }
 
 impl ProfileWriter {
-    /// Starts the writer: `collect` returns (and forgets) the profiles changed since its last call.
-    pub(crate) fn spawn(store: Arc<dyn ProfileStore>, collect: Collect) -> Result<Self> {
+    /// Starts the writer: `collect` returns (and forgets) the profiles changed since its last
+    /// call, `merge` combines one with the store's, and `loaded` is what the policy started
+    /// from (the first bases).
+    pub(crate) fn spawn(
+        store: Arc<dyn ProfileStore>,
+        collect: Collect,
+        merge: Merge,
+        loaded: Vec<StoredProfile>,
+    ) -> Result<Self> {
         let (commands, inbox) = mpsc::channel();
+        let bases = loaded.into_iter().map(|p| (p.target.clone(), p)).collect();
         let thread = std::thread::Builder::new()
             .name("riptide-profile-writer".into())
-            .spawn(move || run(&*store, &collect, &inbox))
+            .spawn(move || run(&*store, &collect, &merge, bases, &inbox))
             .map_err(|e| Error::io("start the timeout profile writer thread", "riptide-profile-writer", e))?;
         Ok(Self {
             commands: Some(commands),
@@ -74,7 +91,13 @@ impl Drop for ProfileWriter {
     }
 }
 
-fn run(store: &dyn ProfileStore, collect: &Collect, inbox: &mpsc::Receiver<Command>) {
+fn run(
+    store: &dyn ProfileStore,
+    collect: &Collect,
+    merge: &Merge,
+    mut bases: BTreeMap<Target, StoredProfile>,
+    inbox: &mpsc::Receiver<Command>,
+) {
     let mut pending = BTreeMap::<Target, StoredProfile>::new();
     let mut failing = false;
     loop {
@@ -82,7 +105,7 @@ fn run(store: &dyn ProfileStore, collect: &Collect, inbox: &mpsc::Receiver<Comma
         for p in collect() {
             pending.insert(p.target.clone(), p);
         }
-        let result = write(store, &mut pending, &mut failing);
+        let result = write(store, merge, &mut bases, &mut pending, &mut failing);
         match command {
             Ok(Command::Flush(ack)) => {
                 let _ = ack.send(result);
@@ -93,17 +116,26 @@ fn run(store: &dyn ProfileStore, collect: &Collect, inbox: &mpsc::Receiver<Comma
     }
 }
 
-fn write(store: &dyn ProfileStore, pending: &mut BTreeMap<Target, StoredProfile>, failing: &mut bool) -> Result<()> {
+fn write(
+    store: &dyn ProfileStore,
+    merge: &Merge,
+    bases: &mut BTreeMap<Target, StoredProfile>,
+    pending: &mut BTreeMap<Target, StoredProfile>,
+    failing: &mut bool,
+) -> Result<()> {
     if pending.is_empty() {
         return Ok(());
     }
     let batch: Vec<StoredProfile> = pending.values().cloned().collect();
-    match store.save(&batch) {
+    let saved = store.save_merged(&batch, &|ours, stored| merge(ours, bases.get(&ours.target), stored));
+    match saved {
         Ok(()) => {
             if std::mem::take(failing) {
                 tracing::info!(profiles = batch.len(), "timeout profiles are being saved again");
             }
-            pending.clear();
+            // What is now in the store includes this state; later saves add only what is
+            // learned after it.
+            bases.extend(std::mem::take(pending));
             Ok(())
         }
         Err(e) => {

@@ -31,7 +31,28 @@ pub trait ProfileStore: Send + Sync {
 
     /// Deletes the profiles of `targets` (missing ones are ignored).
     fn remove(&self, targets: &[Target]) -> Result<()>;
+
+    /// Writes each of `profiles` combined with what the store holds for its target now:
+    /// `merge(ours, stored)` returns the record to write. Several processes sharing a store
+    /// then add to each other's learning instead of the last writer's overwriting the rest.
+    ///
+    /// Stores shared between processes must do this in one transaction (as
+    /// [`RedbProfileStore`](crate::backends::redb::RedbProfileStore) does). The default loads,
+    /// merges and saves, which is right for a store one process uses.
+    fn save_merged(&self, profiles: &[StoredProfile], merge: &MergeProfile<'_>) -> Result<()> {
+        let mut stored: std::collections::HashMap<Target, StoredProfile> =
+            self.load()?.into_iter().map(|p| (p.target.clone(), p)).collect();
+        let merged: Vec<StoredProfile> = profiles
+            .iter()
+            .map(|ours| merge(ours, stored.remove(&ours.target).as_ref()))
+            .collect();
+        self.save(&merged)
+    }
 }
+
+/// How [`ProfileStore::save_merged`] combines a profile about to be written (`ours`) with the
+/// one the store holds for the same target (`stored`, if any).
+pub type MergeProfile<'a> = dyn Fn(&StoredProfile, Option<&StoredProfile>) -> StoredProfile + 'a;
 
 impl<S: ProfileStore + ?Sized> ProfileStore for std::sync::Arc<S> {
     fn load(&self) -> Result<Vec<StoredProfile>> {
@@ -44,5 +65,9 @@ impl<S: ProfileStore + ?Sized> ProfileStore for std::sync::Arc<S> {
 
     fn remove(&self, targets: &[Target]) -> Result<()> {
         (**self).remove(targets)
+    }
+
+    fn save_merged(&self, profiles: &[StoredProfile], merge: &MergeProfile<'_>) -> Result<()> {
+        (**self).save_merged(profiles, merge)
     }
 }

@@ -15,7 +15,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{create_private_dir, damage, open_shared};
 use crate::error::{Error, Result};
-use crate::traits::{EngineKind, ProfileStore, StoredProfile, Target};
+use crate::traits::{EngineKind, MergeProfile, ProfileStore, StoredProfile, Target};
 
 /// `"<engine>/<host>"` -> updated-at (u64 LE seconds since the epoch) followed by the profile.
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("timeout_profiles");
@@ -146,6 +146,25 @@ impl ProfileStore for RedbProfileStore {
                 let mut table = txn.open_table(PROFILES)?;
                 for p in profiles {
                     table.insert(key_of(&p.target).as_str(), encode(p).as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+    }
+
+    fn save_merged(&self, profiles: &[StoredProfile], merge: &MergeProfile<'_>) -> Result<()> {
+        // One write transaction: redb serializes writers across processes, so no other
+        // process's save can land between reading a record and writing its merge.
+        self.with_db("save timeout profiles", |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(PROFILES)?;
+                for ours in profiles {
+                    let key = key_of(&ours.target);
+                    let stored = table.get(key.as_str())?.and_then(|v| decode(&key, v.value()));
+                    let merged = merge(ours, stored.as_ref());
+                    table.insert(key.as_str(), encode(&merged).as_slice())?;
                 }
             }
             txn.commit()?;

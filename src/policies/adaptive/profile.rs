@@ -155,6 +155,48 @@ impl Profile {
         Some(from_quantile.max(from_variance))
     }
 
+    /// `stored` plus what this profile learned since `base` (this profile as its process last
+    /// loaded or saved it; `None`: learned from nothing): what several processes sharing a store
+    /// learn adds up, instead of the last writer's overwriting the others.
+    ///
+    /// Counts and histogram weights add their increments (decay since `base` can make an
+    /// increment slightly negative; it is clamped at zero). Smoothed values (SRTT, variance,
+    /// the learned timeout, the success rate) are averaged, weighted by the samples each side
+    /// contributes.
+    pub(super) fn merged(&self, base: Option<&Profile>, stored: &Profile) -> Profile {
+        let empty = Profile::default();
+        let base = base.unwrap_or(&empty);
+        let added = |stored: f64, ours: f64, base: f64| (stored + ours - base).max(0.0);
+        let new_samples = self.samples.saturating_sub(base.samples);
+        let (w_stored, w_ours) = (stored.samples as f64, new_samples as f64);
+        let mix = |theirs: Option<f64>, ours: Option<f64>| match (theirs, ours) {
+            (Some(t), Some(o)) if w_stored + w_ours > 0.0 => Some((t * w_stored + o * w_ours) / (w_stored + w_ours)),
+            (Some(t), Some(_)) => Some(t),
+            (t, o) => t.or(o),
+        };
+        let mut weights = [0.0; BUCKETS];
+        for (i, w) in weights.iter_mut().enumerate() {
+            *w = added(stored.weights[i], self.weights[i], base.weights[i]);
+        }
+        let attempts_weight = added(stored.attempts_weight, self.attempts_weight, base.attempts_weight);
+        Profile {
+            weights,
+            samples: stored.samples.saturating_add(new_samples),
+            srtt: mix(stored.srtt, self.srtt),
+            rttvar: mix(Some(stored.rttvar), Some(self.rttvar)).unwrap_or(self.rttvar),
+            timeout: mix(stored.timeout, self.timeout),
+            raised: match (stored.raised, self.raised) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+            timeouts_weight: added(stored.timeouts_weight, self.timeouts_weight, base.timeouts_weight)
+                .min(attempts_weight),
+            attempts_weight,
+            success_rate: mix(stored.success_rate, self.success_rate),
+            updated_at: stored.updated_at.max(self.updated_at),
+        }
+    }
+
     /// The persisted form (JSON; small, and readable when debugging a store).
     pub(super) fn encode(&self) -> Vec<u8> {
         let snapshot = Snapshot {
