@@ -177,6 +177,13 @@ pub enum Error {
         deadline: std::time::Duration,
     },
 
+    /// The request was cancelled: its caller went away (a dropped future, Ctrl-C).
+    #[error("the request for {url} was cancelled before it finished")]
+    Cancelled {
+        /// The page.
+        url: String,
+    },
+
     /// A page made its browser use more memory than the render memory limit allows. The render
     /// was stopped and the browser killed (the pool replaces it).
     #[error(

@@ -275,3 +275,148 @@ fn bad_arguments_and_configuration_fail_cleanly() {
         assert!(stdout(&o).contains(command), "{command} in --help");
     }
 }
+
+/// A `riptide extract --engine headless` of a page that never answers, with browsers under
+/// their own `TMPDIR` (so the test can find them) and a render deadline far beyond the test.
+fn headless_batch_on_a_hanging_page(server: &Server, home: &Path, tmp: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("--home")
+        .arg(home)
+        .args(["extract", "--engine", "headless", "--format", "jsonl"])
+        .arg(server.url("/hang"))
+        .env("TMPDIR", tmp)
+        .env("RIPTIDE_TIMEOUT_MIN", "120")
+        .env("RIPTIDE_TIMEOUT_DEFAULT", "120")
+        .env("RIPTIDE_TIMEOUT_MAX", "120")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Waits for `child` to exit, failing the test at `HANG_GUARD` (the render deadline is 120 s:
+/// reaching the guard means the exit waited for the render).
+fn exit_of(mut child: std::process::Child) -> Output {
+    const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+    let exited = support::eventually(HANG_GUARD, || matches!(child.try_wait(), Ok(Some(_))));
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("exits");
+    assert!(exited, "riptide did not exit within {HANG_GUARD:?}: {}", stderr(&out));
+    out
+}
+
+/// Issue 15, items 6 and 12: SIGTERM mid-render used to kill riptide and leave its Chromium
+/// processes running; Ctrl-C waited for the render's deadline. SIGTERM is now handled like
+/// Ctrl-C (exit 143), the render is cancelled, and every browser process is gone when riptide
+/// returns.
+#[test]
+fn sigterm_mid_render_cancels_it_and_leaves_no_browser() {
+    let Some(_) = chrome_or_skip() else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let marker = tmp.path().display().to_string();
+    let child = headless_batch_on_a_hanging_page(&server, home.path(), tmp.path());
+    server.wait_for_hangs(1);
+    assert!(
+        !support::processes_mentioning(&marker).is_empty(),
+        "browsers run under {marker}"
+    );
+    support::send_signal(child.id(), libc::SIGTERM);
+    let out = exit_of(child);
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted: extracted 0 of 1"),
+        "{}",
+        stderr(&out)
+    );
+    let left = support::processes_mentioning(&marker);
+    assert!(
+        left.is_empty(),
+        "browser processes still running after riptide returned: {left:?}"
+    );
+}
+
+/// Issue 15, item 6: `kill -9` of riptide used to leave its browsers running for good. They
+/// now get a parent-death signal and go with it.
+#[test]
+fn kill_9_takes_the_browsers_with_it() {
+    let Some(_) = chrome_or_skip() else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let marker = tmp.path().display().to_string();
+    let mut child = headless_batch_on_a_hanging_page(&server, home.path(), tmp.path());
+    server.wait_for_hangs(1);
+    assert!(
+        !support::processes_mentioning(&marker).is_empty(),
+        "browsers run under {marker}"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let gone = support::eventually(std::time::Duration::from_secs(30), || {
+        support::processes_mentioning(&marker).is_empty()
+    });
+    assert!(
+        gone,
+        "browsers outlived a killed riptide: {:?}",
+        support::processes_mentioning(&marker)
+    );
+}
+
+/// Issue 15, item 12: Ctrl-C used to wait for an extraction running in the guest (seconds for
+/// a 15 MiB page). It now returns without it. Compared with the same extraction run to the end
+/// in the same test: interrupted halfway, riptide must be gone long before the other half.
+#[test]
+fn ctrl_c_does_not_wait_for_an_extraction_in_progress() {
+    use std::time::Instant;
+    let home = tempfile::tempdir().expect("home");
+    let page = home.path().join("big.html");
+    let mut html = String::from("<!doctype html><html><head><title>big</title></head><body><article>");
+    let mut i = 0;
+    while html.len() < 15 << 20 {
+        html.push_str(&format!(
+            "<p>Paragraph {i} of a very long article, with <a href=\"/x/{i}\">a link</a> and <em>emphasis</em>.</p>\n"
+        ));
+        i += 1;
+    }
+    html.push_str("</article></body></html>");
+    std::fs::write(&page, html).expect("write the page");
+    let page = page.display().to_string();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_riptide"))
+            .arg("--home")
+            .arg(home.path())
+            .args(["extract", "--engine", "static", "--format", "jsonl", &page])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    // Compiles the extractor into the home's cache, so both timed runs start alike.
+    let small = home.path().join("small.html");
+    std::fs::write(&small, "<title>small</title><p>warm-up</p>").expect("write");
+    let warm = riptide(
+        home.path(),
+        &["extract", "--engine", "static", &small.display().to_string()],
+    );
+    assert!(warm.status.success(), "{}", stderr(&warm));
+    let started = Instant::now();
+    let whole = exit_of(run());
+    let full = started.elapsed();
+    assert!(whole.status.success(), "{}", stderr(&whole));
+
+    let child = run();
+    std::thread::sleep(full / 2);
+    let signalled = Instant::now();
+    support::send_signal(child.id(), libc::SIGINT);
+    let out = exit_of(child);
+    let after = signalled.elapsed();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        after < full / 4,
+        "exited {after:?} after Ctrl-C, the whole extraction takes {full:?}: it waited for the guest"
+    );
+}

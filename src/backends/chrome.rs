@@ -11,23 +11,28 @@
 //!   leaves the browser usable.
 //! - An idle browser dies after `idle_browser_timeout` (30 s by default) even while pinged, so
 //!   riptide raises it far above any pool idle time.
-//! - Dropping the crate's `Browser` only kills the main process: children, a profile directory
-//!   and `/tmp/org.chromium.Chromium.*` files can be left. Each browser therefore gets its own
-//!   directory (profile and `TMPDIR`) under a riptide-owned root, is stopped with its whole
-//!   process tree, and leftovers of dead riptide processes are swept when a provider starts.
+//! - riptide starts Chromium itself (`launcher.rs`) so the process gets a parent-death signal:
+//!   a riptide killed with SIGKILL takes its browsers with it. headless_chrome connects to it.
+//! - Killing only the main process leaves children, a profile directory and
+//!   `/tmp/org.chromium.Chromium.*` files behind. Each browser therefore gets its own directory
+//!   (profile and `TMPDIR`) under a riptide-owned root, is stopped with its whole process tree,
+//!   and leftovers of dead riptide processes are swept when a provider starts.
 //! - A killed browser answers `get_version` at once with an error, but its pid stays a zombie
-//!   until the `Browser` is dropped, so liveness is read from `/proc/<pid>/stat`.
+//!   until it is reaped when the browser is dropped, so liveness is read from
+//!   `/proc/<pid>/stat`.
 
+mod launcher;
 mod process_tree;
 
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
+use headless_chrome::browser::DEFAULT_ARGS;
 use headless_chrome::protocol::cdp::{Page, Runtime, Security};
-use headless_chrome::{Browser, LaunchOptions, Tab};
+use headless_chrome::{Browser, Tab};
 
 use crate::error::{Error, Result};
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
@@ -42,15 +47,13 @@ const DEFAULT_EXECUTABLES: &[&str] = &[
     "/usr/bin/google-chrome-stable",
 ];
 
-/// Flags for a quiet, closed-network, container-friendly headless browser.
+/// Flags for a quiet, closed-network, container-friendly headless browser, beyond
+/// headless_chrome's `DEFAULT_ARGS` (which already turn off background networking, sync,
+/// extensions, first-run pages and `/dev/shm`).
 const QUIET_ARGS: &[&str] = &[
-    "--disable-background-networking",
     "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
     "--disable-gpu",
     "--disable-quic",
-    "--disable-dev-shm-usage",
     "--mute-audio",
 ];
 
@@ -66,10 +69,10 @@ const TERMINATE_GRACE: Duration = Duration::from_secs(3);
 /// or a dialog never does.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// How often a render's memory is read when a limit is set. Reading `smaps_rollup` of a
-/// browser's ~6 processes costs well under a millisecond; a page allocating as fast as it can
-/// gains some hundred megabytes between two reads.
-const MEMORY_POLL: Duration = Duration::from_millis(100);
+/// How often a render in progress is looked at: for a cancel, and for its memory when a limit
+/// is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
+/// page allocating as fast as it can gains some hundred megabytes between two reads.
+const WATCH_TICK: Duration = Duration::from_millis(100);
 
 /// The default render memory limit: far above what real pages use (100-400 MB a browser),
 /// far below what a runaway page takes a machine to.
@@ -139,6 +142,8 @@ enum Watched {
     Finished(std::result::Result<Option<RenderedPage>, String>),
     /// The deadline passed first.
     Late,
+    /// The caller cancelled the fetch.
+    Cancelled,
     /// The browser went over the render memory limit.
     OverMemory { used_bytes: u64, limit_bytes: u64 },
 }
@@ -278,55 +283,47 @@ impl ChromeProvider {
         for d in [&profile, &tmp] {
             std::fs::create_dir_all(d).map_err(|e| Error::io("create a browser directory", d, e))?;
         }
-        let mut args: Vec<&OsStr> = QUIET_ARGS.iter().map(OsStr::new).collect();
-        args.extend(extra_args.iter().map(OsStr::new));
-        let options = LaunchOptions {
-            headless: true,
-            sandbox,
-            path: Some(executable.to_path_buf()),
-            user_data_dir: Some(profile),
-            // Port 0: Chromium picks a free port itself; choosing one up front races when
-            // several browsers start at once.
-            port: Some(0),
-            idle_browser_timeout: IDLE_BROWSER_TIMEOUT,
-            // headless_chrome's default is to accept any certificate; riptide verifies unless
-            // told otherwise (and then says so to the browser in `prepare`).
-            ignore_certificate_errors: false,
-            process_envs: Some([("TMPDIR".to_string(), tmp.display().to_string())].into()),
-            args,
-            ..LaunchOptions::default()
-        };
-        let cleanup = |e: String| {
+        let mut args: Vec<OsString> = DEFAULT_ARGS.iter().chain(QUIET_ARGS).map(OsString::from).collect();
+        args.push("--headless".into());
+        args.push(format!("--user-data-dir={}", profile.display()).into());
+        if !sandbox {
+            args.extend(["--no-sandbox", "--disable-setuid-sandbox"].map(OsString::from));
+        }
+        args.extend(extra_args.iter().map(OsString::from));
+        let fail = |reason: String| {
             let _ = std::fs::remove_dir_all(&dir);
             Error::BrowserLaunch {
                 executable: executable.to_path_buf(),
-                reason: e,
+                reason,
             }
         };
-        let browser = Browser::new(options).map_err(|e| cleanup(format!("{e:#}")))?;
-        let pid = browser.get_process_id();
-        let tab = browser
-            .new_tab()
+        let mut started = launcher::start(executable, &args, &[("TMPDIR", &tmp)]).map_err(fail)?;
+        let pid = started.child.id();
+        let connected = Browser::connect_with_timeout(started.ws_url.clone(), IDLE_BROWSER_TIMEOUT)
             .map_err(|e| format!("{e:#}"))
-            .and_then(|tab| self.prepare(&tab).map(|()| tab))
-            .map_err(cleanup);
-        let tab = match tab {
-            Ok(tab) => tab,
+            .and_then(|browser| {
+                let tab = browser.new_tab().map_err(|e| format!("{e:#}"))?;
+                self.prepare(&tab)?;
+                Ok((browser, tab))
+            });
+        let (browser, tab) = match connected {
+            Ok(connected) => connected,
             Err(e) => {
-                if let Some(pid) = pid {
-                    process_tree::terminate(pid, TERMINATE_GRACE);
-                }
-                return Err(e);
+                process_tree::terminate(pid, TERMINATE_GRACE);
+                let _ = started.child.wait();
+                return Err(fail(e));
             }
         };
         Ok(ChromeBrowser {
             browser: Some(browser),
             tab,
-            pid,
+            pid: Some(pid),
+            child: Some(started.child),
             dir: Some(dir),
             endpoint: None,
             navigation: Mutex::new(()),
             abandoned: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
         })
     }
 
@@ -347,10 +344,12 @@ impl ChromeProvider {
             browser: Some(browser),
             tab,
             pid: None,
+            child: None,
             dir: None,
             endpoint: Some(url.clone()),
             navigation: Mutex::new(()),
             abandoned: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
         })
     }
 
@@ -381,8 +380,11 @@ impl ChromeProvider {
     ) -> Watched {
         let limit = self.render_memory_limit.filter(|_| browser.pid.is_some());
         loop {
+            if browser.cancelled.load(Ordering::Acquire) {
+                return Watched::Cancelled;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
-            let wait = if limit.is_some() { left.min(MEMORY_POLL) } else { left };
+            let wait = left.min(WATCH_TICK);
             match rx.recv_timeout(wait) {
                 Ok(result) => return Watched::Finished(result),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -408,6 +410,8 @@ pub struct ChromeBrowser {
     browser: Option<Browser>,
     tab: Arc<Tab>,
     pid: Option<u32>,
+    /// The local browser's process, reaped when the browser is dropped.
+    child: Option<std::process::Child>,
     dir: Option<PathBuf>,
     endpoint: Option<String>,
     /// Held for a whole fetch: the tab navigates to one page at a time.
@@ -415,6 +419,8 @@ pub struct ChromeBrowser {
     /// Given up on (stuck in a page, or over its memory limit): it fails every probe, so the
     /// pool closes it.
     abandoned: AtomicBool,
+    /// Set by [`BrowserProvider::cancel`]; the fetch it stops clears it.
+    cancelled: AtomicBool,
 }
 
 impl std::fmt::Debug for ChromeBrowser {
@@ -472,8 +478,11 @@ impl Drop for ChromeBrowser {
         if let Some(pid) = self.pid {
             process_tree::terminate(pid, TERMINATE_GRACE);
         }
-        // The crate kills (already dead) and waits for its child here: the reap.
         drop(self.browser.take());
+        if let Some(mut child) = self.child.take() {
+            // Already dead (the whole tree was stopped above): this is the reap.
+            let _ = child.wait();
+        }
         if let Some(dir) = self.dir.take() {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -532,6 +541,11 @@ impl BrowserProvider for ChromeProvider {
         // A fetch whose caller gave up runs on until its deadline; the next one waits for it
         // (within its own deadline), or the old fetch's stop would stop the new navigation.
         let _navigation = browser.navigation.lock().unwrap_or_else(PoisonError::into_inner);
+        if browser.cancelled.swap(false, Ordering::AcqRel) {
+            return Err(Error::Cancelled {
+                url: request.url.clone(),
+            });
+        }
         let Some(left) = deadline.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else {
             return Err(timed_out());
         };
@@ -549,7 +563,11 @@ impl BrowserProvider for ChromeProvider {
             .map_err(|e| Error::BrowserDead {
                 reason: format!("could not start a render thread: {e}"),
             })?;
-        let result = match self.watch(browser, &rx, started + left) {
+        let watched = self.watch(browser, &rx, started + left);
+        // A cancel is for the fetch it interrupted (or, sent before any started, for the next
+        // one): consumed here either way.
+        let cancelled = browser.cancelled.swap(false, Ordering::AcqRel);
+        let result = match watched {
             Watched::Finished(result) => result,
             Watched::OverMemory {
                 used_bytes,
@@ -562,7 +580,7 @@ impl BrowserProvider for ChromeProvider {
                     limit_bytes,
                 });
             }
-            Watched::Late => {
+            Watched::Late | Watched::Cancelled => {
                 // Stopping the load ends a navigation still waiting for headers, and leaves
                 // the browser usable. A renderer that cannot even answer that is stuck in the
                 // page's script or a dialog: the browser is killed (or, remote, disconnected).
@@ -580,8 +598,13 @@ impl BrowserProvider for ChromeProvider {
                         .recv_timeout(grace_ends.saturating_duration_since(Instant::now()))
                         .is_ok();
                 if !answered {
-                    tracing::warn!(url = %request.url, "the page did not yield at its deadline; closing its browser");
+                    tracing::warn!(url = %request.url, "the page did not yield when stopped; closing its browser");
                     browser.abandon();
+                }
+                if cancelled {
+                    return Err(Error::Cancelled {
+                        url: request.url.clone(),
+                    });
                 }
                 return Err(timed_out());
             }
@@ -596,6 +619,10 @@ impl BrowserProvider for ChromeProvider {
                 reason,
             }),
         }
+    }
+
+    fn cancel(&self, browser: &ChromeBrowser) {
+        browser.cancelled.store(true, Ordering::Release);
     }
 
     fn memory_bytes(&self, browser: &ChromeBrowser) -> Option<u64> {

@@ -149,7 +149,8 @@ enum Outcome {
     Done,
     SomeFailed,
     Usage,
-    Interrupted,
+    /// Stopped by a signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM, as shells report them.
+    Interrupted(u8),
 }
 
 fn main() -> ExitCode {
@@ -163,11 +164,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // Work still running on blocking threads (an extraction of a huge page in the guest after
+    // Ctrl-C) is abandoned, not waited for: the results are written, the executor is shut down,
+    // and browsers were closed (renders are cancelled when their futures drop).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::SomeFailed) => ExitCode::FAILURE,
         Ok(Outcome::Usage) => ExitCode::from(2),
-        Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Ok(Outcome::Interrupted(code)) => ExitCode::from(code),
         Err(e) => {
             report_error(&*e, verbose);
             ExitCode::FAILURE
@@ -354,17 +360,17 @@ async fn extract(
     let total = inputs.len();
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut array = Vec::new();
-    // One Ctrl-C listener for the whole batch, registered before the first page: a signal that
+    // One listener for the whole batch, registered before the first page: a signal that
     // arrives while no listener exists (between two `tokio::signal::ctrl_c()` futures, say) is
     // lost once tokio has taken over SIGINT, and the batch would run on.
-    let mut ctrl_c = listen_for_ctrl_c().map_err(|e| format!("cannot listen for Ctrl-C: {e}"))?;
+    let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
     let mut results = executor.extract_many_with(inputs, engine, usize::from(args.concurrency));
     let interrupted = loop {
         let next = tokio::select! {
             next = results.next() => next,
-            _ = ctrl_c.recv() => break true,
+            code = stop.recv() => break Some(code),
         };
-        let Some((url, result)) = next else { break false };
+        let Some((url, result)) = next else { break None };
         progress.inc(1);
         match &result {
             Ok(_) => ok += 1,
@@ -375,6 +381,7 @@ async fn extract(
         }
         write_result(&mut out, args.format, &url, &result, &mut array)?;
     };
+    // Dropping the stream cancels what is in flight: fetches stop, renders are cancelled.
     drop(results);
     progress.finish_and_clear();
     if args.format == Format::Json {
@@ -389,27 +396,57 @@ async fn extract(
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
             "{}extracted {ok} of {total} page(s), {failed} failed, in {secs:.2} s ({:.1} pages/s)",
-            if interrupted { "interrupted: " } else { "" },
+            if interrupted.is_some() { "interrupted: " } else { "" },
             ok as f64 / secs.max(1e-9)
         );
     }
     Ok(match (interrupted, failed) {
-        (true, _) => Outcome::Interrupted,
-        (false, 0) => Outcome::Done,
-        (false, _) => Outcome::SomeFailed,
+        (Some(code), _) => Outcome::Interrupted(code),
+        (None, 0) => Outcome::Done,
+        (None, _) => Outcome::SomeFailed,
     })
 }
 
-/// Starts listening for Ctrl-C now; every press from here on is queued until received.
+/// Ctrl-C and SIGTERM, listened for from creation on: every signal is queued until received.
 #[cfg(unix)]
-fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+struct Interrupts {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
 }
 
-/// Starts listening for Ctrl-C now; every press from here on is queued until received.
+#[cfg(unix)]
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal, as the exit code a shell would report for it.
+    async fn recv(&mut self) -> u8 {
+        tokio::select! {
+            _ = self.interrupt.recv() => 130,
+            _ = self.terminate.recv() => 143,
+        }
+    }
+}
+
+/// Ctrl-C, listened for from creation on.
 #[cfg(windows)]
-fn listen_for_ctrl_c() -> std::io::Result<tokio::signal::windows::CtrlC> {
-    tokio::signal::windows::ctrl_c()
+struct Interrupts(tokio::signal::windows::CtrlC);
+
+#[cfg(windows)]
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        tokio::signal::windows::ctrl_c().map(Self)
+    }
+
+    async fn recv(&mut self) -> u8 {
+        self.0.recv().await;
+        130
+    }
 }
 
 fn write_result(

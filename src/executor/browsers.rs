@@ -125,26 +125,90 @@ impl<B: BrowserProvider> Renderer<B> {
         match self {
             Renderer::Pool(pool) => pool.checkout().await?.fetch(request).await,
             Renderer::PerRequest(provider, closing) => {
-                let provider = provider.clone();
                 let closing = closing.clone().read_owned().await;
                 let (tx, rx) = tokio::sync::oneshot::channel();
+                let launched = Arc::new(Launched::<B::Browser>::default());
+                let guard = CancelLaunched {
+                    provider: provider.clone(),
+                    launched: launched.clone(),
+                };
+                let provider = provider.clone();
                 // The page is answered before the browser closes: closing (the process tree
                 // exiting, its directory removed) is no part of the render, and inside the
                 // attempt's timeout it could turn a page that loaded into a time-out.
                 tokio::task::spawn_blocking(move || match provider.launch() {
                     Ok(browser) => {
+                        let browser = Arc::new(browser);
+                        if launched.set(&browser) {
+                            provider.cancel(&browser);
+                        }
                         let _ = tx.send(provider.fetch(&browser, &request));
-                        provider.close(browser);
+                        launched.clear();
+                        if let Ok(browser) = Arc::try_unwrap(browser) {
+                            provider.close(browser);
+                        }
                         drop(closing);
                     }
                     Err(e) => {
                         let _ = tx.send(Err(e));
                     }
                 });
-                rx.await.map_err(|_| Error::BrowserDead {
+                let answer = rx.await;
+                std::mem::forget(guard);
+                answer.map_err(|_| Error::BrowserDead {
                     reason: "the render task ended without an answer".into(),
                 })?
             }
+        }
+    }
+}
+
+/// The browser of a per-request render once it is launched, for a cancel to reach it.
+struct Launched<B> {
+    state: std::sync::Mutex<(Option<Arc<B>>, bool)>,
+}
+
+impl<B> Default for Launched<B> {
+    fn default() -> Self {
+        Self {
+            state: std::sync::Mutex::new((None, false)),
+        }
+    }
+}
+
+impl<B> Launched<B> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Option<Arc<B>>, bool)> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records the launched browser; true if the render was cancelled before it launched.
+    fn set(&self, browser: &Arc<B>) -> bool {
+        let mut state = self.lock();
+        state.0 = Some(browser.clone());
+        state.1
+    }
+
+    fn clear(&self) {
+        self.lock().0 = None;
+    }
+}
+
+/// Cancels a per-request render when its future is dropped (disarmed with `mem::forget` once
+/// answered).
+struct CancelLaunched<B: BrowserProvider> {
+    provider: Arc<B>,
+    launched: Arc<Launched<B::Browser>>,
+}
+
+impl<B: BrowserProvider> Drop for CancelLaunched<B> {
+    fn drop(&mut self) {
+        let browser = {
+            let mut state = self.launched.lock();
+            state.1 = true;
+            state.0.clone()
+        };
+        if let Some(browser) = browser {
+            self.provider.cancel(&browser);
         }
     }
 }

@@ -73,18 +73,24 @@ impl<P: BrowserProvider> PooledBrowser<P> {
 
     /// Fetches a page with this browser on a blocking thread. Any failure marks the browser for
     /// a health probe before anyone reuses it (a failed page may have left it dead or stuck), and
-    /// so does dropping this future before it finishes (a caller's timeout): the fetch goes on
-    /// until the request's deadline, so the browser is probed before it serves anyone else.
+    /// so does dropping this future before it finishes (a caller's timeout, Ctrl-C): the fetch
+    /// is then cancelled ([`BrowserProvider::cancel`]) and the browser probed before it serves
+    /// anyone else.
     pub async fn fetch(&mut self, request: PageRequest) -> Result<RenderedPage> {
         let browser = self.slot().browser.clone();
         let provider = self.provider.clone();
         let was_suspect = std::mem::replace(&mut self.suspect, true);
+        let cancel = CancelOnDrop {
+            provider: provider.clone(),
+            browser: browser.clone(),
+        };
         let result = tokio::task::spawn_blocking(move || provider.fetch(&browser, &request))
             .await
             .map_err(|e| Error::BrowserDead {
                 reason: format!("the fetch task failed: {e}"),
             })
             .and_then(|r| r);
+        std::mem::forget(cancel);
         self.suspect = was_suspect || result.is_err();
         result
     }
@@ -92,6 +98,20 @@ impl<P: BrowserProvider> PooledBrowser<P> {
     /// Marks the browser for a health probe before reuse (for callers driving it directly).
     pub fn mark_suspect(&mut self) {
         self.suspect = true;
+    }
+}
+
+/// Cancels the fetch on `browser` when dropped: armed while a fetch future is pending, so a
+/// future dropped mid-fetch stops the render instead of leaving it to run to its deadline.
+/// Disarmed with `mem::forget` once the fetch has answered.
+pub(crate) struct CancelOnDrop<P: BrowserProvider> {
+    pub provider: Arc<P>,
+    pub browser: Arc<P::Browser>,
+}
+
+impl<P: BrowserProvider> Drop for CancelOnDrop<P> {
+    fn drop(&mut self) {
+        self.provider.cancel(&self.browser);
     }
 }
 

@@ -32,6 +32,16 @@ pub trait BrowserProvider: Send + Sync + 'static {
     /// when the provider can manage it; the pool probes it before reuse either way.
     fn fetch(&self, browser: &Self::Browser, request: &PageRequest) -> Result<RenderedPage>;
 
+    /// Asks a [`fetch`](BrowserProvider::fetch) in progress on `browser` (or the next one, if
+    /// none has started yet) to give up as soon as it can, with [`Error::Cancelled`]. Called
+    /// when the caller of a pooled fetch goes away, so an abandoned render does not run on to
+    /// its deadline. Default: nothing (the fetch runs to its end).
+    ///
+    /// [`Error::Cancelled`]: crate::Error::Cancelled
+    fn cancel(&self, browser: &Self::Browser) {
+        let _ = browser;
+    }
+
     /// Memory of the browser's whole process tree (proportional set size), if it runs locally.
     fn memory_bytes(&self, browser: &Self::Browser) -> Option<u64>;
 

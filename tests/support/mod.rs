@@ -224,6 +224,35 @@ pub fn pid_gone(pid: u32) -> bool {
     state == Some("Z") && parent != Some(std::process::id())
 }
 
+/// Running processes (not zombies) whose command line mentions `marker`, e.g. a browser
+/// runtime directory.
+pub fn processes_mentioning(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| !pid_stopped(*pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(marker))
+        })
+        .collect()
+}
+
+/// Polls `done` until it holds or `guard` passes (a condition with a bound, not a delay).
+pub fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + guard;
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
 /// True when the process no longer runs: gone, or a zombie (of any parent).
 pub fn pid_stopped(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
