@@ -177,6 +177,17 @@ pub enum Error {
         deadline: std::time::Duration,
     },
 
+    /// A directory riptide would keep state in is not safely its user's.
+    #[error(
+        "refusing to use {path}: {reason}; use a directory you own that others cannot write to (or remove this one so riptide can create it)"
+    )]
+    UnsafeDirectory {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The request was cancelled: its caller went away (a dropped future, Ctrl-C).
     #[error("the request for {url} was cancelled before it finished")]
     Cancelled {

@@ -59,6 +59,7 @@ pub mod extract;
 pub mod metrics;
 pub mod policies;
 pub mod pool;
+mod private_dir;
 pub mod traits;
 
 pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};

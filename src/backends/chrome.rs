@@ -175,8 +175,7 @@ impl ChromeProvider {
         let runtime_dir = options
             .runtime_dir
             .unwrap_or_else(|| std::env::temp_dir().join("riptide-chrome"));
-        std::fs::create_dir_all(&runtime_dir)
-            .map_err(|e| Error::io("create the browser runtime directory", &runtime_dir, e))?;
+        crate::private_dir::ensure_private_dir(&runtime_dir, "create the browser runtime directory")?;
         sweep_leftovers(&runtime_dir);
         // Chromium refuses its sandbox as root; elsewhere keep it.
         let sandbox = !running_as_root();

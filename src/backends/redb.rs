@@ -218,14 +218,7 @@ impl RedbStore {
 }
 
 fn create_private_dir(dir: &Path, action: &'static str) -> Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|e| Error::io(action, dir, e))
+    crate::private_dir::ensure_private_dir(dir, action)
 }
 
 /// What a degraded store does instead, for the log line ("compiling without the cache").
