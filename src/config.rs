@@ -65,13 +65,34 @@ pub struct RiptideConfig {
 }
 
 /// `[network]`: rules both engines (static fetch and headless render) apply to what they load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
     /// Load pages whose TLS certificate does not verify (self-signed, expired, another
     /// host's). Off by default: such a page fails, and is not retried. Turn it on only for
     /// servers you trust, since anyone on the path can then impersonate any site.
     pub accept_invalid_certs: bool,
+    /// Load `file://` URLs and local paths. On by default (a command-line tool reads its
+    /// user's files); off, they are refused.
+    pub allow_file_urls: bool,
+    /// Load pages on addresses that are not public (loopback, private networks, link-local
+    /// such as cloud metadata endpoints), checked after DNS and on every redirect. On by
+    /// default; turn it off when the URLs come from someone else.
+    pub allow_private_addresses: bool,
+    /// Hosts allowed whatever they resolve to, when private addresses are not (an intranet
+    /// site a restricted crawler is meant to reach).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            accept_invalid_certs: false,
+            allow_file_urls: true,
+            allow_private_addresses: true,
+            allowed_hosts: Vec::new(),
+        }
+    }
 }
 
 /// `[extraction]`: the optional outputs of the extractor.

@@ -188,6 +188,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// The address policy refuses a page before anything is fetched (see
+    /// [`AddressPolicy`](crate::policies::AddressPolicy)).
+    #[error(
+        "{url} is refused by the address policy: {reason}; set network.allow_private_addresses (or allow_file_urls) = true if it is intended"
+    )]
+    AddressNotAllowed {
+        /// The page.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+
     /// The request was cancelled: its caller went away (a dropped future, Ctrl-C).
     #[error("the request for {url} was cancelled before it finished")]
     Cancelled {
@@ -427,6 +439,9 @@ fn fix_for(class: crate::traits::FailureClass) -> &'static str {
             "the server's certificate is not accepted; check the URL and the server's certificate, or set network.accept_invalid_certs = true for a server you trust"
         }
         FailureClass::ResourceLimit => "the page needs more than riptide allows it; raise the limit the message names",
+        FailureClass::Blocked => {
+            "the address policy refuses it; set network.allow_private_addresses (or allow_file_urls) = true if it is intended"
+        }
         FailureClass::Redirect => {
             "the server redirects in a loop or to a scheme riptide does not follow; check the URL"
         }

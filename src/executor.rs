@@ -11,6 +11,7 @@
 //! still works the slow way (a browser launched per page, the extractor compiled per call, the
 //! default timeout for everyone), so the two can be compared.
 
+mod address_guard;
 mod browsers;
 mod builder;
 pub mod engine_choice;
@@ -89,6 +90,7 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: Timeo
     /// Set when adaptive timeouts are off: every target gets the default timeout.
     pub(crate) fixed: Option<FixedTimeout>,
     pub(crate) retrier: Retrier,
+    pub(crate) addresses: crate::policies::AddressPolicy,
     pub(crate) max_body_bytes: usize,
     pub(crate) wait_for: Option<String>,
     pub(crate) settle: Option<Duration>,
@@ -252,6 +254,12 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     async fn run(&self, url: &str, engine: Engine) -> Result<Content> {
         let started = Instant::now();
         let source = PageSource::resolve(url)?;
+        if let Err(reason) = self.addresses.check_url(source.url()) {
+            return Err(Error::AddressNotAllowed {
+                url: source.url().to_string(),
+                reason,
+            });
+        }
         let host = source.host().to_string();
         let remembered = engine == Engine::Auto && self.is_headless_host(&host);
         let mut engine_choice = Duration::ZERO;
@@ -468,6 +476,7 @@ fn render_failure_class(e: &Error) -> FailureClass {
             }
         }
         Error::RenderMemoryExceeded { .. } => FailureClass::ResourceLimit,
+        Error::AddressNotAllowed { .. } => FailureClass::Blocked,
         _ => FailureClass::Other,
     }
 }

@@ -31,10 +31,15 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use headless_chrome::browser::DEFAULT_ARGS;
-use headless_chrome::protocol::cdp::{Page, Runtime, Security};
+use headless_chrome::browser::tab::RequestPausedDecision;
+use headless_chrome::browser::transport::SessionId;
+use headless_chrome::browser::transport::Transport;
+use headless_chrome::protocol::cdp::Fetch::events::RequestPausedEvent;
+use headless_chrome::protocol::cdp::{Fetch, Network, Page, Runtime, Security};
 use headless_chrome::{Browser, Tab};
 
 use crate::error::{Error, Result};
+use crate::policies::AddressPolicy;
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// Where Chromium is looked for when no path is configured, best first: Debian's real binary
@@ -102,6 +107,10 @@ pub struct ChromeOptions {
     /// [`Error::RenderMemoryExceeded`]. Each page's JavaScript heap is also capped at half of
     /// it. `None`: no limit. Default [`DEFAULT_RENDER_MEMORY_LIMIT`].
     pub render_memory_limit: Option<u64>,
+    /// Which pages may be loaded. A policy that refuses anything checks every document the
+    /// browser requests (the page, its redirects, its frames) after resolving its host, and
+    /// fails refused ones with [`Error::AddressNotAllowed`]. Default: everything.
+    pub address_policy: AddressPolicy,
 }
 
 impl Default for ChromeOptions {
@@ -112,6 +121,7 @@ impl Default for ChromeOptions {
             extra_args: Vec::new(),
             accept_invalid_certs: false,
             render_memory_limit: Some(DEFAULT_RENDER_MEMORY_LIMIT),
+            address_policy: AddressPolicy::PERMISSIVE,
         }
     }
 }
@@ -134,6 +144,7 @@ pub struct ChromeProvider {
     mode: Mode,
     accept_invalid_certs: bool,
     render_memory_limit: Option<u64>,
+    addresses: AddressPolicy,
 }
 
 /// How a watched render ended.
@@ -194,6 +205,7 @@ impl ChromeProvider {
             },
             accept_invalid_certs: options.accept_invalid_certs,
             render_memory_limit: options.render_memory_limit,
+            addresses: options.address_policy,
         })
     }
 
@@ -204,14 +216,16 @@ impl ChromeProvider {
     pub fn from_config(config: &crate::config::RiptideConfig) -> Result<Self> {
         let pool = &config.optimizations.browser_pool;
         let accept_invalid_certs = config.network.accept_invalid_certs;
+        let address_policy = AddressPolicy::from_config(&config.network);
         if !pool.remote_endpoints.is_empty() {
-            let mut provider = Self::remote(pool.remote_endpoints.clone())?;
-            provider.accept_invalid_certs = accept_invalid_certs;
-            return Ok(provider);
+            return Ok(Self::remote(pool.remote_endpoints.clone())?
+                .accept_invalid_certs(accept_invalid_certs)
+                .address_policy(address_policy));
         }
         Self::local(ChromeOptions {
             executable: pool.chrome_path.as_deref().map(crate::config::expand_tilde),
             accept_invalid_certs,
+            address_policy,
             render_memory_limit: (pool.render_memory_limit_mb > 0)
                 .then_some(pool.render_memory_limit_mb.saturating_mul(1 << 20)),
             ..ChromeOptions::default()
@@ -223,6 +237,12 @@ impl ChromeProvider {
     /// browser as it is connected.
     pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
         self.accept_invalid_certs = accept;
+        self
+    }
+
+    /// Sets which pages may be loaded (see [`ChromeOptions::address_policy`]).
+    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.addresses = policy;
         self
     }
 
@@ -245,6 +265,7 @@ impl ChromeProvider {
             accept_invalid_certs: false,
             // A remote browser's memory cannot be read from here.
             render_memory_limit: None,
+            addresses: AddressPolicy::PERMISSIVE,
         })
     }
 
@@ -302,10 +323,10 @@ impl ChromeProvider {
             .map_err(|e| format!("{e:#}"))
             .and_then(|browser| {
                 let tab = browser.new_tab().map_err(|e| format!("{e:#}"))?;
-                self.prepare(&tab)?;
-                Ok((browser, tab))
+                let refusals = self.prepare(&tab)?;
+                Ok((browser, tab, refusals))
             });
-        let (browser, tab) = match connected {
+        let (browser, tab, refusals) = match connected {
             Ok(connected) => connected,
             Err(e) => {
                 process_tree::terminate(pid, TERMINATE_GRACE);
@@ -316,6 +337,7 @@ impl ChromeProvider {
         Ok(ChromeBrowser {
             browser: Some(browser),
             tab,
+            refusals,
             pid: Some(pid),
             child: Some(started.child),
             dir: Some(dir),
@@ -334,14 +356,15 @@ impl ChromeProvider {
         };
         let browser =
             Browser::connect_with_timeout(url.clone(), IDLE_BROWSER_TIMEOUT).map_err(|e| err(format!("{e:#}")))?;
-        let tab = browser
+        let (tab, refusals) = browser
             .new_tab()
             .map_err(|e| format!("{e:#}"))
-            .and_then(|tab| self.prepare(&tab).map(|()| tab))
+            .and_then(|tab| self.prepare(&tab).map(|refusals| (tab, refusals)))
             .map_err(err)?;
         Ok(ChromeBrowser {
             browser: Some(browser),
             tab,
+            refusals,
             pid: None,
             child: None,
             dir: None,
@@ -352,9 +375,11 @@ impl ChromeProvider {
         })
     }
 
-    /// Readies a new tab: no blocking dialogs in any page it loads, and certificates verified
-    /// (or not) as configured, whatever flags the browser was started with.
-    fn prepare(&self, tab: &Tab) -> std::result::Result<(), String> {
+    /// Readies a new tab: no blocking dialogs in any page it loads, certificates verified (or
+    /// not) as configured whatever flags the browser was started with, and, when the address
+    /// policy refuses anything, every document request checked against it (documents only:
+    /// intercepting every image and script would cost a DevTools round trip each).
+    fn prepare(&self, tab: &Tab) -> std::result::Result<Refusals, String> {
         tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
             source: NO_DIALOGS.into(),
             world_name: None,
@@ -366,7 +391,39 @@ impl ChromeProvider {
             ignore: self.accept_invalid_certs,
         })
         .map_err(|e| format!("{e:#}"))?;
-        Ok(())
+        let refusals = Refusals::default();
+        if self.addresses.restricts() {
+            let policy = self.addresses.clone();
+            let refused = refusals.clone();
+            let interceptor = move |_: Arc<Transport>, _: SessionId, paused: RequestPausedEvent| {
+                let url = &paused.params.request.url;
+                let verdict = url::Url::parse(url)
+                    .map_err(|e| format!("{url} is not a valid URL: {e}"))
+                    .and_then(|parsed| policy.check_url_resolving(&parsed));
+                match verdict {
+                    Ok(()) => RequestPausedDecision::Continue(None),
+                    Err(why) => {
+                        *refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(format!("{url}: {why}"));
+                        RequestPausedDecision::Fail(Fetch::FailRequest {
+                            request_id: paused.params.request_id,
+                            error_reason: Network::ErrorReason::BlockedByClient,
+                        })
+                    }
+                }
+            };
+            tab.enable_request_interception(Arc::new(interceptor))
+                .map_err(|e| format!("{e:#}"))?;
+            tab.enable_fetch(
+                Some(&[Fetch::RequestPattern {
+                    url_pattern: Some("*".into()),
+                    resource_Type: Some(Network::ResourceType::Document),
+                    request_stage: Some(Fetch::RequestStage::Request),
+                }]),
+                None,
+            )
+            .map_err(|e| format!("{e:#}"))?;
+        }
+        Ok(refusals)
     }
 
     /// Reads the browser's memory until the render answers, the deadline passes, or the
@@ -404,10 +461,14 @@ impl ChromeProvider {
     }
 }
 
+/// The address policy's last refusal in a tab (`url: why`), for its fetch to report.
+type Refusals = Arc<Mutex<Option<String>>>;
+
 /// One browser with its warm tab.
 pub struct ChromeBrowser {
     browser: Option<Browser>,
     tab: Arc<Tab>,
+    refusals: Refusals,
     pid: Option<u32>,
     /// The local browser's process, reaped when the browser is dropped.
     child: Option<std::process::Child>,
@@ -545,6 +606,8 @@ impl BrowserProvider for ChromeProvider {
                 url: request.url.clone(),
             });
         }
+        let refusals = || browser.refusals.lock().unwrap_or_else(PoisonError::into_inner).take();
+        drop(refusals());
         let Some(left) = deadline.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else {
             return Err(timed_out());
         };
@@ -611,6 +674,10 @@ impl BrowserProvider for ChromeProvider {
         match result {
             Ok(Some(page)) => Ok(page),
             Ok(None) => Err(timed_out()),
+            Err(_) if let Some(reason) = refusals() => Err(Error::AddressNotAllowed {
+                url: request.url.clone(),
+                reason,
+            }),
             Err(_) if started.elapsed() >= deadline => Err(timed_out()),
             Err(reason) if !browser.alive() => Err(Error::BrowserDead { reason }),
             Err(reason) => Err(Error::Navigation {

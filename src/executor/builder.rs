@@ -11,7 +11,7 @@ use crate::config::RiptideConfig;
 use crate::error::{Error, Result};
 use crate::extract::ExtractOptions;
 use crate::metrics::ExtractionCounters;
-use crate::policies::{FixedTimeout, Retrier, RetrySettings};
+use crate::policies::{AddressPolicy, FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
 use crate::traits::{BrowserProvider, ModuleCache, TimeoutPolicy, WasmRuntime};
 
@@ -55,6 +55,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     policy: Option<Arc<T>>,
     extractor: Option<ModuleSource>,
     extract_options: Option<ExtractOptions>,
+    addresses: Option<AddressPolicy>,
     max_body_bytes: usize,
     user_agent: String,
     wait_for: Option<String>,
@@ -84,6 +85,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             policy: None,
             extractor: None,
             extract_options: None,
+            addresses: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             user_agent: format!("riptide/{}", env!("CARGO_PKG_VERSION")),
             wait_for: None,
@@ -137,6 +139,15 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// cleaned article HTML (default: the config's `[extraction]`, Markdown on, HTML off).
     pub fn extract_options(mut self, options: ExtractOptions) -> Self {
         self.extract_options = Some(options);
+        self
+    }
+
+    /// Which pages may be loaded (default: the config's `[network]`, which allows
+    /// everything). The static engine checks it on the input, after DNS and on every
+    /// redirect; give the browser provider the same policy (`ChromeOptions::address_policy`)
+    /// for renders.
+    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.addresses = Some(policy);
         self
     }
 
@@ -205,10 +216,12 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             Some(seed) => Retrier::with_seed(settings, seed),
             None => Retrier::new(settings),
         };
+        let addresses = self.addresses.unwrap_or_else(|| AddressPolicy::from_config(&c.network));
         let http = super::static_fetch::http_client(
             &self.user_agent,
             Duration::from_secs(timeouts.max_timeout_secs),
             &c.network,
+            addresses.clone(),
         )?;
         let pooled = all && c.optimizations.browser_pool.enabled;
         let report_file = self.report_file.filter(|_| c.performance.track_metrics);
@@ -230,6 +243,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             policy,
             fixed,
             retrier,
+            addresses,
             max_body_bytes: self.max_body_bytes,
             wait_for: self.wait_for,
             settle: self.settle,

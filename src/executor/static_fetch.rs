@@ -14,15 +14,22 @@ use crate::policies::AttemptFailure;
 use crate::traits::FailureClass;
 
 /// The static engine's HTTP client: certificates verified unless `[network]
-/// accept_invalid_certs` says otherwise, connections given up after `connect_timeout`.
+/// accept_invalid_certs` says otherwise, connections given up after `connect_timeout`, and
+/// `addresses` enforced on every resolution and redirect.
 pub(crate) fn http_client(
     user_agent: &str,
     connect_timeout: std::time::Duration,
     network: &crate::config::NetworkConfig,
+    addresses: crate::policies::AddressPolicy,
 ) -> crate::Result<reqwest::Client> {
-    let builder = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(user_agent)
         .connect_timeout(connect_timeout);
+    if addresses.restricts() {
+        builder = builder
+            .dns_resolver(super::address_guard::GuardedResolver(addresses.clone()))
+            .redirect(super::address_guard::redirect_policy(addresses));
+    }
     // Without a TLS backend there is no certificate to accept.
     #[cfg(feature = "rustls")]
     let builder = builder.tls_danger_accept_invalid_certs(network.accept_invalid_certs);
@@ -145,6 +152,9 @@ fn classify(e: reqwest::Error) -> AttemptFailure {
         }
         text.push_str(&err.to_string());
         source = err.source();
+    }
+    if let Some(refused) = super::address_guard::refusal(&e) {
+        return AttemptFailure::new(FailureClass::Blocked).with_detail(refused.to_string());
     }
     let lower = text.to_ascii_lowercase();
     let class = if e.is_redirect() {

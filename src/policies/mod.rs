@@ -8,6 +8,8 @@
 //! - [`Retrier`]: retries for any policy (escalation, overall deadline, jitter, retry budget,
 //!   per-host circuit breaker).
 //!
+//! [`AddressPolicy`] is the other kind of policy here: which pages may be loaded at all.
+//!
 //! [`simulate`] plays workloads against policies on a virtual clock, to compare them.
 //!
 //! [`AdaptiveTimeout::with_store`] persists what it learns through a
@@ -16,6 +18,7 @@
 //! [`ProfileView`](crate::traits::ProfileView)s through the trait.
 
 mod adaptive;
+mod address;
 mod fixed;
 mod profile_writer;
 mod retry;
@@ -24,6 +27,7 @@ pub mod simulate;
 mod stats;
 
 pub use adaptive::AdaptiveTimeout;
+pub use address::AddressPolicy;
 pub use fixed::FixedTimeout;
 pub use retry::{AttemptFailure, Retrier, RetrySettings};
 pub use seed::SeedAdaptive;

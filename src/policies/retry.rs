@@ -105,11 +105,15 @@ impl From<FailureClass> for AttemptFailure {
 impl FailureClass {
     /// Whether another attempt may succeed: not for a host that does not exist, a certificate
     /// that is not accepted, a redirect loop or a redirect to a refused scheme, a page over a
-    /// resource limit, nor for a request
+    /// resource limit, a page the address policy refuses, nor for a request
     /// the server rejected as such (4xx other than 408 Request Timeout and 429).
     pub fn is_retryable(self) -> bool {
         match self {
-            FailureClass::Dns | FailureClass::Tls | FailureClass::Redirect | FailureClass::ResourceLimit => false,
+            FailureClass::Dns
+            | FailureClass::Tls
+            | FailureClass::Redirect
+            | FailureClass::ResourceLimit
+            | FailureClass::Blocked => false,
             FailureClass::HttpStatus(s) => !(400..500).contains(&s) || s == 408 || s == 429,
             _ => true,
         }

@@ -65,6 +65,9 @@ pub enum FailureClass {
     HttpStatus(u16),
     /// The page needed more than a configured limit allows (a render's memory).
     ResourceLimit,
+    /// The address policy refused the page: its scheme, or an address its host (or a
+    /// redirect's) resolves to.
+    Blocked,
     /// Anything else.
     Other,
 }
