@@ -37,6 +37,9 @@ pub enum Reply {
     NotFound,
     /// No response at all, until the server stops: a page that never answers.
     Hang,
+    /// `200` with this content type and `Content-Encoding: gzip`: `body` is sent as is (already
+    /// compressed), e.g. a gzip bomb.
+    Gzip { content_type: &'static str, body: Vec<u8> },
     /// `200`, `text/html`: `head` at once, then one more byte every `every`, never ending.
     Trickle { head: String, every: std::time::Duration },
 }
@@ -181,6 +184,10 @@ async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::
     let (status, content_type, body) = match route(target) {
         Reply::Html(html) => (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes()),
         Reply::Data { content_type, body } => (StatusCode::OK, content_type, body),
+        Reply::Gzip { content_type, body } => {
+            extra.push(("content-encoding", "gzip"));
+            (StatusCode::OK, content_type, body)
+        }
         Reply::HtmlWithHeaders { html, headers } => {
             extra = headers;
             (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes())

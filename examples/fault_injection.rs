@@ -1,0 +1,690 @@
+//! Replays the reliability audit (issue 15): the `riptide` binary against pages and files that
+//! misbehave, served and made locally, and prints one row per scenario: what was expected, what
+//! happened, and whether that is right.
+//!
+//! ```text
+//! cargo build --bin riptide && cargo run --example fault_injection
+//! ```
+//!
+//! The binary is `$RIPTIDE_BIN`, else the `riptide` next to this example's build directory.
+//! Chromium is needed for the headless rows (they say so when it is missing). Exit status 1 if
+//! any row is wrong. Every run gets its own temporary home and `TMPDIR`, so nothing of yours is
+//! touched; each riptide run is bounded by a guard of two minutes.
+
+#[path = "support/local_server.rs"]
+mod local_server;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use local_server::{LocalServer, Reply};
+
+/// How a check says it could not run here (and why), rather than right or wrong.
+const SKIP: &str = "skip: ";
+
+/// The longest any riptide run may take before the row fails as a hang.
+const GUARD: Duration = Duration::from_secs(120);
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let bin = riptide_binary()?;
+    let world = World::start()?;
+    let chrome = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"]
+        .iter()
+        .any(|p| Path::new(p).is_file())
+        || std::env::var_os("RIPTIDE_CHROME_PATH").is_some();
+    println!("riptide: {}\n", bin.display());
+    println!(
+        "{:<6} {:<52} {:<9} {:>7}  outcome",
+        "item", "scenario", "verdict", "secs"
+    );
+    let mut wrong = 0;
+    for scenario in scenarios() {
+        let started = Instant::now();
+        let (verdict, outcome) = if scenario.headless && !chrome {
+            ("skipped", "Chromium is not installed".to_string())
+        } else {
+            match (scenario.run)(&Ctx {
+                bin: &bin,
+                world: &world,
+            }) {
+                Ok(outcome) if outcome.starts_with(SKIP) => ("skipped", outcome[SKIP.len()..].to_string()),
+                Ok(outcome) => ("ok", outcome),
+                Err(outcome) => {
+                    wrong += 1;
+                    ("WRONG", outcome)
+                }
+            }
+        };
+        println!(
+            "{:<6} {:<52} {:<9} {:>7.1}  {}",
+            scenario.item,
+            scenario.name,
+            verdict,
+            started.elapsed().as_secs_f64(),
+            outcome.replace('\n', " ")
+        );
+        std::io::stdout().flush()?;
+    }
+    println!("\n{wrong} wrong");
+    if wrong > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn riptide_binary() -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("RIPTIDE_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    // target/<profile>/examples/fault_injection -> target/<profile>/riptide
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("riptide"))
+        .filter(|b| b.is_file())
+        .ok_or("no riptide binary: run `cargo build --bin riptide` first, or set RIPTIDE_BIN")?;
+    Ok(bin)
+}
+
+/// The local servers every scenario uses.
+struct World {
+    http: LocalServer,
+    hangs: Arc<AtomicUsize>,
+    other_host: LocalServer,
+    tls: LocalServer,
+}
+
+impl World {
+    fn start() -> std::io::Result<Self> {
+        let other_host = LocalServer::start_on([127, 0, 0, 2].into(), |_| {
+            Reply::Html("<!doctype html><title>moved</title><article><p>The page after the redirect, long enough to be an article, with <a href=\"/next\">a relative link</a>.</p></article>".into())
+        })?;
+        let moved: &'static str = Box::leak(other_host.url("/article").into_boxed_str());
+        let hangs = Arc::new(AtomicUsize::new(0));
+        let counted = hangs.clone();
+        let bomb = gzip_bomb();
+        let http = LocalServer::start(move |target| {
+            match target.split('?').next().unwrap_or("") {
+            "/ok" => Reply::Html(ARTICLE.into()),
+            "/404" => Reply::NotFound,
+            "/image" => Reply::Data {
+                content_type: "image/png",
+                body: b"\x89PNG\r\n\x1a\n".to_vec(),
+            },
+            "/huge" => Reply::Html("<p>huge</p>".repeat(2_000_000)),
+            "/bomb" => Reply::Gzip {
+                content_type: "text/html",
+                body: bomb.clone(),
+            },
+            "/hang" => {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Reply::Hang
+            }
+            "/loop" => Reply::Redirect("/loop"),
+            "/to-file" => Reply::Redirect("file:///etc/hostname"),
+            "/moved" => Reply::Redirect(moved),
+            "/cp1251" => Reply::Data {
+                content_type: "text/html",
+                body: encoding_rs::WINDOWS_1251
+                    .encode("<!doctype html><html><head><meta charset=\"windows-1251\"><title>Новости</title></head><body><article><p>Съешь же ещё этих мягких французских булок.</p></article></body></html>")
+                    .0
+                    .into_owned(),
+            },
+            "/spin" => Reply::Html("<!doctype html><title>spin</title><script>while (true) {}</script>".into()),
+            "/alert" => Reply::Html("<!doctype html><title>alert</title><script>alert('hi')</script><article><p>After the dialog, the article goes on long enough to be one.</p></article>".into()),
+            "/trickle" => Reply::Trickle {
+                head: "<!doctype html><title>trickle</title><p>".into(),
+                every: Duration::from_secs(1),
+            },
+            "/hog" => Reply::Html("<!doctype html><title>hog</title><script>const keep = []; for (let i = 0; i < 256; i++) keep.push(new Uint8Array(16 << 20).fill(1));</script>".into()),
+            _ => Reply::NotFound,
+        }
+        })?;
+        Ok(Self {
+            http,
+            hangs,
+            other_host,
+            tls: self_signed_server()?,
+        })
+    }
+}
+
+const ARTICLE: &str = "<!doctype html><html lang=\"en\"><head><title>A fine page</title></head><body><article><h1>A fine page</h1><p>This page is served normally and is long enough to be read as an article by the extractor.</p></article></body></html>";
+
+/// 1 GiB of zeros, gzipped (about 1 MB).
+fn gzip_bomb() -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        let _ = encoder.write_all(&zeros);
+    }
+    encoder.finish().unwrap_or_default()
+}
+
+fn self_signed_server() -> std::io::Result<LocalServer> {
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).map_err(std::io::Error::other)?;
+    let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    let tls = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(std::io::Error::other)?
+    .with_no_client_auth()
+    .with_single_cert(vec![made.cert.der().clone()], key)
+    .map_err(std::io::Error::other)?;
+    LocalServer::start_tls(Arc::new(tls), |_| Reply::Html(ARTICLE.into()))
+}
+
+struct Ctx<'a> {
+    bin: &'a Path,
+    world: &'a World,
+}
+
+/// A run's own home and `TMPDIR`, removed afterwards.
+struct Run {
+    home: tempfile::TempDir,
+    tmp: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Run {
+    fn new() -> Self {
+        Self {
+            home: tempfile::tempdir().expect("a temporary home"),
+            tmp: tempfile::tempdir().expect("a temporary TMPDIR"),
+            // Short timeouts: the hanging rows fail in seconds.
+            env: vec![
+                ("RIPTIDE_TIMEOUT_MIN".into(), "1".into()),
+                ("RIPTIDE_TIMEOUT_DEFAULT".into(), "2".into()),
+                ("RIPTIDE_TIMEOUT_MAX".into(), "3".into()),
+            ],
+        }
+    }
+
+    fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    fn command(&self, ctx: &Ctx, args: &[&str]) -> Command {
+        let mut command = Command::new(ctx.bin);
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("RIPTIDE_") && k != "RIPTIDE_CHROME_PATH") {
+            command.env_remove(key);
+        }
+        command
+            .arg("--home")
+            .arg(self.home.path())
+            .args(args)
+            .env("TMPDIR", self.tmp.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn spawn(&self, ctx: &Ctx, args: &[&str]) -> Result<Child, String> {
+        self.command(ctx, args)
+            .spawn()
+            .map_err(|e| format!("cannot start riptide: {e}"))
+    }
+
+    fn run(&self, ctx: &Ctx, args: &[&str]) -> Result<Output, String> {
+        finish(self.spawn(ctx, args)?)
+    }
+
+    /// Browser processes of this run still running.
+    fn browsers(&self) -> usize {
+        processes_mentioning(&self.tmp.path().display().to_string())
+    }
+}
+
+/// Waits for `child`, killing it at the guard.
+fn finish(mut child: Child) -> Result<Output, String> {
+    let until = Instant::now() + GUARD;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("hung: still running after {GUARD:?}"));
+            }
+        }
+    }
+    child.wait_with_output().map_err(|e| e.to_string())
+}
+
+fn processes_mentioning(marker: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let running = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .and_then(|(_, r)| r.split_whitespace().next().map(str::to_string))
+                })
+                .is_some_and(|state| state != "Z" && state != "X");
+            running
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+        .count()
+}
+
+fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The exit code and a short reason from stderr's first `error:` line.
+fn summary(o: &Output) -> String {
+    let err = stderr(o);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .or_else(|| err.lines().last())
+        .unwrap_or("");
+    let line: String = line.chars().take(110).collect();
+    format!("exit {:?}: {line}", o.status.code())
+}
+
+/// Checks a finished run: exit code, words in stderr, no panic.
+fn expect(o: &Output, code: i32, mentions: &[&str]) -> Result<String, String> {
+    let err = stderr(o);
+    let got = summary(o);
+    if err.contains("panicked") {
+        return Err(format!("panicked: {got}"));
+    }
+    if o.status.code() != Some(code) {
+        return Err(format!("expected exit {code}, {got}"));
+    }
+    if let Some(missing) = mentions.iter().find(|m| !err.contains(*m)) {
+        return Err(format!("stderr does not mention {missing:?}: {got}"));
+    }
+    Ok(got)
+}
+
+/// How many attempts the error says were made, from `after N attempt(s)`.
+fn attempts(o: &Output) -> Option<u32> {
+    let err = stderr(o);
+    let at = err.find(" attempt(s)")?;
+    err[..at].rsplit(' ').next()?.parse().ok()
+}
+
+/// A scenario's check: `Ok(what happened)` when right, `Err(what happened)` when wrong.
+type Check = Box<dyn Fn(&Ctx) -> Result<String, String>>;
+
+struct Scenario {
+    item: &'static str,
+    name: &'static str,
+    headless: bool,
+    run: Check,
+}
+
+fn row(item: &'static str, name: &'static str, run: impl Fn(&Ctx) -> Result<String, String> + 'static) -> Scenario {
+    Scenario {
+        item,
+        name,
+        headless: false,
+        run: Box::new(run),
+    }
+}
+
+fn headless(
+    item: &'static str,
+    name: &'static str,
+    run: impl Fn(&Ctx) -> Result<String, String> + 'static,
+) -> Scenario {
+    Scenario {
+        item,
+        name,
+        headless: true,
+        run: Box::new(run),
+    }
+}
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        row("audit", "an invalid URL", |c| {
+            expect(&Run::new().run(c, &["extract", "ht!tp://x y"])?, 1, &["error:"])
+        }),
+        row("audit", "an unsupported scheme (ftp://)", |c| {
+            expect(&Run::new().run(c, &["extract", "ftp://example.com/"])?, 1, &["ftp"])
+        }),
+        row("audit", "HTTP 404", |c| {
+            expect(
+                &Run::new().run(c, &["extract", &c.world.http.url("/404")])?,
+                1,
+                &["404"],
+            )
+        }),
+        row("audit", "not HTML (image/png)", |c| {
+            expect(
+                &Run::new().run(c, &["extract", &c.world.http.url("/image")])?,
+                1,
+                &["image/png"],
+            )
+        }),
+        row("audit", "a 22 MB body (over the 16 MiB limit)", |c| {
+            expect(
+                &Run::new().run(c, &["extract", &c.world.http.url("/huge")])?,
+                1,
+                &["limit"],
+            )
+        }),
+        row("audit", "a gzip bomb (1 GiB of zeros, ~1 MB on the wire)", |c| {
+            expect(
+                &Run::new().run(c, &["extract", &c.world.http.url("/bomb")])?,
+                1,
+                &["limit"],
+            )
+        }),
+        row("audit", "a server that never answers", |c| {
+            expect(
+                &Run::new().run(c, &["extract", &c.world.http.url("/hang")])?,
+                1,
+                &["gave up"],
+            )
+        }),
+        row("audit", "bad configuration (unknown key)", |c| {
+            let run = Run::new();
+            std::fs::write(
+                run.home.path().join("config.toml"),
+                "[optimizations.browser_pool]\nmax_instancez = 3\n",
+            )
+            .map_err(|e| e.to_string())?;
+            expect(
+                &run.run(c, &["extract", &c.world.http.url("/ok")])?,
+                1,
+                &["max_instancez"],
+            )
+        }),
+        row("15.2", "timeouts.redb with flipped bytes (8 offsets)", |c| {
+            damaged_store(c, "timeouts.redb")
+        }),
+        row("15.2", "wasm-cache/index.redb with flipped bytes (8 offsets)", |c| {
+            damaged_store(c, "wasm-cache/index.redb")
+        }),
+        row("audit", "a garbage timeouts.redb", |c| {
+            let run = Run::new();
+            std::fs::write(run.home.path().join("timeouts.redb"), b"not a database".repeat(100))
+                .map_err(|e| e.to_string())?;
+            let out = expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[])?;
+            if !run.home.path().join("timeouts.redb.damaged").exists() {
+                return Err("the garbage file was not set aside".into());
+            }
+            Ok(out)
+        }),
+        row("15.3", "a self-signed certificate, static engine", |c| {
+            let o = Run::new().run(c, &["extract", "--engine", "static", &c.world.tls.url("/")])?;
+            let out = expect(&o, 1, &["accept_invalid_certs"])?;
+            match attempts(&o) {
+                Some(1) => Ok(out),
+                n => Err(format!("retried ({n:?} attempts): {out}")),
+            }
+        }),
+        headless("15.3", "a self-signed certificate, headless", |c| {
+            expect(
+                &Run::new().run(c, &["extract", "--engine", "headless", &c.world.tls.url("/")])?,
+                1,
+                &["Tls"],
+            )
+        }),
+        headless("15.1", "a page that never yields (while (true) {})", |c| {
+            expect(
+                &Run::new().run(c, &["extract", "--engine", "headless", &c.world.http.url("/spin")])?,
+                1,
+                &["gave up"],
+            )
+        }),
+        headless("15.1", "a page that calls alert()", |c| {
+            expect(
+                &Run::new().run(c, &["extract", "--engine", "headless", &c.world.http.url("/alert")])?,
+                0,
+                &[],
+            )
+        }),
+        headless("15.1", "a body sent at 1 byte/s", |c| {
+            expect(
+                &Run::new().run(c, &["extract", "--engine", "headless", &c.world.http.url("/trickle")])?,
+                1,
+                &["gave up"],
+            )
+        }),
+        headless("15.4", "a page allocating in a loop (limit 300 MB)", |c| {
+            let run = Run::new().env("RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__RENDER_MEMORY_LIMIT_MB", "300");
+            let run = run
+                .env("RIPTIDE_TIMEOUT_MAX", "30")
+                .env("RIPTIDE_TIMEOUT_DEFAULT", "30");
+            expect(
+                &run.run(c, &["extract", "--engine", "headless", &c.world.http.url("/hog")])?,
+                1,
+                &["render memory limit"],
+            )
+        }),
+        row("15.5", "a dead port does not fail a live one on the same host", |c| {
+            let live: Vec<String> = (0..5).map(|i| c.world.http.url(&format!("/ok?{i}"))).collect();
+            let mut args = vec![
+                "extract",
+                "--concurrency",
+                "1",
+                "http://127.0.0.1:1/",
+                "http://127.0.0.1:1/again",
+            ];
+            args.extend(live.iter().map(String::as_str));
+            let o = Run::new().run(c, &args)?;
+            let out = expect(&o, 1, &["extracted 5 of 7"])?;
+            Ok(out)
+        }),
+        row("15.7", "windows-1251 declared only in <meta charset>", |c| {
+            let o = Run::new().run(c, &["extract", "--format", "jsonl", &c.world.http.url("/cp1251")])?;
+            let out = expect(&o, 0, &[])?;
+            if !String::from_utf8_lossy(&o.stdout).contains("Съешь") {
+                return Err("the text came out garbled".into());
+            }
+            Ok(out)
+        }),
+        headless("15.8", "a headless page reached by redirect to another host", |c| {
+            let o = Run::new().run(
+                c,
+                &[
+                    "extract",
+                    "--engine",
+                    "headless",
+                    "--format",
+                    "jsonl",
+                    &c.world.http.url("/moved"),
+                ],
+            )?;
+            let out = expect(&o, 0, &[])?;
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            let next = c.world.other_host.url("/next");
+            if !stdout.contains(&next) {
+                return Err(format!("links do not resolve against the final host ({next} missing)"));
+            }
+            Ok(out)
+        }),
+        row("15.11", "a private address with allow_private_addresses = false", |c| {
+            let run = Run::new().env("RIPTIDE_NETWORK__ALLOW_PRIVATE_ADDRESSES", "false");
+            let url = c.world.http.url("/ok").replace("127.0.0.1", "localhost");
+            expect(&run.run(c, &["extract", &url])?, 1, &["address policy"])
+        }),
+        row("15.11", "a local file with allow_file_urls = false", |c| {
+            let run = Run::new().env("RIPTIDE_NETWORK__ALLOW_FILE_URLS", "false");
+            expect(&run.run(c, &["extract", "/etc/hostname"])?, 1, &["allow_file_urls"])
+        }),
+        row("15.13", "a redirect loop is not retried", |c| {
+            let o = Run::new().run(c, &["extract", &c.world.http.url("/loop")])?;
+            let out = expect(&o, 1, &["redirect"])?;
+            match attempts(&o) {
+                Some(1) => Ok(out),
+                n => Err(format!("retried ({n:?} attempts): {out}")),
+            }
+        }),
+        row("15.13", "a redirect to file:///etc/hostname", |c| {
+            expect(
+                &Run::new().run(c, &["extract", &c.world.http.url("/to-file")])?,
+                1,
+                &["redirect"],
+            )
+        }),
+        row("15.14", "timeouts.redb the user may not read (EACCES)", |c| {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+                return Ok(format!("{SKIP}root reads files whatever their mode"));
+            }
+            let run = Run::new();
+            expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[])?;
+            let store = run.home.path().join("timeouts.redb");
+            std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o000)).map_err(|e| e.to_string())?;
+            let out = expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[]);
+            let _ = std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o600));
+            if run.home.path().join("timeouts.redb.damaged").exists() || !store.exists() {
+                return Err("a permission error was taken for damage: the file was moved".into());
+            }
+            out
+        }),
+        row("15.15", "a cache directory that cannot be created", |c| {
+            let run = Run::new();
+            let blocker = run.home.path().join("wasm-cache");
+            std::fs::write(&blocker, b"a file in the way").map_err(|e| e.to_string())?;
+            expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[])
+        }),
+        row("15.10", "a world-writable cache directory", |c| {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let run = Run::new();
+            let cache = run.home.path().join("wasm-cache");
+            std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).map_err(|e| e.to_string())?;
+            let out = expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[])?;
+            let mode = std::fs::metadata(&cache).map_err(|e| e.to_string())?.mode() & 0o777;
+            if mode != 0o700 {
+                return Err(format!("left at mode {mode:o}"));
+            }
+            Ok(format!("{out} (repaired to 700)"))
+        }),
+        row("15.16", "a non-UTF-8 line in --input", |c| {
+            let run = Run::new();
+            let list = run.home.path().join("urls.txt");
+            std::fs::write(&list, [c.world.http.url("/ok").as_bytes(), b"\n\xff\xfe\n"].concat())
+                .map_err(|e| e.to_string())?;
+            expect(
+                &run.run(c, &["extract", "--input", &list.display().to_string()])?,
+                1,
+                &["line 2"],
+            )
+        }),
+        row("15.17", "three processes learning on one home", |c| {
+            let run = Run::new();
+            let urls: Vec<String> = (0..5).map(|i| c.world.http.url(&format!("/ok?{i}"))).collect();
+            let mut args = vec!["extract", "--engine", "static"];
+            args.extend(urls.iter().map(String::as_str));
+            let children: Vec<Child> = (0..3).map(|_| run.spawn(c, &args)).collect::<Result<_, _>>()?;
+            for child in children {
+                expect(&finish(child)?, 0, &[])?;
+            }
+            let o = run.run(c, &["timeout", "profiles", "--format", "json"])?;
+            let profiles: serde_json::Value = serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())?;
+            let samples = profiles[0]["samples"].as_u64().unwrap_or(0);
+            if samples == 15 {
+                Ok("15 samples kept of 3 x 5".to_string())
+            } else {
+                Err(format!("{samples} samples kept of 3 x 5"))
+            }
+        }),
+        headless("15.6/12", "SIGINT mid-render", |c| interrupted(c, libc::SIGINT, 130)),
+        headless("15.6", "SIGTERM mid-render", |c| interrupted(c, libc::SIGTERM, 143)),
+        headless("15.6", "kill -9 of riptide mid-render", |c| {
+            let run = Run::new()
+                .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
+                .env("RIPTIDE_TIMEOUT_MAX", "60");
+            let before = c.world.hangs.load(Ordering::SeqCst);
+            let mut child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
+            wait_for(|| c.world.hangs.load(Ordering::SeqCst) > before)?;
+            let had = run.browsers();
+            let _ = child.kill();
+            let _ = child.wait();
+            let until = Instant::now() + Duration::from_secs(30);
+            while run.browsers() > 0 && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            match run.browsers() {
+                0 => Ok(format!("{had} browser processes, all gone")),
+                n => Err(format!("{n} of {had} browser processes outlived riptide")),
+            }
+        }),
+    ]
+}
+
+/// Flips a byte at several offsets of a store file written by a first run; every later run must
+/// extract, without a panic.
+fn damaged_store(c: &Ctx, file: &str) -> Result<String, String> {
+    let run = Run::new();
+    expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[])?;
+    let path = run.home.path().join(file);
+    let pristine = std::fs::read(&path).map_err(|e| format!("no {file} after a run: {e}"))?;
+    let mut panics = 0;
+    for at in (0..8).map(|i| (i * 4099 + 17) % pristine.len()) {
+        let mut bytes = pristine.clone();
+        bytes[at] ^= 0x5a;
+        std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        let o = run.run(c, &["extract", &c.world.http.url("/ok")])?;
+        if o.status.code() != Some(0) {
+            return Err(format!("offset {at}: {}", summary(&o)));
+        }
+        panics += usize::from(stderr(&o).contains("panicked"));
+        let _ = std::fs::remove_file(path.with_extension("redb.damaged"));
+    }
+    Ok(format!(
+        "8 runs extracted (redb printed a panic message in {panics}, contained)"
+    ))
+}
+
+/// A headless batch on a page that never answers, stopped by `sig`.
+fn interrupted(c: &Ctx, sig: libc::c_int, code: i32) -> Result<String, String> {
+    let run = Run::new()
+        .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
+        .env("RIPTIDE_TIMEOUT_MAX", "60");
+    let before = c.world.hangs.load(Ordering::SeqCst);
+    let child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
+    wait_for(|| c.world.hangs.load(Ordering::SeqCst) > before)?;
+    let signalled = Instant::now();
+    signal(child.id(), sig);
+    let o = finish(child)?;
+    let took = signalled.elapsed();
+    let out = expect(&o, code, &["interrupted"])?;
+    match run.browsers() {
+        0 => Ok(format!("{out} ({took:.1?} after the signal, no browser left)")),
+        n => Err(format!("{n} browser processes left at exit")),
+    }
+}
+
+fn wait_for(mut done: impl FnMut() -> bool) -> Result<(), String> {
+    let until = Instant::now() + GUARD;
+    while !done() {
+        if Instant::now() > until {
+            return Err("the page was never requested".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
