@@ -59,6 +59,7 @@ pub mod extract;
 pub mod metrics;
 pub mod policies;
 pub mod pool;
+#[cfg(any(feature = "redb", feature = "chrome"))]
 mod private_dir;
 pub mod traits;
 
