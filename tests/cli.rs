@@ -420,3 +420,28 @@ fn ctrl_c_does_not_wait_for_an_extraction_in_progress() {
         "exited {after:?} after Ctrl-C, the whole extraction takes {full:?}: it waited for the guest"
     );
 }
+
+/// Issue 15, item 6: a normal exit used to return while its browsers were still exiting (36
+/// Chromium processes alive at exit, gone 2 s later). riptide now returns after they are gone.
+#[test]
+fn a_normal_exit_returns_after_its_browsers_are_gone() {
+    let Some(_) = chrome_or_skip() else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let marker = tmp.path().display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["extract", "--engine", "headless", "--format", "jsonl"])
+        .args([server.url("/page/1"), server.url("/page/2"), server.url("/js")])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("run riptide");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let left = support::processes_mentioning(&marker);
+    assert!(
+        left.is_empty(),
+        "browser processes still running after riptide returned: {left:?}"
+    );
+}

@@ -128,9 +128,10 @@ impl<B: BrowserProvider> Renderer<B> {
                 let closing = closing.clone().read_owned().await;
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 let launched = Arc::new(Launched::<B::Browser>::default());
-                let guard = CancelLaunched {
+                let mut guard = CancelLaunched {
                     provider: provider.clone(),
                     launched: launched.clone(),
+                    armed: true,
                 };
                 let provider = provider.clone();
                 // The page is answered before the browser closes: closing (the process tree
@@ -154,7 +155,8 @@ impl<B: BrowserProvider> Renderer<B> {
                     }
                 });
                 let answer = rx.await;
-                std::mem::forget(guard);
+                guard.armed = false;
+                drop(guard);
                 answer.map_err(|_| Error::BrowserDead {
                     reason: "the render task ended without an answer".into(),
                 })?
@@ -193,15 +195,19 @@ impl<B> Launched<B> {
     }
 }
 
-/// Cancels a per-request render when its future is dropped (disarmed with `mem::forget` once
+/// Cancels a per-request render when its future is dropped while armed (disarmed once
 /// answered).
 struct CancelLaunched<B: BrowserProvider> {
     provider: Arc<B>,
     launched: Arc<Launched<B::Browser>>,
+    armed: bool,
 }
 
 impl<B: BrowserProvider> Drop for CancelLaunched<B> {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         let browser = {
             let mut state = self.launched.lock();
             state.1 = true;

@@ -80,9 +80,10 @@ impl<P: BrowserProvider> PooledBrowser<P> {
         let browser = self.slot().browser.clone();
         let provider = self.provider.clone();
         let was_suspect = std::mem::replace(&mut self.suspect, true);
-        let cancel = CancelOnDrop {
+        let mut cancel = CancelOnDrop {
             provider: provider.clone(),
             browser: browser.clone(),
+            armed: true,
         };
         let result = tokio::task::spawn_blocking(move || provider.fetch(&browser, &request))
             .await
@@ -90,7 +91,8 @@ impl<P: BrowserProvider> PooledBrowser<P> {
                 reason: format!("the fetch task failed: {e}"),
             })
             .and_then(|r| r);
-        std::mem::forget(cancel);
+        cancel.armed = false;
+        drop(cancel);
         self.suspect = was_suspect || result.is_err();
         result
     }
@@ -101,17 +103,20 @@ impl<P: BrowserProvider> PooledBrowser<P> {
     }
 }
 
-/// Cancels the fetch on `browser` when dropped: armed while a fetch future is pending, so a
-/// future dropped mid-fetch stops the render instead of leaving it to run to its deadline.
-/// Disarmed with `mem::forget` once the fetch has answered.
+/// Cancels the fetch on `browser` when dropped while armed: a fetch future dropped mid-fetch
+/// stops the render instead of leaving it to run to its deadline. Disarmed once the fetch has
+/// answered (and then dropped normally: its `Arc`s must go, or the browser is never closed).
 pub(crate) struct CancelOnDrop<P: BrowserProvider> {
     pub provider: Arc<P>,
     pub browser: Arc<P::Browser>,
+    pub armed: bool,
 }
 
 impl<P: BrowserProvider> Drop for CancelOnDrop<P> {
     fn drop(&mut self) {
-        self.provider.cancel(&self.browser);
+        if self.armed {
+            self.provider.cancel(&self.browser);
+        }
     }
 }
 
