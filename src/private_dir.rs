@@ -1,6 +1,6 @@
 //! Directories riptide keeps its state in, made safe to use before anything is put in them.
 //!
-//! Some live at predictable paths (`$TMPDIR/riptide-chrome` in a shared `/tmp`, a cache
+//! Some live at predictable paths (`$TMPDIR/riptide-chrome-<uid>` in a shared `/tmp`, a cache
 //! directory someone else could create first). One made by another user, or writable by
 //! others, would let them plant profile files for riptide's browsers, swap cached machine code,
 //! or watch what is crawled. So a directory is created `0700`; an existing one must belong to

@@ -481,3 +481,39 @@ fn a_normal_exit_returns_after_its_browsers_are_gone() {
         "browser processes still running after riptide returned: {left:?}"
     );
 }
+
+/// Issue 15, item 10: the browsers' default directory sits at a predictable path in `/tmp`.
+/// One made first by another user must neither be used nor keep riptide's browsers from
+/// starting: a fresh private directory is used instead.
+#[test]
+fn a_browser_directory_taken_by_another_user_is_worked_around() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(_) = chrome_or_skip() else { return };
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+        eprintln!("SKIPPED: making another user's directory needs root");
+        return;
+    }
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let taken = tmp.path().join("riptide-chrome-0");
+    std::fs::create_dir(&taken).expect("mkdir");
+    std::os::unix::fs::chown(&taken, Some(65534), Some(65534)).expect("chown to nobody");
+    let out = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("--home")
+        .arg(home.path())
+        .args([
+            "extract",
+            "--engine",
+            "headless",
+            "--format",
+            "jsonl",
+            &server.url("/page/1"),
+        ])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("run riptide");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fresh private directory"), "{}", stderr(&out));
+    support::assert_empty_dir(&taken);
+}

@@ -94,7 +94,9 @@ pub struct ChromeOptions {
     /// The Chromium binary. Default: `RIPTIDE_CHROME_PATH`, then the usual install locations.
     pub executable: Option<PathBuf>,
     /// The directory each browser's profile and temporary files go under. Default:
-    /// `$TMPDIR/riptide-chrome`.
+    /// `$TMPDIR/riptide-chrome-<uid>`, or a fresh private directory if someone else holds that
+    /// path. A directory named here must be the user's own (see the README's "Where state
+    /// lives"), or the provider is refused.
     pub runtime_dir: Option<PathBuf>,
     /// Extra command-line flags.
     pub extra_args: Vec<String>,
@@ -183,10 +185,13 @@ impl ChromeProvider {
     /// how to install one. Sweeps directories left by riptide processes that no longer run.
     pub fn local(options: ChromeOptions) -> Result<Self> {
         let executable = find_executable(options.executable.as_deref())?;
-        let runtime_dir = options
-            .runtime_dir
-            .unwrap_or_else(|| std::env::temp_dir().join("riptide-chrome"));
-        crate::private_dir::ensure_private_dir(&runtime_dir, "create the browser runtime directory")?;
+        let runtime_dir = match options.runtime_dir {
+            Some(dir) => {
+                crate::private_dir::ensure_private_dir(&dir, "create the browser runtime directory")?;
+                dir
+            }
+            None => default_runtime_dir()?,
+        };
         sweep_leftovers(&runtime_dir);
         // Chromium refuses its sandbox as root; elsewhere keep it.
         let sandbox = !running_as_root();
@@ -785,6 +790,34 @@ fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {
         tried.push(path);
     }
     Err(Error::BrowserNotFound { tried })
+}
+
+/// `$TMPDIR/riptide-chrome-<uid>`: per user, so users sharing `/tmp` do not collide. Anyone can
+/// create that path first (in `/tmp`, to keep riptide's browsers from starting); then a fresh
+/// private directory is used instead, with a warning.
+fn default_runtime_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let shared = std::env::temp_dir().join(format!("riptide-chrome-{uid}"));
+    match crate::private_dir::ensure_private_dir(&shared, "create the browser runtime directory") {
+        Ok(()) => Ok(shared),
+        Err(e @ Error::UnsafeDirectory { .. }) => {
+            let fresh = tempfile::Builder::new()
+                .prefix("riptide-chrome-")
+                .tempdir()
+                .map_err(|io| {
+                    Error::io(
+                        "create a private browser runtime directory in",
+                        std::env::temp_dir(),
+                        io,
+                    )
+                })?
+                .keep();
+            tracing::warn!(error = %e, dir = %fresh.display(), "using a fresh private directory for the browsers instead");
+            Ok(fresh)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn running_as_root() -> bool {
