@@ -18,7 +18,7 @@ use riptide::backends::memory::MemoryStore;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::policies::{AdaptiveTimeout, AddressPolicy};
 use riptide::traits::{BrowserProvider, FailureClass};
-use riptide::{CacheOptions, CompileCache, Engine, Error, Executor, RiptideConfig};
+use riptide::{Engine, Error, Executor, RiptideConfig};
 use support::chrome_or_skip;
 use support::local_server::{LocalServer, Reply};
 
@@ -41,16 +41,7 @@ fn executor<B: BrowserProvider>(
     provider: B,
     policy: AddressPolicy,
 ) -> Executor<B, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
-    let config = RiptideConfig::default();
-    Executor::builder()
-        .timeout_policy(AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()))
-        .config(config)
-        .browser_provider(provider)
-        .compile_cache(CompileCache::new(
-            common::wasmtime(),
-            MemoryStore::new(),
-            CacheOptions::default(),
-        ))
+    common::executor_builder(provider, RiptideConfig::default())
         .address_policy(policy)
         .build()
         .expect("executor")

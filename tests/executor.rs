@@ -40,18 +40,7 @@ fn executor<B: BrowserProvider>(
     provider: B,
     config: RiptideConfig,
 ) -> Executor<B, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
-    Executor::builder()
-        .timeout_policy(AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()))
-        .config(config)
-        .browser_provider(provider)
-        .compile_cache(CompileCache::new(
-            common::wasmtime(),
-            MemoryStore::new(),
-            CacheOptions::default(),
-        ))
-        .retry_seed(7)
-        .build()
-        .expect("executor")
+    common::executor_builder(provider, config).build().expect("executor")
 }
 
 fn static_executor() -> Executor<NoBrowser, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {

@@ -17,7 +17,7 @@ use riptide::backends::memory::MemoryStore;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::policies::AdaptiveTimeout;
 use riptide::traits::{BrowserProvider, FailureClass, PageRequest};
-use riptide::{BrowserPool, CacheOptions, CompileCache, Engine, Error, Executor, PoolOptions, RiptideConfig};
+use riptide::{BrowserPool, Engine, Error, Executor, PoolOptions, RiptideConfig};
 use support::local_server::{LocalServer, Reply};
 use support::{chrome_or_skip, pid_stopped};
 
@@ -58,6 +58,16 @@ fn faulty_server() -> LocalServer {
     .expect("bind 127.0.0.1")
 }
 
+/// Checks out the pool's next browser and loads a good page with it; returns the browser's pid.
+async fn next_page_loads(pool: &BrowserPool<ChromeProvider>, server: &LocalServer) -> Option<u32> {
+    let mut browser = guarded("the next checkout", pool.checkout()).await.expect("checkout");
+    let page = guarded("the next page", browser.fetch(PageRequest::new(server.url("/ok"))))
+        .await
+        .expect("the next page loads");
+    assert!(page.html.contains("fine"), "{}", page.html);
+    browser.pid()
+}
+
 async fn guarded<T>(what: &str, future: impl Future<Output = T>) -> T {
     tokio::time::timeout(HANG_GUARD, future)
         .await
@@ -85,15 +95,7 @@ async fn a_page_that_never_yields_times_out_and_its_browser_is_replaced() {
     assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
     assert!(pid_stopped(pid), "the stuck browser {pid} was killed");
     drop(browser);
-    let mut next = guarded("the next checkout", pool.checkout())
-        .await
-        .expect("replacement");
-    assert_ne!(next.pid(), Some(pid));
-    let page = guarded("the next page", next.fetch(PageRequest::new(server.url("/ok"))))
-        .await
-        .expect("the next page loads");
-    assert!(page.html.contains("fine"), "{}", page.html);
-    drop(next);
+    assert_ne!(next_page_loads(&pool, &server).await, Some(pid), "a new browser serves");
     pool.shutdown().await;
 }
 
@@ -140,12 +142,7 @@ async fn a_body_sent_a_byte_a_second_times_out() {
     .expect_err("never complete");
     assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
     drop(browser);
-    let mut browser = guarded("the next checkout", pool.checkout()).await.expect("checkout");
-    let page = guarded("the next page", browser.fetch(PageRequest::new(server.url("/ok"))))
-        .await
-        .expect("the next page loads");
-    assert!(page.html.contains("fine"));
-    drop(browser);
+    next_page_loads(&pool, &server).await;
     pool.shutdown().await;
 }
 
@@ -185,12 +182,7 @@ async fn a_page_over_the_render_memory_limit_is_stopped() {
     assert!(used_bytes > limit, "{used_bytes} is over {limit}");
     assert!(pid_stopped(pid), "the browser {pid} was killed");
     drop(browser);
-    let mut browser = guarded("the next checkout", pool.checkout())
-        .await
-        .expect("replacement");
-    let page = browser.fetch(PageRequest::new(server.url("/ok"))).await.expect("loads");
-    assert!(page.html.contains("fine"));
-    drop(browser);
+    assert_ne!(next_page_loads(&pool, &server).await, Some(pid), "a new browser serves");
     pool.shutdown().await;
 }
 
@@ -245,18 +237,7 @@ fn executor<B: BrowserProvider>(
     provider: B,
     config: RiptideConfig,
 ) -> Executor<B, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
-    Executor::builder()
-        .timeout_policy(AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()))
-        .config(config)
-        .browser_provider(provider)
-        .compile_cache(CompileCache::new(
-            common::wasmtime(),
-            MemoryStore::new(),
-            CacheOptions::default(),
-        ))
-        .retry_seed(7)
-        .build()
-        .expect("executor")
+    common::executor_builder(provider, config).build().expect("executor")
 }
 
 /// A server with a certificate no client trusts (self-signed, made now).

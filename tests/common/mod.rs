@@ -33,6 +33,32 @@ pub fn wasmtime() -> WasmtimeRuntime {
     WasmtimeRuntime::new(GuestLimits::default(), true).expect("wasmtime engine")
 }
 
+/// An executor builder for tests: `provider`, wasmtime with an in-memory module cache, a learned
+/// timeout policy from `config`, and a fixed retry seed. Add what a test needs, then `build`.
+#[cfg(feature = "wasmtime")]
+pub fn executor_builder<B: riptide::traits::BrowserProvider>(
+    provider: B,
+    config: riptide::RiptideConfig,
+) -> riptide::ExecutorBuilder<
+    B,
+    WasmtimeRuntime,
+    riptide::backends::memory::MemoryStore,
+    riptide::policies::AdaptiveTimeout,
+> {
+    riptide::Executor::builder()
+        .timeout_policy(riptide::policies::AdaptiveTimeout::new(
+            config.optimizations.adaptive_timeout.clone(),
+        ))
+        .config(config)
+        .browser_provider(provider)
+        .compile_cache(riptide::CompileCache::new(
+            wasmtime(),
+            riptide::backends::memory::MemoryStore::new(),
+            riptide::CacheOptions::default(),
+        ))
+        .retry_seed(7)
+}
+
 #[cfg(feature = "wasmer")]
 pub fn wasmer() -> WasmerRuntime {
     WasmerRuntime::new(GuestLimits::default(), true).expect("wasmer engine")
