@@ -5,12 +5,15 @@
 //! - Every CDP call costs ~100 ms (the crate's websocket reader polls with a 100 ms timeout), so
 //!   a fetch is two calls: navigate, then one evaluation that waits in the page for readiness
 //!   (and the selector) and returns the HTML. `wait_until_navigated` alone would add ~1.1 s.
-//! - `navigate_to` blocks until the response headers arrive; a server that never sends them
-//!   would hold it (and poison the browser) until the crate's idle timeout. A watchdog thread
-//!   calls `stop_loading` at the deadline, which fails the navigation with `ERR_ABORTED` and
-//!   leaves the browser usable.
-//! - An idle browser dies after `idle_browser_timeout` (30 s by default) even while pinged, so
-//!   riptide raises it far above any pool idle time.
+//! - headless_chrome waits for a CDP answer as long as the connection lives (its
+//!   `idle_browser_timeout`, which riptide raises far above any pool idle time because an idle
+//!   browser is otherwise dropped after 30 s even while pinged). `navigate_to` waits for headers
+//!   that may never come; an evaluation waits on a renderer that a page's `while (true) {}` or
+//!   an `alert()` never frees. So a render runs on a thread of its own and `fetch` keeps the
+//!   deadline: at the deadline it calls `stop_loading` (which fails a pending navigation with
+//!   `ERR_ABORTED` and leaves the browser usable), and a renderer that cannot answer even that
+//!   has its browser killed, which ends every call still waiting on it. Dialogs are switched off
+//!   in every page, and the browser's memory is watched while it renders.
 //! - riptide starts Chromium itself (`launcher.rs`) so the process gets a parent-death signal:
 //!   a riptide killed with SIGKILL takes its browsers with it. headless_chrome connects to it.
 //! - Killing only the main process leaves children, a profile directory and
