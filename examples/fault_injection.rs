@@ -17,8 +17,7 @@ mod local_server;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use local_server::{LocalServer, Reply};
@@ -94,7 +93,8 @@ fn riptide_binary() -> Result<PathBuf, String> {
 /// The local servers every scenario uses.
 struct World {
     http: LocalServer,
-    hangs: Arc<AtomicUsize>,
+    /// Requests to `/hang` so far, for a row to wait on.
+    hangs: Arc<(Mutex<usize>, Condvar)>,
     other_host: LocalServer,
     tls: LocalServer,
 }
@@ -105,7 +105,7 @@ impl World {
             Reply::Html("<!doctype html><title>moved</title><article><p>The page after the redirect, long enough to be an article, with <a href=\"/next\">a relative link</a>.</p></article>".into())
         })?;
         let moved: &'static str = Box::leak(other_host.url("/article").into_boxed_str());
-        let hangs = Arc::new(AtomicUsize::new(0));
+        let hangs = Arc::new((Mutex::new(0), Condvar::new()));
         let counted = hangs.clone();
         let bomb = gzip_bomb();
         let http = LocalServer::start(move |target| {
@@ -122,7 +122,8 @@ impl World {
                 body: bomb.clone(),
             },
             "/hang" => {
-                counted.fetch_add(1, Ordering::SeqCst);
+                *counted.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+                counted.1.notify_all();
                 Reply::Hang
             }
             "/loop" => Reply::Redirect("/loop"),
@@ -246,20 +247,19 @@ impl Run {
 }
 
 /// Waits for `child`, killing it at the guard.
-fn finish(mut child: Child) -> Result<Output, String> {
-    let until = Instant::now() + GUARD;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("hung: still running after {GUARD:?}"));
-            }
+fn finish(child: Child) -> Result<Output, String> {
+    let pid = child.id();
+    let (exited, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait_with_output());
+    });
+    match exit.recv_timeout(GUARD) {
+        Ok(out) => out.map_err(|e| e.to_string()),
+        Err(_) => {
+            signal(pid, libc::SIGKILL);
+            Err(format!("hung: still running after {GUARD:?}"))
         }
     }
-    child.wait_with_output().map_err(|e| e.to_string())
 }
 
 fn processes_mentioning(marker: &str) -> usize {
@@ -617,9 +617,9 @@ fn scenarios() -> Vec<Scenario> {
             let run = Run::new()
                 .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
                 .env("RIPTIDE_TIMEOUT_MAX", "60");
-            let before = c.world.hangs.load(Ordering::SeqCst);
+            let before = hangs_so_far(c);
             let mut child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
-            wait_for(|| c.world.hangs.load(Ordering::SeqCst) > before)?;
+            wait_for_hang(c, before)?;
             let had = run.browsers();
             let _ = child.kill();
             let _ = child.wait();
@@ -664,9 +664,9 @@ fn interrupted(c: &Ctx, sig: libc::c_int, code: i32) -> Result<String, String> {
     let run = Run::new()
         .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
         .env("RIPTIDE_TIMEOUT_MAX", "60");
-    let before = c.world.hangs.load(Ordering::SeqCst);
+    let before = hangs_so_far(c);
     let child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
-    wait_for(|| c.world.hangs.load(Ordering::SeqCst) > before)?;
+    wait_for_hang(c, before)?;
     let signalled = Instant::now();
     signal(child.id(), sig);
     let o = finish(child)?;
@@ -678,13 +678,20 @@ fn interrupted(c: &Ctx, sig: libc::c_int, code: i32) -> Result<String, String> {
     }
 }
 
-fn wait_for(mut done: impl FnMut() -> bool) -> Result<(), String> {
-    let until = Instant::now() + GUARD;
-    while !done() {
-        if Instant::now() > until {
-            return Err("the page was never requested".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
+fn hangs_so_far(c: &Ctx) -> usize {
+    *c.world.hangs.0.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits until `/hang` has been requested more than `before` times.
+fn wait_for_hang(c: &Ctx, before: usize) -> Result<(), String> {
+    let (count, arrived) = &*c.world.hangs;
+    let count = count.lock().unwrap_or_else(PoisonError::into_inner);
+    let (count, _) = arrived
+        .wait_timeout_while(count, GUARD, |n| *n <= before)
+        .unwrap_or_else(PoisonError::into_inner);
+    if *count > before {
+        Ok(())
+    } else {
+        Err("the page was never requested".into())
     }
-    Ok(())
 }

@@ -296,15 +296,20 @@ fn headless_batch_on_a_hanging_page(server: &Server, home: &Path, tmp: &Path) ->
 
 /// Waits for `child` to exit, failing the test at `HANG_GUARD` (the render deadline is 120 s:
 /// reaching the guard means the exit waited for the render).
-fn exit_of(mut child: std::process::Child) -> Output {
+fn exit_of(child: std::process::Child) -> Output {
     const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
-    let exited = support::eventually(HANG_GUARD, || matches!(child.try_wait(), Ok(Some(_))));
-    if !exited {
-        let _ = child.kill();
+    let pid = child.id();
+    let (exited, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait_with_output());
+    });
+    match exit.recv_timeout(HANG_GUARD) {
+        Ok(out) => out.expect("exits"),
+        Err(_) => {
+            support::send_signal(pid, libc::SIGKILL);
+            panic!("riptide did not exit within {HANG_GUARD:?}");
+        }
     }
-    let out = child.wait_with_output().expect("exits");
-    assert!(exited, "riptide did not exit within {HANG_GUARD:?}: {}", stderr(&out));
-    out
 }
 
 /// Issue 15, items 6 and 12: SIGTERM mid-render used to kill riptide and leave its Chromium

@@ -8,14 +8,18 @@ use std::ops::Deref;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
+use tokio::task::JoinHandle;
+
 use super::shared::{Shared, Slot};
 use crate::error::{Error, Result};
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
-/// A browser on its way back to the pool, and whether it misbehaved while out.
+/// A browser on its way back to the pool, whether it misbehaved while out, and the fetch still
+/// running on it if its caller gave up (cancelled; the pool waits for it before anything else).
 pub(crate) struct Returned<B> {
     pub slot: Slot<B>,
     pub suspect: bool,
+    pub in_flight: Option<JoinHandle<Result<RenderedPage>>>,
 }
 
 /// A browser checked out of a [`BrowserPool`](super::BrowserPool). Derefs to the provider's
@@ -26,6 +30,8 @@ pub struct PooledBrowser<P: BrowserProvider> {
     /// Weak: a handle kept somewhere must not keep a dropped pool alive.
     pool: Weak<Shared<P>>,
     suspect: bool,
+    /// The fetch in progress; left here when its future is dropped, for the pool to wait on.
+    in_flight: Option<JoinHandle<Result<RenderedPage>>>,
     checked_out: Instant,
 }
 
@@ -45,6 +51,7 @@ impl<P: BrowserProvider> PooledBrowser<P> {
             provider: pool.provider.clone(),
             pool: Arc::downgrade(pool),
             suspect: false,
+            in_flight: None,
             checked_out: Instant::now(),
         }
     }
@@ -85,12 +92,16 @@ impl<P: BrowserProvider> PooledBrowser<P> {
             browser: browser.clone(),
             armed: true,
         };
-        let result = tokio::task::spawn_blocking(move || provider.fetch(&browser, &request))
+        let task = self
+            .in_flight
+            .insert(tokio::task::spawn_blocking(move || provider.fetch(&browser, &request)));
+        let result = task
             .await
             .map_err(|e| Error::BrowserDead {
                 reason: format!("the fetch task failed: {e}"),
             })
             .and_then(|r| r);
+        self.in_flight = None;
         cancel.armed = false;
         drop(cancel);
         self.suspect = was_suspect || result.is_err();
@@ -138,6 +149,7 @@ impl<P: BrowserProvider> Drop for PooledBrowser<P> {
         if let Err(unsent) = pool.send_back(Returned {
             slot,
             suspect: self.suspect,
+            in_flight: self.in_flight.take(),
         }) {
             // The pool's tasks are gone (its runtime ended): close the browser here.
             pool.abandon();

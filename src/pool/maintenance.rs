@@ -28,9 +28,21 @@ pub(crate) async fn take_returns<P: BrowserProvider>(
     mut returned: mpsc::UnboundedReceiver<Returned<P::Browser>>,
 ) {
     // The handle already moved the browser from in-use to maintenance.
-    while let Some(Returned { slot, suspect }) = returned.recv().await {
+    while let Some(Returned {
+        slot,
+        suspect,
+        in_flight,
+    }) = returned.recv().await
+    {
         let shared = shared.clone();
-        tokio::spawn(async move { check_returned(&shared, slot, suspect).await });
+        tokio::spawn(async move {
+            // A fetch whose caller gave up was cancelled and ends within moments; until it
+            // does it holds the browser, which can be neither probed nor closed.
+            if let Some(fetch) = in_flight {
+                let _ = fetch.await;
+            }
+            check_returned(&shared, slot, suspect).await
+        });
     }
 }
 

@@ -21,9 +21,6 @@ use super::options::PoolOptions;
 use crate::error::{Error, Result};
 use crate::traits::BrowserProvider;
 
-/// How long closing a browser waits for a cancelled fetch to let go of it.
-const RELEASE_WAIT: Duration = Duration::from_secs(10);
-
 /// One browser and what the pool knows about it.
 pub(crate) struct Slot<B> {
     pub id: u64,
@@ -458,23 +455,11 @@ impl<P: BrowserProvider> Shared<P> {
         self.metrics.recycled(reason);
         let provider = self.provider.clone();
         let browser = slot.browser;
-        let _ = tokio::task::spawn_blocking(move || {
-            // A fetch abandoned by its caller may still hold it: it was cancelled when its
-            // future dropped and lets go within moments (a render stops at its next look, or
-            // its browser is killed), so wait for it, bounded, rather than leave the browser
-            // to outlive a shutdown. Past the bound, the last holder's drop ends it.
-            let mut browser = browser;
-            let until = Instant::now() + RELEASE_WAIT;
-            loop {
-                match Arc::try_unwrap(browser) {
-                    Ok(owned) => return provider.close(owned),
-                    Err(shared) if Instant::now() < until => {
-                        browser = shared;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(shared) => return drop(shared),
-                }
-            }
+        let _ = tokio::task::spawn_blocking(move || match Arc::try_unwrap(browser) {
+            Ok(browser) => provider.close(browser),
+            // Returns wait for a cancelled fetch to end first; a holder outside the pool (a
+            // caller keeping a clone) ends it with its last drop.
+            Err(shared) => drop(shared),
         })
         .await;
         let mut st = self.lock();
