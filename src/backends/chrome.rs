@@ -26,6 +26,11 @@
 
 mod launcher;
 mod process_tree;
+mod render;
+mod tab;
+
+use render::{Watched, load};
+use tab::Refusals;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -34,11 +39,6 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use headless_chrome::browser::DEFAULT_ARGS;
-use headless_chrome::browser::tab::RequestPausedDecision;
-use headless_chrome::browser::transport::SessionId;
-use headless_chrome::browser::transport::Transport;
-use headless_chrome::protocol::cdp::Fetch::events::RequestPausedEvent;
-use headless_chrome::protocol::cdp::{Fetch, Network, Page, Runtime, Security};
 use headless_chrome::{Browser, Tab};
 
 use crate::error::{Error, Result};
@@ -77,19 +77,9 @@ const TERMINATE_GRACE: Duration = Duration::from_secs(3);
 /// or a dialog never does.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// How often a render in progress is looked at: for a cancel, and for its memory when a limit
-/// is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
-/// page allocating as fast as it can gains some hundred megabytes between two reads.
-const WATCH_TICK: Duration = Duration::from_millis(100);
-
 /// The default render memory limit: far above what real pages use (100-400 MB a browser),
 /// far below what a runaway page takes a machine to.
 pub const DEFAULT_RENDER_MEMORY_LIMIT: u64 = 1 << 30;
-
-/// Disables the page dialogs that block a renderer until someone answers them (`alert`,
-/// `confirm`, `prompt`, `print`). Installed in every document before its own scripts run.
-const NO_DIALOGS: &str =
-    "window.alert = () => {}; window.confirm = () => true; window.prompt = () => null; window.print = () => {};";
 
 /// Settings for [`ChromeProvider::local`].
 #[derive(Debug, Clone)]
@@ -150,18 +140,6 @@ pub struct ChromeProvider {
     accept_invalid_certs: bool,
     render_memory_limit: Option<u64>,
     addresses: AddressPolicy,
-}
-
-/// How a watched render ended.
-enum Watched {
-    /// The render thread answered.
-    Finished(std::result::Result<Option<RenderedPage>, String>),
-    /// The deadline passed first.
-    Late,
-    /// The caller cancelled the fetch.
-    Cancelled,
-    /// The browser went over the render memory limit.
-    OverMemory { used_bytes: u64, limit_bytes: u64 },
 }
 
 impl std::fmt::Debug for ChromeProvider {
@@ -382,95 +360,7 @@ impl ChromeProvider {
             cancelled: AtomicBool::new(false),
         })
     }
-
-    /// Readies a new tab: no blocking dialogs in any page it loads, certificates verified (or
-    /// not) as configured whatever flags the browser was started with, and, when the address
-    /// policy refuses anything, every document request checked against it (documents only:
-    /// intercepting every image and script would cost a DevTools round trip each).
-    fn prepare(&self, tab: &Tab) -> std::result::Result<Refusals, String> {
-        tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
-            source: NO_DIALOGS.into(),
-            world_name: None,
-            include_command_line_api: None,
-            run_immediately: None,
-        })
-        .map_err(|e| format!("{e:#}"))?;
-        tab.call_method(Security::SetIgnoreCertificateErrors {
-            ignore: self.accept_invalid_certs,
-        })
-        .map_err(|e| format!("{e:#}"))?;
-        let refusals = Refusals::default();
-        if self.addresses.restricts() {
-            let policy = self.addresses.clone();
-            let refused = refusals.clone();
-            let interceptor = move |_: Arc<Transport>, _: SessionId, paused: RequestPausedEvent| {
-                let url = &paused.params.request.url;
-                let verdict = url::Url::parse(url)
-                    .map_err(|e| format!("{url} is not a valid URL: {e}"))
-                    .and_then(|parsed| policy.check_url_resolving(&parsed));
-                match verdict {
-                    Ok(()) => RequestPausedDecision::Continue(None),
-                    Err(why) => {
-                        *refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(format!("{url}: {why}"));
-                        RequestPausedDecision::Fail(Fetch::FailRequest {
-                            request_id: paused.params.request_id,
-                            error_reason: Network::ErrorReason::BlockedByClient,
-                        })
-                    }
-                }
-            };
-            tab.enable_request_interception(Arc::new(interceptor))
-                .map_err(|e| format!("{e:#}"))?;
-            tab.enable_fetch(
-                Some(&[Fetch::RequestPattern {
-                    url_pattern: Some("*".into()),
-                    resource_Type: Some(Network::ResourceType::Document),
-                    request_stage: Some(Fetch::RequestStage::Request),
-                }]),
-                None,
-            )
-            .map_err(|e| format!("{e:#}"))?;
-        }
-        Ok(refusals)
-    }
-
-    /// Reads the browser's memory until the render answers, the deadline passes, or the
-    /// memory limit is crossed.
-    fn watch(
-        &self,
-        browser: &ChromeBrowser,
-        rx: &mpsc::Receiver<std::result::Result<Option<RenderedPage>, String>>,
-        deadline: Instant,
-    ) -> Watched {
-        let limit = self.render_memory_limit.filter(|_| browser.pid.is_some());
-        loop {
-            if browser.cancelled.load(Ordering::Acquire) {
-                return Watched::Cancelled;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let wait = left.min(WATCH_TICK);
-            match rx.recv_timeout(wait) {
-                Ok(result) => return Watched::Finished(result),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Watched::Finished(Err("the render thread ended without an answer".into()));
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) if left <= wait => return Watched::Late,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-            }
-            if let (Some(limit_bytes), Some(used_bytes)) = (limit, self.memory_bytes(browser))
-                && used_bytes > limit_bytes
-            {
-                return Watched::OverMemory {
-                    used_bytes,
-                    limit_bytes,
-                };
-            }
-        }
-    }
 }
-
-/// The address policy's last refusal in a tab (`url: why`), for its fetch to report.
-type Refusals = Arc<Mutex<Option<String>>>;
 
 /// One browser with its warm tab.
 pub struct ChromeBrowser {
@@ -705,72 +595,6 @@ impl BrowserProvider for ChromeProvider {
 
     fn close(&self, browser: ChromeBrowser) {
         drop(browser);
-    }
-}
-
-/// Navigates, then waits inside the page for readiness (and the selector) and returns the HTML
-/// and the page's URL in the same call. `Ok(None)`: the page did not get ready before the
-/// deadline.
-fn load(tab: &Tab, request: &PageRequest, started: Instant) -> std::result::Result<Option<RenderedPage>, String> {
-    tab.navigate_to(&request.url).map_err(|e| format!("{e:#}"))?;
-    let remaining = request.deadline.saturating_sub(started.elapsed());
-    let selector = serde_json::to_string(&request.wait_for).unwrap_or_else(|_| "null".into());
-    let quiet = request.settle.map_or(0, |d| d.as_millis());
-    // Ready: `load` fired and the selector (if any) matches. Settled: ready, and the DOM has not
-    // changed for `quiet` ms (or it has been ready for MAX_SETTLE). At the deadline a ready page
-    // is returned as it is; one that never got ready gives `null`.
-    let expression = format!(
-        r#"new Promise((resolve) => {{
-            const selector = {selector};
-            const ready = () => document.readyState === "complete" && (!selector || document.querySelector(selector) !== null);
-            const html = () => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML];
-            let lastChange = Date.now();
-            let readyAt = null;
-            const observer = new MutationObserver(() => {{ lastChange = Date.now(); }});
-            if ({quiet} > 0) observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});
-            const settled = () => {{
-                if (!ready()) return false;
-                const now = Date.now();
-                if (readyAt === null) readyAt = now;
-                return now - lastChange >= {quiet} || now - readyAt >= {max_settle};
-            }};
-            const done = (value) => {{ observer.disconnect(); clearInterval(poll); clearTimeout(timer); resolve(value); }};
-            const timer = setTimeout(() => done(ready() ? html() : null), {ms});
-            const poll = setInterval(() => {{ if (settled()) done(html()); }}, 5);
-            if (settled()) done(html());
-        }})"#,
-        ms = remaining.as_millis(),
-        max_settle = PageRequest::MAX_SETTLE.as_millis(),
-    );
-    let reply = tab
-        .call_method(Runtime::Evaluate {
-            expression,
-            return_by_value: Some(true),
-            await_promise: Some(true),
-            generate_preview: None,
-            silent: Some(true),
-            include_command_line_api: None,
-            user_gesture: None,
-            object_group: None,
-            context_id: None,
-            throw_on_side_effect: None,
-            timeout: None,
-            disable_breaks: None,
-            repl_mode: None,
-            allow_unsafe_eval_blocked_by_csp: None,
-            unique_context_id: None,
-            serialization_options: None,
-        })
-        .map_err(|e| format!("{e:#}"))?;
-    if let Some(exception) = reply.exception_details {
-        return Err(format!("the page's script context failed: {}", exception.text));
-    }
-    let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
-        return Ok(None);
-    };
-    match serde_json::from_value::<(String, String)>(value) {
-        Ok((final_url, html)) => Ok(Some(RenderedPage { html, final_url })),
-        Err(e) => Err(format!("the page's HTML came back in an unexpected shape: {e}")),
     }
 }
 
