@@ -252,6 +252,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// [`PoolOptions`](crate::PoolOptions) that cannot work together.
+    #[error(
+        "invalid browser pool options: {message}; fix the PoolOptions (or optimizations.browser_pool in the configuration)"
+    )]
+    InvalidPoolOptions {
+        /// What is wrong, naming the fields.
+        message: String,
+    },
+
+    /// A task riptide runs its blocking work on panicked or was cancelled (by its runtime
+    /// shutting down). The panic is a bug in riptide or in a backend.
+    #[error(
+        "riptide's task to {action} did not finish: {source}; if it panicked, report it with the page that caused it"
+    )]
+    Task {
+        /// What the task was doing.
+        action: &'static str,
+        /// Why it did not finish.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+
     /// The pool was shut down.
     #[error("the browser pool is shut down; create a new pool")]
     PoolClosed,
@@ -421,6 +443,14 @@ impl Error {
             source,
         }
     }
+}
+
+/// The result of a blocking task, its join error reported as [`Error::Task`].
+pub(crate) fn join_blocking<T>(
+    joined: std::result::Result<Result<T>, tokio::task::JoinError>,
+    action: &'static str,
+) -> Result<T> {
+    joined.map_err(|source| Error::Task { action, source })?
 }
 
 fn detail_suffix(detail: &str) -> String {

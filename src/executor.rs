@@ -21,7 +21,7 @@ mod static_fetch;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{Stream, StreamExt};
@@ -34,9 +34,10 @@ use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
 use crate::error::{Error, Result};
 use crate::extract::{Content, ExtractOptions, ExtractedContent, StageTimings, run_extractor_with};
-use crate::metrics::{ExtractionCounters, PerformanceReport, now_unix_secs};
+use crate::metrics::{ExtractionCounters, PerformanceReport};
 use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
 use crate::pool::PoolStatus;
+use crate::sync::now_unix_secs;
 use crate::traits::{
     BrowserProvider, EngineKind, FailureClass, ModuleCache, PageRequest, Target, TimeoutPolicy, WasmRuntime,
 };
@@ -276,10 +277,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                         tracing::debug!(url, reason, "escalating to headless");
                         engine_choice = started.elapsed();
                         escalated = true;
-                        self.headless_hosts
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .insert(host);
+                        crate::sync::lock(&self.headless_hosts).insert(host);
                         self.headless_extract(&source).await?
                     }
                 }
@@ -305,10 +303,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     }
 
     fn is_headless_host(&self, host: &str) -> bool {
-        self.headless_hosts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(host)
+        crate::sync::lock(&self.headless_hosts).contains(host)
     }
 
     async fn static_extract(&self, source: &PageSource) -> Result<(Fetch, ExtractedContent, Duration, Duration)> {

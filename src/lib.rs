@@ -61,6 +61,7 @@ pub mod policies;
 pub mod pool;
 #[cfg(any(feature = "redb", feature = "chrome"))]
 mod private_dir;
+mod sync;
 pub mod traits;
 
 pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};

@@ -2,7 +2,7 @@
 //! numbers in one JSON document (`riptide performance report`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -141,11 +141,4 @@ impl ExtractionCounters {
             mean_total_ms: mean(&self.total_micros),
         }
     }
-}
-
-/// Seconds since the Unix epoch, now.
-pub(crate) fn now_unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -515,17 +515,6 @@ fn missing_browser_is_a_clear_error() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inconsistent_options_are_rejected() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
-        return;
-    };
-    let err = BrowserPool::new(provider, options(3, 1, 2))
-        .await
-        .expect_err("min > max");
-    assert!(matches!(err, Error::Config { .. }), "{err:?}");
-}
-
 /// A type check more than a test: the pool and handles are usable across tasks.
 #[allow(dead_code)]
 fn pool_types_are_send_and_sync() {

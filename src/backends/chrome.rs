@@ -35,7 +35,7 @@ use tab::Refusals;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use headless_chrome::browser::DEFAULT_ARGS;
@@ -498,13 +498,13 @@ impl BrowserProvider for ChromeProvider {
         };
         // A fetch whose caller gave up runs on until its deadline; the next one waits for it
         // (within its own deadline), or the old fetch's stop would stop the new navigation.
-        let _navigation = browser.navigation.lock().unwrap_or_else(PoisonError::into_inner);
+        let _navigation = crate::sync::lock(&browser.navigation);
         if browser.cancelled.swap(false, Ordering::AcqRel) {
             return Err(Error::Cancelled {
                 url: request.url.clone(),
             });
         }
-        let refusals = || browser.refusals.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let refusals = || crate::sync::lock(&browser.refusals).take();
         drop(refusals());
         let Some(left) = deadline.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else {
             return Err(timed_out());

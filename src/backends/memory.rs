@@ -3,7 +3,7 @@
 //! profiles is [`MemoryProfileStore`].
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
 mod profile_store;
@@ -42,7 +42,7 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The map stays consistent under every panic point (single inserts and removes), so a
         // poisoned lock is still safe to use.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.inner)
     }
 
     /// Replaces the stored bytes of `key` without touching its metadata: a fault-injection hook

@@ -16,7 +16,6 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use flate2::Compression;
 use flate2::read::DeflateDecoder;
@@ -48,10 +47,7 @@ pub(crate) fn seal<'a>(
         format: FORMAT_VERSION,
         key: *key,
         fingerprint,
-        created_secs: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        created_secs: crate::sync::now_unix_secs(),
         len: body.len() as u64,
         digest: *blake3::hash(&body).as_bytes(),
         compressed: matches!(body, Cow::Owned(_)),

@@ -1,8 +1,8 @@
 //! [`CompileCache`]: `get_or_compile` over a runtime and a store.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -133,7 +133,7 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
             Counters::bump(&self.counters.hits);
             return Ok(module.clone());
         }
-        let _single_flight = slot.compiling.lock().unwrap_or_else(PoisonError::into_inner);
+        let _single_flight = crate::sync::lock(&slot.compiling);
         if let Some(module) = slot.module.get() {
             Counters::bump(&self.counters.hits);
             return Ok(module.clone());
@@ -149,10 +149,10 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
     }
 
     fn slot(&self, digest: [u8; 32]) -> Arc<Slot<R::Module>> {
-        if let Some(slot) = self.loaded.read().unwrap_or_else(PoisonError::into_inner).get(&digest) {
+        if let Some(slot) = crate::sync::read(&self.loaded).get(&digest) {
             return slot.clone();
         }
-        let mut map = self.loaded.write().unwrap_or_else(PoisonError::into_inner);
+        let mut map = crate::sync::write(&self.loaded);
         map.entry(digest)
             .or_insert_with(|| {
                 Arc::new(Slot {
@@ -199,7 +199,7 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
                 return Ok(None);
             }
         };
-        let age = now_secs().saturating_sub(stored.meta.created_secs);
+        let age = crate::sync::now_unix_secs().saturating_sub(stored.meta.created_secs);
         if age >= self.options.ttl.as_secs() {
             Counters::bump(&self.counters.expirations);
             if let Err(e) = self.store.remove(key) {
@@ -283,7 +283,7 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
 
     /// Forgets the modules loaded in this process (the store is untouched).
     pub fn clear_loaded(&self) {
-        self.loaded.write().unwrap_or_else(PoisonError::into_inner).clear();
+        crate::sync::write(&self.loaded).clear();
     }
 
     /// Removes every entry from the store and forgets loaded modules.
@@ -303,7 +303,7 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
     /// Counters of every process that used the store, including this one's unflushed part.
     pub fn lifetime_stats(&self) -> Result<CacheStats> {
         let mut total = self.store.counters()?;
-        let flushed = *self.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        let flushed = *crate::sync::lock(&self.flushed);
         total.add(&stats::delta(&self.counters.snapshot(), &flushed));
         self.stats_from(&total)
     }
@@ -322,7 +322,7 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
 
     /// Adds this process's counters since the last flush to the store. Called on drop too.
     pub fn flush_stats(&self) -> Result<()> {
-        let mut flushed = self.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut flushed = crate::sync::lock(&self.flushed);
         let now = self.counters.snapshot();
         let delta = stats::delta(&now, &flushed);
         if delta != StoredCounters::default() {
@@ -339,11 +339,4 @@ impl<R: WasmRuntime, C: ModuleCache> Drop for CompileCache<R, C> {
             tracing::debug!(error = %e, "could not save cache counters");
         }
     }
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -180,7 +180,7 @@ impl<B> Default for Launched<B> {
 
 impl<B> Launched<B> {
     fn lock(&self) -> std::sync::MutexGuard<'_, (Option<Arc<B>>, bool)> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     /// Records the launched browser; true if the render was cancelled before it launched.

@@ -28,14 +28,15 @@
 mod profile;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use self::profile::Profile;
 use super::profile_writer::ProfileWriter;
-use super::stats::{Counters, unix_secs};
+use super::stats::Counters;
 use crate::config::AdaptiveTimeoutConfig;
 use crate::error::Result;
+use crate::sync::unix_secs;
 use crate::traits::{
     EngineKind, Outcome, ProfileStore, ProfileView, StoredProfile, Target, TimeoutPolicy, TimeoutStats,
 };
@@ -180,7 +181,7 @@ fn merge_stored(ours: &StoredProfile, base: Option<&StoredProfile>, stored: Opti
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     // Every update leaves the maps consistent, so a poisoned lock is still safe to use.
-    state.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::sync::lock(state)
 }
 
 impl State {

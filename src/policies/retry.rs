@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -218,18 +218,18 @@ impl Retrier {
 
     /// Retries the budget holds now.
     pub fn budget(&self) -> f64 {
-        *self.budget.lock().unwrap_or_else(PoisonError::into_inner)
+        *crate::sync::lock(&self.budget)
     }
 
     fn deposit(&self) {
         let s = &self.settings;
-        let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut budget = crate::sync::lock(&self.budget);
         // Capped, so a long quiet spell cannot bank an unbounded burst of retries.
         *budget = (*budget + s.budget_ratio).min(s.budget_reserve + 100.0 * s.budget_ratio);
     }
 
     fn withdraw(&self) -> bool {
-        let mut budget = self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut budget = crate::sync::lock(&self.budget);
         if *budget >= 1.0 {
             *budget -= 1.0;
             true
@@ -240,13 +240,13 @@ impl Retrier {
 
     fn jittered(&self, pause: Duration) -> Duration {
         let j = self.settings.jitter.clamp(0.0, 1.0);
-        let factor = 1.0 - j + 2.0 * j * self.rng.lock().unwrap_or_else(PoisonError::into_inner).f64();
+        let factor = 1.0 - j + 2.0 * j * crate::sync::lock(&self.rng).f64();
         Duration::from_secs_f64(pause.as_secs_f64() * factor)
     }
 
     /// Fails fast while `origin` has an open circuit; moves an expired one to half-open.
     fn admit(&self, origin: &str, now: Instant) -> Result<()> {
-        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut circuits = crate::sync::lock(&self.circuits);
         let circuit = circuits
             .entry(origin.to_string())
             .or_insert(Circuit::Closed { failures: 0 });
@@ -266,7 +266,7 @@ impl Retrier {
     /// timed out, which is the policy's business, not the breaker's).
     fn record(&self, origin: &str, failure: Option<FailureClass>, now: Instant) {
         let s = &self.settings;
-        let mut circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut circuits = crate::sync::lock(&self.circuits);
         let circuit = circuits
             .entry(origin.to_string())
             .or_insert(Circuit::Closed { failures: 0 });
@@ -289,7 +289,7 @@ impl Retrier {
 
     /// Whether the circuit of `origin` (the host, for [`run`](Self::run)) is open now.
     pub fn circuit_open(&self, host: &str) -> bool {
-        let circuits = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        let circuits = crate::sync::lock(&self.circuits);
         matches!(circuits.get(host), Some(Circuit::Open { until }) if Instant::now() < *until)
     }
 }

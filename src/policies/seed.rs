@@ -43,11 +43,7 @@ impl SeedAdaptive {
 
     /// The success-rate EMA of `target`, if it was observed.
     pub fn success_rate(&self, target: &Target) -> Option<f64> {
-        self.profiles
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(target)?
-            .success_rate
+        crate::sync::lock(&self.profiles).get(target)?.success_rate
     }
 }
 
@@ -62,7 +58,7 @@ fn p95(samples: &VecDeque<f64>) -> f64 {
 impl TimeoutPolicy for SeedAdaptive {
     fn timeout_for(&self, target: &Target) -> Duration {
         let c = &self.config;
-        let profiles = self.profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let profiles = crate::sync::lock(&self.profiles);
         let samples = profiles.get(target).map(|p| &p.latencies_secs);
         match samples {
             Some(s) if s.len() >= c.min_samples.max(1) as usize => {
@@ -75,9 +71,9 @@ impl TimeoutPolicy for SeedAdaptive {
 
     fn observe(&self, target: &Target, outcome: &Outcome) {
         let default = Duration::from_secs(self.config.default_timeout_secs);
-        (self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).record(outcome, default);
+        (crate::sync::lock(&self.counters)).record(outcome, default);
         let alpha = self.config.learning_rate;
-        let mut profiles = self.profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut profiles = crate::sync::lock(&self.profiles);
         let profile = profiles.entry(target.clone()).or_default();
         let success = matches!(outcome, Outcome::Succeeded(_));
         let x = if success { 1.0 } else { 0.0 };
@@ -92,10 +88,10 @@ impl TimeoutPolicy for SeedAdaptive {
 
     fn stats(&self) -> Option<TimeoutStats> {
         let min = self.config.min_samples.max(1) as usize;
-        let learned = (self.profiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        let learned = (crate::sync::lock(&self.profiles))
             .values()
             .filter(|p| p.latencies_secs.len() >= min)
             .count();
-        Some((self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).stats(learned))
+        Some((crate::sync::lock(&self.counters)).stats(learned))
     }
 }

@@ -1,7 +1,7 @@
 //! The running totals behind [`TimeoutStats`], shared by riptide's learning policies so they
 //! count attempts, wasted wait and the seed's `time_saved` the same way.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::traits::timeout::{Outcome, TimeoutStats};
 
@@ -45,9 +45,4 @@ impl Counters {
             learned_domains,
         }
     }
-}
-
-/// Seconds since the Unix epoch (0 for a clock set before 1970).
-pub(crate) fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

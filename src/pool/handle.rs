@@ -1,26 +1,20 @@
 //! [`PooledBrowser`]: a checked-out browser that goes back to the pool when dropped.
 //!
-//! The return travels over an unbounded channel whose `send` never blocks and needs no runtime,
-//! so a handle can be dropped anywhere: in a sync context, after its caller's runtime is gone,
-//! or while unwinding. If the pool itself is gone the browser is closed by its own drop.
+//! Dropping it is one call, [`PoolInner::put_back`], like bb8's `put_back`: the return travels
+//! over a channel whose `send` never blocks and needs no runtime, so a handle can be dropped
+//! anywhere (in a sync context, after its caller's runtime is gone, while unwinding). If the pool
+//! itself is gone the browser is closed by its own drop.
 
 use std::ops::Deref;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use tokio::task::JoinHandle;
 
-use super::shared::{Shared, Slot};
-use crate::error::{Error, Result};
+use super::inner::{PoolInner, Returned};
+use super::internals::Slot;
+use crate::error::Result;
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
-
-/// A browser on its way back to the pool, whether it misbehaved while out, and the fetch still
-/// running on it if its caller gave up (cancelled; the pool waits for it before anything else).
-pub(crate) struct Returned<B> {
-    pub slot: Slot<B>,
-    pub suspect: bool,
-    pub in_flight: Option<JoinHandle<Result<RenderedPage>>>,
-}
 
 /// A browser checked out of a [`BrowserPool`](super::BrowserPool). Derefs to the provider's
 /// browser type; [`fetch`](PooledBrowser::fetch) runs the provider's fetch on a blocking thread.
@@ -28,7 +22,7 @@ pub struct PooledBrowser<P: BrowserProvider> {
     slot: Option<Slot<P::Browser>>,
     provider: Arc<P>,
     /// Weak: a handle kept somewhere must not keep a dropped pool alive.
-    pool: Weak<Shared<P>>,
+    pool: Weak<PoolInner<P>>,
     suspect: bool,
     /// The fetch in progress; left here when its future is dropped, for the pool to wait on.
     in_flight: Option<JoinHandle<Result<RenderedPage>>>,
@@ -45,7 +39,7 @@ impl<P: BrowserProvider> std::fmt::Debug for PooledBrowser<P> {
 }
 
 impl<P: BrowserProvider> PooledBrowser<P> {
-    pub(crate) fn new(slot: Slot<P::Browser>, pool: &Arc<Shared<P>>) -> Self {
+    pub(crate) fn new(slot: Slot<P::Browser>, pool: &Arc<PoolInner<P>>) -> Self {
         Self {
             slot: Some(slot),
             provider: pool.provider.clone(),
@@ -95,12 +89,7 @@ impl<P: BrowserProvider> PooledBrowser<P> {
         let task = self
             .in_flight
             .insert(tokio::task::spawn_blocking(move || provider.fetch(&browser, &request)));
-        let result = task
-            .await
-            .map_err(|e| Error::BrowserDead {
-                reason: format!("the fetch task failed: {e}"),
-            })
-            .and_then(|r| r);
+        let result = crate::error::join_blocking(task.await, "fetch a page");
         self.in_flight = None;
         cancel.armed = false;
         drop(cancel);
@@ -117,10 +106,10 @@ impl<P: BrowserProvider> PooledBrowser<P> {
 /// Cancels the fetch on `browser` when dropped while armed: a fetch future dropped mid-fetch
 /// stops the render instead of leaving it to run to its deadline. Disarmed once the fetch has
 /// answered (and then dropped normally: its `Arc`s must go, or the browser is never closed).
-pub(crate) struct CancelOnDrop<P: BrowserProvider> {
-    pub provider: Arc<P>,
-    pub browser: Arc<P::Browser>,
-    pub armed: bool,
+struct CancelOnDrop<P: BrowserProvider> {
+    provider: Arc<P>,
+    browser: Arc<P::Browser>,
+    armed: bool,
 }
 
 impl<P: BrowserProvider> Drop for CancelOnDrop<P> {
@@ -143,17 +132,12 @@ impl<P: BrowserProvider> Drop for PooledBrowser<P> {
     fn drop(&mut self) {
         let Some(slot) = self.slot.take() else { return };
         // With the pool gone, the browser closes as the slot drops here.
-        let Some(pool) = self.pool.upgrade() else { return };
-        // Counted as returning from this moment, so `settled` and `shutdown` wait for it.
-        pool.returned(slot.id);
-        if let Err(unsent) = pool.send_back(Returned {
-            slot,
-            suspect: self.suspect,
-            in_flight: self.in_flight.take(),
-        }) {
-            // The pool's tasks are gone (its runtime ended): close the browser here.
-            pool.abandon();
-            drop(unsent);
+        if let Some(pool) = self.pool.upgrade() {
+            pool.put_back(Returned {
+                slot,
+                suspect: self.suspect,
+                in_flight: self.in_flight.take(),
+            });
         }
     }
 }

@@ -7,19 +7,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::recycle::RecycleReason;
+
 /// How many recent checkout waits the percentiles are computed over.
 const WAIT_WINDOW: usize = 4096;
-
-/// Why a browser was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RecycleReason {
-    Requests,
-    Idle,
-    Age,
-    Memory,
-    Unhealthy,
-    Shutdown,
-}
 
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -57,10 +48,7 @@ impl Metrics {
     }
 
     pub fn record_wait(&self, wait: Duration) {
-        let mut waits = self
-            .waits_micros
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut waits = crate::sync::lock(&self.waits_micros);
         if waits.len() == WAIT_WINDOW {
             waits.pop_front();
         }
@@ -68,13 +56,7 @@ impl Metrics {
     }
 
     pub fn wait_percentiles(&self) -> WaitPercentiles {
-        let mut waits: Vec<u64> = self
-            .waits_micros
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .copied()
-            .collect();
+        let mut waits: Vec<u64> = crate::sync::lock(&self.waits_micros).iter().copied().collect();
         waits.sort_unstable();
         let at = |q: f64| -> f64 {
             if waits.is_empty() {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::config::BrowserPoolConfig;
+use crate::error::{Error, Result};
 
 /// Pool behaviour; [`PoolOptions::from_config`] maps `[optimizations.browser_pool]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,20 @@ impl PoolOptions {
             max_waiters: 1024,
             background_warmup: c.background_warmup,
         }
+    }
+
+    /// Checks the options are consistent: at least one browser allowed, and no more kept than
+    /// allowed.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_instances == 0 || self.min_instances > self.max_instances {
+            return Err(Error::InvalidPoolOptions {
+                message: format!(
+                    "min_instances {} and max_instances {} must satisfy 1 <= max and min <= max",
+                    self.min_instances, self.max_instances
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// How many browsers warm-up and replenishing aim for.

@@ -16,7 +16,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// How long Chromium gets to print its DevTools URL.
@@ -131,7 +131,7 @@ fn spawn_on_launcher_thread(command: Command) -> std::io::Result<Child> {
             });
         Mutex::new(started.ok().map(|_| tx))
     });
-    let sender = launcher.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let sender = crate::sync::lock(launcher).clone();
     let Some(sender) = sender else {
         return Err(std::io::Error::other(
             "the browser launcher thread could not be started",

@@ -1,7 +1,7 @@
 //! Readying a browser's tab before its first page: no blocking dialogs, certificates verified
 //! as configured, and the address policy on every document the tab requests.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use headless_chrome::Tab;
 use headless_chrome::browser::tab::RequestPausedDecision;
@@ -48,7 +48,7 @@ impl ChromeProvider {
                 match verdict {
                     Ok(()) => RequestPausedDecision::Continue(None),
                     Err(why) => {
-                        *refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(format!("{url}: {why}"));
+                        *crate::sync::lock(&refused) = Some(format!("{url}: {why}"));
                         RequestPausedDecision::Fail(Fetch::FailRequest {
                             request_id: paused.params.request_id,
                             error_reason: Network::ErrorReason::BlockedByClient,

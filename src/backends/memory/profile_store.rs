@@ -3,7 +3,7 @@
 //! to check a round trip.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use crate::error::Result;
 use crate::traits::{ProfileStore, StoredProfile, Target};
@@ -23,12 +23,12 @@ impl MemoryProfileStore {
 
 impl ProfileStore for MemoryProfileStore {
     fn load(&self) -> Result<Vec<StoredProfile>> {
-        let profiles = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+        let profiles = crate::sync::lock(&self.profiles);
         Ok(profiles.values().cloned().collect())
     }
 
     fn save(&self, batch: &[StoredProfile]) -> Result<()> {
-        let mut profiles = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut profiles = crate::sync::lock(&self.profiles);
         for p in batch {
             profiles.insert(p.target.clone(), p.clone());
         }
@@ -36,7 +36,7 @@ impl ProfileStore for MemoryProfileStore {
     }
 
     fn remove(&self, targets: &[Target]) -> Result<()> {
-        let mut profiles = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut profiles = crate::sync::lock(&self.profiles);
         for t in targets {
             profiles.remove(t);
         }

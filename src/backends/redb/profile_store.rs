@@ -8,7 +8,7 @@
 //! file again. A damaged file is set aside as `timeouts.redb.damaged` and replaced.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -51,11 +51,11 @@ impl RedbProfileStore {
 
     /// Whether the file is open (`false`: held by another program; loads and saves fail).
     pub fn is_available(&self) -> bool {
-        self.db.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+        crate::sync::lock(&self.db).is_some()
     }
 
     fn with_db<T>(&self, action: &'static str, f: impl FnOnce(&Database) -> Result<T, redb::Error>) -> Result<T> {
-        let mut db = self.db.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut db = crate::sync::lock(&self.db);
         if db.is_none() {
             *db = open_shared(&self.path, "timeout profile store", FALLBACK);
         }
@@ -104,7 +104,7 @@ fn target_of(key: &str) -> Option<Target> {
 }
 
 fn encode(p: &StoredProfile) -> Vec<u8> {
-    let secs = p.updated_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = crate::sync::unix_secs(p.updated_at);
     let mut value = Vec::with_capacity(8 + p.data.len());
     value.extend_from_slice(&secs.to_le_bytes());
     value.extend_from_slice(&p.data);
