@@ -15,8 +15,7 @@ use std::path::Path;
 use riptide::backends::memory::{MemoryProfileStore, MemoryStore};
 use riptide::backends::no_browser::NoBrowser;
 use riptide::policies::AdaptiveTimeout;
-use riptide::traits::{BrowserProvider, ModuleCache, TimeoutPolicy, WasmRuntime};
-use riptide::{CacheOptions, CompileCache, Engine, Executor, GuestLimits, RiptideConfig};
+use riptide::{AnyExecutor, CacheOptions, CompileCache, Engine, Executor, GuestLimits, RiptideConfig};
 
 #[cfg(not(any(feature = "wasmtime", feature = "wasmer")))]
 compile_error!("choose_backends needs an engine: --features wasmer (or wasmtime)");
@@ -31,14 +30,9 @@ fn engine() -> riptide::Result<riptide::backends::wasmtime::WasmtimeRuntime> {
     riptide::backends::wasmtime::WasmtimeRuntime::new(GuestLimits::default(), true)
 }
 
-/// Backend-agnostic: this is the code a crawler would write once.
-async fn crawl<B, R, C, T>(executor: &Executor<B, R, C, T>, pages: &[String]) -> riptide::Result<()>
-where
-    B: BrowserProvider,
-    R: WasmRuntime,
-    C: ModuleCache,
-    T: TimeoutPolicy,
-{
+/// Backend-agnostic: this is the code a crawler would write once. `AnyExecutor` is every
+/// executor with its parts erased, so no type parameter names them.
+async fn crawl(executor: &dyn AnyExecutor, pages: &[String]) -> riptide::Result<()> {
     for url in pages {
         let page = executor.extract_with(url, Engine::Static).await?;
         println!(
@@ -48,30 +42,25 @@ where
             url.rsplit('/').next().unwrap_or(url)
         );
     }
-    let stats = executor.compile_cache().stats()?;
-    println!(
-        "\nengine {}, store {}: {} compile(s), {} hit(s)",
-        stats.engine, stats.store, stats.compilations, stats.hits
-    );
+    if let Some(stats) = executor.report().await.wasm_cache {
+        println!(
+            "\nengine {}, store {}: {} compile(s), {} hit(s)",
+            stats.engine, stats.store, stats.compilations, stats.hits
+        );
+    }
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> riptide::Result<()> {
     let config = RiptideConfig::default();
-    let executor = Executor::builder()
-        .browser_provider(NoBrowser)
-        .compile_cache(CompileCache::new(
-            engine()?,
-            MemoryStore::new(),
-            CacheOptions::default(),
-        ))
-        .timeout_policy(AdaptiveTimeout::with_store(
-            config.optimizations.adaptive_timeout.clone(),
-            MemoryProfileStore::new(),
-        ))
-        .config(config)
-        .build()?;
+    let executor = Executor::builder(
+        NoBrowser,
+        CompileCache::new(engine()?, MemoryStore::new(), CacheOptions::default()),
+        AdaptiveTimeout::with_store(config.optimizations.adaptive_timeout.clone(), MemoryProfileStore::new()),
+    )
+    .config(config)
+    .build()?;
     let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo_site");
     let pages: Vec<String> = ["index.html", "about.html", "index.html"]
         .iter()

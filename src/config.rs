@@ -7,7 +7,8 @@
 //! `RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__MAX_INSTANCES=4`; the specification's short forms
 //! (`RIPTIDE_POOL_MAX_INSTANCES`, ...) are listed in [`SHORT_ENV_VARS`].
 //!
-//! Unknown keys, wrong types and impossible values are rejected with an [`Error::Config`] that
+//! Unknown keys, wrong types and impossible values are rejected with a
+//! [`ConfigError::Invalid`] that
 //! names the key and where its value came from (the file, or the variable), because a typo that
 //! silently falls back to a default is the hardest configuration bug to find.
 
@@ -18,7 +19,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 
 /// The environment variable that moves riptide's home directory.
 pub const HOME_ENV_VAR: &str = "RIPTIDE_HOME";
@@ -417,10 +418,11 @@ impl ConfigLoader {
             Some(file) => {
                 let file = expand_tilde(file);
                 if !file.is_file() {
-                    return Err(Error::ConfigLoad(format!(
-                        "configuration file {} does not exist",
-                        file.display()
-                    )));
+                    let missing = format!("configuration file {} does not exist", file.display());
+                    return Err(ConfigError::Load {
+                        source: Box::new(figment::Error::from(missing)),
+                    }
+                    .into());
                 }
                 figment = figment.merge(Toml::file_exact(file));
             }
@@ -436,13 +438,15 @@ impl ConfigLoader {
             if NON_KEY_ENV_VARS.contains(&name.as_str()) {
                 continue;
             }
-            let key = env_var_key(name).ok_or_else(|| Error::Config {
-                key: name.clone(),
-                origin: format!("environment variable {name}"),
-                message: format!(
-                    "unknown variable; set keys as RIPTIDE_<SECTION>__<KEY> (e.g. RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__MAX_INSTANCES) or use a short form: {}",
-                    SHORT_ENV_VARS.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
-                ),
+            let key = env_var_key(name).ok_or_else(|| {
+                Error::config(
+                    name.clone(),
+                    format!("environment variable {name}"),
+                    format!(
+                        "unknown variable; set keys as RIPTIDE_<SECTION>__<KEY> (e.g. RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__MAX_INSTANCES) or use a short form: {}",
+                        SHORT_ENV_VARS.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
+                    ),
+                )
             })?;
             figment = figment.merge(EnvVar {
                 name: name.clone(),
@@ -500,13 +504,9 @@ fn from_figment(err: figment::Error) -> Error {
         None => "the configuration".to_string(),
     };
     if path.is_empty() {
-        return Error::ConfigLoad(err.to_string());
+        return ConfigError::Load { source: Box::new(err) }.into();
     }
-    Error::Config {
-        key: path.join("."),
-        origin,
-        message: err.kind.to_string(),
-    }
+    Error::config(path.join("."), origin, err.kind.to_string())
 }
 
 fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
@@ -518,11 +518,7 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
             },
             None => "the defaults".to_string(),
         };
-        Error::Config {
-            key: key.to_string(),
-            origin,
-            message,
-        }
+        Error::config(key, origin, message)
     };
     let pool = &c.optimizations.browser_pool;
     let p = "optimizations.browser_pool";

@@ -12,6 +12,7 @@
 //! default timeout for everyone), so the two can be compared.
 
 mod address_guard;
+mod any_executor;
 mod browsers;
 mod builder;
 pub mod engine_choice;
@@ -26,21 +27,20 @@ use std::time::{Duration, Instant};
 
 use futures_util::{Stream, StreamExt};
 
+pub use self::any_executor::{AnyExecutor, BoxExecutor};
 use self::browsers::Browsers;
 pub use self::builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_SETTLE, ExecutorBuilder};
 use self::page_source::PageSource;
 use self::static_fetch::{Fetched, fetch_http, read_file};
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, FetchError, Result, RetryError, join_blocking};
 use crate::extract::{Content, ExtractOptions, ExtractedContent, StageTimings, run_extractor_with};
 use crate::metrics::{ExtractionCounters, PerformanceReport};
 use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
 use crate::pool::PoolStatus;
 use crate::sync::now_unix_secs;
-use crate::traits::{
-    BrowserProvider, EngineKind, FailureClass, ModuleCache, PageRequest, Target, TimeoutPolicy, WasmRuntime,
-};
+use crate::traits::{BrowserProvider, EngineKind, ModuleCache, PageRequest, Target, TimeoutPolicy, WasmRuntime};
 
 /// Which engine fetches a page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -63,11 +63,11 @@ impl std::str::FromStr for Engine {
             "auto" => Ok(Engine::Auto),
             "static" => Ok(Engine::Static),
             "headless" => Ok(Engine::Headless),
-            other => Err(Error::Config {
-                key: "engine".into(),
-                origin: "the caller".into(),
-                message: format!("`{other}` is not an engine; use auto, static or headless"),
-            }),
+            other => Err(Error::config(
+                "engine",
+                "the caller",
+                format!("`{other}` is not an engine; use auto, static or headless"),
+            )),
         }
     }
 }
@@ -80,14 +80,14 @@ const RENDER_GRACE: Duration = Duration::from_secs(2);
 /// timeout policy `T`. Build one with [`Executor::builder`] (or
 /// [`default_executor`](crate::default_executor) for the default stack) and share it: every
 /// method takes `&self`.
-pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> {
+pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) config: RiptideConfig,
     pub(crate) http: reqwest::Client,
     pub(crate) browsers: Browsers<B>,
     pub(crate) cache: Arc<CompileCache<R, C>>,
     pub(crate) extractor: ModuleSource,
     pub(crate) extract_options: ExtractOptions,
-    pub(crate) policy: Arc<T>,
+    pub(crate) policy: T,
     /// Set when adaptive timeouts are off: every target gets the default timeout.
     pub(crate) fixed: Option<FixedTimeout>,
     pub(crate) retrier: Retrier,
@@ -122,9 +122,10 @@ struct Fetch {
 }
 
 impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Executor<B, R, C, T> {
-    /// A builder; see [`ExecutorBuilder`].
-    pub fn builder() -> ExecutorBuilder<B, R, C, T> {
-        ExecutorBuilder::new()
+    /// A builder from the three parts: where browsers come from, the compile cache the
+    /// extractor is loaded from, and the timeout policy; see [`ExecutorBuilder`].
+    pub fn builder(provider: B, cache: CompileCache<R, C>, policy: T) -> ExecutorBuilder<B, R, C, T> {
+        ExecutorBuilder::new(provider, cache, policy)
     }
 
     /// Extracts `url` (an `http(s)://` or `file://` URL, or a local path) with [`Engine::Auto`].
@@ -135,13 +136,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// Extracts `url` with `engine`. Every error names the URL ([`Error::url`]); match on
     /// [`Error::kind`] for what went wrong.
     pub async fn extract_with(&self, url: &str, engine: Engine) -> Result<Content> {
-        let result = self.run(url, engine).await.map_err(|e| match e.url() {
-            Some(_) => e,
-            None => Error::ForUrl {
-                url: url.to_string(),
-                source: Box::new(e),
-            },
-        });
+        let result = self.run(url, engine).await.map_err(|e| e.with_url(url));
         if result.is_err() {
             self.counters.failed();
         }
@@ -214,7 +209,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// Saves what was learned and closes the browsers: flushes the timeout policy's profiles
     /// and the cache's counters, closes the pool, and writes the performance report to the
     /// home (`last-run.json`, when `performance.track_metrics` is on). Later headless renders
-    /// fail with [`Error::PoolClosed`].
+    /// fail with [`PoolError::Closed`](crate::error::PoolError::Closed).
     pub async fn shutdown(&self) -> Result<()> {
         let report = self.report().await;
         self.browsers.shutdown().await;
@@ -248,7 +243,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     fn policy(&self) -> &dyn TimeoutPolicy {
         match &self.fixed {
             Some(fixed) => fixed,
-            None => &*self.policy,
+            None => &self.policy,
         }
     }
 
@@ -256,10 +251,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let started = Instant::now();
         let source = PageSource::resolve(url)?;
         if let Err(reason) = self.addresses.check_url(source.url()) {
-            return Err(Error::AddressNotAllowed {
-                url: source.url().to_string(),
-                reason,
-            });
+            return Err(Error::from(FetchError::AddressNotAllowed { reason }).with_url(source.url().as_str()));
         }
         let host = source.host().to_string();
         let remembered = engine == Engine::Auto && self.is_headless_host(&host);
@@ -321,7 +313,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let cache = self.cache.clone();
         let extractor = self.extractor.clone();
         let options = self.extract_options;
-        tokio::task::spawn_blocking(move || {
+        let extracted = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let module = cache.get_or_compile(&extractor)?;
             let load = t.elapsed();
@@ -338,16 +330,17 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             }
             Ok((fetched, page, load, t.elapsed()))
         })
-        .await
-        .map_err(|e| Error::GuestTrap(format!("the extraction task failed: {e}")))?
+        .await;
+        join_blocking(extracted, "extract a page")
     }
 
     async fn module(&self) -> Result<R::Module> {
         let cache = self.cache.clone();
         let extractor = self.extractor.clone();
-        tokio::task::spawn_blocking(move || cache.get_or_compile(&extractor))
-            .await
-            .map_err(|e| Error::GuestTrap(format!("the compile task failed: {e}")))?
+        join_blocking(
+            tokio::task::spawn_blocking(move || cache.get_or_compile(&extractor)).await,
+            "load the extractor",
+        )
     }
 
     async fn fetch_static(&self, source: &PageSource) -> Result<Fetch> {
@@ -355,14 +348,12 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let url = match source {
             PageSource::File { path, url } => {
                 let read = path.clone();
-                let html = tokio::task::spawn_blocking(move || read_file(&read, limit))
-                    .await
-                    .map_err(|e| Error::io("read the page", path.clone(), std::io::Error::other(e)))?
-                    .map_err(|e| Error::io("read the page", path.clone(), e))?;
-                let html = html.ok_or_else(|| Error::BodyTooLarge {
-                    url: url.to_string(),
-                    limit,
-                })?;
+                let read = tokio::task::spawn_blocking(move || {
+                    read_file(&read, limit).map_err(|e| Error::io("read the page", read, e))
+                })
+                .await;
+                let html = join_blocking(read, "read a page")?
+                    .ok_or_else(|| Error::from(FetchError::BodyTooLarge { limit }).with_url(url.as_str()))?;
                 return Ok(Fetch {
                     html,
                     final_url: url.to_string(),
@@ -383,7 +374,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 fetch_http(&self.http, url, limit)
             })
             .await
-            .map_err(|e| http_error(url.as_str(), e))?;
+            .map_err(|e| the_attempts_error(e).with_url(url.as_str()))?;
         match fetched {
             Fetched::Page {
                 html,
@@ -396,14 +387,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 attempts: attempts.into_inner(),
                 content_language,
             }),
-            Fetched::NotHtml(content_type) => Err(Error::NotHtml {
-                url: url.to_string(),
-                content_type,
-            }),
-            Fetched::TooLarge => Err(Error::BodyTooLarge {
-                url: url.to_string(),
-                limit,
-            }),
+            Fetched::NotHtml(content_type) => {
+                Err(Error::from(FetchError::NotHtml { content_type }).with_url(url.as_str()))
+            }
+            Fetched::TooLarge => Err(Error::from(FetchError::BodyTooLarge { limit }).with_url(url.as_str())),
         }
     }
 
@@ -421,14 +408,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 request.wait_for = self.wait_for.clone();
                 request.settle = self.settle;
                 let renderer = &renderer;
-                async move {
-                    renderer
-                        .fetch(request)
-                        .await
-                        .map_err(|e| AttemptFailure::new(render_failure_class(&e)).with_detail(e.to_string()))
-                }
+                async move { renderer.fetch(request).await.map_err(AttemptFailure::from) }
             })
-            .await?;
+            .await
+            .map_err(the_attempts_error)?;
         Ok(Fetch {
             html: page.html,
             final_url: page.final_url,
@@ -439,39 +422,14 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     }
 }
 
-/// Turns a retry-helper error about an HTTP fetch into one that says what the server did.
-fn http_error(url: &str, e: Error) -> Error {
-    match e {
-        Error::AttemptFailed {
-            class: FailureClass::HttpStatus(status),
-            ..
-        } => Error::HttpStatus {
-            url: url.to_string(),
-            status,
-        },
-        other => other,
-    }
-}
-
-/// What a render failure says about the host (for the policy and the circuit breaker).
-fn render_failure_class(e: &Error) -> FailureClass {
-    match e {
-        Error::Navigation { reason, .. } => {
-            let r = reason.to_ascii_uppercase();
-            if r.contains("NAME_NOT_RESOLVED") {
-                FailureClass::Dns
-            } else if r.contains("CONNECTION_REFUSED") {
-                FailureClass::ConnectionRefused
-            } else if r.contains("CONNECTION_RESET") || r.contains("CONNECTION_CLOSED") {
-                FailureClass::ConnectionReset
-            } else if r.contains("CERT") || r.contains("SSL") {
-                FailureClass::Tls
-            } else {
-                FailureClass::Other
-            }
-        }
-        Error::RenderMemoryExceeded { .. } => FailureClass::ResourceLimit,
-        Error::AddressNotAllowed { .. } => FailureClass::Blocked,
-        _ => FailureClass::Other,
+/// A request that ended on an attempt's failure which retrying cannot fix is reported as that
+/// failure itself (an HTTP 404 is a `FetchError::HttpStatus`, not a retry error); the retry
+/// helper's own errors (exhausted, circuit open, budget spent) stay as they are.
+fn the_attempts_error(e: Error) -> Error {
+    match e.into_kind() {
+        ErrorKind::Retry(RetryError::AttemptFailed {
+            source: Some(source), ..
+        }) => source,
+        other => other.into(),
     }
 }

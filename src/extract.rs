@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, WasmError};
 use crate::traits::{EngineKind, GuestInstance, WasmRuntime};
 
 /// One extracted page from the [`Executor`](crate::Executor): what the extractor found, how the
@@ -147,7 +147,7 @@ enum GuestReply {
 /// `wasm/extractor`): URL length, URL, option word, HTML.
 fn frame_input(html: &str, base_url: Option<&str>, options: ExtractOptions) -> Result<Vec<u8>> {
     let url = base_url.unwrap_or("").as_bytes();
-    let url_len = u32::try_from(url.len()).map_err(|_| Error::InputTooLarge {
+    let url_len = u32::try_from(url.len()).map_err(|_| WasmError::InputTooLarge {
         len: url.len(),
         limit: u32::MAX as usize,
     })?;
@@ -181,12 +181,13 @@ pub fn run_extractor_with<R: WasmRuntime>(
     let limits = runtime.limits();
     let input = frame_input(html, base_url, options)?;
     if input.len() > limits.max_input_bytes {
-        return Err(Error::InputTooLarge {
+        return Err(WasmError::InputTooLarge {
             len: input.len(),
             limit: limits.max_input_bytes,
-        });
+        }
+        .into());
     }
-    let input_len = u32::try_from(input.len()).map_err(|_| Error::InputTooLarge {
+    let input_len = u32::try_from(input.len()).map_err(|_| WasmError::InputTooLarge {
         len: input.len(),
         limit: u32::MAX as usize,
     })?;
@@ -198,16 +199,26 @@ pub fn run_extractor_with<R: WasmRuntime>(
     let packed = packed as u64;
     let (out_ptr, out_len) = ((packed >> 32) as u32, packed as u32);
     if out_len as usize > limits.max_output_bytes {
-        return Err(Error::GuestAbi(format!(
-            "reply of {out_len} bytes exceeds the {}-byte limit",
-            limits.max_output_bytes
-        )));
+        return Err(Error::from(WasmError::Abi {
+            message: format!(
+                "reply of {out_len} bytes exceeds the {}-byte limit",
+                limits.max_output_bytes
+            ),
+        }));
     }
     let reply = instance.read(out_ptr, out_len)?;
-    let reply = std::str::from_utf8(&reply).map_err(|e| Error::GuestAbi(format!("reply is not UTF-8: {e}")))?;
+    let reply = std::str::from_utf8(&reply).map_err(|e| {
+        Error::from(WasmError::Abi {
+            message: format!("reply is not UTF-8: {e}"),
+        })
+    })?;
     match serde_json::from_str::<GuestReply>(reply) {
         Ok(GuestReply::Extracted(content)) => Ok(*content),
-        Ok(GuestReply::Failed { error }) => Err(Error::GuestAbi(format!("extractor refused its input: {error}"))),
-        Err(e) => Err(Error::GuestAbi(format!("reply is not the expected JSON: {e}"))),
+        Ok(GuestReply::Failed { error }) => Err(Error::from(WasmError::Abi {
+            message: format!("extractor refused its input: {error}"),
+        })),
+        Err(e) => Err(Error::from(WasmError::Abi {
+            message: format!("reply is not the expected JSON: {e}"),
+        })),
     }
 }

@@ -43,11 +43,11 @@
 //! | `redb`     | yes     | [`backends::redb::RedbStore`]: artifacts on disk          |
 //! | `chrome`   | yes     | [`backends::chrome::ChromeProvider`] (headless_chrome)    |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
-//! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber)|
+//! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome` |
 //!
 //! Without `redb`, [`backends::memory::MemoryStore`] keeps artifacts in memory.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod backends;
 pub mod cache;
@@ -67,7 +67,7 @@ pub mod traits;
 pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};
 pub use config::{ConfigLoader, RiptideConfig};
 pub use error::{Error, Result};
-pub use executor::{Engine, Executor, ExecutorBuilder};
+pub use executor::{AnyExecutor, BoxExecutor, Engine, Executor, ExecutorBuilder};
 pub use extract::{Content, ExtractOptions, ExtractedContent, StageTimings};
 pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
@@ -143,14 +143,15 @@ pub fn default_executor(config: &RiptideConfig) -> Result<DefaultExecutor> {
 /// the last run's performance report (`last-run.json`).
 #[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
 pub fn default_executor_in(config: &RiptideConfig, home: &std::path::Path) -> Result<DefaultExecutor> {
-    Executor::builder()
-        .config(config.clone())
-        // Without Chromium, static extraction still works; renders say what to install.
-        .browser_provider_or_reason(backends::chrome::ChromeProvider::from_config(config))
-        .compile_cache(default_compile_cache_in(config, home)?)
-        .timeout_policy(default_timeout_policy_in(config, home))
-        .report_file(home.join(LAST_RUN_REPORT))
-        .build()
+    // Without Chromium, static extraction still works; renders say what to install.
+    ExecutorBuilder::with_provider_result(
+        backends::chrome::ChromeProvider::from_config(config),
+        default_compile_cache_in(config, home)?,
+        default_timeout_policy_in(config, home),
+    )
+    .config(config.clone())
+    .report_file(home.join(LAST_RUN_REPORT))
+    .build()
 }
 
 /// The file in the home where [`Executor::shutdown`] leaves the performance report.

@@ -22,10 +22,7 @@ pub(crate) fn ensure_private_dir(dir: &Path, action: &'static str) -> Result<()>
     let me = std::fs::metadata("/proc/self")
         .map(|m| m.uid())
         .map_err(|e| Error::io("find out which user runs riptide from", "/proc/self", e))?;
-    let refuse = |reason: String| Error::UnsafeDirectory {
-        path: dir.to_path_buf(),
-        reason,
-    };
+    let refuse = |reason: String| Error::unsafe_directory(dir, reason);
     let link = std::fs::symlink_metadata(dir).map_err(|e| Error::io(action, dir, e))?;
     if link.file_type().is_symlink() && link.uid() != me {
         return Err(refuse(format!(

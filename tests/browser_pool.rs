@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
+use riptide::error::{BrowserError, ErrorKind, FetchError, PoolError};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 use riptide::{BrowserPool, Error, PoolOptions};
 use support::{Recording, Server, chrome_or_skip, pid_gone, send_signal};
@@ -92,7 +93,7 @@ async fn fifty_concurrent_checkouts_never_launch_a_third_browser() {
     while let Some(done) = tasks.join_next().await {
         match done.expect("task ran") {
             Ok(()) => ok += 1,
-            Err(Error::PoolExhausted { .. }) => timed_out += 1,
+            Err(e) if matches!(e.kind(), ErrorKind::Pool(PoolError::Exhausted { .. })) => timed_out += 1,
             Err(e) => panic!("unexpected error: {e}"),
         }
     }
@@ -125,7 +126,10 @@ async fn browser_killed_while_checked_out_is_replaced() {
         .await
         .expect_err("dead browser");
     // Noticed as a death, not waited out as a page that never answered.
-    assert!(matches!(err, Error::BrowserDead { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Browser(BrowserError::Dead { .. })),
+        "{err:?}"
+    );
     drop(browser);
 
     // max_instances = 1: this waits for the dead browser to be probed, closed and replaced.
@@ -184,7 +188,10 @@ async fn page_that_never_answers_times_out_and_the_browser_survives() {
         .await
         .expect_err("hangs");
     let took = started.elapsed();
-    assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Fetch(FetchError::Timeout { .. })),
+        "{err:?}"
+    );
     // Only the lower bound is a fact; how late past it depends on the machine's load.
     assert!(took >= deadline, "gave up before its deadline: {took:?}");
     let html = browser
@@ -289,7 +296,9 @@ fn fetches_on_one_browser_take_turns() {
     assert_eq!(title_of(&html), "page 5");
     let first = abandoned.join().expect("no panic");
     assert!(
-        matches!(first, Err(Error::PageTimeout { .. })),
+        first
+            .as_ref()
+            .is_err_and(|e| matches!(e.kind(), ErrorKind::Fetch(FetchError::Timeout { .. }))),
         "the first ran to its own deadline: {first:?}"
     );
 }
@@ -320,7 +329,10 @@ async fn javascript_page_with_selector_wait() {
         )
         .await
         .expect_err("selector never matches");
-    assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Fetch(FetchError::Timeout { .. })),
+        "{err:?}"
+    );
     drop(browser);
     pool.shutdown().await;
 }
@@ -426,7 +438,8 @@ fn shutdown_and_drop_leave_no_process_or_directory() {
         let pool = pool_of(provider, options(2, 2, 2)).await;
         let (trees, dirs) = support::browsers_of(&pool).await;
         pool.shutdown().await;
-        assert!(matches!(pool.checkout().await, Err(Error::PoolClosed)));
+        let closed = pool.checkout().await.expect_err("shut down");
+        assert!(matches!(closed.kind(), ErrorKind::Pool(PoolError::Closed)), "{closed}");
         (trees, dirs)
     });
     support::assert_all_gone(&trees, &dirs);
@@ -507,12 +520,13 @@ fn missing_browser_is_a_clear_error() {
         ..Default::default()
     })
     .expect_err("no such binary");
-    assert!(matches!(err, Error::BrowserNotFound { .. }), "{err:?}");
-    let message = err.to_string();
     assert!(
-        message.contains("apt-get install -y chromium") && message.contains("/nonexistent/chromium"),
-        "{message}"
+        matches!(err.kind(), ErrorKind::Browser(BrowserError::NotFound { .. })),
+        "{err:?}"
     );
+    assert!(err.to_string().contains("/nonexistent/chromium"), "{err}");
+    assert!(err.hint().contains("apt-get install -y chromium"), "{}", err.hint());
+    assert_eq!(err.code(), "browser.not_found");
 }
 
 /// A type check more than a test: the pool and handles are usable across tasks.

@@ -128,10 +128,21 @@ fn a_failing_page_is_reported_and_does_not_stop_the_others() {
         home.path(),
         &["extract", &server.url("/page/1"), &missing, "--format", "jsonl"],
     );
-    assert_clean_failure(&o, 1, &format!("{missing} answered HTTP 404"));
+    assert_clean_failure(&o, 1, &format!("{missing}: the server answered HTTP 404"));
+    assert!(stderr(&o).contains("  hint: check the URL"), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("\"title\":\"page 1\""), "{out}");
-    assert!(out.contains("\"error\""), "failures are records too: {out}");
+    let failure = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r.get("error").is_some())
+        .expect("failures are records too");
+    assert_eq!(failure["url"], missing.as_str());
+    assert_eq!(
+        failure["error_kind"], "fetch.http_status",
+        "machine-readable: {failure}"
+    );
+    assert_eq!(failure["hint"], "check the URL");
     assert!(stderr(&o).contains("1 failed"));
 }
 

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use common::{Observed, tiny_module};
 use riptide::backends::memory::MemoryStore;
+use riptide::error::{ErrorKind, WasmError};
 use riptide::traits::{ArtifactBody, ArtifactMeta, CacheKey, ModuleCache, WasmRuntime};
-use riptide::{CacheOptions, CompileCache, Error};
+use riptide::{CacheOptions, CompileCache};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum StoreKind {
@@ -315,7 +316,10 @@ fn check_malformed_module<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind) {
         let Err(err) = cache.get_or_compile(&riptide::ModuleSource::new(bytes)) else {
             panic!("malformed module must be rejected");
         };
-        assert!(matches!(err, Error::InvalidModule { .. }), "{err:?}");
+        assert!(
+            matches!(err.kind(), ErrorKind::Wasm(WasmError::InvalidModule { .. })),
+            "{err:?}"
+        );
         assert!(err.to_string().contains(cache.runtime().name()), "{err}");
     }
     assert_eq!(cache.stats().expect("stats").entries, 0);

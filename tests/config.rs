@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use riptide::Error;
 use riptide::config::{ConfigLoader, RiptideConfig, SHORT_ENV_VARS};
+use riptide::error::{ConfigError, ErrorKind};
 
 fn home_with(toml: &str) -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("temp dir");
@@ -16,10 +16,10 @@ fn load(home: &Path, env: &[(&str, &str)]) -> riptide::Result<RiptideConfig> {
     ConfigLoader::new().home(home).env(env.iter().copied()).load()
 }
 
-/// Unwraps an `Error::Config` into (key, origin, message).
+/// Unwraps an `ErrorKind::Config(ConfigError::Invalid)` into (key, origin, message).
 fn config_error(result: riptide::Result<RiptideConfig>) -> (String, String, String) {
-    match result {
-        Err(Error::Config { key, origin, message }) => (key, origin, message),
+    match result.map_err(riptide::Error::into_kind) {
+        Err(ErrorKind::Config(ConfigError::Invalid { key, origin, message })) => (key, origin, message),
         other => panic!("expected a configuration error, got {other:?}"),
     }
 }

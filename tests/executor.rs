@@ -12,9 +12,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use riptide::backends::memory::MemoryStore;
 use riptide::backends::no_browser::NoBrowser;
+use riptide::error::{ErrorKind, FetchError, LastAttempt, PoolError, RetryError};
 use riptide::policies::AdaptiveTimeout;
 use riptide::traits::{BrowserProvider, EngineKind, FailureClass, TimeoutPolicy};
-use riptide::{CacheOptions, CompileCache, Engine, Error, Executor, RiptideConfig};
+use riptide::{CacheOptions, CompileCache, Engine, Executor, RiptideConfig};
 use support::{Server, chrome_or_skip};
 
 /// Defaults with a small pool, and timeouts generous enough for a loaded machine: nothing that
@@ -72,7 +73,7 @@ async fn a_dead_port_does_not_fail_fast_a_live_port_on_the_same_host() {
     let mut opened = false;
     for _ in 0..4 {
         if let Err(e) = ex.extract(dead).await
-            && matches!(e.kind(), Error::CircuitOpen { .. })
+            && matches!(e.kind(), ErrorKind::Retry(RetryError::CircuitOpen { .. }))
         {
             assert!(e.to_string().contains("http://127.0.0.1:1"), "names the origin: {e}");
             opened = true;
@@ -99,15 +100,14 @@ async fn redirect_loops_and_redirects_to_file_urls_are_not_retried() {
         assert!(
             matches!(
                 err.kind(),
-                Error::AttemptFailed {
+                ErrorKind::Fetch(FetchError::Network {
                     class: FailureClass::Redirect,
-                    attempts: 1,
                     ..
-                }
+                })
             ),
             "{path}: {err:?}"
         );
-        assert!(err.to_string().contains("redirects in a loop"), "{path}: {err}");
+        assert!(err.hint().contains("redirects in a loop"), "{path}: {}", err.hint());
         assert!(!err.to_string().contains("may be down"), "{path}: {err}");
     }
 }
@@ -177,9 +177,9 @@ async fn a_hanging_page_times_out_retries_once_and_says_so() {
     let err = ex.extract(&url).await.expect_err("never answers");
     assert_eq!(err.url(), Some(url.as_str()), "{err}");
     match err.kind() {
-        Error::RetriesExhausted { attempts, last, .. } => {
+        ErrorKind::Retry(RetryError::Exhausted { attempts, last, .. }) => {
             assert_eq!(*attempts, 2, "one retry");
-            assert!(last.contains("timed out"), "{last}");
+            assert!(matches!(last, LastAttempt::TimedOut(_)), "{last}");
         }
         other => panic!("expected RetriesExhausted, got {other:?}"),
     }
@@ -192,33 +192,33 @@ async fn a_hanging_page_times_out_retries_once_and_says_so() {
 #[tokio::test]
 async fn http_errors_non_html_and_oversized_bodies_are_clear_and_not_retried() {
     let server = Server::start();
-    let ex = Executor::builder()
-        .timeout_policy(AdaptiveTimeout::new(config().optimizations.adaptive_timeout))
-        .config(config())
-        .browser_provider(NoBrowser)
-        .compile_cache(CompileCache::new(
-            common::wasmtime(),
-            MemoryStore::new(),
-            CacheOptions::default(),
-        ))
-        .max_body_bytes(1 << 20)
-        .build()
-        .expect("executor");
+    let ex = Executor::builder(
+        NoBrowser,
+        CompileCache::new(common::wasmtime(), MemoryStore::new(), CacheOptions::default()),
+        AdaptiveTimeout::new(config().optimizations.adaptive_timeout),
+    )
+    .config(config())
+    .max_body_bytes(1 << 20)
+    .build()
+    .expect("executor");
 
     let missing = server.url("/missing");
     let err = ex.extract(&missing).await.expect_err("404");
-    assert!(matches!(err.kind(), Error::HttpStatus { status: 404, .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Fetch(FetchError::HttpStatus { status: 404, .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains(&missing));
 
     let err = ex.extract(&server.url("/image")).await.expect_err("not html");
     assert!(
-        matches!(err.kind(), Error::NotHtml { content_type, .. } if content_type == "image/png"),
+        matches!(err.kind(), ErrorKind::Fetch(FetchError::NotHtml { content_type, .. }) if content_type == "image/png"),
         "{err:?}"
     );
 
     let err = ex.extract(&server.url("/huge")).await.expect_err("too large");
     assert!(
-        matches!(err.kind(), Error::BodyTooLarge { limit, .. } if *limit == 1 << 20),
+        matches!(err.kind(), ErrorKind::Fetch(FetchError::BodyTooLarge { limit, .. }) if *limit == 1 << 20),
         "{err:?}"
     );
 
@@ -229,7 +229,10 @@ async fn http_errors_non_html_and_oversized_bodies_are_clear_and_not_retried() {
         .extract(big.to_str().expect("utf-8"))
         .await
         .expect_err("file too large");
-    assert!(matches!(err.kind(), Error::BodyTooLarge { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Fetch(FetchError::BodyTooLarge { .. })),
+        "{err:?}"
+    );
 
     let stats = ex.timeout_policy().stats().expect("stats");
     assert_eq!(stats.total_requests, 3, "one attempt each, no retries: {stats:?}");
@@ -247,7 +250,11 @@ async fn bad_urls_are_refused_before_any_fetch() {
     ] {
         let err = ex.extract(input).await.expect_err(input);
         assert!(
-            matches!(err.kind(), Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. }),
+            matches!(
+                err.kind(),
+                ErrorKind::Fetch(FetchError::InvalidUrl { .. })
+                    | ErrorKind::Fetch(FetchError::UnsupportedScheme { .. })
+            ),
             "{input}: {err:?}"
         );
         assert!(err.to_string().contains(expected), "{input}: {err}");
@@ -316,7 +323,7 @@ async fn a_javascript_page_is_escalated_to_headless_and_remembered() {
         .extract_with(&server.url("/js"), Engine::Headless)
         .await
         .expect_err("closed");
-    assert!(matches!(err.kind(), Error::PoolClosed), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Pool(PoolError::Closed)), "{err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,20 +337,21 @@ async fn with_every_optimization_off_it_still_extracts() {
     // Without a pool every render includes a browser launch (and its close), so the fixed
     // timeout must hold a cold launch on a loaded machine.
     c.optimizations.adaptive_timeout.default_timeout_secs = 20;
-    let ex = Executor::builder()
-        .timeout_policy(AdaptiveTimeout::new(c.optimizations.adaptive_timeout.clone()))
-        .compile_cache(CompileCache::new(
+    let ex = Executor::builder(
+        provider,
+        CompileCache::new(
             common::wasmtime(),
             MemoryStore::new(),
             CacheOptions {
                 enabled: false,
                 ..CacheOptions::default()
             },
-        ))
-        .config(c)
-        .browser_provider(provider)
-        .build()
-        .expect("executor");
+        ),
+        AdaptiveTimeout::new(c.optimizations.adaptive_timeout.clone()),
+    )
+    .config(c)
+    .build()
+    .expect("executor");
     let page = ex.extract(&server.url("/page/3")).await.expect("static");
     assert_eq!(page.page.title.as_deref(), Some("page 3"));
     let rendered = ex
@@ -387,4 +395,28 @@ async fn shutdown_keeps_what_was_learned() {
     again.extract(&server.url("/page/9")).await.expect("extracts");
     let cache = again.compile_cache().stats().expect("stats");
     assert_eq!((cache.loads, cache.compilations), (1, 0), "loaded from disk: {cache:?}");
+}
+
+/// Code that only extracts pages takes any executor without naming its parts: `&dyn
+/// AnyExecutor`, or one `BoxExecutor` type for any stack.
+#[tokio::test]
+async fn a_boxed_executor_extracts_like_the_typed_one() {
+    async fn titles(executor: &dyn riptide::AnyExecutor, urls: Vec<String>) -> Vec<String> {
+        let mut titles: Vec<String> = executor
+            .extract_many_with(urls, Engine::Static, 2)
+            .map(|(_, page)| page.expect("extracts").page.title.unwrap_or_default())
+            .collect()
+            .await;
+        titles.sort();
+        titles
+    }
+    let server = Server::start();
+    let boxed: riptide::BoxExecutor = executor(NoBrowser, config()).boxed();
+    let urls = vec![server.url("/page/1"), server.url("/page/2")];
+    assert_eq!(titles(&*boxed, urls).await, ["page 1", "page 2"]);
+    let err = boxed.extract(&server.url("/missing")).await.expect_err("404");
+    assert_eq!(err.code(), "fetch.http_status");
+    assert_eq!(boxed.report().await.extraction.failed, 1);
+    assert!(boxed.config().optimizations.enabled);
+    boxed.shutdown().await.expect("shutdown");
 }

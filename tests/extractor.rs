@@ -4,9 +4,10 @@
 mod common;
 
 use common::{abi_module, sample_pages, tight_limits};
+use riptide::error::{ErrorKind, WasmError};
 use riptide::extract::{ExtractedContent, run_extractor};
 use riptide::traits::WasmRuntime;
-use riptide::{Error, GuestLimits, ModuleSource};
+use riptide::{GuestLimits, ModuleSource};
 
 /// The native build of the guest crate, in the host's type.
 fn native(html: &str, url: Option<&str>) -> ExtractedContent {
@@ -134,12 +135,12 @@ fn check_runaway_guests_are_stopped<R: WasmRuntime>(runtime: R) {
         .map(|_| ())
         .expect_err("a guest that loops forever is stopped");
     // wasmer meters fuel; wasmtime interrupts by time (epochs).
-    match &err {
-        Error::GuestOutOfFuel { fuel } => {
+    match err.kind() {
+        ErrorKind::Wasm(WasmError::OutOfFuel { fuel }) => {
             assert_eq!(*fuel, 20_000_000);
             assert!(err.to_string().contains("execution budget"), "{err}");
         }
-        Error::GuestTimedOut { limit } => {
+        ErrorKind::Wasm(WasmError::TimedOut { limit }) => {
             assert_eq!(*limit, common::TIGHT_RUN_TIME);
             assert!(err.to_string().contains("time budget"), "{err}");
         }
@@ -152,7 +153,7 @@ fn check_runaway_guests_are_stopped<R: WasmRuntime>(runtime: R) {
         .map(|_| ())
         .expect_err("a guest that allocates without bound is stopped");
     assert!(
-        matches!(err, Error::GuestMemoryLimit { limit_bytes } if limit_bytes == 32 << 20),
+        matches!(err.kind(), ErrorKind::Wasm(WasmError::MemoryLimit { limit_bytes }) if *limit_bytes == 32 << 20),
         "{err:?}"
     );
 
@@ -181,7 +182,10 @@ fn check_abi_violations<R: WasmRuntime>(runtime: R) {
             .map(|_| ())
             .expect_err(name);
         assert!(
-            matches!(err, Error::GuestAbi(_) | Error::GuestTrap(_)),
+            matches!(
+                err.kind(),
+                ErrorKind::Wasm(WasmError::Abi { .. } | WasmError::Trap { .. })
+            ),
             "{name}: {err:?}"
         );
     }
@@ -190,7 +194,10 @@ fn check_abi_violations<R: WasmRuntime>(runtime: R) {
     let err = extract_with(&runtime, &missing_export, "x", None)
         .map(|_| ())
         .expect_err("no alloc export");
-    assert!(matches!(err, Error::GuestAbi(ref m) if m.contains("alloc")), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Wasm(WasmError::Abi { message }) if message.contains("alloc")),
+        "{err:?}"
+    );
 
     let with_import = ModuleSource::new(
         wat::parse_str(r#"(module (import "env" "f" (func)) (memory (export "memory") 1))"#).expect("wat"),
@@ -198,7 +205,10 @@ fn check_abi_violations<R: WasmRuntime>(runtime: R) {
     let err = extract_with(&runtime, &with_import, "x", None)
         .map(|_| ())
         .expect_err("imports are refused");
-    assert!(matches!(err, Error::InvalidModule { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Wasm(WasmError::InvalidModule { .. })),
+        "{err:?}"
+    );
 }
 
 fn check_input_bound<R: WasmRuntime>(runtime: R) {
@@ -208,7 +218,7 @@ fn check_input_bound<R: WasmRuntime>(runtime: R) {
         .map(|_| ())
         .expect_err("oversized input");
     assert!(
-        matches!(err, Error::InputTooLarge { limit: l, .. } if l == limit),
+        matches!(err.kind(), ErrorKind::Wasm(WasmError::InputTooLarge { limit: l, .. }) if *l == limit),
         "{err:?}"
     );
 }

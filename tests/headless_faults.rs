@@ -15,9 +15,10 @@ use std::time::Duration;
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
 use riptide::backends::memory::MemoryStore;
 use riptide::backends::no_browser::NoBrowser;
+use riptide::error::{ErrorKind, FetchError, LastAttempt, RetryError};
 use riptide::policies::AdaptiveTimeout;
 use riptide::traits::{BrowserProvider, FailureClass, PageRequest};
-use riptide::{BrowserPool, Engine, Error, Executor, PoolOptions, RiptideConfig};
+use riptide::{BrowserPool, Engine, Executor, PoolOptions, RiptideConfig};
 use support::local_server::{LocalServer, Reply};
 use support::{chrome_or_skip, pid_stopped};
 
@@ -92,7 +93,10 @@ async fn a_page_that_never_yields_times_out_and_its_browser_is_replaced() {
     )
     .await
     .expect_err("never ready");
-    assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Fetch(FetchError::Timeout { .. })),
+        "{err:?}"
+    );
     assert!(pid_stopped(pid), "the stuck browser {pid} was killed");
     drop(browser);
     assert_ne!(next_page_loads(&pool, &server).await, Some(pid), "a new browser serves");
@@ -140,7 +144,10 @@ async fn a_body_sent_a_byte_a_second_times_out() {
     )
     .await
     .expect_err("never complete");
-    assert!(matches!(err, Error::PageTimeout { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Fetch(FetchError::Timeout { .. })),
+        "{err:?}"
+    );
     drop(browser);
     next_page_loads(&pool, &server).await;
     pool.shutdown().await;
@@ -170,11 +177,11 @@ async fn a_page_over_the_render_memory_limit_is_stopped() {
     )
     .await
     .expect_err("over the limit");
-    let Error::RenderMemoryExceeded {
+    let ErrorKind::Fetch(FetchError::RenderMemoryExceeded {
         used_bytes,
         limit_bytes,
         ..
-    } = err
+    }) = *err.kind()
     else {
         panic!("expected RenderMemoryExceeded, got {err:?}");
     };
@@ -275,15 +282,14 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told() {
     assert!(
         matches!(
             err.kind(),
-            Error::AttemptFailed {
+            ErrorKind::Fetch(FetchError::Network {
                 class: FailureClass::Tls,
-                attempts: 1,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("accept_invalid_certs"), "{err}");
+    assert!(err.hint().contains("accept_invalid_certs"), "{}", err.hint());
     let mut trusting = RiptideConfig::default();
     trusting.network.accept_invalid_certs = true;
     let static_ex = executor(NoBrowser, trusting.clone());
@@ -300,11 +306,10 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told() {
     assert!(
         matches!(
             err.kind(),
-            Error::AttemptFailed {
+            ErrorKind::Fetch(FetchError::Network {
                 class: FailureClass::Tls,
-                attempts: 1,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -344,7 +349,13 @@ async fn a_remote_browser_verifies_certificates_as_configured() {
     let browser = provider.launch().expect("connect");
     let err = provider.fetch(&browser, &request).expect_err("refused");
     assert!(
-        matches!(&err, Error::Navigation { reason, .. } if reason.contains("CERT")),
+        matches!(
+            err.kind(),
+            ErrorKind::Fetch(FetchError::Network {
+                class: FailureClass::Tls,
+                ..
+            })
+        ),
         "{err:?}"
     );
     provider.close(browser);
@@ -356,4 +367,75 @@ async fn a_remote_browser_verifies_certificates_as_configured() {
     let page = provider.fetch(&browser, &request).expect("accepted");
     assert!(page.html.contains("certificate nobody signed"));
     provider.close(browser);
+}
+
+/// Each engine classifies its own failures (issue 13): the static fetch from the types in
+/// reqwest's chain of causes (riptide's resolver error, the OS error's kind), the browser from
+/// Chrome's network error code. The executor only reads the class: a name that does not resolve
+/// is not retried, a refused connection is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_engines_classify_dns_and_refused_connections_themselves() {
+    // Bound, then closed: nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let refused_url = format!("http://127.0.0.1:{}/", closed.local_addr().expect("addr").port());
+    drop(closed);
+    let unresolvable = "http://no-such-host.invalid/";
+    let mut config = RiptideConfig::default();
+    config.optimizations.adaptive_timeout.max_retries = 1;
+    config.optimizations.adaptive_timeout.max_timeout_secs = 10;
+
+    let check = |err: &riptide::Error, engine: &str| {
+        assert_eq!(err.failure_class(), FailureClass::Dns, "{engine}: {err:?}");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::Fetch(FetchError::Network {
+                    class: FailureClass::Dns,
+                    ..
+                })
+            ),
+            "{engine}: not retried, reported as what it is: {err:?}"
+        );
+        assert_eq!(err.code(), "fetch.network");
+        assert!(err.hint().contains("does not resolve"), "{engine}: {}", err.hint());
+    };
+    let refused = |err: &riptide::Error, engine: &str| match err.kind() {
+        ErrorKind::Retry(RetryError::Exhausted { attempts, last, .. }) => {
+            assert_eq!(*attempts, 2, "{engine}: a refused connection is retried");
+            assert_eq!(*last, LastAttempt::Failed(FailureClass::ConnectionRefused), "{engine}");
+        }
+        other => panic!("{engine}: expected the retries to run out, got {other:?}"),
+    };
+
+    let static_ex = executor(NoBrowser, config.clone());
+    let err = static_ex
+        .extract_with(unresolvable, Engine::Static)
+        .await
+        .expect_err("no such host");
+    check(&err, "static");
+    let err = static_ex
+        .extract_with(&refused_url, Engine::Static)
+        .await
+        .expect_err("refused");
+    refused(&err, "static");
+
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let headless = executor(provider, config);
+    let err = guarded(
+        "an unresolvable render",
+        headless.extract_with(unresolvable, Engine::Headless),
+    )
+    .await
+    .expect_err("no such host");
+    check(&err, "headless");
+    let err = guarded(
+        "a refused render",
+        headless.extract_with(&refused_url, Engine::Headless),
+    )
+    .await
+    .expect_err("refused");
+    refused(&err, "headless");
+    headless.shutdown().await.expect("shutdown");
 }

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use riptide::error::{BrowserError, ErrorKind, FetchError, PoolError};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
-use riptide::{BrowserPool, Error, PoolOptions};
+use riptide::{BrowserPool, PoolOptions};
 
 /// What the fake saw, and the faults it is told to inject.
 #[derive(Default)]
@@ -85,9 +86,7 @@ impl BrowserProvider for FakeProvider {
             .failing_launches
             .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
         if fail.is_ok() {
-            return Err(Error::PoolUnavailable {
-                reason: "injected launch failure".into(),
-            });
+            return Err(BrowserError::dead("injected launch failure").into());
         }
         let id = self.0.next_id.fetch_add(1, SeqCst);
         self.0.launched.fetch_add(1, SeqCst);
@@ -104,7 +103,7 @@ impl BrowserProvider for FakeProvider {
     fn probe(&self, browser: &FakeBrowser, deadline: Duration) -> riptide::Result<()> {
         self.0.probes.fetch_add(1, SeqCst);
         if self.0.unhealthy.lock().unwrap().contains(&browser.id) {
-            return Err(Error::BrowserUnresponsive { deadline });
+            return Err(BrowserError::Unresponsive { deadline }.into());
         }
         Ok(())
     }
@@ -112,9 +111,7 @@ impl BrowserProvider for FakeProvider {
     fn fetch(&self, browser: &FakeBrowser, request: &PageRequest) -> riptide::Result<RenderedPage> {
         if request.url == "hang" {
             self.0.cancelled.wait_while(false);
-            return Err(Error::Cancelled {
-                url: request.url.clone(),
-            });
+            return Err(FetchError::Cancelled.into());
         }
         Ok(RenderedPage {
             html: format!("{} by {}", request.url, browser.id),
@@ -191,7 +188,8 @@ async fn warm_up_launches_the_target_and_shutdown_closes_every_browser() {
     pool.shutdown().await;
     assert_eq!((log.closed.load(SeqCst), pool.provider().alive()), (3, 0));
     assert_eq!(pool.status().recycled.shutdown, 3);
-    assert!(matches!(pool.checkout().await, Err(Error::PoolClosed)));
+    let closed = pool.checkout().await.expect_err("closed");
+    assert!(matches!(closed.kind(), ErrorKind::Pool(PoolError::Closed)), "{closed}");
 }
 
 #[tokio::test]
@@ -199,7 +197,10 @@ async fn inconsistent_options_are_refused() {
     let err = BrowserPool::new(FakeProvider::default(), options(3, 1, 2))
         .await
         .expect_err("min above max");
-    assert!(matches!(err, Error::InvalidPoolOptions { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Pool(PoolError::InvalidOptions { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("min_instances 3"), "{err}");
 }
 
@@ -286,10 +287,10 @@ async fn a_caller_waits_max_checkout_duration_then_gets_pool_exhausted() {
     let (pool, _log) = pool(o).await;
     let _held = pool.checkout().await.expect("checkout");
     let err = pool.checkout().await.expect_err("nothing comes back");
-    match err {
-        Error::PoolExhausted { waited, max_instances } => {
-            assert!(waited >= Duration::from_secs(5), "{waited:?}");
-            assert_eq!(max_instances, 1);
+    match err.kind() {
+        ErrorKind::Pool(PoolError::Exhausted { waited, max_instances }) => {
+            assert!(*waited >= Duration::from_secs(5), "{waited:?}");
+            assert_eq!(*max_instances, 1);
         }
         other => panic!("expected PoolExhausted, got {other}"),
     }
@@ -309,7 +310,7 @@ async fn a_full_waiting_line_fails_at_once() {
     until_waiting(&pool, 1).await;
     let err = pool.checkout().await.expect_err("the line is full");
     assert!(
-        matches!(err, Error::PoolExhausted { waited, .. } if waited == Duration::ZERO),
+        matches!(err.kind(), ErrorKind::Pool(PoolError::Exhausted { waited, .. }) if *waited == Duration::ZERO),
         "{err}"
     );
     waiter.abort();
@@ -328,7 +329,8 @@ async fn shutdown_lets_waiting_callers_go_with_pool_closed() {
         let pool = pool.clone();
         async move { pool.shutdown().await }
     });
-    assert!(matches!(waiter.await.expect("waiter"), Err(Error::PoolClosed)));
+    let closed = waiter.await.expect("waiter").expect_err("let go");
+    assert!(matches!(closed.kind(), ErrorKind::Pool(PoolError::Closed)), "{closed}");
     shutdown.await.expect("shutdown");
     assert_eq!(
         pool.provider().alive(),

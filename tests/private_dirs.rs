@@ -11,9 +11,9 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use riptide::Error;
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
 use riptide::backends::redb::{RedbProfileStore, RedbStore};
+use riptide::error::{BrowserError, ErrorKind};
 
 /// The uid of `nobody`, a user the tests never run as.
 const NOBODY: u32 = 65534;
@@ -57,7 +57,10 @@ fn our_directories_that_others_can_write_to_are_made_private() {
     });
     if let Err(e) = &provider {
         // Only a missing Chromium may stop the provider; the directory check comes first.
-        assert!(matches!(e, Error::BrowserNotFound { .. }), "{e}");
+        assert!(
+            matches!(e.kind(), ErrorKind::Browser(BrowserError::NotFound { .. })),
+            "{e}"
+        );
     }
     for dir in [&cache, &home, &browsers] {
         assert_eq!(mode_of(dir), 0o700, "{} was made private", dir.display());
@@ -76,7 +79,7 @@ fn another_users_directory_is_refused() {
     })
     .expect_err("refused");
     assert!(
-        matches!(&err, Error::UnsafeDirectory { path, .. } if *path == theirs),
+        matches!(err.kind(), ErrorKind::UnsafeDirectory { path, .. } if *path == theirs),
         "{err}"
     );
     assert!(err.to_string().contains("belongs to user"), "{err}");
@@ -87,7 +90,7 @@ fn another_users_directory_is_refused() {
     assert!(!theirs.join("index.redb").exists());
 
     let err = RedbProfileStore::open(theirs.join("timeouts.redb")).expect_err("refused");
-    assert!(matches!(err, Error::UnsafeDirectory { .. }), "{err}");
+    assert!(matches!(err.kind(), ErrorKind::UnsafeDirectory { .. }), "{err}");
 }
 
 #[test]

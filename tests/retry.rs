@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use riptide::Error;
+use riptide::error::{ErrorKind, RetryError};
 use riptide::policies::{AttemptFailure, FixedTimeout, Retrier, RetrySettings, SeedAdaptive};
 use riptide::traits::{EngineKind, FailureClass, Target, TimeoutPolicy};
 use tokio::time::Instant;
@@ -43,7 +43,10 @@ async fn timeouts_escalate_by_the_multiplier() {
         .run(&FixedTimeout(Duration::from_secs(10)), &target(), |t| hang(&seen, t))
         .await
         .expect_err("hangs");
-    assert!(matches!(err, Error::RetriesExhausted { attempts: 4, .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Retry(RetryError::Exhausted { attempts: 4, .. })),
+        "{err:?}"
+    );
     let secs: Vec<f64> = seen.lock().expect("lock").iter().map(Duration::as_secs_f64).collect();
     assert_eq!(secs, vec![10.0, 15.0, 22.5, 33.75]);
 }
@@ -80,7 +83,10 @@ async fn one_overall_deadline_bounds_all_attempts() {
         .run(&FixedTimeout(Duration::from_secs(10)), &target(), |t| hang(&seen, t))
         .await
         .expect_err("hangs");
-    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Retry(RetryError::Exhausted { .. })),
+        "{err:?}"
+    );
     assert!(
         started.elapsed() <= Duration::from_secs(30),
         "stopped at the overall deadline: {:?}",
@@ -142,10 +148,16 @@ async fn non_retryable_failures_are_not_retried() {
         let calls = *calls.lock().expect("lock");
         if retried {
             assert_eq!(calls, 4, "{class:?} is retried");
-            assert!(matches!(err, Error::RetriesExhausted { .. }), "{err:?}");
+            assert!(
+                matches!(err.kind(), ErrorKind::Retry(RetryError::Exhausted { .. })),
+                "{err:?}"
+            );
         } else {
             assert_eq!(calls, 1, "{class:?} is not retried");
-            assert!(matches!(err, Error::AttemptFailed { .. }), "{err:?}");
+            assert!(
+                matches!(err.kind(), ErrorKind::Retry(RetryError::AttemptFailed { .. })),
+                "{err:?}"
+            );
         }
     }
 }
@@ -170,7 +182,10 @@ async fn the_retry_budget_limits_retries() {
         .run(&FixedTimeout(Duration::from_secs(10)), &target(), failing)
         .await
         .expect_err("fails");
-    assert!(matches!(err, Error::RetryBudgetExhausted { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Retry(RetryError::BudgetExhausted { .. })),
+        "{err:?}"
+    );
     assert_eq!(
         *calls.lock().expect("lock"),
         3,
@@ -199,7 +214,10 @@ async fn the_circuit_opens_fails_fast_then_half_opens_and_closes() {
     }
     assert!(retrier.circuit_open("a.example"));
     let err = retrier.run(&policy, &target(), refused).await.expect_err("open");
-    assert!(matches!(err, Error::CircuitOpen { .. }), "{err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Retry(RetryError::CircuitOpen { .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("a.example"), "{err}");
     assert_eq!(
         *calls.lock().expect("lock"),

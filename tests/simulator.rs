@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use riptide::Error;
+use riptide::error::{ConfigError, ErrorKind};
 use riptide::policies::simulate::{SimReport, Workload, compare, render_table, run};
 use riptide::policies::{AdaptiveTimeout, FixedTimeout};
 
@@ -170,7 +170,7 @@ fn bad_workloads_are_refused_naming_the_field() {
     ];
     for (text, expected) in cases {
         match Workload::from_toml_str(text, "case.toml") {
-            Err(e @ Error::Workload { .. }) => {
+            Err(e) if matches!(e.kind(), ErrorKind::Config(ConfigError::Workload { .. })) => {
                 let message = e.to_string();
                 assert!(message.contains(expected), "{message:?} names {expected:?}");
                 assert!(message.contains("case.toml"), "{message:?} names the file");

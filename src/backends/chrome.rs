@@ -29,7 +29,7 @@ mod process_tree;
 mod render;
 mod tab;
 
-use render::{Watched, load};
+use render::{RenderFailure, Watched, load};
 use tab::Refusals;
 
 use std::ffi::OsString;
@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 use headless_chrome::browser::DEFAULT_ARGS;
 use headless_chrome::{Browser, Tab};
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, BrowserError, Error, ErrorKind, FetchError, Result};
 use crate::policies::AddressPolicy;
-use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
+use crate::traits::{BrowserProvider, FailureClass, PageRequest, RenderedPage};
 
 /// Where Chromium is looked for when no path is configured, best first: Debian's real binary
 /// (not the `/usr/bin/chromium` wrapper script, which costs a shell start), then the usual names.
@@ -94,17 +94,17 @@ pub struct ChromeOptions {
     /// Extra command-line flags.
     pub extra_args: Vec<String>,
     /// Load pages whose TLS certificate does not verify (self-signed, expired, another
-    /// host's). Default `false`: such a page fails with [`Error::Navigation`], as it does in
+    /// host's). Default `false`: such a page fails with [`FetchError::Network`], as it does in
     /// the static engine.
     pub accept_invalid_certs: bool,
     /// The most memory (PSS of the whole process tree) a browser may use while it renders a
     /// page: a render over it is stopped, its browser killed, and the page fails with
-    /// [`Error::RenderMemoryExceeded`]. Each page's JavaScript heap is also capped at half of
+    /// [`FetchError::RenderMemoryExceeded`]. Each page's JavaScript heap is also capped at half of
     /// it. `None`: no limit. Default [`DEFAULT_RENDER_MEMORY_LIMIT`].
     pub render_memory_limit: Option<u64>,
     /// Which pages may be loaded. A policy that refuses anything checks every document the
     /// browser requests (the page, its redirects, its frames) after resolving its host, and
-    /// fails refused ones with [`Error::AddressNotAllowed`]. Default: everything.
+    /// fails refused ones with [`FetchError::AddressNotAllowed`]. Default: everything.
     pub address_policy: AddressPolicy,
 }
 
@@ -162,7 +162,7 @@ impl std::fmt::Debug for ChromeProvider {
 impl ChromeProvider {
     /// A provider that launches local Chromium processes.
     ///
-    /// Fails with [`Error::BrowserNotFound`] when no binary is found, naming what was tried and
+    /// Fails with [`BrowserError::NotFound`] when no binary is found, naming what was tried and
     /// how to install one. Sweeps directories left by riptide processes that no longer run.
     pub fn local(options: ChromeOptions) -> Result<Self> {
         let executable = find_executable(options.executable.as_deref())?;
@@ -238,10 +238,11 @@ impl ChromeProvider {
     /// [`ChromeProvider::accept_invalid_certs`]).
     pub fn remote(endpoints: Vec<String>) -> Result<Self> {
         if endpoints.is_empty() {
-            return Err(Error::BrowserConnect {
+            return Err(BrowserError::Connect {
                 url: String::new(),
-                reason: "no DevTools URL given; pass at least one ws://host:port/devtools/browser/<id>".into(),
-            });
+                source: "no DevTools URL given; pass at least one ws://host:port/devtools/browser/<id>".into(),
+            }
+            .into());
         }
         Ok(Self {
             mode: Mode::Remote {
@@ -296,19 +297,20 @@ impl ChromeProvider {
             args.extend(["--no-sandbox", "--disable-setuid-sandbox"].map(OsString::from));
         }
         args.extend(extra_args.iter().map(OsString::from));
-        let fail = |reason: String| {
+        let fail = |source: BoxError| -> Error {
             let _ = std::fs::remove_dir_all(&dir);
-            Error::BrowserLaunch {
+            BrowserError::Launch {
                 executable: executable.to_path_buf(),
-                reason,
+                source,
             }
+            .into()
         };
         let mut started = launcher::start(executable, &args, &[("TMPDIR", &tmp)]).map_err(fail)?;
         let pid = started.child.id();
         let connected = Browser::connect_with_timeout(started.ws_url.clone(), IDLE_BROWSER_TIMEOUT)
-            .map_err(|e| format!("{e:#}"))
+            .map_err(BoxError::from)
             .and_then(|browser| {
-                let tab = browser.new_tab().map_err(|e| format!("{e:#}"))?;
+                let tab = browser.new_tab()?;
                 let refusals = self.prepare(&tab)?;
                 Ok((browser, tab, refusals))
             });
@@ -336,15 +338,17 @@ impl ChromeProvider {
 
     fn connect(&self, endpoints: &[String], next: &AtomicUsize) -> Result<ChromeBrowser> {
         let url = &endpoints[next.fetch_add(1, Ordering::Relaxed) % endpoints.len()];
-        let err = |e: String| Error::BrowserConnect {
-            url: url.clone(),
-            reason: e,
+        let err = |source: BoxError| -> Error {
+            BrowserError::Connect {
+                url: url.clone(),
+                source,
+            }
+            .into()
         };
-        let browser =
-            Browser::connect_with_timeout(url.clone(), IDLE_BROWSER_TIMEOUT).map_err(|e| err(format!("{e:#}")))?;
+        let browser = Browser::connect_with_timeout(url.clone(), IDLE_BROWSER_TIMEOUT).map_err(|e| err(e.into()))?;
         let (tab, refusals) = browser
             .new_tab()
-            .map_err(|e| format!("{e:#}"))
+            .map_err(BoxError::from)
             .and_then(|tab| self.prepare(&tab).map(|refusals| (tab, refusals)))
             .map_err(err)?;
         Ok(ChromeBrowser {
@@ -468,9 +472,7 @@ impl BrowserProvider for ChromeProvider {
 
     fn probe(&self, browser: &ChromeBrowser, deadline: Duration) -> Result<()> {
         if !browser.alive() {
-            return Err(Error::BrowserDead {
-                reason: "its process has exited".into(),
-            });
+            return Err(BrowserError::dead("its process has exited").into());
         }
         let tab = browser.tab.clone();
         let (tx, rx) = mpsc::channel();
@@ -480,29 +482,24 @@ impl BrowserProvider for ChromeProvider {
         // the connection does.
         std::thread::spawn(move || {
             let version = tab.call_method(headless_chrome::protocol::cdp::Browser::GetVersion(None));
-            let _ = tx.send(version.map(|_| ()).map_err(|e| format!("{e:#}")));
+            let _ = tx.send(version.map(|_| ()).map_err(BoxError::from));
         });
         match rx.recv_timeout(deadline) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(Error::BrowserDead { reason }),
-            Err(_) => Err(Error::BrowserUnresponsive { deadline }),
+            Ok(Err(source)) => Err(BrowserError::Dead { source }.into()),
+            Err(_) => Err(BrowserError::Unresponsive { deadline }.into()),
         }
     }
 
     fn fetch(&self, browser: &ChromeBrowser, request: &PageRequest) -> Result<RenderedPage> {
         let started = Instant::now();
         let deadline = request.deadline;
-        let timed_out = || Error::PageTimeout {
-            url: request.url.clone(),
-            deadline,
-        };
+        let timed_out = || Error::from(FetchError::Timeout { deadline });
         // A fetch whose caller gave up runs on until its deadline; the next one waits for it
         // (within its own deadline), or the old fetch's stop would stop the new navigation.
         let _navigation = crate::sync::lock(&browser.navigation);
         if browser.cancelled.swap(false, Ordering::AcqRel) {
-            return Err(Error::Cancelled {
-                url: request.url.clone(),
-            });
+            return Err(FetchError::Cancelled.into());
         }
         let refusals = || crate::sync::lock(&browser.refusals).take();
         drop(refusals());
@@ -520,9 +517,7 @@ impl BrowserProvider for ChromeProvider {
             .spawn(move || {
                 let _ = tx.send(load(&tab, &job, started));
             })
-            .map_err(|e| Error::BrowserDead {
-                reason: format!("could not start a render thread: {e}"),
-            })?;
+            .map_err(|e| Error::from(BrowserError::dead(e)))?;
         let watched = self.watch(browser, &rx, started + left);
         // A cancel is for the fetch it interrupted (or, sent before any started, for the next
         // one): consumed here either way.
@@ -534,11 +529,11 @@ impl BrowserProvider for ChromeProvider {
                 limit_bytes,
             } => {
                 browser.abandon();
-                return Err(Error::RenderMemoryExceeded {
-                    url: request.url.clone(),
+                return Err(FetchError::RenderMemoryExceeded {
                     used_bytes,
                     limit_bytes,
-                });
+                }
+                .into());
             }
             Watched::Late | Watched::Cancelled => {
                 // Stopping the load ends a navigation still waiting for headers, and leaves
@@ -562,9 +557,7 @@ impl BrowserProvider for ChromeProvider {
                     browser.abandon();
                 }
                 if cancelled {
-                    return Err(Error::Cancelled {
-                        url: request.url.clone(),
-                    });
+                    return Err(FetchError::Cancelled.into());
                 }
                 return Err(timed_out());
             }
@@ -572,16 +565,20 @@ impl BrowserProvider for ChromeProvider {
         match result {
             Ok(Some(page)) => Ok(page),
             Ok(None) => Err(timed_out()),
-            Err(_) if let Some(reason) = refusals() => Err(Error::AddressNotAllowed {
-                url: request.url.clone(),
-                reason,
-            }),
+            Err(_) if let Some(reason) = refusals() => Err(FetchError::AddressNotAllowed { reason }.into()),
             Err(_) if started.elapsed() >= deadline => Err(timed_out()),
-            Err(reason) if !browser.alive() => Err(Error::BrowserDead { reason }),
-            Err(reason) => Err(Error::Navigation {
-                url: request.url.clone(),
-                reason,
-            }),
+            Err(RenderFailure::Protocol(source)) if !browser.alive() => Err(BrowserError::Dead { source }.into()),
+            Err(RenderFailure::Protocol(source)) => Err(FetchError::Network {
+                class: FailureClass::Other,
+                source,
+            }
+            .into()),
+            Err(RenderFailure::Navigation(code)) => Err(FetchError::Network {
+                class: render::net_error_class(&code),
+                source: Box::new(render::NetError(code)),
+            }
+            .into()),
+            Err(RenderFailure::Script(reason)) => Err(FetchError::Script { reason }.into()),
         }
     }
 
@@ -605,7 +602,7 @@ fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {
         return if named.is_file() {
             Ok(named)
         } else {
-            Err(Error::BrowserNotFound { tried: vec![named] })
+            Err(BrowserError::NotFound { tried: vec![named] }.into())
         };
     }
     let mut tried = Vec::new();
@@ -616,7 +613,7 @@ fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {
         }
         tried.push(path);
     }
-    Err(Error::BrowserNotFound { tried })
+    Err(BrowserError::NotFound { tried }.into())
 }
 
 /// `$TMPDIR/riptide-chrome-<uid>`: per user, so users sharing `/tmp` do not collide. Anyone can
@@ -628,7 +625,7 @@ fn default_runtime_dir() -> Result<PathBuf> {
     let shared = std::env::temp_dir().join(format!("riptide-chrome-{uid}"));
     match crate::private_dir::ensure_private_dir(&shared, "create the browser runtime directory") {
         Ok(()) => Ok(shared),
-        Err(e @ Error::UnsafeDirectory { .. }) => {
+        Err(e) if matches!(e.kind(), ErrorKind::UnsafeDirectory { .. }) => {
             let fresh = tempfile::Builder::new()
                 .prefix("riptide-chrome-")
                 .tempdir()

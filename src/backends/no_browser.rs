@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{BrowserError, Result};
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// Provides no browsers: static extraction only.
@@ -23,11 +23,7 @@ impl BrowserProvider for NoBrowser {
     }
 
     fn launch(&self) -> Result<Never> {
-        Err(Error::PoolUnavailable {
-            reason:
-                "this executor has no browser provider (build riptide with the `chrome` feature, or use Engine::Static)"
-                    .into(),
-        })
+        Err(BrowserError::NoProvider.into())
     }
 
     fn probe(&self, browser: &Never, _deadline: Duration) -> Result<()> {

@@ -37,7 +37,7 @@ mod profile_store;
 
 pub use profile_store::RedbProfileStore;
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result, StoreError};
 use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache, StoredArtifact, StoredCounters};
 
 /// key -> [`ArtifactMeta::encode`].
@@ -180,12 +180,8 @@ impl RedbStore {
         self.artifacts.join(format!("{}.{ARTIFACT_EXT}", key.to_hex()))
     }
 
-    fn store_err(&self, action: &'static str, e: impl std::fmt::Display) -> Error {
-        Error::Store {
-            path: self.index_path.clone(),
-            action,
-            reason: e.to_string(),
-        }
+    fn store_err(&self, action: &'static str, e: impl Into<BoxError>) -> Error {
+        StoreError::new(&self.index_path, action, e).into()
     }
 
     fn index_record(&self, key: &CacheKey) -> Result<Option<ArtifactMeta>> {

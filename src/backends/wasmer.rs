@@ -19,7 +19,7 @@ use wasmer::{Engine, Instance, Memory, MemoryType, Module, Pages, Store, TableTy
 use wasmer_middlewares::Metering;
 use wasmer_middlewares::metering::{MeteringPoints, get_remaining_points, set_remaining_points};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, WasmError};
 use crate::traits::{GuestInstance, GuestLimits, WasmRuntime};
 
 const ENGINE: &str = "wasmer";
@@ -49,6 +49,20 @@ impl std::fmt::Debug for WasmerRuntime {
 pub struct WasmerModule {
     module: Module,
     engine: Engine,
+}
+
+impl std::fmt::Debug for WasmerModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmerModule").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for WasmerInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmerInstance")
+            .field("fuel", &self.fuel)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WasmerModule {
@@ -92,10 +106,10 @@ impl WasmerRuntime {
 
     /// A deserialized module, bound to the engine that loaded it.
     fn loaded(&self, module: std::result::Result<Module, wasmer::DeserializeError>) -> Result<WasmerModule> {
-        let module = module.map_err(|e| Error::Engine {
+        let module = module.map_err(|e| WasmError::Engine {
             engine: ENGINE,
             action: "load a compiled module",
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         Ok(WasmerModule {
             module,
@@ -142,23 +156,22 @@ impl WasmRuntime for WasmerRuntime {
 
     fn compile(&self, wasm: &[u8]) -> Result<WasmerModule> {
         let engine = build_engine(&self.limits, self.parallel_compilation);
-        let module = Module::new(&engine, wasm).map_err(|e| Error::InvalidModule {
+        let module = Module::new(&engine, wasm).map_err(|e| WasmError::InvalidModule {
             engine: ENGINE,
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         Ok(WasmerModule { module, engine })
     }
 
     fn serialize(&self, module: &WasmerModule) -> Result<Vec<u8>> {
-        module
-            .module
-            .serialize()
-            .map(|b| b.to_vec())
-            .map_err(|e| Error::Engine {
+        module.module.serialize().map(|b| b.to_vec()).map_err(|e| {
+            WasmError::Engine {
                 engine: ENGINE,
                 action: "serialize a module",
-                reason: e.to_string(),
-            })
+                source: e.into(),
+            }
+            .into()
+        })
     }
 
     unsafe fn deserialize(&self, artifact: &[u8]) -> Result<WasmerModule> {
@@ -176,13 +189,19 @@ impl WasmRuntime for WasmerRuntime {
 
     fn instantiate(&self, module: &WasmerModule, input_len: usize) -> Result<WasmerInstance> {
         let mut store = Store::new(module.engine.clone());
-        let instance = Instance::new(&mut store, &module.module, &imports! {}).map_err(|e| Error::InvalidModule {
-            engine: ENGINE,
-            reason: format!("{e} (the extractor must import nothing)"),
-        })?;
+        // The extractor must import nothing; a module that does fails here.
+        let instance =
+            Instance::new(&mut store, &module.module, &imports! {}).map_err(|e| WasmError::InvalidModule {
+                engine: ENGINE,
+                source: e.into(),
+            })?;
         let fuel = self.limits.fuel_for(input_len);
         set_remaining_points(&mut store, &instance, fuel);
-        let abi = |what: &str, e: wasmer::ExportError| Error::GuestAbi(format!("{what}: {e}"));
+        let abi = |what: &str, e: wasmer::ExportError| {
+            Error::from(WasmError::Abi {
+                message: format!("{what}: {e}"),
+            })
+        };
         let memory = instance
             .exports
             .get_memory("memory")
@@ -222,23 +241,27 @@ pub struct WasmerInstance {
 impl WasmerInstance {
     fn call_error(&mut self, e: wasmer::RuntimeError) -> Error {
         if let MeteringPoints::Exhausted = get_remaining_points(&mut self.store, &self.instance) {
-            return Error::GuestOutOfFuel { fuel: self.fuel };
+            return WasmError::OutOfFuel { fuel: self.fuel }.into();
         }
         // wasmer cannot say that a grow was refused; a trap with memory at the cap is that.
         let size = self.memory.view(&self.store).data_size() as usize;
         if size.saturating_add(1 << 20) >= self.max_memory {
-            return Error::GuestMemoryLimit {
+            return WasmError::MemoryLimit {
                 limit_bytes: self.max_memory,
-            };
+            }
+            .into();
         }
-        Error::GuestTrap(e.message())
+        WasmError::Trap { source: e.into() }.into()
     }
 }
 
 impl GuestInstance for WasmerInstance {
     fn alloc(&mut self, len: u32) -> Result<u32> {
-        let len = i32::try_from(len)
-            .map_err(|_| Error::GuestAbi(format!("cannot allocate {len} bytes in a 32-bit guest")))?;
+        let len = i32::try_from(len).map_err(|_| {
+            Error::from(WasmError::Abi {
+                message: format!("cannot allocate {len} bytes in a 32-bit guest"),
+            })
+        })?;
         match self.alloc.call(&mut self.store, len) {
             Ok(ptr) => Ok(ptr as u32),
             Err(e) => Err(self.call_error(e)),
@@ -247,10 +270,9 @@ impl GuestInstance for WasmerInstance {
 
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
         self.memory.view(&self.store).write(u64::from(ptr), bytes).map_err(|_| {
-            Error::GuestAbi(format!(
-                "alloc returned {ptr:#x}, which cannot hold {} bytes",
-                bytes.len()
-            ))
+            Error::from(WasmError::Abi {
+                message: format!("alloc returned {ptr:#x}, which cannot hold {} bytes", bytes.len()),
+            })
         })
     }
 
@@ -266,7 +288,11 @@ impl GuestInstance for WasmerInstance {
         self.memory
             .view(&self.store)
             .read(u64::from(ptr), &mut out)
-            .map_err(|_| Error::GuestAbi(format!("reply at {ptr:#x}+{len} lies outside guest memory")))?;
+            .map_err(|_| {
+                Error::from(WasmError::Abi {
+                    message: format!("reply at {ptr:#x}+{len} lies outside guest memory"),
+                })
+            })?;
         Ok(out)
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, Trap, TypedFunc};
 
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result, WasmError};
 use crate::traits::{GuestInstance, GuestLimits, WasmRuntime};
 
 const ENGINE: &str = "wasmtime";
@@ -44,6 +44,20 @@ impl std::fmt::Debug for WasmtimeRuntime {
 #[derive(Clone)]
 pub struct WasmtimeModule {
     pre: InstancePre<Limiter>,
+}
+
+impl std::fmt::Debug for WasmtimeModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmtimeModule").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for WasmtimeInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmtimeInstance")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WasmtimeModule {
@@ -82,10 +96,14 @@ impl WasmtimeRuntime {
     }
 
     fn prepare(&self, module: Module) -> Result<WasmtimeModule> {
-        let pre = self.linker.instantiate_pre(&module).map_err(|e| Error::InvalidModule {
-            engine: ENGINE,
-            reason: format!("{e:#} (the extractor must import nothing)"),
-        })?;
+        // The extractor must import nothing; a module that does fails here.
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| WasmError::InvalidModule {
+                engine: ENGINE,
+                source: boxed(e),
+            })?;
         Ok(WasmtimeModule { pre })
     }
 }
@@ -105,11 +123,17 @@ impl Hasher for Sha256Hasher {
 }
 
 fn engine_err(action: &'static str, e: wasmtime::Error) -> Error {
-    Error::Engine {
+    WasmError::Engine {
         engine: ENGINE,
         action,
-        reason: format!("{e:#}"),
+        source: boxed(e),
     }
+    .into()
+}
+
+/// wasmtime's error, kept as a source.
+fn boxed(e: wasmtime::Error) -> BoxError {
+    e.into()
 }
 
 impl WasmRuntime for WasmtimeRuntime {
@@ -129,9 +153,9 @@ impl WasmRuntime for WasmtimeRuntime {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<WasmtimeModule> {
-        let module = Module::new(&self.engine, wasm).map_err(|e| Error::InvalidModule {
+        let module = Module::new(&self.engine, wasm).map_err(|e| WasmError::InvalidModule {
             engine: ENGINE,
-            reason: format!("{e:#}"),
+            source: boxed(e),
         })?;
         self.prepare(module)
     }
@@ -177,10 +201,16 @@ impl WasmRuntime for WasmtimeRuntime {
             .pre
             .instantiate(&mut store)
             .map_err(|e| engine_err("instantiate the extractor", e))?;
-        let abi = |what: &str, e: wasmtime::Error| Error::GuestAbi(format!("{what}: {e:#}"));
-        let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or_else(|| Error::GuestAbi("no exported `memory`".into()))?;
+        let abi = |what: &str, e: wasmtime::Error| {
+            Error::from(WasmError::Abi {
+                message: format!("{what}: {e:#}"),
+            })
+        };
+        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| {
+            Error::from(WasmError::Abi {
+                message: "no exported `memory`".into(),
+            })
+        })?;
         let alloc = instance
             .get_typed_func(&mut store, "alloc")
             .map_err(|e| abi("export `alloc(i32) -> i32`", e))?;
@@ -211,10 +241,13 @@ fn start_epoch_ticker(engine: &Engine) -> Result<()> {
             }
         })
         .map(drop)
-        .map_err(|e| Error::Engine {
-            engine: ENGINE,
-            action: "start the epoch thread",
-            reason: e.to_string(),
+        .map_err(|e| {
+            WasmError::Engine {
+                engine: ENGINE,
+                action: "start the epoch thread",
+                source: e.into(),
+            }
+            .into()
         })
 }
 
@@ -249,22 +282,25 @@ pub struct WasmtimeInstance {
 impl WasmtimeInstance {
     fn call_error(&self, e: wasmtime::Error) -> Error {
         if self.store.data().refused {
-            return Error::GuestMemoryLimit {
+            return WasmError::MemoryLimit {
                 limit_bytes: self.store.data().max_memory,
-            };
+            }
+            .into();
         }
         match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => Error::GuestTimedOut { limit: self.budget },
-            Some(trap) => Error::GuestTrap(trap.to_string()),
-            None => Error::GuestTrap(format!("{e:#}")),
+            Some(Trap::Interrupt) => Error::from(WasmError::TimedOut { limit: self.budget }),
+            Some(_) | None => WasmError::Trap { source: boxed(e) }.into(),
         }
     }
 }
 
 impl GuestInstance for WasmtimeInstance {
     fn alloc(&mut self, len: u32) -> Result<u32> {
-        let len = i32::try_from(len)
-            .map_err(|_| Error::GuestAbi(format!("cannot allocate {len} bytes in a 32-bit guest")))?;
+        let len = i32::try_from(len).map_err(|_| {
+            Error::from(WasmError::Abi {
+                message: format!("cannot allocate {len} bytes in a 32-bit guest"),
+            })
+        })?;
         match self.alloc.call(&mut self.store, len) {
             Ok(ptr) => Ok(ptr as u32),
             Err(e) => Err(self.call_error(e)),
@@ -273,10 +309,9 @@ impl GuestInstance for WasmtimeInstance {
 
     fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
         self.memory.write(&mut self.store, ptr as usize, bytes).map_err(|_| {
-            Error::GuestAbi(format!(
-                "alloc returned {ptr:#x}, which cannot hold {} bytes",
-                bytes.len()
-            ))
+            Error::from(WasmError::Abi {
+                message: format!("alloc returned {ptr:#x}, which cannot hold {} bytes", bytes.len()),
+            })
         })
     }
 
@@ -289,9 +324,11 @@ impl GuestInstance for WasmtimeInstance {
 
     fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>> {
         let mut out = vec![0u8; len as usize];
-        self.memory
-            .read(&self.store, ptr as usize, &mut out)
-            .map_err(|_| Error::GuestAbi(format!("reply at {ptr:#x}+{len} lies outside guest memory")))?;
+        self.memory.read(&self.store, ptr as usize, &mut out).map_err(|_| {
+            Error::from(WasmError::Abi {
+                message: format!("reply at {ptr:#x}+{len} lies outside guest memory"),
+            })
+        })?;
         Ok(out)
     }
 }

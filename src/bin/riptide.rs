@@ -2,7 +2,9 @@
 //!
 //! Exit codes: 0 success; 1 a command failed or at least one page did not extract; 2 bad
 //! arguments; 130 interrupted (Ctrl-C), after saving what was learned and closing browsers.
-//! Errors are one line each (`error: ...`); `-v` adds the chain of causes.
+//! Errors are one line each (`error: ...`) with what to do under it (`  hint: ...`); `-v` adds
+//! the chain of causes. JSON output names each failure's kind (`error_kind`, see
+//! `riptide::Error::code`).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -202,6 +204,9 @@ fn init_logging(cli: &Cli) {
 
 fn report_error(e: &(dyn std::error::Error + 'static), verbose: bool) {
     eprintln!("error: {e}");
+    if let Some(e) = e.downcast_ref::<Error>() {
+        eprintln!("  hint: {}", e.hint());
+    }
     if verbose {
         let mut cause = e.source();
         while let Some(c) = cause {
@@ -458,7 +463,12 @@ fn write_result(
 ) -> CliResult<()> {
     let record = || match result {
         Ok(content) => serde_json::to_value(content).unwrap_or_default(),
-        Err(e) => serde_json::json!({ "url": url, "error": e.to_string() }),
+        Err(e) => serde_json::json!({
+            "url": url,
+            "error": e.to_string(),
+            "error_kind": e.code(),
+            "hint": e.hint(),
+        }),
     };
     match format {
         Format::Json => array.push(record()),

@@ -22,16 +22,16 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub fn bump(counter: &AtomicU64) {
+    pub(super) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
     }
 
-    pub fn add_time(count: &AtomicU64, micros: &AtomicU64, elapsed: Duration) {
+    pub(super) fn add_time(count: &AtomicU64, micros: &AtomicU64, elapsed: Duration) {
         count.fetch_add(1, Relaxed);
         micros.fetch_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), Relaxed);
     }
 
-    pub fn snapshot(&self) -> StoredCounters {
+    pub(super) fn snapshot(&self) -> StoredCounters {
         StoredCounters {
             hits: self.hits.load(Relaxed),
             misses: self.misses.load(Relaxed),

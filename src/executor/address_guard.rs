@@ -1,7 +1,11 @@
 //! The static engine's side of the [`AddressPolicy`]: a DNS resolver that drops the addresses
 //! the policy refuses (so the client never connects to them, whatever name led there), and a
-//! redirect policy that checks every hop's URL. Installed only when the policy refuses
-//! something; the permissive default keeps reqwest's own resolver and redirects.
+//! redirect policy that checks every hop's URL (installed only when the policy refuses
+//! something).
+//!
+//! The resolver is riptide's own even under the permissive default, so that a name that does not
+//! resolve comes back as a [`ResolveFailed`] in the error chain: the fetch classifies it as DNS
+//! by its type, never by reading reqwest's message.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -25,6 +29,29 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// A name that did not resolve (or resolved to nothing): found again in the error chain to
+/// classify the failure as DNS.
+#[derive(Debug)]
+pub(crate) struct ResolveFailed {
+    host: String,
+    source: Option<std::io::Error>,
+}
+
+impl std::fmt::Display for ResolveFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Some(e) => write!(f, "{} does not resolve: {e}", self.host),
+            None => write!(f, "{} resolves to no address", self.host),
+        }
+    }
+}
+
+impl std::error::Error for ResolveFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
 /// Resolves with the system resolver (on a blocking thread, as reqwest's own does), then keeps
 /// only the addresses `policy` allows.
 pub(crate) struct GuardedResolver(pub AddressPolicy);
@@ -36,16 +63,22 @@ impl Resolve for GuardedResolver {
             let host = name.as_str().to_string();
             let trusted = policy.is_allowed_host(&host);
             let lookup = host.clone();
-            let addrs: Vec<SocketAddr> = tokio::task::spawn_blocking(move || (lookup.as_str(), 0).to_socket_addrs())
+            let resolved = tokio::task::spawn_blocking(move || (lookup.as_str(), 0).to_socket_addrs())
                 .await
-                .map_err(|e| Box::new(std::io::Error::other(e)) as Box<dyn std::error::Error + Send + Sync>)??
-                .collect();
+                .map_err(|e| Box::new(std::io::Error::other(e)) as Box<dyn std::error::Error + Send + Sync>)?;
+            let addrs: Vec<SocketAddr> = match resolved {
+                Ok(addrs) => addrs.collect(),
+                Err(e) => return Err(Box::new(ResolveFailed { host, source: Some(e) }) as _),
+            };
+            if addrs.is_empty() {
+                return Err(Box::new(ResolveFailed { host, source: None }) as _);
+            }
             let allowed: Vec<SocketAddr> = addrs
                 .iter()
                 .copied()
                 .filter(|a| trusted || policy.allows_ip(a.ip()))
                 .collect();
-            if allowed.is_empty() && !addrs.is_empty() {
+            if allowed.is_empty() {
                 let refused = addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ");
                 return Err(Box::new(Refused(format!(
                     "{host} resolves only to addresses the address policy refuses ({refused}; network.allow_private_addresses = false)"
@@ -72,14 +105,25 @@ pub(crate) fn redirect_policy(policy: AddressPolicy) -> reqwest::redirect::Polic
     })
 }
 
-/// The policy's refusal somewhere in `e`'s chain of causes, if that is what failed.
-pub(crate) fn refusal<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e Refused> {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if let Some(refused) = c.downcast_ref::<Refused>() {
-            return Some(refused);
+/// `e` and its causes, including the errors an `io::Error` wraps (whose `source` skips them).
+pub(crate) fn causes<'e>(e: &'e (dyn std::error::Error + 'static)) -> Vec<&'e (dyn std::error::Error + 'static)> {
+    let mut all = Vec::new();
+    let mut pending = vec![e];
+    while let Some(c) = pending.pop() {
+        all.push(c);
+        if let Some(inner) = c.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            pending.push(inner);
         }
-        cause = c.source();
+        if let Some(next) = c.source() {
+            pending.push(next);
+        }
     }
-    None
+    all
+}
+
+/// The first error of type `T` among `e`'s [`causes`].
+pub(crate) fn find_in_chain<'e, T: std::error::Error + 'static>(
+    e: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e T> {
+    causes(e).into_iter().find_map(|c| c.downcast_ref::<T>())
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, RwLock};
 
-use crate::error::{Error, Result};
+use crate::error::{BrowserError, Error, PoolError, Result};
 use crate::pool::{BrowserPool, PoolOptions, PoolStatus};
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
@@ -19,18 +19,18 @@ pub(crate) enum Browsers<B: BrowserProvider> {
     /// `shutdown` can wait for them.
     PerRequest(Arc<B>, Arc<RwLock<()>>),
     /// The provider could not be made (no Chromium installed, ...): renders fail with this.
-    Unavailable(String),
+    Unavailable(Arc<Error>),
 }
 
 pub(crate) enum PoolState<B: BrowserProvider> {
     NotStarted(B),
     Running(BrowserPool<B>),
-    Failed(String),
+    Failed(Arc<Error>),
     ShutDown,
 }
 
 impl<B: BrowserProvider> Browsers<B> {
-    pub(crate) fn new(provider: std::result::Result<B, String>, pooled: bool, options: PoolOptions) -> Self {
+    pub(crate) fn new(provider: std::result::Result<B, Arc<Error>>, pooled: bool, options: PoolOptions) -> Self {
         let provider = match provider {
             Ok(p) => p,
             Err(reason) => return Browsers::Unavailable(reason),
@@ -50,7 +50,7 @@ impl<B: BrowserProvider> Browsers<B> {
         let (state, options) = match self {
             Browsers::Pooled { state, options } => (state, options),
             Browsers::PerRequest(..) => return Ok(None),
-            Browsers::Unavailable(reason) => return Err(Error::PoolUnavailable { reason: reason.clone() }),
+            Browsers::Unavailable(reason) => return Err(unavailable(reason)),
         };
         let mut state = state.lock().await;
         match std::mem::replace(&mut *state, PoolState::ShutDown) {
@@ -61,8 +61,9 @@ impl<B: BrowserProvider> Browsers<B> {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "the browser pool could not start");
-                    *state = PoolState::Failed(e.to_string());
-                    Err(e)
+                    let e = Arc::new(e);
+                    *state = PoolState::Failed(e.clone());
+                    Err(unavailable(&e))
                 }
             },
             PoolState::Running(pool) => {
@@ -70,10 +71,11 @@ impl<B: BrowserProvider> Browsers<B> {
                 Ok(Some(pool))
             }
             PoolState::Failed(reason) => {
-                *state = PoolState::Failed(reason.clone());
-                Err(Error::PoolUnavailable { reason })
+                let e = unavailable(&reason);
+                *state = PoolState::Failed(reason);
+                Err(e)
             }
-            PoolState::ShutDown => Err(Error::PoolClosed),
+            PoolState::ShutDown => Err(PoolError::Closed.into()),
         }
     }
 
@@ -82,9 +84,11 @@ impl<B: BrowserProvider> Browsers<B> {
     pub(crate) async fn renderer(&self) -> Result<Renderer<B>> {
         match self {
             Browsers::PerRequest(provider, closing) => Ok(Renderer::PerRequest(provider.clone(), closing.clone())),
-            Browsers::Pooled { .. } | Browsers::Unavailable(_) => {
-                self.pool().await?.map(Renderer::Pool).ok_or(Error::PoolClosed)
-            }
+            Browsers::Pooled { .. } | Browsers::Unavailable(_) => self
+                .pool()
+                .await?
+                .map(Renderer::Pool)
+                .ok_or_else(|| PoolError::Closed.into()),
         }
     }
 
@@ -99,7 +103,7 @@ impl<B: BrowserProvider> Browsers<B> {
         }
     }
 
-    /// Closes the pool's browsers (later renders fail with [`Error::PoolClosed`]), or waits
+    /// Closes the pool's browsers (later renders fail with [`PoolError::Closed`]), or waits
     /// for browsers launched per render to finish closing.
     pub(crate) async fn shutdown(&self) {
         if let Browsers::PerRequest(_, closing) = self {
@@ -111,6 +115,11 @@ impl<B: BrowserProvider> Browsers<B> {
             pool.shutdown().await;
         }
     }
+}
+
+/// The error of a render when the browsers could not be had: the first failure, shared.
+fn unavailable(reason: &Arc<Error>) -> Error {
+    PoolError::Unavailable { source: reason.clone() }.into()
 }
 
 /// Renders pages for one request's attempts.
@@ -157,9 +166,7 @@ impl<B: BrowserProvider> Renderer<B> {
                 let answer = rx.await;
                 guard.armed = false;
                 drop(guard);
-                answer.map_err(|_| Error::BrowserDead {
-                    reason: "the render task ended without an answer".into(),
-                })?
+                answer.map_err(|_| Error::from(BrowserError::dead("the render task ended without an answer")))?
             }
         }
     }

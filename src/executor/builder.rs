@@ -15,12 +15,13 @@ use crate::policies::{AddressPolicy, FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
 use crate::traits::{BrowserProvider, ModuleCache, TimeoutPolicy, WasmRuntime};
 
-/// Pages larger than this are refused ([`Error::BodyTooLarge`]) unless raised with
+/// Pages larger than this are refused ([`FetchError::BodyTooLarge`](crate::error::FetchError::BodyTooLarge)) unless raised with
 /// [`ExecutorBuilder::max_body_bytes`].
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 
-/// Builds an [`Executor`]: give it a browser provider, a compile cache and a timeout policy,
-/// and optionally a configuration (defaults otherwise) and limits.
+/// Builds an [`Executor`] from its three parts, given up front ([`Executor::builder`]), and
+/// optionally a configuration (defaults otherwise) and limits. A part left out is a compile
+/// error, not a runtime one.
 ///
 /// ```no_run
 /// # #[cfg(all(feature = "chrome", feature = "wasmtime"))]
@@ -32,16 +33,13 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 /// use riptide::{CacheOptions, CompileCache, Executor, GuestLimits, RiptideConfig};
 ///
 /// let config = RiptideConfig::load()?;
-/// let executor = Executor::builder()
-///     .config(config.clone())
-///     .browser_provider(ChromeProvider::from_config(&config)?)
-///     .compile_cache(CompileCache::new(
-///         WasmtimeRuntime::new(GuestLimits::default(), true)?,
-///         MemoryStore::new(),
-///         CacheOptions::default(),
-///     ))
-///     .timeout_policy(AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()))
-///     .build()?;
+/// let executor = Executor::builder(
+///     ChromeProvider::from_config(&config)?,
+///     CompileCache::new(WasmtimeRuntime::new(GuestLimits::default(), true)?, MemoryStore::new(), CacheOptions::default()),
+///     AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()),
+/// )
+/// .config(config)
+/// .build()?;
 /// let page = executor.extract("https://example.com/").await?;
 /// println!("{:?}", page.page.title);
 /// executor.shutdown().await?;
@@ -50,9 +48,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 /// ```
 pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     config: RiptideConfig,
-    provider: Option<std::result::Result<B, String>>,
-    cache: Option<CompileCache<R, C>>,
-    policy: Option<Arc<T>>,
+    provider: std::result::Result<B, Arc<Error>>,
+    cache: CompileCache<R, C>,
+    policy: T,
     extractor: Option<ModuleSource>,
     extract_options: Option<ExtractOptions>,
     addresses: Option<AddressPolicy>,
@@ -64,25 +62,38 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     retry_seed: Option<u64>,
 }
 
+impl<B, R: WasmRuntime, C: ModuleCache, T> std::fmt::Debug for ExecutorBuilder<B, R, C, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutorBuilder")
+            .field("browser_provider", &std::any::type_name::<B>())
+            .field("cache", &self.cache)
+            .field("timeout_policy", &std::any::type_name::<T>())
+            .finish_non_exhaustive()
+    }
+}
+
 /// How long a rendered page's DOM must stay unchanged before its HTML is taken, by default:
 /// long enough for scripts that build the page right after `load`, short enough not to matter
 /// next to a render.
 pub const DEFAULT_SETTLE: Duration = Duration::from_millis(100);
 
-impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Default for ExecutorBuilder<B, R, C, T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> ExecutorBuilder<B, R, C, T> {
-    /// A builder with the default configuration.
-    pub fn new() -> Self {
+    /// A builder from the three parts: where browsers come from, the compile cache the
+    /// extractor is loaded from, and the timeout policy. Share a policy with other code (to
+    /// read its profiles while the executor runs) by passing an `Arc` of it.
+    pub fn new(provider: B, cache: CompileCache<R, C>, policy: T) -> Self {
+        Self::with_provider_result(Ok(provider), cache, policy)
+    }
+
+    /// The same with a provider that may have failed to set up (no Chromium installed, ...):
+    /// on `Err` the executor still extracts statically, and headless renders fail with
+    /// [`PoolError::Unavailable`](crate::error::PoolError::Unavailable) carrying this error.
+    pub fn with_provider_result(provider: Result<B>, cache: CompileCache<R, C>, policy: T) -> Self {
         Self {
             config: RiptideConfig::default(),
-            provider: None,
-            cache: None,
-            policy: None,
+            provider: provider.map_err(Arc::new),
+            cache,
+            policy,
             extractor: None,
             extract_options: None,
             addresses: None,
@@ -98,40 +109,6 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// The configuration: which optimizations are on, pool sizes, retry settings.
     pub fn config(mut self, config: RiptideConfig) -> Self {
         self.config = config;
-        self
-    }
-
-    /// Where browsers come from (required).
-    pub fn browser_provider(mut self, provider: B) -> Self {
-        self.provider = Some(Ok(provider));
-        self
-    }
-
-    /// A provider that may have failed to set up (no Chromium installed, ...): on `Err` the
-    /// executor still extracts statically, and headless renders fail with
-    /// [`Error::PoolUnavailable`] carrying this error's message.
-    pub fn browser_provider_or_reason(mut self, provider: Result<B>) -> Self {
-        self.provider = Some(provider.map_err(|e| e.to_string()));
-        self
-    }
-
-    /// The compile cache the extractor is loaded from (required). Build it with
-    /// `CacheOptions::from_config` for the configuration's `wasm_cache` settings.
-    pub fn compile_cache(mut self, cache: CompileCache<R, C>) -> Self {
-        self.cache = Some(cache);
-        self
-    }
-
-    /// The timeout policy (required); with `adaptive_timeout.enabled = false` it is bypassed
-    /// for a fixed `default_timeout_secs`.
-    pub fn timeout_policy(mut self, policy: T) -> Self {
-        self.policy = Some(Arc::new(policy));
-        self
-    }
-
-    /// The same, shared with other code (to read its profiles while the executor runs).
-    pub fn shared_timeout_policy(mut self, policy: Arc<T>) -> Self {
-        self.policy = Some(policy);
         self
     }
 
@@ -194,18 +171,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         self
     }
 
-    /// The executor. Fails if a required part is missing or the HTTP client cannot be built.
+    /// The executor. Fails only if the HTTP client cannot be built.
     pub fn build(self) -> Result<Executor<B, R, C, T>> {
-        let missing = |what: &str, call: &str| Error::Config {
-            key: what.into(),
-            origin: "ExecutorBuilder".into(),
-            message: format!("no {what} was given; call `.{call}(...)`"),
-        };
-        let provider = self
-            .provider
-            .ok_or_else(|| missing("browser provider", "browser_provider"))?;
-        let cache = self.cache.ok_or_else(|| missing("compile cache", "compile_cache"))?;
-        let policy = self.policy.ok_or_else(|| missing("timeout policy", "timeout_policy"))?;
+        let (provider, cache, policy) = (self.provider, self.cache, self.policy);
         let c = &self.config;
         let all = c.optimizations.enabled;
         let timeouts = &c.optimizations.adaptive_timeout;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FetchError, Result};
 
 /// A resolved input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,22 +34,22 @@ impl PageSource {
         match url.scheme() {
             "http" => Self::checked_http(input, url),
             "https" if cfg!(feature = "rustls") => Self::checked_http(input, url),
-            "https" => Err(Error::UnsupportedScheme {
-                url: url.to_string(),
+            "https" => Err(Error::from(FetchError::UnsupportedScheme {
                 scheme: "https".into(),
-                hint: "this build has no TLS: enable riptide's `rustls` feature",
-            }),
+                advice: "this build has no TLS: enable riptide's `rustls` feature",
+            })
+            .with_url(url)),
             "file" => {
                 let path = url
                     .to_file_path()
                     .map_err(|()| invalid(input, "the file URL names no local path"))?;
                 Self::from_path(input, &path.to_string_lossy())
             }
-            other => Err(Error::UnsupportedScheme {
-                url: url.to_string(),
+            other => Err(Error::from(FetchError::UnsupportedScheme {
                 scheme: other.to_string(),
-                hint: "use http, https or file",
-            }),
+                advice: "use http, https or file",
+            })
+            .with_url(url)),
         }
     }
 
@@ -102,8 +102,9 @@ impl PageSource {
 }
 
 fn invalid(input: &str, reason: &str) -> Error {
-    Error::InvalidUrl {
+    FetchError::InvalidUrl {
         input: input.to_string(),
         reason: reason.to_string(),
     }
+    .into()
 }

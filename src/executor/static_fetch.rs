@@ -2,7 +2,9 @@
 //!
 //! One attempt only; the executor runs it under the retry helper. Failures are classified for the
 //! timeout policy and the circuit breaker (DNS, refused, reset, TLS, HTTP status), so a host that
-//! does not exist is never retried and a refused connection never counts as a latency.
+//! does not exist is never retried and a refused connection never counts as a latency. The class
+//! comes from the types in reqwest's chain of causes (riptide's own resolver error, the OS error's
+//! kind, reqwest's own predicates), never from an error message.
 
 use std::path::Path;
 
@@ -10,6 +12,7 @@ use reqwest::header::{CONTENT_LANGUAGE, CONTENT_LENGTH, CONTENT_TYPE};
 use url::Url;
 
 use crate::charset::decode_html;
+use crate::error::FetchError;
 use crate::policies::AttemptFailure;
 use crate::traits::FailureClass;
 
@@ -24,22 +27,19 @@ pub(crate) fn http_client(
 ) -> crate::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .user_agent(user_agent)
-        .connect_timeout(connect_timeout);
+        .connect_timeout(connect_timeout)
+        .dns_resolver(super::address_guard::GuardedResolver(addresses.clone()));
     if addresses.restricts() {
-        builder = builder
-            .dns_resolver(super::address_guard::GuardedResolver(addresses.clone()))
-            .redirect(super::address_guard::redirect_policy(addresses));
+        builder = builder.redirect(super::address_guard::redirect_policy(addresses));
     }
     // Without a TLS backend there is no certificate to accept.
     #[cfg(feature = "rustls")]
     let builder = builder.tls_danger_accept_invalid_certs(network.accept_invalid_certs);
     #[cfg(not(feature = "rustls"))]
     let _ = network;
-    builder.build().map_err(|e| crate::Error::Config {
-        key: "http client".into(),
-        origin: "ExecutorBuilder".into(),
-        message: e.to_string(),
-    })
+    builder
+        .build()
+        .map_err(|e| FetchError::ClientBuild { source: Box::new(e) }.into())
 }
 
 /// What one fetch attempt produced (failures that merit a retry are `AttemptFailure`s).
@@ -70,11 +70,18 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("(no Location)");
-        return Err(AttemptFailure::new(FailureClass::Redirect)
-            .with_detail(format!("HTTP {} to {location}, not followed", status.as_u16())));
+        let why = format!("HTTP {} to {location}, not followed", status.as_u16());
+        let class = FailureClass::Redirect;
+        return Err(AttemptFailure::new(class).with_error(FetchError::Network {
+            class,
+            source: why.into(),
+        }));
     }
     if !status.is_success() {
-        return Err(AttemptFailure::new(FailureClass::HttpStatus(status.as_u16())));
+        return Err(FetchError::HttpStatus {
+            status: status.as_u16(),
+        }
+        .into());
     }
     let content_type = response
         .headers()
@@ -132,38 +139,32 @@ fn is_html(content_type: &str) -> bool {
     matches!(mime.as_str(), "text/html" | "application/xhtml+xml" | "")
 }
 
-/// Maps a reqwest failure to what it says about the host, keeping its message.
+/// Maps a reqwest failure to what it says about the host, keeping the error as the source.
 fn classify(e: reqwest::Error) -> AttemptFailure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    let mut text = String::new();
-    let mut io_class = None;
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            io_class = io_class.or(match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => Some(FailureClass::ConnectionRefused),
-                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
-                    Some(FailureClass::ConnectionReset)
-                }
-                _ => None,
-            });
+    use super::address_guard::{Refused, ResolveFailed, causes, find_in_chain};
+    use std::io::ErrorKind;
+    if let Some(refused) = find_in_chain::<Refused>(&e) {
+        return FetchError::AddressNotAllowed {
+            reason: refused.to_string(),
         }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&err.to_string());
-        source = err.source();
+        .into();
     }
-    if let Some(refused) = super::address_guard::refusal(&e) {
-        return AttemptFailure::new(FailureClass::Blocked).with_detail(refused.to_string());
-    }
-    let lower = text.to_ascii_lowercase();
+    let io_kinds: Vec<ErrorKind> = causes(&e)
+        .into_iter()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>().map(std::io::Error::kind))
+        .collect();
+    let io_kind = |kind: ErrorKind| io_kinds.contains(&kind);
     let class = if e.is_redirect() {
         FailureClass::Redirect
-    } else if let Some(class) = io_class {
-        class
-    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+    } else if find_in_chain::<ResolveFailed>(&e).is_some() {
         FailureClass::Dns
-    } else if lower.contains("certificate") || lower.contains("tls") {
+    } else if io_kind(ErrorKind::ConnectionRefused) {
+        FailureClass::ConnectionRefused
+    } else if io_kind(ErrorKind::ConnectionReset) || io_kind(ErrorKind::ConnectionAborted) {
+        FailureClass::ConnectionReset
+    } else if e.is_connect() && io_kind(ErrorKind::InvalidData) {
+        // rustls reports a refused certificate or a failed handshake as invalid data while
+        // connecting (tokio-rustls wraps every rustls::Error so).
         FailureClass::Tls
     } else if e.is_connect() {
         FailureClass::ConnectionRefused
@@ -172,5 +173,8 @@ fn classify(e: reqwest::Error) -> AttemptFailure {
     } else {
         FailureClass::Other
     };
-    AttemptFailure::new(class).with_detail(text)
+    AttemptFailure::new(class).with_error(FetchError::Network {
+        class,
+        source: Box::new(e),
+    })
 }

@@ -44,7 +44,7 @@ use crate::traits::{
 const MAX_RISE: f64 = 1.5;
 const MAX_FALL: f64 = 0.8;
 /// Above this share of recent attempts timing out, time-outs raise the timeout.
-pub const TIMEOUT_PRESSURE: f64 = 0.1;
+pub(super) const TIMEOUT_PRESSURE: f64 = 0.1;
 /// The host under which an engine's prior is persisted; no real host is spelled like this.
 const PRIOR_HOST: &str = "*";
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::AdaptiveTimeoutConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, LastAttempt, Result, RetryError};
 use crate::traits::timeout::{FailureClass, Outcome, Target, TimeoutPolicy};
 
 /// How retries escalate; [`RetrySettings::from_config`] maps `[optimizations.adaptive_timeout]`.
@@ -74,25 +74,37 @@ impl RetrySettings {
 }
 
 /// Why an attempt failed, as the caller's attempt function reports it: what the failure says
-/// about the host, and optionally the underlying error, quoted if the request gives up after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// about the host, and optionally the error itself, kept as the source of the
+/// [`RetryError`] the request ends with if it gives up after it.
+#[derive(Debug)]
 pub struct AttemptFailure {
     /// What the failure says about the host (retryable or not, trips the breaker or not).
     pub class: FailureClass,
-    /// The underlying error's message, for [`Error::RetriesExhausted`].
-    pub detail: Option<String>,
+    /// The attempt's error, if it has one.
+    pub error: Option<Error>,
 }
 
 impl AttemptFailure {
-    /// A failure of `class`, without detail.
+    /// A failure of `class`, without an error.
     pub fn new(class: FailureClass) -> Self {
-        Self { class, detail: None }
+        Self { class, error: None }
     }
 
-    /// Adds the underlying error's message.
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+    /// Adds the attempt's error.
+    pub fn with_error(mut self, error: impl Into<Error>) -> Self {
+        self.error = Some(error.into());
         self
+    }
+}
+
+impl<E: Into<Error>> From<E> for AttemptFailure {
+    /// The error, classified by [`Error::failure_class`].
+    fn from(error: E) -> Self {
+        let error = error.into();
+        Self {
+            class: error.failure_class(),
+            error: Some(error),
+        }
     }
 }
 
@@ -203,11 +215,7 @@ impl Retrier {
                     plan.after(Outcome::Succeeded(attempt_started.elapsed()), None, Instant::now())?;
                     return Ok(value);
                 }
-                Ok(Err(failure)) => plan.after(
-                    Outcome::Failed(failure.class),
-                    failure.detail.as_deref(),
-                    Instant::now(),
-                )?,
+                Ok(Err(failure)) => plan.after(Outcome::Failed(failure.class), failure.error, Instant::now())?,
                 Err(_) => plan.after(Outcome::TimedOut(timeout), None, Instant::now())?,
             };
             if let Step::Pause(pause) = step {
@@ -252,10 +260,11 @@ impl Retrier {
             .or_insert(Circuit::Closed { failures: 0 });
         if let Circuit::Open { until } = *circuit {
             if now < until {
-                return Err(Error::CircuitOpen {
-                    host: origin.to_string(),
+                return Err(RetryError::CircuitOpen {
+                    origin: origin.to_string(),
                     retry_after: until - now,
-                });
+                }
+                .into());
             }
             *circuit = Circuit::HalfOpen;
         }
@@ -350,9 +359,9 @@ impl<'a> RetryPlan<'a> {
     }
 
     /// Reports the attempt's `outcome` (to the policy and the circuit breaker) at `now`, and
-    /// decides: done, pause and retry, or the error that ends the request (quoting `detail`,
-    /// the failure's underlying error, if it has one).
-    pub(crate) fn after(&mut self, outcome: Outcome, detail: Option<&str>, now: Instant) -> Result<Step> {
+    /// decides: done, pause and retry, or the error that ends the request (with `error`, the
+    /// attempt's own error, as its source).
+    pub(crate) fn after(&mut self, outcome: Outcome, error: Option<Error>, now: Instant) -> Result<Step> {
         let (retrier, target, origin, attempts) = (self.retrier, self.target, self.origin, self.attempts);
         self.policy.observe(target, &outcome);
         let last = match outcome {
@@ -363,41 +372,50 @@ impl<'a> RetryPlan<'a> {
             Outcome::Failed(class) => {
                 retrier.record(origin, Some(class), now);
                 if !class.is_retryable() {
-                    return Err(Error::AttemptFailed {
+                    return Err(RetryError::AttemptFailed {
                         target: target.to_string(),
                         class,
                         attempts,
-                        detail: detail.unwrap_or_default().to_string(),
-                    });
+                        source: error,
+                    }
+                    .into());
                 }
-                match detail {
-                    Some(detail) => format!("{class:?}: {detail}"),
-                    None => format!("{class:?}"),
-                }
+                LastAttempt::Failed(class)
             }
             Outcome::TimedOut(after) => {
                 retrier.record(origin, None, now);
-                format!("timed out after {after:?}")
+                LastAttempt::TimedOut(after)
             }
         };
-        let exhausted = |reason: &str| Error::RetriesExhausted {
-            target: target.to_string(),
-            attempts,
-            elapsed: now.saturating_duration_since(self.started),
-            last: format!("{last}; {reason}"),
+        let started = self.started;
+        let exhausted = |why: &'static str, last_error: Option<Error>| -> Error {
+            RetryError::Exhausted {
+                target: target.to_string(),
+                attempts,
+                elapsed: now.saturating_duration_since(started),
+                last,
+                last_error,
+                why,
+            }
+            .into()
         };
         let s = &retrier.settings;
         if attempts > s.max_retries {
-            return Err(exhausted("no retries left"));
+            return Err(exhausted("no retries left", error));
         }
         let pause = retrier.jittered(self.pause);
         if now + pause >= self.deadline {
-            return Err(exhausted("the overall deadline leaves no time for another attempt"));
+            return Err(exhausted(
+                "the overall deadline leaves no time for another attempt",
+                error,
+            ));
         }
         if !retrier.withdraw() {
-            return Err(Error::RetryBudgetExhausted {
+            return Err(RetryError::BudgetExhausted {
                 target: target.to_string(),
-            });
+                last_error: error,
+            }
+            .into());
         }
         retrier.admit(origin, now + pause)?;
         self.timeout = Duration::from_secs_f64(self.timeout.as_secs_f64() * s.backoff_multiplier).min(s.max_timeout);

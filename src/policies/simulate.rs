@@ -40,7 +40,7 @@ use self::workload::Answer;
 pub use self::workload::{HostSpec, Order, Slowdown, Tail, Workload};
 use super::retry::{RetryPlan, Step};
 use super::{AdaptiveTimeout, FixedTimeout, Retrier, RetrySettings, SeedAdaptive};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, RetryError};
 use crate::traits::{Outcome, Target, TimeoutPolicy};
 
 /// What one policy did on one workload.
@@ -132,11 +132,11 @@ pub fn run(workload: &Workload, name: &str, policy: &dyn TimeoutPolicy) -> SimRe
                 }
             }
         });
-        match result {
+        match result.as_ref().map_err(Error::kind) {
             Ok(()) => report.successes += 1,
-            Err(Error::RetryBudgetExhausted { .. }) => report.failed_budget += 1,
-            Err(Error::CircuitOpen { .. }) => report.failed_circuit_open += 1,
-            Err(Error::AttemptFailed { .. }) => report.failed_not_retryable += 1,
+            Err(ErrorKind::Retry(RetryError::BudgetExhausted { .. })) => report.failed_budget += 1,
+            Err(ErrorKind::Retry(RetryError::CircuitOpen { .. })) => report.failed_circuit_open += 1,
+            Err(ErrorKind::Retry(RetryError::AttemptFailed { .. })) => report.failed_not_retryable += 1,
             Err(_) => report.failed_retries_exhausted += 1,
         }
         times.push(clock - started);

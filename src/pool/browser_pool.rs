@@ -15,7 +15,7 @@ use super::maintenance;
 use super::metrics::{Metrics, PoolStatus};
 use super::options::PoolOptions;
 use super::recycle::RecycleReason;
-use crate::error::{Error, Result};
+use crate::error::{Error, PoolError, Result};
 use crate::sync::lock;
 use crate::traits::BrowserProvider;
 
@@ -98,13 +98,13 @@ impl<P: BrowserProvider> BrowserPool<P> {
     }
 
     /// A healthy browser: an idle one at once, else a new one while below `max_instances`, else
-    /// the next one returned (first come, first served). Fails with [`Error::PoolExhausted`]
+    /// the next one returned (first come, first served). Fails with [`PoolError::Exhausted`]
     /// after `max_checkout_duration`, or at once when `max_waiters` callers already wait.
     pub async fn checkout(&self) -> Result<PooledBrowser<P>> {
         let started = Instant::now();
         let inner = &self.inner;
         let slot = match inner.with(|st| st.checkout(&inner.options)) {
-            Checkout::Closed => return Err(Error::PoolClosed),
+            Checkout::Closed => return Err(PoolError::Closed.into()),
             Checkout::LineFull => {
                 Metrics::inc(&inner.metrics.checkouts_timed_out);
                 return Err(self.exhausted(Duration::ZERO));
@@ -152,7 +152,7 @@ impl<P: BrowserProvider> BrowserPool<P> {
             };
             let _ = tx.send(handle);
         });
-        rx.await.map_err(|_| Error::PoolClosed)?
+        rx.await.map_err(|_| Error::from(PoolError::Closed))?
     }
 
     /// Waits for a browser placed by a return, up to `max_checkout_duration` since `started`.
@@ -177,7 +177,7 @@ impl<P: BrowserProvider> BrowserPool<P> {
         };
         match served {
             Some(slot) => Ok(slot),
-            None if self.inner.with(|st| st.is_closed()) => Err(Error::PoolClosed),
+            None if self.inner.with(|st| st.is_closed()) => Err(PoolError::Closed.into()),
             None => {
                 Metrics::inc(&self.inner.metrics.checkouts_timed_out);
                 Err(self.exhausted(started.elapsed()))
@@ -186,10 +186,11 @@ impl<P: BrowserProvider> BrowserPool<P> {
     }
 
     fn exhausted(&self, waited: Duration) -> Error {
-        Error::PoolExhausted {
+        PoolError::Exhausted {
             waited,
             max_instances: self.inner.options.max_instances,
         }
+        .into()
     }
 
     /// The pool's counts, metrics and browsers now. Cheap: it probes nothing.
@@ -213,7 +214,7 @@ impl<P: BrowserProvider> BrowserPool<P> {
         maintenance::round(&self.inner).await;
     }
 
-    /// Closes every browser and stops the pool: waiting callers get [`Error::PoolClosed`], idle
+    /// Closes every browser and stops the pool: waiting callers get [`PoolError::Closed`], idle
     /// browsers are closed now (whole process trees, reaped, directories removed), browsers still
     /// checked out are closed when returned. Later checkouts fail with `PoolClosed`.
     pub async fn shutdown(&self) {

@@ -32,11 +32,11 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub fn inc(counter: &AtomicU64) {
+    pub(crate) fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
     }
 
-    pub fn recycled(&self, reason: RecycleReason) {
+    pub(crate) fn recycled(&self, reason: RecycleReason) {
         Self::inc(match reason {
             RecycleReason::Requests => &self.recycled_requests,
             RecycleReason::Idle => &self.recycled_idle,
@@ -47,7 +47,7 @@ impl Metrics {
         });
     }
 
-    pub fn record_wait(&self, wait: Duration) {
+    pub(crate) fn record_wait(&self, wait: Duration) {
         let mut waits = crate::sync::lock(&self.waits_micros);
         if waits.len() == WAIT_WINDOW {
             waits.pop_front();
@@ -55,7 +55,7 @@ impl Metrics {
         waits.push_back(u64::try_from(wait.as_micros()).unwrap_or(u64::MAX));
     }
 
-    pub fn wait_percentiles(&self) -> WaitPercentiles {
+    pub(crate) fn wait_percentiles(&self) -> WaitPercentiles {
         let mut waits: Vec<u64> = crate::sync::lock(&self.waits_micros).iter().copied().collect();
         waits.sort_unstable();
         let at = |q: f64| -> f64 {
@@ -73,7 +73,7 @@ impl Metrics {
         }
     }
 
-    pub fn recycle_counts(&self) -> RecycleCounts {
+    pub(crate) fn recycle_counts(&self) -> RecycleCounts {
         RecycleCounts {
             requests: self.recycled_requests.load(Relaxed),
             idle: self.recycled_idle.load(Relaxed),
@@ -84,7 +84,7 @@ impl Metrics {
         }
     }
 
-    pub fn checkout_counts(&self) -> CheckoutCounts {
+    pub(crate) fn checkout_counts(&self) -> CheckoutCounts {
         CheckoutCounts {
             direct: self.checkouts_direct.load(Relaxed),
             launched: self.checkouts_launched.load(Relaxed),

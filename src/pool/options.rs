@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::config::BrowserPoolConfig;
-use crate::error::{Error, Result};
+use crate::error::{PoolError, Result};
 
 /// Pool behaviour; [`PoolOptions::from_config`] maps `[optimizations.browser_pool]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,12 +66,13 @@ impl PoolOptions {
     /// allowed.
     pub fn validate(&self) -> Result<()> {
         if self.max_instances == 0 || self.min_instances > self.max_instances {
-            return Err(Error::InvalidPoolOptions {
+            return Err(PoolError::InvalidOptions {
                 message: format!(
                     "min_instances {} and max_instances {} must satisfy 1 <= max and min <= max",
                     self.min_instances, self.max_instances
                 ),
-            });
+            }
+            .into());
         }
         Ok(())
     }

@@ -33,11 +33,11 @@ pub trait BrowserProvider: Send + Sync + 'static {
     fn fetch(&self, browser: &Self::Browser, request: &PageRequest) -> Result<RenderedPage>;
 
     /// Asks a [`fetch`](BrowserProvider::fetch) in progress on `browser` (or the next one, if
-    /// none has started yet) to give up as soon as it can, with [`Error::Cancelled`]. Called
+    /// none has started yet) to give up as soon as it can, with [`FetchError::Cancelled`]. Called
     /// when the caller of a pooled fetch goes away, so an abandoned render does not run on to
     /// its deadline. Default: nothing (the fetch runs to its end).
     ///
-    /// [`Error::Cancelled`]: crate::Error::Cancelled
+    /// [`FetchError::Cancelled`]: crate::error::FetchError::Cancelled
     fn cancel(&self, browser: &Self::Browser) {
         let _ = browser;
     }

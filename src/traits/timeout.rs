@@ -72,6 +72,30 @@ pub enum FailureClass {
     Other,
 }
 
+/// A shared policy is a policy: pass an `Arc` of yours to an executor to keep reading its
+/// profiles (or to share it between executors) while they run.
+impl<P: TimeoutPolicy + ?Sized> TimeoutPolicy for std::sync::Arc<P> {
+    fn timeout_for(&self, target: &Target) -> Duration {
+        (**self).timeout_for(target)
+    }
+
+    fn observe(&self, target: &Target, outcome: &Outcome) {
+        (**self).observe(target, outcome);
+    }
+
+    fn stats(&self) -> Option<TimeoutStats> {
+        (**self).stats()
+    }
+
+    fn profiles(&self) -> Vec<ProfileView> {
+        (**self).profiles()
+    }
+
+    fn flush(&self) -> crate::Result<()> {
+        (**self).flush()
+    }
+}
+
 /// What one attempt observed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -45,18 +45,17 @@ pub fn executor_builder<B: riptide::traits::BrowserProvider>(
     riptide::backends::memory::MemoryStore,
     riptide::policies::AdaptiveTimeout,
 > {
-    riptide::Executor::builder()
-        .timeout_policy(riptide::policies::AdaptiveTimeout::new(
-            config.optimizations.adaptive_timeout.clone(),
-        ))
-        .config(config)
-        .browser_provider(provider)
-        .compile_cache(riptide::CompileCache::new(
+    riptide::Executor::builder(
+        provider,
+        riptide::CompileCache::new(
             wasmtime(),
             riptide::backends::memory::MemoryStore::new(),
             riptide::CacheOptions::default(),
-        ))
-        .retry_seed(7)
+        ),
+        riptide::policies::AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()),
+    )
+    .config(config)
+    .retry_seed(7)
 }
 
 #[cfg(feature = "wasmer")]

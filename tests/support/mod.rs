@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use riptide::BrowserPool;
 use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
+use riptide::error::{BrowserError, ErrorKind};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
-use riptide::{BrowserPool, Error};
 
 /// A local Chromium provider with its own runtime directory, or `None` (skip) when Chromium is
 /// missing outside CI. In CI a missing Chromium fails the test.
@@ -22,7 +23,7 @@ pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
         ..Default::default()
     }) {
         Ok(provider) => Some((provider, dir)),
-        Err(e @ Error::BrowserNotFound { .. }) => {
+        Err(e) if matches!(e.kind(), ErrorKind::Browser(BrowserError::NotFound { .. })) => {
             if std::env::var_os("CI").is_some() {
                 panic!("CI must have Chromium: {e}");
             }

@@ -19,6 +19,8 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::error::BoxError;
+
 /// How long Chromium gets to print its DevTools URL.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -35,7 +37,7 @@ pub(super) struct Started {
 
 /// Starts `executable` with `args` and `envs`, headless with a DevTools port of its choosing,
 /// and waits for its DevTools URL. The process gets SIGKILL if riptide exits first.
-pub(super) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]) -> Result<Started, String> {
+pub(super) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]) -> Result<Started, BoxError> {
     let mut command = Command::new(executable);
     command
         .args(args)
@@ -65,7 +67,7 @@ pub(super) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]
             Ok(())
         });
     }
-    let mut child = spawn_on_launcher_thread(command).map_err(|e| format!("cannot start it: {e}"))?;
+    let mut child = spawn_on_launcher_thread(command).map_err(Box::new)?;
     let Some(stderr) = child.stderr.take() else {
         stop(&mut child);
         return Err("its stderr was not captured".into());
@@ -95,19 +97,17 @@ pub(super) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]
         });
     if let Err(e) = reader {
         stop(&mut child);
-        return Err(format!("cannot start a thread to read its output: {e}"));
+        return Err(format!("cannot start a thread to read its output: {e}").into());
     }
     match url_rx.recv_timeout(START_TIMEOUT) {
         Ok(Ok(ws_url)) => Ok(Started { child, ws_url }),
         Ok(Err(last)) => {
             stop(&mut child);
-            Err(format!(
-                "it exited before its DevTools endpoint listened (last output: {last:?})"
-            ))
+            Err(format!("it exited before its DevTools endpoint listened (last output: {last:?})").into())
         }
         Err(_) => {
             stop(&mut child);
-            Err(format!("its DevTools endpoint did not listen within {START_TIMEOUT:?}"))
+            Err(format!("its DevTools endpoint did not listen within {START_TIMEOUT:?}").into())
         }
     }
 }

@@ -7,20 +7,35 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use headless_chrome::Tab;
-use headless_chrome::protocol::cdp::Runtime;
+use headless_chrome::protocol::cdp::{Page, Runtime};
 
 use super::{ChromeBrowser, ChromeProvider};
-use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
+use crate::error::BoxError;
+use crate::traits::{BrowserProvider, FailureClass, PageRequest, RenderedPage};
 
 /// How often a render in progress is looked at: for a cancel, and for its memory when a limit
 /// is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
 /// page allocating as fast as it can gains some hundred megabytes between two reads.
 const WATCH_TICK: Duration = Duration::from_millis(100);
 
+/// Why a render on a tab failed, as the tab reported it.
+pub(super) enum RenderFailure {
+    /// Chrome could not load the page; this is its network error code
+    /// (`net::ERR_NAME_NOT_RESOLVED`), from `Page.navigate`'s `errorText`.
+    Navigation(String),
+    /// The DevTools call itself failed (the browser may be gone).
+    Protocol(BoxError),
+    /// The page's script context failed, or answered in an unexpected shape.
+    Script(String),
+}
+
+/// What a render thread answers: the page, `None` when it did not get ready by the deadline.
+pub(super) type Rendered = std::result::Result<Option<RenderedPage>, RenderFailure>;
+
 /// How a watched render ended.
 pub(super) enum Watched {
     /// The render thread answered.
-    Finished(std::result::Result<Option<RenderedPage>, String>),
+    Finished(Rendered),
     /// The deadline passed first.
     Late,
     /// The caller cancelled the fetch.
@@ -32,12 +47,7 @@ pub(super) enum Watched {
 impl ChromeProvider {
     /// Reads the browser's memory until the render answers, the deadline passes, or the
     /// memory limit is crossed.
-    pub(super) fn watch(
-        &self,
-        browser: &ChromeBrowser,
-        rx: &mpsc::Receiver<std::result::Result<Option<RenderedPage>, String>>,
-        deadline: Instant,
-    ) -> Watched {
+    pub(super) fn watch(&self, browser: &ChromeBrowser, rx: &mpsc::Receiver<Rendered>, deadline: Instant) -> Watched {
         let limit = self.render_memory_limit.filter(|_| browser.pid.is_some());
         loop {
             if browser.cancelled.load(Ordering::Acquire) {
@@ -48,7 +58,8 @@ impl ChromeProvider {
             match rx.recv_timeout(wait) {
                 Ok(result) => return Watched::Finished(result),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Watched::Finished(Err("the render thread ended without an answer".into()));
+                    let ended = RenderFailure::Protocol("the render thread ended without an answer".into());
+                    return Watched::Finished(Err(ended));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if left <= wait => return Watched::Late,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -68,12 +79,21 @@ impl ChromeProvider {
 /// Navigates, then waits inside the page for readiness (and the selector) and returns the HTML
 /// and the page's URL in the same call. `Ok(None)`: the page did not get ready before the
 /// deadline.
-pub(super) fn load(
-    tab: &Tab,
-    request: &PageRequest,
-    started: Instant,
-) -> std::result::Result<Option<RenderedPage>, String> {
-    tab.navigate_to(&request.url).map_err(|e| format!("{e:#}"))?;
+pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Rendered {
+    // `Page.navigate` itself, rather than headless_chrome's `navigate_to`, whose error keeps
+    // Chrome's network error code private: the code is what classifies the failure.
+    let navigated = tab
+        .call_method(Page::Navigate {
+            url: request.url.clone(),
+            referrer: None,
+            transition_Type: None,
+            frame_id: None,
+            referrer_policy: None,
+        })
+        .map_err(|e| RenderFailure::Protocol(e.into()))?;
+    if let Some(code) = navigated.error_text {
+        return Err(RenderFailure::Navigation(code));
+    }
     let remaining = request.deadline.saturating_sub(started.elapsed());
     let selector = serde_json::to_string(&request.wait_for).unwrap_or_else(|_| "null".into());
     let quiet = request.settle.map_or(0, |d| d.as_millis());
@@ -122,15 +142,71 @@ pub(super) fn load(
             unique_context_id: None,
             serialization_options: None,
         })
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| RenderFailure::Protocol(e.into()))?;
     if let Some(exception) = reply.exception_details {
-        return Err(format!("the page's script context failed: {}", exception.text));
+        return Err(RenderFailure::Script(format!(
+            "the page's script context failed: {}",
+            exception.text
+        )));
     }
     let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
     match serde_json::from_value::<(String, String)>(value) {
         Ok((final_url, html)) => Ok(Some(RenderedPage { html, final_url })),
-        Err(e) => Err(format!("the page's HTML came back in an unexpected shape: {e}")),
+        Err(e) => Err(RenderFailure::Script(format!(
+            "the page's HTML came back in an unexpected shape: {e}"
+        ))),
+    }
+}
+
+/// What a Chrome network error code says about the host. The codes are Chrome's stable
+/// identifiers (`net/base/net_error_list.h`); certificate and SSL errors come in named families.
+pub(super) fn net_error_class(code: &str) -> FailureClass {
+    match code {
+        "net::ERR_NAME_NOT_RESOLVED" | "net::ERR_NAME_RESOLUTION_FAILED" => FailureClass::Dns,
+        "net::ERR_CONNECTION_REFUSED" => FailureClass::ConnectionRefused,
+        "net::ERR_CONNECTION_RESET"
+        | "net::ERR_CONNECTION_CLOSED"
+        | "net::ERR_CONNECTION_ABORTED"
+        | "net::ERR_EMPTY_RESPONSE" => FailureClass::ConnectionReset,
+        "net::ERR_TOO_MANY_REDIRECTS" | "net::ERR_UNSAFE_REDIRECT" => FailureClass::Redirect,
+        "net::ERR_BLOCKED_BY_CLIENT" => FailureClass::Blocked,
+        code if code.starts_with("net::ERR_CERT_") || code.starts_with("net::ERR_SSL_") => FailureClass::Tls,
+        _ => FailureClass::Other,
+    }
+}
+
+/// Chrome's network error code as an error value (the source of a failed navigation).
+#[derive(Debug)]
+pub(super) struct NetError(pub String);
+
+impl std::fmt::Display for NetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the browser reported {}", self.0)
+    }
+}
+
+impl std::error::Error for NetError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_error_codes_classify_by_code() {
+        assert_eq!(net_error_class("net::ERR_NAME_NOT_RESOLVED"), FailureClass::Dns);
+        assert_eq!(
+            net_error_class("net::ERR_CONNECTION_REFUSED"),
+            FailureClass::ConnectionRefused
+        );
+        assert_eq!(
+            net_error_class("net::ERR_EMPTY_RESPONSE"),
+            FailureClass::ConnectionReset
+        );
+        assert_eq!(net_error_class("net::ERR_CERT_AUTHORITY_INVALID"), FailureClass::Tls);
+        assert_eq!(net_error_class("net::ERR_SSL_PROTOCOL_ERROR"), FailureClass::Tls);
+        assert_eq!(net_error_class("net::ERR_TOO_MANY_REDIRECTS"), FailureClass::Redirect);
+        assert_eq!(net_error_class("net::ERR_ABORTED"), FailureClass::Other);
     }
 }

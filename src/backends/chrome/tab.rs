@@ -10,6 +10,7 @@ use headless_chrome::protocol::cdp::Fetch::events::RequestPausedEvent;
 use headless_chrome::protocol::cdp::{Fetch, Network, Page, Security};
 
 use super::ChromeProvider;
+use crate::error::BoxError;
 
 /// Disables the page dialogs that block a renderer until someone answers them (`alert`,
 /// `confirm`, `prompt`, `print`). Installed in every document before its own scripts run.
@@ -24,18 +25,16 @@ impl ChromeProvider {
     /// not) as configured whatever flags the browser was started with, and, when the address
     /// policy refuses anything, every document request checked against it (documents only:
     /// intercepting every image and script would cost a DevTools round trip each).
-    pub(super) fn prepare(&self, tab: &Tab) -> std::result::Result<Refusals, String> {
+    pub(super) fn prepare(&self, tab: &Tab) -> std::result::Result<Refusals, BoxError> {
         tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
             source: NO_DIALOGS.into(),
             world_name: None,
             include_command_line_api: None,
             run_immediately: None,
-        })
-        .map_err(|e| format!("{e:#}"))?;
+        })?;
         tab.call_method(Security::SetIgnoreCertificateErrors {
             ignore: self.accept_invalid_certs,
-        })
-        .map_err(|e| format!("{e:#}"))?;
+        })?;
         let refusals = Refusals::default();
         if self.addresses.restricts() {
             let policy = self.addresses.clone();
@@ -56,8 +55,7 @@ impl ChromeProvider {
                     }
                 }
             };
-            tab.enable_request_interception(Arc::new(interceptor))
-                .map_err(|e| format!("{e:#}"))?;
+            tab.enable_request_interception(Arc::new(interceptor))?;
             tab.enable_fetch(
                 Some(&[Fetch::RequestPattern {
                     url_pattern: Some("*".into()),
@@ -65,8 +63,7 @@ impl ChromeProvider {
                     request_stage: Some(Fetch::RequestStage::Request),
                 }]),
                 None,
-            )
-            .map_err(|e| format!("{e:#}"))?;
+            )?;
         }
         Ok(refusals)
     }

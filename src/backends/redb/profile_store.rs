@@ -3,7 +3,7 @@
 //!
 //! Opened in redb's multi-writer mode, so several riptide processes share one home. A file held
 //! exclusively by another program, or one that cannot be created, leaves the store unavailable:
-//! [`ProfileStore::load`] and [`ProfileStore::save`] return [`Error::Store`] (the policy logs it,
+//! [`ProfileStore::load`] and [`ProfileStore::save`] return [`StoreError`] (the policy logs it,
 //! starts unlearned and keeps its profiles for the next attempt), and every call tries to open the
 //! file again. A damaged file is set aside as `timeouts.redb.damaged` and replaced.
 
@@ -14,7 +14,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{create_private_dir, damage, open_shared};
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result, StoreError};
 use crate::traits::{EngineKind, MergeProfile, ProfileStore, StoredProfile, Target};
 
 /// `"<engine>/<host>"` -> updated-at (u64 LE seconds since the epoch) followed by the profile.
@@ -74,12 +74,8 @@ impl RedbProfileStore {
         }
     }
 
-    fn error(&self, action: &'static str, reason: impl std::fmt::Display) -> Error {
-        Error::Store {
-            path: self.path.clone(),
-            action,
-            reason: reason.to_string(),
-        }
+    fn error(&self, action: &'static str, source: impl Into<BoxError>) -> Error {
+        StoreError::new(&self.path, action, source).into()
     }
 }
 

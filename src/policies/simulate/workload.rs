@@ -10,7 +10,7 @@ use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
 use crate::config::AdaptiveTimeoutConfig;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::traits::{EngineKind, FailureClass};
 
 /// More than this many requests in one workload is refused (a typo, not a workload).
@@ -134,23 +134,24 @@ impl Workload {
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Workload {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Workload {
             origin: origin.clone(),
             message: format!("cannot be read ({e})"),
         })?;
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Self::from_json_str(&text, &origin),
             Some("toml") => Self::from_toml_str(&text, &origin),
-            _ => Err(Error::Workload {
+            _ => Err(ConfigError::Workload {
                 origin,
                 message: "has neither a .toml nor a .json extension".into(),
-            }),
+            }
+            .into()),
         }
     }
 
     /// Parses a TOML workload; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
-        let w: Self = Toml::from_str(text).map_err(|e| Error::Workload {
+        let w: Self = Toml::from_str(text).map_err(|e| ConfigError::Workload {
             origin: origin.into(),
             message: e.to_string(),
         })?;
@@ -159,7 +160,7 @@ impl Workload {
 
     /// Parses a JSON workload; `origin` names it in errors.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Self> {
-        let w: Self = serde_json::from_str(text).map_err(|e| Error::Workload {
+        let w: Self = serde_json::from_str(text).map_err(|e| ConfigError::Workload {
             origin: origin.into(),
             message: e.to_string(),
         })?;
@@ -175,9 +176,12 @@ impl Workload {
     }
 
     fn validated(self, origin: &str) -> Result<Self> {
-        let fail = |message: String| Error::Workload {
-            origin: origin.into(),
-            message,
+        let fail = |message: String| -> Error {
+            ConfigError::Workload {
+                origin: origin.into(),
+                message,
+            }
+            .into()
         };
         if let Err((key, message)) = self.timeouts.check() {
             return Err(fail(format!("timeouts.{key}: {message}")));

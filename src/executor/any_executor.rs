@@ -1,0 +1,101 @@
+//! [`AnyExecutor`]: an executor with its parts erased, for code that should not name them.
+//!
+//! [`Executor`] is generic over four parts, which is what keeps each backend's calls static; but
+//! a helper that only extracts pages should not have to repeat four type parameters and their
+//! bounds. Such code takes `&dyn AnyExecutor` (or `&impl AnyExecutor`), and owners that want one
+//! type for any stack keep a [`BoxExecutor`] ([`Executor::boxed`]). The cost is one boxed future
+//! per call, nothing next to a fetch.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use futures_util::{Stream, StreamExt};
+
+use super::{Engine, Executor};
+use crate::config::RiptideConfig;
+use crate::error::Result;
+use crate::extract::Content;
+use crate::metrics::PerformanceReport;
+use crate::traits::{BrowserProvider, ModuleCache, TimeoutPolicy, WasmRuntime};
+
+/// Any [`Executor`], whatever its browser provider, engine, store and timeout policy.
+pub trait AnyExecutor: Send + Sync {
+    /// [`Executor::extract_with`].
+    fn extract_with<'a>(&'a self, url: &'a str, engine: Engine) -> BoxFuture<'a, Result<Content>>;
+
+    /// [`Executor::report`].
+    fn report(&self) -> BoxFuture<'_, PerformanceReport>;
+
+    /// [`Executor::shutdown`].
+    fn shutdown(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// [`Executor::config`].
+    fn config(&self) -> &RiptideConfig;
+
+    /// [`Executor::extract`]: `url` with [`Engine::Auto`].
+    fn extract<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<Content>> {
+        self.extract_with(url, Engine::Auto)
+    }
+}
+
+/// An executor of any stack behind one type: cheap to clone, shared by its clones.
+pub type BoxExecutor = Arc<dyn AnyExecutor>;
+
+impl<B, R, C, T> AnyExecutor for Executor<B, R, C, T>
+where
+    B: BrowserProvider,
+    R: WasmRuntime,
+    C: ModuleCache,
+    T: TimeoutPolicy,
+{
+    fn extract_with<'a>(&'a self, url: &'a str, engine: Engine) -> BoxFuture<'a, Result<Content>> {
+        Box::pin(Executor::extract_with(self, url, engine))
+    }
+
+    fn report(&self) -> BoxFuture<'_, PerformanceReport> {
+        Box::pin(Executor::report(self))
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(Executor::shutdown(self))
+    }
+
+    fn config(&self) -> &RiptideConfig {
+        Executor::config(self)
+    }
+}
+
+impl dyn AnyExecutor + '_ {
+    /// [`Executor::extract_many_with`] for any executor: every URL with `engine`, at most
+    /// `concurrency` at a time, results in completion order.
+    pub fn extract_many_with<'a, I>(
+        &'a self,
+        urls: I,
+        engine: Engine,
+        concurrency: usize,
+    ) -> impl Stream<Item = (String, Result<Content>)> + 'a
+    where
+        I: IntoIterator + 'a,
+        I::Item: Into<String>,
+    {
+        futures_util::stream::iter(urls.into_iter().map(Into::into))
+            .map(move |url: String| async move {
+                let result = self.extract_with(&url, engine).await;
+                (url, result)
+            })
+            .buffer_unordered(concurrency.max(1))
+    }
+}
+
+impl<B, R, C, T> Executor<B, R, C, T>
+where
+    B: BrowserProvider,
+    R: WasmRuntime,
+    C: ModuleCache,
+    T: TimeoutPolicy + 'static,
+{
+    /// This executor behind [`BoxExecutor`], its parts erased.
+    pub fn boxed(self) -> BoxExecutor {
+        Arc::new(self)
+    }
+}
