@@ -7,7 +7,7 @@
 //!
 //! "On" is the default stack as configured out of the box (pool, compile cache on disk,
 //! adaptive timeouts); "off" is `optimizations.enabled = false` (a browser launched per rendered
-//! page, the extractor compiled per page, fixed timeouts). Both use `Engine::Auto` with
+//! page, the extractor compiled per page, fixed timeouts). Both use `EngineChoice::Auto` with
 //! concurrency 8. Target (issue 5): on >= 2.5x the pages/s of off. Peak memory is sampled every
 //! 20 ms over this process and all its descendants (the browsers), summing RSS. The table is
 //! printed and written to `target/criterion/riptide-executor.md`.

@@ -27,7 +27,7 @@ mod common;
 mod support;
 
 use common::large_page;
-use riptide::backends::redb::RedbStore;
+use riptide::backends::redb::RedbModuleCache;
 use riptide::backends::wasmer::WasmerRuntime;
 use riptide::backends::wasmtime::WasmtimeRuntime;
 use riptide::cache::EXTRACTOR_WASM;
@@ -66,7 +66,7 @@ fn options_for(mode: &str) -> CacheOptions {
 
 /// riptide's path in a fresh process: engine, store, lookup; asserts it was a store hit.
 fn riptide_ready<R: WasmRuntime>(start: Instant, runtime: R, dir: &Path, mode: &str) -> Duration {
-    let cache = CompileCache::new(runtime, RedbStore::open(dir).expect("store"), options_for(mode));
+    let cache = CompileCache::new(runtime, RedbModuleCache::open(dir).expect("store"), options_for(mode));
     black_box(cache.get_or_compile(ModuleSource::extractor()).expect("module"));
     let elapsed = start.elapsed();
     let s = cache.stats().expect("stats");
@@ -77,7 +77,7 @@ fn riptide_ready<R: WasmRuntime>(start: Instant, runtime: R, dir: &Path, mode: &
 
 /// Compiles into riptide's cache in `dir`, so children hit it.
 fn riptide_warm<R: WasmRuntime>(runtime: R, dir: &Path, mode: &str) {
-    let cache = CompileCache::new(runtime, RedbStore::open(dir).expect("store"), options_for(mode));
+    let cache = CompileCache::new(runtime, RedbModuleCache::open(dir).expect("store"), options_for(mode));
     cache.get_or_compile(ModuleSource::extractor()).expect("compile");
 }
 
@@ -198,7 +198,7 @@ fn engine_benches<R: WasmRuntime>(c: &mut Criterion, name: &str, runtime: impl F
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = CompileCache::new(
         runtime(),
-        RedbStore::open(dir.path()).expect("store"),
+        RedbModuleCache::open(dir.path()).expect("store"),
         CacheOptions::default(),
     );
     let source = ModuleSource::extractor();

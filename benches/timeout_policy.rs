@@ -14,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use riptide::backends::memory::MemoryProfileStore;
 use riptide::config::AdaptiveTimeoutConfig;
 use riptide::policies::{AdaptiveTimeout, SeedAdaptive};
-use riptide::traits::{EngineKind, Outcome, Target, TimeoutPolicy};
+use riptide::traits::{Engine, Outcome, Target, TimeoutPolicy};
 
 fn warmed(policy: &dyn TimeoutPolicy, targets: &[Target]) {
     for (i, t) in targets.iter().enumerate() {
@@ -27,7 +27,7 @@ fn warmed(policy: &dyn TimeoutPolicy, targets: &[Target]) {
 
 fn bench(c: &mut Criterion) {
     let targets: Vec<Target> = (0..1000)
-        .map(|i| Target::new(format!("host{i}.example"), EngineKind::Static))
+        .map(|i| Target::new(format!("host{i}.example"), Engine::Static))
         .collect();
     let policies: [(&str, Box<dyn TimeoutPolicy>); 3] = [
         (

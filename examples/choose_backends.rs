@@ -12,10 +12,10 @@
 
 use std::path::Path;
 
-use riptide::backends::memory::{MemoryProfileStore, MemoryStore};
+use riptide::backends::memory::{MemoryModuleCache, MemoryProfileStore};
 use riptide::backends::no_browser::NoBrowser;
 use riptide::policies::AdaptiveTimeout;
-use riptide::{AnyExecutor, CacheOptions, CompileCache, Engine, Executor, GuestLimits, RiptideConfig};
+use riptide::{AnyExecutor, CacheOptions, CompileCache, EngineChoice, Executor, GuestLimits, RiptideConfig};
 
 #[cfg(not(any(feature = "wasmtime", feature = "wasmer")))]
 compile_error!("choose_backends needs an engine: --features wasmer (or wasmtime)");
@@ -34,18 +34,18 @@ fn engine() -> riptide::Result<riptide::backends::wasmtime::WasmtimeRuntime> {
 /// executor with its parts erased, so no type parameter names them.
 async fn crawl(executor: &dyn AnyExecutor, pages: &[String]) -> riptide::Result<()> {
     for url in pages {
-        let page = executor.extract_with(url, Engine::Static).await?;
+        let page = executor.extract_with(url, EngineChoice::Static).await?;
         println!(
             "{:<40} {:>8.2} ms  {}",
-            page.page.title.as_deref().unwrap_or("(no title)"),
+            page.extracted.title.as_deref().unwrap_or("(no title)"),
             page.timings.total.as_secs_f64() * 1000.0,
             url.rsplit('/').next().unwrap_or(url)
         );
     }
     if let Some(stats) = executor.report().await.wasm_cache {
         println!(
-            "\nengine {}, store {}: {} compile(s), {} hit(s)",
-            stats.engine, stats.store, stats.compilations, stats.hits
+            "\nruntime {}, store {}: {} compile(s), {} hit(s)",
+            stats.runtime, stats.store, stats.compilations, stats.hits
         );
     }
     Ok(())
@@ -56,7 +56,7 @@ async fn main() -> riptide::Result<()> {
     let config = RiptideConfig::default();
     let executor = Executor::builder(
         NoBrowser,
-        CompileCache::new(engine()?, MemoryStore::new(), CacheOptions::default()),
+        CompileCache::new(engine()?, MemoryModuleCache::new(), CacheOptions::default()),
         AdaptiveTimeout::with_store(config.optimizations.adaptive_timeout.clone(), MemoryProfileStore::new()),
     )
     .config(config)

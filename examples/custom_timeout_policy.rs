@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use riptide::policies::{AttemptFailure, Retrier, RetrySettings};
-use riptide::traits::{EngineKind, Outcome, Target, TimeoutPolicy};
+use riptide::traits::{Engine, Outcome, Target, TimeoutPolicy};
 
 struct PerHostTimeouts {
     table: HashMap<&'static str, Duration>,
@@ -43,7 +43,7 @@ async fn main() -> riptide::Result<()> {
         ..RetrySettings::default()
     });
     for (host, latency_ms) in [("fast.example", 20), ("slow.example", 250), ("other.example", 130)] {
-        let target = Target::new(host, EngineKind::Static);
+        let target = Target::new(host, Engine::Static);
         // A stand-in for a fetch: answers after `latency_ms`.
         let answer = retrier
             .run(&policy, &target, |timeout| async move {

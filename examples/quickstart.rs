@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         match executor.extract(&format!("{site}{path}")).await {
             Ok(page) => print_row(label, &page),
-            Err(e) => println!("{label:<34} error: {e}"),
+            Err(e) => println!("{label:<34} error: {e}\n{:<34} hint: {}", "", e.hint()),
         }
     }
 
@@ -50,9 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let again = riptide::default_executor_in(&config, home.path())?;
     let page = again.extract(&format!("{site}/index.html")).await?;
     print_row("static, new process-like start", &page);
-    println!("\n{}", page.page.title.as_deref().unwrap_or("(no title)"));
-    println!("{}", page.page.text.lines().take(2).collect::<Vec<_>>().join("\n"));
-    println!("links: {:?}", page.page.links);
+    println!("\n{}", page.extracted.title.as_deref().unwrap_or("(no title)"));
+    println!("{}", page.extracted.text.lines().take(2).collect::<Vec<_>>().join("\n"));
+    println!("links: {:?}", page.extracted.links);
     again.shutdown().await?;
     Ok(())
 }

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use riptide::backends::redb::RedbStore;
+use riptide::backends::redb::RedbModuleCache;
 use riptide::backends::wasmtime::WasmtimeRuntime;
 use riptide::{CacheOptions, CompileCache, GuestLimits, ModuleSource};
 
@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let runtime = WasmtimeRuntime::new(GuestLimits::default(), true)?;
         Ok(CompileCache::new(
             runtime,
-            RedbStore::open(&dir)?,
+            RedbModuleCache::open(&dir)?,
             CacheOptions::default(),
         ))
     };

@@ -2,7 +2,7 @@
 //!
 //! For each page: resolve the input (URL or local file), ask the timeout policy for a deadline,
 //! fetch the HTML (static HTTP GET or a render in a pooled browser) under the retry helper, then
-//! run the WASM extractor from the compile cache. With [`Engine::Auto`] every page is fetched
+//! run the WASM extractor from the compile cache. With [`EngineChoice::Auto`] every page is fetched
 //! statically first and escalated to headless when the HTML shows it is built by JavaScript
 //! (see [`engine_choice`] for the heuristic); an escalated domain goes headless directly after
 //! that.
@@ -31,7 +31,7 @@ pub use self::any_executor::{AnyExecutor, BoxExecutor};
 use self::browsers::Browsers;
 pub use self::builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_SETTLE, ExecutorBuilder};
 use self::page_source::PageSource;
-use self::static_fetch::{Fetched, fetch_http, read_file};
+use self::static_fetch::{HttpReply, fetch_http, read_file};
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
 use crate::error::{Error, ErrorKind, FetchError, Result, RetryError, join_blocking};
@@ -40,12 +40,12 @@ use crate::metrics::{ExtractionCounters, PerformanceReport};
 use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
 use crate::pool::PoolStatus;
 use crate::sync::now_unix_secs;
-use crate::traits::{BrowserProvider, EngineKind, ModuleCache, PageRequest, Target, TimeoutPolicy, WasmRuntime};
+use crate::traits::{BrowserProvider, Engine, ModuleCache, PageRequest, Target, TimeoutPolicy, WasmRuntime};
 
 /// Which engine fetches a page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Engine {
+pub enum EngineChoice {
     /// Static first; headless when the HTML needs JavaScript (remembered per domain).
     #[default]
     Auto,
@@ -55,14 +55,14 @@ pub enum Engine {
     Headless,
 }
 
-impl std::str::FromStr for Engine {
+impl std::str::FromStr for EngineChoice {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
-            "auto" => Ok(Engine::Auto),
-            "static" => Ok(Engine::Static),
-            "headless" => Ok(Engine::Headless),
+            "auto" => Ok(EngineChoice::Auto),
+            "static" => Ok(EngineChoice::Static),
+            "headless" => Ok(EngineChoice::Headless),
             other => Err(Error::config(
                 "engine",
                 "the caller",
@@ -112,10 +112,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> std::
 }
 
 /// What fetching produced, before extraction.
-struct Fetch {
+struct FetchedPage {
     html: String,
     final_url: String,
-    engine: EngineKind,
+    engine: Engine,
     attempts: u32,
     /// The `Content-Language` header: the page's language when its markup names none.
     content_language: Option<String>,
@@ -128,14 +128,14 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         ExecutorBuilder::new(provider, cache, policy)
     }
 
-    /// Extracts `url` (an `http(s)://` or `file://` URL, or a local path) with [`Engine::Auto`].
+    /// Extracts `url` (an `http(s)://` or `file://` URL, or a local path) with [`EngineChoice::Auto`].
     pub async fn extract(&self, url: &str) -> Result<Content> {
-        self.extract_with(url, Engine::Auto).await
+        self.extract_with(url, EngineChoice::Auto).await
     }
 
     /// Extracts `url` with `engine`. Every error names the URL ([`Error::url`]); match on
     /// [`Error::kind`] for what went wrong.
-    pub async fn extract_with(&self, url: &str, engine: Engine) -> Result<Content> {
+    pub async fn extract_with(&self, url: &str, engine: EngineChoice) -> Result<Content> {
         let result = self.run(url, engine).await.map_err(|e| e.with_url(url));
         if result.is_err() {
             self.counters.failed();
@@ -143,7 +143,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         result
     }
 
-    /// Extracts every URL with [`Engine::Auto`], at most `concurrency` at a time (and never
+    /// Extracts every URL with [`EngineChoice::Auto`], at most `concurrency` at a time (and never
     /// more headless renders than the pool's `max_instances`). Results arrive in completion
     /// order, each with its URL; a failing URL never stops the others.
     pub fn extract_many<'a, I>(
@@ -155,14 +155,14 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         I: IntoIterator + 'a,
         I::Item: Into<String>,
     {
-        self.extract_many_with(urls, Engine::Auto, concurrency)
+        self.extract_many_with(urls, EngineChoice::Auto, concurrency)
     }
 
     /// [`extract_many`](Executor::extract_many) with `engine`.
     pub fn extract_many_with<'a, I>(
         &'a self,
         urls: I,
-        engine: Engine,
+        engine: EngineChoice,
         concurrency: usize,
     ) -> impl Stream<Item = (String, Result<Content>)> + 'a
     where
@@ -247,21 +247,21 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         }
     }
 
-    async fn run(&self, url: &str, engine: Engine) -> Result<Content> {
+    async fn run(&self, url: &str, engine: EngineChoice) -> Result<Content> {
         let started = Instant::now();
         let source = PageSource::resolve(url)?;
         if let Err(reason) = self.addresses.check_url(source.url()) {
             return Err(Error::from(FetchError::AddressNotAllowed { reason }).with_url(source.url().as_str()));
         }
         let host = source.host().to_string();
-        let remembered = engine == Engine::Auto && self.is_headless_host(&host);
+        let remembered = engine == EngineChoice::Auto && self.is_headless_host(&host);
         let mut engine_choice = Duration::ZERO;
         let mut escalated = false;
         let (fetched, page, module_load, extraction) = match engine {
-            Engine::Headless => self.headless_extract(&source).await?,
-            Engine::Auto if remembered => self.headless_extract(&source).await?,
-            Engine::Static => self.static_extract(&source).await?,
-            Engine::Auto => {
+            EngineChoice::Headless => self.headless_extract(&source).await?,
+            EngineChoice::Auto if remembered => self.headless_extract(&source).await?,
+            EngineChoice::Static => self.static_extract(&source).await?,
+            EngineChoice::Auto => {
                 let (fetched, page, load, run) = self.static_extract(&source).await?;
                 match engine_choice::needs_javascript(&fetched.html, &page) {
                     None => (fetched, page, load, run),
@@ -289,7 +289,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             url: url.to_string(),
             final_url: fetched.final_url,
             engine: fetched.engine,
-            page,
+            extracted: page,
             timings,
         })
     }
@@ -298,18 +298,24 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         crate::sync::lock(&self.headless_hosts).contains(host)
     }
 
-    async fn static_extract(&self, source: &PageSource) -> Result<(Fetch, ExtractedContent, Duration, Duration)> {
+    async fn static_extract(&self, source: &PageSource) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         let fetched = self.fetch_static(source).await?;
         self.extract_fetched(fetched).await
     }
 
-    async fn headless_extract(&self, source: &PageSource) -> Result<(Fetch, ExtractedContent, Duration, Duration)> {
+    async fn headless_extract(
+        &self,
+        source: &PageSource,
+    ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         let fetched = self.render(source).await?;
         self.extract_fetched(fetched).await
     }
 
     /// Runs the extractor on a blocking thread: (module load time, run time).
-    async fn extract_fetched(&self, fetched: Fetch) -> Result<(Fetch, ExtractedContent, Duration, Duration)> {
+    async fn extract_fetched(
+        &self,
+        fetched: FetchedPage,
+    ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         let cache = self.cache.clone();
         let extractor = self.extractor.clone();
         let options = self.extract_options;
@@ -343,7 +349,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         )
     }
 
-    async fn fetch_static(&self, source: &PageSource) -> Result<Fetch> {
+    async fn fetch_static(&self, source: &PageSource) -> Result<FetchedPage> {
         let limit = self.max_body_bytes;
         let url = match source {
             PageSource::File { path, url } => {
@@ -354,17 +360,17 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 .await;
                 let html = join_blocking(read, "read a page")?
                     .ok_or_else(|| Error::from(FetchError::BodyTooLarge { limit }).with_url(url.as_str()))?;
-                return Ok(Fetch {
+                return Ok(FetchedPage {
                     html,
                     final_url: url.to_string(),
-                    engine: EngineKind::Static,
+                    engine: Engine::Static,
                     attempts: 1,
                     content_language: None,
                 });
             }
             PageSource::Http(url) => url,
         };
-        let target = Target::new(source.host(), EngineKind::Static);
+        let target = Target::new(source.host(), Engine::Static);
         let origin = source.origin();
         let attempts = AtomicU32::new(0);
         let fetched = self
@@ -376,28 +382,28 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             .await
             .map_err(|e| the_attempts_error(e).with_url(url.as_str()))?;
         match fetched {
-            Fetched::Page {
+            HttpReply::Page {
                 html,
                 final_url,
                 content_language,
-            } => Ok(Fetch {
+            } => Ok(FetchedPage {
                 html,
                 final_url: final_url.to_string(),
-                engine: EngineKind::Static,
+                engine: Engine::Static,
                 attempts: attempts.into_inner(),
                 content_language,
             }),
-            Fetched::NotHtml(content_type) => {
+            HttpReply::NotHtml(content_type) => {
                 Err(Error::from(FetchError::NotHtml { content_type }).with_url(url.as_str()))
             }
-            Fetched::TooLarge => Err(Error::from(FetchError::BodyTooLarge { limit }).with_url(url.as_str())),
+            HttpReply::TooLarge => Err(Error::from(FetchError::BodyTooLarge { limit }).with_url(url.as_str())),
         }
     }
 
-    async fn render(&self, source: &PageSource) -> Result<Fetch> {
+    async fn render(&self, source: &PageSource) -> Result<FetchedPage> {
         let renderer = self.browsers.renderer().await?;
         let url = source.url().to_string();
-        let target = Target::new(source.host(), EngineKind::Headless);
+        let target = Target::new(source.host(), Engine::Headless);
         let origin = source.origin();
         let attempts = AtomicU32::new(0);
         let page = self
@@ -412,10 +418,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             })
             .await
             .map_err(the_attempts_error)?;
-        Ok(Fetch {
+        Ok(FetchedPage {
             html: page.html,
             final_url: page.final_url,
-            engine: EngineKind::Headless,
+            engine: Engine::Headless,
             attempts: attempts.into_inner(),
             content_language: None,
         })

@@ -12,27 +12,29 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::{Error, Result, WasmError};
-use crate::traits::{EngineKind, GuestInstance, WasmRuntime};
+use crate::traits::{Engine, GuestInstance, WasmRuntime};
 
 /// One extracted page from the [`Executor`](crate::Executor): what the extractor found, how the
 /// page was fetched, and where the time went.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Content {
     /// The URL (or path) as given.
     pub url: String,
     /// The URL the page came from, after redirects (`file://` for local files).
     pub final_url: String,
     /// The engine that produced the HTML.
-    pub engine: EngineKind,
-    /// What the extractor found: title, text, links, metadata.
+    pub engine: Engine,
+    /// What the extractor found: title, text, links, metadata (`page.extracted.title`).
     #[serde(flatten)]
-    pub page: ExtractedContent,
+    pub extracted: ExtractedContent,
     /// Time per stage.
     pub timings: StageTimings,
 }
 
 /// Where one extraction's time went. Serialized as milliseconds (`fetch_ms`, ...).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StageTimings {
     /// Choosing the engine: the static attempt and heuristic when a page was escalated to
     /// headless (zero when the engine was forced or remembered).
@@ -61,6 +63,7 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Er
 /// What the extractor found in a page. The guest's reply, checked field by field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct ExtractedContent {
     /// The article's title, cleaned of the site's name the way Readability does
     /// (`"Story | Site"` gives `"Story"`); else the page's `<title>`.

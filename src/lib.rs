@@ -40,12 +40,12 @@
 //! |------------|---------|-----------------------------------------------------------|
 //! | `wasmtime` | yes     | [`backends::wasmtime::WasmtimeRuntime`]                   |
 //! | `wasmer`   | no      | [`backends::wasmer::WasmerRuntime`] (Cranelift, metering) |
-//! | `redb`     | yes     | [`backends::redb::RedbStore`]: artifacts on disk          |
+//! | `redb`     | yes     | [`backends::redb::RedbModuleCache`]: artifacts on disk          |
 //! | `chrome`   | yes     | [`backends::chrome::ChromeProvider`] (headless_chrome)    |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
 //! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome` |
 //!
-//! Without `redb`, [`backends::memory::MemoryStore`] keeps artifacts in memory.
+//! Without `redb`, [`backends::memory::MemoryModuleCache`] keeps artifacts in memory.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -67,7 +67,7 @@ pub mod traits;
 pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};
 pub use config::{ConfigLoader, RiptideConfig};
 pub use error::{Error, Result};
-pub use executor::{AnyExecutor, BoxExecutor, Engine, Executor, ExecutorBuilder};
+pub use executor::{AnyExecutor, BoxExecutor, EngineChoice, Executor, ExecutorBuilder};
 pub use extract::{Content, ExtractOptions, ExtractedContent, StageTimings};
 pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
@@ -75,7 +75,7 @@ pub use traits::{GuestLimits, PageRequest, RenderedPage};
 
 /// The default stack's compile cache: wasmtime with artifacts in redb.
 #[cfg(all(feature = "wasmtime", feature = "redb"))]
-pub type DefaultCompileCache = CompileCache<backends::wasmtime::WasmtimeRuntime, backends::redb::RedbStore>;
+pub type DefaultCompileCache = CompileCache<backends::wasmtime::WasmtimeRuntime, backends::redb::RedbModuleCache>;
 
 /// A [`DefaultCompileCache`] configured from `config`, in the home the config was loaded for
 /// (`$RIPTIDE_HOME`, else `~/.riptide`).
@@ -89,7 +89,7 @@ pub fn default_compile_cache(config: &RiptideConfig) -> Result<DefaultCompileCac
 pub fn default_compile_cache_in(config: &RiptideConfig, home: &std::path::Path) -> Result<DefaultCompileCache> {
     let wasm = &config.optimizations.wasm_cache;
     let runtime = backends::wasmtime::WasmtimeRuntime::new(GuestLimits::default(), wasm.parallel_compilation)?;
-    let store = backends::redb::RedbStore::open(config.wasm_cache_dir(home))?;
+    let store = backends::redb::RedbModuleCache::open(config.wasm_cache_dir(home))?;
     let mut options = CacheOptions::from_config(wasm);
     options.enabled &= config.optimizations.enabled;
     Ok(CompileCache::new(runtime, store, options))
@@ -121,13 +121,19 @@ pub fn default_timeout_policy_in(config: &RiptideConfig, home: &std::path::Path)
     }
 }
 
+/// A static-only executor on runtime `R` (wasmtime or wasmer): no browser (pages that need
+/// JavaScript fail with a clear error), compiled modules and learned timeouts kept in memory.
+/// The stack of the small build (`default-features = false, features = ["wasmer"]`).
+pub type StaticExecutor<R> =
+    Executor<backends::no_browser::NoBrowser, R, backends::memory::MemoryModuleCache, policies::AdaptiveTimeout>;
+
 /// The default stack's executor: local Chromium, wasmtime, artifacts in redb, learned timeouts
 /// persisted in redb.
 #[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
 pub type DefaultExecutor = Executor<
     backends::chrome::ChromeProvider,
     backends::wasmtime::WasmtimeRuntime,
-    backends::redb::RedbStore,
+    backends::redb::RedbModuleCache,
     policies::AdaptiveTimeout,
 >;
 

@@ -9,10 +9,11 @@ use serde::Serialize;
 use crate::cache::CacheStats;
 use crate::extract::StageTimings;
 use crate::pool::PoolStatus;
-use crate::traits::{EngineKind, TimeoutStats};
+use crate::traits::{Engine, TimeoutStats};
 
 /// Everything riptide measured, in one serializable document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct PerformanceReport {
     /// When the report was made, in seconds since the Unix epoch.
     pub generated_at_unix_secs: u64,
@@ -30,6 +31,7 @@ pub struct PerformanceReport {
 
 /// Pages extracted by one executor.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ExtractionStats {
     /// Calls to `extract` (and pages of `extract_many`).
     pub pages: u64,
@@ -98,12 +100,12 @@ impl ExtractionCounters {
         self.pages.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn succeeded(&self, engine: EngineKind, escalated: bool, t: &StageTimings) {
+    pub(crate) fn succeeded(&self, engine: Engine, escalated: bool, t: &StageTimings) {
         self.pages.fetch_add(1, Ordering::Relaxed);
         self.succeeded.fetch_add(1, Ordering::Relaxed);
         let by_engine = match engine {
-            EngineKind::Static => &self.static_pages,
-            EngineKind::Headless => &self.headless_pages,
+            Engine::Static => &self.static_pages,
+            Engine::Headless => &self.headless_pages,
         };
         by_engine.fetch_add(1, Ordering::Relaxed);
         if escalated {

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
-use riptide::backends::memory::MemoryStore;
+use riptide::backends::memory::MemoryModuleCache;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError};
 use riptide::policies::{AdaptiveTimeout, AddressPolicy};
 use riptide::traits::{BrowserProvider, FailureClass};
-use riptide::{Engine, Error, Executor, RiptideConfig};
+use riptide::{EngineChoice, Error, Executor, RiptideConfig};
 use support::chrome_or_skip;
 use support::local_server::{LocalServer, Reply};
 
@@ -41,7 +41,7 @@ fn counting_server() -> (LocalServer, Arc<AtomicUsize>) {
 fn executor<B: BrowserProvider>(
     provider: B,
     policy: AddressPolicy,
-) -> Executor<B, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
+) -> Executor<B, common::WasmtimeRuntime, MemoryModuleCache, AdaptiveTimeout> {
     common::executor_builder(provider, RiptideConfig::default())
         .address_policy(policy)
         .build()
@@ -61,7 +61,7 @@ async fn the_static_engine_refuses_private_addresses_by_literal_and_by_name() {
     let ex = executor(NoBrowser, AddressPolicy::PUBLIC_ONLY);
 
     let err = ex
-        .extract_with(&format!("http://127.0.0.1:{port}/"), Engine::Static)
+        .extract_with(&format!("http://127.0.0.1:{port}/"), EngineChoice::Static)
         .await
         .expect_err("a literal loopback address");
     assert!(
@@ -70,7 +70,7 @@ async fn the_static_engine_refuses_private_addresses_by_literal_and_by_name() {
     );
 
     let err = ex
-        .extract_with(&format!("http://localhost:{port}/"), Engine::Static)
+        .extract_with(&format!("http://localhost:{port}/"), EngineChoice::Static)
         .await
         .expect_err("a name that resolves to loopback");
     assert!(blocked(&err), "{err:?}");
@@ -79,10 +79,10 @@ async fn the_static_engine_refuses_private_addresses_by_literal_and_by_name() {
 
     // The permissive default still loads it.
     let page = executor(NoBrowser, AddressPolicy::PERMISSIVE)
-        .extract_with(&format!("http://localhost:{port}/"), Engine::Static)
+        .extract_with(&format!("http://localhost:{port}/"), EngineChoice::Static)
         .await
         .expect("allowed");
-    assert!(page.page.text.contains("only the local network"));
+    assert!(page.extracted.text.contains("only the local network"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,12 +149,12 @@ async fn every_static_redirect_is_checked() {
     let hop = allowed_host_redirecting_to_a_refused_one();
     let ex = executor(NoBrowser, hop.policy.clone());
     let page = ex
-        .extract_with(&hop.first.url("/"), Engine::Static)
+        .extract_with(&hop.first.url("/"), EngineChoice::Static)
         .await
         .expect("allow-listed");
-    assert!(page.page.text.contains("allow-listed intranet page"));
+    assert!(page.extracted.text.contains("allow-listed intranet page"));
     let err = ex
-        .extract_with(&hop.first.url("/hop"), Engine::Static)
+        .extract_with(&hop.first.url("/hop"), EngineChoice::Static)
         .await
         .expect_err("the redirect goes to a refused address");
     assert!(blocked(&err), "{err:?}");
@@ -180,12 +180,12 @@ async fn every_headless_redirect_is_checked() {
     .expect("provider");
     let ex = executor(provider, hop.policy.clone());
     let page = ex
-        .extract_with(&hop.first.url("/"), Engine::Headless)
+        .extract_with(&hop.first.url("/"), EngineChoice::Headless)
         .await
         .expect("allow-listed");
-    assert!(page.page.text.contains("allow-listed intranet page"));
+    assert!(page.extracted.text.contains("allow-listed intranet page"));
     let err = ex
-        .extract_with(&hop.first.url("/hop"), Engine::Headless)
+        .extract_with(&hop.first.url("/hop"), EngineChoice::Headless)
         .await
         .expect_err("the redirect goes to a refused address");
     assert!(blocked(&err), "{err:?}");
@@ -214,7 +214,7 @@ async fn headless_renders_refuse_private_addresses_too() {
     let ex = executor(provider, AddressPolicy::PUBLIC_ONLY);
 
     let err = ex
-        .extract_with(&format!("http://127.0.0.1:{port}/"), Engine::Headless)
+        .extract_with(&format!("http://127.0.0.1:{port}/"), EngineChoice::Headless)
         .await
         .expect_err("a literal loopback address");
     assert!(
@@ -224,7 +224,7 @@ async fn headless_renders_refuse_private_addresses_too() {
 
     // The browser resolves names itself: its document requests are checked as it makes them.
     let err = ex
-        .extract_with(&format!("http://localhost:{port}/"), Engine::Headless)
+        .extract_with(&format!("http://localhost:{port}/"), EngineChoice::Headless)
         .await
         .expect_err("a name that resolves to loopback");
     assert!(blocked(&err), "{err:?}");

@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::{Observed, tiny_module};
-use riptide::backends::memory::MemoryStore;
+use riptide::backends::memory::MemoryModuleCache;
 use riptide::error::{ErrorKind, WasmError};
 use riptide::traits::{ArtifactBody, ArtifactMeta, CacheKey, ModuleCache, WasmRuntime};
 use riptide::{CacheOptions, CompileCache};
@@ -27,7 +27,7 @@ struct Fixture {
     kind: StoreKind,
     #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     dir: tempfile::TempDir,
-    memory: Arc<MemoryStore>,
+    memory: Arc<MemoryModuleCache>,
 }
 
 impl Fixture {
@@ -44,7 +44,7 @@ impl Fixture {
             StoreKind::Memory => self.memory.clone(),
             #[cfg(feature = "redb")]
             StoreKind::Redb => {
-                let store = riptide::backends::redb::RedbStore::open(self.dir.path()).expect("open redb store");
+                let store = riptide::backends::redb::RedbModuleCache::open(self.dir.path()).expect("open redb store");
                 assert!(store.has_index(), "the index must open when nobody else holds it");
                 Arc::new(store)
             }

@@ -10,12 +10,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use riptide::backends::memory::MemoryStore;
+use riptide::backends::memory::MemoryModuleCache;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError, LastAttempt, PoolError, RetryError};
 use riptide::policies::AdaptiveTimeout;
-use riptide::traits::{BrowserProvider, EngineKind, FailureClass, TimeoutPolicy};
-use riptide::{CacheOptions, CompileCache, Engine, Executor, RiptideConfig};
+use riptide::traits::{BrowserProvider, Engine, FailureClass, TimeoutPolicy};
+use riptide::{CacheOptions, CompileCache, EngineChoice, Executor, RiptideConfig};
 use support::{Server, chrome_or_skip};
 
 /// Defaults with a small pool, and timeouts generous enough for a loaded machine: nothing that
@@ -40,11 +40,11 @@ fn quick_to_give_up() -> RiptideConfig {
 fn executor<B: BrowserProvider>(
     provider: B,
     config: RiptideConfig,
-) -> Executor<B, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
+) -> Executor<B, common::WasmtimeRuntime, MemoryModuleCache, AdaptiveTimeout> {
     common::executor_builder(provider, config).build().expect("executor")
 }
 
-fn static_executor() -> Executor<NoBrowser, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
+fn static_executor() -> Executor<NoBrowser, common::WasmtimeRuntime, MemoryModuleCache, AdaptiveTimeout> {
     executor(NoBrowser, config())
 }
 
@@ -53,15 +53,21 @@ async fn pages_declaring_a_legacy_charset_only_in_meta_are_decoded() {
     let server = Server::start();
     let ex = static_executor();
     let page = ex.extract(&server.url("/cp1251")).await.expect("extracts");
-    assert_eq!(page.page.raw_title.as_deref(), Some("Новости"));
+    assert_eq!(page.extracted.raw_title.as_deref(), Some("Новости"));
     assert!(
-        page.page.text.contains("Съешь же ещё этих мягких французских булок"),
+        page.extracted
+            .text
+            .contains("Съешь же ещё этих мягких французских булок"),
         "{:?}",
-        page.page.text
+        page.extracted.text
     );
     let page = ex.extract(&server.url("/sjis")).await.expect("extracts");
-    assert_eq!(page.page.raw_title.as_deref(), Some("日本語"));
-    assert!(page.page.text.contains("いろはにほへと"), "{:?}", page.page.text);
+    assert_eq!(page.extracted.raw_title.as_deref(), Some("日本語"));
+    assert!(
+        page.extracted.text.contains("いろはにほへと"),
+        "{:?}",
+        page.extracted.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +91,7 @@ async fn a_dead_port_does_not_fail_fast_a_live_port_on_the_same_host() {
         .extract(&server.url("/page/7"))
         .await
         .expect("the live port on the same host is not failed fast");
-    assert_eq!(page.page.raw_title.as_deref(), Some("page 7"));
+    assert_eq!(page.extracted.raw_title.as_deref(), Some("page 7"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,9 +123,9 @@ async fn the_content_language_header_names_a_language_the_markup_does_not() {
     let server = Server::start();
     let ex = static_executor();
     let page = ex.extract(&server.url("/content-language")).await.expect("extracts");
-    assert_eq!(page.page.language.as_deref(), Some("de-CH"));
+    assert_eq!(page.extracted.language.as_deref(), Some("de-CH"));
     let page = ex.extract(&server.url("/cp1251")).await.expect("extracts");
-    assert_eq!(page.page.language, None, "no header, no lang attribute");
+    assert_eq!(page.extracted.language, None, "no header, no lang attribute");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,11 +133,11 @@ async fn a_static_page_is_extracted_with_its_timings() {
     let server = Server::start();
     let ex = static_executor();
     let page = ex.extract(&server.url("/static")).await.expect("extracts");
-    assert_eq!(page.engine, EngineKind::Static);
-    assert_eq!(page.page.title.as_deref(), Some("static"));
-    assert!(page.page.text.contains("Paragraph 0 of a static page"));
+    assert_eq!(page.engine, Engine::Static);
+    assert_eq!(page.extracted.title.as_deref(), Some("static"));
+    assert!(page.extracted.text.contains("Paragraph 0 of a static page"));
     assert_eq!(
-        page.page.links.first(),
+        page.extracted.links.first(),
         Some(&server.url("/page/0")),
         "links are absolute"
     );
@@ -145,7 +151,7 @@ async fn a_static_page_is_extracted_with_its_timings() {
 
     // The second page finds the extractor loaded.
     let again = ex.extract(&server.url("/page/1")).await.expect("extracts");
-    assert_eq!(again.page.title.as_deref(), Some("page 1"));
+    assert_eq!(again.extracted.title.as_deref(), Some("page 1"));
     let cache = ex.compile_cache().stats().expect("stats");
     assert_eq!((cache.compilations, cache.hits), (1, 1), "{cache:?}");
 }
@@ -159,13 +165,16 @@ async fn local_files_work_by_path_and_file_url() {
     // The article is short and has scripts, so `Auto` would want a browser; files are the
     // static engine's.
     let by_path = ex
-        .extract_with(path.to_str().expect("utf-8"), Engine::Static)
+        .extract_with(path.to_str().expect("utf-8"), EngineChoice::Static)
         .await
         .expect("path");
     let url = format!("file://{}", path.display());
-    let by_url = ex.extract_with(&url, Engine::Static).await.expect("file url");
-    assert_eq!(by_path.page, by_url.page);
-    assert_eq!(by_path.page.raw_title.as_deref(), Some("Warm caches, fast extractors"));
+    let by_url = ex.extract_with(&url, EngineChoice::Static).await.expect("file url");
+    assert_eq!(by_path.extracted, by_url.extracted);
+    assert_eq!(
+        by_path.extracted.raw_title.as_deref(),
+        Some("Warm caches, fast extractors")
+    );
     assert!(by_path.final_url.starts_with("file:///"));
 }
 
@@ -194,7 +203,7 @@ async fn http_errors_non_html_and_oversized_bodies_are_clear_and_not_retried() {
     let server = Server::start();
     let ex = Executor::builder(
         NoBrowser,
-        CompileCache::new(common::wasmtime(), MemoryStore::new(), CacheOptions::default()),
+        CompileCache::new(common::wasmtime(), MemoryModuleCache::new(), CacheOptions::default()),
         AdaptiveTimeout::new(config().optimizations.adaptive_timeout),
     )
     .config(config())
@@ -276,7 +285,7 @@ async fn extract_many_returns_every_result_with_its_url() {
         match result {
             Ok(page) => {
                 let n = url.rsplit('/').next().expect("number");
-                assert_eq!(page.page.title.as_deref(), Some(format!("page {n}").as_str()));
+                assert_eq!(page.extracted.title.as_deref(), Some(format!("page {n}").as_str()));
             }
             Err(e) => assert_eq!(
                 (url.as_str(), e.url()),
@@ -296,23 +305,27 @@ async fn a_javascript_page_is_escalated_to_headless_and_remembered() {
     let server = Server::start();
     let ex = executor(provider, config());
     let page = ex.extract(&server.url("/js")).await.expect("renders");
-    assert_eq!(page.engine, EngineKind::Headless);
-    assert!(page.page.text.contains("built by script"), "{:?}", page.page.text);
+    assert_eq!(page.engine, Engine::Headless);
+    assert!(
+        page.extracted.text.contains("built by script"),
+        "{:?}",
+        page.extracted.text
+    );
     assert!(
         page.timings.engine_choice > Duration::ZERO,
         "the static try is accounted for"
     );
 
     let again = ex.extract(&server.url("/js?again")).await.expect("renders");
-    assert_eq!(again.engine, EngineKind::Headless, "the domain is remembered");
+    assert_eq!(again.engine, Engine::Headless, "the domain is remembered");
     assert_eq!(again.timings.engine_choice, Duration::ZERO, "no static try this time");
 
     let forced = ex
-        .extract_with(&server.url("/js"), Engine::Static)
+        .extract_with(&server.url("/js"), EngineChoice::Static)
         .await
         .expect("static");
-    assert_eq!(forced.engine, EngineKind::Static);
-    assert!(!forced.page.text.contains("built by script"));
+    assert_eq!(forced.engine, Engine::Static);
+    assert!(!forced.extracted.text.contains("built by script"));
 
     let report = ex.report().await;
     assert_eq!((report.extraction.headless_pages, report.extraction.escalated), (2, 1));
@@ -320,7 +333,7 @@ async fn a_javascript_page_is_escalated_to_headless_and_remembered() {
     assert!(pool.total >= 1, "{pool:?}");
     ex.shutdown().await.expect("shutdown");
     let err = ex
-        .extract_with(&server.url("/js"), Engine::Headless)
+        .extract_with(&server.url("/js"), EngineChoice::Headless)
         .await
         .expect_err("closed");
     assert!(matches!(err.kind(), ErrorKind::Pool(PoolError::Closed)), "{err:?}");
@@ -341,7 +354,7 @@ async fn with_every_optimization_off_it_still_extracts() {
         provider,
         CompileCache::new(
             common::wasmtime(),
-            MemoryStore::new(),
+            MemoryModuleCache::new(),
             CacheOptions {
                 enabled: false,
                 ..CacheOptions::default()
@@ -353,12 +366,12 @@ async fn with_every_optimization_off_it_still_extracts() {
     .build()
     .expect("executor");
     let page = ex.extract(&server.url("/page/3")).await.expect("static");
-    assert_eq!(page.page.title.as_deref(), Some("page 3"));
+    assert_eq!(page.extracted.title.as_deref(), Some("page 3"));
     let rendered = ex
-        .extract_with(&server.url("/js"), Engine::Headless)
+        .extract_with(&server.url("/js"), EngineChoice::Headless)
         .await
         .expect("rendered");
-    assert!(rendered.page.text.contains("built by script"));
+    assert!(rendered.extracted.text.contains("built by script"));
     // The render's browser closes after the page is answered; shutdown waits for it.
     ex.shutdown().await.expect("shutdown");
     support::assert_empty_dir(&runtime_dir);
@@ -403,8 +416,8 @@ async fn shutdown_keeps_what_was_learned() {
 async fn a_boxed_executor_extracts_like_the_typed_one() {
     async fn titles(executor: &dyn riptide::AnyExecutor, urls: Vec<String>) -> Vec<String> {
         let mut titles: Vec<String> = executor
-            .extract_many_with(urls, Engine::Static, 2)
-            .map(|(_, page)| page.expect("extracts").page.title.unwrap_or_default())
+            .extract_many_with(urls, EngineChoice::Static, 2)
+            .map(|(_, page)| page.expect("extracts").extracted.title.unwrap_or_default())
             .collect()
             .await;
         titles.sort();

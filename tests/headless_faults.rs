@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
-use riptide::backends::memory::MemoryStore;
+use riptide::backends::memory::MemoryModuleCache;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError, LastAttempt, RetryError};
 use riptide::policies::AdaptiveTimeout;
 use riptide::traits::{BrowserProvider, FailureClass, PageRequest};
-use riptide::{BrowserPool, Engine, Executor, PoolOptions, RiptideConfig};
+use riptide::{BrowserPool, EngineChoice, Executor, PoolOptions, RiptideConfig};
 use support::local_server::{LocalServer, Reply};
 use support::{chrome_or_skip, pid_stopped};
 
@@ -227,15 +227,15 @@ async fn headless_links_resolve_against_the_final_host() {
     let ex = executor(provider, RiptideConfig::default());
     let content = guarded(
         "a redirected render",
-        ex.extract_with(&origin.url("/start"), Engine::Headless),
+        ex.extract_with(&origin.url("/start"), EngineChoice::Headless),
     )
     .await
     .expect("renders");
     assert_eq!(content.final_url, target.url("/article"));
     assert!(
-        content.page.links.contains(&target.url("/next")),
+        content.extracted.links.contains(&target.url("/next")),
         "links resolve against the final host: {:?}",
-        content.page.links
+        content.extracted.links
     );
     ex.shutdown().await.expect("shutdown");
 }
@@ -243,7 +243,7 @@ async fn headless_links_resolve_against_the_final_host() {
 fn executor<B: BrowserProvider>(
     provider: B,
     config: RiptideConfig,
-) -> Executor<B, common::WasmtimeRuntime, MemoryStore, AdaptiveTimeout> {
+) -> Executor<B, common::WasmtimeRuntime, MemoryModuleCache, AdaptiveTimeout> {
     common::executor_builder(provider, config).build().expect("executor")
 }
 
@@ -278,7 +278,10 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told() {
     let url = server.url("/secret");
 
     let static_ex = executor(NoBrowser, RiptideConfig::default());
-    let err = static_ex.extract_with(&url, Engine::Static).await.expect_err("refused");
+    let err = static_ex
+        .extract_with(&url, EngineChoice::Static)
+        .await
+        .expect_err("refused");
     assert!(
         matches!(
             err.kind(),
@@ -293,14 +296,17 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told() {
     let mut trusting = RiptideConfig::default();
     trusting.network.accept_invalid_certs = true;
     let static_ex = executor(NoBrowser, trusting.clone());
-    let page = static_ex.extract_with(&url, Engine::Static).await.expect("accepted");
-    assert!(page.page.text.contains("certificate nobody signed"));
+    let page = static_ex
+        .extract_with(&url, EngineChoice::Static)
+        .await
+        .expect("accepted");
+    assert!(page.extracted.text.contains("certificate nobody signed"));
 
     let Some((provider, _dir)) = chrome_or_skip() else {
         return;
     };
     let headless = executor(provider, RiptideConfig::default());
-    let err = guarded("a refused render", headless.extract_with(&url, Engine::Headless))
+    let err = guarded("a refused render", headless.extract_with(&url, EngineChoice::Headless))
         .await
         .expect_err("refused");
     assert!(
@@ -325,10 +331,13 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told() {
     })
     .expect("provider");
     let headless = executor(provider, trusting);
-    let page = guarded("an accepted render", headless.extract_with(&url, Engine::Headless))
-        .await
-        .expect("accepted");
-    assert!(page.page.text.contains("certificate nobody signed"));
+    let page = guarded(
+        "an accepted render",
+        headless.extract_with(&url, EngineChoice::Headless),
+    )
+    .await
+    .expect("accepted");
+    assert!(page.extracted.text.contains("certificate nobody signed"));
     headless.shutdown().await.expect("shutdown");
 }
 
@@ -409,12 +418,12 @@ async fn both_engines_classify_dns_and_refused_connections_themselves() {
 
     let static_ex = executor(NoBrowser, config.clone());
     let err = static_ex
-        .extract_with(unresolvable, Engine::Static)
+        .extract_with(unresolvable, EngineChoice::Static)
         .await
         .expect_err("no such host");
     check(&err, "static");
     let err = static_ex
-        .extract_with(&refused_url, Engine::Static)
+        .extract_with(&refused_url, EngineChoice::Static)
         .await
         .expect_err("refused");
     refused(&err, "static");
@@ -425,14 +434,14 @@ async fn both_engines_classify_dns_and_refused_connections_themselves() {
     let headless = executor(provider, config);
     let err = guarded(
         "an unresolvable render",
-        headless.extract_with(unresolvable, Engine::Headless),
+        headless.extract_with(unresolvable, EngineChoice::Headless),
     )
     .await
     .expect_err("no such host");
     check(&err, "headless");
     let err = guarded(
         "a refused render",
-        headless.extract_with(&refused_url, Engine::Headless),
+        headless.extract_with(&refused_url, EngineChoice::Headless),
     )
     .await
     .expect_err("refused");

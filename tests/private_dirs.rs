@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
-use riptide::backends::redb::{RedbProfileStore, RedbStore};
+use riptide::backends::redb::{RedbModuleCache, RedbProfileStore};
 use riptide::error::{BrowserError, ErrorKind};
 
 /// The uid of `nobody`, a user the tests never run as.
@@ -48,7 +48,7 @@ fn our_directories_that_others_can_write_to_are_made_private() {
         std::fs::create_dir(dir).expect("mkdir");
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod 777");
     }
-    let store = RedbStore::open(&cache).expect("opens");
+    let store = RedbModuleCache::open(&cache).expect("opens");
     assert!(store.has_index(), "the repaired directory is used");
     let _profiles = RedbProfileStore::open(home.join("timeouts.redb")).expect("opens");
     let provider = ChromeProvider::local(ChromeOptions {
@@ -85,7 +85,7 @@ fn another_users_directory_is_refused() {
     assert!(err.to_string().contains("belongs to user"), "{err}");
 
     // The cache degrades to compiling in memory rather than failing; nothing is written there.
-    let store = RedbStore::open(&theirs).expect("opens degraded");
+    let store = RedbModuleCache::open(&theirs).expect("opens degraded");
     assert!(!store.has_index(), "another user's cache directory is not used");
     assert!(!theirs.join("index.redb").exists());
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use riptide::error::{ErrorKind, RetryError};
 use riptide::policies::{AttemptFailure, FixedTimeout, Retrier, RetrySettings, SeedAdaptive};
-use riptide::traits::{EngineKind, FailureClass, Target, TimeoutPolicy};
+use riptide::traits::{Engine, FailureClass, Target, TimeoutPolicy};
 use tokio::time::Instant;
 
 fn settings() -> RetrySettings {
@@ -25,7 +25,7 @@ fn settings() -> RetrySettings {
 }
 
 fn target() -> Target {
-    Target::new("a.example", EngineKind::Static)
+    Target::new("a.example", Engine::Static)
 }
 
 /// An attempt that never answers, recording the timeouts it was given.
@@ -236,7 +236,7 @@ async fn the_circuit_opens_fails_fast_then_half_opens_and_closes() {
         .await
         .expect("host is back");
     assert!(!retrier.circuit_open("a.example"), "a successful trial closes it");
-    let other = Target::new("b.example", EngineKind::Static);
+    let other = Target::new("b.example", Engine::Static);
     retrier
         .run(&policy, &other, |_| async { Ok::<_, AttemptFailure>(()) })
         .await

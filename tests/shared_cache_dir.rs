@@ -7,20 +7,20 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use riptide::backends::redb::RedbStore;
+use riptide::backends::redb::RedbModuleCache;
 use riptide::{CacheOptions, CompileCache, ModuleSource};
 
 const SHARED_DIR_VAR: &str = "RIPTIDE_TEST_SHARED_CACHE_DIR";
 
-fn cache_in(dir: &std::path::Path) -> CompileCache<common::WasmtimeRuntime, RedbStore> {
+fn cache_in(dir: &std::path::Path) -> CompileCache<common::WasmtimeRuntime, RedbModuleCache> {
     CompileCache::new(
         common::wasmtime(),
-        RedbStore::open(dir).expect("open store"),
+        RedbModuleCache::open(dir).expect("open store"),
         CacheOptions::default(),
     )
 }
 
-fn extract_article(cache: &CompileCache<common::WasmtimeRuntime, RedbStore>) {
+fn extract_article(cache: &CompileCache<common::WasmtimeRuntime, RedbModuleCache>) {
     let page = cache
         .extract(
             ModuleSource::extractor(),
@@ -144,7 +144,7 @@ fn cache_directory_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let parent = tempfile::tempdir().expect("temp dir");
     let dir = parent.path().join("wasm-cache");
-    let _store = RedbStore::open(&dir).expect("open");
+    let _store = RedbModuleCache::open(&dir).expect("open");
     for d in [dir.clone(), dir.join("artifacts")] {
         let mode = std::fs::metadata(&d).expect("metadata").permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "{} is {mode:o}", d.display());
@@ -158,7 +158,7 @@ fn an_unusable_cache_directory_compiles_in_memory_instead_of_failing() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let file = tmp.path().join("not-a-dir");
     std::fs::write(&file, b"x").expect("write");
-    let store = RedbStore::open(file.join("wasm-cache")).expect("degrades, never fails");
+    let store = RedbModuleCache::open(file.join("wasm-cache")).expect("degrades, never fails");
     assert!(!store.has_index(), "nothing can be kept on disk");
     let cache = CompileCache::new(common::wasmtime(), store, CacheOptions::default());
     extract_article(&cache);

@@ -11,9 +11,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use riptide::backends::redb::{RedbProfileStore, RedbStore};
+use riptide::backends::redb::{RedbModuleCache, RedbProfileStore};
 use riptide::policies::AdaptiveTimeout;
-use riptide::traits::{EngineKind, Outcome, Target, TimeoutPolicy};
+use riptide::traits::{Engine, Outcome, Target, TimeoutPolicy};
 use riptide::{CacheOptions, CompileCache};
 
 /// Offsets to flip in a file of `len` bytes: every byte of the first 4 KiB (redb's header and
@@ -31,7 +31,7 @@ fn flip(pristine: &[u8], at: usize, path: &Path) {
 }
 
 fn teach(policy: &AdaptiveTimeout) {
-    let target = Target::new("a.example", EngineKind::Static);
+    let target = Target::new("a.example", Engine::Static);
     for _ in 0..20 {
         policy.timeout_for(&target);
         policy.observe(&target, &Outcome::Succeeded(Duration::from_millis(200)));
@@ -50,7 +50,7 @@ fn a_flipped_byte_in_the_timeout_store_never_panics() {
     let pristine = std::fs::read(&path).expect("read");
     let offsets = offsets(pristine.len());
     assert!(offsets.len() > 100, "{} offsets", offsets.len());
-    let target = Target::new("a.example", EngineKind::Static);
+    let target = Target::new("a.example", Engine::Static);
     for at in offsets {
         let _ = std::fs::remove_file(path.with_extension("redb.damaged"));
         flip(&pristine, at, &path);
@@ -79,7 +79,7 @@ fn a_flipped_byte_in_the_cache_index_never_panics() {
     {
         let cache = CompileCache::new(
             common::wasmtime(),
-            RedbStore::open(&cache_dir).expect("open"),
+            RedbModuleCache::open(&cache_dir).expect("open"),
             options.clone(),
         );
         cache.get_or_compile(&module).expect("compiles");
@@ -95,7 +95,7 @@ fn a_flipped_byte_in_the_cache_index_never_panics() {
         for run in ["the damaged run", "the run after"] {
             let cache = CompileCache::new(
                 common::wasmtime(),
-                RedbStore::open(&cache_dir).expect("open"),
+                RedbModuleCache::open(&cache_dir).expect("open"),
                 options.clone(),
             );
             cache

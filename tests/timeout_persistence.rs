@@ -12,7 +12,7 @@ use riptide::backends::memory::MemoryProfileStore;
 use riptide::backends::redb::RedbProfileStore;
 use riptide::config::AdaptiveTimeoutConfig;
 use riptide::policies::{AdaptiveTimeout, SeedAdaptive};
-use riptide::traits::{EngineKind, FailureClass, Outcome, ProfileStore, Target, TimeoutPolicy};
+use riptide::traits::{Engine, FailureClass, Outcome, ProfileStore, Target, TimeoutPolicy};
 
 const HOLD_VAR: &str = "RIPTIDE_TEST_HOLD_PROFILES";
 const LEARN_VAR: &str = "RIPTIDE_TEST_LEARN_PROFILES";
@@ -22,7 +22,7 @@ fn secs(s: f64) -> Duration {
 }
 
 fn target(host: &str) -> Target {
-    Target::new(host, EngineKind::Static)
+    Target::new(host, Engine::Static)
 }
 
 fn config() -> AdaptiveTimeoutConfig {
@@ -240,7 +240,7 @@ fn stats_count_attempts_wasted_wait_and_learned_domains() {
     let a = &views[0];
     assert_eq!(
         (a.host.as_str(), a.engine, a.samples),
-        ("a.example", EngineKind::Static, 40)
+        ("a.example", Engine::Static, 40)
     );
     let (p50, p95, p99) = (a.p50_secs.unwrap(), a.p95_secs.unwrap(), a.p99_secs.unwrap());
     assert!(

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use riptide::config::AdaptiveTimeoutConfig;
 use riptide::policies::{FixedTimeout, SeedAdaptive};
-use riptide::traits::{EngineKind, FailureClass, Outcome, Target, TimeoutPolicy};
+use riptide::traits::{Engine, FailureClass, Outcome, Target, TimeoutPolicy};
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
 fn target(host: &str) -> Target {
-    Target::new(host, EngineKind::Static)
+    Target::new(host, Engine::Static)
 }
 
 fn seed() -> SeedAdaptive {
@@ -115,8 +115,8 @@ fn seed_success_rate_is_an_ema_and_failures_are_not_latencies() {
 #[test]
 fn engines_and_hosts_learn_separately() {
     let policy = seed();
-    let static_t = Target::new("Example.COM", EngineKind::Static);
-    let headless_t = Target::new("example.com", EngineKind::Headless);
+    let static_t = Target::new("Example.COM", Engine::Static);
+    let headless_t = Target::new("example.com", Engine::Headless);
     assert_eq!(static_t.host, "example.com");
     observe_all(&policy, &static_t, &[1.0; 10]);
     assert_eq!(policy.timeout_for(&static_t), secs(5.0));
@@ -156,7 +156,7 @@ mod adaptive {
             (cold.as_secs_f64() - learned.as_secs_f64()).abs() < 3.0,
             "{cold:?} vs {learned:?}"
         );
-        let headless = Target::new("cold.example", EngineKind::Headless);
+        let headless = Target::new("cold.example", Engine::Headless);
         assert_eq!(p.timeout_for(&headless), secs(30.0), "headless learns separately");
     }
 

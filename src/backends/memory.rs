@@ -15,7 +15,7 @@ use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache
 
 /// Artifacts and counters held in this process's memory.
 #[derive(Debug, Default)]
-pub struct MemoryStore {
+pub struct MemoryModuleCache {
     inner: Mutex<Inner>,
 }
 
@@ -33,7 +33,7 @@ struct Entry {
     last_used: SystemTime,
 }
 
-impl MemoryStore {
+impl MemoryModuleCache {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -55,7 +55,7 @@ impl MemoryStore {
     }
 }
 
-impl ModuleCache for MemoryStore {
+impl ModuleCache for MemoryModuleCache {
     fn name(&self) -> &'static str {
         "memory"
     }

@@ -50,7 +50,7 @@ const ARTIFACT_DIR: &str = "artifacts";
 const ARTIFACT_EXT: &str = "art";
 
 /// Artifacts in files under one directory, indexed by redb.
-pub struct RedbStore {
+pub struct RedbModuleCache {
     dir: PathBuf,
     artifacts: PathBuf,
     index_path: PathBuf,
@@ -66,7 +66,7 @@ pub struct RedbStore {
     damaged: AtomicBool,
 }
 
-impl Drop for RedbStore {
+impl Drop for RedbModuleCache {
     fn drop(&mut self) {
         if self.damaged.load(Ordering::Acquire) {
             // Dropping a handle to a file redb panicked on could panic again.
@@ -76,21 +76,21 @@ impl Drop for RedbStore {
     }
 }
 
-impl std::fmt::Debug for RedbStore {
+impl std::fmt::Debug for RedbModuleCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbStore")
+        f.debug_struct("RedbModuleCache")
             .field("dir", &self.dir)
             .field("has_index", &self.has_index())
             .finish()
     }
 }
 
-impl RedbStore {
+impl RedbModuleCache {
     /// Opens (or creates) the store in `dir`.
     ///
     /// Never fails on the directory: one that cannot be created or used (a file in the way, no
     /// permission) is logged once and the store degrades to compiling every lookup, as it does
-    /// for an index that cannot be opened (see [`RedbStore::has_index`]). Extraction works
+    /// for an index that cannot be opened (see [`RedbModuleCache::has_index`]). Extraction works
     /// either way; only the cross-process reuse is lost. The `Result` is kept for future
     /// failures that leave nothing to degrade to.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
@@ -305,7 +305,7 @@ fn counter_fields(c: &mut StoredCounters) -> [&mut u64; 9] {
     ]
 }
 
-impl ModuleCache for RedbStore {
+impl ModuleCache for RedbModuleCache {
     fn name(&self) -> &'static str {
         "redb"
     }

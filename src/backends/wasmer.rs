@@ -106,8 +106,8 @@ impl WasmerRuntime {
 
     /// A deserialized module, bound to the engine that loaded it.
     fn loaded(&self, module: std::result::Result<Module, wasmer::DeserializeError>) -> Result<WasmerModule> {
-        let module = module.map_err(|e| WasmError::Engine {
-            engine: ENGINE,
+        let module = module.map_err(|e| WasmError::Runtime {
+            runtime: ENGINE,
             action: "load a compiled module",
             source: e.into(),
         })?;
@@ -157,7 +157,7 @@ impl WasmRuntime for WasmerRuntime {
     fn compile(&self, wasm: &[u8]) -> Result<WasmerModule> {
         let engine = build_engine(&self.limits, self.parallel_compilation);
         let module = Module::new(&engine, wasm).map_err(|e| WasmError::InvalidModule {
-            engine: ENGINE,
+            runtime: ENGINE,
             source: e.into(),
         })?;
         Ok(WasmerModule { module, engine })
@@ -165,8 +165,8 @@ impl WasmRuntime for WasmerRuntime {
 
     fn serialize(&self, module: &WasmerModule) -> Result<Vec<u8>> {
         module.module.serialize().map(|b| b.to_vec()).map_err(|e| {
-            WasmError::Engine {
-                engine: ENGINE,
+            WasmError::Runtime {
+                runtime: ENGINE,
                 action: "serialize a module",
                 source: e.into(),
             }
@@ -192,7 +192,7 @@ impl WasmRuntime for WasmerRuntime {
         // The extractor must import nothing; a module that does fails here.
         let instance =
             Instance::new(&mut store, &module.module, &imports! {}).map_err(|e| WasmError::InvalidModule {
-                engine: ENGINE,
+                runtime: ENGINE,
                 source: e.into(),
             })?;
         let fuel = self.limits.fuel_for(input_len);

@@ -101,7 +101,7 @@ impl WasmtimeRuntime {
             .linker
             .instantiate_pre(&module)
             .map_err(|e| WasmError::InvalidModule {
-                engine: ENGINE,
+                runtime: ENGINE,
                 source: boxed(e),
             })?;
         Ok(WasmtimeModule { pre })
@@ -123,8 +123,8 @@ impl Hasher for Sha256Hasher {
 }
 
 fn engine_err(action: &'static str, e: wasmtime::Error) -> Error {
-    WasmError::Engine {
-        engine: ENGINE,
+    WasmError::Runtime {
+        runtime: ENGINE,
         action,
         source: boxed(e),
     }
@@ -154,7 +154,7 @@ impl WasmRuntime for WasmtimeRuntime {
 
     fn compile(&self, wasm: &[u8]) -> Result<WasmtimeModule> {
         let module = Module::new(&self.engine, wasm).map_err(|e| WasmError::InvalidModule {
-            engine: ENGINE,
+            runtime: ENGINE,
             source: boxed(e),
         })?;
         self.prepare(module)
@@ -242,8 +242,8 @@ fn start_epoch_ticker(engine: &Engine) -> Result<()> {
         })
         .map(drop)
         .map_err(|e| {
-            WasmError::Engine {
-                engine: ENGINE,
+            WasmError::Runtime {
+                runtime: ENGINE,
                 action: "start the epoch thread",
                 source: e.into(),
             }

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use riptide::policies::simulate::{Workload, compare, render_table};
 use riptide::traits::TimeoutPolicy;
-use riptide::{ConfigLoader, Content, Engine, Error, RiptideConfig};
+use riptide::{ConfigLoader, Content, EngineChoice, Error, RiptideConfig};
 
 #[derive(Parser)]
 #[command(
@@ -343,9 +343,9 @@ async fn extract(
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     let engine = match args.engine {
-        EngineArg::Auto => Engine::Auto,
-        EngineArg::Static => Engine::Static,
-        EngineArg::Headless => Engine::Headless,
+        EngineArg::Auto => EngineChoice::Auto,
+        EngineArg::Static => EngineChoice::Static,
+        EngineArg::Headless => EngineChoice::Headless,
     };
     let mut config = config.clone();
     config.extraction.markdown |= args.format == Format::Markdown;
@@ -480,7 +480,7 @@ fn write_result(
         }
         Format::Text => {
             if let Ok(c) = result {
-                writeln!(out, "# {}", c.page.title.as_deref().unwrap_or("(no title)"))?;
+                writeln!(out, "# {}", c.extracted.title.as_deref().unwrap_or("(no title)"))?;
                 writeln!(
                     out,
                     "{} ({:?}, {:.0} ms)\n",
@@ -488,14 +488,14 @@ fn write_result(
                     c.engine,
                     c.timings.total.as_secs_f64() * 1000.0
                 )?;
-                writeln!(out, "{}\n", c.page.text.trim())?;
+                writeln!(out, "{}\n", c.extracted.text.trim())?;
             }
         }
         Format::Markdown => {
             if let Ok(c) = result {
-                writeln!(out, "# {}\n", c.page.title.as_deref().unwrap_or("(no title)"))?;
+                writeln!(out, "# {}\n", c.extracted.title.as_deref().unwrap_or("(no title)"))?;
                 writeln!(out, "<{}>\n", c.final_url)?;
-                let body = c.page.markdown.as_deref().unwrap_or(&c.page.text);
+                let body = c.extracted.markdown.as_deref().unwrap_or(&c.extracted.text);
                 writeln!(out, "{}\n", body.trim())?;
             }
         }
@@ -526,8 +526,8 @@ fn print_profiles(profiles: &[riptide::traits::ProfileView]) {
     );
     for p in profiles {
         let engine = match p.engine {
-            riptide::traits::EngineKind::Static => "static",
-            riptide::traits::EngineKind::Headless => "headless",
+            riptide::traits::Engine::Static => "static",
+            riptide::traits::Engine::Headless => "headless",
         };
         println!(
             "{:<32} {:<8} {:>9.2} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",

@@ -75,7 +75,7 @@ pub struct CompileCache<R: WasmRuntime, C: ModuleCache> {
 impl<R: WasmRuntime, C: ModuleCache> std::fmt::Debug for CompileCache<R, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompileCache")
-            .field("engine", &self.runtime.name())
+            .field("runtime", &self.runtime.name())
             .field("store", &self.store.name())
             .field("options", &self.options)
             .finish_non_exhaustive()

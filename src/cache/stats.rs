@@ -63,9 +63,10 @@ pub(crate) fn delta(a: &StoredCounters, b: &StoredCounters) -> StoredCounters {
 
 /// A view of the cache for people: counters plus what the store holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct CacheStats {
-    /// The engine (`wasmtime`, `wasmer`).
-    pub engine: &'static str,
+    /// The WASM runtime (`wasmtime`, `wasmer`).
+    pub runtime: &'static str,
     /// The store (`redb`, `memory`).
     pub store: &'static str,
     /// Lookups served without compiling (from memory or the store).
@@ -95,11 +96,17 @@ pub struct CacheStats {
 }
 
 impl CacheStats {
-    pub(crate) fn new(engine: &'static str, store: &'static str, c: &StoredCounters, entries: u64, bytes: u64) -> Self {
+    pub(crate) fn new(
+        runtime: &'static str,
+        store: &'static str,
+        c: &StoredCounters,
+        entries: u64,
+        bytes: u64,
+    ) -> Self {
         let mean_ms = |micros: u64, n: u64| if n == 0 { 0.0 } else { micros as f64 / n as f64 / 1000.0 };
         let lookups = c.hits + c.misses;
         Self {
-            engine,
+            runtime,
             store,
             hits: c.hits,
             misses: c.misses,

@@ -79,7 +79,7 @@ impl BrowserError {
                 "check the DevTools URL (ws://host:port/devtools/browser/<id>) and that the browser runs"
             }
             BrowserError::NoProvider => {
-                "build riptide with the `chrome` feature and give the executor a browser provider, or use Engine::Static"
+                "build riptide with the `chrome` feature and give the executor a browser provider, or use EngineChoice::Static"
             }
             BrowserError::Dead { .. } | BrowserError::Unresponsive { .. } => {
                 "the pool replaces it, so retry the request"

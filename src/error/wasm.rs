@@ -1,32 +1,32 @@
-//! [`WasmError`]: a WebAssembly engine or the extractor guest failed.
+//! [`WasmError`]: a WebAssembly runtime or the extractor guest failed.
 
 use std::time::Duration;
 
 use super::BoxError;
 
-/// An engine that failed, or an extractor guest that broke a limit or the ABI.
+/// A runtime that failed, or an extractor guest that broke a limit or the ABI.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WasmError {
-    /// Bytes handed to an engine are not a valid WebAssembly module (or not one this engine can
+    /// Bytes handed to a runtime are not a valid WebAssembly module (or not one this runtime can
     /// run with riptide's imports).
-    #[error("{engine} rejected the WebAssembly module: {source}")]
+    #[error("{runtime} rejected the WebAssembly module: {source}")]
     InvalidModule {
-        /// The engine that rejected it.
-        engine: &'static str,
-        /// The engine's error.
+        /// The runtime that rejected it.
+        runtime: &'static str,
+        /// The runtime's error.
         #[source]
         source: BoxError,
     },
 
-    /// An engine failed in a way that is not the module's fault (serialization, instantiation).
-    #[error("{engine} failed to {action}: {source}")]
-    Engine {
-        /// The engine.
-        engine: &'static str,
+    /// A runtime failed in a way that is not the module's fault (serialization, instantiation).
+    #[error("{runtime} failed to {action}: {source}")]
+    Runtime {
+        /// The runtime (`wasmtime`, `wasmer`).
+        runtime: &'static str,
         /// What riptide asked it to do.
         action: &'static str,
-        /// The engine's error.
+        /// The runtime's error.
         #[source]
         source: BoxError,
     },
@@ -83,7 +83,7 @@ impl WasmError {
             WasmError::InvalidModule { .. } => {
                 "pass a core WebAssembly module (riptide's own is wasm/riptide_extractor.wasm, rebuilt by wasm/build.sh)"
             }
-            WasmError::Engine { .. } => {
+            WasmError::Runtime { .. } => {
                 "check the engine's message; a full disk or too little memory are common causes"
             }
             WasmError::InputTooLarge { .. } => "raise GuestLimits::max_input_bytes, or fetch less",
@@ -102,7 +102,7 @@ impl WasmError {
     pub(crate) fn code(&self) -> &'static str {
         match self {
             WasmError::InvalidModule { .. } => "wasm.invalid_module",
-            WasmError::Engine { .. } => "wasm.engine",
+            WasmError::Runtime { .. } => "wasm.runtime",
             WasmError::InputTooLarge { .. } => "wasm.input_too_large",
             WasmError::OutOfFuel { .. } => "wasm.out_of_fuel",
             WasmError::TimedOut { .. } => "wasm.timed_out",

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
 
-use super::{Engine, Executor};
+use super::{EngineChoice, Executor};
 use crate::config::RiptideConfig;
 use crate::error::Result;
 use crate::extract::Content;
@@ -21,7 +21,7 @@ use crate::traits::{BrowserProvider, ModuleCache, TimeoutPolicy, WasmRuntime};
 /// Any [`Executor`], whatever its browser provider, engine, store and timeout policy.
 pub trait AnyExecutor: Send + Sync {
     /// [`Executor::extract_with`].
-    fn extract_with<'a>(&'a self, url: &'a str, engine: Engine) -> BoxFuture<'a, Result<Content>>;
+    fn extract_with<'a>(&'a self, url: &'a str, engine: EngineChoice) -> BoxFuture<'a, Result<Content>>;
 
     /// [`Executor::report`].
     fn report(&self) -> BoxFuture<'_, PerformanceReport>;
@@ -32,9 +32,9 @@ pub trait AnyExecutor: Send + Sync {
     /// [`Executor::config`].
     fn config(&self) -> &RiptideConfig;
 
-    /// [`Executor::extract`]: `url` with [`Engine::Auto`].
+    /// [`Executor::extract`]: `url` with [`EngineChoice::Auto`].
     fn extract<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<Content>> {
-        self.extract_with(url, Engine::Auto)
+        self.extract_with(url, EngineChoice::Auto)
     }
 }
 
@@ -48,7 +48,7 @@ where
     C: ModuleCache,
     T: TimeoutPolicy,
 {
-    fn extract_with<'a>(&'a self, url: &'a str, engine: Engine) -> BoxFuture<'a, Result<Content>> {
+    fn extract_with<'a>(&'a self, url: &'a str, engine: EngineChoice) -> BoxFuture<'a, Result<Content>> {
         Box::pin(Executor::extract_with(self, url, engine))
     }
 
@@ -71,7 +71,7 @@ impl dyn AnyExecutor + '_ {
     pub fn extract_many_with<'a, I>(
         &'a self,
         urls: I,
-        engine: Engine,
+        engine: EngineChoice,
         concurrency: usize,
     ) -> impl Stream<Item = (String, Result<Content>)> + 'a
     where

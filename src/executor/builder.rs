@@ -27,7 +27,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 /// # #[cfg(all(feature = "chrome", feature = "wasmtime"))]
 /// # async fn demo() -> riptide::Result<()> {
 /// use riptide::backends::chrome::ChromeProvider;
-/// use riptide::backends::memory::MemoryStore;
+/// use riptide::backends::memory::MemoryModuleCache;
 /// use riptide::backends::wasmtime::WasmtimeRuntime;
 /// use riptide::policies::AdaptiveTimeout;
 /// use riptide::{CacheOptions, CompileCache, Executor, GuestLimits, RiptideConfig};
@@ -35,13 +35,13 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 /// let config = RiptideConfig::load()?;
 /// let executor = Executor::builder(
 ///     ChromeProvider::from_config(&config)?,
-///     CompileCache::new(WasmtimeRuntime::new(GuestLimits::default(), true)?, MemoryStore::new(), CacheOptions::default()),
+///     CompileCache::new(WasmtimeRuntime::new(GuestLimits::default(), true)?, MemoryModuleCache::new(), CacheOptions::default()),
 ///     AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()),
 /// )
 /// .config(config)
 /// .build()?;
 /// let page = executor.extract("https://example.com/").await?;
-/// println!("{:?}", page.page.title);
+/// println!("{:?}", page.extracted.title);
 /// executor.shutdown().await?;
 /// # Ok(())
 /// # }

@@ -1,4 +1,4 @@
-//! When a statically fetched page needs a browser: the heuristic behind `Engine::Auto`.
+//! When a statically fetched page needs a browser: the heuristic behind `EngineChoice::Auto`.
 //!
 //! A page is escalated to headless rendering when its static HTML shows it is built by
 //! JavaScript. Any one of these is enough:

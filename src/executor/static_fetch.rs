@@ -44,7 +44,7 @@ pub(crate) fn http_client(
 
 /// What one fetch attempt produced (failures that merit a retry are `AttemptFailure`s).
 #[derive(Debug)]
-pub(crate) enum Fetched {
+pub(crate) enum HttpReply {
     /// An HTML page, where it finally came from, and its `Content-Language` header (the first
     /// language named, when it names several).
     Page {
@@ -59,7 +59,7 @@ pub(crate) enum Fetched {
 }
 
 /// GETs `url`, reading at most `limit` bytes of body.
-pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize) -> Result<Fetched, AttemptFailure> {
+pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize) -> Result<HttpReply, AttemptFailure> {
     let mut response = client.get(url.clone()).send().await.map_err(classify)?;
     let status = response.status();
     if status.is_redirection() {
@@ -91,14 +91,14 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
     if let Some(ct) = &content_type
         && !is_html(ct)
     {
-        return Ok(Fetched::NotHtml(ct.clone()));
+        return Ok(HttpReply::NotHtml(ct.clone()));
     }
     let declared = response
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Ok(Fetched::TooLarge);
+        return Ok(HttpReply::TooLarge);
     }
     let final_url = response.url().clone();
     let content_language = response
@@ -111,11 +111,11 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
     let mut body = Vec::with_capacity(declared.map_or(64 << 10, |n| n as usize));
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
         if body.len() + chunk.len() > limit {
-            return Ok(Fetched::TooLarge);
+            return Ok(HttpReply::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Fetched::Page {
+    Ok(HttpReply::Page {
         html: decode_html(&body, content_type.as_deref()),
         final_url,
         content_language,

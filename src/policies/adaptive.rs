@@ -37,9 +37,7 @@ use super::stats::Counters;
 use crate::config::AdaptiveTimeoutConfig;
 use crate::error::Result;
 use crate::sync::unix_secs;
-use crate::traits::{
-    EngineKind, Outcome, ProfileStore, ProfileView, StoredProfile, Target, TimeoutPolicy, TimeoutStats,
-};
+use crate::traits::{Engine, Outcome, ProfileStore, ProfileView, StoredProfile, Target, TimeoutPolicy, TimeoutStats};
 
 const MAX_RISE: f64 = 1.5;
 const MAX_FALL: f64 = 0.8;
@@ -59,7 +57,7 @@ pub struct AdaptiveTimeout {
 #[derive(Debug, Default)]
 struct State {
     targets: HashMap<Target, Profile>,
-    engines: HashMap<EngineKind, Profile>,
+    engines: HashMap<Engine, Profile>,
     counters: Counters,
     /// Changed since the writer last collected (only tracked with a store).
     dirty: Option<HashSet<Target>>,

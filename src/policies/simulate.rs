@@ -45,6 +45,7 @@ use crate::traits::{Outcome, Target, TimeoutPolicy};
 
 /// What one policy did on one workload.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SimReport {
     /// The policy's name.
     pub policy: String,

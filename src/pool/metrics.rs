@@ -96,6 +96,7 @@ impl Metrics {
 
 /// Browsers closed, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RecycleCounts {
     /// Reached `max_requests_per_instance`.
     pub requests: u64,
@@ -113,6 +114,7 @@ pub struct RecycleCounts {
 
 /// Checkouts by how they were served.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CheckoutCounts {
     /// An idle browser was ready.
     pub direct: u64,
@@ -126,6 +128,7 @@ pub struct CheckoutCounts {
 
 /// Checkout wait time percentiles over recent checkouts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct WaitPercentiles {
     /// How many checkouts they cover.
     pub samples: usize,
@@ -139,6 +142,7 @@ pub struct WaitPercentiles {
 
 /// One browser in [`PoolStatus`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct BrowserStatus {
     /// The pool's id for it.
     pub id: u64,
@@ -154,6 +158,7 @@ pub struct BrowserStatus {
 
 /// A snapshot of the pool.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct PoolStatus {
     /// The provider (`"chrome"`).
     pub provider: &'static str,

@@ -14,4 +14,4 @@ pub use module_cache::{
     StoredCounters, WasmRuntime,
 };
 pub use profile_store::{MergeProfile, ProfileStore, StoredProfile};
-pub use timeout::{EngineKind, FailureClass, Outcome, ProfileView, Target, TimeoutPolicy, TimeoutStats};
+pub use timeout::{Engine, FailureClass, Outcome, ProfileView, Target, TimeoutPolicy, TimeoutStats};

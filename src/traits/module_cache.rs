@@ -312,8 +312,8 @@ pub enum ArtifactBody {
 ///
 /// A store does not interpret artifacts; [`crate::cache::CompileCache`] writes the metadata and
 /// verifies every body against it before an engine sees it.
-/// Implementations: [`crate::backends::memory::MemoryStore`] (always built) and
-/// [`crate::backends::redb::RedbStore`] (feature `redb`, the default).
+/// Implementations: [`crate::backends::memory::MemoryModuleCache`] (always built) and
+/// [`crate::backends::redb::RedbModuleCache`] (feature `redb`, the default).
 pub trait ModuleCache: Send + Sync + 'static {
     /// A short store name for messages and stats (`"memory"`, `"redb"`).
     fn name(&self) -> &'static str;

@@ -12,7 +12,7 @@ use serde::Serialize;
 /// How a page is fetched; static fetches and headless renders of one host learn separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum EngineKind {
+pub enum Engine {
     /// A plain HTTP fetch.
     Static,
     /// A render in a headless browser.
@@ -25,12 +25,12 @@ pub struct Target {
     /// The host, lower-case, without port (`example.com`).
     pub host: String,
     /// Static fetch or headless render.
-    pub engine: EngineKind,
+    pub engine: Engine,
 }
 
 impl Target {
     /// A target for `host` (lower-cased) fetched with `engine`.
-    pub fn new(host: impl AsRef<str>, engine: EngineKind) -> Self {
+    pub fn new(host: impl AsRef<str>, engine: Engine) -> Self {
         Self {
             host: host.as_ref().to_ascii_lowercase(),
             engine,
@@ -41,8 +41,8 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let engine = match self.engine {
-            EngineKind::Static => "static",
-            EngineKind::Headless => "headless",
+            Engine::Static => "static",
+            Engine::Headless => "headless",
         };
         write!(f, "{} ({engine})", self.host)
     }
@@ -167,7 +167,7 @@ pub struct ProfileView {
     /// The host.
     pub host: String,
     /// Static fetch or headless render.
-    pub engine: EngineKind,
+    pub engine: Engine,
     /// The timeout the next attempt gets, in seconds.
     pub timeout_secs: f64,
     /// Latency samples (successes) seen.

@@ -42,14 +42,14 @@ pub fn executor_builder<B: riptide::traits::BrowserProvider>(
 ) -> riptide::ExecutorBuilder<
     B,
     WasmtimeRuntime,
-    riptide::backends::memory::MemoryStore,
+    riptide::backends::memory::MemoryModuleCache,
     riptide::policies::AdaptiveTimeout,
 > {
     riptide::Executor::builder(
         provider,
         riptide::CompileCache::new(
             wasmtime(),
-            riptide::backends::memory::MemoryStore::new(),
+            riptide::backends::memory::MemoryModuleCache::new(),
             riptide::CacheOptions::default(),
         ),
         riptide::policies::AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()),

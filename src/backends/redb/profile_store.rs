@@ -15,7 +15,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{create_private_dir, damage, open_shared};
 use crate::error::{BoxError, Error, Result, StoreError};
-use crate::traits::{EngineKind, MergeProfile, ProfileStore, StoredProfile, Target};
+use crate::traits::{Engine, MergeProfile, ProfileStore, StoredProfile, Target};
 
 /// `"<engine>/<host>"` -> updated-at (u64 LE seconds since the epoch) followed by the profile.
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("timeout_profiles");
@@ -83,8 +83,8 @@ const FALLBACK: &str = "timeouts start unlearned and are kept in memory";
 
 fn key_of(target: &Target) -> String {
     let engine = match target.engine {
-        EngineKind::Static => "static",
-        EngineKind::Headless => "headless",
+        Engine::Static => "static",
+        Engine::Headless => "headless",
     };
     format!("{engine}/{}", target.host)
 }
@@ -92,8 +92,8 @@ fn key_of(target: &Target) -> String {
 fn target_of(key: &str) -> Option<Target> {
     let (engine, host) = key.split_once('/')?;
     let engine = match engine {
-        "static" => EngineKind::Static,
-        "headless" => EngineKind::Headless,
+        "static" => Engine::Static,
+        "headless" => Engine::Headless,
         _ => return None,
     };
     Some(Target::new(host, engine))

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::config::AdaptiveTimeoutConfig;
 use crate::error::{ConfigError, Error, Result};
-use crate::traits::{EngineKind, FailureClass};
+use crate::traits::{Engine, FailureClass};
 
 /// More than this many requests in one workload is refused (a typo, not a workload).
 const MAX_REQUESTS: u64 = 10_000_000;
@@ -65,7 +65,7 @@ pub struct HostSpec {
     pub requests: u32,
     /// `static` (default) or `headless`.
     #[serde(default = "static_engine")]
-    pub engine: EngineKind,
+    pub engine: Engine,
     /// Median latency in milliseconds (log-normal); for a dead host, how long a refusal takes.
     pub median_ms: f64,
     /// Log-normal sigma (0: always the median).
@@ -114,8 +114,8 @@ fn one() -> u32 {
     1
 }
 
-fn static_engine() -> EngineKind {
-    EngineKind::Static
+fn static_engine() -> Engine {
+    Engine::Static
 }
 
 /// How one simulated attempt ends, if it is given long enough.
