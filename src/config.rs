@@ -63,6 +63,38 @@ pub struct RiptideConfig {
     pub extraction: ExtractionConfig,
     /// `[network]`: what both engines accept from the network.
     pub network: NetworkConfig,
+    /// `[engine_choice]`: when `EngineChoice::Auto` renders a host's pages directly.
+    pub engine_choice: EngineChoiceConfig,
+}
+
+/// `[engine_choice]`: every page `EngineChoice::Auto` fetches statically is escalated to a
+/// render when it looks built by JavaScript; these say when a whole host is rendered directly
+/// instead (see the README, "The executor").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineChoiceConfig {
+    /// Remember hosts where rendering keeps adding content, and render their pages directly.
+    /// Off: every page is fetched statically first.
+    pub remember_hosts: bool,
+    /// How many of a host's latest escalations are weighed.
+    pub evidence_window: u32,
+    /// How many of those must have added content (the render found markedly more text) for the
+    /// host to be rendered directly.
+    pub evidence_needed: u32,
+    /// A host rendered directly still gets a static attempt every this many pages, so one that
+    /// stops needing a browser is forgotten.
+    pub recheck_every: u32,
+}
+
+impl Default for EngineChoiceConfig {
+    fn default() -> Self {
+        Self {
+            remember_hosts: true,
+            evidence_window: 4,
+            evidence_needed: 3,
+            recheck_every: 16,
+        }
+    }
 }
 
 /// `[network]`: rules both engines (static fetch and headless render) apply to what they load.
@@ -562,6 +594,24 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
     }
     if let Err((key, message)) = c.optimizations.adaptive_timeout.check() {
         return Err(fail(&format!("optimizations.adaptive_timeout.{key}"), message));
+    }
+    let e = &c.engine_choice;
+    if e.evidence_window == 0 || e.recheck_every == 0 {
+        let key = if e.evidence_window == 0 {
+            "evidence_window"
+        } else {
+            "recheck_every"
+        };
+        return Err(fail(&format!("engine_choice.{key}"), "must be at least 1".into()));
+    }
+    if e.evidence_needed == 0 || e.evidence_needed > e.evidence_window {
+        return Err(fail(
+            "engine_choice.evidence_needed",
+            format!(
+                "{} must be between 1 and evidence_window ({})",
+                e.evidence_needed, e.evidence_window
+            ),
+        ));
     }
     if c.performance.metrics_export_interval_secs == 0 {
         return Err(fail(

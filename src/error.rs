@@ -3,7 +3,8 @@
 //! Modelled on reqwest and redb. Each subsystem reports its own `#[non_exhaustive]` enum
 //! ([`FetchError`], [`BrowserError`], [`PoolError`], [`RetryError`], [`WasmError`],
 //! [`StoreError`], [`ConfigError`]) that keeps the underlying error (reqwest's, redb's, the
-//! engine's, the browser's) as its `source` instead of flattening it to text. They convert into
+//! engine's, the browser's) as its `source` instead of flattening it to text. As in reqwest,
+//! a message does not repeat its source; `format!("{e:#}")` prints the whole chain. They convert into
 //! [`Error`], which adds the page's URL when the error is about one ([`Error::url`]), tells what
 //! to do about it ([`Error::hint`]), and names its kind in a stable, machine-readable form
 //! ([`Error::code`], used by the CLI's JSON output).
@@ -87,7 +88,7 @@ pub enum ErrorKind {
     Store(#[from] StoreError),
 
     /// A file system operation failed.
-    #[error("could not {action} {}: {source}", path.display())]
+    #[error("could not {action} {}", path.display())]
     Io {
         /// What riptide was doing.
         action: &'static str,
@@ -109,7 +110,7 @@ pub enum ErrorKind {
 
     /// A task riptide runs its blocking work on panicked, or was cancelled by its runtime
     /// shutting down. A panic is a bug in riptide or in a backend.
-    #[error("riptide's task to {action} did not finish: {source}")]
+    #[error("riptide's task to {action} did not finish")]
     Task {
         /// What the task was doing.
         action: &'static str,
@@ -172,7 +173,7 @@ impl Error {
             ErrorKind::Pool(e) => e.code(),
             ErrorKind::Retry(e) => e.code(),
             ErrorKind::Wasm(e) => e.code(),
-            ErrorKind::Store(_) => "store",
+            ErrorKind::Store(_) => "store.failed",
             ErrorKind::Io { .. } => "io",
             ErrorKind::UnsafeDirectory { .. } => "unsafe_directory",
             ErrorKind::Task { .. } => "task",
@@ -195,7 +196,9 @@ impl Error {
         matches!(
             self.kind(),
             ErrorKind::Fetch(FetchError::Timeout { .. })
-                | ErrorKind::Browser(BrowserError::Dead { .. } | BrowserError::Unresponsive { .. })
+                | ErrorKind::Browser(
+                    BrowserError::Dead { .. } | BrowserError::Unresponsive { .. } | BrowserError::Protocol { .. }
+                )
                 | ErrorKind::Pool(PoolError::Exhausted { .. })
         )
     }
@@ -231,12 +234,22 @@ impl Error {
     }
 }
 
+/// `{}` says what went wrong (after the URL, if any); `{:#}` adds every cause, anyhow-style:
+/// `http://x/: could not load the page (Dns): error sending request: x does not resolve`.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(url) = &self.inner.url {
             write!(f, "{url}: ")?;
         }
-        fmt::Display::fmt(&self.inner.kind, f)
+        fmt::Display::fmt(&self.inner.kind, f)?;
+        if f.alternate() {
+            let mut cause = std::error::Error::source(self);
+            while let Some(c) = cause {
+                write!(f, ": {c}")?;
+                cause = c.source();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -325,7 +338,8 @@ mod tests {
             source: std::sync::Arc::new(cause),
         });
         assert!(e.hint().contains("apt-get install -y chromium"), "{}", e.hint());
-        assert!(e.to_string().contains("no Chromium found"), "{e}");
+        assert_eq!(e.to_string(), "the browser pool could not start");
+        assert!(format!("{e:#}").ends_with(": no Chromium found (tried )"), "{e:#}");
     }
 
     #[test]

@@ -17,26 +17,27 @@ mod browsers;
 mod builder;
 pub mod engine_choice;
 mod page_source;
+mod rendering_evidence;
 mod static_fetch;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
 pub use self::any_executor::{AnyExecutor, BoxExecutor};
 use self::browsers::Browsers;
 pub use self::builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_SETTLE, ExecutorBuilder};
 use self::page_source::PageSource;
+use self::rendering_evidence::{RenderingEvidence, rendering_gained};
 use self::static_fetch::{HttpReply, fetch_http, read_file};
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
 use crate::error::{Error, ErrorKind, FetchError, Result, RetryError, join_blocking};
 use crate::extract::{Content, ExtractOptions, ExtractedContent, StageTimings, run_extractor_with};
-use crate::metrics::{ExtractionCounters, PerformanceReport};
+use crate::metrics::{ExtractionCounters, ExtractionStats, PerformanceReport};
 use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
 use crate::pool::PoolStatus;
 use crate::sync::now_unix_secs;
@@ -96,8 +97,8 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) wait_for: Option<String>,
     pub(crate) settle: Option<Duration>,
     pub(crate) report_file: Option<PathBuf>,
-    /// Domains found to need JavaScript: `Auto` renders them headless directly.
-    pub(crate) headless_hosts: Mutex<HashSet<String>>,
+    /// Hosts where rendering kept adding content: `Auto` renders them directly.
+    pub(crate) rendering_evidence: Mutex<RenderingEvidence>,
     pub(crate) counters: ExtractionCounters,
 }
 
@@ -169,12 +170,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         I: IntoIterator + 'a,
         I::Item: Into<String>,
     {
-        futures_util::stream::iter(urls.into_iter().map(Into::into))
-            .map(move |url: String| async move {
-                let result = self.extract_with(&url, engine).await;
-                (url, result)
-            })
-            .buffer_unordered(concurrency.max(1))
+        let any: &'a (dyn AnyExecutor + 'a) = self;
+        any.extract_many_with(urls, engine, concurrency)
     }
 
     /// Starts the browser pool (if it is on) and loads the extractor now, so the first page
@@ -187,10 +184,14 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
 
     /// Every optimization's numbers now.
     pub async fn report(&self) -> PerformanceReport {
+        let hosts_rendered_directly = crate::sync::lock(&self.rendering_evidence).remembered() as u64;
         PerformanceReport {
             generated_at_unix_secs: now_unix_secs(),
             optimizations_enabled: self.config.optimizations.enabled,
-            extraction: self.counters.stats(),
+            extraction: ExtractionStats {
+                hosts_rendered_directly,
+                ..self.counters.stats()
+            },
             browser_pool: self.browsers.status().await,
             wasm_cache: self
                 .cache
@@ -254,23 +255,32 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             return Err(Error::from(FetchError::AddressNotAllowed { reason }).with_url(source.url().as_str()));
         }
         let host = source.host().to_string();
-        let remembered = engine == EngineChoice::Auto && self.is_headless_host(&host);
+        // A local file is what it is: `Auto` never renders one (ask for `Headless` to).
+        let auto = engine == EngineChoice::Auto && !source.is_file();
+        let directly = auto && crate::sync::lock(&self.rendering_evidence).render_directly(&host);
         let mut engine_choice = Duration::ZERO;
         let mut escalated = false;
         let (fetched, page, module_load, extraction) = match engine {
             EngineChoice::Headless => self.headless_extract(&source).await?,
-            EngineChoice::Auto if remembered => self.headless_extract(&source).await?,
             EngineChoice::Static => self.static_extract(&source).await?,
+            EngineChoice::Auto if !auto => self.static_extract(&source).await?,
+            EngineChoice::Auto if directly => self.headless_extract(&source).await?,
             EngineChoice::Auto => {
                 let (fetched, page, load, run) = self.static_extract(&source).await?;
                 match engine_choice::needs_javascript(&fetched.html, &page) {
-                    None => (fetched, page, load, run),
+                    None => {
+                        crate::sync::lock(&self.rendering_evidence).record(&host, None);
+                        (fetched, page, load, run)
+                    }
                     Some(reason) => {
                         tracing::debug!(url, reason, "escalating to headless");
                         engine_choice = started.elapsed();
                         escalated = true;
-                        crate::sync::lock(&self.headless_hosts).insert(host);
-                        self.headless_extract(&source).await?
+                        let static_chars = page.text.chars().count();
+                        let rendered = self.headless_extract(&source).await?;
+                        let gained = rendering_gained(static_chars, rendered.1.text.chars().count());
+                        crate::sync::lock(&self.rendering_evidence).record(&host, Some(gained));
+                        rendered
                     }
                 }
             }
@@ -292,10 +302,6 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             extracted: page,
             timings,
         })
-    }
-
-    fn is_headless_host(&self, host: &str) -> bool {
-        crate::sync::lock(&self.headless_hosts).contains(host)
     }
 
     async fn static_extract(&self, source: &PageSource) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {

@@ -45,6 +45,8 @@ pub struct ExtractionStats {
     pub headless_pages: u64,
     /// Pages first fetched statically, then found to need JavaScript.
     pub escalated: u64,
+    /// Hosts `EngineChoice::Auto` renders directly now (rendering kept adding content).
+    pub hosts_rendered_directly: u64,
     /// Seconds since the executor was built.
     pub uptime_secs: f64,
     /// `succeeded / uptime_secs`.
@@ -135,6 +137,7 @@ impl ExtractionCounters {
             static_pages: get(&self.static_pages),
             headless_pages: get(&self.headless_pages),
             escalated: get(&self.escalated),
+            hosts_rendered_directly: 0,
             uptime_secs: uptime,
             pages_per_sec: if uptime > 0.0 { ok as f64 / uptime } else { 0.0 },
             mean_fetch_ms: mean(&self.fetch_micros),

@@ -267,11 +267,25 @@ fn impossible_values_name_key_and_source() {
 fn broken_toml_and_missing_explicit_file_are_clear_errors() {
     let home = home_with("[optimizations\nenabled = ");
     let err = load(home.path(), &[]).expect_err("broken TOML");
-    assert!(err.to_string().contains("config.toml"), "{err}");
+    assert!(format!("{err:#}").contains("config.toml"), "{err:#}");
 
     let err = ConfigLoader::new()
         .file("/nonexistent/riptide.toml")
         .load()
         .expect_err("missing file");
-    assert!(err.to_string().contains("/nonexistent/riptide.toml"), "{err}");
+    assert!(format!("{err:#}").contains("/nonexistent/riptide.toml"), "{err:#}");
+}
+
+#[test]
+fn engine_choice_evidence_must_fit_its_window() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (key, origin, message) = config_error(load(
+        home.path(),
+        &[("RIPTIDE_ENGINE_CHOICE__EVIDENCE_NEEDED", "9")],
+    ));
+    assert_eq!(key, "engine_choice.evidence_needed");
+    assert!(origin.contains("RIPTIDE_ENGINE_CHOICE__EVIDENCE_NEEDED"), "{origin}");
+    assert!(message.contains("evidence_window (4)"), "{message}");
+    let c = load(home.path(), &[("RIPTIDE_ENGINE_CHOICE__REMEMBER_HOSTS", "false")]).expect("valid");
+    assert!(!c.engine_choice.remember_hosts);
 }

@@ -297,46 +297,106 @@ async fn extract_many_returns_every_result_with_its_url() {
     assert_eq!((report.extraction.succeeded, report.extraction.failed), (100, 1));
 }
 
+/// Issue 10: a page that looks script-built is escalated on its own; a host is rendered
+/// directly only after rendering kept adding content (3 of its last 4 escalations), never after
+/// one thin page, and never for local files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_javascript_page_is_escalated_to_headless_and_remembered() {
+async fn engine_choice_escalates_pages_and_remembers_hosts_only_on_evidence() {
+    use support::local_server::{LocalServer, Reply};
     let Some((provider, _dir)) = chrome_or_skip() else {
         return;
     };
-    let server = Server::start();
+    let server = LocalServer::start(|target| {
+        if target.starts_with("/thin") {
+            // Short, with a script: escalated, but rendering adds nothing.
+            Reply::Html("<!doctype html><title>thin</title><p>A short note.</p><script>var seen = 1;</script>".into())
+        } else if target.starts_with("/app") {
+            // An empty app root that a script fills: rendering adds the whole article.
+            Reply::Html(
+                "<!doctype html><title>app</title><div id=\"root\"></div><script>document.getElementById('root').innerHTML = '<article><h1>Built</h1><p>' + 'built by script and long enough to matter. '.repeat(40) + '</p></article>';</script>".into(),
+            )
+        } else {
+            Reply::NotFound
+        }
+    })
+    .expect("bind");
+    // Two hosts on one server: 127.0.0.1 and localhost.
+    let thin = |n: u32| server.url(&format!("/thin/{n}"));
+    let app = |n: u32| server.url(&format!("/app/{n}")).replace("127.0.0.1", "localhost");
     let ex = executor(provider, config());
-    let page = ex.extract(&server.url("/js")).await.expect("renders");
-    assert_eq!(page.engine, Engine::Headless);
-    assert!(
-        page.extracted.text.contains("built by script"),
-        "{:?}",
-        page.extracted.text
-    );
-    assert!(
-        page.timings.engine_choice > Duration::ZERO,
-        "the static try is accounted for"
+
+    for n in 0..5 {
+        let page = ex.extract(&thin(n)).await.expect("thin page");
+        assert_eq!(page.engine, Engine::Headless, "each thin page is escalated on its own");
+        assert!(
+            page.timings.engine_choice > Duration::ZERO,
+            "static first, every time: page {n}"
+        );
+    }
+    assert_eq!(
+        ex.report().await.extraction.hosts_rendered_directly,
+        0,
+        "no gain, no memory"
     );
 
-    let again = ex.extract(&server.url("/js?again")).await.expect("renders");
-    assert_eq!(again.engine, Engine::Headless, "the domain is remembered");
-    assert_eq!(again.timings.engine_choice, Duration::ZERO, "no static try this time");
+    for n in 0..3 {
+        let page = ex.extract(&app(n)).await.expect("app page");
+        assert_eq!(page.engine, Engine::Headless);
+        assert!(
+            page.extracted.text.contains("built by script"),
+            "{:?}",
+            page.extracted.text
+        );
+        assert!(
+            page.timings.engine_choice > Duration::ZERO,
+            "not remembered yet: page {n}"
+        );
+    }
+    let direct = ex.extract(&app(3)).await.expect("app page");
+    assert_eq!(direct.engine, Engine::Headless);
+    assert_eq!(
+        direct.timings.engine_choice,
+        Duration::ZERO,
+        "rendered directly after 3 gains"
+    );
+    let report = ex.report().await;
+    assert_eq!(report.extraction.hosts_rendered_directly, 1);
+    assert_eq!((report.extraction.escalated, report.extraction.headless_pages), (8, 9));
 
-    let forced = ex
-        .extract_with(&server.url("/js"), EngineChoice::Static)
-        .await
-        .expect("static");
+    let forced = ex.extract_with(&app(4), EngineChoice::Static).await.expect("static");
     assert_eq!(forced.engine, Engine::Static);
     assert!(!forced.extracted.text.contains("built by script"));
 
-    let report = ex.report().await;
-    assert_eq!((report.extraction.headless_pages, report.extraction.escalated), (2, 1));
-    let pool = report.browser_pool.expect("the pool started");
-    assert!(pool.total >= 1, "{pool:?}");
+    // A local file is never rendered by Auto, whatever it contains.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("app.html");
+    std::fs::write(
+        &file,
+        "<title>app</title><div id=\"root\"></div><script>var x;</script>",
+    )
+    .expect("write");
+    let local = ex.extract(file.to_str().expect("utf-8 path")).await.expect("file");
+    assert_eq!(local.engine, Engine::Static);
     ex.shutdown().await.expect("shutdown");
     let err = ex
-        .extract_with(&server.url("/js"), EngineChoice::Headless)
+        .extract_with(&app(5), EngineChoice::Headless)
         .await
         .expect_err("closed");
     assert!(matches!(err.kind(), ErrorKind::Pool(PoolError::Closed)), "{err:?}");
+
+    // Turned off, every page is fetched statically first.
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let mut off = config();
+    off.engine_choice.remember_hosts = false;
+    let ex = executor(provider, off);
+    for n in 0..4 {
+        let page = ex.extract(&app(10 + n)).await.expect("app page");
+        assert!(page.timings.engine_choice > Duration::ZERO, "page {n}");
+    }
+    assert_eq!(ex.report().await.extraction.hosts_rendered_directly, 0);
+    ex.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,8 @@
 //! cancelled, launches held at a gate). Every test here runs in milliseconds; what needs a real
 //! browser (a killed process, a frozen renderer, real memory) stays in `browser_pool.rs`.
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
@@ -34,6 +36,8 @@ struct Log {
     memory: AtomicU64,
     /// While true, launches wait (to abandon a checkout mid-launch).
     gate: Gate,
+    /// While true, probes wait (to abandon a maintenance round mid-probe).
+    probe_gate: Gate,
     /// Set by `cancel`; a fetch of `hang` waits for it.
     cancelled: Gate,
 }
@@ -101,6 +105,7 @@ impl BrowserProvider for FakeProvider {
     }
 
     fn probe(&self, browser: &FakeBrowser, deadline: Duration) -> riptide::Result<()> {
+        self.0.probe_gate.wait_while(true);
         self.0.probes.fetch_add(1, SeqCst);
         if self.0.unhealthy.lock().unwrap().contains(&browser.id) {
             return Err(BrowserError::Unresponsive { deadline }.into());
@@ -292,7 +297,7 @@ async fn a_caller_waits_max_checkout_duration_then_gets_pool_exhausted() {
             assert!(*waited >= Duration::from_secs(5), "{waited:?}");
             assert_eq!(*max_instances, 1);
         }
-        other => panic!("expected PoolExhausted, got {other}"),
+        other => panic!("expected PoolError::Exhausted, got {other}"),
     }
     assert_eq!(pool.status().checkouts.timed_out, 1);
 }
@@ -349,7 +354,7 @@ async fn warm_up_fails_when_no_browser_launches_and_survives_a_partial_failure()
     let err = BrowserPool::new(provider, options(0, 2, 2))
         .await
         .expect_err("no browser at all");
-    assert!(err.to_string().contains("injected launch failure"), "{err}");
+    assert!(format!("{err:#}").contains("injected launch failure"), "{err:#}");
 
     let provider = FakeProvider::default();
     provider.0.failing_launches.store(1, SeqCst);
@@ -364,7 +369,7 @@ async fn a_failed_launch_for_a_checkout_is_uncounted() {
     let (pool, log) = pool(options(0, 0, 1)).await;
     log.failing_launches.store(1, SeqCst);
     let err = pool.checkout().await.expect_err("the launch fails");
-    assert!(err.to_string().contains("injected"), "{err}");
+    assert!(format!("{err:#}").contains("injected"), "{err:#}");
     pool.settled().await;
     assert_eq!(pool.status().total, 0, "the failed launch holds no room");
     pool.checkout().await.expect("the next launch works");
@@ -525,4 +530,108 @@ fn a_handle_dropped_after_its_runtime_ended_is_not_lost() {
     assert_eq!((s.total, s.in_use), (0, 0), "{s:?}");
     assert_eq!(log.alive.lock().unwrap().len(), 0);
     drop(pool);
+}
+
+/// Regression: a browser handed to a waiting caller whose checkout was dropped before it read
+/// the handover (a caller's own time-out) stayed counted in use for ever, and was lost.
+#[tokio::test]
+async fn a_browser_handed_to_a_caller_who_left_goes_back_to_the_pool() {
+    use futures_util::FutureExt;
+    let (pool, log) = pool(options(1, 1, 1)).await;
+    let held = pool.checkout().await.expect("checkout");
+    let mut waiting = Box::pin(pool.checkout());
+    assert!((&mut waiting).now_or_never().is_none(), "waits in line");
+    drop(held);
+    // The return hands the browser to the waiting checkout, which is never polled again.
+    pool.settled().await;
+    drop(waiting);
+    pool.settled().await;
+    let s = pool.status();
+    assert_eq!((s.total, s.available, s.in_use), (1, 1, 0), "{s:?}");
+    assert_counted(&pool, &log).await;
+    pool.checkout().await.expect("the browser serves again");
+}
+
+/// Regression: callers who stopped waiting still counted against `max_waiters`.
+#[tokio::test]
+async fn callers_who_stopped_waiting_do_not_fill_the_line() {
+    use futures_util::FutureExt;
+    let mut o = options(1, 1, 1);
+    o.max_waiters = 1;
+    let (pool, _log) = pool(o).await;
+    let _held = pool.checkout().await.expect("checkout");
+    let mut gave_up = Box::pin(pool.checkout());
+    assert!((&mut gave_up).now_or_never().is_none(), "waits in line");
+    drop(gave_up);
+    let mut next = Box::pin(pool.checkout());
+    assert!(
+        (&mut next).now_or_never().is_none(),
+        "the line has room again: the next caller waits instead of failing"
+    );
+}
+
+/// Regression: a maintenance round whose caller stopped waiting (a time-out) was aborted with
+/// its browsers taken out for checking, so they stayed counted and `settled` never returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_maintenance_round_abandoned_by_its_caller_still_finishes() {
+    let (pool, log) = pool(options(2, 2, 2)).await;
+    log.probe_gate.set(true);
+    let gave_up = tokio::time::timeout(Duration::from_millis(20), pool.run_maintenance()).await;
+    assert!(gave_up.is_err(), "the round was waiting on its probes");
+    log.probe_gate.set(false);
+    tokio::time::timeout(Duration::from_secs(30), pool.settled())
+        .await
+        .expect("the round finished on its own");
+    let s = pool.status();
+    assert_eq!((s.total, s.available), (2, 2), "{s:?}");
+    assert_eq!(log.probes.load(SeqCst), 2);
+}
+
+#[tokio::test]
+async fn options_that_would_panic_or_thrash_are_refused() {
+    for (what, change) in [
+        (
+            "interval",
+            (|o: &mut PoolOptions| o.health_check_interval = Duration::ZERO) as fn(&mut PoolOptions),
+        ),
+        ("probe", |o: &mut PoolOptions| o.probe_deadline = Duration::ZERO),
+        ("requests", |o: &mut PoolOptions| o.max_requests_per_instance = 0),
+    ] {
+        let mut o = options(1, 1, 1);
+        change(&mut o);
+        let err = BrowserPool::new(FakeProvider::default(), o).await.expect_err(what);
+        assert!(
+            matches!(err.kind(), ErrorKind::Pool(PoolError::InvalidOptions { .. })),
+            "{what}: {err}"
+        );
+    }
+}
+
+/// Regression: an executor whose first render was cancelled while the pool warmed up (a
+/// caller's time-out, Ctrl-C) lost its browser provider, and every later render failed with
+/// `PoolError::Closed`.
+#[cfg(feature = "wasmtime")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executor_whose_first_render_was_abandoned_still_renders() {
+    let provider = FakeProvider::default();
+    let log = provider.0.clone();
+    log.gate.set(true);
+    let executor = common::executor_builder(provider, riptide::RiptideConfig::default())
+        .build()
+        .expect("executor");
+    let url = "http://fake.test/page";
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(50),
+        executor.extract_with(url, riptide::EngineChoice::Headless),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the pool was still warming up");
+    log.gate.set(false);
+    let page = executor
+        .extract_with(url, riptide::EngineChoice::Headless)
+        .await
+        .expect("the pool started after all");
+    assert_eq!(page.engine, riptide::traits::Engine::Headless);
+    executor.shutdown().await.expect("shutdown");
+    assert_eq!(log.alive.lock().unwrap().len(), 0);
 }

@@ -43,7 +43,7 @@ use headless_chrome::{Browser, Tab};
 
 use crate::error::{BoxError, BrowserError, Error, ErrorKind, FetchError, Result};
 use crate::policies::AddressPolicy;
-use crate::traits::{BrowserProvider, FailureClass, PageRequest, RenderedPage};
+use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// Where Chromium is looked for when no path is configured, best first: Debian's real binary
 /// (not the `/usr/bin/chromium` wrapper script, which costs a shell start), then the usual names.
@@ -568,11 +568,7 @@ impl BrowserProvider for ChromeProvider {
             Err(_) if let Some(reason) = refusals() => Err(FetchError::AddressNotAllowed { reason }.into()),
             Err(_) if started.elapsed() >= deadline => Err(timed_out()),
             Err(RenderFailure::Protocol(source)) if !browser.alive() => Err(BrowserError::Dead { source }.into()),
-            Err(RenderFailure::Protocol(source)) => Err(FetchError::Network {
-                class: FailureClass::Other,
-                source,
-            }
-            .into()),
+            Err(RenderFailure::Protocol(source)) => Err(BrowserError::Protocol { source }.into()),
             Err(RenderFailure::Navigation(code)) => Err(FetchError::Network {
                 class: render::net_error_class(&code),
                 source: Box::new(render::NetError(code)),

@@ -2,8 +2,8 @@
 //!
 //! Exit codes: 0 success; 1 a command failed or at least one page did not extract; 2 bad
 //! arguments; 130 interrupted (Ctrl-C), after saving what was learned and closing browsers.
-//! Errors are one line each (`error: ...`) with what to do under it (`  hint: ...`); `-v` adds
-//! the chain of causes. JSON output names each failure's kind (`error_kind`, see
+//! Errors are one line each (`error: ...`, with their causes) and what to do under it
+//! (`  hint: ...`). JSON output names each failure's kind (`error_kind`, see
 //! `riptide::Error::code`).
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -31,7 +31,7 @@ struct Cli {
     /// riptide's home directory (default: $RIPTIDE_HOME, else ~/.riptide).
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
-    /// More logging (-v info, -vv debug, -vvv trace) and error causes.
+    /// More logging (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Only errors: no progress, no summary, no warnings.
@@ -70,6 +70,10 @@ struct ExtractArgs {
     /// How pages are fetched.
     #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
     engine: EngineArg,
+    /// With `--engine auto`: fetch every page statically first, never rendering a host's pages
+    /// directly (engine_choice.remember_hosts = false).
+    #[arg(long)]
+    no_host_memory: bool,
     /// Pages extracted at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
@@ -158,7 +162,6 @@ enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
-    let verbose = cli.verbose > 0;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -177,7 +180,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Usage) => ExitCode::from(2),
         Ok(Outcome::Interrupted(code)) => ExitCode::from(code),
         Err(e) => {
-            report_error(&*e, verbose);
+            report_error(&*e);
             ExitCode::FAILURE
         }
     }
@@ -202,18 +205,23 @@ fn init_logging(cli: &Cli) {
         .try_init();
 }
 
-fn report_error(e: &(dyn std::error::Error + 'static), verbose: bool) {
-    eprintln!("error: {e}");
+/// `error: what went wrong: its causes`, then what to do about it.
+fn report_error(e: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {}", with_causes(e, e.source()));
     if let Some(e) = e.downcast_ref::<Error>() {
         eprintln!("  hint: {}", e.hint());
     }
-    if verbose {
-        let mut cause = e.source();
-        while let Some(c) = cause {
-            eprintln!("  caused by: {c}");
-            cause = c.source();
-        }
+}
+
+/// `what` followed by each cause, `: `-separated.
+fn with_causes(what: &dyn std::fmt::Display, mut cause: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut line = what.to_string();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
     }
+    line
 }
 
 type CliResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -228,9 +236,8 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
     }
     let home = loader.resolved_home();
     let config = loader.load()?;
-    let verbose = cli.verbose > 0;
     match cli.command {
-        Command::Extract(args) => extract(&config, &home, args, cli.quiet, verbose).await,
+        Command::Extract(args) => extract(&config, &home, args, cli.quiet).await,
         Command::Pool(PoolCommand::Status) => pool_status(&config).await,
         Command::Wasm(WasmCommand::CacheStats) => {
             let cache = riptide::default_compile_cache_in(&config, &home)?;
@@ -324,13 +331,7 @@ fn read_inputs(args: &ExtractArgs) -> CliResult<Vec<String>> {
     Ok(inputs)
 }
 
-async fn extract(
-    config: &RiptideConfig,
-    home: &Path,
-    args: ExtractArgs,
-    quiet: bool,
-    verbose: bool,
-) -> CliResult<Outcome> {
+async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: bool) -> CliResult<Outcome> {
     let inputs = read_inputs(&args)?;
     if inputs.is_empty() {
         eprintln!("error: no pages to extract; give URLs or paths, or --input FILE");
@@ -350,6 +351,7 @@ async fn extract(
     let mut config = config.clone();
     config.extraction.markdown |= args.format == Format::Markdown;
     config.extraction.content_html |= args.html;
+    config.engine_choice.remember_hosts &= !args.no_host_memory;
     let executor = riptide::default_executor_in(&config, home)?;
     let progress = if !quiet && inputs.len() > 1 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(inputs.len() as u64);
@@ -381,7 +383,7 @@ async fn extract(
             Ok(_) => ok += 1,
             Err(e) => {
                 failed += 1;
-                progress.suspend(|| report_error(e, verbose));
+                progress.suspend(|| report_error(e));
             }
         }
         write_result(&mut out, args.format, &url, &result, &mut array)?;
@@ -465,7 +467,8 @@ fn write_result(
         Ok(content) => serde_json::to_value(content).unwrap_or_default(),
         Err(e) => serde_json::json!({
             "url": url,
-            "error": e.to_string(),
+            // The URL has its own field; the message keeps every cause.
+            "error": with_causes(e.kind(), std::error::Error::source(e)),
             "error_kind": e.code(),
             "hint": e.hint(),
         }),

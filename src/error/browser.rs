@@ -20,7 +20,7 @@ pub enum BrowserError {
     },
 
     /// A local browser did not start.
-    #[error("could not launch the browser {}: {source}", executable.display())]
+    #[error("could not launch the browser {}", executable.display())]
     Launch {
         /// The binary.
         executable: PathBuf,
@@ -30,7 +30,7 @@ pub enum BrowserError {
     },
 
     /// A remote browser could not be reached.
-    #[error("could not connect to the browser at {url:?}: {source}")]
+    #[error("could not connect to the browser at {url:?}")]
     Connect {
         /// The DevTools URL.
         url: String,
@@ -40,9 +40,18 @@ pub enum BrowserError {
     },
 
     /// A browser died or lost its connection.
-    #[error("the browser is gone: {source}")]
+    #[error("the browser is gone")]
     Dead {
         /// What was observed.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A DevTools call on a browser that is still running failed (its connection, or the
+    /// browser's answer). The pool probes the browser before it serves again.
+    #[error("the browser failed a DevTools call")]
+    Protocol {
+        /// headless_chrome's error.
         #[source]
         source: BoxError,
     },
@@ -81,7 +90,7 @@ impl BrowserError {
             BrowserError::NoProvider => {
                 "build riptide with the `chrome` feature and give the executor a browser provider, or use EngineChoice::Static"
             }
-            BrowserError::Dead { .. } | BrowserError::Unresponsive { .. } => {
+            BrowserError::Dead { .. } | BrowserError::Unresponsive { .. } | BrowserError::Protocol { .. } => {
                 "the pool replaces it, so retry the request"
             }
         }
@@ -94,6 +103,7 @@ impl BrowserError {
             BrowserError::Connect { .. } => "browser.connect",
             BrowserError::Dead { .. } => "browser.dead",
             BrowserError::NoProvider => "browser.no_provider",
+            BrowserError::Protocol { .. } => "browser.protocol",
             BrowserError::Unresponsive { .. } => "browser.unresponsive",
         }
     }

@@ -16,7 +16,7 @@ pub enum ConfigError {
     },
 
     /// The configuration sources could not be read or parsed.
-    #[error("could not load configuration: {source}")]
+    #[error("could not load configuration")]
     Load {
         /// figment's error, naming the file or variable.
         #[source]

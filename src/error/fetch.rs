@@ -13,7 +13,7 @@ use crate::traits::FailureClass;
 #[non_exhaustive]
 pub enum FetchError {
     /// What was given as a page is neither a URL nor an existing file.
-    #[error("`{input}` is not a page riptide can fetch: {reason}")]
+    #[error("not a page riptide can fetch: {reason}")]
     InvalidUrl {
         /// What was given.
         input: String,
@@ -68,7 +68,7 @@ pub enum FetchError {
 
     /// The connection or the navigation failed: `class` says how (DNS, refused, reset, TLS,
     /// redirects), as the engine that saw it classified it; `source` is that engine's error.
-    #[error("could not load the page ({class:?}): {source}")]
+    #[error("could not load the page ({class:?})")]
     Network {
         /// What the failure says about the host.
         class: FailureClass,
@@ -99,7 +99,7 @@ pub enum FetchError {
     },
 
     /// The static engine's HTTP client could not be built (its TLS backend failed to start).
-    #[error("the HTTP client could not be built: {source}")]
+    #[error("the HTTP client could not be built")]
     ClientBuild {
         /// reqwest's error.
         #[source]

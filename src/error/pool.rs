@@ -21,7 +21,7 @@ pub enum PoolError {
     Closed,
 
     /// The browser pool could not be started, so nothing can be rendered headless.
-    #[error("the browser pool could not start: {source}")]
+    #[error("the browser pool could not start")]
     Unavailable {
         /// Why it could not start (shared by every render that asks).
         #[source]

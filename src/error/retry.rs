@@ -12,7 +12,7 @@ use crate::traits::FailureClass;
 pub enum RetryError {
     /// An attempt failed in a way retrying cannot fix (no such host, a 4xx answer, a
     /// certificate that is not accepted, a redirect loop).
-    #[error("{target}: {class:?} after {attempts} attempt(s), which retrying cannot fix{}", suffix(source.as_ref()))]
+    #[error("{target}: {class:?} after {attempts} attempt(s), which retrying cannot fix")]
     AttemptFailed {
         /// The target.
         target: String,
@@ -26,10 +26,7 @@ pub enum RetryError {
     },
 
     /// Every allowed attempt failed or timed out, or the overall deadline ran out.
-    #[error(
-        "{target}: gave up after {attempts} attempt(s) in {elapsed:?} (last: {last}{}; {why})",
-        suffix(last_error.as_ref())
-    )]
+    #[error("{target}: gave up after {attempts} attempt(s) in {elapsed:?} (last: {last}; {why})")]
     Exhausted {
         /// The target.
         target: String,
@@ -48,10 +45,7 @@ pub enum RetryError {
 
     /// The retry budget is spent: too many retries lately compared to requests, so the failed
     /// attempt was not retried.
-    #[error(
-        "{target}: not retried because the retry budget is spent (too many recent failures){}",
-        suffix(last_error.as_ref())
-    )]
+    #[error("{target}: not retried because the retry budget is spent (too many recent failures)")]
     BudgetExhausted {
         /// The target.
         target: String,
@@ -88,10 +82,6 @@ impl fmt::Display for LastAttempt {
             LastAttempt::Failed(class) => write!(f, "{class:?}"),
         }
     }
-}
-
-fn suffix(error: Option<&crate::Error>) -> String {
-    error.map(|e| format!(": {e}")).unwrap_or_default()
 }
 
 impl RetryError {

@@ -6,7 +6,7 @@ use super::BoxError;
 
 /// The persistent store (redb) failed; its own error is the source.
 #[derive(Debug, thiserror::Error)]
-#[error("the store at {} failed to {action}: {source}", path.display())]
+#[error("the store at {} failed to {action}", path.display())]
 #[non_exhaustive]
 pub struct StoreError {
     /// The database file.

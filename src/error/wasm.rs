@@ -10,7 +10,7 @@ use super::BoxError;
 pub enum WasmError {
     /// Bytes handed to a runtime are not a valid WebAssembly module (or not one this runtime can
     /// run with riptide's imports).
-    #[error("{runtime} rejected the WebAssembly module: {source}")]
+    #[error("{runtime} rejected the WebAssembly module")]
     InvalidModule {
         /// The runtime that rejected it.
         runtime: &'static str,
@@ -20,7 +20,7 @@ pub enum WasmError {
     },
 
     /// A runtime failed in a way that is not the module's fault (serialization, instantiation).
-    #[error("{runtime} failed to {action}: {source}")]
+    #[error("{runtime} failed to {action}")]
     Runtime {
         /// The runtime (`wasmtime`, `wasmer`).
         runtime: &'static str,
@@ -62,7 +62,7 @@ pub enum WasmError {
     },
 
     /// The guest trapped (a panic, an out-of-bounds access, an unreachable).
-    #[error("the extractor trapped: {source}")]
+    #[error("the extractor trapped")]
     Trap {
         /// The engine's trap.
         #[source]

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, RwLock};
+use tokio::task::JoinHandle;
 
 use crate::error::{BrowserError, Error, PoolError, Result};
 use crate::pool::{BrowserPool, PoolOptions, PoolStatus};
@@ -24,6 +25,9 @@ pub(crate) enum Browsers<B: BrowserProvider> {
 
 pub(crate) enum PoolState<B: BrowserProvider> {
     NotStarted(B),
+    /// Warming up in a task of its own, so a caller that stops waiting (a time-out, Ctrl-C)
+    /// leaves the start running for the next caller instead of losing the provider.
+    Starting(JoinHandle<Result<BrowserPool<B>>>),
     Running(BrowserPool<B>),
     Failed(Arc<Error>),
     ShutDown,
@@ -53,29 +57,29 @@ impl<B: BrowserProvider> Browsers<B> {
             Browsers::Unavailable(reason) => return Err(unavailable(reason)),
         };
         let mut state = state.lock().await;
-        match std::mem::replace(&mut *state, PoolState::ShutDown) {
-            PoolState::NotStarted(provider) => match BrowserPool::new(provider, options.clone()).await {
-                Ok(pool) => {
-                    *state = PoolState::Running(pool.clone());
-                    Ok(Some(pool))
+        loop {
+            match &mut *state {
+                PoolState::NotStarted(_) => {
+                    let PoolState::NotStarted(provider) = std::mem::replace(&mut *state, PoolState::ShutDown) else {
+                        unreachable!("matched just above")
+                    };
+                    *state = PoolState::Starting(tokio::spawn(BrowserPool::new(provider, options.clone())));
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the browser pool could not start");
-                    let e = Arc::new(e);
-                    *state = PoolState::Failed(e.clone());
-                    Err(unavailable(&e))
+                PoolState::Starting(start) => {
+                    // Awaited by reference: dropped here, the start stays in the state.
+                    let started = crate::error::join_blocking(start.await, "start the browser pool");
+                    *state = match started {
+                        Ok(pool) => PoolState::Running(pool),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the browser pool could not start");
+                            PoolState::Failed(Arc::new(e))
+                        }
+                    };
                 }
-            },
-            PoolState::Running(pool) => {
-                *state = PoolState::Running(pool.clone());
-                Ok(Some(pool))
+                PoolState::Running(pool) => return Ok(Some(pool.clone())),
+                PoolState::Failed(reason) => return Err(unavailable(reason)),
+                PoolState::ShutDown => return Err(PoolError::Closed.into()),
             }
-            PoolState::Failed(reason) => {
-                let e = unavailable(&reason);
-                *state = PoolState::Failed(reason);
-                Err(e)
-            }
-            PoolState::ShutDown => Err(PoolError::Closed.into()),
         }
     }
 
@@ -111,7 +115,12 @@ impl<B: BrowserProvider> Browsers<B> {
         }
         let Browsers::Pooled { state, .. } = self else { return };
         let previous = std::mem::replace(&mut *state.lock().await, PoolState::ShutDown);
-        if let PoolState::Running(pool) = previous {
+        let pool = match previous {
+            PoolState::Running(pool) => Some(pool),
+            PoolState::Starting(start) => start.await.ok().and_then(|started| started.ok()),
+            _ => None,
+        };
+        if let Some(pool) = pool {
             pool.shutdown().await;
         }
     }

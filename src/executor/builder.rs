@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Executor;
 use super::browsers::Browsers;
+use super::rendering_evidence::RenderingEvidence;
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
 use crate::error::{Error, Result};
@@ -175,6 +176,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     pub fn build(self) -> Result<Executor<B, R, C, T>> {
         let (provider, cache, policy) = (self.provider, self.cache, self.policy);
         let c = &self.config;
+        let rendering_evidence = Mutex::new(RenderingEvidence::new(c.engine_choice.clone()));
         let all = c.optimizations.enabled;
         let timeouts = &c.optimizations.adaptive_timeout;
         let fixed =
@@ -216,7 +218,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_for: self.wait_for,
             settle: self.settle,
             report_file,
-            headless_hosts: Mutex::new(Default::default()),
+            rendering_evidence,
             counters: ExtractionCounters::default(),
         })
     }

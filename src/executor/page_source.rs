@@ -92,6 +92,11 @@ impl PageSource {
         }
     }
 
+    /// Whether it is a local file (`file://` or a path).
+    pub(crate) fn is_file(&self) -> bool {
+        matches!(self, PageSource::File { .. })
+    }
+
     /// The host timeouts are learned for (`localhost` for files).
     pub(crate) fn host(&self) -> &str {
         match self {

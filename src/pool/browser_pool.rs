@@ -6,10 +6,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use super::handle::PooledBrowser;
-use super::inner::PoolInner;
+use super::inner::{PoolInner, Returned};
 use super::internals::{Checkout, Counted, Goal, Internals, Slot};
 use super::maintenance;
 use super::metrics::{Metrics, PoolStatus};
@@ -44,6 +44,43 @@ impl<P: BrowserProvider> std::fmt::Debug for BrowserPool<P> {
             .field("provider", &self.inner.provider.name())
             .field("options", &self.inner.options)
             .finish_non_exhaustive()
+    }
+}
+
+/// A caller's place in the waiting line. Leaving it (a time-out, or the checkout's future
+/// dropped by its caller's own time-out) closes the receiver first, so a browser placed at that
+/// very moment is not lost with it but goes back to the pool.
+struct InLine<'a, P: BrowserProvider> {
+    rx: Option<oneshot::Receiver<Slot<P::Browser>>>,
+    inner: &'a Arc<PoolInner<P>>,
+}
+
+impl<P: BrowserProvider> InLine<'_, P> {
+    async fn receiver(&mut self) -> std::result::Result<Slot<P::Browser>, oneshot::error::RecvError> {
+        match self.rx.as_mut() {
+            Some(rx) => rx.await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Leaves the line, with the browser placed just before, if one was.
+    fn leave(&mut self) -> Option<Slot<P::Browser>> {
+        let mut rx = self.rx.take()?;
+        rx.close();
+        rx.try_recv().ok()
+    }
+}
+
+impl<P: BrowserProvider> Drop for InLine<'_, P> {
+    fn drop(&mut self) {
+        // Counted in use for a caller who is gone: returned like a dropped handle.
+        if let Some(slot) = self.leave() {
+            self.inner.put_back(Returned {
+                slot,
+                suspect: false,
+                in_flight: None,
+            });
+        }
     }
 }
 
@@ -158,7 +195,7 @@ impl<P: BrowserProvider> BrowserPool<P> {
     /// Waits for a browser placed by a return, up to `max_checkout_duration` since `started`.
     async fn wait_in_line(
         &self,
-        mut rx: oneshot::Receiver<Slot<P::Browser>>,
+        rx: oneshot::Receiver<Slot<P::Browser>>,
         started: Instant,
     ) -> Result<Slot<P::Browser>> {
         let limit = self
@@ -166,15 +203,16 @@ impl<P: BrowserProvider> BrowserPool<P> {
             .options
             .max_checkout_duration
             .saturating_sub(started.elapsed());
-        let served = tokio::select! {
-            served = &mut rx => served.ok(),
-            () = tokio::time::sleep(limit) => {
-                // Closing first means a browser sent at this very moment is received here
-                // rather than lost with the receiver.
-                rx.close();
-                rx.try_recv().ok()
-            }
+        let mut line = InLine {
+            rx: Some(rx),
+            inner: &self.inner,
         };
+        let served = tokio::select! {
+            served = line.receiver() => served.ok(),
+            () = tokio::time::sleep(limit) => line.leave(),
+        };
+        // Served, or left: nothing is left in the line for the guard to return.
+        line.rx = None;
         match served {
             Some(slot) => Ok(slot),
             None if self.inner.with(|st| st.is_closed()) => Err(PoolError::Closed.into()),
@@ -211,20 +249,29 @@ impl<P: BrowserProvider> BrowserPool<P> {
     /// Runs one maintenance round now (probes, recycling, idle reaping, replenishing) instead
     /// of waiting for the next `health_check_interval`.
     pub async fn run_maintenance(&self) {
-        maintenance::round(&self.inner).await;
+        // A task of its own: a caller that stops waiting (a time-out) must not abort the round
+        // half-way, with browsers taken out for checking and never put back.
+        let inner = self.inner.clone();
+        let _ = tokio::spawn(async move { maintenance::round(&inner).await }).await;
     }
 
     /// Closes every browser and stops the pool: waiting callers get [`PoolError::Closed`], idle
     /// browsers are closed now (whole process trees, reaped, directories removed), browsers still
-    /// checked out are closed when returned. Later checkouts fail with `PoolClosed`.
+    /// checked out are closed when returned. Later checkouts fail with `PoolError::Closed`.
     pub async fn shutdown(&self) {
         let idle = self.inner.with(Internals::close);
-        let mut closing = JoinSet::new();
-        for slot in idle {
-            let inner = self.inner.clone();
-            closing.spawn(async move { inner.close(slot, RecycleReason::Shutdown, Counted::Maintenance).await });
+        // Spawned, not a JoinSet: a caller that stops waiting must not abort the closes (the
+        // browsers would stay counted, and `settled` would wait for them for ever).
+        let closing: Vec<_> = idle
+            .into_iter()
+            .map(|slot| {
+                let inner = self.inner.clone();
+                tokio::spawn(async move { inner.close(slot, RecycleReason::Shutdown, Counted::Maintenance).await })
+            })
+            .collect();
+        for close in closing {
+            let _ = close.await;
         }
-        while closing.join_next().await.is_some() {}
         // Browsers still launching, or returned and being checked, close themselves when done
         // (the pool is closed); wait for them.
         self.settled().await;

@@ -151,9 +151,12 @@ impl<B> Internals<B> {
         } else if self.total() < options.max_instances {
             self.launching += 1;
             Checkout::Launch
-        } else if self.waiters.len() >= options.max_waiters {
-            Checkout::LineFull
         } else {
+            // Callers who stopped waiting leave their (closed) senders behind.
+            self.waiters.retain(|w| !w.is_closed());
+            if self.waiters.len() >= options.max_waiters {
+                return Checkout::LineFull;
+            }
             let (tx, rx) = oneshot::channel();
             self.waiters.push_back(tx);
             Checkout::Wait(rx)

@@ -77,7 +77,8 @@ async fn check_returned<P: BrowserProvider>(pool: &Arc<PoolInner<P>>, mut slot: 
     }
 }
 
-/// One maintenance round.
+/// One maintenance round. Runs in a task of its own (the periodic task, or the one
+/// `run_maintenance` spawns), never in a caller's future that could be dropped half-way.
 pub(crate) async fn round<P: BrowserProvider>(pool: &Arc<PoolInner<P>>) {
     let _busy = pool.busy();
     pool.report_overdue();
@@ -100,8 +101,12 @@ pub(crate) async fn round<P: BrowserProvider>(pool: &Arc<PoolInner<P>>) {
         });
     }
     let mut replace = 0;
-    while let Some(Ok((slot, reason))) = checks.join_next().await {
-        replace += settle(pool, slot, reason).await;
+    while let Some(checked) = checks.join_next().await {
+        match checked {
+            Ok((slot, reason)) => replace += settle(pool, slot, reason).await,
+            // A check that panicked took its browser with it (dropped, so closed): uncount it.
+            Err(_) => pool.with(|st| st.closed_one(Counted::Maintenance)),
+        }
     }
     if let Err(e) = pool.fill(Goal::Replace(replace)).await {
         tracing::warn!(error = %e, "could not replenish the browser pool");

@@ -30,7 +30,7 @@ pub struct PoolOptions {
     pub max_requests_per_instance: u32,
     /// Recycle a browser older than this, however healthy.
     pub max_age: Option<Duration>,
-    /// Most callers allowed to wait at once; more fail at once with `PoolExhausted`.
+    /// Most callers allowed to wait at once; more fail at once with [`PoolError::Exhausted`](crate::error::PoolError::Exhausted).
     pub max_waiters: usize,
     /// Return from `BrowserPool::new` before warm-up finishes.
     pub background_warmup: bool,
@@ -65,14 +65,18 @@ impl PoolOptions {
     /// Checks the options are consistent: at least one browser allowed, and no more kept than
     /// allowed.
     pub fn validate(&self) -> Result<()> {
+        let invalid = |message: String| Err(PoolError::InvalidOptions { message }.into());
         if self.max_instances == 0 || self.min_instances > self.max_instances {
-            return Err(PoolError::InvalidOptions {
-                message: format!(
-                    "min_instances {} and max_instances {} must satisfy 1 <= max and min <= max",
-                    self.min_instances, self.max_instances
-                ),
-            }
-            .into());
+            return invalid(format!(
+                "min_instances {} and max_instances {} must satisfy 1 <= max and min <= max",
+                self.min_instances, self.max_instances
+            ));
+        }
+        if self.health_check_interval.is_zero() || self.probe_deadline.is_zero() {
+            return invalid("health_check_interval and probe_deadline must be longer than zero".into());
+        }
+        if self.max_requests_per_instance == 0 {
+            return invalid("max_requests_per_instance must be at least 1".into());
         }
         Ok(())
     }

@@ -1,0 +1,175 @@
+//! Which hosts [`EngineChoice::Auto`](super::EngineChoice::Auto) renders directly, skipping the
+//! static attempt: only those where rendering has repeatedly added content.
+//!
+//! One thin page must not switch a whole host to the browser: a batch of 181 news pages once
+//! went from 1.6 s to 462 s because a single short page had a `<script>`, and rendering it added
+//! nothing. So every escalation is judged ([`rendering_gained`]: the render found markedly more
+//! text than the static fetch), a host is remembered only when `evidence_needed` of its last
+//! `evidence_window` escalations gained, and a remembered host still gets a static attempt every
+//! `recheck_every` pages, whose outcome joins the evidence (so a site that stops needing a
+//! browser is forgotten).
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::config::EngineChoiceConfig;
+
+/// A render "added content" when it found at least this many more characters of text...
+const MIN_GAIN_CHARS: usize = 200;
+
+/// Whether a render found markedly more text than the static fetch of the same page: at least
+/// [`MIN_GAIN_CHARS`] more, and half as much again.
+pub(crate) fn rendering_gained(static_chars: usize, rendered_chars: usize) -> bool {
+    rendered_chars >= static_chars + MIN_GAIN_CHARS.max(static_chars / 2)
+}
+
+/// The escalations seen per host, and the rule that reads them.
+#[derive(Debug)]
+pub(crate) struct RenderingEvidence {
+    settings: EngineChoiceConfig,
+    hosts: HashMap<String, HostEvidence>,
+}
+
+#[derive(Debug, Default)]
+struct HostEvidence {
+    /// The last `evidence_window` escalations: did rendering add content?
+    recent: VecDeque<bool>,
+    /// Pages rendered directly since the last static check.
+    direct: u32,
+}
+
+impl RenderingEvidence {
+    pub(crate) fn new(settings: EngineChoiceConfig) -> Self {
+        Self {
+            settings,
+            hosts: HashMap::new(),
+        }
+    }
+
+    /// Whether `Auto` renders this page of `host` directly. Counts the page: every
+    /// `recheck_every`-th page of a remembered host is fetched statically again.
+    pub(crate) fn render_directly(&mut self, host: &str) -> bool {
+        let s = &self.settings;
+        if !s.remember_hosts {
+            return false;
+        }
+        let Some(h) = self.hosts.get_mut(host) else {
+            return false;
+        };
+        let gains = h.recent.iter().filter(|g| **g).count();
+        if gains < s.evidence_needed as usize {
+            return false;
+        }
+        h.direct += 1;
+        if h.direct >= s.recheck_every {
+            h.direct = 0;
+            return false;
+        }
+        true
+    }
+
+    /// Records what one statically fetched page of `host` showed: `Some(gained)` when it was
+    /// escalated and rendered, `None` when the static result was kept. A kept page counts
+    /// against rendering only for a host that is being re-checked (it has evidence already).
+    pub(crate) fn record(&mut self, host: &str, gained: Option<bool>) {
+        if !self.settings.remember_hosts {
+            return;
+        }
+        let window = self.settings.evidence_window.max(1) as usize;
+        let h = match (self.hosts.get_mut(host), gained) {
+            (Some(h), _) => h,
+            (None, Some(_)) => self.hosts.entry(host.to_string()).or_default(),
+            (None, None) => return,
+        };
+        h.recent.push_back(gained.unwrap_or(false));
+        while h.recent.len() > window {
+            h.recent.pop_front();
+        }
+    }
+
+    /// Hosts rendered directly now.
+    pub(crate) fn remembered(&self) -> usize {
+        let needed = self.settings.evidence_needed as usize;
+        self.hosts
+            .values()
+            .filter(|h| h.recent.iter().filter(|g| **g).count() >= needed)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence() -> RenderingEvidence {
+        RenderingEvidence::new(EngineChoiceConfig {
+            remember_hosts: true,
+            evidence_window: 4,
+            evidence_needed: 3,
+            recheck_every: 5,
+        })
+    }
+
+    #[test]
+    fn a_gain_is_markedly_more_text() {
+        assert!(!rendering_gained(145, 150), "the thin page that switched a whole host");
+        assert!(!rendering_gained(0, 199));
+        assert!(rendering_gained(0, 200));
+        assert!(!rendering_gained(1000, 1400));
+        assert!(rendering_gained(1000, 1500));
+    }
+
+    #[test]
+    fn one_escalation_never_switches_a_host() {
+        let mut e = evidence();
+        e.record("a.example", Some(true));
+        assert!(!e.render_directly("a.example"));
+        e.record("a.example", Some(false));
+        e.record("a.example", Some(true));
+        assert!(!e.render_directly("a.example"), "2 gains of 3");
+        e.record("a.example", Some(true));
+        assert!(e.render_directly("a.example"), "3 gains of the last 4");
+        assert!(!e.render_directly("b.example"), "per host");
+        assert_eq!(e.remembered(), 1);
+    }
+
+    #[test]
+    fn escalations_that_add_nothing_never_switch_a_host() {
+        let mut e = evidence();
+        for _ in 0..50 {
+            e.record("news.example", Some(false));
+            e.record("news.example", None);
+        }
+        assert!(!e.render_directly("news.example"));
+        assert_eq!(e.remembered(), 0);
+    }
+
+    #[test]
+    fn a_remembered_host_is_rechecked_and_forgotten_when_static_suffices() {
+        let mut e = evidence();
+        for _ in 0..3 {
+            e.record("app.example", Some(true));
+        }
+        let direct: Vec<bool> = (0..5).map(|_| e.render_directly("app.example")).collect();
+        assert_eq!(
+            direct,
+            [true, true, true, true, false],
+            "every 5th page is fetched statically"
+        );
+        // The site no longer needs a browser: its static pages are kept.
+        e.record("app.example", None);
+        e.record("app.example", None);
+        assert!(!e.render_directly("app.example"), "forgotten after 2 kept pages");
+    }
+
+    #[test]
+    fn the_memory_can_be_turned_off() {
+        let mut e = RenderingEvidence::new(EngineChoiceConfig {
+            remember_hosts: false,
+            ..EngineChoiceConfig::default()
+        });
+        for _ in 0..10 {
+            e.record("app.example", Some(true));
+        }
+        assert!(!e.render_directly("app.example"));
+    }
+}
