@@ -279,10 +279,7 @@ fn broken_toml_and_missing_explicit_file_are_clear_errors() {
 #[test]
 fn engine_choice_evidence_must_fit_its_window() {
     let home = tempfile::tempdir().expect("temp dir");
-    let (key, origin, message) = config_error(load(
-        home.path(),
-        &[("RIPTIDE_ENGINE_CHOICE__EVIDENCE_NEEDED", "9")],
-    ));
+    let (key, origin, message) = config_error(load(home.path(), &[("RIPTIDE_ENGINE_CHOICE__EVIDENCE_NEEDED", "9")]));
     assert_eq!(key, "engine_choice.evidence_needed");
     assert!(origin.contains("RIPTIDE_ENGINE_CHOICE__EVIDENCE_NEEDED"), "{origin}");
     assert!(message.contains("evidence_window (4)"), "{message}");
