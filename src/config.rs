@@ -84,6 +84,10 @@ pub struct EngineChoiceConfig {
     /// A host rendered directly still gets a static attempt every this many pages, so one that
     /// stops needing a browser is forgotten.
     pub recheck_every: u32,
+    /// Evidence kept in the home's store (beside the timeout profiles, when
+    /// `optimizations.adaptive_timeout.persist_profiles` is on) is forgotten after this many
+    /// days without an update.
+    pub evidence_ttl_days: u64,
 }
 
 impl Default for EngineChoiceConfig {
@@ -93,6 +97,7 @@ impl Default for EngineChoiceConfig {
             evidence_window: 4,
             evidence_needed: 3,
             recheck_every: 16,
+            evidence_ttl_days: 30,
         }
     }
 }
@@ -596,13 +601,14 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
         return Err(fail(&format!("optimizations.adaptive_timeout.{key}"), message));
     }
     let e = &c.engine_choice;
-    if e.evidence_window == 0 || e.recheck_every == 0 {
-        let key = if e.evidence_window == 0 {
-            "evidence_window"
-        } else {
-            "recheck_every"
-        };
-        return Err(fail(&format!("engine_choice.{key}"), "must be at least 1".into()));
+    for (key, v) in [
+        ("evidence_window", u64::from(e.evidence_window)),
+        ("recheck_every", u64::from(e.recheck_every)),
+        ("evidence_ttl_days", e.evidence_ttl_days),
+    ] {
+        if v == 0 {
+            return Err(fail(&format!("engine_choice.{key}"), "must be at least 1".into()));
+        }
     }
     if e.evidence_needed == 0 || e.evidence_needed > e.evidence_window {
         return Err(fail(

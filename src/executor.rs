@@ -99,6 +99,8 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) report_file: Option<PathBuf>,
     /// Hosts where rendering kept adding content: `Auto` renders them directly.
     pub(crate) rendering_evidence: Mutex<RenderingEvidence>,
+    /// Where the rendering evidence is kept between runs, if anywhere.
+    pub(crate) evidence_store: Option<Arc<dyn crate::traits::ProfileStore>>,
     pub(crate) counters: ExtractionCounters,
 }
 
@@ -207,15 +209,21 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         self.browsers.status().await
     }
 
-    /// Saves what was learned and closes the browsers: flushes the timeout policy's profiles
-    /// and the cache's counters, closes the pool, and writes the performance report to the
-    /// home (`last-run.json`, when `performance.track_metrics` is on). Later headless renders
-    /// fail with [`PoolError::Closed`](crate::error::PoolError::Closed).
+    /// Saves what was learned and closes the browsers: flushes the timeout policy's profiles,
+    /// the rendering evidence and the cache's counters, closes the pool, and writes the
+    /// performance report to the home (`last-run.json`, when `performance.track_metrics` is
+    /// on). Later headless renders fail with [`PoolError::Closed`](crate::error::PoolError::Closed).
     pub async fn shutdown(&self) -> Result<()> {
         let report = self.report().await;
         self.browsers.shutdown().await;
         if let Err(e) = self.cache.flush_stats() {
             tracing::warn!(error = %e, "cache counters could not be saved");
+        }
+        if let Some(store) = &self.evidence_store {
+            let changed = crate::sync::lock(&self.rendering_evidence).take_changed(std::time::SystemTime::now());
+            if let Err(e) = store.save_evidence(&changed) {
+                tracing::warn!(error = %e, "rendering evidence could not be saved");
+            }
         }
         if let Some(path) = &self.report_file {
             let json = serde_json::to_vec_pretty(&report).unwrap_or_default();

@@ -108,16 +108,37 @@ pub fn default_timeout_policy(config: &RiptideConfig) -> policies::AdaptiveTimeo
 /// [`default_timeout_policy`] in the home directory `home`.
 #[cfg(feature = "redb")]
 pub fn default_timeout_policy_in(config: &RiptideConfig, home: &std::path::Path) -> policies::AdaptiveTimeout {
-    let settings = config.optimizations.adaptive_timeout.clone();
-    if !settings.persist_profiles {
-        return policies::AdaptiveTimeout::new(settings);
+    timeout_policy_with(config, default_profile_store(config, home))
+}
+
+/// The home's `timeouts.redb`, when `persist_profiles` is on and it can be opened (logged if
+/// not: what it would keep is then learned afresh each run).
+#[cfg(feature = "redb")]
+fn default_profile_store(
+    config: &RiptideConfig,
+    home: &std::path::Path,
+) -> Option<std::sync::Arc<backends::redb::RedbProfileStore>> {
+    if !config.optimizations.adaptive_timeout.persist_profiles {
+        return None;
     }
     match backends::redb::RedbProfileStore::open(config.timeout_profiles_path(home)) {
-        Ok(store) => policies::AdaptiveTimeout::with_store(settings, store),
+        Ok(store) => Some(std::sync::Arc::new(store)),
         Err(e) => {
             tracing::warn!(error = %e, "timeout profiles will not be kept across runs");
-            policies::AdaptiveTimeout::new(settings)
+            None
         }
+    }
+}
+
+#[cfg(feature = "redb")]
+fn timeout_policy_with(
+    config: &RiptideConfig,
+    store: Option<std::sync::Arc<backends::redb::RedbProfileStore>>,
+) -> policies::AdaptiveTimeout {
+    let settings = config.optimizations.adaptive_timeout.clone();
+    match store {
+        Some(store) => policies::AdaptiveTimeout::with_store(settings, store),
+        None => policies::AdaptiveTimeout::new(settings),
     }
 }
 
@@ -149,15 +170,20 @@ pub fn default_executor(config: &RiptideConfig) -> Result<DefaultExecutor> {
 /// the last run's performance report (`last-run.json`).
 #[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
 pub fn default_executor_in(config: &RiptideConfig, home: &std::path::Path) -> Result<DefaultExecutor> {
+    // One store for what is learned about hosts: timeout profiles and rendering evidence.
+    let store = default_profile_store(config, home);
     // Without Chromium, static extraction still works; renders say what to install.
-    ExecutorBuilder::with_provider_result(
+    let mut builder = ExecutorBuilder::with_provider_result(
         backends::chrome::ChromeProvider::from_config(config),
         default_compile_cache_in(config, home)?,
-        default_timeout_policy_in(config, home),
+        timeout_policy_with(config, store.clone()),
     )
     .config(config.clone())
-    .report_file(home.join(LAST_RUN_REPORT))
-    .build()
+    .report_file(home.join(LAST_RUN_REPORT));
+    if let Some(store) = store {
+        builder = builder.rendering_evidence_store(store);
+    }
+    builder.build()
 }
 
 /// The file in the home where [`Executor::shutdown`] leaves the performance report.

@@ -323,7 +323,11 @@ async fn engine_choice_escalates_pages_and_remembers_hosts_only_on_evidence() {
     // Two hosts on one server: 127.0.0.1 and localhost.
     let thin = |n: u32| server.url(&format!("/thin/{n}"));
     let app = |n: u32| server.url(&format!("/app/{n}")).replace("127.0.0.1", "localhost");
-    let ex = executor(provider, config());
+    let store = std::sync::Arc::new(riptide::backends::memory::MemoryProfileStore::new());
+    let ex = common::executor_builder(provider, config())
+        .rendering_evidence_store(store.clone())
+        .build()
+        .expect("executor");
 
     for n in 0..5 {
         let page = ex.extract(&thin(n)).await.expect("thin page");
@@ -383,6 +387,22 @@ async fn engine_choice_escalates_pages_and_remembers_hosts_only_on_evidence() {
         .await
         .expect_err("closed");
     assert!(matches!(err.kind(), ErrorKind::Pool(PoolError::Closed)), "{err:?}");
+
+    // The evidence outlives the executor: the next one renders the host directly at once.
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let next = common::executor_builder(provider, config())
+        .rendering_evidence_store(store)
+        .build()
+        .expect("executor");
+    let page = next.extract(&app(6)).await.expect("app page");
+    assert_eq!(
+        page.timings.engine_choice,
+        Duration::ZERO,
+        "remembered across executors"
+    );
+    next.shutdown().await.expect("shutdown");
 
     // Turned off, every page is fetched statically first.
     let Some((provider, _dir)) = chrome_or_skip() else {

@@ -362,3 +362,41 @@ fn processes_sharing_a_home_add_up_what_they_learn() {
         "the merged histogram still says ~1.2 s: {shared:?}"
     );
 }
+
+/// The rendering evidence behind `EngineChoice::Auto` is kept beside the timeout profiles, in
+/// the same redb file, across a reopen; the profiles are untouched by it.
+#[test]
+fn rendering_evidence_round_trips_beside_the_profiles() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("timeouts.redb");
+    let policy = policy_at(&path);
+    teach(&policy, "a.example");
+    drop(policy);
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let evidence = vec![
+        riptide::traits::StoredEvidence {
+            host: "app.example".into(),
+            updated_at: at,
+            recent: vec![true, false, true, true],
+        },
+        riptide::traits::StoredEvidence {
+            host: "news.example".into(),
+            updated_at: at,
+            recent: vec![false],
+        },
+    ];
+    RedbProfileStore::open(&path)
+        .expect("open")
+        .save_evidence(&evidence)
+        .expect("save");
+    let reopened = RedbProfileStore::open(&path).expect("reopen");
+    let mut loaded = reopened.load_evidence().expect("load");
+    loaded.sort_by(|a, b| a.host.cmp(&b.host));
+    assert_eq!(loaded, evidence);
+    let profiles = reopened.load().expect("profiles");
+    assert!(
+        profiles.iter().any(|p| p.target == target("a.example")),
+        "the profile is still there: {profiles:?}"
+    );
+    assert!(MemoryProfileStore::new().load_evidence().expect("empty").is_empty());
+}

@@ -14,7 +14,7 @@ use crate::extract::ExtractOptions;
 use crate::metrics::ExtractionCounters;
 use crate::policies::{AddressPolicy, FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
-use crate::traits::{BrowserProvider, ModuleCache, TimeoutPolicy, WasmRuntime};
+use crate::traits::{BrowserProvider, ModuleCache, ProfileStore, TimeoutPolicy, WasmRuntime};
 
 /// Pages larger than this are refused ([`FetchError::BodyTooLarge`](crate::error::FetchError::BodyTooLarge)) unless raised with
 /// [`ExecutorBuilder::max_body_bytes`].
@@ -61,6 +61,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     settle: Option<Duration>,
     report_file: Option<PathBuf>,
     retry_seed: Option<u64>,
+    evidence_store: Option<Arc<dyn ProfileStore>>,
 }
 
 impl<B, R: WasmRuntime, C: ModuleCache, T> std::fmt::Debug for ExecutorBuilder<B, R, C, T> {
@@ -104,6 +105,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             settle: Some(DEFAULT_SETTLE),
             report_file: None,
             retry_seed: None,
+            evidence_store: None,
         }
     }
 
@@ -166,6 +168,14 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         self
     }
 
+    /// Where the rendering evidence behind `EngineChoice::Auto` is kept between runs (read at
+    /// `build`, written at `shutdown`; `[engine_choice] evidence_ttl_days` ages it out). Without
+    /// one, each executor learns it afresh. `default_executor` uses the home's `timeouts.redb`.
+    pub fn rendering_evidence_store(mut self, store: impl ProfileStore + 'static) -> Self {
+        self.evidence_store = Some(Arc::new(store));
+        self
+    }
+
     /// A fixed seed for retry jitter (reproducible runs).
     pub fn retry_seed(mut self, seed: u64) -> Self {
         self.retry_seed = Some(seed);
@@ -176,7 +186,16 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     pub fn build(self) -> Result<Executor<B, R, C, T>> {
         let (provider, cache, policy) = (self.provider, self.cache, self.policy);
         let c = &self.config;
-        let rendering_evidence = Mutex::new(RenderingEvidence::new(c.engine_choice.clone()));
+        let mut evidence = RenderingEvidence::new(c.engine_choice.clone());
+        if let Some(store) = &self.evidence_store
+            && c.engine_choice.remember_hosts
+        {
+            match store.load_evidence() {
+                Ok(stored) => evidence.restore(stored, std::time::SystemTime::now()),
+                Err(e) => tracing::warn!(error = %e, "rendering evidence will be learned afresh"),
+            }
+        }
+        let rendering_evidence = Mutex::new(evidence);
         let all = c.optimizations.enabled;
         let timeouts = &c.optimizations.adaptive_timeout;
         let fixed =
@@ -219,6 +238,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             settle: self.settle,
             report_file,
             rendering_evidence,
+            evidence_store: self.evidence_store,
             counters: ExtractionCounters::default(),
         })
     }

@@ -9,9 +9,11 @@
 //! `recheck_every` pages, whose outcome joins the evidence (so a site that stops needing a
 //! browser is forgotten).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, SystemTime};
 
 use crate::config::EngineChoiceConfig;
+use crate::traits::StoredEvidence;
 
 /// A render "added content" when it found at least this many more characters of text...
 const MIN_GAIN_CHARS: usize = 200;
@@ -27,6 +29,8 @@ pub(crate) fn rendering_gained(static_chars: usize, rendered_chars: usize) -> bo
 pub(crate) struct RenderingEvidence {
     settings: EngineChoiceConfig,
     hosts: HashMap<String, HostEvidence>,
+    /// Hosts whose evidence changed since the last [`take_changed`](Self::take_changed).
+    changed: HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -42,7 +46,38 @@ impl RenderingEvidence {
         Self {
             settings,
             hosts: HashMap::new(),
+            changed: HashSet::new(),
         }
+    }
+
+    /// Takes up what a store kept, dropping evidence not updated within `evidence_ttl_days`
+    /// of `now`.
+    pub(crate) fn restore(&mut self, stored: Vec<StoredEvidence>, now: SystemTime) {
+        let ttl = Duration::from_secs(self.settings.evidence_ttl_days.saturating_mul(86_400));
+        let window = self.settings.evidence_window.max(1) as usize;
+        for e in stored {
+            if now.duration_since(e.updated_at).is_ok_and(|age| age > ttl) {
+                continue;
+            }
+            let skip = e.recent.len().saturating_sub(window);
+            let recent = e.recent.into_iter().skip(skip).collect();
+            self.hosts.insert(e.host, HostEvidence { recent, direct: 0 });
+        }
+    }
+
+    /// The evidence of hosts that changed since the last call, stamped `now`, for the store.
+    pub(crate) fn take_changed(&mut self, now: SystemTime) -> Vec<StoredEvidence> {
+        std::mem::take(&mut self.changed)
+            .into_iter()
+            .filter_map(|host| {
+                let recent = self.hosts.get(&host)?.recent.iter().copied().collect();
+                Some(StoredEvidence {
+                    host,
+                    updated_at: now,
+                    recent,
+                })
+            })
+            .collect()
     }
 
     /// Whether `Auto` renders this page of `host` directly. Counts the page: every
@@ -84,6 +119,7 @@ impl RenderingEvidence {
         while h.recent.len() > window {
             h.recent.pop_front();
         }
+        self.changed.insert(host.to_string());
     }
 
     /// Hosts rendered directly now.
@@ -102,11 +138,31 @@ mod tests {
 
     fn evidence() -> RenderingEvidence {
         RenderingEvidence::new(EngineChoiceConfig {
-            remember_hosts: true,
-            evidence_window: 4,
-            evidence_needed: 3,
             recheck_every: 5,
+            ..EngineChoiceConfig::default()
         })
+    }
+
+    #[test]
+    fn evidence_survives_a_store_round_trip_until_its_ttl() {
+        let mut e = evidence();
+        for _ in 0..3 {
+            e.record("app.example", Some(true));
+        }
+        e.record("news.example", Some(false));
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let mut saved = e.take_changed(t0);
+        saved.sort_by(|a, b| a.host.cmp(&b.host));
+        assert_eq!(saved.len(), 2);
+        assert_eq!(saved[0].recent, [true, true, true]);
+        assert!(e.take_changed(t0).is_empty(), "nothing changed since");
+
+        let mut next_run = evidence();
+        next_run.restore(saved.clone(), t0 + Duration::from_secs(29 * 86_400));
+        assert!(next_run.render_directly("app.example"), "remembered across runs");
+        let mut much_later = evidence();
+        much_later.restore(saved, t0 + Duration::from_secs(31 * 86_400));
+        assert!(!much_later.render_directly("app.example"), "forgotten after 30 days");
     }
 
     #[test]

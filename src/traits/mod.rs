@@ -13,5 +13,5 @@ pub use module_cache::{
     ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredArtifact,
     StoredCounters, WasmRuntime,
 };
-pub use profile_store::{MergeProfile, ProfileStore, StoredProfile};
+pub use profile_store::{MergeProfile, ProfileStore, StoredEvidence, StoredProfile};
 pub use timeout::{Engine, FailureClass, Outcome, ProfileView, Target, TimeoutPolicy, TimeoutStats};

@@ -1,7 +1,8 @@
-//! Where learned timeout profiles live between runs.
+//! Where what riptide learns about hosts lives between runs: timeout profiles, and the rendering
+//! evidence behind `EngineChoice::Auto`.
 //!
 //! A store keeps opaque, policy-encoded profiles by [`Target`]; the policy decides what a profile
-//! holds and how old is too old. Stores are written by one background writer in batches, never
+//! holds and how old is too old. Rendering evidence ([`StoredEvidence`]) is kept beside them. Stores are written by one background writer in batches, never
 //! on the request path, and a store that fails is logged and worked around, never allowed to
 //! fail a request.
 
@@ -21,7 +22,18 @@ pub struct StoredProfile {
     pub data: Vec<u8>,
 }
 
-/// Persistent storage for timeout profiles.
+/// What a host's latest escalations to a render showed (see `EngineChoice::Auto`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvidence {
+    /// The host.
+    pub host: String,
+    /// When it was last updated.
+    pub updated_at: SystemTime,
+    /// Oldest first: did rendering add content to the static fetch?
+    pub recent: Vec<bool>,
+}
+
+/// Persistent storage for timeout profiles and rendering evidence.
 pub trait ProfileStore: Send + Sync {
     /// Every stored profile.
     fn load(&self) -> Result<Vec<StoredProfile>>;
@@ -48,6 +60,17 @@ pub trait ProfileStore: Send + Sync {
             .collect();
         self.save(&merged)
     }
+
+    /// Every host's stored rendering evidence. Default: none (a store that keeps profiles only).
+    fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {
+        Ok(Vec::new())
+    }
+
+    /// Inserts or replaces hosts' rendering evidence. Default: nothing is kept.
+    fn save_evidence(&self, evidence: &[StoredEvidence]) -> Result<()> {
+        let _ = evidence;
+        Ok(())
+    }
 }
 
 /// How [`ProfileStore::save_merged`] combines a profile about to be written (`ours`) with the
@@ -69,5 +92,13 @@ impl<S: ProfileStore + ?Sized> ProfileStore for std::sync::Arc<S> {
 
     fn save_merged(&self, profiles: &[StoredProfile], merge: &MergeProfile<'_>) -> Result<()> {
         (**self).save_merged(profiles, merge)
+    }
+
+    fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {
+        (**self).load_evidence()
+    }
+
+    fn save_evidence(&self, evidence: &[StoredEvidence]) -> Result<()> {
+        (**self).save_evidence(evidence)
     }
 }

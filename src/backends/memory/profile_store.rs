@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::error::Result;
-use crate::traits::{ProfileStore, StoredProfile, Target};
+use crate::traits::{ProfileStore, StoredEvidence, StoredProfile, Target};
 
 /// Profiles held in this process's memory.
 #[derive(Debug, Default)]
 pub struct MemoryProfileStore {
     profiles: Mutex<BTreeMap<Target, StoredProfile>>,
+    evidence: Mutex<BTreeMap<String, StoredEvidence>>,
 }
 
 impl MemoryProfileStore {
@@ -39,6 +40,18 @@ impl ProfileStore for MemoryProfileStore {
         let mut profiles = crate::sync::lock(&self.profiles);
         for t in targets {
             profiles.remove(t);
+        }
+        Ok(())
+    }
+
+    fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {
+        Ok(crate::sync::lock(&self.evidence).values().cloned().collect())
+    }
+
+    fn save_evidence(&self, batch: &[StoredEvidence]) -> Result<()> {
+        let mut evidence = crate::sync::lock(&self.evidence);
+        for e in batch {
+            evidence.insert(e.host.clone(), e.clone());
         }
         Ok(())
     }

@@ -15,10 +15,14 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{create_private_dir, damage, open_shared};
 use crate::error::{BoxError, Error, Result, StoreError};
-use crate::traits::{Engine, MergeProfile, ProfileStore, StoredProfile, Target};
+use crate::traits::{Engine, MergeProfile, ProfileStore, StoredEvidence, StoredProfile, Target};
 
 /// `"<engine>/<host>"` -> updated-at (u64 LE seconds since the epoch) followed by the profile.
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("timeout_profiles");
+
+/// `"<host>"` -> updated-at (u64 LE seconds since the epoch) followed by one byte per
+/// escalation, oldest first (1: rendering added content).
+const EVIDENCE: TableDefinition<&str, &[u8]> = TableDefinition::new("rendering_evidence");
 
 /// Timeout profiles in a redb file.
 #[derive(Debug)]
@@ -161,6 +165,46 @@ impl ProfileStore for RedbProfileStore {
                     let stored = table.get(key.as_str())?.and_then(|v| decode(&key, v.value()));
                     let merged = merge(ours, stored.as_ref());
                     table.insert(key.as_str(), encode(&merged).as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+    }
+
+    fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {
+        self.with_db("load rendering evidence", |db| {
+            let txn = db.begin_read()?;
+            let table = match txn.open_table(EVIDENCE) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            };
+            let mut evidence = Vec::new();
+            for row in table.iter()? {
+                let (host, value) = row?;
+                let Some((secs, recent)) = value.value().split_first_chunk::<8>() else {
+                    continue; // unreadable: relearned
+                };
+                evidence.push(StoredEvidence {
+                    host: host.value().to_string(),
+                    updated_at: UNIX_EPOCH + Duration::from_secs(u64::from_le_bytes(*secs)),
+                    recent: recent.iter().map(|b| *b != 0).collect(),
+                });
+            }
+            Ok(evidence)
+        })
+    }
+
+    fn save_evidence(&self, evidence: &[StoredEvidence]) -> Result<()> {
+        self.with_db("save rendering evidence", |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(EVIDENCE)?;
+                for e in evidence {
+                    let mut value = crate::sync::unix_secs(e.updated_at).to_le_bytes().to_vec();
+                    value.extend(e.recent.iter().map(|g| u8::from(*g)));
+                    table.insert(e.host.as_str(), value.as_slice())?;
                 }
             }
             txn.commit()?;
