@@ -343,6 +343,29 @@ mod tests {
     }
 
     #[test]
+    fn the_advice_of_a_request_out_of_retries_fits_its_last_attempt() {
+        let exhausted = |last| {
+            Error::from(RetryError::Exhausted {
+                target: "a.example (static)".into(),
+                attempts: 4,
+                elapsed: std::time::Duration::from_secs(3),
+                last,
+                last_error: None,
+                why: "no retries left",
+            })
+        };
+        let timed_out = exhausted(LastAttempt::TimedOut(std::time::Duration::from_secs(1)));
+        assert!(timed_out.hint().contains("max_timeout_secs"), "{}", timed_out.hint());
+        let refused = exhausted(LastAttempt::Failed(FailureClass::ConnectionRefused));
+        assert!(
+            refused.hint().contains("nothing accepts connections"),
+            "{}",
+            refused.hint()
+        );
+        assert!(!refused.hint().contains("max_timeout_secs"));
+    }
+
+    #[test]
     fn error_is_small_send_and_sync() {
         fn check<T: Send + Sync + 'static>() {}
         check::<Error>();

@@ -41,7 +41,7 @@ use crate::metrics::{ExtractionCounters, ExtractionStats, PerformanceReport};
 use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
 use crate::pool::PoolStatus;
 use crate::sync::now_unix_secs;
-use crate::traits::{BrowserProvider, Engine, ModuleCache, PageRequest, Target, TimeoutPolicy, WasmRuntime};
+use crate::traits::{BrowserProvider, Engine, ModuleCache, PageRequest, Target, TimeoutPolicy, WaitUntil, WasmRuntime};
 
 /// Which engine fetches a page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,9 +73,10 @@ impl std::str::FromStr for EngineChoice {
     }
 }
 
-/// The browser's own deadline runs this much past the attempt's, so the retry helper's timeout
-/// fires first and the policy sees a time-out (a censored latency), not a browser error.
-const RENDER_GRACE: Duration = Duration::from_secs(2);
+/// A render's own deadline comes this long (at most a fifth of the attempt's time) before the
+/// attempt's, so a page that is there but not ready is taken as it stands (partial) before the
+/// retry helper gives up on the attempt.
+const PARTIAL_MARGIN: Duration = Duration::from_millis(500);
 
 /// Extracts pages with a browser provider `B`, a WASM engine `R`, a module store `C` and a
 /// timeout policy `T`. Build one with [`Executor::builder`] (or
@@ -95,6 +96,7 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) addresses: crate::policies::AddressPolicy,
     pub(crate) max_body_bytes: usize,
     pub(crate) wait_for: Option<String>,
+    pub(crate) wait_until: WaitUntil,
     pub(crate) settle: Option<Duration>,
     pub(crate) report_file: Option<PathBuf>,
     /// Hosts where rendering kept adding content: `Auto` renders them directly.
@@ -122,6 +124,8 @@ struct FetchedPage {
     attempts: u32,
     /// The `Content-Language` header: the page's language when its markup names none.
     content_language: Option<String>,
+    /// A render taken at its deadline, not ready.
+    partial: bool,
 }
 
 impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Executor<B, R, C, T> {
@@ -307,6 +311,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             url: url.to_string(),
             final_url: fetched.final_url,
             engine: fetched.engine,
+            partial: fetched.partial,
             extracted: page,
             timings,
         })
@@ -380,6 +385,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                     engine: Engine::Static,
                     attempts: 1,
                     content_language: None,
+                    partial: false,
                 });
             }
             PageSource::Http(url) => url,
@@ -406,6 +412,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 engine: Engine::Static,
                 attempts: attempts.into_inner(),
                 content_language,
+                partial: false,
             }),
             HttpReply::NotHtml(content_type) => {
                 Err(Error::from(FetchError::NotHtml { content_type }).with_url(url.as_str()))
@@ -424,11 +431,24 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             .retrier
             .run_at_origin(self.policy(), &target, &origin, |timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
-                let mut request = PageRequest::new(url.clone()).deadline(timeout + RENDER_GRACE);
+                let deadline = timeout.saturating_sub(PARTIAL_MARGIN.min(timeout / 5));
+                let mut request = PageRequest::new(url.clone())
+                    .deadline(deadline)
+                    .wait_until(self.wait_until);
                 request.wait_for = self.wait_for.clone();
                 request.settle = self.settle;
                 let renderer = &renderer;
-                async move { renderer.fetch(request).await.map_err(AttemptFailure::from) }
+                async move {
+                    match renderer.fetch(request).await {
+                        Ok(page) => Ok(page),
+                        // Not even a DOM by the deadline: let the attempt's own time-out fire, so
+                        // the policy sees a time-out (a censored latency), not a failure.
+                        Err(e) if matches!(e.kind(), ErrorKind::Fetch(FetchError::Timeout { .. })) => {
+                            std::future::pending().await
+                        }
+                        Err(e) => Err(AttemptFailure::from(e)),
+                    }
+                }
             })
             .await
             .map_err(the_attempts_error)?;
@@ -438,6 +458,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             engine: Engine::Headless,
             attempts: attempts.into_inner(),
             content_language: None,
+            partial: page.partial,
         })
     }
 }

@@ -25,6 +25,9 @@ pub struct Content {
     pub final_url: String,
     /// The engine that produced the HTML.
     pub engine: Engine,
+    /// A render taken at its deadline before the page was ready (a subresource that never
+    /// finished, a script still building it): the DOM as it stood then.
+    pub partial: bool,
     /// What the extractor found: title, text, links, metadata (`page.extracted.title`).
     #[serde(flatten)]
     pub extracted: ExtractedContent,

@@ -71,7 +71,7 @@ pub use executor::{AnyExecutor, BoxExecutor, EngineChoice, Executor, ExecutorBui
 pub use extract::{Content, ExtractOptions, ExtractedContent, StageTimings};
 pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
-pub use traits::{GuestLimits, PageRequest, RenderedPage};
+pub use traits::{GuestLimits, PageRequest, RenderedPage, WaitUntil};
 
 /// The default stack's compile cache: wasmtime with artifacts in redb.
 #[cfg(all(feature = "wasmtime", feature = "redb"))]
@@ -170,6 +170,23 @@ pub fn default_executor(config: &RiptideConfig) -> Result<DefaultExecutor> {
 /// the last run's performance report (`last-run.json`).
 #[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
 pub fn default_executor_in(config: &RiptideConfig, home: &std::path::Path) -> Result<DefaultExecutor> {
+    default_executor_builder_in(config, home)?.build()
+}
+
+/// The builder [`default_executor_in`] builds, to set more before `build` (`wait_until`,
+/// `wait_for`, `user_agent`, ...).
+#[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
+pub fn default_executor_builder_in(
+    config: &RiptideConfig,
+    home: &std::path::Path,
+) -> Result<
+    ExecutorBuilder<
+        backends::chrome::ChromeProvider,
+        backends::wasmtime::WasmtimeRuntime,
+        backends::redb::RedbModuleCache,
+        policies::AdaptiveTimeout,
+    >,
+> {
     // One store for what is learned about hosts: timeout profiles and rendering evidence.
     let store = default_profile_store(config, home);
     // Without Chromium, static extraction still works; renders say what to install.
@@ -183,7 +200,7 @@ pub fn default_executor_in(config: &RiptideConfig, home: &std::path::Path) -> Re
     if let Some(store) = store {
         builder = builder.rendering_evidence_store(store);
     }
-    builder.build()
+    Ok(builder)
 }
 
 /// The file in the home where [`Executor::shutdown`] leaves the performance report.

@@ -118,10 +118,10 @@ impl BrowserProvider for FakeProvider {
             self.0.cancelled.wait_while(false);
             return Err(FetchError::Cancelled.into());
         }
-        Ok(RenderedPage {
-            html: format!("{} by {}", request.url, browser.id),
-            final_url: request.url.clone(),
-        })
+        Ok(RenderedPage::new(
+            format!("{} by {}", request.url, browser.id),
+            request.url.clone(),
+        ))
     }
 
     fn cancel(&self, _browser: &FakeBrowser) {

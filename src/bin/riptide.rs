@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use riptide::policies::simulate::{Workload, compare, render_table};
 use riptide::traits::TimeoutPolicy;
-use riptide::{ConfigLoader, Content, EngineChoice, Error, RiptideConfig};
+use riptide::{ConfigLoader, Content, EngineChoice, Error, RiptideConfig, WaitUntil};
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +74,13 @@ struct ExtractArgs {
     /// directly (engine_choice.remember_hosts = false).
     #[arg(long)]
     no_host_memory: bool,
+    /// When a rendered page counts as loaded; one not loaded by its deadline is taken as it
+    /// stands and marked `"partial": true`.
+    #[arg(long, value_enum, default_value_t = WaitArg::Load)]
+    wait_until: WaitArg,
+    /// Rendered pages are also waited for until this CSS selector matches.
+    #[arg(long, value_name = "SELECTOR")]
+    wait_for: Option<String>,
     /// Pages extracted at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
@@ -93,6 +100,16 @@ enum EngineArg {
     Auto,
     Static,
     Headless,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WaitArg {
+    /// The `load` event: the document and its subresources arrived.
+    Load,
+    /// The document was parsed; subresources may still be loading.
+    Domcontentloaded,
+    /// `load`, then no subresource finished for 500 ms.
+    Networkidle,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -352,7 +369,15 @@ async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: 
     config.extraction.markdown |= args.format == Format::Markdown;
     config.extraction.content_html |= args.html;
     config.engine_choice.remember_hosts &= !args.no_host_memory;
-    let executor = riptide::default_executor_in(&config, home)?;
+    let mut builder = riptide::default_executor_builder_in(&config, home)?.wait_until(match args.wait_until {
+        WaitArg::Load => WaitUntil::Load,
+        WaitArg::Domcontentloaded => WaitUntil::DomContentLoaded,
+        WaitArg::Networkidle => WaitUntil::NetworkIdle,
+    });
+    if let Some(selector) = &args.wait_for {
+        builder = builder.wait_for(selector.clone());
+    }
+    let executor = builder.build()?;
     let progress = if !quiet && inputs.len() > 1 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(inputs.len() as u64);
         bar.set_style(

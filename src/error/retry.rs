@@ -91,7 +91,26 @@ impl RetryError {
                 source: Some(source), ..
             } => source.hint(),
             RetryError::AttemptFailed { class, .. } => network_hint(*class),
-            RetryError::Exhausted { .. } => "the host may be down, or need a longer max_timeout_secs",
+            RetryError::Exhausted {
+                last: LastAttempt::TimedOut(_),
+                ..
+            } => "the host may be down or slow; a longer max_timeout_secs gives it more time",
+            RetryError::Exhausted {
+                last: LastAttempt::Failed(FailureClass::ConnectionRefused),
+                ..
+            } => "nothing accepts connections there: check the host and port, and that the server runs",
+            RetryError::Exhausted {
+                last: LastAttempt::Failed(FailureClass::ConnectionReset),
+                ..
+            } => "the server closes connections before answering: check that it is healthy",
+            RetryError::Exhausted {
+                last: LastAttempt::Failed(FailureClass::HttpStatus(_)),
+                ..
+            } => "the server keeps failing; try again later",
+            RetryError::Exhausted {
+                last: LastAttempt::Failed(class),
+                ..
+            } => network_hint(*class),
             RetryError::BudgetExhausted { .. } => {
                 "many requests failed lately; the failure is returned as is (lower the request rate or fix the failing host)"
             }

@@ -14,7 +14,7 @@ use crate::extract::ExtractOptions;
 use crate::metrics::ExtractionCounters;
 use crate::policies::{AddressPolicy, FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
-use crate::traits::{BrowserProvider, ModuleCache, ProfileStore, TimeoutPolicy, WasmRuntime};
+use crate::traits::{BrowserProvider, ModuleCache, ProfileStore, TimeoutPolicy, WaitUntil, WasmRuntime};
 
 /// Pages larger than this are refused ([`FetchError::BodyTooLarge`](crate::error::FetchError::BodyTooLarge)) unless raised with
 /// [`ExecutorBuilder::max_body_bytes`].
@@ -58,6 +58,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     max_body_bytes: usize,
     user_agent: String,
     wait_for: Option<String>,
+    wait_until: WaitUntil,
     settle: Option<Duration>,
     report_file: Option<PathBuf>,
     retry_seed: Option<u64>,
@@ -102,6 +103,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             user_agent: format!("riptide/{}", env!("CARGO_PKG_VERSION")),
             wait_for: None,
+            wait_until: WaitUntil::Load,
             settle: Some(DEFAULT_SETTLE),
             report_file: None,
             retry_seed: None,
@@ -146,6 +148,13 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// The `User-Agent` of static fetches (default `riptide/<version>`).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
+        self
+    }
+
+    /// When a headless render counts as loaded (default [`WaitUntil::Load`]); a page not loaded
+    /// by its deadline is taken as it stands, marked `partial`.
+    pub fn wait_until(mut self, wait_until: WaitUntil) -> Self {
+        self.wait_until = wait_until;
         self
     }
 
@@ -235,6 +244,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             addresses,
             max_body_bytes: self.max_body_bytes,
             wait_for: self.wait_for,
+            wait_until: self.wait_until,
             settle: self.settle,
             report_file,
             rendering_evidence,

@@ -28,7 +28,8 @@ pub trait BrowserProvider: Send + Sync + 'static {
     fn probe(&self, browser: &Self::Browser, deadline: Duration) -> Result<()>;
 
     /// Loads `request.url` and returns the final HTML (after scripts ran) and the URL the page
-    /// ended on, failing at the request's deadline. The browser stays usable after a timeout
+    /// ended on. A page that is there but not ready by the deadline is returned as it stands,
+    /// marked [`partial`](RenderedPage::partial); one that never arrived fails at the deadline. The browser stays usable after a timeout
     /// when the provider can manage it; the pool probes it before reuse either way.
     fn fetch(&self, browser: &Self::Browser, request: &PageRequest) -> Result<RenderedPage>;
 
@@ -58,6 +59,40 @@ pub struct RenderedPage {
     /// The URL the page ended on (after redirects and script navigation): relative links in
     /// `html` resolve against it, not against the requested URL.
     pub final_url: String,
+    /// The page was not ready by the deadline (its `wait_until` condition or selector never
+    /// held: a subresource that never finishes, a script still building it) and this is the
+    /// DOM as it stood then.
+    pub partial: bool,
+}
+
+impl RenderedPage {
+    /// A complete page.
+    pub fn new(html: impl Into<String>, final_url: impl Into<String>) -> Self {
+        Self {
+            html: html.into(),
+            final_url: final_url.into(),
+            partial: false,
+        }
+    }
+}
+
+/// When a render is ready to be taken (then `wait_for` must match, then the DOM must settle).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitUntil {
+    /// The `load` event fired: the document and all its subresources arrived.
+    #[default]
+    Load,
+    /// The document was parsed (`DOMContentLoaded`); subresources may still be loading.
+    DomContentLoaded,
+    /// `load` fired and no subresource finished loading for [`WaitUntil::NETWORK_IDLE`]
+    /// (requests started by scripts after `load` included, once they finish).
+    NetworkIdle,
+}
+
+impl WaitUntil {
+    /// How long the network must be quiet for [`WaitUntil::NetworkIdle`].
+    pub const NETWORK_IDLE: Duration = Duration::from_millis(500);
 }
 
 /// One page to fetch.
@@ -72,20 +107,30 @@ pub struct PageRequest {
     /// Once ready, also wait until the DOM has not changed for this long (scripts that build
     /// the page after `load`), for at most [`PageRequest::MAX_SETTLE`].
     pub settle: Option<Duration>,
+    /// When the page counts as loaded.
+    pub wait_until: WaitUntil,
 }
 
 impl PageRequest {
     /// The longest a page is given to settle after it is ready.
     pub const MAX_SETTLE: Duration = Duration::from_millis(1500);
 
-    /// A request for `url` with a 30 s deadline, no selector wait and no settling.
+    /// A request for `url` with a 30 s deadline, ready at `load`, no selector wait and no
+    /// settling.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             deadline: Duration::from_secs(30),
             wait_for: None,
             settle: None,
+            wait_until: WaitUntil::Load,
         }
+    }
+
+    /// Sets when the page counts as loaded.
+    pub fn wait_until(mut self, wait_until: WaitUntil) -> Self {
+        self.wait_until = wait_until;
+        self
     }
 
     /// Waits, once the page is ready, until its DOM has been quiet for `quiet`.

@@ -11,7 +11,7 @@ use headless_chrome::protocol::cdp::{Page, Runtime};
 
 use super::{ChromeBrowser, ChromeProvider};
 use crate::error::BoxError;
-use crate::traits::{BrowserProvider, FailureClass, PageRequest, RenderedPage};
+use crate::traits::{BrowserProvider, FailureClass, PageRequest, RenderedPage, WaitUntil};
 
 /// How often a render in progress is looked at: for a cancel, and for its memory when a limit
 /// is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
@@ -29,8 +29,13 @@ pub(super) enum RenderFailure {
     Script(String),
 }
 
-/// What a render thread answers: the page, `None` when it did not get ready by the deadline.
+/// What a render thread answers: the page (partial if it did not get ready by the deadline),
+/// `None` when not even a DOM came back.
 pub(super) type Rendered = std::result::Result<Option<RenderedPage>, RenderFailure>;
+
+/// How long before its deadline a page is taken as it stands: room for the evaluation's answer
+/// to come back before the watch gives up on it.
+const TAKE_MARGIN: Duration = Duration::from_millis(250);
 
 /// How a watched render ended.
 pub(super) enum Watched {
@@ -76,9 +81,9 @@ impl ChromeProvider {
     }
 }
 
-/// Navigates, then waits inside the page for readiness (and the selector) and returns the HTML
-/// and the page's URL in the same call. `Ok(None)`: the page did not get ready before the
-/// deadline.
+/// Navigates, then waits inside the page for readiness (`wait_until`, then the selector, then
+/// the DOM settling) and returns the HTML and the page's URL in the same call. A page not ready
+/// shortly before the deadline is returned as it stands, marked partial.
 pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Rendered {
     // `Page.navigate` itself, rather than headless_chrome's `navigate_to`, whose error keeps
     // Chrome's network error code private: the code is what classifies the failure.
@@ -95,16 +100,35 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
         return Err(RenderFailure::Navigation(code));
     }
     let remaining = request.deadline.saturating_sub(started.elapsed());
+    // The page is taken this long before the deadline, so its answer arrives in time. As a wall
+    // clock time: the script may start late (a renderer busy with the page), and must not then
+    // take the page late too.
+    let take_in = remaining.saturating_sub(TAKE_MARGIN.min(remaining / 4));
+    let take_at = std::time::SystemTime::now() + take_in;
+    let take_at_ms = take_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     let selector = serde_json::to_string(&request.wait_for).unwrap_or_else(|_| "null".into());
     let quiet = request.settle.map_or(0, |d| d.as_millis());
-    // Ready: `load` fired and the selector (if any) matches. Settled: ready, and the DOM has not
-    // changed for `quiet` ms (or it has been ready for MAX_SETTLE). At the deadline a ready page
-    // is returned as it is; one that never got ready gives `null`.
+    let loaded = match request.wait_until {
+        WaitUntil::Load => "document.readyState === \"complete\"",
+        WaitUntil::DomContentLoaded => "document.readyState !== \"loading\"",
+        WaitUntil::NetworkIdle => "document.readyState === \"complete\" && networkIdle()",
+    };
+    // Ready: loaded (`wait_until`) and the selector (if any) matches. Settled: ready, and the DOM
+    // has not changed for `quiet` ms (or it has been ready for MAX_SETTLE). At `take_at` the page
+    // is taken as it stands, ready or not; the third element says which.
     let expression = format!(
         r#"new Promise((resolve) => {{
             const selector = {selector};
-            const ready = () => document.readyState === "complete" && (!selector || document.querySelector(selector) !== null);
-            const html = () => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML];
+            let resources = -1, resourcesChanged = Date.now();
+            const networkIdle = () => {{
+                const n = performance.getEntriesByType("resource").length;
+                if (n !== resources) {{ resources = n; resourcesChanged = Date.now(); }}
+                return Date.now() - resourcesChanged >= {idle};
+            }};
+            const ready = () => {loaded} && (!selector || document.querySelector(selector) !== null);
+            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete];
             let lastChange = Date.now();
             let readyAt = null;
             const observer = new MutationObserver(() => {{ lastChange = Date.now(); }});
@@ -116,11 +140,11 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
                 return now - lastChange >= {quiet} || now - readyAt >= {max_settle};
             }};
             const done = (value) => {{ observer.disconnect(); clearInterval(poll); clearTimeout(timer); resolve(value); }};
-            const timer = setTimeout(() => done(ready() ? html() : null), {ms});
-            const poll = setInterval(() => {{ if (settled()) done(html()); }}, 5);
-            if (settled()) done(html());
+            const timer = setTimeout(() => done(html(ready())), Math.max(0, {take_at_ms} - Date.now()));
+            const poll = setInterval(() => {{ if (settled()) done(html(true)); }}, 5);
+            if (settled()) done(html(true));
         }})"#,
-        ms = remaining.as_millis(),
+        idle = WaitUntil::NETWORK_IDLE.as_millis(),
         max_settle = PageRequest::MAX_SETTLE.as_millis(),
     );
     let reply = tab
@@ -152,8 +176,12 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
     let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
-    match serde_json::from_value::<(String, String)>(value) {
-        Ok((final_url, html)) => Ok(Some(RenderedPage { html, final_url })),
+    match serde_json::from_value::<(String, String, bool)>(value) {
+        Ok((final_url, html, ready)) => Ok(Some(RenderedPage {
+            html,
+            final_url,
+            partial: !ready,
+        })),
         Err(e) => Err(RenderFailure::Script(format!(
             "the page's HTML came back in an unexpected shape: {e}"
         ))),
