@@ -43,10 +43,8 @@ impl PoolError {
                 "raise optimizations.browser_pool.max_instances or max_checkout_duration_secs, or send fewer requests at once"
             }
             PoolError::Closed => "create a new pool (or executor)",
-            PoolError::Unavailable { source } => match source.hint() {
-                "" => "headless extraction is unavailable; static pages still work",
-                hint => hint,
-            },
+            // What would have made the pool start (install Chromium, ...).
+            PoolError::Unavailable { source } => source.hint(),
             PoolError::InvalidOptions { .. } => {
                 "fix the PoolOptions (or optimizations.browser_pool in the configuration)"
             }

@@ -33,6 +33,13 @@ pub(crate) struct RenderingEvidence {
     changed: HashSet<String>,
 }
 
+impl HostEvidence {
+    /// Whether at least `needed` of the latest escalations gained content.
+    fn is_remembered(&self, needed: u32) -> bool {
+        self.recent.iter().filter(|g| **g).count() >= needed as usize
+    }
+}
+
 #[derive(Debug, Default)]
 struct HostEvidence {
     /// The last `evidence_window` escalations: did rendering add content?
@@ -90,8 +97,7 @@ impl RenderingEvidence {
         let Some(h) = self.hosts.get_mut(host) else {
             return false;
         };
-        let gains = h.recent.iter().filter(|g| **g).count();
-        if gains < s.evidence_needed as usize {
+        if !h.is_remembered(s.evidence_needed) {
             return false;
         }
         h.direct += 1;
@@ -104,7 +110,9 @@ impl RenderingEvidence {
 
     /// Records what one statically fetched page of `host` showed: `Some(gained)` when it was
     /// escalated and rendered, `None` when the static result was kept. A kept page counts
-    /// against rendering only for a host that is being re-checked (it has evidence already).
+    /// against rendering for a host that already has evidence (a host rendered directly and
+    /// being re-checked, or one whose pages mostly extract statically); a host without any is
+    /// not tracked.
     pub(crate) fn record(&mut self, host: &str, gained: Option<bool>) {
         if !self.settings.remember_hosts {
             return;
@@ -124,10 +132,9 @@ impl RenderingEvidence {
 
     /// Hosts rendered directly now.
     pub(crate) fn remembered(&self) -> usize {
-        let needed = self.settings.evidence_needed as usize;
         self.hosts
             .values()
-            .filter(|h| h.recent.iter().filter(|g| **g).count() >= needed)
+            .filter(|h| h.is_remembered(self.settings.evidence_needed))
             .count()
     }
 }

@@ -120,23 +120,39 @@ fn decode(key: &str, value: &[u8]) -> Option<StoredProfile> {
     })
 }
 
+fn decode_evidence(host: &str, value: &[u8]) -> Option<StoredEvidence> {
+    let (secs, recent) = value.split_first_chunk::<8>()?;
+    Some(StoredEvidence {
+        host: host.to_string(),
+        updated_at: UNIX_EPOCH + Duration::from_secs(u64::from_le_bytes(*secs)),
+        recent: recent.iter().map(|b| *b != 0).collect(),
+    })
+}
+
+/// Every row of `table` that `decode` can read (none if the table was never written). A record
+/// this version cannot read is skipped, not fatal: what it held is learned again.
+fn read_rows<T>(
+    db: &Database,
+    table: TableDefinition<&str, &[u8]>,
+    decode: impl Fn(&str, &[u8]) -> Option<T>,
+) -> Result<Vec<T>, redb::Error> {
+    let txn = db.begin_read()?;
+    let table = match txn.open_table(table) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut rows = Vec::new();
+    for row in table.iter()? {
+        let (key, value) = row?;
+        rows.extend(decode(key.value(), value.value()));
+    }
+    Ok(rows)
+}
+
 impl ProfileStore for RedbProfileStore {
     fn load(&self) -> Result<Vec<StoredProfile>> {
-        self.with_db("load timeout profiles", |db| {
-            let txn = db.begin_read()?;
-            let table = match txn.open_table(PROFILES) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
-            };
-            let mut profiles = Vec::new();
-            for row in table.iter()? {
-                let (key, value) = row?;
-                // A record this version cannot read is skipped, not fatal: it is relearned.
-                profiles.extend(decode(key.value(), value.value()));
-            }
-            Ok(profiles)
-        })
+        self.with_db("load timeout profiles", |db| read_rows(db, PROFILES, decode))
     }
 
     fn save(&self, profiles: &[StoredProfile]) -> Result<()> {
@@ -173,27 +189,7 @@ impl ProfileStore for RedbProfileStore {
     }
 
     fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {
-        self.with_db("load rendering evidence", |db| {
-            let txn = db.begin_read()?;
-            let table = match txn.open_table(EVIDENCE) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
-            };
-            let mut evidence = Vec::new();
-            for row in table.iter()? {
-                let (host, value) = row?;
-                let Some((secs, recent)) = value.value().split_first_chunk::<8>() else {
-                    continue; // unreadable: relearned
-                };
-                evidence.push(StoredEvidence {
-                    host: host.value().to_string(),
-                    updated_at: UNIX_EPOCH + Duration::from_secs(u64::from_le_bytes(*secs)),
-                    recent: recent.iter().map(|b| *b != 0).collect(),
-                });
-            }
-            Ok(evidence)
-        })
+        self.with_db("load rendering evidence", |db| read_rows(db, EVIDENCE, decode_evidence))
     }
 
     fn save_evidence(&self, evidence: &[StoredEvidence]) -> Result<()> {
