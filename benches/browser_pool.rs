@@ -161,6 +161,42 @@ fn pages_per_second(rt: &Runtime, base: &str, browsers: usize) -> f64 {
     })
 }
 
+/// Renders of the JavaScript page in the stealth overhead comparison, per browser.
+const STEALTH_RENDERS: usize = 60;
+
+/// Median render time (ms) of the JavaScript page on a plain and on a stealth browser, renders
+/// alternating between the two so both see the same machine.
+fn stealth_overhead(base: &str) -> (f64, f64) {
+    let plain = provider();
+    let stealth = ChromeProvider::local(ChromeOptions {
+        stealth: true,
+        ..ChromeOptions::default()
+    })
+    .expect("stealth provider");
+    let (plain_browser, stealth_browser) = (plain.launch().expect("launch"), stealth.launch().expect("launch"));
+    let request = PageRequest::new(format!("{base}/js")).wait_for("#ready");
+    let time = |provider: &ChromeProvider, browser| {
+        let started = Instant::now();
+        black_box(provider.fetch(browser, &request).expect("fetch"));
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    // One untimed render each: the first page of a browser pays for its renderer's start.
+    time(&plain, &plain_browser);
+    time(&stealth, &stealth_browser);
+    let (mut plain_ms, mut stealth_ms) = (Vec::new(), Vec::new());
+    for _ in 0..STEALTH_RENDERS {
+        plain_ms.push(time(&plain, &plain_browser));
+        stealth_ms.push(time(&stealth, &stealth_browser));
+    }
+    plain.close(plain_browser);
+    stealth.close(stealth_browser);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(plain_ms), median(stealth_ms))
+}
+
 fn idle_pss_mib() -> Option<f64> {
     let provider = provider();
     let browser = provider.launch().expect("launch");
@@ -182,6 +218,7 @@ fn main() {
         .map(|n| (n, pages_per_second(&rt, &base, n)))
         .collect();
     let pss = idle_pss_mib();
+    let (plain_ms, stealth_ms) = stealth_overhead(&base);
 
     let ms = |ns: Option<f64>| ns.map(|n| n / 1e6);
     let verdict = |ok: Option<bool>| match ok {
@@ -234,6 +271,11 @@ fn main() {
             "| pages/s with {n} pooled browser(s), {PAGES_PER_THROUGHPUT_RUN} pages | {rate:.2} | {target} | {ok} |"
         ));
     }
+    rows.push(format!(
+        "| JavaScript page, plain / stealth browser (medians of {STEALTH_RENDERS} alternating renders) | {plain_ms:.1} / {stealth_ms:.1} ms: stealth costs {:+.1} ms | ≤ 5 ms | {} |",
+        stealth_ms - plain_ms,
+        verdict(Some(stealth_ms - plain_ms <= 5.0))
+    ));
     rows.push(format!(
         "| PSS of one idle browser (process tree) | {} | (reported) | - |",
         fmt(pss, "MiB")

@@ -211,6 +211,10 @@ pub struct BrowserPoolConfig {
     pub remote_endpoints: Vec<String>,
     /// Warm up in the background instead of before the pool is returned.
     pub background_warmup: bool,
+    /// Browsers hide that they are automated (user agent, client hints, `navigator.webdriver`,
+    /// screen, WebGL, cores); see the README's "Stealth". `riptide extract --engine stealth`
+    /// turns it on for one run.
+    pub stealth: bool,
 }
 
 impl Default for BrowserPoolConfig {
@@ -230,6 +234,7 @@ impl Default for BrowserPoolConfig {
             chrome_path: None,
             remote_endpoints: Vec::new(),
             background_warmup: false,
+            stealth: false,
         }
     }
 }

@@ -533,3 +533,38 @@ fn a_browser_directory_taken_by_another_user_is_worked_around() {
     assert!(stderr(&out).contains("fresh private directory"), "{}", stderr(&out));
     support::assert_empty_dir(&taken);
 }
+
+/// `--engine stealth` renders in browsers that hide they are automated; `--engine headless`
+/// does not (so the page can tell).
+#[test]
+fn engine_stealth_renders_without_announcing_automation() {
+    let Some(_) = chrome_or_skip() else { return };
+    let server = support::local_server::LocalServer::start(|_| {
+        support::local_server::Reply::Html(
+            "<!doctype html><title>who</title><article><h1>Who renders this</h1><p id=\"who\"></p></article>\
+             <script>document.getElementById('who').textContent = 'This page was rendered by a browser whose user agent reads ' + navigator.userAgent + ' and whose webdriver flag is ' + navigator.webdriver + '.';</script>"
+                .into(),
+        )
+    })
+    .expect("local server");
+    let home = tempfile::tempdir().expect("home");
+    let text_with = |engine: &str| {
+        let out = riptide(
+            home.path(),
+            &["extract", "--engine", engine, "--format", "text", &server.url("/who")],
+        );
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let plain = text_with("headless");
+    assert!(
+        plain.contains("HeadlessChrome") && plain.contains("webdriver flag is true"),
+        "{plain}"
+    );
+    let stealth = text_with("stealth");
+    assert!(
+        stealth.contains("Chrome/") && !stealth.contains("HeadlessChrome"),
+        "{stealth}"
+    );
+    assert!(stealth.contains("webdriver flag is false"), "{stealth}");
+}

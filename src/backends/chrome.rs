@@ -27,6 +27,7 @@
 mod launcher;
 mod process_tree;
 mod render;
+mod stealth;
 mod tab;
 
 use render::{RenderFailure, Watched, load};
@@ -106,6 +107,10 @@ pub struct ChromeOptions {
     /// browser requests (the page, its redirects, its frames) after resolving its host, and
     /// fails refused ones with [`FetchError::AddressNotAllowed`]. Default: everything.
     pub address_policy: AddressPolicy,
+    /// Hide the signals that give a headless browser away to bot detectors (see the README's
+    /// "Stealth"): no `HeadlessChrome` in the user agent or client hints, `navigator.webdriver`
+    /// false, a desktop screen, WebGL vendor and core count. Default `false`.
+    pub stealth: bool,
 }
 
 impl Default for ChromeOptions {
@@ -117,6 +122,7 @@ impl Default for ChromeOptions {
             accept_invalid_certs: false,
             render_memory_limit: Some(DEFAULT_RENDER_MEMORY_LIMIT),
             address_policy: AddressPolicy::PERMISSIVE,
+            stealth: false,
         }
     }
 }
@@ -140,6 +146,7 @@ pub struct ChromeProvider {
     accept_invalid_certs: bool,
     render_memory_limit: Option<u64>,
     addresses: AddressPolicy,
+    stealth: bool,
 }
 
 impl std::fmt::Debug for ChromeProvider {
@@ -192,6 +199,7 @@ impl ChromeProvider {
             accept_invalid_certs: options.accept_invalid_certs,
             render_memory_limit: options.render_memory_limit,
             addresses: options.address_policy,
+            stealth: options.stealth,
         })
     }
 
@@ -206,7 +214,8 @@ impl ChromeProvider {
         if !pool.remote_endpoints.is_empty() {
             return Ok(Self::remote(pool.remote_endpoints.clone())?
                 .accept_invalid_certs(accept_invalid_certs)
-                .address_policy(address_policy));
+                .address_policy(address_policy)
+                .stealth(pool.stealth));
         }
         Self::local(ChromeOptions {
             executable: pool.chrome_path.as_deref().map(crate::config::expand_tilde),
@@ -214,6 +223,7 @@ impl ChromeProvider {
             address_policy,
             render_memory_limit: (pool.render_memory_limit_mb > 0)
                 .then_some(pool.render_memory_limit_mb.saturating_mul(1 << 20)),
+            stealth: pool.stealth,
             ..ChromeOptions::default()
         })
     }
@@ -224,6 +234,19 @@ impl ChromeProvider {
     pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
         self.accept_invalid_certs = accept;
         self
+    }
+
+    /// Sets whether browsers hide that they are automated (see [`ChromeOptions::stealth`]). A
+    /// remote browser gets every override that does not need launch flags; its
+    /// `navigator.webdriver` is hidden by script.
+    pub fn stealth(mut self, stealth: bool) -> Self {
+        self.stealth = stealth;
+        self
+    }
+
+    /// Whether browsers hide that they are automated.
+    pub fn is_stealth(&self) -> bool {
+        self.stealth
     }
 
     /// Sets which pages may be loaded (see [`ChromeOptions::address_policy`]).
@@ -253,6 +276,7 @@ impl ChromeProvider {
             // A remote browser's memory cannot be read from here.
             render_memory_limit: None,
             addresses: AddressPolicy::PERMISSIVE,
+            stealth: false,
         })
     }
 
@@ -290,7 +314,15 @@ impl ChromeProvider {
         for d in [&profile, &tmp] {
             std::fs::create_dir_all(d).map_err(|e| Error::io("create a browser directory", d, e))?;
         }
-        let mut args: Vec<OsString> = DEFAULT_ARGS.iter().chain(QUIET_ARGS).map(OsString::from).collect();
+        let mut args: Vec<OsString> = DEFAULT_ARGS
+            .iter()
+            .chain(QUIET_ARGS)
+            .filter(|arg| !(self.stealth && **arg == stealth::AUTOMATION_FLAG))
+            .map(OsString::from)
+            .collect();
+        if self.stealth {
+            args.extend(stealth::LAUNCH_ARGS.iter().map(OsString::from));
+        }
         args.push("--headless".into());
         args.push(format!("--user-data-dir={}", profile.display()).into());
         if !sandbox {

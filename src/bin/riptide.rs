@@ -97,9 +97,15 @@ struct ExtractArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum EngineArg {
+    /// Static first; a browser when the page needs JavaScript.
     Auto,
+    /// A plain HTTP fetch (or file read), never a browser.
     Static,
+    /// Every page rendered in a headless browser.
     Headless,
+    /// Every page rendered in a browser that hides it is automated
+    /// (optimizations.browser_pool.stealth = true).
+    Stealth,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -363,9 +369,10 @@ async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: 
     let engine = match args.engine {
         EngineArg::Auto => EngineChoice::Auto,
         EngineArg::Static => EngineChoice::Static,
-        EngineArg::Headless => EngineChoice::Headless,
+        EngineArg::Headless | EngineArg::Stealth => EngineChoice::Headless,
     };
     let mut config = config.clone();
+    config.optimizations.browser_pool.stealth |= matches!(args.engine, EngineArg::Stealth);
     config.extraction.markdown |= args.format == Format::Markdown;
     config.extraction.content_html |= args.html;
     config.engine_choice.remember_hosts &= !args.no_host_memory;

@@ -1,5 +1,6 @@
-//! Readying a browser's tab before its first page: no blocking dialogs, certificates verified
-//! as configured, and the address policy on every document the tab requests.
+//! Readying a browser's tab before its first page: no blocking dialogs, the stealth overrides
+//! when asked for, certificates verified as configured, and the address policy on every
+//! document the tab requests.
 
 use std::sync::{Arc, Mutex};
 
@@ -32,6 +33,9 @@ impl ChromeProvider {
             include_command_line_api: None,
             run_immediately: None,
         })?;
+        if self.stealth {
+            super::stealth::disguise(tab)?;
+        }
         tab.call_method(Security::SetIgnoreCertificateErrors {
             ignore: self.accept_invalid_certs,
         })?;

@@ -1,0 +1,187 @@
+//! Stealth browsers (issue 10, item 3) on real Chromium: a local page runs the checks that
+//! open-source bot detectors run and reports every signal; a plain headless browser fails them
+//! (so the page can tell), a stealth one passes each, the same way on every page it renders.
+#![cfg(feature = "chrome")]
+
+mod support;
+
+use std::path::PathBuf;
+
+use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::traits::{BrowserProvider, PageRequest};
+use serde_json::Value;
+use support::chrome_or_skip;
+use support::local_server::{LocalServer, Reply};
+
+/// What the detectors read, reported as JSON in `<pre id="signals" data-done>`.
+const SIGNALS_PAGE: &str = r#"<!doctype html><html><head><title>signals</title></head><body><pre id="signals"></pre>
+<script>
+const s = {};
+(async () => {
+  s.userAgent = navigator.userAgent;
+  s.appVersion = navigator.appVersion;
+  s.webdriver = navigator.webdriver;
+  s.webdriverGetter = String(Object.getOwnPropertyDescriptor(Navigator.prototype, 'webdriver').get);
+  s.brands = navigator.userAgentData ? navigator.userAgentData.brands.map(b => b.brand) : null;
+  s.platform = navigator.userAgentData ? navigator.userAgentData.platform : null;
+  s.plugins = navigator.plugins.length;
+  s.mimeTypes = navigator.mimeTypes.length;
+  s.languages = navigator.languages;
+  s.chrome = window.chrome ? Object.keys(window.chrome).sort() : null;
+  const p = await navigator.permissions.query({ name: 'notifications' });
+  s.notification = Notification.permission;
+  s.notificationQuery = p.state;
+  const gl = document.createElement('canvas').getContext('webgl');
+  const info = gl && gl.getExtension('WEBGL_debug_renderer_info');
+  s.webglVendor = info ? gl.getParameter(info.UNMASKED_VENDOR_WEBGL) : null;
+  s.webglRenderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : null;
+  s.getParameterSource = gl ? String(gl.getParameter) : null;
+  s.toStringSource = String(Function.prototype.toString);
+  s.screen = [screen.width, screen.height, screen.availWidth, screen.availHeight];
+  s.window = [outerWidth, outerHeight, innerWidth, innerHeight];
+  s.cores = navigator.hardwareConcurrency;
+})().catch(e => { s.error = String(e && e.stack || e); }).finally(() => {
+  const out = document.getElementById('signals');
+  out.textContent = JSON.stringify(s);
+  out.dataset.done = '1';
+});
+</script></body></html>"#;
+
+fn server() -> LocalServer {
+    LocalServer::start(|target| match target {
+        "/signals" | "/signals-again" => Reply::Html(SIGNALS_PAGE.into()),
+        _ => Reply::NotFound,
+    })
+    .expect("local server")
+}
+
+/// A stealth provider on the Chromium `chrome_or_skip` found.
+fn stealth_provider(plain: &ChromeProvider, runtime_dir: PathBuf) -> ChromeProvider {
+    ChromeProvider::local(ChromeOptions {
+        executable: plain.executable().map(PathBuf::from),
+        runtime_dir: Some(runtime_dir),
+        stealth: true,
+        ..ChromeOptions::default()
+    })
+    .expect("stealth provider")
+}
+
+/// Renders the signals page at each of `paths` on one browser of `provider`.
+fn signals(provider: &ChromeProvider, server: &LocalServer, paths: &[&str]) -> Vec<Value> {
+    let browser = provider.launch().expect("launch");
+    let found = paths
+        .iter()
+        .map(|path| {
+            let request = PageRequest::new(server.url(path)).wait_for("#signals[data-done]");
+            let page = provider.fetch(&browser, &request).expect("renders");
+            let body = &page.html[page.html.find("id=\"signals\"").expect("signals element")..];
+            let json = &body[body.find('>').expect("tag end") + 1..body.find("</pre>").expect("element end")];
+            let json = json.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("signals are JSON ({e}): {json}"))
+        })
+        .collect();
+    provider.close(browser);
+    found
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_string()
+}
+
+/// The page can tell a plain headless browser: without this, the stealth test below could pass
+/// on a page that detects nothing.
+#[test]
+fn the_signals_page_unmasks_plain_headless() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = server();
+    let plain = &signals(&provider, &server, &["/signals"])[0];
+    assert!(plain.get("error").is_none(), "the checks threw: {plain}");
+    assert!(text(plain, "userAgent").contains("HeadlessChrome"), "{plain}");
+    assert_eq!(plain["webdriver"], Value::Bool(true), "{plain}");
+    assert!(text(plain, "webglRenderer").contains("SwiftShader"), "{plain}");
+    assert_eq!(plain["screen"][0], 800, "{plain}");
+}
+
+#[test]
+fn stealth_hides_each_signal_the_same_way_on_every_page() {
+    let Some((plain, dir)) = chrome_or_skip() else {
+        return;
+    };
+    let provider = stealth_provider(&plain, dir);
+    assert!(provider.is_stealth());
+    let server = server();
+    let pages = signals(&provider, &server, &["/signals", "/signals-again"]);
+    let s = &pages[0];
+    assert!(s.get("error").is_none(), "the checks threw: {s}");
+
+    let user_agent = text(s, "userAgent");
+    assert!(
+        !user_agent.contains("Headless") && user_agent.contains("Chrome/"),
+        "{user_agent}"
+    );
+    assert!(!text(s, "appVersion").contains("Headless"), "{s}");
+    let brands = s["brands"].as_array().expect("client hints");
+    assert!(
+        !brands.is_empty() && brands.iter().all(|b| !b.as_str().unwrap_or("").contains("Headless")),
+        "{s}"
+    );
+    assert_eq!(s["platform"], "Linux", "{s}");
+
+    assert_eq!(s["webdriver"], Value::Bool(false), "{s}");
+    assert!(text(s, "webdriverGetter").contains("[native code]"), "{s}");
+
+    assert!(
+        s["plugins"].as_u64() > Some(0) && s["mimeTypes"].as_u64() > Some(0),
+        "{s}"
+    );
+    assert_eq!(s["languages"], serde_json::json!(["en-US", "en"]), "{s}");
+    assert_eq!(s["chrome"], serde_json::json!(["app", "csi", "loadTimes"]), "{s}");
+    // Headless used to answer `denied` to one and `prompt` to the other.
+    let expected_query = match text(s, "notification").as_str() {
+        "default" => "prompt".to_string(),
+        other => other.to_string(),
+    };
+    assert_eq!(text(s, "notificationQuery"), expected_query, "{s}");
+
+    let (vendor, renderer) = (text(s, "webglVendor"), text(s, "webglRenderer"));
+    assert!(vendor.contains("Intel") && renderer.contains("Intel"), "{s}");
+    assert!(!renderer.contains("SwiftShader"), "{s}");
+    assert!(text(s, "getParameterSource").contains("[native code]"), "{s}");
+    assert!(text(s, "toStringSource").contains("[native code]"), "{s}");
+
+    let screen: Vec<u64> = serde_json::from_value(s["screen"].clone()).expect("screen");
+    let window: Vec<u64> = serde_json::from_value(s["window"].clone()).expect("window");
+    assert_eq!(&screen[..2], &[1920, 1080], "{s}");
+    assert!(window[0] > 0 && window[0] <= screen[0] && window[1] <= screen[1], "{s}");
+    assert_eq!(s["cores"], 8, "{s}");
+
+    assert_eq!(pages[0], pages[1], "one browser reports the same on every page");
+}
+
+/// A remote browser started with `--enable-automation` (riptide cannot choose its flags): the
+/// stealth provider still hides `navigator.webdriver` (by script) and the rest (by DevTools).
+#[test]
+fn a_remote_browser_started_for_automation_is_disguised_too() {
+    let Some((local, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let executable = local.executable().expect("local").to_path_buf();
+    let remote = support::RemoteChromium::start_with(&executable, &["--enable-automation"]);
+    let server = server();
+
+    let plain = ChromeProvider::remote(vec![remote.ws_url.clone()]).expect("remote");
+    let before = &signals(&plain, &server, &["/signals"])[0];
+    assert_eq!(before["webdriver"], Value::Bool(true), "{before}");
+
+    let provider = ChromeProvider::remote(vec![remote.ws_url.clone()])
+        .expect("remote")
+        .stealth(true);
+    let s = &signals(&provider, &server, &["/signals"])[0];
+    assert!(s.get("error").is_none(), "the checks threw: {s}");
+    assert_eq!(s["webdriver"], Value::Bool(false), "{s}");
+    assert!(text(s, "webdriverGetter").contains("[native code]"), "{s}");
+    assert!(!text(s, "userAgent").contains("Headless"), "{s}");
+    assert_eq!(s["screen"][0], 1920, "{s}");
+}
