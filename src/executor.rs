@@ -98,6 +98,7 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) wait_for: Option<String>,
     pub(crate) wait_until: WaitUntil,
     pub(crate) settle: Option<Duration>,
+    pub(crate) isolation: crate::traits::Isolation,
     pub(crate) report_file: Option<PathBuf>,
     /// Hosts where rendering kept adding content: `Auto` renders them directly.
     pub(crate) rendering_evidence: Mutex<RenderingEvidence>,
@@ -434,7 +435,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 let deadline = timeout.saturating_sub(PARTIAL_MARGIN.min(timeout / 5));
                 let mut request = PageRequest::new(url.clone())
                     .deadline(deadline)
-                    .wait_until(self.wait_until);
+                    .wait_until(self.wait_until)
+                    .isolation(self.isolation);
                 request.wait_for = self.wait_for.clone();
                 request.settle = self.settle;
                 let renderer = &renderer;

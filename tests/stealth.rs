@@ -36,6 +36,8 @@ const s = {};
   s.webglVendor = info ? gl.getParameter(info.UNMASKED_VENDOR_WEBGL) : null;
   s.webglRenderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : null;
   s.getParameterSource = gl ? String(gl.getParameter) : null;
+  s.webglVersion = gl ? gl.getParameter(gl.VERSION) : null;
+  s.context2d = typeof document.createElement('canvas').getContext('2d');
   s.toStringSource = String(Function.prototype.toString);
   s.screen = [screen.width, screen.height, screen.availWidth, screen.availHeight];
   s.window = [outerWidth, outerHeight, innerWidth, innerHeight];
@@ -149,6 +151,9 @@ fn stealth_hides_each_signal_the_same_way_on_every_page() {
     assert!(vendor.contains("Intel") && renderer.contains("Intel"), "{s}");
     assert!(!renderer.contains("SwiftShader"), "{s}");
     assert!(text(s, "getParameterSource").contains("[native code]"), "{s}");
+    // What is not disguised still works through the replaced functions.
+    assert!(text(s, "webglVersion").starts_with("WebGL"), "{s}");
+    assert_eq!(s["context2d"], "object", "{s}");
     assert!(text(s, "toStringSource").contains("[native code]"), "{s}");
 
     let screen: Vec<u64> = serde_json::from_value(s["screen"].clone()).expect("screen");

@@ -24,14 +24,15 @@
 //!   until it is reaped when the browser is dropped, so liveness is read from
 //!   `/proc/<pid>/stat`.
 
+mod context;
 mod launcher;
 mod process_tree;
 mod render;
 mod stealth;
 mod tab;
 
+use context::{BrowsingContext, Current};
 use render::{RenderFailure, Watched, load};
-use tab::Refusals;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -343,7 +344,7 @@ impl ChromeProvider {
             .map_err(BoxError::from)
             .and_then(|browser| {
                 let tab = browser.new_tab()?;
-                let refusals = self.prepare(&tab)?;
+                let refusals = self.tab_setup().prepare(&tab)?;
                 Ok((browser, tab, refusals))
             });
         let (browser, tab, refusals) = match connected {
@@ -356,8 +357,7 @@ impl ChromeProvider {
         };
         Ok(ChromeBrowser {
             browser: Some(browser),
-            tab,
-            refusals,
+            current: BrowsingContext::first(tab, refusals),
             pid: Some(pid),
             child: Some(started.child),
             dir: Some(dir),
@@ -381,12 +381,11 @@ impl ChromeProvider {
         let (tab, refusals) = browser
             .new_tab()
             .map_err(BoxError::from)
-            .and_then(|tab| self.prepare(&tab).map(|refusals| (tab, refusals)))
+            .and_then(|tab| self.tab_setup().prepare(&tab).map(|refusals| (tab, refusals)))
             .map_err(err)?;
         Ok(ChromeBrowser {
             browser: Some(browser),
-            tab,
-            refusals,
+            current: BrowsingContext::first(tab, refusals),
             pid: None,
             child: None,
             dir: None,
@@ -401,8 +400,8 @@ impl ChromeProvider {
 /// One browser with its warm tab.
 pub struct ChromeBrowser {
     browser: Option<Browser>,
-    tab: Arc<Tab>,
-    refusals: Refusals,
+    /// The browser context pages render in now, and its readied tab.
+    current: Current,
     pid: Option<u32>,
     /// The local browser's process, reaped when the browser is dropped.
     child: Option<std::process::Child>,
@@ -445,6 +444,11 @@ impl ChromeBrowser {
     /// The per-browser directory (profile and temporary files) of a local browser.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
+    }
+
+    /// The readied tab of the context pages render in now.
+    fn tab(&self) -> Arc<Tab> {
+        crate::sync::lock(&self.current).tab.clone()
     }
 
     fn alive(&self) -> bool {
@@ -506,7 +510,7 @@ impl BrowserProvider for ChromeProvider {
         if !browser.alive() {
             return Err(BrowserError::dead("its process has exited").into());
         }
-        let tab = browser.tab.clone();
+        let tab = browser.tab();
         let (tx, rx) = mpsc::channel();
         // The CDP call blocks without a deadline of its own; a frozen browser never answers, so
         // the probe answers for it. The thread holds only the tab (the connection), not the
@@ -533,7 +537,12 @@ impl BrowserProvider for ChromeProvider {
         if browser.cancelled.swap(false, Ordering::AcqRel) {
             return Err(FetchError::Cancelled.into());
         }
-        let refusals = || crate::sync::lock(&browser.refusals).take();
+        // The refusals of the tab the page rendered in: read after the render, which may have
+        // moved to a fresh context's tab.
+        let refusals = || {
+            let refusals = crate::sync::lock(&browser.current).refusals.clone();
+            crate::sync::lock(&refusals).take()
+        };
         drop(refusals());
         let Some(left) = deadline.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else {
             return Err(timed_out());
@@ -542,12 +551,20 @@ impl BrowserProvider for ChromeProvider {
         // that never yields (`while (true) {}`) never lets its renderer answer. So the render
         // runs on a thread of its own and this one keeps the deadline.
         let (tx, rx) = mpsc::channel();
-        let tab = browser.tab.clone();
-        let job = request.clone();
+        let handle = browser
+            .browser
+            .clone()
+            .ok_or_else(|| Error::from(BrowserError::dead("it was closed")))?;
+        let (setup, current, job) = (self.tab_setup(), browser.current.clone(), request.clone());
         std::thread::Builder::new()
             .name("riptide-render".into())
             .spawn(move || {
-                let _ = tx.send(load(&tab, &job, started));
+                // A fresh browser context first when the request's isolation asks for one.
+                let tab = context::tab_for(handle, &setup, &current, &job).map(|(tab, _)| tab);
+                let _ = tx.send(match tab {
+                    Ok(tab) => load(&tab, &job, started),
+                    Err(e) => Err(RenderFailure::Protocol(e)),
+                });
             })
             .map_err(|e| Error::from(BrowserError::dead(e)))?;
         let watched = self.watch(browser, &rx, started + left);
@@ -573,7 +590,7 @@ impl BrowserProvider for ChromeProvider {
                 // page's script or a dialog: the browser is killed (or, remote, disconnected).
                 // Both the render and the stop must answer: a stop still in flight when this
                 // returns could stop the browser's next navigation.
-                let tab = browser.tab.clone();
+                let tab = browser.tab();
                 let (stopped, stop_answered) = mpsc::channel();
                 std::thread::spawn(move || {
                     let _ = tab.stop_loading();

@@ -74,6 +74,10 @@ struct ExtractArgs {
     /// directly (engine_choice.remember_hosts = false).
     #[arg(long)]
     no_host_memory: bool,
+    /// Which rendered pages share cookies and storage
+    /// (optimizations.browser_pool.isolation; default site).
+    #[arg(long, value_enum)]
+    isolation: Option<IsolationArg>,
     /// When a rendered page counts as loaded; one not loaded by its deadline is taken as it
     /// stands and marked `"partial": true`.
     #[arg(long, value_enum, default_value_t = WaitArg::Load)]
@@ -106,6 +110,16 @@ enum EngineArg {
     /// Every page rendered in a browser that hides it is automated
     /// (optimizations.browser_pool.stealth = true).
     Stealth,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum IsolationArg {
+    /// A fresh browser context whenever the site changes.
+    Site,
+    /// A fresh browser context for every page.
+    Page,
+    /// One context for every page of a browser: a session.
+    Shared,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -373,6 +387,13 @@ async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: 
     };
     let mut config = config.clone();
     config.optimizations.browser_pool.stealth |= matches!(args.engine, EngineArg::Stealth);
+    if let Some(isolation) = args.isolation {
+        config.optimizations.browser_pool.isolation = match isolation {
+            IsolationArg::Site => riptide::Isolation::Site,
+            IsolationArg::Page => riptide::Isolation::Page,
+            IsolationArg::Shared => riptide::Isolation::Shared,
+        };
+    }
     config.extraction.markdown |= args.format == Format::Markdown;
     config.extraction.content_html |= args.html;
     config.engine_choice.remember_hosts &= !args.no_host_memory;

@@ -14,7 +14,7 @@ use crate::extract::ExtractOptions;
 use crate::metrics::ExtractionCounters;
 use crate::policies::{AddressPolicy, FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
-use crate::traits::{BrowserProvider, ModuleCache, ProfileStore, TimeoutPolicy, WaitUntil, WasmRuntime};
+use crate::traits::{BrowserProvider, Isolation, ModuleCache, ProfileStore, TimeoutPolicy, WaitUntil, WasmRuntime};
 
 /// Pages larger than this are refused ([`FetchError::BodyTooLarge`](crate::error::FetchError::BodyTooLarge)) unless raised with
 /// [`ExecutorBuilder::max_body_bytes`].
@@ -60,6 +60,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     wait_for: Option<String>,
     wait_until: WaitUntil,
     settle: Option<Duration>,
+    isolation: Option<Isolation>,
     report_file: Option<PathBuf>,
     retry_seed: Option<u64>,
     evidence_store: Option<Arc<dyn ProfileStore>>,
@@ -105,6 +106,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_for: None,
             wait_until: WaitUntil::Load,
             settle: Some(DEFAULT_SETTLE),
+            isolation: None,
             report_file: None,
             retry_seed: None,
             evidence_store: None,
@@ -158,6 +160,13 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         self
     }
 
+    /// Which earlier renders' cookies and storage a render may see (default: the config's
+    /// `[optimizations.browser_pool] isolation`, [`Isolation::Site`]).
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = Some(isolation);
+        self
+    }
+
     /// Headless renders also wait until this CSS selector matches.
     pub fn wait_for(mut self, selector: impl Into<String>) -> Self {
         self.wait_for = Some(selector.into());
@@ -195,6 +204,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     pub fn build(self) -> Result<Executor<B, R, C, T>> {
         let (provider, cache, policy) = (self.provider, self.cache, self.policy);
         let c = &self.config;
+        let isolation = self.isolation.unwrap_or(c.optimizations.browser_pool.isolation);
         let mut evidence = RenderingEvidence::new(c.engine_choice.clone());
         if let Some(store) = &self.evidence_store
             && c.engine_choice.remember_hosts
@@ -246,6 +256,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_for: self.wait_for,
             wait_until: self.wait_until,
             settle: self.settle,
+            isolation,
             report_file,
             rendering_evidence,
             evidence_store: self.evidence_store,

@@ -95,6 +95,26 @@ impl WaitUntil {
     pub const NETWORK_IDLE: Duration = Duration::from_millis(500);
 }
 
+/// Which pages of one browser share cookies, storage and cache.
+///
+/// A fresh browser context is an incognito window: nothing a page stored survives into it.
+/// Making one costs a few DevTools calls (BENCHMARKS.md), which [`Isolation::Site`] pays only
+/// when the site changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// A fresh context whenever the page's site (scheme, host and port) differs from the last
+    /// one the browser rendered: pages of one site share state, as in one visit; nothing
+    /// crosses to another site, nor back after another site came between.
+    #[default]
+    Site,
+    /// A fresh context for every page.
+    Page,
+    /// The context the browser has, whatever it rendered before: a session whose cookies
+    /// carry across pages and sites (on that browser).
+    Shared,
+}
+
 /// One page to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
@@ -109,6 +129,8 @@ pub struct PageRequest {
     pub settle: Option<Duration>,
     /// When the page counts as loaded.
     pub wait_until: WaitUntil,
+    /// Which earlier pages' cookies and storage this one may see.
+    pub isolation: Isolation,
 }
 
 impl PageRequest {
@@ -124,7 +146,14 @@ impl PageRequest {
             wait_for: None,
             settle: None,
             wait_until: WaitUntil::Load,
+            isolation: Isolation::Site,
         }
+    }
+
+    /// Sets which earlier pages' cookies and storage this one may see.
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
     }
 
     /// Sets when the page counts as loaded.

@@ -13,12 +13,13 @@
 //! - launch flags (local browsers): no `--enable-automation`, the `AutomationControlled` Blink
 //!   feature off, a 1920x1080 window;
 //! - DevTools overrides on the browser's tab, which outlive navigations: the user agent without
-//!   `Headless` and client hints to match it, the `en-US` language list, a 1920x1080 screen,
-//!   eight cores;
+//!   `Headless` and client hints to match it, the `en-US` language list, eight cores;
 //! - [`SCRIPT`], run in every document before the page's own scripts
 //!   (`Page.addScriptToEvaluateOnNewDocument`): `navigator.webdriver` false even on a remote
-//!   browser started with automation flags, and a WebGL vendor and renderer of a common Intel
-//!   GPU. Its replacement functions print as native code.
+//!   browser started with automation flags, a 1920x1080 `screen`, and a WebGL vendor and
+//!   renderer of a common Intel GPU (patched when the page first asks for a WebGL context).
+//!   Its replacement functions print as native code. The screen is set here rather than with
+//!   `Emulation.setDeviceMetricsOverride`, which measured a few milliseconds a page.
 
 use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::{Browser, Emulation, Page};
@@ -44,9 +45,10 @@ const CORES: u32 = 8;
 /// The languages a stealth browser asks for (`Accept-Language`, `navigator.languages`).
 const ACCEPT_LANGUAGE: &str = "en-US,en";
 
-/// Runs in every document before its own scripts. Functions it installs print as native code
-/// (`Function.prototype.toString` is wrapped for them alone), since detectors look.
-pub(super) const SCRIPT: &str = r#"(() => {
+/// Runs in every document before its own scripts ([`script`] fills in the screen size).
+/// Functions it installs print as native code (`Function.prototype.toString` is wrapped for
+/// them alone), since detectors look.
+const SCRIPT: &str = r#"(() => {
   const disguised = new WeakMap();
   const original = Function.prototype.toString;
   const nativeToString = function toString() {
@@ -61,19 +63,79 @@ pub(super) const SCRIPT: &str = r#"(() => {
     Object.defineProperty(Navigator.prototype, 'webdriver', { get, configurable: true, enumerable: true });
   }
 
+  const SCREEN = { width: WIDTH, height: HEIGHT, availWidth: WIDTH, availHeight: HEIGHT };
+  for (const [name, value] of Object.entries(SCREEN)) {
+    const get = native(function () { return value; }, `get ${name}`);
+    Object.defineProperty(Screen.prototype, name, { get, configurable: true, enumerable: true });
+  }
+
+  // WebGL's interfaces are patched when a page first asks for a WebGL context, not here:
+  // touching them in every document costs milliseconds a page.
   const VENDOR = 0x9245, RENDERER = 0x9246;
-  for (const proto of [self.WebGLRenderingContext, self.WebGL2RenderingContext].filter(Boolean).map(c => c.prototype)) {
-    const getParameter = proto.getParameter;
+  const patched = new WeakSet();
+  const patchWebGl = (context) => {
+    const proto = Object.getPrototypeOf(context);
+    if (!proto || patched.has(proto)) return;
+    patched.add(proto);
+    // The originals under other names: a named function expression's name is bound inside it.
+    const originalGetParameter = proto.getParameter;
     proto.getParameter = native(function getParameter(name) {
       if (name === VENDOR) return 'Google Inc. (Intel)';
       if (name === RENDERER) return 'ANGLE (Intel, Mesa Intel(R) UHD Graphics 620 (KBL GT2), OpenGL 4.6)';
-      return getParameter.call(this, name);
+      return originalGetParameter.call(this, name);
     }, 'getParameter');
+  };
+  for (const Canvas of [self.HTMLCanvasElement, self.OffscreenCanvas].filter(Boolean)) {
+    const originalGetContext = Canvas.prototype.getContext;
+    Canvas.prototype.getContext = native(function getContext(type, ...options) {
+      const context = originalGetContext.call(this, type, ...options);
+      if (context && /webgl/i.test(String(type))) patchWebGl(context);
+      return context;
+    }, 'getContext');
   }
 })();"#;
 
-/// Applies the stealth overrides and script to `tab` (see the module docs).
+/// [`SCRIPT`] for [`SCREEN`].
+fn script() -> String {
+    SCRIPT
+        .replace("WIDTH", &SCREEN.0.to_string())
+        .replace("HEIGHT", &SCREEN.1.to_string())
+}
+
+/// Applies the stealth overrides and script to `tab` (see the module docs). The three are
+/// independent and sent at once (see `TabSetup::prepare` for why).
 pub(super) fn disguise(tab: &Tab) -> Result<(), BoxError> {
+    std::thread::scope(|scope| {
+        let settings = [
+            scope.spawn(|| set_user_agent(tab)),
+            scope.spawn(|| {
+                tab.call_method(Emulation::SetHardwareConcurrencyOverride {
+                    hardware_concurrency: CORES,
+                })
+                .map(drop)
+                .map_err(BoxError::from)
+            }),
+            scope.spawn(|| {
+                tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
+                    source: script(),
+                    world_name: None,
+                    include_command_line_api: None,
+                    run_immediately: None,
+                })
+                .map(drop)
+                .map_err(BoxError::from)
+            }),
+        ];
+        settings.into_iter().try_for_each(|setting| {
+            setting
+                .join()
+                .unwrap_or_else(|_| Err("disguising the tab panicked".into()))
+        })
+    })
+}
+
+/// The browser's own user agent without `Headless`, and client hints to match.
+fn set_user_agent(tab: &Tab) -> Result<(), BoxError> {
     let version = tab.call_method(Browser::GetVersion(None))?;
     let user_agent = version.user_agent.replace("HeadlessChrome", "Chrome");
     // `HeadlessChrome/156.0.7632.45`: the version after the slash.
@@ -106,32 +168,6 @@ pub(super) fn disguise(tab: &Tab) -> Result<(), BoxError> {
             wow_64: Some(false),
             form_factors: None,
         }),
-    })?;
-    tab.call_method(Emulation::SetDeviceMetricsOverride {
-        // Zero width and height: the viewport stays the window's; only the screen is set.
-        width: 0,
-        height: 0,
-        device_scale_factor: 0.0,
-        mobile: false,
-        scale: None,
-        screen_width: Some(SCREEN.0),
-        screen_height: Some(SCREEN.1),
-        position_x: None,
-        position_y: None,
-        dont_set_visible_size: Some(true),
-        screen_orientation: None,
-        viewport: None,
-        display_feature: None,
-        device_posture: None,
-    })?;
-    tab.call_method(Emulation::SetHardwareConcurrencyOverride {
-        hardware_concurrency: CORES,
-    })?;
-    tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
-        source: SCRIPT.into(),
-        world_name: None,
-        include_command_line_api: None,
-        run_immediately: None,
     })?;
     Ok(())
 }

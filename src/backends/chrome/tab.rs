@@ -12,6 +12,7 @@ use headless_chrome::protocol::cdp::{Fetch, Network, Page, Security};
 
 use super::ChromeProvider;
 use crate::error::BoxError;
+use crate::policies::AddressPolicy;
 
 /// Disables the page dialogs that block a renderer until someone answers them (`alert`,
 /// `confirm`, `prompt`, `print`). Installed in every document before its own scripts run.
@@ -21,25 +22,77 @@ const NO_DIALOGS: &str =
 /// The address policy's last refusal in a tab (`url: why`), for its fetch to report.
 pub(super) type Refusals = Arc<Mutex<Option<String>>>;
 
+/// What readying a tab needs from the provider, apart from it so a render thread can ready
+/// the tab of a fresh browser context itself.
+#[derive(Debug, Clone)]
+pub(super) struct TabSetup {
+    pub accept_invalid_certs: bool,
+    pub stealth: bool,
+    pub addresses: AddressPolicy,
+}
+
 impl ChromeProvider {
+    pub(super) fn tab_setup(&self) -> TabSetup {
+        TabSetup {
+            accept_invalid_certs: self.accept_invalid_certs,
+            stealth: self.stealth,
+            addresses: self.addresses.clone(),
+        }
+    }
+}
+
+impl TabSetup {
     /// Readies a new tab: no blocking dialogs in any page it loads, certificates verified (or
     /// not) as configured whatever flags the browser was started with, and, when the address
     /// policy refuses anything, every document request checked against it (documents only:
     /// intercepting every image and script would cost a DevTools round trip each).
+    ///
+    /// The settings are independent, so they are sent at once from threads of their own: each
+    /// DevTools call waits on headless_chrome's websocket polling (up to ~100 ms), and calls in
+    /// flight together share one wait. This is on the path of every launch and every fresh
+    /// browser context.
     pub(super) fn prepare(&self, tab: &Tab) -> std::result::Result<Refusals, BoxError> {
-        tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
-            source: NO_DIALOGS.into(),
-            world_name: None,
-            include_command_line_api: None,
-            run_immediately: None,
-        })?;
-        if self.stealth {
-            super::stealth::disguise(tab)?;
-        }
-        tab.call_method(Security::SetIgnoreCertificateErrors {
-            ignore: self.accept_invalid_certs,
-        })?;
         let refusals = Refusals::default();
+        std::thread::scope(|scope| {
+            let settings = [
+                scope.spawn(|| {
+                    tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
+                        source: NO_DIALOGS.into(),
+                        world_name: None,
+                        include_command_line_api: None,
+                        run_immediately: None,
+                    })
+                    .map(drop)
+                    .map_err(BoxError::from)
+                }),
+                scope.spawn(|| {
+                    tab.call_method(Security::SetIgnoreCertificateErrors {
+                        ignore: self.accept_invalid_certs,
+                    })
+                    .map(drop)
+                    .map_err(BoxError::from)
+                }),
+                scope.spawn(|| {
+                    if self.stealth {
+                        super::stealth::disguise(tab)
+                    } else {
+                        Ok(())
+                    }
+                }),
+                scope.spawn(|| self.check_documents(tab, &refusals)),
+            ];
+            settings.into_iter().try_for_each(|setting| {
+                setting
+                    .join()
+                    .unwrap_or_else(|_| Err("readying the tab panicked".into()))
+            })
+        })?;
+        Ok(refusals)
+    }
+
+    /// When the address policy refuses anything, checks every document request of `tab`
+    /// against it, noting refusals in `refusals`.
+    fn check_documents(&self, tab: &Tab, refusals: &Refusals) -> std::result::Result<(), BoxError> {
         if self.addresses.restricts() {
             let policy = self.addresses.clone();
             let refused = refusals.clone();
@@ -69,6 +122,6 @@ impl ChromeProvider {
                 None,
             )?;
         }
-        Ok(refusals)
+        Ok(())
     }
 }

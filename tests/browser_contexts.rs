@@ -1,0 +1,73 @@
+//! Isolation between renders (issue 10, item 4) on real Chromium: what a page stores (a cookie,
+//! `localStorage`) is seen by later pages only as `Isolation` allows.
+#![cfg(feature = "chrome")]
+
+mod support;
+
+use riptide::Isolation;
+use riptide::backends::chrome::ChromeProvider;
+use riptide::traits::{BrowserProvider, PageRequest};
+use support::chrome_or_skip;
+use support::local_server::{LocalServer, Reply};
+
+/// Counts its own visits in a cookie and in `localStorage`, and shows both counts.
+const COUNTER: &str = r#"<!doctype html><title>counter</title><p id="visits"></p><script>
+const cookie = Number((document.cookie.match(/visits=(\d+)/) || [0, 0])[1]) + 1;
+document.cookie = `visits=${cookie}; path=/; max-age=3600`;
+const stored = Number(localStorage.getItem('visits') || 0) + 1;
+localStorage.setItem('visits', String(stored));
+const out = document.getElementById('visits');
+out.textContent = `cookie ${cookie} storage ${stored}`;
+out.dataset.done = '1';
+</script>"#;
+
+fn server() -> LocalServer {
+    LocalServer::start(|_| Reply::Html(COUNTER.into())).expect("local server")
+}
+
+/// The counts the counter page shows when rendered at `url` under `isolation`.
+fn visit(
+    provider: &ChromeProvider,
+    browser: &<ChromeProvider as BrowserProvider>::Browser,
+    url: &str,
+    isolation: Isolation,
+) -> String {
+    let request = PageRequest::new(url)
+        .wait_for("#visits[data-done]")
+        .isolation(isolation);
+    let html = provider.fetch(browser, &request).expect("renders").html;
+    let start = html.find("cookie ").expect("counts shown");
+    html[start..start + html[start..].find('<').expect("end")].to_string()
+}
+
+#[test]
+fn each_isolation_shares_exactly_what_it_says() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = server();
+    // Two sites on one server: 127.0.0.1 and localhost are different hosts.
+    let a = server.url("/a");
+    let b = a.replace("127.0.0.1", "localhost");
+    let browser = provider.launch().expect("launch");
+
+    // Site (the default): one site's pages share; another site in between starts afresh.
+    assert_eq!(visit(&provider, &browser, &a, Isolation::Site), "cookie 1 storage 1");
+    assert_eq!(visit(&provider, &browser, &a, Isolation::Site), "cookie 2 storage 2");
+    assert_eq!(visit(&provider, &browser, &b, Isolation::Site), "cookie 1 storage 1");
+    assert_eq!(
+        visit(&provider, &browser, &a, Isolation::Site),
+        "cookie 1 storage 1",
+        "a site is not seen again after another"
+    );
+
+    // Page: nothing survives from one render to the next, even on one site.
+    assert_eq!(visit(&provider, &browser, &a, Isolation::Page), "cookie 1 storage 1");
+    assert_eq!(visit(&provider, &browser, &a, Isolation::Page), "cookie 1 storage 1");
+
+    // Shared: a session, across sites and back.
+    assert_eq!(visit(&provider, &browser, &a, Isolation::Shared), "cookie 2 storage 2");
+    assert_eq!(visit(&provider, &browser, &b, Isolation::Shared), "cookie 1 storage 1");
+    assert_eq!(visit(&provider, &browser, &a, Isolation::Shared), "cookie 3 storage 3");
+    provider.close(browser);
+}
