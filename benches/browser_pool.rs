@@ -25,11 +25,18 @@ use local_server::{LocalServer, Reply};
 
 use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
 use riptide::traits::{BrowserProvider, PageRequest};
-use riptide::{BrowserPool, Isolation, PoolOptions};
+use riptide::{BrowserPool, Isolation, PoolOptions, ResourceKind};
 use support::{criterion_dir, median_ns};
 use tokio::runtime::Runtime;
 
 const PAGES_PER_THROUGHPUT_RUN: usize = 48;
+
+/// Pictures on the image-heavy page, and the size of each.
+const IMAGES_PER_PAGE: usize = 40;
+const IMAGE_BYTES: usize = 100 << 10;
+
+/// Renders of the image-heavy page per setting in the blocking comparison.
+const BLOCKING_RENDERS: usize = 30;
 
 /// Serves `/static` (~100 KB) and `/js` (built by script) on 127.0.0.1.
 fn serve() -> LocalServer {
@@ -44,7 +51,28 @@ fn serve() -> LocalServer {
     page.push_str("</main></body></html>");
     let js = r#"<!doctype html><html><head><title>js</title></head><body><div id="app"></div>
 <script>setTimeout(() => { document.getElementById("app").innerHTML = `<p id="ready" data-t="${performance.now().toFixed(3)}">built</p>`; }, 20);</script></body></html>"#;
-    LocalServer::start(move |url| Reply::Html(if url == "/js" { js.to_string() } else { page.clone() })).expect("bind")
+    let mut images =
+        String::from("<!doctype html><html><head><title>images</title></head><body><main><p>A page of pictures.</p>");
+    for i in 0..IMAGES_PER_PAGE {
+        images.push_str(&format!(
+            "<figure><img src=\"/img/{i}.jpg\"><figcaption>Picture {i}</figcaption></figure>"
+        ));
+    }
+    images.push_str("</main></body></html>");
+    // Incompressible bytes, so the picture costs its full size on the wire.
+    let picture: Vec<u8> = (0..IMAGE_BYTES as u64)
+        .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
+        .collect();
+    LocalServer::start(move |url| match url {
+        "/js" => Reply::Html(js.to_string()),
+        "/images" => Reply::Html(images.clone()),
+        u if u.starts_with("/img/") => Reply::Data {
+            content_type: "image/jpeg",
+            body: picture.clone(),
+        },
+        _ => Reply::Html(page.clone()),
+    })
+    .expect("bind")
 }
 
 fn provider() -> ChromeProvider {
@@ -265,6 +293,43 @@ fn isolation_cost(base: &str) -> (f64, f64, Option<f64>) {
     (median(shared), median(fresh), pss)
 }
 
+/// Median render (ms) of the image-heavy page on a browser that loads pictures and on one that
+/// blocks them (`ResourceKind::Image`), renders alternating between the two.
+fn blocking_gain(base: &str) -> (f64, f64) {
+    let plain = provider();
+    let blocking = ChromeProvider::local(ChromeOptions {
+        block_resources: vec![ResourceKind::Image],
+        ..ChromeOptions::default()
+    })
+    .expect("blocking provider");
+    let (plain_browser, blocking_browser) = (plain.launch().expect("launch"), blocking.launch().expect("launch"));
+    let request = PageRequest::new(format!("{base}/images"));
+    let mut seed = 0xd1b5_4a32_d192_ed03_u64;
+    let mut render = |provider: &ChromeProvider, browser| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(seed % 100));
+        let started = Instant::now();
+        black_box(provider.fetch(browser, &request).expect("fetch"));
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    render(&plain, &plain_browser);
+    render(&blocking, &blocking_browser);
+    let (mut loads, mut blocks) = (Vec::new(), Vec::new());
+    for _ in 0..BLOCKING_RENDERS {
+        loads.push(render(&plain, &plain_browser));
+        blocks.push(render(&blocking, &blocking_browser));
+    }
+    plain.close(plain_browser);
+    blocking.close(blocking_browser);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(loads), median(blocks))
+}
+
 fn idle_pss_mib() -> Option<f64> {
     let provider = provider();
     let browser = provider.launch().expect("launch");
@@ -288,6 +353,7 @@ fn main() {
     let pss = idle_pss_mib();
     let ((plain_ms, stealth_ms), (plain_in_page, stealth_in_page)) = stealth_overhead(&base);
     let (shared_ms, fresh_ms, pss_after_contexts) = isolation_cost(&base);
+    let (loading_ms, blocking_ms) = blocking_gain(&base);
 
     let ms = |ns: Option<f64>| ns.map(|n| n / 1e6);
     let verdict = |ok: Option<bool>| match ok {
@@ -352,6 +418,13 @@ fn main() {
     rows.push(format!(
         "| JavaScript page, alternating two sites: shared context / fresh context per page (medians of {ISOLATION_RENDERS} each) | {shared_ms:.1} / {fresh_ms:.1} ms: a context costs {:+.1} ms | (reported) | - |",
         fresh_ms - shared_ms
+    ));
+    rows.push(format!(
+        "| page of {IMAGES_PER_PAGE} pictures of {} KiB, pictures loaded / blocked (medians of {BLOCKING_RENDERS} alternating renders) | {loading_ms:.1} / {blocking_ms:.1} ms: {:.2} / {:.2} pages/s per browser ({:.1}x) | (reported) | - |",
+        IMAGE_BYTES >> 10,
+        1e3 / loading_ms,
+        1e3 / blocking_ms,
+        loading_ms / blocking_ms
     ));
     rows.push(format!(
         "| PSS of that browser after {ISOLATION_RENDERS} fresh contexts | {} | (reported) | - |",

@@ -218,6 +218,12 @@ pub struct BrowserPoolConfig {
     /// Which pages of a browser share cookies and storage: `site` (a fresh browser context
     /// whenever the site changes), `page` (one per page) or `shared` (a session).
     pub isolation: crate::traits::Isolation,
+    /// Subresources browsers do not load, by kind: `image`, `media`, `font`, `stylesheet`
+    /// (recognized by file extension).
+    pub block_resources: Vec<crate::traits::ResourceKind>,
+    /// Subresources browsers do not load, by URL pattern (`*` matches anything:
+    /// `*://ads.example.com/*`).
+    pub block_urls: Vec<String>,
 }
 
 impl Default for BrowserPoolConfig {
@@ -239,6 +245,8 @@ impl Default for BrowserPoolConfig {
             background_warmup: false,
             stealth: false,
             isolation: crate::traits::Isolation::Site,
+            block_resources: Vec::new(),
+            block_urls: Vec::new(),
         }
     }
 }

@@ -257,6 +257,16 @@ fn bad_arguments_and_configuration_fail_cleanly() {
     assert_clean_failure(&riptide(home.path(), &["extract"]), 2, "no pages to extract");
     assert_clean_failure(&riptide(home.path(), &["extract", "--engine", "warp", "x"]), 2, "warp");
     assert_clean_failure(
+        &riptide(home.path(), &["extract", "--block", "pictures", "x"]),
+        2,
+        "pictures",
+    );
+    assert_clean_failure(
+        &riptide(home.path(), &["extract", "--isolation", "none", "x"]),
+        2,
+        "none",
+    );
+    assert_clean_failure(
         &riptide(home.path(), &["extract", "--concurrency", "0", "x"]),
         2,
         "concurrency",

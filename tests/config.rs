@@ -286,3 +286,30 @@ fn engine_choice_evidence_must_fit_its_window() {
     let c = load(home.path(), &[("RIPTIDE_ENGINE_CHOICE__REMEMBER_HOSTS", "false")]).expect("valid");
     assert!(!c.engine_choice.remember_hosts);
 }
+
+#[test]
+fn browser_pool_controls_parse_and_bad_values_name_their_key() {
+    let home = home_with(
+        "[optimizations.browser_pool]\nstealth = true\nisolation = \"page\"\nblock_resources = [\"image\", \"font\"]\nblock_urls = [\"*://ads.test/*\"]\n",
+    );
+    let pool = load(home.path(), &[]).expect("valid").optimizations.browser_pool;
+    assert!(pool.stealth);
+    assert_eq!(pool.isolation, riptide::Isolation::Page);
+    assert_eq!(
+        pool.block_resources,
+        [riptide::ResourceKind::Image, riptide::ResourceKind::Font]
+    );
+    assert_eq!(pool.block_urls, ["*://ads.test/*"]);
+
+    let home = home_with("[optimizations.browser_pool]\nblock_resources = [\"pictures\"]\n");
+    let (key, origin, message) = config_error(load(home.path(), &[]));
+    assert!(key.starts_with("optimizations.browser_pool.block_resources"), "{key}");
+    assert!(
+        origin.contains("config.toml") && message.contains("pictures"),
+        "{origin}: {message}"
+    );
+
+    let home = home_with("[optimizations.browser_pool]\nisolation = \"none\"\n");
+    let (key, _, message) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimizations.browser_pool.isolation", "{message}");
+}

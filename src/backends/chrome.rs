@@ -24,6 +24,7 @@
 //!   until it is reaped when the browser is dropped, so liveness is read from
 //!   `/proc/<pid>/stat`.
 
+mod blocking;
 mod context;
 mod launcher;
 mod process_tree;
@@ -45,7 +46,7 @@ use headless_chrome::{Browser, Tab};
 
 use crate::error::{BoxError, BrowserError, Error, ErrorKind, FetchError, Result};
 use crate::policies::AddressPolicy;
-use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
+use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
 
 /// Where Chromium is looked for when no path is configured, best first: Debian's real binary
 /// (not the `/usr/bin/chromium` wrapper script, which costs a shell start), then the usual names.
@@ -112,6 +113,10 @@ pub struct ChromeOptions {
     /// "Stealth"): no `HeadlessChrome` in the user agent or client hints, `navigator.webdriver`
     /// false, a desktop screen, WebGL vendor and core count. Default `false`.
     pub stealth: bool,
+    /// Subresources not loaded, by kind (recognized by file extension). Default: none.
+    pub block_resources: Vec<ResourceKind>,
+    /// Subresources not loaded, by URL pattern (`*` matches anything). Default: none.
+    pub block_urls: Vec<String>,
 }
 
 impl Default for ChromeOptions {
@@ -124,6 +129,8 @@ impl Default for ChromeOptions {
             render_memory_limit: Some(DEFAULT_RENDER_MEMORY_LIMIT),
             address_policy: AddressPolicy::PERMISSIVE,
             stealth: false,
+            block_resources: Vec::new(),
+            block_urls: Vec::new(),
         }
     }
 }
@@ -148,6 +155,8 @@ pub struct ChromeProvider {
     render_memory_limit: Option<u64>,
     addresses: AddressPolicy,
     stealth: bool,
+    /// URL patterns of subresources not to load.
+    blocked: Vec<String>,
 }
 
 impl std::fmt::Debug for ChromeProvider {
@@ -201,6 +210,7 @@ impl ChromeProvider {
             render_memory_limit: options.render_memory_limit,
             addresses: options.address_policy,
             stealth: options.stealth,
+            blocked: blocking::patterns(&options.block_resources, &options.block_urls),
         })
     }
 
@@ -216,7 +226,8 @@ impl ChromeProvider {
             return Ok(Self::remote(pool.remote_endpoints.clone())?
                 .accept_invalid_certs(accept_invalid_certs)
                 .address_policy(address_policy)
-                .stealth(pool.stealth));
+                .stealth(pool.stealth)
+                .block(&pool.block_resources, &pool.block_urls));
         }
         Self::local(ChromeOptions {
             executable: pool.chrome_path.as_deref().map(crate::config::expand_tilde),
@@ -225,6 +236,8 @@ impl ChromeProvider {
             render_memory_limit: (pool.render_memory_limit_mb > 0)
                 .then_some(pool.render_memory_limit_mb.saturating_mul(1 << 20)),
             stealth: pool.stealth,
+            block_resources: pool.block_resources.clone(),
+            block_urls: pool.block_urls.clone(),
             ..ChromeOptions::default()
         })
     }
@@ -242,6 +255,13 @@ impl ChromeProvider {
     /// `navigator.webdriver` is hidden by script.
     pub fn stealth(mut self, stealth: bool) -> Self {
         self.stealth = stealth;
+        self
+    }
+
+    /// Sets the subresources browsers do not load (see [`ChromeOptions::block_resources`] and
+    /// [`ChromeOptions::block_urls`]).
+    pub fn block(mut self, kinds: &[ResourceKind], urls: &[String]) -> Self {
+        self.blocked = blocking::patterns(kinds, urls);
         self
     }
 
@@ -278,6 +298,7 @@ impl ChromeProvider {
             render_memory_limit: None,
             addresses: AddressPolicy::PERMISSIVE,
             stealth: false,
+            blocked: Vec::new(),
         })
     }
 

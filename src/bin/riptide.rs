@@ -78,6 +78,14 @@ struct ExtractArgs {
     /// (optimizations.browser_pool.isolation; default site).
     #[arg(long, value_enum)]
     isolation: Option<IsolationArg>,
+    /// Headless renders do not load these kinds of subresources, recognized by file extension
+    /// (optimizations.browser_pool.block_resources).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND,...")]
+    block: Vec<BlockArg>,
+    /// Headless renders do not load subresources whose URL matches this pattern (`*` matches
+    /// anything; repeat for more; optimizations.browser_pool.block_urls).
+    #[arg(long, value_name = "PATTERN")]
+    block_url: Vec<String>,
     /// When a rendered page counts as loaded; one not loaded by its deadline is taken as it
     /// stands and marked `"partial": true`.
     #[arg(long, value_enum, default_value_t = WaitArg::Load)]
@@ -110,6 +118,18 @@ enum EngineArg {
     /// Every page rendered in a browser that hides it is automated
     /// (optimizations.browser_pool.stealth = true).
     Stealth,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BlockArg {
+    /// Pictures (png, jpg, gif, webp, avif, svg, ico, bmp).
+    Image,
+    /// Audio and video.
+    Media,
+    /// Web fonts.
+    Font,
+    /// Style sheets.
+    Stylesheet,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -387,6 +407,14 @@ async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: 
     };
     let mut config = config.clone();
     config.optimizations.browser_pool.stealth |= matches!(args.engine, EngineArg::Stealth);
+    let pool = &mut config.optimizations.browser_pool;
+    pool.block_resources.extend(args.block.iter().map(|kind| match kind {
+        BlockArg::Image => riptide::ResourceKind::Image,
+        BlockArg::Media => riptide::ResourceKind::Media,
+        BlockArg::Font => riptide::ResourceKind::Font,
+        BlockArg::Stylesheet => riptide::ResourceKind::Stylesheet,
+    }));
+    pool.block_urls.extend(args.block_url.iter().cloned());
     if let Some(isolation) = args.isolation {
         config.optimizations.browser_pool.isolation = match isolation {
             IsolationArg::Site => riptide::Isolation::Site,

@@ -115,6 +115,50 @@ pub enum Isolation {
     Shared,
 }
 
+/// A kind of subresource a browser can be told not to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    /// Pictures: `png`, `jpg`/`jpeg`, `gif`, `webp`, `avif`, `svg`, `ico`, `bmp`.
+    Image,
+    /// Audio and video: `mp4`, `webm`, `ogg`/`ogv`, `mp3`, `wav`, `m4a`, `m4v`, `mov`.
+    Media,
+    /// Web fonts: `woff`, `woff2`, `ttf`, `otf`, `eot`.
+    Font,
+    /// Style sheets: `css`.
+    Stylesheet,
+}
+
+impl ResourceKind {
+    /// The file extensions a resource of this kind is recognized by.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::Image => &["png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp"],
+            ResourceKind::Media => &["mp4", "webm", "ogg", "ogv", "mp3", "wav", "m4a", "m4v", "mov"],
+            ResourceKind::Font => &["woff", "woff2", "ttf", "otf", "eot"],
+            ResourceKind::Stylesheet => &["css"],
+        }
+    }
+}
+
+impl std::str::FromStr for ResourceKind {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "image" => Ok(ResourceKind::Image),
+            "media" => Ok(ResourceKind::Media),
+            "font" => Ok(ResourceKind::Font),
+            "stylesheet" => Ok(ResourceKind::Stylesheet),
+            other => Err(crate::Error::config(
+                "block_resources",
+                "the caller",
+                format!("`{other}` is not a resource kind; use image, media, font or stylesheet"),
+            )),
+        }
+    }
+}
+
 /// One page to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {

@@ -29,6 +29,8 @@ pub(super) struct TabSetup {
     pub accept_invalid_certs: bool,
     pub stealth: bool,
     pub addresses: AddressPolicy,
+    /// URL patterns of subresources not to load (see `blocking.rs`).
+    pub blocked: Vec<String>,
 }
 
 impl ChromeProvider {
@@ -37,6 +39,7 @@ impl ChromeProvider {
             accept_invalid_certs: self.accept_invalid_certs,
             stealth: self.stealth,
             addresses: self.addresses.clone(),
+            blocked: self.blocked.clone(),
         }
     }
 }
@@ -80,6 +83,13 @@ impl TabSetup {
                     }
                 }),
                 scope.spawn(|| self.check_documents(tab, &refusals)),
+                scope.spawn(|| {
+                    if self.blocked.is_empty() {
+                        Ok(())
+                    } else {
+                        super::blocking::block(tab, &self.blocked)
+                    }
+                }),
             ];
             settings.into_iter().try_for_each(|setting| {
                 setting

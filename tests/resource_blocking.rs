@@ -1,0 +1,106 @@
+//! Subresource blocking (issue 10, item 5) on real Chromium: a page's pictures, style sheet and
+//! an "ad" script are requested from a local server that counts what it serves; blocked ones
+//! never reach it.
+#![cfg(feature = "chrome")]
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use riptide::ResourceKind;
+use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::traits::{BrowserProvider, PageRequest};
+use support::chrome_or_skip;
+use support::local_server::{LocalServer, Reply};
+
+const PAGE: &str = r#"<!doctype html><title>assets</title><link rel="stylesheet" href="/style.css">
+<p>text</p><img src="/pic.png"><img src="/pic.png?size=2"><script src="/ads/track.js"></script>"#;
+
+/// Requests served so far: pictures, style sheets, ad scripts.
+#[derive(Default)]
+struct Served {
+    pictures: AtomicUsize,
+    styles: AtomicUsize,
+    ads: AtomicUsize,
+}
+
+fn server(served: Arc<Served>) -> LocalServer {
+    LocalServer::start(move |target| {
+        let count = |n: &AtomicUsize| n.fetch_add(1, Ordering::SeqCst);
+        match target {
+            t if t.starts_with("/pic.png") => {
+                count(&served.pictures);
+                Reply::Data {
+                    content_type: "image/png",
+                    body: Vec::new(),
+                }
+            }
+            "/style.css" => {
+                count(&served.styles);
+                Reply::Data {
+                    content_type: "text/css",
+                    body: b"p { color: black }".to_vec(),
+                }
+            }
+            "/ads/track.js" => {
+                count(&served.ads);
+                Reply::Data {
+                    content_type: "text/javascript",
+                    body: b"1".to_vec(),
+                }
+            }
+            _ => Reply::Html(PAGE.into()),
+        }
+    })
+    .expect("local server")
+}
+
+fn provider(executable: PathBuf, kinds: Vec<ResourceKind>, urls: Vec<String>) -> ChromeProvider {
+    ChromeProvider::local(ChromeOptions {
+        executable: Some(executable),
+        runtime_dir: Some(tempfile::tempdir().expect("dir").keep()),
+        block_resources: kinds,
+        block_urls: urls,
+        ..ChromeOptions::default()
+    })
+    .expect("provider")
+}
+
+/// Renders the page once on a fresh browser of `provider`; what the server served for it.
+fn render(provider: &ChromeProvider) -> (usize, usize, usize) {
+    let served = Arc::new(Served::default());
+    let server = server(served.clone());
+    let browser = provider.launch().expect("launch");
+    let page = provider
+        .fetch(&browser, &PageRequest::new(server.url("/")))
+        .expect("renders");
+    assert!(page.html.contains("<p>text</p>"), "{}", page.html);
+    provider.close(browser);
+    let n = |c: &AtomicUsize| c.load(Ordering::SeqCst);
+    (n(&served.pictures), n(&served.styles), n(&served.ads))
+}
+
+#[test]
+fn blocked_kinds_and_patterns_are_never_requested() {
+    let Some((plain, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let executable = plain.executable().expect("local").to_path_buf();
+    assert_eq!(render(&plain), (2, 1, 1), "without blocking, everything loads");
+
+    let images = provider(executable.clone(), vec![ResourceKind::Image], Vec::new());
+    assert_eq!(
+        render(&images),
+        (0, 1, 1),
+        "pictures, with and without a query string, blocked"
+    );
+
+    let styles_and_ads = provider(executable, vec![ResourceKind::Stylesheet], vec!["*/ads/*".to_string()]);
+    assert_eq!(
+        render(&styles_and_ads),
+        (2, 0, 0),
+        "style sheet by kind, script by pattern"
+    );
+}
