@@ -120,6 +120,11 @@ pub struct NetworkConfig {
     /// Hosts allowed whatever they resolve to, when private addresses are not (an intranet
     /// site a restricted crawler is meant to reach).
     pub allowed_hosts: Vec<String>,
+    /// The `User-Agent` both engines send. Default: `riptide/<version>` for static fetches,
+    /// the browser's own for renders.
+    pub user_agent: Option<String>,
+    /// Extra request headers both engines send with every request (`Name = "value"`).
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for NetworkConfig {
@@ -129,6 +134,8 @@ impl Default for NetworkConfig {
             allow_file_urls: true,
             allow_private_addresses: true,
             allowed_hosts: Vec::new(),
+            user_agent: None,
+            headers: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -290,6 +290,16 @@ fn bad_arguments_and_configuration_fail_cleanly() {
         1,
         "optimizations.browser_pool.max_instances",
     );
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[network]\nheaders = { \"bad name\" = \"x\" }\n",
+    )
+    .expect("write");
+    assert_clean_failure(
+        &riptide(home.path(), &["extract", "--engine", "static", "http://127.0.0.1:9/"]),
+        1,
+        "network.headers",
+    );
     let o = riptide(home.path(), &["--help"]);
     assert!(o.status.success());
     for command in ["extract", "pool", "wasm", "timeout", "performance"] {
@@ -577,4 +587,49 @@ fn engine_stealth_renders_without_announcing_automation() {
         "{stealth}"
     );
     assert!(stealth.contains("webdriver flag is false"), "{stealth}");
+}
+
+/// `--user-agent` and `--header` reach the server from both engines.
+#[test]
+fn user_agent_and_headers_are_sent_by_both_engines() {
+    let Some(_) = chrome_or_skip() else { return };
+    let home = tempfile::tempdir().expect("home");
+    for engine in ["static", "headless"] {
+        let server = support::local_server::LocalServer::start(|_| {
+            support::local_server::Reply::Html(
+                "<!doctype html><title>t</title><p>A page that records its requests.</p>".into(),
+            )
+        })
+        .expect("local server");
+        let out = riptide(
+            home.path(),
+            &[
+                "extract",
+                "--engine",
+                engine,
+                "--user-agent",
+                "riptide-test/1.0",
+                "--header",
+                "X-Riptide-Test: yes",
+                &server.url("/page"),
+            ],
+        );
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        let page = server
+            .received()
+            .into_iter()
+            .find(|r| r.target == "/page")
+            .expect("the page was requested");
+        assert_eq!(
+            page.header("user-agent"),
+            Some("riptide-test/1.0"),
+            "{engine}: {page:?}"
+        );
+        assert_eq!(page.header("x-riptide-test"), Some("yes"), "{engine}: {page:?}");
+    }
+    assert_clean_failure(
+        &riptide(home.path(), &["extract", "--header", "no-colon", "x"]),
+        2,
+        "Name: value",
+    );
 }

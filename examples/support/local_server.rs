@@ -50,10 +50,27 @@ type Body = http_body_util::Either<
     http_body_util::StreamBody<futures_util::stream::BoxStream<'static, Result<hyper::body::Frame<Bytes>, Infallible>>>,
 >;
 
+/// One request as the server received it: its target and its headers (names lower-case).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Received {
+    /// The value of header `name` (lower-case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+type Log = Arc<std::sync::Mutex<Vec<Received>>>;
+
 /// A running server; stops (closing every connection) when dropped.
 pub struct LocalServer {
     addr: SocketAddr,
     https: bool,
+    log: Log,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -96,17 +113,25 @@ impl LocalServer {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let route = Arc::new(route);
+        let log = Log::default();
+        let received = log.clone();
         let thread = std::thread::spawn(move || {
-            runtime.block_on(accept(listener, tls, route, stopped));
+            runtime.block_on(accept(listener, tls, route, received, stopped));
             // Dropping the runtime drops every connection task: hanging requests end here.
             drop(runtime);
         });
         Ok(Self {
             addr,
             https,
+            log,
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+
+    /// Every request received so far, in order.
+    pub fn received(&self) -> Vec<Received> {
+        self.log.lock().map(|log| log.clone()).unwrap_or_default()
     }
 
     /// The address the server listens on.
@@ -139,6 +164,7 @@ async fn accept<F>(
     listener: std::net::TcpListener,
     tls: Option<Acceptor>,
     route: Arc<F>,
+    log: Log,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) where
     F: Fn(&str) -> Reply + Send + Sync + 'static,
@@ -156,9 +182,25 @@ async fn accept<F>(
         };
         let route = route.clone();
         let tls = tls.clone();
+        let log = log.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                 let route = route.clone();
+                if let Ok(mut log) = log.lock() {
+                    log.push(Received {
+                        target: request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string(),
+                        headers: request
+                            .headers()
+                            .iter()
+                            .map(|(n, v)| {
+                                (
+                                    n.as_str().to_string(),
+                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                )
+                            })
+                            .collect(),
+                    });
+                }
                 async move { Ok::<_, Infallible>(answer(&*route, &request).await) }
             });
             let http = hyper::server::conn::http1::Builder::new();

@@ -117,6 +117,11 @@ pub struct ChromeOptions {
     pub block_resources: Vec<ResourceKind>,
     /// Subresources not loaded, by URL pattern (`*` matches anything). Default: none.
     pub block_urls: Vec<String>,
+    /// The `User-Agent` pages are requested with (and `navigator.userAgent`). Default: the
+    /// browser's own (with `Headless` removed under [`ChromeOptions::stealth`]).
+    pub user_agent: Option<String>,
+    /// Extra headers sent with every request a page makes. Default: none.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Default for ChromeOptions {
@@ -131,6 +136,8 @@ impl Default for ChromeOptions {
             stealth: false,
             block_resources: Vec::new(),
             block_urls: Vec::new(),
+            user_agent: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -157,6 +164,8 @@ pub struct ChromeProvider {
     stealth: bool,
     /// URL patterns of subresources not to load.
     blocked: Vec<String>,
+    user_agent: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for ChromeProvider {
@@ -211,6 +220,8 @@ impl ChromeProvider {
             addresses: options.address_policy,
             stealth: options.stealth,
             blocked: blocking::patterns(&options.block_resources, &options.block_urls),
+            user_agent: options.user_agent,
+            headers: options.headers,
         })
     }
 
@@ -227,7 +238,8 @@ impl ChromeProvider {
                 .accept_invalid_certs(accept_invalid_certs)
                 .address_policy(address_policy)
                 .stealth(pool.stealth)
-                .block(&pool.block_resources, &pool.block_urls));
+                .block(&pool.block_resources, &pool.block_urls)
+                .request_headers(config.network.user_agent.clone(), headers_of(&config.network)));
         }
         Self::local(ChromeOptions {
             executable: pool.chrome_path.as_deref().map(crate::config::expand_tilde),
@@ -238,6 +250,8 @@ impl ChromeProvider {
             stealth: pool.stealth,
             block_resources: pool.block_resources.clone(),
             block_urls: pool.block_urls.clone(),
+            user_agent: config.network.user_agent.clone(),
+            headers: headers_of(&config.network),
             ..ChromeOptions::default()
         })
     }
@@ -262,6 +276,14 @@ impl ChromeProvider {
     /// [`ChromeOptions::block_urls`]).
     pub fn block(mut self, kinds: &[ResourceKind], urls: &[String]) -> Self {
         self.blocked = blocking::patterns(kinds, urls);
+        self
+    }
+
+    /// Sets the `User-Agent` and the extra headers of every request pages make (see
+    /// [`ChromeOptions::user_agent`] and [`ChromeOptions::headers`]).
+    pub fn request_headers(mut self, user_agent: Option<String>, headers: Vec<(String, String)>) -> Self {
+        self.user_agent = user_agent;
+        self.headers = headers;
         self
     }
 
@@ -299,6 +321,8 @@ impl ChromeProvider {
             addresses: AddressPolicy::PERMISSIVE,
             stealth: false,
             blocked: Vec::new(),
+            user_agent: None,
+            headers: Vec::new(),
         })
     }
 
@@ -659,6 +683,11 @@ impl BrowserProvider for ChromeProvider {
     fn close(&self, browser: ChromeBrowser) {
         drop(browser);
     }
+}
+
+/// `[network] headers` as pairs.
+fn headers_of(network: &crate::config::NetworkConfig) -> Vec<(String, String)> {
+    network.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {

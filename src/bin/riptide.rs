@@ -86,6 +86,13 @@ struct ExtractArgs {
     /// anything; repeat for more; optimizations.browser_pool.block_urls).
     #[arg(long, value_name = "PATTERN")]
     block_url: Vec<String>,
+    /// The User-Agent both engines send (network.user_agent).
+    #[arg(long, value_name = "UA")]
+    user_agent: Option<String>,
+    /// An extra request header both engines send, as `Name: value` (repeat for more;
+    /// network.headers).
+    #[arg(long, value_name = "NAME: VALUE", value_parser = parse_header)]
+    header: Vec<(String, String)>,
     /// When a rendered page counts as loaded; one not loaded by its deadline is taken as it
     /// stands and marked `"partial": true`.
     #[arg(long, value_enum, default_value_t = WaitArg::Load)]
@@ -118,6 +125,14 @@ enum EngineArg {
     /// Every page rendered in a browser that hides it is automated
     /// (optimizations.browser_pool.stealth = true).
     Stealth,
+}
+
+/// `Name: value` as a header pair.
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
+        _ => Err(format!("`{s}` is not a header; write it as `Name: value`")),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -407,6 +422,10 @@ async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: 
     };
     let mut config = config.clone();
     config.optimizations.browser_pool.stealth |= matches!(args.engine, EngineArg::Stealth);
+    if let Some(user_agent) = &args.user_agent {
+        config.network.user_agent = Some(user_agent.clone());
+    }
+    config.network.headers.extend(args.header.iter().cloned());
     let pool = &mut config.optimizations.browser_pool;
     pool.block_resources.extend(args.block.iter().map(|kind| match kind {
         BlockArg::Image => riptide::ResourceKind::Image,

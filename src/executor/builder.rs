@@ -56,7 +56,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     extract_options: Option<ExtractOptions>,
     addresses: Option<AddressPolicy>,
     max_body_bytes: usize,
-    user_agent: String,
+    user_agent: Option<String>,
     wait_for: Option<String>,
     wait_until: WaitUntil,
     settle: Option<Duration>,
@@ -102,7 +102,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             extract_options: None,
             addresses: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            user_agent: format!("riptide/{}", env!("CARGO_PKG_VERSION")),
+            user_agent: None,
             wait_for: None,
             wait_until: WaitUntil::Load,
             settle: Some(DEFAULT_SETTLE),
@@ -147,9 +147,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         self
     }
 
-    /// The `User-Agent` of static fetches (default `riptide/<version>`).
+    /// The `User-Agent` of static fetches (default: the config's `[network] user_agent`, else
+    /// `riptide/<version>`). Give the browser provider the same (`ChromeOptions::user_agent`)
+    /// for renders.
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = user_agent.into();
+        self.user_agent = Some(user_agent.into());
         self
     }
 
@@ -225,8 +227,13 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             None => Retrier::new(settings),
         };
         let addresses = self.addresses.unwrap_or_else(|| AddressPolicy::from_config(&c.network));
+        let user_agent = self
+            .user_agent
+            .clone()
+            .or_else(|| c.network.user_agent.clone())
+            .unwrap_or_else(|| format!("riptide/{}", env!("CARGO_PKG_VERSION")));
         let http = super::static_fetch::http_client(
-            &self.user_agent,
+            &user_agent,
             Duration::from_secs(timeouts.max_timeout_secs),
             &c.network,
             addresses.clone(),

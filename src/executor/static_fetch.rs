@@ -16,17 +16,27 @@ use crate::error::FetchError;
 use crate::policies::AttemptFailure;
 use crate::traits::FailureClass;
 
-/// The static engine's HTTP client: certificates verified unless `[network]
-/// accept_invalid_certs` says otherwise, connections given up after `connect_timeout`, and
-/// `addresses` enforced on every resolution and redirect.
+/// The static engine's HTTP client: `[network] headers` on every request, certificates
+/// verified unless `[network] accept_invalid_certs` says otherwise, connections given up after
+/// `connect_timeout`, and `addresses` enforced on every resolution and redirect.
 pub(crate) fn http_client(
     user_agent: &str,
     connect_timeout: std::time::Duration,
     network: &crate::config::NetworkConfig,
     addresses: crate::policies::AddressPolicy,
 ) -> crate::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &network.headers {
+        let bad = |why: String| crate::Error::config("network.headers", "the configuration", why);
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| bad(format!("`{name}` is not a valid header name")))?;
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| bad(format!("the value of `{name}` is not a valid header value")))?;
+        headers.insert(name, value);
+    }
     let mut builder = reqwest::Client::builder()
         .user_agent(user_agent)
+        .default_headers(headers)
         .connect_timeout(connect_timeout)
         .dns_resolver(super::address_guard::GuardedResolver(addresses.clone()));
     if addresses.restricts() {
@@ -35,8 +45,6 @@ pub(crate) fn http_client(
     // Without a TLS backend there is no certificate to accept.
     #[cfg(feature = "rustls")]
     let builder = builder.tls_danger_accept_invalid_certs(network.accept_invalid_certs);
-    #[cfg(not(feature = "rustls"))]
-    let _ = network;
     builder
         .build()
         .map_err(|e| FetchError::ClientBuild { source: Box::new(e) }.into())

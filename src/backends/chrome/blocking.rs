@@ -1,4 +1,5 @@
-//! Subresources a browser is told not to load: by kind and by URL pattern.
+//! The network rules of a tab: subresources it does not load (by kind and by URL pattern) and
+//! the extra headers it sends.
 //!
 //! Chromium's `Network.setBlockedURLs` takes URL patterns and costs nothing per request once
 //! set; intercepting each request to look at its type (`Fetch.requestPaused`) would cost a
@@ -24,9 +25,12 @@ pub(super) fn patterns(kinds: &[ResourceKind], urls: &[String]) -> Vec<String> {
     patterns
 }
 
-/// Tells `tab` not to load anything matching `patterns` (the network domain must be on for
-/// Chromium to apply them).
-pub(super) fn block(tab: &Tab, patterns: &[String]) -> Result<(), BoxError> {
+/// Tells `tab` not to load anything matching `blocked`, and to send `headers` with every
+/// request. Both need the network domain on; nothing is sent when there is nothing to set.
+pub(super) fn network_rules(tab: &Tab, blocked: &[String], headers: &[(String, String)]) -> Result<(), BoxError> {
+    if blocked.is_empty() && headers.is_empty() {
+        return Ok(());
+    }
     tab.call_method(Network::Enable {
         max_total_buffer_size: None,
         max_resource_buffer_size: None,
@@ -34,9 +38,18 @@ pub(super) fn block(tab: &Tab, patterns: &[String]) -> Result<(), BoxError> {
         report_direct_socket_traffic: None,
         enable_durable_messages: None,
     })?;
-    tab.call_method(Network::SetBlockedURLs {
-        urls: patterns.to_vec(),
-    })?;
+    if !blocked.is_empty() {
+        tab.call_method(Network::SetBlockedURLs { urls: blocked.to_vec() })?;
+    }
+    if !headers.is_empty() {
+        let map: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+            .collect();
+        tab.call_method(Network::SetExtraHTTPHeaders {
+            headers: Network::Headers(Some(serde_json::Value::Object(map))),
+        })?;
+    }
     Ok(())
 }
 

@@ -104,10 +104,11 @@ fn script() -> String {
 
 /// Applies the stealth overrides and script to `tab` (see the module docs). The three are
 /// independent and sent at once (see `TabSetup::prepare` for why).
-pub(super) fn disguise(tab: &Tab) -> Result<(), BoxError> {
+/// `user_agent` replaces the browser's own (which otherwise loses its `Headless`).
+pub(super) fn disguise(tab: &Tab, user_agent: Option<&str>) -> Result<(), BoxError> {
     std::thread::scope(|scope| {
         let settings = [
-            scope.spawn(|| set_user_agent(tab)),
+            scope.spawn(|| set_user_agent(tab, user_agent)),
             scope.spawn(|| {
                 tab.call_method(Emulation::SetHardwareConcurrencyOverride {
                     hardware_concurrency: CORES,
@@ -134,10 +135,14 @@ pub(super) fn disguise(tab: &Tab) -> Result<(), BoxError> {
     })
 }
 
-/// The browser's own user agent without `Headless`, and client hints to match.
-fn set_user_agent(tab: &Tab) -> Result<(), BoxError> {
+/// The browser's own user agent without `Headless` (or `user_agent`), and client hints to
+/// match the browser's version.
+fn set_user_agent(tab: &Tab, user_agent: Option<&str>) -> Result<(), BoxError> {
     let version = tab.call_method(Browser::GetVersion(None))?;
-    let user_agent = version.user_agent.replace("HeadlessChrome", "Chrome");
+    let user_agent = user_agent.map_or_else(
+        || version.user_agent.replace("HeadlessChrome", "Chrome"),
+        str::to_string,
+    );
     // `HeadlessChrome/156.0.7632.45`: the version after the slash.
     let full_version = version
         .product

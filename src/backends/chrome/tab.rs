@@ -31,6 +31,8 @@ pub(super) struct TabSetup {
     pub addresses: AddressPolicy,
     /// URL patterns of subresources not to load (see `blocking.rs`).
     pub blocked: Vec<String>,
+    pub user_agent: Option<String>,
+    pub headers: Vec<(String, String)>,
 }
 
 impl ChromeProvider {
@@ -40,6 +42,8 @@ impl ChromeProvider {
             stealth: self.stealth,
             addresses: self.addresses.clone(),
             blocked: self.blocked.clone(),
+            user_agent: self.user_agent.clone(),
+            headers: self.headers.clone(),
         }
     }
 }
@@ -75,21 +79,13 @@ impl TabSetup {
                     .map(drop)
                     .map_err(BoxError::from)
                 }),
-                scope.spawn(|| {
-                    if self.stealth {
-                        super::stealth::disguise(tab)
-                    } else {
-                        Ok(())
-                    }
+                scope.spawn(|| match (self.stealth, &self.user_agent) {
+                    (true, user_agent) => super::stealth::disguise(tab, user_agent.as_deref()),
+                    (false, Some(user_agent)) => tab.set_user_agent(user_agent, None, None).map_err(BoxError::from),
+                    (false, None) => Ok(()),
                 }),
                 scope.spawn(|| self.check_documents(tab, &refusals)),
-                scope.spawn(|| {
-                    if self.blocked.is_empty() {
-                        Ok(())
-                    } else {
-                        super::blocking::block(tab, &self.blocked)
-                    }
-                }),
+                scope.spawn(|| super::blocking::network_rules(tab, &self.blocked, &self.headers)),
             ];
             settings.into_iter().try_for_each(|setting| {
                 setting

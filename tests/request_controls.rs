@@ -1,6 +1,7 @@
-//! Subresource blocking (issue 10, item 5) on real Chromium: a page's pictures, style sheet and
-//! an "ad" script are requested from a local server that counts what it serves; blocked ones
-//! never reach it.
+//! Request controls (issue 10, item 5) on real Chromium. Blocking: a page's pictures, style
+//! sheet and an "ad" script are requested from a local server that counts what it serves;
+//! blocked ones never reach it. User agent and extra headers: the server records what every
+//! request of a render carried.
 #![cfg(feature = "chrome")]
 
 mod support;
@@ -103,4 +104,64 @@ fn blocked_kinds_and_patterns_are_never_requested() {
         (2, 0, 0),
         "style sheet by kind, script by pattern"
     );
+}
+
+#[test]
+fn the_user_agent_and_extra_headers_reach_the_server_on_every_request() {
+    let Some((plain, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let executable = plain.executable().expect("local").to_path_buf();
+    for stealth in [false, true] {
+        let served = Arc::new(Served::default());
+        let server = server(served);
+        let provider = ChromeProvider::local(ChromeOptions {
+            executable: Some(executable.clone()),
+            runtime_dir: Some(tempfile::tempdir().expect("dir").keep()),
+            user_agent: Some("riptide-test/1.0".into()),
+            headers: vec![("X-Riptide-Test".into(), "yes".into())],
+            stealth,
+            ..ChromeOptions::default()
+        })
+        .expect("provider");
+        let browser = provider.launch().expect("launch");
+        provider
+            .fetch(&browser, &PageRequest::new(server.url("/")))
+            .expect("renders");
+        provider.close(browser);
+        let received = server.received();
+        assert!(received.len() >= 4, "the page and its subresources: {received:?}");
+        for request in &received {
+            assert_eq!(
+                request.header("user-agent"),
+                Some("riptide-test/1.0"),
+                "stealth {stealth}: {request:?}"
+            );
+            assert_eq!(
+                request.header("x-riptide-test"),
+                Some("yes"),
+                "stealth {stealth}: {request:?}"
+            );
+        }
+    }
+
+    // Without them, neither is sent.
+    let served = Arc::new(Served::default());
+    let server = server(served);
+    render_with(&plain, &server);
+    let page = &server.received()[0];
+    assert!(
+        page.header("user-agent")
+            .is_some_and(|ua| ua.contains("HeadlessChrome")),
+        "{page:?}"
+    );
+    assert_eq!(page.header("x-riptide-test"), None);
+}
+
+fn render_with(provider: &ChromeProvider, server: &LocalServer) {
+    let browser = provider.launch().expect("launch");
+    provider
+        .fetch(&browser, &PageRequest::new(server.url("/")))
+        .expect("renders");
+    provider.close(browser);
 }
