@@ -99,6 +99,7 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) wait_until: WaitUntil,
     pub(crate) settle: Option<Duration>,
     pub(crate) isolation: crate::traits::Isolation,
+    pub(crate) screenshots: bool,
     pub(crate) report_file: Option<PathBuf>,
     /// Hosts where rendering kept adding content: `Auto` renders them directly.
     pub(crate) rendering_evidence: Mutex<RenderingEvidence>,
@@ -127,6 +128,8 @@ struct FetchedPage {
     content_language: Option<String>,
     /// A render taken at its deadline, not ready.
     partial: bool,
+    /// The render's screenshot, if asked for.
+    screenshot: Option<Vec<u8>>,
 }
 
 impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Executor<B, R, C, T> {
@@ -313,6 +316,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             final_url: fetched.final_url,
             engine: fetched.engine,
             partial: fetched.partial,
+            screenshot: fetched.screenshot,
             extracted: page,
             timings,
         })
@@ -387,6 +391,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                     attempts: 1,
                     content_language: None,
                     partial: false,
+                    screenshot: None,
                 });
             }
             PageSource::Http(url) => url,
@@ -414,6 +419,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 attempts: attempts.into_inner(),
                 content_language,
                 partial: false,
+                screenshot: None,
             }),
             HttpReply::NotHtml(content_type) => {
                 Err(Error::from(FetchError::NotHtml { content_type }).with_url(url.as_str()))
@@ -436,7 +442,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 let mut request = PageRequest::new(url.clone())
                     .deadline(deadline)
                     .wait_until(self.wait_until)
-                    .isolation(self.isolation);
+                    .isolation(self.isolation)
+                    .screenshot(self.screenshots);
                 request.wait_for = self.wait_for.clone();
                 request.settle = self.settle;
                 let renderer = &renderer;
@@ -461,6 +468,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             attempts: attempts.into_inner(),
             content_language: None,
             partial: page.partial,
+            screenshot: page.screenshot,
         })
     }
 }

@@ -33,6 +33,11 @@ pub struct Content {
     pub extracted: ExtractedContent,
     /// Time per stage.
     pub timings: StageTimings,
+    /// A PNG of the rendered page's viewport, when screenshots were asked for
+    /// (`ExecutorBuilder::screenshots`) and the page was rendered; never serialized (the CLI
+    /// writes it to a file and puts the file's path in its JSON).
+    #[serde(skip)]
+    pub screenshot: Option<Vec<u8>>,
 }
 
 /// Where one extraction's time went. Serialized as milliseconds (`fetch_ms`, ...).

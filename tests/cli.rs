@@ -633,3 +633,39 @@ fn user_agent_and_headers_are_sent_by_both_engines() {
         "Name: value",
     );
 }
+
+/// `--screenshot DIR` saves a PNG per rendered page and names it in the JSON; a static page has
+/// none.
+#[test]
+fn screenshots_are_saved_for_rendered_pages() {
+    let Some(_) = chrome_or_skip() else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let shots = tempfile::tempdir().expect("screenshot dir");
+    let dir = shots.path().join("shots");
+    for (engine, expect_shot) in [("headless", true), ("static", false)] {
+        let out = riptide(
+            home.path(),
+            &[
+                "extract",
+                "--engine",
+                engine,
+                "--format",
+                "jsonl",
+                "--screenshot",
+                &dir.display().to_string(),
+                &server.url("/page/1"),
+            ],
+        );
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        let record: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
+        match record["screenshot"].as_str() {
+            Some(path) => {
+                assert!(expect_shot, "{engine} has no screenshot: {record}");
+                let png = std::fs::read(path).expect("the screenshot file");
+                assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{path} is a PNG");
+            }
+            None => assert!(!expect_shot, "{engine} names its screenshot: {record}"),
+        }
+    }
+}

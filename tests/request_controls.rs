@@ -165,3 +165,29 @@ fn render_with(provider: &ChromeProvider, server: &LocalServer) {
         .expect("renders");
     provider.close(browser);
 }
+
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+#[test]
+fn a_screenshot_is_taken_only_when_asked_for() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = server(Arc::new(Served::default()));
+    let browser = provider.launch().expect("launch");
+    let plain = provider
+        .fetch(&browser, &PageRequest::new(server.url("/")))
+        .expect("renders");
+    assert_eq!(plain.screenshot, None);
+    let shot = provider
+        .fetch(&browser, &PageRequest::new(server.url("/")).screenshot(true))
+        .expect("renders");
+    provider.close(browser);
+    let png = shot.screenshot.expect("a screenshot");
+    assert!(
+        png.starts_with(PNG_SIGNATURE) && png.len() > 1000,
+        "{} bytes",
+        png.len()
+    );
+    assert_eq!(shot.html, plain.html, "the screenshot does not change the page");
+}

@@ -607,7 +607,10 @@ impl BrowserProvider for ChromeProvider {
                 // A fresh browser context first when the request's isolation asks for one.
                 let tab = context::tab_for(handle, &setup, &current, &job).map(|(tab, _)| tab);
                 let _ = tx.send(match tab {
-                    Ok(tab) => load(&tab, &job, started),
+                    Ok(tab) => load(&tab, &job, started).and_then(|page| match page {
+                        Some(page) if job.screenshot => render::screenshot(&tab, page).map(Some),
+                        page => Ok(page),
+                    }),
                     Err(e) => Err(RenderFailure::Protocol(e)),
                 });
             })

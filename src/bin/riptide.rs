@@ -93,6 +93,10 @@ struct ExtractArgs {
     /// network.headers).
     #[arg(long, value_name = "NAME: VALUE", value_parser = parse_header)]
     header: Vec<(String, String)>,
+    /// Save a PNG of every rendered page in DIR (created if missing) and put its path in the
+    /// JSON as `screenshot`; pages fetched statically have none.
+    #[arg(long, value_name = "DIR")]
+    screenshot: Option<PathBuf>,
     /// When a rendered page counts as loaded; one not loaded by its deadline is taken as it
     /// stands and marked `"partial": true`.
     #[arg(long, value_enum, default_value_t = WaitArg::Load)]
@@ -452,6 +456,10 @@ async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: 
     if let Some(selector) = &args.wait_for {
         builder = builder.wait_for(selector.clone());
     }
+    if let Some(dir) = &args.screenshot {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create --screenshot {}: {e}", dir.display()))?;
+        builder = builder.screenshots(true);
+    }
     let executor = builder.build()?;
     let progress = if !quiet && inputs.len() > 1 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(inputs.len() as u64);
@@ -486,7 +494,11 @@ async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: 
                 progress.suspend(|| report_error(e));
             }
         }
-        write_result(&mut out, args.format, &url, &result, &mut array)?;
+        let screenshot = match (&result, &args.screenshot) {
+            (Ok(content), Some(dir)) => save_screenshot(dir, ok, content)?,
+            _ => None,
+        };
+        write_result(&mut out, args.format, &url, &result, screenshot.as_deref(), &mut array)?;
     };
     // Dropping the stream cancels what is in flight: fetches stop, renders are cancelled.
     drop(results);
@@ -556,15 +568,32 @@ impl Interrupts {
     }
 }
 
+/// Writes `content`'s screenshot, if it has one, as `dir/<n>.png`; its path.
+fn save_screenshot(dir: &Path, n: usize, content: &Content) -> CliResult<Option<String>> {
+    let Some(png) = &content.screenshot else {
+        return Ok(None);
+    };
+    let path = dir.join(format!("{n}.png"));
+    std::fs::write(&path, png).map_err(|e| format!("cannot write the screenshot {}: {e}", path.display()))?;
+    Ok(Some(path.display().to_string()))
+}
+
 fn write_result(
     out: &mut dyn Write,
     format: Format,
     url: &str,
     result: &Result<Content, Error>,
+    screenshot: Option<&str>,
     array: &mut Vec<serde_json::Value>,
 ) -> CliResult<()> {
     let record = || match result {
-        Ok(content) => serde_json::to_value(content).unwrap_or_default(),
+        Ok(content) => {
+            let mut record = serde_json::to_value(content).unwrap_or_default();
+            if let (Some(path), Some(fields)) = (screenshot, record.as_object_mut()) {
+                fields.insert("screenshot".into(), path.into());
+            }
+            record
+        }
         Err(e) => serde_json::json!({
             "url": url,
             // The URL has its own field; the message keeps every cause.

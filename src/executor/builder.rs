@@ -61,6 +61,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     wait_until: WaitUntil,
     settle: Option<Duration>,
     isolation: Option<Isolation>,
+    screenshots: bool,
     report_file: Option<PathBuf>,
     retry_seed: Option<u64>,
     evidence_store: Option<Arc<dyn ProfileStore>>,
@@ -107,6 +108,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_until: WaitUntil::Load,
             settle: Some(DEFAULT_SETTLE),
             isolation: None,
+            screenshots: false,
             report_file: None,
             retry_seed: None,
             evidence_store: None,
@@ -166,6 +168,13 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// `[optimizations.browser_pool] isolation`, [`Isolation::Site`]).
     pub fn isolation(mut self, isolation: Isolation) -> Self {
         self.isolation = Some(isolation);
+        self
+    }
+
+    /// Take a PNG of every rendered page's viewport ([`Content::screenshot`](crate::Content);
+    /// static pages have none). Default off: it is one more DevTools call a render.
+    pub fn screenshots(mut self, screenshots: bool) -> Self {
+        self.screenshots = screenshots;
         self
     }
 
@@ -264,6 +273,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_until: self.wait_until,
             settle: self.settle,
             isolation,
+            screenshots: self.screenshots,
             report_file,
             rendering_evidence,
             evidence_store: self.evidence_store,

@@ -63,6 +63,8 @@ pub struct RenderedPage {
     /// held: a subresource that never finishes, a script still building it) and this is the
     /// DOM as it stood then.
     pub partial: bool,
+    /// A PNG of the viewport, when the request asked for one ([`PageRequest::screenshot`]).
+    pub screenshot: Option<Vec<u8>>,
 }
 
 impl RenderedPage {
@@ -72,6 +74,7 @@ impl RenderedPage {
             html: html.into(),
             final_url: final_url.into(),
             partial: false,
+            screenshot: None,
         }
     }
 }
@@ -175,6 +178,8 @@ pub struct PageRequest {
     pub wait_until: WaitUntil,
     /// Which earlier pages' cookies and storage this one may see.
     pub isolation: Isolation,
+    /// Also take a PNG of the viewport once the page is taken ([`RenderedPage::screenshot`]).
+    pub screenshot: bool,
 }
 
 impl PageRequest {
@@ -191,7 +196,14 @@ impl PageRequest {
             settle: None,
             wait_until: WaitUntil::Load,
             isolation: Isolation::Site,
+            screenshot: false,
         }
+    }
+
+    /// Also takes a PNG of the viewport once the page is taken: one more DevTools call.
+    pub fn screenshot(mut self, screenshot: bool) -> Self {
+        self.screenshot = screenshot;
+        self
     }
 
     /// Sets which earlier pages' cookies and storage this one may see.

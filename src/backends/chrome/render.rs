@@ -181,11 +181,21 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
             html,
             final_url,
             partial: !ready,
+            screenshot: None,
         })),
         Err(e) => Err(RenderFailure::Script(format!(
             "the page's HTML came back in an unexpected shape: {e}"
         ))),
     }
+}
+
+/// `page` with a PNG of the tab's viewport as it is now.
+pub(super) fn screenshot(tab: &Tab, mut page: RenderedPage) -> std::result::Result<RenderedPage, RenderFailure> {
+    let png = tab
+        .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
+        .map_err(|e| RenderFailure::Protocol(e.into()))?;
+    page.screenshot = Some(png);
+    Ok(page)
 }
 
 /// What a Chrome network error code says about the host. The codes are Chrome's stable
