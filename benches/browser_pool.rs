@@ -23,7 +23,7 @@ mod local_server;
 
 use local_server::{LocalServer, Reply};
 
-use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
 use riptide::traits::{BrowserProvider, PageRequest};
 use riptide::{BrowserPool, Isolation, PoolOptions, ResourceKind};
 use support::{criterion_dir, median_ns};
@@ -189,19 +189,57 @@ fn pages_per_second(rt: &Runtime, base: &str, browsers: usize) -> f64 {
     })
 }
 
+/// A pseudo-random untimed pause of 0-99 ms before each render. A render's round trip is
+/// quantized by headless_chrome's 100 ms websocket polling, and two browsers rendering in turn
+/// can lock into different phases of it (unjittered, the same comparison came out at -50 ms and
+/// +52 ms in turn); the pause breaks the lock.
+struct Jitter(u64);
+
+impl Jitter {
+    fn pause(&mut self) {
+        // xorshift64: any spread will do, and the same one every run.
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        std::thread::sleep(Duration::from_millis(self.0 % 100));
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `renders` measurements of each of two setups, taken in turn so both see the same machine,
+/// after one untimed run of each (a browser's first page pays for its renderer's start).
+fn alternate<T>(renders: usize, mut first: impl FnMut() -> T, mut second: impl FnMut() -> T) -> (Vec<T>, Vec<T>) {
+    first();
+    second();
+    (0..renders).map(|_| (first(), second())).unzip()
+}
+
+/// A fetch of `request` on `browser` after a jittered pause: the whole render in ms, and the
+/// page.
+fn timed(
+    jitter: &mut Jitter,
+    provider: &ChromeProvider,
+    browser: &ChromeBrowser,
+    request: &PageRequest,
+) -> (f64, String) {
+    jitter.pause();
+    let started = Instant::now();
+    let page = provider.fetch(browser, request).expect("fetch");
+    (started.elapsed().as_secs_f64() * 1e3, page.html)
+}
+
 /// Renders of the JavaScript page in the stealth overhead comparison, per browser.
 const STEALTH_RENDERS: usize = 80;
 
-/// Medians of the JavaScript page rendered on a plain and on a stealth browser, renders
-/// alternating between the two so both see the same machine: (plain, stealth) of the whole
-/// render as the caller sees it, and of the time inside the page from navigation start to the
-/// content built (`data-t`, from `performance.now()`).
-///
-/// A render's round trip is quantized by headless_chrome's 100 ms websocket polling, and two
-/// browsers can lock into different phases of it; a pseudo-random pause (untimed) before each
-/// render breaks the lock. The in-page time has no such noise, and it is where stealth's
-/// per-render cost (its script, the emulated screen) would show: stealth adds no DevTools call
-/// to a render.
+/// Medians of the JavaScript page rendered on a plain and on a stealth browser: (plain,
+/// stealth) of the whole render as the caller sees it, and of the time inside the page from
+/// navigation start to the content built (`data-t`, from `performance.now()`). The in-page
+/// time has no polling noise, and it is where stealth's per-render cost (its script) would show:
+/// stealth adds no DevTools call to a render.
 fn stealth_overhead(base: &str) -> ((f64, f64), (f64, f64)) {
     let plain = provider();
     let stealth = ChromeProvider::local(ChromeOptions {
@@ -211,17 +249,10 @@ fn stealth_overhead(base: &str) -> ((f64, f64), (f64, f64)) {
     .expect("stealth provider");
     let (plain_browser, stealth_browser) = (plain.launch().expect("launch"), stealth.launch().expect("launch"));
     let request = PageRequest::new(format!("{base}/js")).wait_for("#ready");
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut render = |provider: &ChromeProvider, browser| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(seed % 100));
-        let started = Instant::now();
-        let page = provider.fetch(browser, &request).expect("fetch");
-        let round_trip = started.elapsed().as_secs_f64() * 1e3;
-        let in_page = page
-            .html
+    let jitter = std::cell::RefCell::new(Jitter(0x2545_f491_4f6c_dd1d));
+    let render = |provider: &ChromeProvider, browser: &ChromeBrowser| {
+        let (round_trip, html) = timed(&mut jitter.borrow_mut(), provider, browser, &request);
+        let in_page = html
             .split("data-t=\"")
             .nth(1)
             .and_then(|rest| rest.split('"').next())
@@ -229,24 +260,17 @@ fn stealth_overhead(base: &str) -> ((f64, f64), (f64, f64)) {
             .expect("the page stamps its build time");
         (round_trip, in_page)
     };
-    // One untimed render each: the first page of a browser pays for its renderer's start.
-    render(&plain, &plain_browser);
-    render(&stealth, &stealth_browser);
-    let (mut p, mut s) = (Vec::new(), Vec::new());
-    for _ in 0..STEALTH_RENDERS {
-        p.push(render(&plain, &plain_browser));
-        s.push(render(&stealth, &stealth_browser));
-    }
+    let (p, s) = alternate(
+        STEALTH_RENDERS,
+        || render(&plain, &plain_browser),
+        || render(&stealth, &stealth_browser),
+    );
     plain.close(plain_browser);
     stealth.close(stealth_browser);
-    let median = |v: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
-        let mut v: Vec<f64> = v.iter().map(pick).collect();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    let pick = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| median(v.iter().map(f).collect());
     (
-        (median(&p, |x| x.0), median(&s, |x| x.0)),
-        (median(&p, |x| x.1), median(&s, |x| x.1)),
+        (pick(&p, |x| x.0), pick(&s, |x| x.0)),
+        (pick(&p, |x| x.1), pick(&s, |x| x.1)),
     )
 }
 
@@ -264,32 +288,23 @@ fn isolation_cost(base: &str) -> (f64, f64, Option<f64>) {
         format!("{base}/js"),
         format!("{base}/js").replace("127.0.0.1", "localhost"),
     ];
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut render = |isolation: Isolation, i: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(seed % 100));
-        let request = PageRequest::new(sites[i % 2].clone())
+    let jitter = std::cell::RefCell::new(Jitter(0x9e37_79b9_7f4a_7c15));
+    let turn = std::cell::Cell::new(0usize);
+    // Each render goes to the other site than the one before.
+    let render = |isolation: Isolation| {
+        turn.set(turn.get() + 1);
+        let request = PageRequest::new(sites[turn.get() % 2].clone())
             .wait_for("#ready")
             .isolation(isolation);
-        let started = Instant::now();
-        black_box(provider.fetch(&browser, &request).expect("fetch"));
-        started.elapsed().as_secs_f64() * 1e3
+        timed(&mut jitter.borrow_mut(), &provider, &browser, &request).0
     };
-    render(Isolation::Shared, 0);
-    let (mut shared, mut fresh) = (Vec::new(), Vec::new());
-    for i in 0..ISOLATION_RENDERS {
-        shared.push(render(Isolation::Shared, i));
-        // Site changes every time: the previous render was the other site.
-        fresh.push(render(Isolation::Site, i + 1));
-    }
+    let (shared, fresh) = alternate(
+        ISOLATION_RENDERS,
+        || render(Isolation::Shared),
+        || render(Isolation::Site),
+    );
     let pss = provider.memory_bytes(&browser).map(|b| b as f64 / (1 << 20) as f64);
     provider.close(browser);
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     (median(shared), median(fresh), pss)
 }
 
@@ -304,29 +319,14 @@ fn blocking_gain(base: &str) -> (f64, f64) {
     .expect("blocking provider");
     let (plain_browser, blocking_browser) = (plain.launch().expect("launch"), blocking.launch().expect("launch"));
     let request = PageRequest::new(format!("{base}/images"));
-    let mut seed = 0xd1b5_4a32_d192_ed03_u64;
-    let mut render = |provider: &ChromeProvider, browser| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(seed % 100));
-        let started = Instant::now();
-        black_box(provider.fetch(browser, &request).expect("fetch"));
-        started.elapsed().as_secs_f64() * 1e3
-    };
-    render(&plain, &plain_browser);
-    render(&blocking, &blocking_browser);
-    let (mut loads, mut blocks) = (Vec::new(), Vec::new());
-    for _ in 0..BLOCKING_RENDERS {
-        loads.push(render(&plain, &plain_browser));
-        blocks.push(render(&blocking, &blocking_browser));
-    }
+    let jitter = std::cell::RefCell::new(Jitter(0xd1b5_4a32_d192_ed03));
+    let (loads, blocks) = alternate(
+        BLOCKING_RENDERS,
+        || timed(&mut jitter.borrow_mut(), &plain, &plain_browser, &request).0,
+        || timed(&mut jitter.borrow_mut(), &blocking, &blocking_browser, &request).0,
+    );
     plain.close(plain_browser);
     blocking.close(blocking_browser);
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     (median(loads), median(blocks))
 }
 

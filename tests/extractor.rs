@@ -287,34 +287,3 @@ fn extractor_imports_nothing() {
         assert!(exports.iter().any(|e| e == name), "missing export {name}: {exports:?}");
     }
 }
-
-/// More extractions at once than the runtime has instance slots: every one waits for a slot and
-/// succeeds, and a slot's memory used by one page leaves nothing behind for the next (each page
-/// gives exactly what the native build gives).
-#[cfg(feature = "wasmtime")]
-#[test]
-fn more_extractions_than_instance_slots_wait_and_match_native() {
-    let runtime = common::WasmtimeRuntime::with_instance_slots(GuestLimits::default(), true, 1).expect("engine");
-    assert_eq!(runtime.instance_slots(), 1);
-    let module = runtime.compile(riptide::cache::EXTRACTOR_WASM).expect("compiles");
-    let pages = sample_pages();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..4)
-            .map(|worker| {
-                let (runtime, module, pages) = (&runtime, &module, &pages);
-                scope.spawn(move || {
-                    // Each worker walks the pages from a different start, so slots are reused
-                    // across different pages.
-                    for i in 0..pages.len() {
-                        let (name, html, url) = &pages[(i + worker) % pages.len()];
-                        let got = run_extractor(runtime, module, html, *url).expect("extracts");
-                        assert_eq!(got, native(html, *url), "{name} in a reused instance slot");
-                    }
-                })
-            })
-            .collect();
-        for worker in workers {
-            worker.join().expect("worker");
-        }
-    });
-}

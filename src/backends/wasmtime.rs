@@ -8,23 +8,15 @@
 //! limiter refuses memory growth past [`GuestLimits::max_memory_bytes`]. Modules are
 //! pre-linked once ([`wasmtime::InstancePre`]) so instantiating one per extraction costs
 //! microseconds: every extraction gets a fresh, zeroed memory, and no guest state leaks between
-//! pages. Memories come from wasmtime's pooling allocator, which zeroes a used memory in place
-//! instead of mapping a new one (whose every page would fault on first touch); a fixed number
-//! of instance slots bounds how many extractions run at once.
-
-mod instance_slots;
+//! pages.
 
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Config, Engine, Inlining, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module, PoolingAllocationConfig,
-    ResourceLimiter, Store, Trap, TypedFunc,
+    Config, Engine, Inlining, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, Trap, TypedFunc,
 };
-
-use self::instance_slots::{InstanceSlot, InstanceSlots};
 
 use crate::error::{BoxError, Error, Result, WasmError};
 use crate::traits::{GuestInstance, GuestLimits, WasmRuntime};
@@ -34,32 +26,6 @@ const ENGINE: &str = "wasmtime";
 /// How often an engine's epoch advances: the granularity of the time budget.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Memory an instance slot keeps mapped, zeroed, between extractions. Most pages use less; a
-/// page's memory is zeroed in place instead of faulted in anew, which took about 400 page faults
-/// per page (8% of the batch's CPU, BENCHMARKS.md).
-pub const KEEP_RESIDENT_BYTES: usize = 64 << 20;
-
-/// Instance slots of [`WasmtimeRuntime::new`]: twice the cores, at least 4. Extraction is
-/// CPU-bound, so more instances at once would only share the same cores.
-pub fn default_instance_slots() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    u32::try_from(cores.saturating_mul(2)).unwrap_or(u32::MAX).max(4)
-}
-
-/// The pooling allocator: one memory and one table per instance, reused. A fresh mmap per
-/// instance cost a page fault for every page of memory an extraction touched.
-fn pooling(limits: &GuestLimits, slots: u32) -> PoolingAllocationConfig {
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_core_instances(slots)
-        .total_memories(slots)
-        .total_tables(slots)
-        // A 32-bit guest addresses at most 4 GiB.
-        .max_memory_size(limits.max_memory_bytes.min(4 << 30))
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-        .table_keep_resident(1 << 20);
-    pool
-}
-
 /// wasmtime, configured for riptide's extractor.
 #[derive(Clone)]
 pub struct WasmtimeRuntime {
@@ -67,14 +33,12 @@ pub struct WasmtimeRuntime {
     linker: Linker<Limiter>,
     limits: GuestLimits,
     fingerprint: [u8; 32],
-    slots: Arc<InstanceSlots>,
 }
 
 impl std::fmt::Debug for WasmtimeRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasmtimeRuntime")
             .field("limits", &self.limits)
-            .field("instance_slots", &self.slots.total())
             .finish_non_exhaustive()
     }
 }
@@ -108,16 +72,8 @@ impl WasmtimeModule {
 
 impl WasmtimeRuntime {
     /// An engine with epoch interruption (and the thread that advances its epoch), the given
-    /// limits, parallel compilation on or off, and [`default_instance_slots`] instance slots.
+    /// limits, and parallel compilation on or off.
     pub fn new(limits: GuestLimits, parallel_compilation: bool) -> Result<Self> {
-        Self::with_instance_slots(limits, parallel_compilation, default_instance_slots())
-    }
-
-    /// [`WasmtimeRuntime::new`] with `slots` instances alive at once (at least 1). More callers
-    /// than slots wait for one, at most twice [`GuestLimits::max_run_time`]; each slot keeps up
-    /// to [`KEEP_RESIDENT_BYTES`] of memory mapped between extractions.
-    pub fn with_instance_slots(limits: GuestLimits, parallel_compilation: bool, slots: u32) -> Result<Self> {
-        let slots = slots.max(1);
         let mut config = Config::new();
         config
             .epoch_interruption(true)
@@ -125,8 +81,7 @@ impl WasmtimeRuntime {
             // Cranelift inlines small wasm functions into their callers: about 4% fewer
             // instructions per page on the extractor, for a longer compile that the module
             // cache pays once.
-            .compiler_inlining(Inlining::Yes)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(&limits, slots)));
+            .compiler_inlining(Inlining::Yes);
         let engine = Engine::new(&config).map_err(|e| engine_err("create an engine", e))?;
         start_epoch_ticker(&engine)?;
         let mut hasher = Sha256Hasher(Sha256::new());
@@ -139,13 +94,7 @@ impl WasmtimeRuntime {
             linker,
             limits,
             fingerprint,
-            slots: InstanceSlots::new(slots),
         })
-    }
-
-    /// How many extractor instances can be alive at once.
-    pub fn instance_slots(&self) -> u32 {
-        self.slots.total()
     }
 
     /// The wasmtime engine, for callers that want to run other modules beside riptide's.
@@ -242,9 +191,6 @@ impl WasmRuntime for WasmtimeRuntime {
     }
 
     fn instantiate(&self, module: &WasmtimeModule, _input_len: usize) -> Result<WasmtimeInstance> {
-        // Twice the run budget: every holder gives its slot back within one budget, unless a
-        // caller keeps instances alive.
-        let slot = self.slots.acquire(self.limits.max_run_time.saturating_mul(2))?;
         let mut store = Store::new(
             &self.engine,
             Limiter {
@@ -284,7 +230,6 @@ impl WasmRuntime for WasmtimeRuntime {
             alloc,
             extract,
             budget,
-            _slot: slot,
         })
     }
 }
@@ -339,8 +284,6 @@ pub struct WasmtimeInstance {
     alloc: TypedFunc<i32, i32>,
     extract: TypedFunc<(i32, i32), i64>,
     budget: Duration,
-    // Last: the store (and wasmtime's slot) is gone before the slot is given back.
-    _slot: InstanceSlot,
 }
 
 impl WasmtimeInstance {

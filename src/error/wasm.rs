@@ -61,16 +61,6 @@ pub enum WasmError {
         limit_bytes: usize,
     },
 
-    /// Every instance slot of the runtime stayed taken for the whole wait: more extractions at
-    /// once than the runtime was built for, or instances kept alive instead of dropped.
-    #[error("all {slots} instance slots of the extractor stayed busy for {waited:?}")]
-    NoInstanceSlot {
-        /// How many slots the runtime has.
-        slots: u32,
-        /// How long the caller waited.
-        waited: Duration,
-    },
-
     /// The guest trapped (a panic, an out-of-bounds access, an unreachable).
     #[error("the extractor trapped")]
     Trap {
@@ -104,9 +94,6 @@ impl WasmError {
                 "the module loops or the page is too large; raise GuestLimits::max_run_time if it is legitimate"
             }
             WasmError::MemoryLimit { .. } => "raise GuestLimits::max_memory_bytes if the page legitimately needs it",
-            WasmError::NoInstanceSlot { .. } => {
-                "drop extractor instances after use, or build the runtime with more instance slots (WasmtimeRuntime::with_instance_slots)"
-            }
             WasmError::Trap { .. } => "report it with the page that caused it",
             WasmError::Abi { .. } => "rebuild the module with wasm/build.sh, or use the module that ships with riptide",
         }
@@ -120,7 +107,6 @@ impl WasmError {
             WasmError::OutOfFuel { .. } => "wasm.out_of_fuel",
             WasmError::TimedOut { .. } => "wasm.timed_out",
             WasmError::MemoryLimit { .. } => "wasm.memory_limit",
-            WasmError::NoInstanceSlot { .. } => "wasm.no_instance_slot",
             WasmError::Trap { .. } => "wasm.trap",
             WasmError::Abi { .. } => "wasm.abi",
         }
