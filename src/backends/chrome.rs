@@ -34,6 +34,7 @@ mod tab;
 
 use context::{BrowsingContext, Current};
 use render::{RenderFailure, Watched, load};
+use tab::TabSetup;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -158,14 +159,9 @@ enum Mode {
 /// Launches local Chromium processes, or connects to running ones.
 pub struct ChromeProvider {
     mode: Mode,
-    accept_invalid_certs: bool,
     render_memory_limit: Option<u64>,
-    addresses: AddressPolicy,
-    stealth: bool,
-    /// URL patterns of subresources not to load.
-    blocked: Vec<String>,
-    user_agent: Option<String>,
-    headers: Vec<(String, String)>,
+    /// How every tab is readied; shared with the render threads that ready fresh contexts.
+    setup: Arc<TabSetup>,
 }
 
 impl std::fmt::Debug for ChromeProvider {
@@ -215,13 +211,15 @@ impl ChromeProvider {
                 extra_args,
                 sandbox,
             },
-            accept_invalid_certs: options.accept_invalid_certs,
             render_memory_limit: options.render_memory_limit,
-            addresses: options.address_policy,
-            stealth: options.stealth,
-            blocked: blocking::patterns(&options.block_resources, &options.block_urls),
-            user_agent: options.user_agent,
-            headers: options.headers,
+            setup: Arc::new(TabSetup {
+                accept_invalid_certs: options.accept_invalid_certs,
+                stealth: options.stealth,
+                addresses: options.address_policy,
+                blocked: blocking::patterns(&options.block_resources, &options.block_urls),
+                user_agent: options.user_agent,
+                headers: options.headers,
+            }),
         })
     }
 
@@ -260,7 +258,7 @@ impl ChromeProvider {
     /// [`ChromeOptions::accept_invalid_certs`]); for a remote provider it is applied to each
     /// browser as it is connected.
     pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.accept_invalid_certs = accept;
+        Arc::make_mut(&mut self.setup).accept_invalid_certs = accept;
         self
     }
 
@@ -268,33 +266,34 @@ impl ChromeProvider {
     /// remote browser gets every override that does not need launch flags; its
     /// `navigator.webdriver` is hidden by script.
     pub fn stealth(mut self, stealth: bool) -> Self {
-        self.stealth = stealth;
+        Arc::make_mut(&mut self.setup).stealth = stealth;
         self
     }
 
     /// Sets the subresources browsers do not load (see [`ChromeOptions::block_resources`] and
     /// [`ChromeOptions::block_urls`]).
     pub fn block(mut self, kinds: &[ResourceKind], urls: &[String]) -> Self {
-        self.blocked = blocking::patterns(kinds, urls);
+        Arc::make_mut(&mut self.setup).blocked = blocking::patterns(kinds, urls);
         self
     }
 
     /// Sets the `User-Agent` and the extra headers of every request pages make (see
     /// [`ChromeOptions::user_agent`] and [`ChromeOptions::headers`]).
     pub fn request_headers(mut self, user_agent: Option<String>, headers: Vec<(String, String)>) -> Self {
-        self.user_agent = user_agent;
-        self.headers = headers;
+        let setup = Arc::make_mut(&mut self.setup);
+        setup.user_agent = user_agent;
+        setup.headers = headers;
         self
     }
 
     /// Whether browsers hide that they are automated.
     pub fn is_stealth(&self) -> bool {
-        self.stealth
+        self.setup.stealth
     }
 
     /// Sets which pages may be loaded (see [`ChromeOptions::address_policy`]).
     pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
-        self.addresses = policy;
+        Arc::make_mut(&mut self.setup).addresses = policy;
         self
     }
 
@@ -315,14 +314,16 @@ impl ChromeProvider {
                 endpoints,
                 next: AtomicUsize::new(0),
             },
-            accept_invalid_certs: false,
             // A remote browser's memory cannot be read from here.
             render_memory_limit: None,
-            addresses: AddressPolicy::PERMISSIVE,
-            stealth: false,
-            blocked: Vec::new(),
-            user_agent: None,
-            headers: Vec::new(),
+            setup: Arc::new(TabSetup {
+                accept_invalid_certs: false,
+                stealth: false,
+                addresses: AddressPolicy::PERMISSIVE,
+                blocked: Vec::new(),
+                user_agent: None,
+                headers: Vec::new(),
+            }),
         })
     }
 
@@ -363,10 +364,10 @@ impl ChromeProvider {
         let mut args: Vec<OsString> = DEFAULT_ARGS
             .iter()
             .chain(QUIET_ARGS)
-            .filter(|arg| !(self.stealth && **arg == stealth::AUTOMATION_FLAG))
+            .filter(|arg| !(self.setup.stealth && **arg == stealth::AUTOMATION_FLAG))
             .map(OsString::from)
             .collect();
-        if self.stealth {
+        if self.setup.stealth {
             args.extend(stealth::LAUNCH_ARGS.iter().map(OsString::from));
         }
         args.push("--headless".into());
@@ -389,7 +390,7 @@ impl ChromeProvider {
             .map_err(BoxError::from)
             .and_then(|browser| {
                 let tab = browser.new_tab()?;
-                let refusals = self.tab_setup().prepare(&tab)?;
+                let refusals = self.setup.prepare(&tab)?;
                 Ok((browser, tab, refusals))
             });
         let (browser, tab, refusals) = match connected {
@@ -426,7 +427,7 @@ impl ChromeProvider {
         let (tab, refusals) = browser
             .new_tab()
             .map_err(BoxError::from)
-            .and_then(|tab| self.tab_setup().prepare(&tab).map(|refusals| (tab, refusals)))
+            .and_then(|tab| self.setup.prepare(&tab).map(|refusals| (tab, refusals)))
             .map_err(err)?;
         Ok(ChromeBrowser {
             browser: Some(browser),
@@ -600,12 +601,12 @@ impl BrowserProvider for ChromeProvider {
             .browser
             .clone()
             .ok_or_else(|| Error::from(BrowserError::dead("it was closed")))?;
-        let (setup, current, job) = (self.tab_setup(), browser.current.clone(), request.clone());
+        let (setup, current, job) = (self.setup.clone(), browser.current.clone(), request.clone());
         std::thread::Builder::new()
             .name("riptide-render".into())
             .spawn(move || {
                 // A fresh browser context first when the request's isolation asks for one.
-                let tab = context::tab_for(handle, &setup, &current, &job).map(|(tab, _)| tab);
+                let tab = context::tab_for(handle, &setup, &current, &job);
                 let _ = tx.send(match tab {
                     Ok(tab) => load(&tab, &job, started).and_then(|page| match page {
                         Some(page) if job.screenshot => render::screenshot(&tab, page).map(Some),

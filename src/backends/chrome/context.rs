@@ -71,14 +71,14 @@ pub(super) fn tab_for(
     setup: &TabSetup,
     current: &Current,
     request: &PageRequest,
-) -> Result<(Arc<Tab>, Refusals), BoxError> {
+) -> Result<Arc<Tab>, BoxError> {
     let site = site_of(&request.url);
     {
         let mut now = lock(current);
         if !now.needs_fresh(request.isolation, &site) {
             now.visited = true;
             now.site = site;
-            return Ok((now.tab.clone(), now.refusals.clone()));
+            return Ok(now.tab.clone());
         }
     }
     let tab = browser.new_context()?.new_tab()?;
@@ -87,7 +87,7 @@ pub(super) fn tab_for(
         &mut *lock(current),
         BrowsingContext {
             tab: tab.clone(),
-            refusals: refusals.clone(),
+            refusals,
             site,
             visited: true,
         },
@@ -97,7 +97,7 @@ pub(super) fn tab_for(
     let _ = std::thread::Builder::new()
         .name("riptide-context-close".into())
         .spawn(move || close(&old.tab));
-    Ok((tab, refusals))
+    Ok(tab)
 }
 
 /// Closes a context's tab, which ends its pages and their scripts. The context itself stays,

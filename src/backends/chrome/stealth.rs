@@ -22,8 +22,9 @@
 //!   `Emulation.setDeviceMetricsOverride`, which measured a few milliseconds a page.
 
 use headless_chrome::Tab;
-use headless_chrome::protocol::cdp::{Browser, Emulation, Page};
+use headless_chrome::protocol::cdp::{Browser, Emulation};
 
+use super::tab::{add_script, at_once, send};
 use crate::error::BoxError;
 
 /// Flags a stealth browser is started with (beside riptide's usual ones, less
@@ -102,37 +103,22 @@ fn script() -> String {
         .replace("HEIGHT", &SCREEN.1.to_string())
 }
 
-/// Applies the stealth overrides and script to `tab` (see the module docs). The three are
-/// independent and sent at once (see `TabSetup::prepare` for why).
-/// `user_agent` replaces the browser's own (which otherwise loses its `Headless`).
+/// Applies the stealth overrides and script to `tab` (see the module docs); the three are
+/// independent, so they are sent [`at_once`]. `user_agent` replaces the browser's own (which
+/// otherwise loses its `Headless`).
 pub(super) fn disguise(tab: &Tab, user_agent: Option<&str>) -> Result<(), BoxError> {
-    std::thread::scope(|scope| {
-        let settings = [
-            scope.spawn(|| set_user_agent(tab, user_agent)),
-            scope.spawn(|| {
-                tab.call_method(Emulation::SetHardwareConcurrencyOverride {
+    at_once([
+        &|| set_user_agent(tab, user_agent),
+        &|| {
+            send(
+                tab,
+                Emulation::SetHardwareConcurrencyOverride {
                     hardware_concurrency: CORES,
-                })
-                .map(drop)
-                .map_err(BoxError::from)
-            }),
-            scope.spawn(|| {
-                tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
-                    source: script(),
-                    world_name: None,
-                    include_command_line_api: None,
-                    run_immediately: None,
-                })
-                .map(drop)
-                .map_err(BoxError::from)
-            }),
-        ];
-        settings.into_iter().try_for_each(|setting| {
-            setting
-                .join()
-                .unwrap_or_else(|_| Err("disguising the tab panicked".into()))
-        })
-    })
+                },
+            )
+        },
+        &|| send(tab, add_script(script())),
+    ])
 }
 
 /// The browser's own user agent without `Headless` (or `user_agent`), and client hints to
@@ -156,23 +142,25 @@ fn set_user_agent(tab: &Tab, user_agent: Option<&str>) -> Result<(), BoxError> {
         brand: brand.into(),
         version: version.into(),
     };
-    tab.call_method(Emulation::SetUserAgentOverride {
-        user_agent,
-        accept_language: Some(ACCEPT_LANGUAGE.into()),
-        platform: Some("Linux x86_64".into()),
-        user_agent_metadata: Some(Emulation::UserAgentMetadata {
-            brands: Some(vec![brand("Chromium", &major), brand("Not:A-Brand", "24")]),
-            full_version_list: Some(vec![brand("Chromium", &full_version), brand("Not:A-Brand", "24.0.0.0")]),
-            full_version: None,
-            platform: "Linux".into(),
-            platform_version: String::new(),
-            architecture: "x86".into(),
-            model: String::new(),
-            mobile: false,
-            bitness: Some("64".into()),
-            wow_64: Some(false),
-            form_factors: None,
-        }),
-    })?;
-    Ok(())
+    send(
+        tab,
+        Emulation::SetUserAgentOverride {
+            user_agent,
+            accept_language: Some(ACCEPT_LANGUAGE.into()),
+            platform: Some("Linux x86_64".into()),
+            user_agent_metadata: Some(Emulation::UserAgentMetadata {
+                brands: Some(vec![brand("Chromium", &major), brand("Not:A-Brand", "24")]),
+                full_version_list: Some(vec![brand("Chromium", &full_version), brand("Not:A-Brand", "24.0.0.0")]),
+                full_version: None,
+                platform: "Linux".into(),
+                platform_version: String::new(),
+                architecture: "x86".into(),
+                model: String::new(),
+                mobile: false,
+                bitness: Some("64".into()),
+                wow_64: Some(false),
+                form_factors: None,
+            }),
+        },
+    )
 }

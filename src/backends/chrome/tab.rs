@@ -8,9 +8,9 @@ use headless_chrome::Tab;
 use headless_chrome::browser::tab::RequestPausedDecision;
 use headless_chrome::browser::transport::{SessionId, Transport};
 use headless_chrome::protocol::cdp::Fetch::events::RequestPausedEvent;
+use headless_chrome::protocol::cdp::types::Method;
 use headless_chrome::protocol::cdp::{Fetch, Network, Page, Security};
 
-use super::ChromeProvider;
 use crate::error::BoxError;
 use crate::policies::AddressPolicy;
 
@@ -19,11 +19,42 @@ use crate::policies::AddressPolicy;
 const NO_DIALOGS: &str =
     "window.alert = () => {}; window.confirm = () => true; window.prompt = () => null; window.print = () => {};";
 
+/// Runs `calls` at once, each on a thread of its own, and gives the first error. DevTools calls
+/// in flight together share one wait on headless_chrome's websocket polling (up to ~100 ms a
+/// call when sent one after the other).
+pub(super) fn at_once<const N: usize>(calls: [&(dyn Fn() -> Result<(), BoxError> + Sync); N]) -> Result<(), BoxError> {
+    std::thread::scope(|scope| {
+        let running = calls.map(|call| scope.spawn(call));
+        running
+            .into_iter()
+            .try_for_each(|call| call.join().unwrap_or_else(|_| Err("a DevTools call panicked".into())))
+    })
+}
+
+/// One DevTools call on `tab` whose answer is not needed.
+pub(super) fn send<C>(tab: &Tab, method: C) -> Result<(), BoxError>
+where
+    C: Method + serde::Serialize + std::fmt::Debug,
+{
+    tab.call_method(method).map(drop).map_err(BoxError::from)
+}
+
+/// `Page.addScriptToEvaluateOnNewDocument`: `source` runs in every document before its own
+/// scripts.
+pub(super) fn add_script(source: String) -> Page::AddScriptToEvaluateOnNewDocument {
+    Page::AddScriptToEvaluateOnNewDocument {
+        source,
+        world_name: None,
+        include_command_line_api: None,
+        run_immediately: None,
+    }
+}
+
 /// The address policy's last refusal in a tab (`url: why`), for its fetch to report.
 pub(super) type Refusals = Arc<Mutex<Option<String>>>;
 
-/// What readying a tab needs from the provider, apart from it so a render thread can ready
-/// the tab of a fresh browser context itself.
+/// How a provider readies its tabs, apart from the provider so a render thread can ready the
+/// tab of a fresh browser context itself.
 #[derive(Debug, Clone)]
 pub(super) struct TabSetup {
     pub accept_invalid_certs: bool,
@@ -35,64 +66,34 @@ pub(super) struct TabSetup {
     pub headers: Vec<(String, String)>,
 }
 
-impl ChromeProvider {
-    pub(super) fn tab_setup(&self) -> TabSetup {
-        TabSetup {
-            accept_invalid_certs: self.accept_invalid_certs,
-            stealth: self.stealth,
-            addresses: self.addresses.clone(),
-            blocked: self.blocked.clone(),
-            user_agent: self.user_agent.clone(),
-            headers: self.headers.clone(),
-        }
-    }
-}
-
 impl TabSetup {
     /// Readies a new tab: no blocking dialogs in any page it loads, certificates verified (or
     /// not) as configured whatever flags the browser was started with, and, when the address
     /// policy refuses anything, every document request checked against it (documents only:
     /// intercepting every image and script would cost a DevTools round trip each).
     ///
-    /// The settings are independent, so they are sent at once from threads of their own: each
-    /// DevTools call waits on headless_chrome's websocket polling (up to ~100 ms), and calls in
-    /// flight together share one wait. This is on the path of every launch and every fresh
-    /// browser context.
+    /// The settings are independent, so they are sent [`at_once`]: this is on the path of every
+    /// launch and every fresh browser context.
     pub(super) fn prepare(&self, tab: &Tab) -> std::result::Result<Refusals, BoxError> {
         let refusals = Refusals::default();
-        std::thread::scope(|scope| {
-            let settings = [
-                scope.spawn(|| {
-                    tab.call_method(Page::AddScriptToEvaluateOnNewDocument {
-                        source: NO_DIALOGS.into(),
-                        world_name: None,
-                        include_command_line_api: None,
-                        run_immediately: None,
-                    })
-                    .map(drop)
-                    .map_err(BoxError::from)
-                }),
-                scope.spawn(|| {
-                    tab.call_method(Security::SetIgnoreCertificateErrors {
+        at_once([
+            &|| send(tab, add_script(NO_DIALOGS.into())),
+            &|| {
+                send(
+                    tab,
+                    Security::SetIgnoreCertificateErrors {
                         ignore: self.accept_invalid_certs,
-                    })
-                    .map(drop)
-                    .map_err(BoxError::from)
-                }),
-                scope.spawn(|| match (self.stealth, &self.user_agent) {
-                    (true, user_agent) => super::stealth::disguise(tab, user_agent.as_deref()),
-                    (false, Some(user_agent)) => tab.set_user_agent(user_agent, None, None).map_err(BoxError::from),
-                    (false, None) => Ok(()),
-                }),
-                scope.spawn(|| self.check_documents(tab, &refusals)),
-                scope.spawn(|| super::blocking::network_rules(tab, &self.blocked, &self.headers)),
-            ];
-            settings.into_iter().try_for_each(|setting| {
-                setting
-                    .join()
-                    .unwrap_or_else(|_| Err("readying the tab panicked".into()))
-            })
-        })?;
+                    },
+                )
+            },
+            &|| match (self.stealth, &self.user_agent) {
+                (true, user_agent) => super::stealth::disguise(tab, user_agent.as_deref()),
+                (false, Some(user_agent)) => tab.set_user_agent(user_agent, None, None).map_err(BoxError::from),
+                (false, None) => Ok(()),
+            },
+            &|| self.check_documents(tab, &refusals),
+            &|| super::blocking::network_rules(tab, &self.blocked, &self.headers),
+        ])?;
         Ok(refusals)
     }
 
