@@ -25,14 +25,18 @@
 //!   `/proc/<pid>/stat`.
 
 mod blocking;
+mod browser;
 mod context;
 mod launcher;
+mod options;
 mod process_tree;
 mod render;
 mod stealth;
 mod tab;
 
-use context::{BrowsingContext, Current};
+pub use browser::ChromeBrowser;
+use context::BrowsingContext;
+pub use options::ChromeOptions;
 use render::{RenderFailure, Watched, load};
 use tab::TabSetup;
 
@@ -42,8 +46,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use headless_chrome::Browser;
 use headless_chrome::browser::DEFAULT_ARGS;
-use headless_chrome::{Browser, Tab};
 
 use crate::error::{BoxError, BrowserError, Error, ErrorKind, FetchError, Result};
 use crate::policies::AddressPolicy;
@@ -84,64 +88,6 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// The default render memory limit: far above what real pages use (100-400 MB a browser),
 /// far below what a runaway page takes a machine to.
 pub const DEFAULT_RENDER_MEMORY_LIMIT: u64 = 1 << 30;
-
-/// Settings for [`ChromeProvider::local`].
-#[derive(Debug, Clone)]
-pub struct ChromeOptions {
-    /// The Chromium binary. Default: `RIPTIDE_CHROME_PATH`, then the usual install locations.
-    pub executable: Option<PathBuf>,
-    /// The directory each browser's profile and temporary files go under. Default:
-    /// `$TMPDIR/riptide-chrome-<uid>`, or a fresh private directory if someone else holds that
-    /// path. A directory named here must be the user's own (see the README's "Where state
-    /// lives"), or the provider is refused.
-    pub runtime_dir: Option<PathBuf>,
-    /// Extra command-line flags.
-    pub extra_args: Vec<String>,
-    /// Load pages whose TLS certificate does not verify (self-signed, expired, another
-    /// host's). Default `false`: such a page fails with [`FetchError::Network`], as it does in
-    /// the static engine.
-    pub accept_invalid_certs: bool,
-    /// The most memory (PSS of the whole process tree) a browser may use while it renders a
-    /// page: a render over it is stopped, its browser killed, and the page fails with
-    /// [`FetchError::RenderMemoryExceeded`]. Each page's JavaScript heap is also capped at half of
-    /// it. `None`: no limit. Default [`DEFAULT_RENDER_MEMORY_LIMIT`].
-    pub render_memory_limit: Option<u64>,
-    /// Which pages may be loaded. A policy that refuses anything checks every document the
-    /// browser requests (the page, its redirects, its frames) after resolving its host, and
-    /// fails refused ones with [`FetchError::AddressNotAllowed`]. Default: everything.
-    pub address_policy: AddressPolicy,
-    /// Hide the signals that give a headless browser away to bot detectors (see the README's
-    /// "Stealth"): no `HeadlessChrome` in the user agent or client hints, `navigator.webdriver`
-    /// false, a desktop screen, WebGL vendor and core count. Default `false`.
-    pub stealth: bool,
-    /// Subresources not loaded, by kind (recognized by file extension). Default: none.
-    pub block_resources: Vec<ResourceKind>,
-    /// Subresources not loaded, by URL pattern (`*` matches anything). Default: none.
-    pub block_urls: Vec<String>,
-    /// The `User-Agent` pages are requested with (and `navigator.userAgent`). Default: the
-    /// browser's own (with `Headless` removed under [`ChromeOptions::stealth`]).
-    pub user_agent: Option<String>,
-    /// Extra headers sent with every request a page makes. Default: none.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Default for ChromeOptions {
-    fn default() -> Self {
-        Self {
-            executable: None,
-            runtime_dir: None,
-            extra_args: Vec::new(),
-            accept_invalid_certs: false,
-            render_memory_limit: Some(DEFAULT_RENDER_MEMORY_LIMIT),
-            address_policy: AddressPolicy::PERMISSIVE,
-            stealth: false,
-            block_resources: Vec::new(),
-            block_urls: Vec::new(),
-            user_agent: None,
-            headers: Vec::new(),
-        }
-    }
-}
 
 enum Mode {
     Local {
@@ -440,96 +386,6 @@ impl ChromeProvider {
             abandoned: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
         })
-    }
-}
-
-/// One browser with its warm tab.
-pub struct ChromeBrowser {
-    browser: Option<Browser>,
-    /// The browser context pages render in now, and its readied tab.
-    current: Current,
-    pid: Option<u32>,
-    /// The local browser's process, reaped when the browser is dropped.
-    child: Option<std::process::Child>,
-    dir: Option<PathBuf>,
-    endpoint: Option<String>,
-    /// Held for a whole fetch: the tab navigates to one page at a time.
-    navigation: Mutex<()>,
-    /// Given up on (stuck in a page, or over its memory limit): it fails every probe, so the
-    /// pool closes it.
-    abandoned: AtomicBool,
-    /// Set by [`BrowserProvider::cancel`]; the fetch it stops clears it.
-    cancelled: AtomicBool,
-}
-
-impl std::fmt::Debug for ChromeBrowser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChromeBrowser")
-            .field("pid", &self.pid)
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ChromeBrowser {
-    /// The main process id of a local browser.
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
-    /// The remote endpoint of a connected browser.
-    pub fn endpoint(&self) -> Option<&str> {
-        self.endpoint.as_deref()
-    }
-
-    /// The pids of the local browser's process tree now.
-    pub fn process_tree(&self) -> Vec<u32> {
-        self.pid.map(process_tree::members).unwrap_or_default()
-    }
-
-    /// The per-browser directory (profile and temporary files) of a local browser.
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
-    }
-
-    /// The readied tab of the context pages render in now.
-    fn tab(&self) -> Arc<Tab> {
-        crate::sync::lock(&self.current).tab.clone()
-    }
-
-    fn alive(&self) -> bool {
-        !self.abandoned.load(Ordering::Acquire)
-            && self
-                .pid
-                .is_none_or(|pid| matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X'))
-    }
-
-    /// Gives the browser up: a local one is killed at once (which also ends every CDP call
-    /// still waiting on it), a remote one is marked so the pool disconnects it.
-    fn abandon(&self) {
-        self.abandoned.store(true, Ordering::Release);
-        if let Some(pid) = self.pid {
-            process_tree::terminate(pid, Duration::ZERO);
-        }
-    }
-}
-
-impl Drop for ChromeBrowser {
-    /// Stops a local browser's whole tree, reaps it and removes its directory; a remote browser
-    /// is only disconnected. Dropping is the one way a browser ends, so a pool dropped without
-    /// `shutdown` still leaves nothing behind.
-    fn drop(&mut self) {
-        if let Some(pid) = self.pid {
-            process_tree::terminate(pid, TERMINATE_GRACE);
-        }
-        drop(self.browser.take());
-        if let Some(mut child) = self.child.take() {
-            // Already dead (the whole tree was stopped above): this is the reap.
-            let _ = child.wait();
-        }
-        if let Some(dir) = self.dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
     }
 }
 

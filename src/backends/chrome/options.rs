@@ -1,0 +1,66 @@
+//! [`ChromeOptions`]: how [`ChromeProvider::local`](super::ChromeProvider::local) starts browsers
+//! and readies their tabs.
+
+use std::path::PathBuf;
+
+use super::DEFAULT_RENDER_MEMORY_LIMIT;
+use crate::policies::AddressPolicy;
+use crate::traits::ResourceKind;
+
+/// Settings for [`ChromeProvider::local`](super::ChromeProvider::local).
+#[derive(Debug, Clone)]
+pub struct ChromeOptions {
+    /// The Chromium binary. Default: `RIPTIDE_CHROME_PATH`, then the usual install locations.
+    pub executable: Option<PathBuf>,
+    /// The directory each browser's profile and temporary files go under. Default:
+    /// `$TMPDIR/riptide-chrome-<uid>`, or a fresh private directory if someone else holds that
+    /// path. A directory named here must be the user's own (see the README's "Where state
+    /// lives"), or the provider is refused.
+    pub runtime_dir: Option<PathBuf>,
+    /// Extra command-line flags.
+    pub extra_args: Vec<String>,
+    /// Load pages whose TLS certificate does not verify (self-signed, expired, another
+    /// host's). Default `false`: such a page fails with [`FetchError::Network`](crate::error::FetchError::Network), as it does in
+    /// the static engine.
+    pub accept_invalid_certs: bool,
+    /// The most memory (PSS of the whole process tree) a browser may use while it renders a
+    /// page: a render over it is stopped, its browser killed, and the page fails with
+    /// [`FetchError::RenderMemoryExceeded`](crate::error::FetchError::RenderMemoryExceeded). Each page's JavaScript heap is also capped at half of
+    /// it. `None`: no limit. Default [`DEFAULT_RENDER_MEMORY_LIMIT`].
+    pub render_memory_limit: Option<u64>,
+    /// Which pages may be loaded. A policy that refuses anything checks every document the
+    /// browser requests (the page, its redirects, its frames) after resolving its host, and
+    /// fails refused ones with [`FetchError::AddressNotAllowed`](crate::error::FetchError::AddressNotAllowed). Default: everything.
+    pub address_policy: AddressPolicy,
+    /// Hide the signals that give a headless browser away to bot detectors (see the README's
+    /// "Stealth"): no `HeadlessChrome` in the user agent or client hints, `navigator.webdriver`
+    /// false, a desktop screen, WebGL vendor and core count. Default `false`.
+    pub stealth: bool,
+    /// Subresources not loaded, by kind (recognized by file extension). Default: none.
+    pub block_resources: Vec<ResourceKind>,
+    /// Subresources not loaded, by URL pattern (`*` matches anything). Default: none.
+    pub block_urls: Vec<String>,
+    /// The `User-Agent` pages are requested with (and `navigator.userAgent`). Default: the
+    /// browser's own (with `Headless` removed under [`ChromeOptions::stealth`]).
+    pub user_agent: Option<String>,
+    /// Extra headers sent with every request a page makes. Default: none.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for ChromeOptions {
+    fn default() -> Self {
+        Self {
+            executable: None,
+            runtime_dir: None,
+            extra_args: Vec::new(),
+            accept_invalid_certs: false,
+            render_memory_limit: Some(DEFAULT_RENDER_MEMORY_LIMIT),
+            address_policy: AddressPolicy::PERMISSIVE,
+            stealth: false,
+            block_resources: Vec::new(),
+            block_urls: Vec::new(),
+            user_agent: None,
+            headers: Vec::new(),
+        }
+    }
+}
