@@ -3,7 +3,10 @@
 //! A page is escalated to headless rendering when its static HTML shows it is built by
 //! JavaScript. Any one of these is enough:
 //! 1. **Little text, some script**: fewer than [`LITTLE_TEXT`] characters of visible text and at
-//!    least one `<script>` element.
+//!    least one `<script>` element, unless the page's declared summary (`og:description`, which
+//!    the server wrote) already opens its text: then the server rendered the text, and it is
+//!    short because the page is (a photo post, a stub). Escalating such a page gains nothing and
+//!    costs a render (seconds, when its third-party scripts cannot load).
 //! 2. **An empty app root**: an element with `id` `root`, `app`, `__next`, `__nuxt` or `svelte`
 //!    (or an `<app-root>` element) that is empty in the HTML, and fewer than [`SOME_TEXT`]
 //!    characters of text elsewhere.
@@ -30,7 +33,7 @@ pub(crate) fn needs_javascript(html: &str, page: &ExtractedContent) -> Option<&'
         return None;
     }
     let lower = html.to_ascii_lowercase();
-    if text < LITTLE_TEXT && lower.contains("<script") {
+    if text < LITTLE_TEXT && lower.contains("<script") && !summary_opens_text(page) {
         return Some("little visible text and scripts");
     }
     if text < SOME_TEXT && has_empty_app_root(&lower) {
@@ -40,6 +43,30 @@ pub(crate) fn needs_javascript(html: &str, page: &ExtractedContent) -> Option<&'
         return Some("a <noscript> asking for JavaScript");
     }
     None
+}
+
+/// Words of the declared summary looked for in the text: enough to be no accident, few enough
+/// that a summary the server cut short (`...`) still matches.
+const SUMMARY_WORDS: usize = 6;
+
+/// Whether the opening words (at least three) of the page's `og:description` are in its text,
+/// white space and case aside.
+fn summary_opens_text(page: &ExtractedContent) -> bool {
+    let Some(summary) = page.open_graph.get("description") else {
+        return false;
+    };
+    let words: Vec<&str> = summary.split_whitespace().take(SUMMARY_WORDS).collect();
+    if words.len() < 3 {
+        return false;
+    }
+    let opening = words.join(" ").trim_end_matches(['…', '.']).to_lowercase();
+    let text = page
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    text.contains(&opening)
 }
 
 fn has_empty_app_root(lower: &str) -> bool {
@@ -105,5 +132,25 @@ mod tests {
         assert_eq!(needs_javascript(filled, &page(&"y".repeat(300))), None);
         let tracking = r#"<noscript><img src="/pixel.gif"></noscript>"#;
         assert_eq!(needs_javascript(tracking, &page(&"y".repeat(300))), None);
+    }
+
+    fn with_summary(text: &str, summary: &str) -> ExtractedContent {
+        let mut page = page(text);
+        page.open_graph.insert("description".into(), summary.into());
+        page
+    }
+
+    #[test]
+    fn a_short_page_whose_summary_opens_its_text_was_rendered_by_the_server() {
+        // The trafilatura set's photo post: 144 characters, scripts, and its own summary in them.
+        let html = r#"<script src="/analytics.js"></script><p>Standorte</p><p>Shuji: Japan.</p>"#;
+        let text = "Standorte\n\nShuji: Japan.\n\nWalter: Deutschland.\n\nFilmmaterial\n\nFuji X-TRA 400.";
+        let summary = "Standorte Shuji: Japan. Walter: Deutschland. Filmmaterial Fuji X-TRA 400. Kameras…";
+        assert_eq!(needs_javascript(html, &with_summary(text, summary)), None);
+        // A shell whose summary is not in its text, or too short to tell, is still escalated.
+        let shell = r#"<div id="main">Loading</div><script src="/app.js"></script>"#;
+        let elsewhere = with_summary("Loading", "The latest news from the city council, every morning.");
+        assert!(needs_javascript(shell, &elsewhere).is_some());
+        assert!(needs_javascript(shell, &with_summary("Loading the news", "Loading")).is_some());
     }
 }
