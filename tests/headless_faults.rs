@@ -525,3 +525,22 @@ async fn network_idle_waits_for_requests_started_after_load() {
     drop(browser);
     pool.shutdown().await;
 }
+
+/// A page served with an error status fails in both engines alike. A render used to return the
+/// error page's own text as the page (a proxy's "401 Unauthorized" among them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_engines_fail_a_page_served_with_an_error_status() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = LocalServer::start(|_| Reply::NotFound).expect("local server");
+    let executor = executor(provider, RiptideConfig::default());
+    for engine in [EngineChoice::Static, EngineChoice::Headless] {
+        let e = guarded("an error page", executor.extract_with(&server.url("/missing"), engine))
+            .await
+            .expect_err("a 404 is not a page");
+        assert_eq!(e.code(), "fetch.http_status", "{engine:?}: {e:#}");
+        assert!(e.to_string().contains("404"), "{engine:?}: {e:#}");
+    }
+    executor.shutdown().await.expect("shutdown");
+}

@@ -529,6 +529,7 @@ impl BrowserProvider for ChromeProvider {
             }
             .into()),
             Err(RenderFailure::Script(reason)) => Err(FetchError::Script { reason }.into()),
+            Err(RenderFailure::HttpStatus(status)) => Err(FetchError::HttpStatus { status }.into()),
         }
     }
 

@@ -27,6 +27,8 @@ pub(super) enum RenderFailure {
     Protocol(BoxError),
     /// The page's script context failed, or answered in an unexpected shape.
     Script(String),
+    /// The page came with this error status (4xx, 5xx), as the static engine would refuse it.
+    HttpStatus(u16),
 }
 
 /// What a render thread answers: the page (partial if it did not get ready by the deadline),
@@ -83,7 +85,8 @@ impl ChromeProvider {
 
 /// Navigates, then waits inside the page for readiness (`wait_until`, then the selector, then
 /// the DOM settling) and returns the HTML and the page's URL in the same call. A page not ready
-/// shortly before the deadline is returned as it stands, marked partial.
+/// shortly before the deadline is returned as it stands, marked partial. A page that came with
+/// an error status (the navigation timing's `responseStatus`) fails, as a static fetch does.
 pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Rendered {
     // `Page.navigate` itself, rather than headless_chrome's `navigate_to`, whose error keeps
     // Chrome's network error code private: the code is what classifies the failure.
@@ -128,7 +131,8 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
                 return Date.now() - resourcesChanged >= {idle};
             }};
             const ready = () => {loaded} && (!selector || document.querySelector(selector) !== null);
-            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete];
+            const status = () => (performance.getEntriesByType("navigation")[0] || {{}}).responseStatus || 0;
+            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status()];
             let lastChange = Date.now();
             let readyAt = null;
             const observer = new MutationObserver(() => {{ lastChange = Date.now(); }});
@@ -176,8 +180,9 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
     let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
-    match serde_json::from_value::<(String, String, bool)>(value) {
-        Ok((final_url, html, ready)) => Ok(Some(RenderedPage {
+    match serde_json::from_value::<(String, String, bool, u16)>(value) {
+        Ok((_, _, _, status)) if status >= 400 => Err(RenderFailure::HttpStatus(status)),
+        Ok((final_url, html, ready, _)) => Ok(Some(RenderedPage {
             html,
             final_url,
             partial: !ready,
