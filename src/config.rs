@@ -49,6 +49,7 @@ pub const SHORT_ENV_VARS: &[(&str, &str)] = &[
         "RIPTIDE_TIMEOUT_DEFAULT",
         "optimizations.adaptive_timeout.default_timeout_secs",
     ),
+    ("RIPTIDE_PROXY", "network.proxy"),
 ];
 
 /// The whole configuration.
@@ -125,6 +126,24 @@ pub struct NetworkConfig {
     pub user_agent: Option<String>,
     /// Extra request headers both engines send with every request (`Name = "value"`).
     pub headers: std::collections::BTreeMap<String, String>,
+    /// Cookies both engines send, each a `Set-Cookie` line naming its site:
+    /// `"session=abc; Domain=example.com"` (see [`RequestCookie`](crate::network::RequestCookie)).
+    pub cookies: Vec<String>,
+    /// The proxy both engines go through, credentials in the URL:
+    /// `"http://user:secret@proxy:3128"` (see [`ProxyServer`](crate::network::ProxyServer)).
+    pub proxy: Option<String>,
+}
+
+impl NetworkConfig {
+    /// `cookies`, parsed.
+    pub fn request_cookies(&self) -> Result<Vec<crate::network::RequestCookie>> {
+        self.cookies.iter().map(|c| c.parse()).collect()
+    }
+
+    /// `proxy`, parsed.
+    pub fn proxy_server(&self) -> Result<Option<crate::network::ProxyServer>> {
+        self.proxy.as_deref().map(str::parse).transpose()
+    }
 }
 
 impl Default for NetworkConfig {
@@ -136,6 +155,8 @@ impl Default for NetworkConfig {
             allowed_hosts: Vec::new(),
             user_agent: None,
             headers: std::collections::BTreeMap::new(),
+            cookies: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -317,6 +338,9 @@ pub struct AdaptiveTimeoutConfig {
     pub max_retries: u32,
     /// Timeout growth per retry (at least 1).
     pub backoff_multiplier: f64,
+    /// The most one page may take, every attempt and pause included; an attempt is cut to what
+    /// is left. Default (`None`): twice `max_timeout_secs`.
+    pub request_timeout_secs: Option<f64>,
 }
 
 impl AdaptiveTimeoutConfig {
@@ -350,6 +374,14 @@ impl AdaptiveTimeoutConfig {
         if !(t.backoff_multiplier.is_finite() && t.backoff_multiplier >= 1.0) {
             return Err(("backoff_multiplier", format!("{} is less than 1", t.backoff_multiplier)));
         }
+        if let Some(secs) = t.request_timeout_secs
+            && !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0)
+        {
+            return Err((
+                "request_timeout_secs",
+                format!("{secs} is not a number of seconds in (0, 86400]"),
+            ));
+        }
         Ok(())
     }
 }
@@ -367,6 +399,7 @@ impl Default for AdaptiveTimeoutConfig {
             profile_ttl_days: 30,
             max_retries: 3,
             backoff_multiplier: 1.5,
+            request_timeout_secs: None,
         }
     }
 }
@@ -642,6 +675,12 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
                 e.evidence_needed, e.evidence_window
             ),
         ));
+    }
+    for line in &c.network.cookies {
+        crate::network::RequestCookie::check(line).map_err(|why| fail("network.cookies", why))?;
+    }
+    if let Some(proxy) = &c.network.proxy {
+        crate::network::ProxyServer::check(proxy).map_err(|why| fail("network.proxy", why))?;
     }
     if c.performance.metrics_export_interval_secs == 0 {
         return Err(fail(

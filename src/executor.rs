@@ -396,6 +396,15 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             }
             PageSource::Http(url) => url,
         };
+        if self.config.network.proxy.is_some() && self.addresses.restricts() {
+            // Behind a proxy the client never resolves the page's host (the proxy does), so
+            // the address policy is checked here, on the addresses this machine resolves.
+            let (policy, checked) = (self.addresses.clone(), url.clone());
+            let verdict = tokio::task::spawn_blocking(move || Ok(policy.check_url_resolving(&checked))).await;
+            if let Err(reason) = join_blocking(verdict, "check a page's address")? {
+                return Err(Error::from(FetchError::AddressNotAllowed { reason }).with_url(url.as_str()));
+            }
+        }
         let target = Target::new(source.host(), Engine::Static);
         let origin = source.origin();
         let attempts = AtomicU32::new(0);

@@ -57,6 +57,7 @@ pub mod error;
 pub mod executor;
 pub mod extract;
 pub mod metrics;
+pub mod network;
 pub mod policies;
 pub mod pool;
 #[cfg(any(feature = "redb", feature = "chrome"))]

@@ -634,6 +634,92 @@ fn user_agent_and_headers_are_sent_by_both_engines() {
     );
 }
 
+/// `--cookie` and `--proxy` reach the server from both engines (the cookie only on its own
+/// site, every request through the proxy); bad values fail before anything is fetched.
+#[test]
+fn cookie_and_proxy_flags_reach_both_engines() {
+    let Some(_) = chrome_or_skip() else { return };
+    let Some(proxy) = support::tinyproxy::Tinyproxy::start_or_skip() else {
+        return;
+    };
+    let home = tempfile::tempdir().expect("home");
+    let proxy_url = proxy.url_with_credentials(support::tinyproxy::USER, support::tinyproxy::PASSWORD);
+    for engine in ["static", "headless"] {
+        let server = support::local_server::LocalServer::start(|_| {
+            support::local_server::Reply::Html(
+                "<!doctype html><title>t</title><p>A page that records its requests.</p>".into(),
+            )
+        })
+        .expect("local server");
+        let out = riptide(
+            home.path(),
+            &[
+                "extract",
+                "--engine",
+                engine,
+                "--cookie",
+                "session=abc; Domain=127.0.0.1",
+                "--cookie",
+                "elsewhere=x; Domain=example.com",
+                "--proxy",
+                &proxy_url,
+                &server.url("/page"),
+            ],
+        );
+        assert!(out.status.success(), "{engine}: {}", stderr(&out));
+        let page = server
+            .received()
+            .into_iter()
+            .find(|r| r.target == "/page")
+            .expect("the page was requested");
+        assert_eq!(page.header("cookie"), Some("session=abc"), "{engine}: {page:?}");
+        assert!(
+            page.header("via").is_some_and(|via| via.contains("tinyproxy")),
+            "{engine}: not through the proxy: {page:?}"
+        );
+    }
+    let bad = [
+        (["--cookie", "session=abc"], "Domain=example.com"),
+        (["--proxy", "socks5://127.0.0.1:1080"], "http://"),
+        (["--timeout", "0"], "number of seconds"),
+    ];
+    for (args, mentions) in bad {
+        let mut all = vec!["extract"];
+        all.extend(args);
+        all.push("http://127.0.0.1:9/");
+        assert_clean_failure(&riptide(home.path(), &all), 2, mentions);
+    }
+}
+
+/// `--timeout` bounds a page's attempts together: a page that never answers gets one attempt
+/// cut to the second given (not the learned 30 s, three times), and the advice names the flag.
+#[test]
+fn timeout_flag_bounds_every_attempt_of_a_page() {
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let out = riptide(
+        home.path(),
+        &[
+            "extract",
+            "--engine",
+            "static",
+            "--timeout",
+            "1",
+            "--format",
+            "jsonl",
+            &server.url("/hang"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON record");
+    assert_eq!(record["error_kind"], "retry.exhausted", "{record}");
+    assert!(
+        record["error"].as_str().is_some_and(|e| e.contains("1 attempt")),
+        "{record}"
+    );
+    assert!(stderr(&out).contains("--timeout"), "{}", stderr(&out));
+}
+
 /// `--screenshot DIR` saves a PNG per rendered page and names it in the JSON; a static page has
 /// none.
 #[test]

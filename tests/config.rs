@@ -142,6 +142,7 @@ fn every_short_form_sets_its_key() {
         ("RIPTIDE_TIMEOUT_MIN", "2"),
         ("RIPTIDE_TIMEOUT_MAX", "90"),
         ("RIPTIDE_TIMEOUT_DEFAULT", "10"),
+        ("RIPTIDE_PROXY", "http://proxy.internal:3128"),
     ];
     assert_eq!(env.len(), SHORT_ENV_VARS.len(), "the test covers every short form");
     let c = load(home.path(), &env).expect("loads");
@@ -159,6 +160,48 @@ fn every_short_form_sets_its_key() {
         (t.min_timeout_secs, t.max_timeout_secs, t.default_timeout_secs),
         (2, 90, 10)
     );
+    assert_eq!(c.network.proxy.as_deref(), Some("http://proxy.internal:3128"));
+}
+
+#[test]
+fn cookies_proxy_and_request_timeout_are_checked_where_they_are_set() {
+    let cases = [
+        (
+            "[network]\ncookies = [\"session=abc\"]\n",
+            "network.cookies",
+            "Domain=example.com",
+        ),
+        (
+            "[network]\nproxy = \"socks5://127.0.0.1:1080\"\n",
+            "network.proxy",
+            "http://",
+        ),
+        (
+            "[optimizations.adaptive_timeout]\nrequest_timeout_secs = 0.0\n",
+            "optimizations.adaptive_timeout.request_timeout_secs",
+            "number of seconds",
+        ),
+    ];
+    for (file, key, mentions) in cases {
+        let home = home_with(file);
+        let e = load(home.path(), &[]).expect_err(file).to_string();
+        assert!(
+            e.contains(key) && e.contains(mentions) && e.contains("config.toml"),
+            "{file}: {e}"
+        );
+    }
+    let home = home_with(
+        "[network]\ncookies = [\"session=abc; Domain=example.com\"]\nproxy = \"http://u:p@proxy:3128\"\n\
+         [optimizations.adaptive_timeout]\nrequest_timeout_secs = 2.5\n",
+    );
+    let c = load(home.path(), &[]).expect("loads");
+    assert_eq!(c.network.request_cookies().expect("cookies")[0].domain(), "example.com");
+    assert_eq!(
+        c.network.proxy_server().expect("proxy").expect("set").server(),
+        "http://proxy:3128"
+    );
+    let retry = riptide::policies::RetrySettings::from_config(&c.optimizations.adaptive_timeout);
+    assert_eq!(retry.overall_deadline, std::time::Duration::from_millis(2500));
 }
 
 #[test]

@@ -30,6 +30,7 @@ mod context;
 mod launcher;
 mod options;
 mod process_tree;
+mod proxy_auth;
 mod render;
 mod stealth;
 mod tab;
@@ -50,6 +51,7 @@ use headless_chrome::Browser;
 use headless_chrome::browser::DEFAULT_ARGS;
 
 use crate::error::{BoxError, BrowserError, Error, ErrorKind, FetchError, Result};
+use crate::network::RequestCookie;
 use crate::policies::AddressPolicy;
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
 
@@ -145,6 +147,12 @@ impl ChromeProvider {
         // Chromium refuses its sandbox as root; elsewhere keep it.
         let sandbox = !running_as_root();
         let mut extra_args = options.extra_args;
+        if let Some(proxy) = &options.proxy {
+            // Chromium sends loopback requests around any proxy unless told not to; riptide's
+            // static engine does not, and both engines must treat a URL alike.
+            extra_args.push(format!("--proxy-server={}", proxy.server()));
+            extra_args.push("--proxy-bypass-list=<-loopback>".into());
+        }
         if let Some(limit) = options.render_memory_limit {
             // V8 fails an allocation past its heap limit (the page's script stops); memory
             // outside the heap (array buffers, the DOM) is left to the watchdog in `fetch`.
@@ -165,6 +173,8 @@ impl ChromeProvider {
                 blocked: blocking::patterns(&options.block_resources, &options.block_urls),
                 user_agent: options.user_agent,
                 headers: options.headers,
+                cookies: options.cookies,
+                proxy: options.proxy,
             }),
         })
     }
@@ -177,13 +187,27 @@ impl ChromeProvider {
         let pool = &config.optimizations.browser_pool;
         let accept_invalid_certs = config.network.accept_invalid_certs;
         let address_policy = AddressPolicy::from_config(&config.network);
+        let cookies = config.network.request_cookies()?;
+        let proxy = config.network.proxy_server()?;
         if !pool.remote_endpoints.is_empty() {
+            if let Some(proxy) = proxy {
+                return Err(crate::Error::config(
+                    "network.proxy",
+                    "the configuration",
+                    format!(
+                        "a remote browser's proxy is set where it is started (`--proxy-server={}`), not here; \
+                         remove network.proxy or the remote endpoints",
+                        proxy.server()
+                    ),
+                ));
+            }
             return Ok(Self::remote(pool.remote_endpoints.clone())?
                 .accept_invalid_certs(accept_invalid_certs)
                 .address_policy(address_policy)
                 .stealth(pool.stealth)
                 .block(&pool.block_resources, &pool.block_urls)
-                .request_headers(config.network.user_agent.clone(), headers_of(&config.network)));
+                .request_headers(config.network.user_agent.clone(), headers_of(&config.network))
+                .cookies(cookies));
         }
         Self::local(ChromeOptions {
             executable: pool.chrome_path.as_deref().map(crate::config::expand_tilde),
@@ -196,6 +220,8 @@ impl ChromeProvider {
             block_urls: pool.block_urls.clone(),
             user_agent: config.network.user_agent.clone(),
             headers: headers_of(&config.network),
+            cookies,
+            proxy,
             ..ChromeOptions::default()
         })
     }
@@ -229,6 +255,12 @@ impl ChromeProvider {
         let setup = Arc::make_mut(&mut self.setup);
         setup.user_agent = user_agent;
         setup.headers = headers;
+        self
+    }
+
+    /// Sets the cookies every browser context starts with (see [`ChromeOptions::cookies`]).
+    pub fn cookies(mut self, cookies: Vec<RequestCookie>) -> Self {
+        Arc::make_mut(&mut self.setup).cookies = cookies;
         self
     }
 
@@ -269,6 +301,8 @@ impl ChromeProvider {
                 blocked: Vec::new(),
                 user_agent: None,
                 headers: Vec::new(),
+                cookies: Vec::new(),
+                proxy: None,
             }),
         })
     }

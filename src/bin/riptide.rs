@@ -44,7 +44,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Extract pages: URLs (http, https, file) or paths of local files.
-    Extract(ExtractArgs),
+    Extract(Box<ExtractArgs>),
     /// The browser pool.
     #[command(subcommand)]
     Pool(PoolCommand),
@@ -93,6 +93,18 @@ struct ExtractArgs {
     /// network.headers).
     #[arg(long, value_name = "NAME: VALUE", value_parser = parse_header)]
     header: Vec<(String, String)>,
+    /// A cookie both engines send to the site it names, as a `Set-Cookie` line:
+    /// `name=value; Domain=example.com` (repeat for more; network.cookies).
+    #[arg(long, value_name = "COOKIE", value_parser = parse_cookie)]
+    cookie: Vec<String>,
+    /// The proxy both engines go through: `http://[user:password@]host:port` (network.proxy,
+    /// RIPTIDE_PROXY).
+    #[arg(long, value_name = "URL", value_parser = parse_proxy)]
+    proxy: Option<String>,
+    /// Give up on a page after this many seconds, every attempt included
+    /// (optimizations.adaptive_timeout.request_timeout_secs; default twice max_timeout_secs).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    timeout: Option<f64>,
     /// Save a PNG of every rendered page in DIR (created if missing) and put its path in the
     /// JSON as `screenshot`; pages fetched statically have none.
     #[arg(long, value_name = "DIR")]
@@ -129,6 +141,30 @@ enum EngineArg {
     /// Every page rendered in a browser that hides it is automated
     /// (optimizations.browser_pool.stealth = true).
     Stealth,
+}
+
+/// A cookie line, checked (kept as written: the configuration holds lines).
+fn parse_cookie(s: &str) -> Result<String, String> {
+    s.parse::<riptide::network::RequestCookie>()
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// A proxy URL, checked.
+fn parse_proxy(s: &str) -> Result<String, String> {
+    s.parse::<riptide::network::ProxyServer>()
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// A positive number of seconds.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds between 0 and 86400 (e.g. `2.5`)"
+        )),
+    }
 }
 
 /// `Name: value` as a header pair.
@@ -313,7 +349,7 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
     let home = loader.resolved_home();
     let config = loader.load()?;
     match cli.command {
-        Command::Extract(args) => extract(&config, &home, args, cli.quiet).await,
+        Command::Extract(args) => extract(&config, &home, *args, cli.quiet).await,
         Command::Pool(PoolCommand::Status) => pool_status(&config).await,
         Command::Wasm(WasmCommand::CacheStats) => {
             let cache = riptide::default_compile_cache_in(&config, &home)?;
@@ -430,6 +466,13 @@ async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: 
         config.network.user_agent = Some(user_agent.clone());
     }
     config.network.headers.extend(args.header.iter().cloned());
+    config.network.cookies.extend(args.cookie.iter().cloned());
+    if let Some(proxy) = &args.proxy {
+        config.network.proxy = Some(proxy.clone());
+    }
+    if let Some(secs) = args.timeout {
+        config.optimizations.adaptive_timeout.request_timeout_secs = Some(secs);
+    }
     let pool = &mut config.optimizations.browser_pool;
     pool.block_resources.extend(args.block.iter().map(|kind| match kind {
         BlockArg::Image => riptide::ResourceKind::Image,

@@ -94,7 +94,9 @@ impl RetryError {
             RetryError::Exhausted {
                 last: LastAttempt::TimedOut(_),
                 ..
-            } => "the host may be down or slow; a longer max_timeout_secs gives it more time",
+            } => {
+                "the host may be down or slow; a longer max_timeout_secs (and request_timeout_secs, `--timeout`) gives it more time"
+            }
             RetryError::Exhausted {
                 last: LastAttempt::Failed(FailureClass::ConnectionRefused),
                 ..

@@ -89,13 +89,20 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Follows up to [`MAX_REDIRECTS`] redirects whose URLs `policy` allows.
-pub(crate) fn redirect_policy(policy: AddressPolicy) -> reqwest::redirect::Policy {
+/// Follows up to [`MAX_REDIRECTS`] redirects whose URLs `policy` allows. Behind a proxy
+/// (`proxied`) the client never resolves a page's host, so each hop's host is resolved here,
+/// blocking the thread for one lookup: reqwest's redirect policies are synchronous.
+pub(crate) fn redirect_policy(policy: AddressPolicy, proxied: bool) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= MAX_REDIRECTS {
             return attempt.error("too many redirects");
         }
-        match policy.check_url(attempt.url()) {
+        let verdict = if proxied {
+            policy.check_url_resolving(attempt.url())
+        } else {
+            policy.check_url(attempt.url())
+        };
+        match verdict {
             Ok(()) => attempt.follow(),
             Err(why) => {
                 let refused = Refused(format!("a redirect to {} is refused: {why}", attempt.url()));

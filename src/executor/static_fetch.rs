@@ -13,12 +13,20 @@ use url::Url;
 
 use crate::charset::decode_html;
 use crate::error::FetchError;
+use crate::network::GivenCookies;
 use crate::policies::AttemptFailure;
 use crate::traits::FailureClass;
 
-/// The static engine's HTTP client: `[network] headers` on every request, certificates
-/// verified unless `[network] accept_invalid_certs` says otherwise, connections given up after
-/// `connect_timeout`, and `addresses` enforced on every resolution and redirect.
+/// The static engine's HTTP client: `[network] headers` and `cookies` on every request (the
+/// cookies matched to each URL; none a server sets are kept), through `[network] proxy` when
+/// one is set, certificates verified unless `[network] accept_invalid_certs` says otherwise,
+/// connections given up after `connect_timeout`, and `addresses` enforced on every resolution
+/// and redirect.
+///
+/// Behind a proxy the client resolves only the proxy's name (the user named it, so the address
+/// policy lets it through); the proxy resolves the pages'. The executor then checks each page's
+/// host itself ([`Executor`](crate::Executor)), and redirects are checked by resolving their
+/// hosts here.
 pub(crate) fn http_client(
     user_agent: &str,
     connect_timeout: std::time::Duration,
@@ -34,13 +42,24 @@ pub(crate) fn http_client(
             .map_err(|_| bad(format!("the value of `{name}` is not a valid header value")))?;
         headers.insert(name, value);
     }
+    let proxy = network.proxy_server()?;
+    let mut resolving = addresses.clone();
+    if let Some(proxy) = &proxy {
+        resolving.allowed_hosts.push(proxy.host().to_string());
+    }
     let mut builder = reqwest::Client::builder()
         .user_agent(user_agent)
         .default_headers(headers)
         .connect_timeout(connect_timeout)
-        .dns_resolver(super::address_guard::GuardedResolver(addresses.clone()));
+        .dns_resolver(super::address_guard::GuardedResolver(resolving));
+    if let Some(cookies) = GivenCookies::new(&network.request_cookies()?) {
+        builder = builder.cookie_provider(std::sync::Arc::new(cookies));
+    }
+    if let Some(proxy) = &proxy {
+        builder = builder.proxy(proxy.for_reqwest()?);
+    }
     if addresses.restricts() {
-        builder = builder.redirect(super::address_guard::redirect_policy(addresses));
+        builder = builder.redirect(super::address_guard::redirect_policy(addresses, proxy.is_some()));
     }
     // Without a TLS backend there is no certificate to accept.
     #[cfg(feature = "rustls")]

@@ -56,13 +56,18 @@ impl Default for RetrySettings {
 
 impl RetrySettings {
     /// Settings from `[optimizations.adaptive_timeout]` (`max_retries`, `backoff_multiplier`,
-    /// `max_timeout_secs`); the overall deadline is twice the maximum timeout.
+    /// `max_timeout_secs`); the overall deadline is `request_timeout_secs`, else twice the
+    /// maximum timeout.
     pub fn from_config(c: &AdaptiveTimeoutConfig) -> Self {
+        let twice_the_maximum = Duration::from_secs(c.max_timeout_secs.saturating_mul(2));
         Self {
             max_retries: c.max_retries,
             backoff_multiplier: c.backoff_multiplier.max(1.0),
             max_timeout: Duration::from_secs(c.max_timeout_secs),
-            overall_deadline: Duration::from_secs(c.max_timeout_secs.saturating_mul(2)),
+            overall_deadline: c
+                .request_timeout_secs
+                .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+                .unwrap_or(twice_the_maximum),
             base_pause: Duration::from_millis(100),
             jitter: 0.2,
             budget_ratio: 0.2,

@@ -36,6 +36,7 @@ pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
 
 #[path = "../../examples/support/local_server.rs"]
 pub mod local_server;
+pub mod tinyproxy;
 
 use local_server::{LocalServer, Reply};
 

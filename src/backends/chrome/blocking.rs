@@ -1,5 +1,5 @@
-//! The network rules of a tab: subresources it does not load (by kind and by URL pattern) and
-//! the extra headers it sends.
+//! The network rules of a tab: subresources it does not load (by kind and by URL pattern), the
+//! extra headers it sends and the cookies it starts with.
 //!
 //! Chromium's `Network.setBlockedURLs` takes URL patterns and costs nothing per request once
 //! set; intercepting each request to look at its type (`Fetch.requestPaused`) would cost a
@@ -11,6 +11,7 @@ use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::Network;
 
 use crate::error::BoxError;
+use crate::network::RequestCookie;
 use crate::traits::ResourceKind;
 
 /// The URL patterns that block `kinds` (by extension, query strings included) and `urls`.
@@ -25,10 +26,16 @@ pub(super) fn patterns(kinds: &[ResourceKind], urls: &[String]) -> Vec<String> {
     patterns
 }
 
-/// Tells `tab` not to load anything matching `blocked`, and to send `headers` with every
-/// request. Both need the network domain on; nothing is sent when there is nothing to set.
-pub(super) fn network_rules(tab: &Tab, blocked: &[String], headers: &[(String, String)]) -> Result<(), BoxError> {
-    if blocked.is_empty() && headers.is_empty() {
+/// Tells `tab` not to load anything matching `blocked`, to send `headers` with every request,
+/// and sets `cookies` in its browser context. All need the network domain on; nothing is sent
+/// when there is nothing to set.
+pub(super) fn network_rules(
+    tab: &Tab,
+    blocked: &[String],
+    headers: &[(String, String)],
+    cookies: &[RequestCookie],
+) -> Result<(), BoxError> {
+    if blocked.is_empty() && headers.is_empty() && cookies.is_empty() {
         return Ok(());
     }
     tab.call_method(Network::Enable {
@@ -50,7 +57,34 @@ pub(super) fn network_rules(tab: &Tab, blocked: &[String], headers: &[(String, S
             headers: Network::Headers(Some(serde_json::Value::Object(map))),
         })?;
     }
+    if !cookies.is_empty() {
+        tab.call_method(Network::SetCookies {
+            cookies: cookies.iter().map(cookie_param).collect(),
+        })?;
+    }
     Ok(())
+}
+
+/// `cookie` as DevTools takes it: a cookie for an IP address is set for its URL (host-only),
+/// others for their domain and its subdomains, as a `Set-Cookie` with `Domain` would be.
+fn cookie_param(cookie: &RequestCookie) -> Network::CookieParam {
+    let address = cookie.is_for_address();
+    Network::CookieParam {
+        name: cookie.name().to_string(),
+        value: cookie.value().to_string(),
+        url: address.then(|| cookie.url().to_string()),
+        domain: (!address).then(|| format!(".{}", cookie.domain())),
+        path: Some(cookie.cookie_path().to_string()),
+        secure: Some(cookie.is_secure()),
+        http_only: Some(cookie.is_http_only()),
+        same_site: None,
+        expires: None,
+        priority: None,
+        same_party: None,
+        source_scheme: None,
+        source_port: None,
+        partition_key: None,
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::DEFAULT_RENDER_MEMORY_LIMIT;
+use crate::network::{ProxyServer, RequestCookie};
 use crate::policies::AddressPolicy;
 use crate::traits::ResourceKind;
 
@@ -45,6 +46,12 @@ pub struct ChromeOptions {
     pub user_agent: Option<String>,
     /// Extra headers sent with every request a page makes. Default: none.
     pub headers: Vec<(String, String)>,
+    /// Cookies set in every browser context before its first page, each sent only to its own
+    /// site. Default: none.
+    pub cookies: Vec<RequestCookie>,
+    /// The proxy every request goes through, loopback included; its credentials answer the
+    /// proxy's challenge. Default: none (Chromium's own settings).
+    pub proxy: Option<ProxyServer>,
 }
 
 impl Default for ChromeOptions {
@@ -61,6 +68,8 @@ impl Default for ChromeOptions {
             block_urls: Vec::new(),
             user_agent: None,
             headers: Vec::new(),
+            cookies: Vec::new(),
+            proxy: None,
         }
     }
 }

@@ -12,12 +12,14 @@ use headless_chrome::protocol::cdp::types::Method;
 use headless_chrome::protocol::cdp::{Fetch, Network, Page, Security};
 
 use crate::error::BoxError;
+use crate::network::{ProxyServer, RequestCookie};
 use crate::policies::AddressPolicy;
 
 /// Disables the page dialogs that block a renderer until someone answers them (`alert`,
 /// `confirm`, `prompt`, `print`). Installed in every document before its own scripts run.
 const NO_DIALOGS: &str =
     "window.alert = () => {}; window.confirm = () => true; window.prompt = () => null; window.print = () => {};";
+
 
 /// Runs `calls` at once, each on a thread of its own, and gives the first error. DevTools calls
 /// in flight together share one wait on headless_chrome's websocket polling (up to ~100 ms a
@@ -64,6 +66,10 @@ pub(super) struct TabSetup {
     pub blocked: Vec<String>,
     pub user_agent: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// Set in every context before its first page.
+    pub cookies: Vec<RequestCookie>,
+    /// The proxy the browser was started with, whose credentials answer its challenges.
+    pub proxy: Option<ProxyServer>,
 }
 
 impl TabSetup {
@@ -74,7 +80,7 @@ impl TabSetup {
     ///
     /// The settings are independent, so they are sent [`at_once`]: this is on the path of every
     /// launch and every fresh browser context.
-    pub(super) fn prepare(&self, tab: &Tab) -> std::result::Result<Refusals, BoxError> {
+    pub(super) fn prepare(&self, tab: &Arc<Tab>) -> std::result::Result<Refusals, BoxError> {
         let refusals = Refusals::default();
         at_once([
             &|| send(tab, add_script(NO_DIALOGS.into())),
@@ -91,15 +97,25 @@ impl TabSetup {
                 (false, Some(user_agent)) => tab.set_user_agent(user_agent, None, None).map_err(BoxError::from),
                 (false, None) => Ok(()),
             },
-            &|| self.check_documents(tab, &refusals),
-            &|| super::blocking::network_rules(tab, &self.blocked, &self.headers),
+            &|| self.intercept(tab, &refusals),
+            &|| super::blocking::network_rules(tab, &self.blocked, &self.headers, &self.cookies),
         ])?;
         Ok(refusals)
     }
 
-    /// When the address policy refuses anything, checks every document request of `tab`
-    /// against it, noting refusals in `refusals`.
-    fn check_documents(&self, tab: &Tab, refusals: &Refusals) -> std::result::Result<(), BoxError> {
+    /// Turns on request interception in `tab` when something needs it: the address policy,
+    /// when it refuses anything, checks every document request (noting refusals in
+    /// `refusals`); a proxy's credentials answer its challenges.
+    ///
+    /// Interception pauses only documents, each for one round trip; a proxy challenge is
+    /// answered whatever the request, and Chromium then reuses the credentials for the
+    /// proxy's other requests.
+    fn intercept(&self, tab: &Arc<Tab>, refusals: &Refusals) -> std::result::Result<(), BoxError> {
+        let credentials = self.proxy.as_ref().and_then(ProxyServer::credentials);
+        let answers_challenges = credentials.is_some();
+        if !self.addresses.restricts() && !answers_challenges {
+            return Ok(());
+        }
         if self.addresses.restricts() {
             let policy = self.addresses.clone();
             let refused = refusals.clone();
@@ -120,15 +136,18 @@ impl TabSetup {
                 }
             };
             tab.enable_request_interception(Arc::new(interceptor))?;
-            tab.enable_fetch(
-                Some(&[Fetch::RequestPattern {
-                    url_pattern: Some("*".into()),
-                    resource_Type: Some(Network::ResourceType::Document),
-                    request_stage: Some(Fetch::RequestStage::Request),
-                }]),
-                None,
-            )?;
         }
+        if let Some((user, password)) = credentials {
+            super::proxy_auth::answer_proxy_challenges(tab, user, password)?;
+        }
+        tab.enable_fetch(
+            Some(&[Fetch::RequestPattern {
+                url_pattern: Some("*".into()),
+                resource_Type: Some(Network::ResourceType::Document),
+                request_stage: Some(Fetch::RequestStage::Request),
+            }]),
+            Some(answers_challenges),
+        )?;
         Ok(())
     }
 }

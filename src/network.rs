@@ -1,0 +1,13 @@
+//! Request controls both engines apply to what they load: the cookies a caller gives
+//! ([`RequestCookie`]) and the proxy they go through ([`ProxyServer`]).
+//!
+//! They live apart from either engine because the static fetch (reqwest) and the headless render
+//! (Chromium) must send the same thing: a cookie or a proxy the user names once, in the library,
+//! `[network]` or on the command line, reaches both.
+
+mod cookie;
+mod proxy;
+
+pub(crate) use cookie::GivenCookies;
+pub use cookie::RequestCookie;
+pub use proxy::ProxyServer;
