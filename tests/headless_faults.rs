@@ -64,6 +64,15 @@ fn faulty_server() -> LocalServer {
             "<!doctype html><title>late</title><p id=\"out\">waiting</p><script>addEventListener('load', () => setTimeout(() => fetch('/ok').then(() => { document.getElementById('out').textContent = 'fetched after load'; }), 200));</script>".into(),
         ),
         "/to-ok" => Reply::Redirect("/ok"),
+        // Leave by script as they load (a JavaScript redirect), or by `<meta refresh>`.
+        "/away" => Reply::Html("<!doctype html><title>leaving</title><script>location.replace('/ok');</script><p>leaving</p>".into()),
+        "/refresh" => Reply::Html(
+            "<!doctype html><title>leaving</title><meta http-equiv=\"refresh\" content=\"0; url=/ok\"><p>leaving</p>".into(),
+        ),
+        // Navigates to itself again and again, never staying long enough to be taken.
+        "/away-forever" => Reply::Html(
+            "<!doctype html><title>restless</title><p>restless</p><script>setTimeout(() => { location.href = '/away-forever?' + Date.now(); }, 20);</script>".into(),
+        ),
         _ => Reply::NotFound,
     })
     .expect("bind 127.0.0.1")
@@ -543,4 +552,115 @@ async fn both_engines_fail_a_page_served_with_an_error_status() {
         assert!(e.to_string().contains("404"), "{engine:?}: {e:#}");
     }
     executor.shutdown().await.expect("shutdown");
+}
+
+/// A page that leaves as it loads (a script setting `location`, a `<meta refresh>`) is followed:
+/// the render returns the page it went to. A page that keeps navigating is taken at its deadline as it stands, or fails as a
+/// time-out; it never takes the browser down with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_that_navigate_away_are_followed() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = faulty_server();
+    let pool = BrowserPool::new(provider, options()).await.expect("pool");
+    let mut browser = pool.checkout().await.expect("checkout");
+    let pid = browser.pid();
+    for path in ["/away", "/refresh"] {
+        let page = guarded(
+            "a page leaving as it loads",
+            browser.fetch(PageRequest::new(server.url(path)).deadline(Duration::from_secs(10))),
+        )
+        .await
+        .expect("follows the page away");
+        assert!(page.html.contains("fine"), "{path}: the page it went to: {}", page.html);
+        assert!(page.final_url.ends_with("/ok"), "{path}: {}", page.final_url);
+    }
+    let restless = guarded(
+        "a page that never stays",
+        browser.fetch(PageRequest::new(server.url("/away-forever")).deadline(Duration::from_secs(3))),
+    )
+    .await;
+    match &restless {
+        Ok(page) => assert!(page.partial || page.html.contains("restless"), "{}", page.html),
+        Err(e) => assert!(
+            matches!(e.kind(), ErrorKind::Fetch(FetchError::Timeout { .. })),
+            "a time-out, not {e:#}"
+        ),
+    }
+    drop(browser);
+    assert_eq!(next_page_loads(&pool, &server).await, pid, "the same browser serves on");
+    pool.shutdown().await;
+}
+
+/// The main processes of the browsers under `runtime_dir` (a browser's helpers carry `--type=`).
+fn browsers_under(runtime_dir: &std::path::Path) -> Vec<u32> {
+    let marker = runtime_dir.display().to_string();
+    support::processes_mentioning(&marker)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| !String::from_utf8_lossy(&cmdline).contains("--type="))
+        })
+        .collect()
+}
+
+/// Issue 10's fault target: one batch meets every fault at once (a page that never yields,
+/// dialogs, a picture that never comes, a body that trickles, pages that leave as they load and
+/// one that never stops leaving), while one browser is killed with SIGKILL and another stopped
+/// with SIGSTOP. Every page gets an answer, and once the executor has shut down, no browser
+/// process and no browser directory is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_through_every_fault_leaves_no_browser_or_directory_behind() {
+    use futures_util::StreamExt;
+    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+        return;
+    };
+    let server = faulty_server();
+    let mut config = RiptideConfig::default();
+    config.optimizations.browser_pool.max_instances = 2;
+    config.optimizations.browser_pool.min_instances = 2;
+    config.optimizations.adaptive_timeout.request_timeout_secs = Some(6.0);
+    let executor = executor(provider, config);
+    executor.warm_up().await.expect("two browsers");
+    let browsers = browsers_under(&runtime_dir);
+    assert_eq!(browsers.len(), 2, "two browsers warmed: {browsers:?}");
+    let pages = [
+        "/spin",
+        "/ok",
+        "/alert",
+        "/stuck-image",
+        "/away",
+        "/trickle",
+        "/refresh",
+        "/away-forever",
+        "/late-fetch",
+        "/ok",
+    ];
+    let urls: Vec<String> = pages.iter().map(|p| server.url(p)).collect();
+    let batch = executor.extract_many_with(urls.clone(), EngineChoice::Headless, 4);
+    // The faults on the browsers land as the batch starts: the first page to finish is the signal.
+    let mut batch = std::pin::pin!(batch);
+    let first = guarded("the first page", batch.next()).await.expect("a first answer");
+    let targets = browsers_under(&runtime_dir);
+    assert!(!targets.is_empty(), "browsers at work");
+    // SAFETY: kill(2) has no memory-safety preconditions; a browser that exited meanwhile
+    // (the pool replaces one that failed) makes it fail with ESRCH, which is fine here.
+    unsafe {
+        libc::kill(targets[0] as libc::pid_t, libc::SIGKILL);
+        if let Some(&second) = targets.get(1) {
+            libc::kill(second as libc::pid_t, libc::SIGSTOP);
+        }
+    }
+    let mut answered = vec![first];
+    while let Some(answer) = guarded("the rest of the batch", batch.next()).await {
+        answered.push(answer);
+    }
+    assert_eq!(answered.len(), pages.len(), "every page answered once");
+    let ok = answered.iter().filter(|(_, r)| r.is_ok()).count();
+    assert!(ok >= 1, "some pages extract: {answered:?}");
+    guarded("shutdown", executor.shutdown()).await.expect("shutdown");
+    let left = support::processes_mentioning(&runtime_dir.display().to_string());
+    assert!(left.is_empty(), "browser processes outlived shutdown: {left:?}");
+    support::assert_empty_dir(&runtime_dir);
 }

@@ -130,7 +130,8 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
                 if (n !== resources) {{ resources = n; resourcesChanged = Date.now(); }}
                 return Date.now() - resourcesChanged >= {idle};
             }};
-            const ready = () => {loaded} && (!selector || document.querySelector(selector) !== null);
+            const leaving = () => window[Symbol.for("riptide.leaving")] === true;
+            const ready = () => !leaving() && {loaded} && (!selector || document.querySelector(selector) !== null);
             const status = () => (performance.getEntriesByType("navigation")[0] || {{}}).responseStatus || 0;
             const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status()];
             let lastChange = Date.now();
@@ -151,26 +152,25 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
         idle = WaitUntil::NETWORK_IDLE.as_millis(),
         max_settle = PageRequest::MAX_SETTLE.as_millis(),
     );
-    let reply = tab
-        .call_method(Runtime::Evaluate {
-            expression,
-            return_by_value: Some(true),
-            await_promise: Some(true),
-            generate_preview: None,
-            silent: Some(true),
-            include_command_line_api: None,
-            user_gesture: None,
-            object_group: None,
-            context_id: None,
-            throw_on_side_effect: None,
-            timeout: None,
-            disable_breaks: None,
-            repl_mode: None,
-            allow_unsafe_eval_blocked_by_csp: None,
-            unique_context_id: None,
-            serialization_options: None,
-        })
-        .map_err(|e| RenderFailure::Protocol(e.into()))?;
+    let evaluate = Runtime::Evaluate {
+        expression,
+        return_by_value: Some(true),
+        await_promise: Some(true),
+        generate_preview: None,
+        silent: Some(true),
+        include_command_line_api: None,
+        user_gesture: None,
+        object_group: None,
+        context_id: None,
+        throw_on_side_effect: None,
+        timeout: None,
+        disable_breaks: None,
+        repl_mode: None,
+        allow_unsafe_eval_blocked_by_csp: None,
+        unique_context_id: None,
+        serialization_options: None,
+    };
+    let reply = wait_in_page(tab, &evaluate, started, request.deadline)?;
     if let Some(exception) = reply.exception_details {
         return Err(RenderFailure::Script(format!(
             "the page's script context failed: {}",
@@ -191,6 +191,37 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
         Err(e) => Err(RenderFailure::Script(format!(
             "the page's HTML came back in an unexpected shape: {e}"
         ))),
+    }
+}
+
+/// How many times a render waits again after the document it waited in went away: a page that
+/// leaves for another as it loads is followed this many hops (a redirect chain by script).
+const MAX_REWAITS: u32 = 10;
+
+/// Runs the in-page wait. When the document it ran in goes away (the page navigated: the
+/// evaluation fails, and the tab still answers), it runs again in the new document, up to
+/// [`MAX_REWAITS`] times and while the deadline allows; the wait's own timer still takes the
+/// page at the same moment.
+fn wait_in_page(
+    tab: &Tab,
+    evaluate: &Runtime::Evaluate,
+    started: Instant,
+    deadline: Duration,
+) -> std::result::Result<Runtime::EvaluateReturnObject, RenderFailure> {
+    let mut rewaits = 0;
+    loop {
+        match tab.call_method(evaluate.clone()) {
+            Ok(reply) => return Ok(reply),
+            Err(e) => {
+                let time_left = started.elapsed() < deadline;
+                if rewaits < MAX_REWAITS && time_left && tab.evaluate("1", false).is_ok() {
+                    rewaits += 1;
+                    tracing::debug!(target: "riptide::chrome", rewaits, "the page left its document; waiting in the next");
+                    continue;
+                }
+                return Err(RenderFailure::Protocol(e.into()));
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Readying a browser's tab before its first page: no blocking dialogs, the stealth overrides
+//! Readying a browser's tab before its first page: no blocking dialogs, a mark on documents
+//! that are leaving for another, the stealth overrides
 //! when asked for, certificates verified as configured, and the address policy on every
 //! document the tab requests.
 
@@ -20,6 +21,15 @@ use crate::policies::AddressPolicy;
 const NO_DIALOGS: &str =
     "window.alert = () => {}; window.confirm = () => true; window.prompt = () => null; window.print = () => {};";
 
+/// Marks a document that is leaving for another (a script setting `location`, a `<meta
+/// refresh>`, a form posted by script), so a render does not take it as the page: the mark is
+/// set before the new document arrives, and the render waits in that one instead (see
+/// `render::load`). A symbol, not a name: no page script stumbles on it.
+const LEAVING_MARK: &str = r#"(() => {
+    const leaving = () => { try { Object.defineProperty(window, Symbol.for("riptide.leaving"), { value: true }); } catch (_) {} };
+    addEventListener("beforeunload", leaving);
+    if (window.navigation) navigation.addEventListener("navigate", (e) => { if (!e.destination.sameDocument) leaving(); });
+})();"#;
 
 /// Runs `calls` at once, each on a thread of its own, and gives the first error. DevTools calls
 /// in flight together share one wait on headless_chrome's websocket polling (up to ~100 ms a
@@ -83,7 +93,7 @@ impl TabSetup {
     pub(super) fn prepare(&self, tab: &Arc<Tab>) -> std::result::Result<Refusals, BoxError> {
         let refusals = Refusals::default();
         at_once([
-            &|| send(tab, add_script(NO_DIALOGS.into())),
+            &|| send(tab, add_script(format!("{NO_DIALOGS}\n{LEAVING_MARK}"))),
             &|| {
                 send(
                     tab,
