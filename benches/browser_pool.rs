@@ -6,8 +6,8 @@
 //!
 //! Criterion times warm checkouts, a 100 KB static page through the pool and with a browser
 //! launched per request, and a JavaScript-built page with a selector wait. Then the run measures
-//! checkout wait percentiles over 2,000 checkouts, pages/s with 1, 2 and 4 pooled browsers, and
-//! the PSS of an idle browser, and prints every target with its verdict (also written to
+//! checkout wait percentiles over 2,000 checkouts, pages/s with 1, 2 and 4 pooled browsers, a
+//! render's time by stage (`RenderProfile`), and the PSS of an idle browser, and prints every target with its verdict (also written to
 //! `target/criterion/riptide-browser-pool.md`).
 
 use std::hint::black_box;
@@ -330,6 +330,49 @@ fn blocking_gain(base: &str) -> (f64, f64) {
     (median(loads), median(blocks))
 }
 
+/// Renders of the JavaScript page in the per-stage profile.
+const PROFILE_RENDERS: usize = 40;
+
+/// Medians, in ms, of each stage of a render of the JavaScript page (with its selector wait) on
+/// one warm browser: the whole fetch as the caller sees it, then `RenderProfile`'s stages.
+struct StageMedians {
+    whole: f64,
+    tab: f64,
+    navigate: f64,
+    wait_and_read: f64,
+    loaded_at: f64,
+    ready_at: f64,
+    taken_at: f64,
+}
+
+fn render_profile(base: &str) -> StageMedians {
+    let provider = provider();
+    let browser = provider.launch().expect("launch");
+    let request = PageRequest::new(format!("{base}/js")).wait_for("#ready");
+    let mut jitter = Jitter(0x5851_f42d_4c95_7f2d);
+    provider.fetch(&browser, &request).expect("a first, untimed render");
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let renders: Vec<(f64, riptide::RenderProfile)> = (0..PROFILE_RENDERS)
+        .map(|_| {
+            jitter.pause();
+            let started = Instant::now();
+            let page = provider.fetch(&browser, &request).expect("fetch");
+            (ms(started.elapsed()), page.profile)
+        })
+        .collect();
+    provider.close(browser);
+    let stage = |f: &dyn Fn(&(f64, riptide::RenderProfile)) -> f64| median(renders.iter().map(f).collect());
+    StageMedians {
+        whole: stage(&|r| r.0),
+        tab: stage(&|r| ms(r.1.tab)),
+        navigate: stage(&|r| ms(r.1.navigate)),
+        wait_and_read: stage(&|r| ms(r.1.wait_and_read)),
+        loaded_at: stage(&|r| r.1.loaded_at.map_or(f64::NAN, ms)),
+        ready_at: stage(&|r| r.1.ready_at.map_or(f64::NAN, ms)),
+        taken_at: stage(&|r| r.1.taken_at.map_or(f64::NAN, ms)),
+    }
+}
+
 fn idle_pss_mib() -> Option<f64> {
     let provider = provider();
     let browser = provider.launch().expect("launch");
@@ -354,6 +397,7 @@ fn main() {
     let ((plain_ms, stealth_ms), (plain_in_page, stealth_in_page)) = stealth_overhead(&base);
     let (shared_ms, fresh_ms, pss_after_contexts) = isolation_cost(&base);
     let (loading_ms, blocking_ms) = blocking_gain(&base);
+    let profile = render_profile(&base);
 
     let ms = |ns: Option<f64>| ns.map(|n| n / 1e6);
     let verdict = |ok: Option<bool>| match ok {
@@ -429,6 +473,17 @@ fn main() {
     rows.push(format!(
         "| PSS of that browser after {ISOLATION_RENDERS} fresh contexts | {} | (reported) | - |",
         fmt(pss_after_contexts, "MiB")
+    ));
+    rows.push(format!(
+        "| JavaScript page, render by stage (medians of {PROFILE_RENDERS}, one warm browser): whole fetch / finding the tab / navigate / in-page wait and read | {:.1} / {:.1} / {:.1} / {:.1} ms | (reported) | - |",
+        profile.whole, profile.tab, profile.navigate, profile.wait_and_read
+    ));
+    rows.push(format!(
+        "| the same renders, in the page from navigation start: loaded / ready / taken | {:.1} / {:.1} / {:.1} ms: {:.1} ms of the fetch is outside the page | (reported) | - |",
+        profile.loaded_at,
+        profile.ready_at,
+        profile.taken_at,
+        profile.whole - profile.taken_at
     ));
     rows.push(format!(
         "| PSS of one idle browser (process tree) | {} | (reported) | - |",

@@ -72,7 +72,7 @@ pub use executor::{AnyExecutor, BoxExecutor, EngineChoice, Executor, ExecutorBui
 pub use extract::{Content, ExtractOptions, ExtractedContent, StageTimings};
 pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
-pub use traits::{GuestLimits, Isolation, PageRequest, RenderedPage, ResourceKind, WaitUntil};
+pub use traits::{GuestLimits, Isolation, PageRequest, RenderProfile, RenderedPage, ResourceKind, WaitUntil};
 
 /// The default stack's compile cache: wasmtime with artifacts in redb.
 #[cfg(all(feature = "wasmtime", feature = "redb"))]

@@ -322,6 +322,17 @@ async fn javascript_page_with_selector_wait() {
     );
     assert_eq!(page.final_url, server.url("/js"));
     assert!(!page.partial);
+    // The render's profile: stages timed around the calls, marks read in the page in order.
+    // The page builds its content 50 ms after it runs, so it is ready no sooner than that.
+    let p = page.profile;
+    assert!(!p.navigate.is_zero() && !p.wait_and_read.is_zero(), "{p:?}");
+    let (loaded, ready, taken) = (
+        p.loaded_at.expect("loaded"),
+        p.ready_at.expect("ready"),
+        p.taken_at.expect("taken"),
+    );
+    assert!(loaded <= ready && ready <= taken, "{p:?}");
+    assert!(ready >= Duration::from_millis(50), "{p:?}");
     // A selector that never matches: the page is taken as it stands at the deadline.
     let page = browser
         .fetch(
@@ -333,6 +344,7 @@ async fn javascript_page_with_selector_wait() {
         .expect("the DOM as it stands");
     assert!(page.partial, "the selector never matched");
     assert!(page.html.contains("built by script"), "{}", page.html);
+    assert!(page.profile.ready_at.is_none(), "never ready: {:?}", page.profile);
     drop(browser);
     pool.shutdown().await;
 }

@@ -497,11 +497,19 @@ impl BrowserProvider for ChromeProvider {
             .spawn(move || {
                 // A fresh browser context first when the request's isolation asks for one.
                 let tab = context::tab_for(handle, &setup, &current, &job);
+                let tab_found_in = started.elapsed();
                 let _ = tx.send(match tab {
-                    Ok(tab) => load(&tab, &job, started).and_then(|page| match page {
-                        Some(page) if job.screenshot => render::screenshot(&tab, page).map(Some),
-                        page => Ok(page),
-                    }),
+                    Ok(tab) => load(&tab, &job, started)
+                        .and_then(|page| match page {
+                            Some(page) if job.screenshot => render::screenshot(&tab, page).map(Some),
+                            page => Ok(page),
+                        })
+                        .map(|page| {
+                            page.map(|mut page| {
+                                page.profile.tab = tab_found_in;
+                                page
+                            })
+                        }),
                     Err(e) => Err(RenderFailure::Protocol(e)),
                 });
             })

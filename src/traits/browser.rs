@@ -65,6 +65,8 @@ pub struct RenderedPage {
     pub partial: bool,
     /// A PNG of the viewport, when the request asked for one ([`PageRequest::screenshot`]).
     pub screenshot: Option<Vec<u8>>,
+    /// Where the render's time went, as far as the provider can tell.
+    pub profile: RenderProfile,
 }
 
 impl RenderedPage {
@@ -75,8 +77,35 @@ impl RenderedPage {
             final_url: final_url.into(),
             partial: false,
             screenshot: None,
+            profile: RenderProfile::default(),
         }
     }
+}
+
+/// Where one render's time went, stage by stage, so that a change to the render path is
+/// measured where it acts (the browser pool benchmark reports the medians).
+///
+/// The first stages are timed by the provider around its calls to the browser; the `*_at`
+/// marks are read inside the page, from its navigation start, where the browser's own work
+/// shows without the cost of talking to it. A provider that cannot tell leaves a stage zero or
+/// a mark `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RenderProfile {
+    /// Finding the tab to render in: the current one, or one in a fresh browser context.
+    pub tab: Duration,
+    /// Asking the browser to navigate, until it answered (the response was committed).
+    pub navigate: Duration,
+    /// Waiting in the page until it was ready and settled, and the HTML's way back: one call.
+    pub wait_and_read: Duration,
+    /// Taking the screenshot, when one was asked for.
+    pub screenshot: Duration,
+    /// In the page: when its `wait_until` condition first held.
+    pub loaded_at: Option<Duration>,
+    /// In the page: when it was ready (loaded, and the `wait_for` selector matched).
+    pub ready_at: Option<Duration>,
+    /// In the page: when it was taken (settled, or at the deadline as it stood).
+    pub taken_at: Option<Duration>,
 }
 
 /// When a render is ready to be taken (then `wait_for` must match, then the DOM must settle).

@@ -8,7 +8,7 @@ pub mod module_cache;
 pub mod profile_store;
 pub mod timeout;
 
-pub use browser::{BrowserProvider, Isolation, PageRequest, RenderedPage, ResourceKind, WaitUntil};
+pub use browser::{BrowserProvider, Isolation, PageRequest, RenderProfile, RenderedPage, ResourceKind, WaitUntil};
 pub use module_cache::{
     ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredArtifact,
     StoredCounters, WasmRuntime,

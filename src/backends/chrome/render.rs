@@ -90,6 +90,7 @@ impl ChromeProvider {
 pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Rendered {
     // `Page.navigate` itself, rather than headless_chrome's `navigate_to`, whose error keeps
     // Chrome's network error code private: the code is what classifies the failure.
+    let navigating = Instant::now();
     let navigated = tab
         .call_method(Page::Navigate {
             url: request.url.clone(),
@@ -102,6 +103,7 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
     if let Some(code) = navigated.error_text {
         return Err(RenderFailure::Navigation(code));
     }
+    let navigated_in = navigating.elapsed();
     let remaining = request.deadline.saturating_sub(started.elapsed());
     // The page is taken this long before the deadline, so its answer arrives in time. As a wall
     // clock time: the script may start late (a renderer busy with the page), and must not then
@@ -133,13 +135,16 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
             const leaving = () => window[Symbol.for("riptide.leaving")] === true;
             const ready = () => !leaving() && {loaded} && (!selector || document.querySelector(selector) !== null);
             const status = () => (performance.getEntriesByType("navigation")[0] || {{}}).responseStatus || 0;
-            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status()];
+            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status(), [marks.loaded, marks.ready, performance.now()]];
             let lastChange = Date.now();
             let readyAt = null;
             const observer = new MutationObserver(() => {{ lastChange = Date.now(); }});
             if ({quiet} > 0) observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});
+            const marks = {{ loaded: null, ready: null }};
             const settled = () => {{
+                if (marks.loaded === null && {loaded}) marks.loaded = performance.now();
                 if (!ready()) return false;
+                if (marks.ready === null) marks.ready = performance.now();
                 const now = Date.now();
                 if (readyAt === null) readyAt = now;
                 return now - lastChange >= {quiet} || now - readyAt >= {max_settle};
@@ -170,6 +175,7 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
         unique_context_id: None,
         serialization_options: None,
     };
+    let waited = Instant::now();
     let reply = wait_in_page(tab, &evaluate, started, request.deadline)?;
     if let Some(exception) = reply.exception_details {
         return Err(RenderFailure::Script(format!(
@@ -180,19 +186,32 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
     let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
-    match serde_json::from_value::<(String, String, bool, u16)>(value) {
-        Ok((_, _, _, status)) if status >= 400 => Err(RenderFailure::HttpStatus(status)),
-        Ok((final_url, html, ready, _)) => Ok(Some(RenderedPage {
-            html,
-            final_url,
-            partial: !ready,
-            screenshot: None,
-        })),
+    let waited = waited.elapsed();
+    match serde_json::from_value::<(String, String, bool, u16, InPageMarks)>(value) {
+        Ok((_, _, _, status, _)) if status >= 400 => Err(RenderFailure::HttpStatus(status)),
+        Ok((final_url, html, ready, _, (loaded_at, ready_at, taken_at))) => {
+            let millis = |ms: Option<f64>| {
+                ms.filter(|ms| ms.is_finite() && *ms >= 0.0)
+                    .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            };
+            let mut page = RenderedPage::new(html, final_url);
+            page.partial = !ready;
+            page.profile.navigate = navigated_in;
+            page.profile.wait_and_read = waited;
+            page.profile.loaded_at = millis(loaded_at);
+            page.profile.ready_at = millis(ready_at);
+            page.profile.taken_at = millis(Some(taken_at));
+            Ok(Some(page))
+        }
         Err(e) => Err(RenderFailure::Script(format!(
             "the page's HTML came back in an unexpected shape: {e}"
         ))),
     }
 }
+
+/// The page's own clock (`performance.now()`, from its navigation start) when it was loaded,
+/// ready and taken, in milliseconds.
+type InPageMarks = (Option<f64>, Option<f64>, f64);
 
 /// How many times a render waits again after the document it waited in went away: a page that
 /// leaves for another as it loads is followed this many hops (a redirect chain by script).
@@ -227,10 +246,12 @@ fn wait_in_page(
 
 /// `page` with a PNG of the tab's viewport as it is now.
 pub(super) fn screenshot(tab: &Tab, mut page: RenderedPage) -> std::result::Result<RenderedPage, RenderFailure> {
+    let taking = Instant::now();
     let png = tab
         .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
         .map_err(|e| RenderFailure::Protocol(e.into()))?;
     page.screenshot = Some(png);
+    page.profile.screenshot = taking.elapsed();
     Ok(page)
 }
 

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Headless batch throughput: `riptide extract --engine headless` against a puppeteer-core script
+# (benches/support/puppeteer/render.mjs: one browser, a new page per URL, `goto` until `load`,
+# wait for `#ready`, `page.content()`) on the same 40 local pages whose content a script builds
+# 20 ms after `load`, side by side in one run. Issue 16's targets: riptide at least 1.5x
+# puppeteer's pages/s at concurrency 2 and 4, and a first page (browser launch included) no
+# slower than puppeteer's.
+#
+#   cargo build --release --bin riptide
+#   (cd benches/support/puppeteer && npm ci)        # puppeteer-core, on the system Chromium
+#   benches/headless_vs_puppeteer.sh [RUNS]
+#
+# Each command is a whole process timed with /usr/bin/time (wall seconds), RUNS times (default
+# 3), interleaved; medians are printed. riptide runs with a home whose module cache one untimed
+# run warmed. The pages are served by Python's threading HTTP server on 127.0.0.1.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+runs="${1:-3}"
+riptide="${RIPTIDE_BIN:-$here/target/release/riptide}"
+puppeteer="$here/benches/support/puppeteer"
+[ -x "$riptide" ] || { echo "build riptide first: cargo build --release --bin riptide" >&2; exit 2; }
+[ -d "$puppeteer/node_modules/puppeteer-core" ] || { echo "run: (cd $puppeteer && npm ci)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
+
+work="$(mktemp -d)"
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+mkdir -p "$work/site" "$work/home"
+for i in $(seq 1 40); do
+  cat > "$work/site/p$i.html" <<PAGE
+<!doctype html><html><head><title>Page $i</title></head><body><div id="app"></div>
+<script>addEventListener("load", () => setTimeout(() => {
+  document.getElementById("app").innerHTML = "<article><h1>Page $i</h1><p id=ready>" +
+    "This paragraph is built by a script after the page has loaded. ".repeat(30) + "</p></article>";
+}, 20));</script></body></html>
+PAGE
+done
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+(cd "$work/site" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
+server=$!
+until curl -sf "http://127.0.0.1:$port/p1.html" >/dev/null; do sleep 0.1; done
+for i in $(seq 1 40); do echo "http://127.0.0.1:$port/p$i.html"; done > "$work/list.txt"
+head -n 1 "$work/list.txt" > "$work/first.txt"
+
+riptide_batch() { # concurrency, list
+  env RIPTIDE_HOME="$work/home" "$riptide" -q extract --engine headless --concurrency "$1" \
+    --wait-for '#ready' --input "$2" --format jsonl --output "$work/riptide.jsonl"
+}
+time_it() { # label, command...
+  local label="$1"; shift
+  /usr/bin/time -f "%e" -o "$work/t" "$@" >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  echo "$label $(cat "$work/t")" | tee -a "$work/results"
+}
+check_riptide() { # expected pages
+  local n
+  n=$(grep -c '"engine":"headless"' "$work/riptide.jsonl" || true)
+  [ "$n" = "$1" ] || { echo "riptide rendered $n of $1 pages" >&2; exit 1; }
+}
+
+export -f riptide_batch
+export riptide work
+: > "$work/results"
+riptide_batch 2 "$work/first.txt" # warms the module cache in $work/home
+for i in $(seq "$runs"); do
+  for c in 2 4; do
+    time_it "riptide-c$c" bash -c "riptide_batch $c $work/list.txt"; check_riptide 40
+    time_it "puppeteer-c$c" node "$puppeteer/render.mjs" "$c" "$work/list.txt"
+  done
+  time_it riptide-first bash -c "riptide_batch 1 $work/first.txt"; check_riptide 1
+  time_it puppeteer-first node "$puppeteer/render.mjs" 1 "$work/first.txt"
+done
+
+median() { awk -v l="$1" '$1 == l { print $2 }' "$work/results" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+echo
+echo "medians over $runs runs (wall seconds; 40 pages, or the first page alone):"
+for c in 2 4; do
+  r=$(median "riptide-c$c"); p=$(median "puppeteer-c$c")
+  printf "  concurrency %s: riptide %6.2f s (%5.2f pages/s), puppeteer %6.2f s (%5.2f pages/s), riptide/puppeteer pages/s %.2fx (target >= 1.5x)\n" \
+    "$c" "$r" "$(echo "40 / $r" | bc -l)" "$p" "$(echo "40 / $p" | bc -l)" "$(echo "$p / $r" | bc -l)"
+done
+r=$(median riptide-first); p=$(median puppeteer-first)
+printf "  first page: riptide %.2f s, puppeteer %.2f s (target: riptide <= puppeteer)\n" "$r" "$p"
