@@ -1,0 +1,277 @@
+//! `riptide extract`: reading the inputs, running the batch with a progress bar and a summary,
+//! stopping on a signal, and writing each page as it finishes.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use riptide::{Content, EngineChoice, Error, RiptideConfig, WaitUntil};
+
+use super::extract_args::{BlockArg, EngineArg, ExtractArgs, Format, IsolationArg, WaitArg};
+use super::{CliResult, Outcome, report_error, with_causes};
+
+fn read_inputs(args: &ExtractArgs) -> CliResult<Vec<String>> {
+    let mut inputs = args.inputs.clone();
+    if let Some(file) = &args.input {
+        let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            let f = std::fs::File::open(file).map_err(|e| format!("cannot read --input {}: {e}", file.display()))?;
+            Box::new(std::io::BufReader::new(f))
+        };
+        // Read as bytes so a line that is not UTF-8 is named (file and line) before any page is
+        // fetched, instead of ending the batch half-way with a bare I/O error.
+        for (n, line) in reader.split(b'\n').enumerate() {
+            let line = line.map_err(|e| format!("cannot read --input {}: {e}", file.display()))?;
+            let line = std::str::from_utf8(&line).map_err(|_| {
+                format!(
+                    "--input {} line {} is not UTF-8 text; URLs and paths there must be UTF-8 (fix or remove that line)",
+                    file.display(),
+                    n + 1
+                )
+            })?;
+            let line = line.trim();
+            if !line.is_empty() && !line.starts_with('#') {
+                inputs.push(line.to_string());
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: bool) -> CliResult<Outcome> {
+    let inputs = read_inputs(&args)?;
+    if inputs.is_empty() {
+        eprintln!("error: no pages to extract; give URLs or paths, or --input FILE");
+        return Ok(Outcome::Usage);
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("cannot write --output {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let engine = match args.engine {
+        EngineArg::Auto => EngineChoice::Auto,
+        EngineArg::Static => EngineChoice::Static,
+        EngineArg::Headless | EngineArg::Stealth => EngineChoice::Headless,
+    };
+    let mut config = config.clone();
+    config.optimizations.browser_pool.stealth |= matches!(args.engine, EngineArg::Stealth);
+    if let Some(user_agent) = &args.user_agent {
+        config.network.user_agent = Some(user_agent.clone());
+    }
+    config.network.headers.extend(args.header.iter().cloned());
+    config.network.cookies.extend(args.cookie.iter().cloned());
+    if let Some(proxy) = &args.proxy {
+        config.network.proxy = Some(proxy.clone());
+    }
+    if let Some(secs) = args.timeout {
+        config.optimizations.adaptive_timeout.request_timeout_secs = Some(secs);
+    }
+    let pool = &mut config.optimizations.browser_pool;
+    pool.block_resources.extend(args.block.iter().map(|kind| match kind {
+        BlockArg::Image => riptide::ResourceKind::Image,
+        BlockArg::Media => riptide::ResourceKind::Media,
+        BlockArg::Font => riptide::ResourceKind::Font,
+        BlockArg::Stylesheet => riptide::ResourceKind::Stylesheet,
+    }));
+    pool.block_urls.extend(args.block_url.iter().cloned());
+    if let Some(isolation) = args.isolation {
+        config.optimizations.browser_pool.isolation = match isolation {
+            IsolationArg::Site => riptide::Isolation::Site,
+            IsolationArg::Page => riptide::Isolation::Page,
+            IsolationArg::Shared => riptide::Isolation::Shared,
+        };
+    }
+    config.extraction.markdown |= args.format == Format::Markdown;
+    config.extraction.content_html |= args.html;
+    config.engine_choice.remember_hosts &= !args.no_host_memory;
+    let mut builder = riptide::default_executor_builder_in(&config, home)?.wait_until(match args.wait_until {
+        WaitArg::Load => WaitUntil::Load,
+        WaitArg::Domcontentloaded => WaitUntil::DomContentLoaded,
+        WaitArg::Networkidle => WaitUntil::NetworkIdle,
+    });
+    if let Some(selector) = &args.wait_for {
+        builder = builder.wait_for(selector.clone());
+    }
+    if let Some(dir) = &args.screenshot {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create --screenshot {}: {e}", dir.display()))?;
+        builder = builder.screenshots(true);
+    }
+    let executor = builder.build()?;
+    let progress = if !quiet && inputs.len() > 1 && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(inputs.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} pages, {per_sec}, eta {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = Instant::now();
+    let total = inputs.len();
+    let (mut ok, mut failed) = (0usize, 0usize);
+    let mut array = Vec::new();
+    // One listener for the whole batch, registered before the first page: a signal that
+    // arrives while no listener exists (between two `tokio::signal::ctrl_c()` futures, say) is
+    // lost once tokio has taken over SIGINT, and the batch would run on.
+    let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
+    let mut results = executor.extract_many_with(inputs, engine, usize::from(args.concurrency));
+    let interrupted = loop {
+        let next = tokio::select! {
+            next = results.next() => next,
+            code = stop.recv() => break Some(code),
+        };
+        let Some((url, result)) = next else { break None };
+        progress.inc(1);
+        match &result {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                failed += 1;
+                progress.suspend(|| report_error(e));
+            }
+        }
+        let screenshot = match (&result, &args.screenshot) {
+            (Ok(content), Some(dir)) => save_screenshot(dir, ok, content)?,
+            _ => None,
+        };
+        write_result(&mut out, args.format, &url, &result, screenshot.as_deref(), &mut array)?;
+    };
+    // Dropping the stream cancels what is in flight: fetches stop, renders are cancelled.
+    drop(results);
+    progress.finish_and_clear();
+    if args.format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &array)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    if let Err(e) = executor.shutdown().await {
+        tracing::warn!(error = %e, "could not save everything at shutdown");
+    }
+    if !quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{}extracted {ok} of {total} page(s), {failed} failed, in {secs:.2} s ({:.1} pages/s)",
+            if interrupted.is_some() { "interrupted: " } else { "" },
+            ok as f64 / secs.max(1e-9)
+        );
+    }
+    Ok(match (interrupted, failed) {
+        (Some(code), _) => Outcome::Interrupted(code),
+        (None, 0) => Outcome::Done,
+        (None, _) => Outcome::SomeFailed,
+    })
+}
+
+/// Ctrl-C and SIGTERM, listened for from creation on: every signal is queued until received.
+#[cfg(unix)]
+struct Interrupts {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal, as the exit code a shell would report for it.
+    async fn recv(&mut self) -> u8 {
+        tokio::select! {
+            _ = self.interrupt.recv() => 130,
+            _ = self.terminate.recv() => 143,
+        }
+    }
+}
+
+/// Ctrl-C, listened for from creation on.
+#[cfg(windows)]
+struct Interrupts(tokio::signal::windows::CtrlC);
+
+#[cfg(windows)]
+impl Interrupts {
+    fn listen() -> std::io::Result<Self> {
+        tokio::signal::windows::ctrl_c().map(Self)
+    }
+
+    async fn recv(&mut self) -> u8 {
+        self.0.recv().await;
+        130
+    }
+}
+
+/// Writes `content`'s screenshot, if it has one, as `dir/<n>.png`; its path.
+fn save_screenshot(dir: &Path, n: usize, content: &Content) -> CliResult<Option<String>> {
+    let Some(png) = &content.screenshot else {
+        return Ok(None);
+    };
+    let path = dir.join(format!("{n}.png"));
+    std::fs::write(&path, png).map_err(|e| format!("cannot write the screenshot {}: {e}", path.display()))?;
+    Ok(Some(path.display().to_string()))
+}
+
+fn write_result(
+    out: &mut dyn Write,
+    format: Format,
+    url: &str,
+    result: &Result<Content, Error>,
+    screenshot: Option<&str>,
+    array: &mut Vec<serde_json::Value>,
+) -> CliResult<()> {
+    let record = || match result {
+        Ok(content) => {
+            let mut record = serde_json::to_value(content).unwrap_or_default();
+            if let (Some(path), Some(fields)) = (screenshot, record.as_object_mut()) {
+                fields.insert("screenshot".into(), path.into());
+            }
+            record
+        }
+        Err(e) => serde_json::json!({
+            "url": url,
+            // The URL has its own field; the message keeps every cause.
+            "error": with_causes(e.kind(), std::error::Error::source(e)),
+            "error_kind": e.code(),
+            "hint": e.hint(),
+        }),
+    };
+    match format {
+        Format::Json => array.push(record()),
+        Format::Jsonl => {
+            serde_json::to_writer(&mut *out, &record())?;
+            writeln!(out)?;
+            // Lines are for consumers reading as pages finish.
+            out.flush()?;
+        }
+        Format::Text => {
+            if let Ok(c) = result {
+                writeln!(out, "# {}", c.extracted.title.as_deref().unwrap_or("(no title)"))?;
+                writeln!(
+                    out,
+                    "{} ({:?}, {:.0} ms)\n",
+                    c.final_url,
+                    c.engine,
+                    c.timings.total.as_secs_f64() * 1000.0
+                )?;
+                writeln!(out, "{}\n", c.extracted.text.trim())?;
+            }
+        }
+        Format::Markdown => {
+            if let Ok(c) = result {
+                writeln!(out, "# {}\n", c.extracted.title.as_deref().unwrap_or("(no title)"))?;
+                writeln!(out, "<{}>\n", c.final_url)?;
+                let body = c.extracted.markdown.as_deref().unwrap_or(&c.extracted.text);
+                writeln!(out, "{}\n", body.trim())?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! The `riptide` command line: extract pages, and look at what the three optimizations hold.
+//!
+//! Exit codes: 0 success; 1 a command failed or at least one page did not extract; 2 bad
+//! arguments; 130 interrupted (Ctrl-C), after saving what was learned and closing browsers.
+//! Errors are one line each (`error: ...`, with their causes) and what to do under it
+//! (`  hint: ...`). JSON output names each failure's kind (`error_kind`, see
+//! `riptide::Error::code`).
+
+mod extract;
+mod extract_args;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use riptide::policies::simulate::{Workload, compare, render_table};
+use riptide::traits::TimeoutPolicy;
+use riptide::{ConfigLoader, Error, RiptideConfig};
+
+use extract::extract;
+use extract_args::ExtractArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "riptide",
+    version,
+    about = "Fast web content extraction that keeps the expensive things warm"
+)]
+struct Cli {
+    /// Read this configuration file instead of `<home>/config.toml`.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// riptide's home directory (default: $RIPTIDE_HOME, else ~/.riptide).
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// More logging (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors: no progress, no summary, no warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Extract pages: URLs (http, https, file) or paths of local files.
+    Extract(Box<ExtractArgs>),
+    /// The browser pool.
+    #[command(subcommand)]
+    Pool(PoolCommand),
+    /// The compiled-extractor cache.
+    #[command(subcommand)]
+    Wasm(WasmCommand),
+    /// Learned timeouts.
+    #[command(subcommand)]
+    Timeout(TimeoutCommand),
+    /// Performance numbers.
+    #[command(subcommand)]
+    Performance(PerformanceCommand),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TableFormat {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum PoolCommand {
+    /// Warm a pool as configured, probe it, and print its status as JSON.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum WasmCommand {
+    /// Entries, size, hit rate, load and compile times of the cache directory, as JSON.
+    CacheStats,
+    /// Delete every compiled module (they are recompiled on demand).
+    CacheClear,
+}
+
+#[derive(Subcommand)]
+enum TimeoutCommand {
+    /// The learned per-domain profiles.
+    Profiles {
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+    /// Compare the timeout policies on workload files (see README, "Workload files").
+    Simulate {
+        #[arg(required = true, value_name = "WORKLOAD")]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+}
+
+#[derive(Subcommand)]
+enum PerformanceCommand {
+    /// The last run's report (browser_pool, wasm_cache, adaptive_timeout), with the cache's
+    /// numbers fresh from disk, as JSON.
+    Report,
+}
+
+/// How a command ended.
+enum Outcome {
+    Done,
+    SomeFailed,
+    Usage,
+    /// Stopped by a signal: 130 for SIGINT (Ctrl-C), 143 for SIGTERM, as shells report them.
+    Interrupted(u8),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(run(cli));
+    // Work still running on blocking threads (an extraction of a huge page in the guest after
+    // Ctrl-C) is abandoned, not waited for: the results are written, the executor is shut down,
+    // and browsers were closed (renders are cancelled when their futures drop).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeFailed) => ExitCode::FAILURE,
+        Ok(Outcome::Usage) => ExitCode::from(2),
+        Ok(Outcome::Interrupted(code)) => ExitCode::from(code),
+        Err(e) => {
+            report_error(&*e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("RIPTIDE_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(format!("riptide={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// `error: what went wrong: its causes`, then what to do about it.
+fn report_error(e: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {}", with_causes(e, e.source()));
+    if let Some(e) = e.downcast_ref::<Error>() {
+        eprintln!("  hint: {}", e.hint());
+    }
+}
+
+/// `what` followed by each cause, `: `-separated.
+fn with_causes(what: &dyn std::fmt::Display, mut cause: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut line = what.to_string();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
+}
+
+type CliResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+async fn run(cli: Cli) -> CliResult<Outcome> {
+    let mut loader = ConfigLoader::from_process_env();
+    if let Some(home) = &cli.home {
+        loader = loader.home(home);
+    }
+    if let Some(file) = &cli.config {
+        loader = loader.file(file);
+    }
+    let home = loader.resolved_home();
+    let config = loader.load()?;
+    match cli.command {
+        Command::Extract(args) => extract(&config, &home, *args, cli.quiet).await,
+        Command::Pool(PoolCommand::Status) => pool_status(&config).await,
+        Command::Wasm(WasmCommand::CacheStats) => {
+            let cache = riptide::default_compile_cache_in(&config, &home)?;
+            print_json(&serde_json::json!({
+                "cache_dir": config.wasm_cache_dir(&home),
+                "stats": cache.lifetime_stats()?,
+            }))
+        }
+        Command::Wasm(WasmCommand::CacheClear) => {
+            let cache = riptide::default_compile_cache_in(&config, &home)?;
+            let before = cache.lifetime_stats()?;
+            cache.clear()?;
+            println!(
+                "removed {} compiled module(s), {} bytes, from {}",
+                before.entries,
+                before.bytes,
+                config.wasm_cache_dir(&home).display()
+            );
+            Ok(Outcome::Done)
+        }
+        Command::Timeout(TimeoutCommand::Profiles { format }) => {
+            let policy = riptide::default_timeout_policy_in(&config, &home);
+            let profiles = policy.profiles();
+            match format {
+                TableFormat::Json => print_json(&profiles),
+                TableFormat::Table => {
+                    print_profiles(&profiles);
+                    Ok(Outcome::Done)
+                }
+            }
+        }
+        Command::Timeout(TimeoutCommand::Simulate { files, format }) => {
+            let mut all = Vec::new();
+            for file in files {
+                let workload = Workload::from_path(&file)?;
+                let reports = compare(&workload);
+                match format {
+                    TableFormat::Table => {
+                        println!("## {} ({} requests)\n", workload.name, workload.total_requests());
+                        println!("{}", render_table(&reports));
+                    }
+                    TableFormat::Json => all.push(serde_json::json!({
+                        "workload": workload.name,
+                        "file": file,
+                        "reports": reports,
+                    })),
+                }
+            }
+            if format == TableFormat::Json {
+                print_json(&all)?;
+            }
+            Ok(Outcome::Done)
+        }
+        Command::Performance(PerformanceCommand::Report) => performance_report(&config, &home),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> CliResult<Outcome> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(Outcome::Done)
+}
+
+async fn pool_status(config: &RiptideConfig) -> CliResult<Outcome> {
+    let provider = riptide::backends::chrome::ChromeProvider::from_config(config)?;
+    let mut options = riptide::PoolOptions::from_config(&config.optimizations.browser_pool);
+    options.background_warmup = false;
+    let pool = riptide::BrowserPool::new(provider, options).await?;
+    pool.run_maintenance().await;
+    let status = pool.status();
+    pool.shutdown().await;
+    print_json(&status)
+}
+
+fn print_profiles(profiles: &[riptide::traits::ProfileView]) {
+    if profiles.is_empty() {
+        println!("no learned timeouts yet (they are learned by `riptide extract`)");
+        return;
+    }
+    let secs = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{s:.2}"));
+    println!(
+        "{:<32} {:<8} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
+        "host", "engine", "timeout_s", "samples", "p50_s", "p95_s", "p99_s", "success", "updated"
+    );
+    for p in profiles {
+        let engine = match p.engine {
+            riptide::traits::Engine::Static => "static",
+            riptide::traits::Engine::Headless => "headless",
+        };
+        println!(
+            "{:<32} {:<8} {:>9.2} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
+            p.host,
+            engine,
+            p.timeout_secs,
+            p.samples,
+            secs(p.p50_secs),
+            secs(p.p95_secs),
+            secs(p.p99_secs),
+            p.success_rate.map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0)),
+            p.last_updated_unix_secs
+        );
+    }
+}
+
+fn performance_report(config: &RiptideConfig, home: &Path) -> CliResult<Outcome> {
+    let last_run = home.join(riptide::LAST_RUN_REPORT);
+    let mut report = match std::fs::read(&last_run) {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map_err(|e| format!("{} is not a report ({e}); delete it", last_run.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({
+            "extraction": null, "browser_pool": null, "adaptive_timeout": null,
+        }),
+        Err(e) => return Err(format!("cannot read {}: {e}", last_run.display()).into()),
+    };
+    let cache = riptide::default_compile_cache_in(config, home)?;
+    report["wasm_cache"] = serde_json::to_value(cache.lifetime_stats()?)?;
+    let policy = riptide::default_timeout_policy_in(config, home);
+    report["learned_timeouts"] = serde_json::json!(policy.profiles().len());
+    report["last_run_file"] = serde_json::json!(last_run);
+    print_json(&report)
+}
