@@ -152,10 +152,10 @@ async fn a_proxy_that_refuses_the_credentials_lets_nothing_through() {
 async fn the_request_timeout_bounds_every_attempt_of_a_page() {
     let Some((plain, _dir)) = chrome_or_skip() else { return };
     let executable = plain.executable().expect("local").to_path_buf();
-    let mut config = RiptideConfig::default();
+    let config = RiptideConfig::default();
     // The learned timeout would be 30 s with three retries; the page gets 2 s in all.
-    config.optimizations.adaptive_timeout.request_timeout_secs = Some(2.0);
     let executor = common::executor_builder(provider(&executable, &config), config)
+        .request_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("executor");
     let site = server_on(IpAddr::V4(Ipv4Addr::LOCALHOST));

@@ -64,6 +64,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     screenshots: bool,
     report_file: Option<PathBuf>,
     retry_seed: Option<u64>,
+    request_timeout: Option<Duration>,
     evidence_store: Option<Arc<dyn ProfileStore>>,
 }
 
@@ -111,6 +112,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             screenshots: false,
             report_file: None,
             retry_seed: None,
+            request_timeout: None,
             evidence_store: None,
         }
     }
@@ -205,6 +207,14 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         self
     }
 
+    /// The most one page may take, every attempt and pause included (default: the config's
+    /// `request_timeout_secs`, else twice `max_timeout_secs`). Each attempt's timeout is cut to
+    /// what is left.
+    pub fn request_timeout(mut self, limit: Duration) -> Self {
+        self.request_timeout = Some(limit);
+        self
+    }
+
     /// A fixed seed for retry jitter (reproducible runs).
     pub fn retry_seed(mut self, seed: u64) -> Self {
         self.retry_seed = Some(seed);
@@ -230,7 +240,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let timeouts = &c.optimizations.adaptive_timeout;
         let fixed =
             (!(all && timeouts.enabled)).then(|| FixedTimeout(Duration::from_secs(timeouts.default_timeout_secs)));
-        let settings = RetrySettings::from_config(timeouts);
+        let mut settings = RetrySettings::from_config(timeouts);
+        if let Some(limit) = self.request_timeout {
+            settings.overall_deadline = limit;
+        }
         let retrier = match self.retry_seed {
             Some(seed) => Retrier::with_seed(settings, seed),
             None => Retrier::new(settings),
