@@ -234,6 +234,12 @@ fn timeout_simulate_runs_a_workload_file() {
     assert!(o.status.success(), "{}", stderr(&o));
     let runs: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert_eq!(runs[0]["reports"].as_array().map(Vec::len), Some(3));
+    // Simulated hosts whose circuits open are counted in the report, not logged (issue 14).
+    let failing = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/workloads/shifting_and_failing.toml");
+    let o = riptide(home.path(), &["timeout", "simulate", failing.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("circuit opened"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("circuits opened"), "{}", stdout(&o));
     let o = riptide(home.path(), &["timeout", "simulate", "missing.toml"]);
     assert_clean_failure(&o, 1, "missing.toml");
 }

@@ -130,6 +130,7 @@ fn misbehaving_hosts_are_modelled() {
         fixed.failed_circuit_open > 0,
         "a dead host opens its circuit: {fixed:?}"
     );
+    assert!(fixed.circuits_opened >= 1, "and the report counts it: {fixed:?}");
     assert!(
         fixed.wasted_wait_secs >= 5.0 * 30.0,
         "each black-hole request waits out at least one 30 s attempt: {fixed:?}"

@@ -160,6 +160,10 @@ pub struct Retrier {
     budget: Mutex<f64>,
     circuits: Mutex<HashMap<String, Circuit>>,
     rng: Mutex<fastrand::Rng>,
+    /// Circuits opened so far (each opening, reopenings after a failed trial included).
+    circuits_opened: std::sync::atomic::AtomicU64,
+    /// Whether an opening is logged (a warning naming the origin).
+    log_circuits: bool,
 }
 
 impl Retrier {
@@ -176,7 +180,22 @@ impl Retrier {
             budget: Mutex::new(budget),
             circuits: Mutex::new(HashMap::new()),
             rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            circuits_opened: std::sync::atomic::AtomicU64::new(0),
+            log_circuits: true,
         }
+    }
+
+    /// Stops logging a warning each time a circuit opens: for callers that count openings
+    /// themselves ([`circuits_opened`](Self::circuits_opened)), such as the simulator, whose
+    /// hosts are not real.
+    pub fn without_circuit_warnings(mut self) -> Self {
+        self.log_circuits = false;
+        self
+    }
+
+    /// How many times a circuit has opened (a reopening after a failed trial counts again).
+    pub fn circuits_opened(&self) -> u64 {
+        self.circuits_opened.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The settings in force.
@@ -285,16 +304,20 @@ impl Retrier {
             .entry(origin.to_string())
             .or_insert(Circuit::Closed { failures: 0 });
         let connection_failure = failure.is_some_and(FailureClass::is_connection_level);
+        let opened = || {
+            self.circuits_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Circuit::Open {
+                until: now + s.breaker_cooldown,
+            }
+        };
         *circuit = match (*circuit, connection_failure) {
             (_, false) => Circuit::Closed { failures: 0 },
-            (Circuit::HalfOpen, true) => Circuit::Open {
-                until: now + s.breaker_cooldown,
-            },
+            (Circuit::HalfOpen, true) => opened(),
             (Circuit::Closed { failures }, true) if failures + 1 >= s.breaker_threshold => {
-                tracing::warn!(origin, failures = failures + 1, "circuit opened");
-                Circuit::Open {
-                    until: now + s.breaker_cooldown,
+                if self.log_circuits {
+                    tracing::warn!(origin, failures = failures + 1, "circuit opened");
                 }
+                opened()
             }
             (Circuit::Closed { failures }, true) => Circuit::Closed { failures: failures + 1 },
             (open @ Circuit::Open { .. }, true) => open,

@@ -75,6 +75,8 @@ pub struct SimReport {
     pub failed_budget: u64,
     /// Requests failed fast by an open circuit.
     pub failed_circuit_open: u64,
+    /// Times a host's circuit opened (counted here instead of logged: the hosts are simulated).
+    pub circuits_opened: u64,
     /// Requests that failed for a reason not worth retrying.
     pub failed_not_retryable: u64,
 }
@@ -82,7 +84,8 @@ pub struct SimReport {
 /// Plays `workload` against `policy` (named `name` in the report), with retry settings from the
 /// workload's `timeouts`.
 pub fn run(workload: &Workload, name: &str, policy: &dyn TimeoutPolicy) -> SimReport {
-    let retrier = Retrier::with_seed(RetrySettings::from_config(&workload.timeouts), workload.seed);
+    let retrier =
+        Retrier::with_seed(RetrySettings::from_config(&workload.timeouts), workload.seed).without_circuit_warnings();
     let requests = schedule(workload);
     let base = Instant::now();
     let mut clock = Duration::ZERO;
@@ -101,6 +104,7 @@ pub fn run(workload: &Workload, name: &str, policy: &dyn TimeoutPolicy) -> SimRe
         failed_retries_exhausted: 0,
         failed_budget: 0,
         failed_circuit_open: 0,
+        circuits_opened: 0,
         failed_not_retryable: 0,
     };
     let mut wasted = Duration::ZERO;
@@ -152,6 +156,7 @@ pub fn run(workload: &Workload, name: &str, policy: &dyn TimeoutPolicy) -> SimRe
     report.total_time_secs = clock.as_secs_f64();
     report.p50_time_to_result_secs = quantile(0.5);
     report.p99_time_to_result_secs = quantile(0.99);
+    report.circuits_opened = retrier.circuits_opened();
     report
 }
 
@@ -170,8 +175,8 @@ pub fn compare(workload: &Workload) -> Vec<SimReport> {
 /// The reports as a Markdown table, each policy's wasted wait also as a share of the first's.
 pub fn render_table(reports: &[SimReport]) -> String {
     let mut out = String::from(
-        "| policy | success | wasted wait | vs first | total time | p50 to result | p99 to result | retries | time-outs |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| policy | success | wasted wait | vs first | total time | p50 to result | p99 to result | retries | time-outs | circuits opened |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let base = reports.first().map_or(0.0, |r| r.wasted_wait_secs);
     for r in reports {
@@ -182,7 +187,7 @@ pub fn render_table(reports: &[SimReport]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {:.2}% | {:.0} s | {share} | {:.0} s | {:.2} s | {:.1} s | {} | {} |",
+            "| {} | {:.2}% | {:.0} s | {share} | {:.0} s | {:.2} s | {:.1} s | {} | {} | {} |",
             r.policy,
             100.0 * r.success_rate,
             r.wasted_wait_secs,
@@ -190,7 +195,8 @@ pub fn render_table(reports: &[SimReport]) -> String {
             r.p50_time_to_result_secs,
             r.p99_time_to_result_secs,
             r.retries,
-            r.timeouts
+            r.timeouts,
+            r.circuits_opened
         );
     }
     out
