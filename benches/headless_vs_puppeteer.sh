@@ -17,6 +17,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-3}"
 riptide="${RIPTIDE_BIN:-$here/target/release/riptide}"
+# riptide reads every RIPTIDE_* variable as configuration, and refuses one it does not know.
+unset RIPTIDE_BIN
 puppeteer="$here/benches/support/puppeteer"
 [ -x "$riptide" ] || { echo "build riptide first: cargo build --release --bin riptide" >&2; exit 2; }
 [ -d "$puppeteer/node_modules/puppeteer-core" ] || { echo "run: (cd $puppeteer && npm ci)" >&2; exit 2; }

@@ -17,6 +17,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-3}"
 corpora="${RIPTIDE_CORPORA:-$here/../shared/corpora}"
 riptide="${RIPTIDE_BIN:-$here/target/release/riptide}"
+# riptide reads every RIPTIDE_* variable as configuration, and refuses one it does not know.
+unset RIPTIDE_BIN
 trafilatura="${TRAFILATURA:-trafilatura}"
 [ -x "$riptide" ] || { echo "build riptide first: cargo build --release --bin riptide" >&2; exit 2; }
 command -v "$trafilatura" >/dev/null || { echo "trafilatura not found; set TRAFILATURA" >&2; exit 2; }

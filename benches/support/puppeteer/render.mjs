@@ -18,10 +18,13 @@ const browser = await puppeteer.launch({
 let next = 0, pages = 0, bytes = 0;
 const worker = async () => {
   while (next < urls.length) {
+    // Taken before any await, so two workers never take the same URL or one past the end.
+    const url = urls[next++];
     const page = await browser.newPage();
-    await page.goto(urls[next++], { waitUntil: "load" });
+    await page.goto(url, { waitUntil: "load" });
     await page.waitForSelector("#ready");
-    bytes += (await page.content()).length;
+    const html = await page.content();
+    bytes += html.length;
     pages += 1;
     await page.close();
   }
