@@ -21,6 +21,7 @@ fn settings() -> RetrySettings {
         budget_reserve: 10.0,
         breaker_threshold: 3,
         breaker_cooldown: Duration::from_secs(30),
+        breaker_timeout: Duration::from_secs(30),
     }
 }
 
@@ -37,7 +38,15 @@ async fn hang(seen: &Mutex<Vec<Duration>>, timeout: Duration) -> Result<(), Atte
 
 #[tokio::test(start_paused = true)]
 async fn timeouts_escalate_by_the_multiplier() {
-    let retrier = Retrier::with_seed(settings(), 1);
+    // A breaker that would open on the third time-out of a host that never answered is out of
+    // the way here: this is about escalation.
+    let retrier = Retrier::with_seed(
+        RetrySettings {
+            breaker_threshold: 100,
+            ..settings()
+        },
+        1,
+    );
     let seen = Mutex::new(Vec::new());
     let err = retrier
         .run(&FixedTimeout(Duration::from_secs(10)), &target(), |t| hang(&seen, t))
@@ -56,6 +65,7 @@ async fn timeouts_are_capped_at_max_timeout() {
     let retrier = Retrier::with_seed(
         RetrySettings {
             backoff_multiplier: 3.0,
+            breaker_threshold: 100,
             ..settings()
         },
         1,
@@ -229,8 +239,14 @@ async fn the_circuit_opens_fails_fast_then_half_opens_and_closes() {
     let _ = retrier.run(&policy, &target(), refused).await;
     assert_eq!(*calls.lock().expect("lock"), 4, "half-open lets a trial through");
     assert!(retrier.circuit_open("a.example"), "a failed trial opens it again");
-
     tokio::time::advance(Duration::from_secs(31)).await;
+    assert!(
+        retrier.circuit_open("a.example"),
+        "for twice the cool-down: a host still down costs fewer trials"
+    );
+    assert_eq!(retrier.circuits_opened(), 2);
+
+    tokio::time::advance(Duration::from_secs(30)).await;
     retrier
         .run(&policy, &target(), |_| async { Ok::<_, AttemptFailure>(()) })
         .await
@@ -241,6 +257,53 @@ async fn the_circuit_opens_fails_fast_then_half_opens_and_closes() {
         .run(&policy, &other, |_| async { Ok::<_, AttemptFailure>(()) })
         .await
         .expect("other hosts unaffected");
+}
+
+/// Issue 14: a host that never answers (a black hole) used to cost a full time-out on every
+/// request for ever, since time-outs never reached the breaker. Time-outs of a host that has
+/// never answered now count, as do long ones of any host; short ones of a host that answers
+/// (a tight learned timeout, a page that sometimes hangs) do not.
+#[tokio::test(start_paused = true)]
+async fn time_outs_open_the_circuit_of_a_host_that_never_answers() {
+    let retrier = Retrier::with_seed(
+        RetrySettings {
+            max_retries: 0,
+            ..settings()
+        },
+        1,
+    );
+    let seen = Mutex::new(Vec::new());
+    let short = FixedTimeout(Duration::from_secs(5));
+    for _ in 0..3 {
+        let _ = retrier.run(&short, &target(), |t| hang(&seen, t)).await;
+    }
+    assert!(retrier.circuit_open("a.example"), "three time-outs and no answer ever");
+    let err = retrier
+        .run(&short, &target(), |t| hang(&seen, t))
+        .await
+        .expect_err("open");
+    assert!(
+        matches!(err.kind(), ErrorKind::Retry(RetryError::CircuitOpen { .. })),
+        "{err:?}"
+    );
+    assert_eq!(seen.lock().expect("lock").len(), 3, "no fourth time-out is waited out");
+
+    // A host that has answered keeps its circuit closed through short time-outs...
+    let live = Target::new("b.example", Engine::Static);
+    retrier
+        .run(&short, &live, |_| async { Ok::<_, AttemptFailure>(()) })
+        .await
+        .expect("answers");
+    for _ in 0..5 {
+        let _ = retrier.run(&short, &live, |t| hang(&seen, t)).await;
+    }
+    assert!(!retrier.circuit_open("b.example"), "short time-outs of a live host");
+    // ...but not through attempts that were given a generous wait.
+    let generous = FixedTimeout(Duration::from_secs(30));
+    for _ in 0..3 {
+        let _ = retrier.run(&generous, &live, |t| hang(&seen, t)).await;
+    }
+    assert!(retrier.circuit_open("b.example"), "three 30 s waits unanswered");
 }
 
 #[tokio::test(start_paused = true)]

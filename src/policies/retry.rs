@@ -44,8 +44,12 @@ pub struct RetrySettings {
     pub budget_reserve: f64,
     /// Consecutive connection-level failures of a host that open its circuit.
     pub breaker_threshold: u32,
-    /// How long an open circuit fails fast before letting one trial through.
+    /// How long an open circuit fails fast before letting one trial through (doubled after each
+    /// failed trial, up to 15 minutes).
     pub breaker_cooldown: Duration,
+    /// A time-out counts towards the circuit breaker only for an attempt given at least this
+    /// long: the host missed a generous wait, not merely a tight learned timeout.
+    pub breaker_timeout: Duration,
 }
 
 impl Default for RetrySettings {
@@ -74,6 +78,7 @@ impl RetrySettings {
             budget_reserve: 10.0,
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
+            breaker_timeout: Duration::from_secs(c.default_timeout_secs),
         }
     }
 }
@@ -147,10 +152,34 @@ impl FailureClass {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Circuit {
-    Closed { failures: u32 },
-    Open { until: Instant },
-    HalfOpen,
+    Closed {
+        failures: u32,
+    },
+    /// Failing fast until `until`; the trial after it that fails opens the circuit for
+    /// `cooldown`, twice the last, up to [`MAX_COOLDOWN`].
+    Open {
+        until: Instant,
+        cooldown: Duration,
+    },
+    HalfOpen {
+        cooldown: Duration,
+    },
 }
+
+/// How an attempt ended, as the circuit breaker sees it.
+#[derive(Debug, Clone, Copy)]
+enum AttemptEnd {
+    /// The host answered (a page, or an error status: it is alive).
+    Answered,
+    /// The connection failed (refused, reset, TLS).
+    Refused,
+    /// Nothing came back within this long.
+    TimedOut(Duration),
+}
+
+/// The longest an origin's circuit stays open between two trials: a host down for good costs
+/// one trial every this long, not one every `breaker_cooldown`.
+const MAX_COOLDOWN: Duration = Duration::from_secs(15 * 60);
 
 /// Runs attempts with retries for any policy. Share one per client: it holds the retry budget
 /// and the circuit breakers.
@@ -159,6 +188,8 @@ pub struct Retrier {
     settings: RetrySettings,
     budget: Mutex<f64>,
     circuits: Mutex<HashMap<String, Circuit>>,
+    /// Origins that have answered at least once: only their short time-outs are forgiven.
+    answered: Mutex<std::collections::HashSet<String>>,
     rng: Mutex<fastrand::Rng>,
     /// Circuits opened so far (each opening, reopenings after a failed trial included).
     circuits_opened: std::sync::atomic::AtomicU64,
@@ -179,6 +210,7 @@ impl Retrier {
             settings,
             budget: Mutex::new(budget),
             circuits: Mutex::new(HashMap::new()),
+            answered: Mutex::new(std::collections::HashSet::new()),
             rng: Mutex::new(fastrand::Rng::with_seed(seed)),
             circuits_opened: std::sync::atomic::AtomicU64::new(0),
             log_circuits: true,
@@ -282,7 +314,7 @@ impl Retrier {
         let circuit = circuits
             .entry(origin.to_string())
             .or_insert(Circuit::Closed { failures: 0 });
-        if let Circuit::Open { until } = *circuit {
+        if let Circuit::Open { until, cooldown } = *circuit {
             if now < until {
                 return Err(RetryError::CircuitOpen {
                     origin: origin.to_string(),
@@ -290,34 +322,50 @@ impl Retrier {
                 }
                 .into());
             }
-            *circuit = Circuit::HalfOpen;
+            *circuit = Circuit::HalfOpen { cooldown };
         }
         Ok(())
     }
 
-    /// Updates `origin`'s circuit after an attempt: `None` means the host answered (or merely
-    /// timed out, which is the policy's business, not the breaker's).
-    fn record(&self, origin: &str, failure: Option<FailureClass>, now: Instant) {
+    /// Updates `origin`'s circuit after an attempt. What counts towards opening it is an
+    /// attempt the host gave nothing back to: a connection-level failure, or a time-out, unless
+    /// the host has answered before and the attempt was given less than `breaker_timeout` (for a
+    /// live host, a short time-out says more about the learned timeout than about the host).
+    /// Anything the host answered closes the circuit again. So a host that never answers (a
+    /// black hole) stops costing a time-out per request once it has missed `breaker_threshold`
+    /// attempts in a row; each failed half-open trial doubles the cool-down, so a host gone for
+    /// good costs one trial every [`MAX_COOLDOWN`] at most.
+    fn record(&self, origin: &str, attempt: AttemptEnd, now: Instant) {
         let s = &self.settings;
+        let unanswered = match attempt {
+            AttemptEnd::Answered => {
+                crate::sync::lock(&self.answered).insert(origin.to_string());
+                false
+            }
+            AttemptEnd::Refused => true,
+            AttemptEnd::TimedOut(after) => {
+                after >= s.breaker_timeout || !crate::sync::lock(&self.answered).contains(origin)
+            }
+        };
         let mut circuits = crate::sync::lock(&self.circuits);
         let circuit = circuits
             .entry(origin.to_string())
             .or_insert(Circuit::Closed { failures: 0 });
-        let connection_failure = failure.is_some_and(FailureClass::is_connection_level);
-        let opened = || {
+        let opened = |cooldown: Duration| {
             self.circuits_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Circuit::Open {
-                until: now + s.breaker_cooldown,
+                until: now + cooldown,
+                cooldown,
             }
         };
-        *circuit = match (*circuit, connection_failure) {
+        *circuit = match (*circuit, unanswered) {
             (_, false) => Circuit::Closed { failures: 0 },
-            (Circuit::HalfOpen, true) => opened(),
+            (Circuit::HalfOpen { cooldown }, true) => opened((cooldown * 2).min(MAX_COOLDOWN.max(s.breaker_cooldown))),
             (Circuit::Closed { failures }, true) if failures + 1 >= s.breaker_threshold => {
                 if self.log_circuits {
                     tracing::warn!(origin, failures = failures + 1, "circuit opened");
                 }
-                opened()
+                opened(s.breaker_cooldown)
             }
             (Circuit::Closed { failures }, true) => Circuit::Closed { failures: failures + 1 },
             (open @ Circuit::Open { .. }, true) => open,
@@ -327,7 +375,7 @@ impl Retrier {
     /// Whether the circuit of `origin` (the host, for [`run`](Self::run)) is open now.
     pub fn circuit_open(&self, host: &str) -> bool {
         let circuits = crate::sync::lock(&self.circuits);
-        matches!(circuits.get(host), Some(Circuit::Open { until }) if Instant::now() < *until)
+        matches!(circuits.get(host), Some(Circuit::Open { until, .. }) if Instant::now() < *until)
     }
 }
 
@@ -394,11 +442,16 @@ impl<'a> RetryPlan<'a> {
         self.policy.observe(target, &outcome);
         let last = match outcome {
             Outcome::Succeeded(_) => {
-                retrier.record(origin, None, now);
+                retrier.record(origin, AttemptEnd::Answered, now);
                 return Ok(Step::Done);
             }
             Outcome::Failed(class) => {
-                retrier.record(origin, Some(class), now);
+                let end = if class.is_connection_level() {
+                    AttemptEnd::Refused
+                } else {
+                    AttemptEnd::Answered
+                };
+                retrier.record(origin, end, now);
                 if !class.is_retryable() {
                     return Err(RetryError::AttemptFailed {
                         target: target.to_string(),
@@ -411,7 +464,7 @@ impl<'a> RetryPlan<'a> {
                 LastAttempt::Failed(class)
             }
             Outcome::TimedOut(after) => {
-                retrier.record(origin, None, now);
+                retrier.record(origin, AttemptEnd::TimedOut(after), now);
                 LastAttempt::TimedOut(after)
             }
         };

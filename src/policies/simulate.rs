@@ -28,6 +28,7 @@
 //! # Ok::<(), riptide::Error>(())
 //! ```
 
+mod generate;
 mod workload;
 
 use std::fmt::Write as _;
@@ -36,6 +37,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+pub use self::generate::generate;
 use self::workload::Answer;
 pub use self::workload::{HostSpec, Order, Slowdown, Tail, Workload};
 use super::retry::{RetryPlan, Step};
@@ -256,5 +258,70 @@ fn schedule(workload: &Workload) -> Vec<Request> {
             let mut queues: Vec<_> = per_host.into_iter().map(Vec::into_iter).collect();
             slots.into_iter().filter_map(|i| queues[i].next()).collect()
         }
+    }
+}
+
+/// How the default policy fared against the others over many workloads (the reports of
+/// [`compare`] for each): what a change to [`AdaptiveTimeout`] is judged by.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Standing {
+    /// Workloads played.
+    pub workloads: usize,
+    /// Share of workloads where `AdaptiveTimeout` wasted less wait than `SeedAdaptive` with a
+    /// success rate no lower.
+    pub won_vs_seed: f64,
+    /// Median, over workloads, of `AdaptiveTimeout`'s wasted wait over `SeedAdaptive`'s.
+    pub median_ratio_vs_seed: f64,
+    /// The largest such ratio (the worst workload).
+    pub worst_ratio_vs_seed: f64,
+    /// All workloads' wasted wait together: `AdaptiveTimeout` over `SeedAdaptive`.
+    pub aggregate_ratio_vs_seed: f64,
+    /// All workloads' wasted wait together: `AdaptiveTimeout` over `FixedTimeout`.
+    pub aggregate_ratio_vs_fixed: f64,
+    /// The most `AdaptiveTimeout`'s success rate fell below `FixedTimeout`'s on one workload,
+    /// in percentage points (negative: it never fell below).
+    pub worst_success_gap_vs_fixed_pp: f64,
+}
+
+/// The [`Standing`] of `AdaptiveTimeout` over `runs`, each the three reports of [`compare`]
+/// (fixed, seed, adaptive).
+pub fn standing(runs: &[Vec<SimReport>]) -> Standing {
+    let triples: Vec<(&SimReport, &SimReport, &SimReport)> = runs
+        .iter()
+        .filter_map(|r| Some((r.first()?, r.get(1)?, r.get(2)?)))
+        .collect();
+    let n = triples.len().max(1) as f64;
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            a / b
+        } else if a > 0.0 {
+            f64::INFINITY
+        } else {
+            1.0
+        }
+    };
+    let mut ratios: Vec<f64> = triples
+        .iter()
+        .map(|(_, s, a)| ratio(a.wasted_wait_secs, s.wasted_wait_secs))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let won = triples
+        .iter()
+        .filter(|(_, s, a)| a.wasted_wait_secs < s.wasted_wait_secs && a.success_rate >= s.success_rate)
+        .count();
+    let total = |pick: &dyn Fn(&(&SimReport, &SimReport, &SimReport)) -> f64| triples.iter().map(pick).sum::<f64>();
+    let adaptive = total(&|t| t.2.wasted_wait_secs);
+    Standing {
+        workloads: triples.len(),
+        won_vs_seed: won as f64 / n,
+        median_ratio_vs_seed: ratios.get(ratios.len() / 2).copied().unwrap_or(1.0),
+        worst_ratio_vs_seed: ratios.last().copied().unwrap_or(1.0),
+        aggregate_ratio_vs_seed: ratio(adaptive, total(&|t| t.1.wasted_wait_secs)),
+        aggregate_ratio_vs_fixed: ratio(adaptive, total(&|t| t.0.wasted_wait_secs)),
+        worst_success_gap_vs_fixed_pp: triples
+            .iter()
+            .map(|(f, _, a)| 100.0 * (f.success_rate - a.success_rate))
+            .fold(f64::NEG_INFINITY, f64::max),
     }
 }

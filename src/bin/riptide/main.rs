@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use riptide::policies::simulate::{Workload, compare, render_table};
+use riptide::policies::simulate::{Standing, Workload, compare, generate as generate_workload, render_table, standing};
 use riptide::traits::TimeoutPolicy;
 use riptide::{ConfigLoader, Error, RiptideConfig};
 
@@ -91,8 +91,15 @@ enum TimeoutCommand {
     },
     /// Compare the timeout policies on workload files (see README, "Workload files").
     Simulate {
-        #[arg(required = true, value_name = "WORKLOAD")]
+        #[arg(required_unless_present = "generate", value_name = "WORKLOAD")]
         files: Vec<PathBuf>,
+        /// Also play N generated workloads (random host mixes drawn from families, see README)
+        /// and report how the default policy fared against the others over all of them.
+        #[arg(long, value_name = "N")]
+        generate: Option<u32>,
+        /// The first generated workload's seed (the others take the next ones).
+        #[arg(long, value_name = "S", default_value_t = 1, requires = "generate")]
+        seed: u64,
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
     },
@@ -224,7 +231,12 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
                 }
             }
         }
-        Command::Timeout(TimeoutCommand::Simulate { files, format }) => {
+        Command::Timeout(TimeoutCommand::Simulate {
+            files,
+            generate,
+            seed,
+            format,
+        }) => {
             let mut all = Vec::new();
             for file in files {
                 let workload = Workload::from_path(&file)?;
@@ -238,6 +250,20 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
                         "workload": workload.name,
                         "file": file,
                         "reports": reports,
+                    })),
+                }
+            }
+            if let Some(n) = generate {
+                let runs: Vec<_> = (0..u64::from(n))
+                    .map(|i| compare(&generate_workload(seed + i)))
+                    .collect();
+                let standing = standing(&runs);
+                match format {
+                    TableFormat::Table => println!("{}", render_standing(&standing, seed)),
+                    TableFormat::Json => all.push(serde_json::json!({
+                        "generated": n,
+                        "first_seed": seed,
+                        "standing": standing,
                     })),
                 }
             }
@@ -314,4 +340,25 @@ fn performance_report(config: &RiptideConfig, home: &Path) -> CliResult<Outcome>
     report["learned_timeouts"] = serde_json::json!(policy.profiles().len());
     report["last_run_file"] = serde_json::json!(last_run);
     print_json(&report)
+}
+
+/// `standing` as a table, for `timeout simulate --generate`.
+fn render_standing(s: &Standing, first_seed: u64) -> String {
+    format!(
+        "## {} generated workloads (seeds {first_seed}..{})\n\n\
+         | AdaptiveTimeout (the default) | value |\n|---|---:|\n\
+         | workloads won against SeedAdaptive (less wasted wait, success no lower) | {:.1}% |\n\
+         | wasted wait / SeedAdaptive's: median, worst workload | {:.3}, {:.3} |\n\
+         | wasted wait / SeedAdaptive's, all workloads together | {:.3} |\n\
+         | wasted wait / FixedTimeout's, all workloads together | {:.3} |\n\
+         | worst success gap below FixedTimeout on one workload | {:.2} pp |\n",
+        s.workloads,
+        first_seed + s.workloads as u64,
+        100.0 * s.won_vs_seed,
+        s.median_ratio_vs_seed,
+        s.worst_ratio_vs_seed,
+        s.aggregate_ratio_vs_seed,
+        s.aggregate_ratio_vs_fixed,
+        s.worst_success_gap_vs_fixed_pp,
+    )
 }

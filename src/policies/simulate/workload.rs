@@ -175,7 +175,7 @@ impl Workload {
             .sum()
     }
 
-    fn validated(self, origin: &str) -> Result<Self> {
+    pub(crate) fn validated(self, origin: &str) -> Result<Self> {
         let fail = |message: String| -> Error {
             ConfigError::Workload {
                 origin: origin.into(),
