@@ -26,9 +26,14 @@ work="$(mktemp -d)"
 server=""
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/site"
-for f in $(ls "$corpora"/trafilatura-eval/eval/*.html.gz | sort | head -n 181); do
-  gzip -dc "$f" > "$work/site/$(basename "$f" .gz)"
-done
+# Some file names have spaces and non-ASCII letters: Python decompresses them and writes URLs
+# percent-encoded.
+python3 - "$corpora/trafilatura-eval/eval" "$work/site" <<'PY'
+import gzip, pathlib, sys
+src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for f in sorted(src.glob("*.html.gz"))[:181]:
+    (dst / f.name[:-3]).write_bytes(gzip.decompress(f.read_bytes()))
+PY
 cat > "$work/site/js-built.html" <<'PAGE'
 <!doctype html><html><head><title>Built by script</title></head><body><div id="app"></div>
 <script>document.addEventListener("DOMContentLoaded", () => {
@@ -41,7 +46,12 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 (cd "$work/site" && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) &
 server=$!
 until curl -sf "http://127.0.0.1:$port/js-built.html" >/dev/null; do sleep 0.1; done
-ls "$work/site" | grep -v '^js-built.html$' | sort | sed "s#^#http://127.0.0.1:$port/#" > "$work/list.txt"
+python3 - "$work/site" "$port" > "$work/list.txt" <<'PY'
+import pathlib, sys, urllib.parse
+for f in sorted(pathlib.Path(sys.argv[1]).iterdir()):
+    if f.name != "js-built.html":
+        print(f"http://127.0.0.1:{sys.argv[2]}/{urllib.parse.quote(f.name)}")
+PY
 { cat "$work/list.txt"; echo "http://127.0.0.1:$port/js-built.html"; } > "$work/list-js.txt"
 echo "pages: $(wc -l < "$work/list.txt") (+1 built by script)"
 
