@@ -555,8 +555,8 @@ async fn both_engines_fail_a_page_served_with_an_error_status() {
 }
 
 /// A page that leaves as it loads (a script setting `location`, a `<meta refresh>`) is followed:
-/// the render returns the page it went to. A page that keeps navigating is taken at its deadline as it stands, or fails as a
-/// time-out; it never takes the browser down with it.
+/// the render returns the page it went to. A page that keeps navigating is taken at its
+/// deadline as it stands, or fails as a time-out; it never takes the browser down with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_that_navigate_away_are_followed() {
     let Some((provider, _dir)) = chrome_or_skip() else {
