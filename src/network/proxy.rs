@@ -55,8 +55,9 @@ impl ProxyServer {
         self.url.password()
     }
 
-    /// The user name and password, percent-decoded, when the URL has credentials.
-    pub(crate) fn credentials(&self) -> Option<(String, String)> {
+    /// The user name and password, percent-decoded (as a proxy's challenge is answered with
+    /// them), when the URL has credentials.
+    pub fn credentials(&self) -> Option<(String, String)> {
         let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
         self.username()
             .map(|user| (decode(user), decode(self.password().unwrap_or_default())))
