@@ -294,16 +294,7 @@ impl ChromeProvider {
             },
             // A remote browser's memory cannot be read from here.
             render_memory_limit: None,
-            setup: Arc::new(TabSetup {
-                accept_invalid_certs: false,
-                stealth: false,
-                addresses: AddressPolicy::PERMISSIVE,
-                blocked: Vec::new(),
-                user_agent: None,
-                headers: Vec::new(),
-                cookies: Vec::new(),
-                proxy: None,
-            }),
+            setup: Arc::default(),
         })
     }
 

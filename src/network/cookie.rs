@@ -5,7 +5,6 @@
 //! a cookie without one would have to go to every host a batch touches, which leaks a session
 //! to strangers.
 
-use std::net::IpAddr;
 use std::str::FromStr;
 
 use url::Url;
@@ -32,6 +31,9 @@ pub struct RequestCookie {
     name: String,
     value: String,
     domain: String,
+    /// `http://<domain>/`, made when the cookie is parsed (so the domain is known to make a
+    /// URL): what [`url`](Self::url) builds on.
+    site: Url,
     path: String,
     secure: bool,
     http_only: bool,
@@ -89,23 +91,18 @@ impl RequestCookie {
     /// Whether the domain is an IP address, which has no subdomains: such a cookie is set
     /// host-only, since cookie stores refuse a `Domain` attribute that is an address.
     pub(crate) fn is_for_address(&self) -> bool {
-        self.domain
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok()
+        matches!(self.site.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
     }
 
     /// A URL the cookie applies to: where a cookie store is told it came from.
     pub(crate) fn url(&self) -> Url {
-        let scheme = if self.secure { "https" } else { "http" };
-        let host = match self.domain.parse::<IpAddr>() {
-            Ok(IpAddr::V6(ip)) => format!("[{ip}]"),
-            _ => self.domain.clone(),
-        };
-        Url::parse(&format!("{scheme}://{host}{}", self.path))
-            .or_else(|_| Url::parse(&format!("{scheme}://{host}/")))
-            .unwrap_or_else(|_| Url::parse("http://invalid./").expect("a constant URL parses"))
+        let mut url = self.site.clone();
+        if self.secure {
+            // http to https: both special schemes, so the change is always accepted.
+            let _ = url.set_scheme("https");
+        }
+        url.set_path(&self.path);
+        url
     }
 
     /// The cookie as a `Set-Cookie` line, for a cookie store that reads those.
@@ -155,17 +152,21 @@ impl RequestCookie {
                     parsed.name()
                 )
             })?;
-        if url::Host::parse(&domain).is_err() {
-            return Err(format!(
-                "cookie `{}` has `Domain={domain}`, which is not a host name",
-                parsed.name()
-            ));
-        }
+        let site = url::Host::parse(&domain)
+            .ok()
+            .and_then(|host| Url::parse(&format!("http://{host}/")).ok())
+            .ok_or_else(|| {
+                format!(
+                    "cookie `{}` has `Domain={domain}`, which is not a host name",
+                    parsed.name()
+                )
+            })?;
         let path = parsed.path().filter(|p| p.starts_with('/')).unwrap_or("/").to_string();
         Ok(Self {
             name: parsed.name().to_string(),
             value: parsed.value().to_string(),
             domain,
+            site,
             path,
             secure: parsed.secure().unwrap_or(false),
             http_only: parsed.http_only().unwrap_or(false),

@@ -166,6 +166,23 @@ enum Circuit {
     },
 }
 
+/// One origin's circuit breaker.
+#[derive(Debug, Clone, Copy)]
+struct Breaker {
+    circuit: Circuit,
+    /// The origin has answered at least once: only then are its short time-outs forgiven.
+    answered: bool,
+}
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Self {
+            circuit: Circuit::Closed { failures: 0 },
+            answered: false,
+        }
+    }
+}
+
 /// How an attempt ended, as the circuit breaker sees it.
 #[derive(Debug, Clone, Copy)]
 enum AttemptEnd {
@@ -187,9 +204,7 @@ const MAX_COOLDOWN: Duration = Duration::from_secs(15 * 60);
 pub struct Retrier {
     settings: RetrySettings,
     budget: Mutex<f64>,
-    circuits: Mutex<HashMap<String, Circuit>>,
-    /// Origins that have answered at least once: only their short time-outs are forgiven.
-    answered: Mutex<std::collections::HashSet<String>>,
+    circuits: Mutex<HashMap<String, Breaker>>,
     rng: Mutex<fastrand::Rng>,
     /// Circuits opened so far (each opening, reopenings after a failed trial included).
     circuits_opened: std::sync::atomic::AtomicU64,
@@ -210,7 +225,6 @@ impl Retrier {
             settings,
             budget: Mutex::new(budget),
             circuits: Mutex::new(HashMap::new()),
-            answered: Mutex::new(std::collections::HashSet::new()),
             rng: Mutex::new(fastrand::Rng::with_seed(seed)),
             circuits_opened: std::sync::atomic::AtomicU64::new(0),
             log_circuits: true,
@@ -311,9 +325,7 @@ impl Retrier {
     /// Fails fast while `origin` has an open circuit; moves an expired one to half-open.
     fn admit(&self, origin: &str, now: Instant) -> Result<()> {
         let mut circuits = crate::sync::lock(&self.circuits);
-        let circuit = circuits
-            .entry(origin.to_string())
-            .or_insert(Circuit::Closed { failures: 0 });
+        let circuit = &mut circuits.entry(origin.to_string()).or_default().circuit;
         if let Circuit::Open { until, cooldown } = *circuit {
             if now < until {
                 return Err(RetryError::CircuitOpen {
@@ -337,20 +349,17 @@ impl Retrier {
     /// good costs one trial every [`MAX_COOLDOWN`] at most.
     fn record(&self, origin: &str, attempt: AttemptEnd, now: Instant) {
         let s = &self.settings;
+        let mut circuits = crate::sync::lock(&self.circuits);
+        let breaker = circuits.entry(origin.to_string()).or_default();
         let unanswered = match attempt {
             AttemptEnd::Answered => {
-                crate::sync::lock(&self.answered).insert(origin.to_string());
+                breaker.answered = true;
                 false
             }
             AttemptEnd::Refused => true,
-            AttemptEnd::TimedOut(after) => {
-                after >= s.breaker_timeout || !crate::sync::lock(&self.answered).contains(origin)
-            }
+            AttemptEnd::TimedOut(after) => after >= s.breaker_timeout || !breaker.answered,
         };
-        let mut circuits = crate::sync::lock(&self.circuits);
-        let circuit = circuits
-            .entry(origin.to_string())
-            .or_insert(Circuit::Closed { failures: 0 });
+        let circuit = &mut breaker.circuit;
         let opened = |cooldown: Duration| {
             self.circuits_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Circuit::Open {
@@ -375,7 +384,7 @@ impl Retrier {
     /// Whether the circuit of `origin` (the host, for [`run`](Self::run)) is open now.
     pub fn circuit_open(&self, host: &str) -> bool {
         let circuits = crate::sync::lock(&self.circuits);
-        matches!(circuits.get(host), Some(Circuit::Open { until, .. }) if Instant::now() < *until)
+        matches!(circuits.get(host), Some(Breaker { circuit: Circuit::Open { until, .. }, .. }) if Instant::now() < *until)
     }
 }
 

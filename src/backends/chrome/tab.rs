@@ -67,7 +67,7 @@ pub(super) type Refusals = Arc<Mutex<Option<String>>>;
 
 /// How a provider readies its tabs, apart from the provider so a render thread can ready the
 /// tab of a fresh browser context itself.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct TabSetup {
     pub accept_invalid_certs: bool,
     pub stealth: bool,
