@@ -36,9 +36,10 @@ fn options() -> PoolOptions {
     }
 }
 
-/// Pages that misbehave, and one that does not.
+/// Pages that misbehave, and one that does not. Pages are matched by path: `/away-forever`
+/// comes back with a query string each time.
 fn faulty_server() -> LocalServer {
-    LocalServer::start(|target| match target {
+    LocalServer::start(|target| match target.split('?').next().unwrap_or_default() {
         "/spin" => Reply::Html("<!doctype html><title>spin</title><p>before</p><script>while (true) {}</script>".into()),
         "/alert" => Reply::Html(
             "<!doctype html><title>alert</title><script>alert('hello'); confirm('sure?'); document.title = 'after dialogs';</script>".into(),
@@ -68,6 +69,10 @@ fn faulty_server() -> LocalServer {
         "/away" => Reply::Html("<!doctype html><title>leaving</title><script>location.replace('/ok');</script><p>leaving</p>".into()),
         "/refresh" => Reply::Html(
             "<!doctype html><title>leaving</title><meta http-equiv=\"refresh\" content=\"0; url=/ok\"><p>leaving</p>".into(),
+        ),
+        // Refreshes in a minute: a page that reloads now and then, taken as it is.
+        "/refresh-later" => Reply::Html(
+            "<!doctype html><title>news</title><meta http-equiv=\"refresh\" content=\"60; url=/ok\"><p>news of the hour</p>".into(),
         ),
         // Navigates to itself again and again, never staying long enough to be taken.
         "/away-forever" => Reply::Html(
@@ -555,8 +560,9 @@ async fn both_engines_fail_a_page_served_with_an_error_status() {
 }
 
 /// A page that leaves as it loads (a script setting `location`, a `<meta refresh>`) is followed:
-/// the render returns the page it went to. A page that keeps navigating is taken at its
-/// deadline as it stands, or fails as a time-out; it never takes the browser down with it.
+/// the render returns the page it went to; one that refreshes in a minute is taken as it is. A
+/// page that keeps navigating is taken as it stands, or fails as a time-out; it never takes the
+/// browser down with it, and once taken it cannot navigate the tab away from the next page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_that_navigate_away_are_followed() {
     let Some((provider, _dir)) = chrome_or_skip() else {
@@ -576,6 +582,17 @@ async fn pages_that_navigate_away_are_followed() {
         assert!(page.html.contains("fine"), "{path}: the page it went to: {}", page.html);
         assert!(page.final_url.ends_with("/ok"), "{path}: {}", page.final_url);
     }
+    let later = guarded(
+        "a page that refreshes in a minute",
+        browser.fetch(PageRequest::new(server.url("/refresh-later")).deadline(Duration::from_secs(10))),
+    )
+    .await
+    .expect("a page that refreshes later is taken");
+    assert!(
+        later.html.contains("news of the hour") && !later.partial,
+        "{}",
+        later.html
+    );
     let restless = guarded(
         "a page that never stays",
         browser.fetch(PageRequest::new(server.url("/away-forever")).deadline(Duration::from_secs(3))),

@@ -35,6 +35,12 @@ pub(super) enum RenderFailure {
 /// `None` when not even a DOM came back.
 pub(super) type Rendered = std::result::Result<Option<RenderedPage>, RenderFailure>;
 
+/// A page whose `<meta http-equiv="refresh">` sends it to another URL within this many seconds
+/// is leaving, not ready: Chrome starts such a refresh only after `load`, when the page would
+/// otherwise already have been taken. A longer delay is a page that reloads itself now and
+/// then, and is taken as it is.
+const SOON_REFRESH_SECS: u32 = 1;
+
 /// How long before its deadline a page is taken as it stands: room for the evaluation's answer
 /// to come back before the watch gives up on it.
 const TAKE_MARGIN: Duration = Duration::from_millis(250);
@@ -133,7 +139,12 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
                 return Date.now() - resourcesChanged >= {idle};
             }};
             const leaving = () => window[Symbol.for("riptide.leaving")] === true;
-            const ready = () => !leaving() && {loaded} && (!selector || document.querySelector(selector) !== null);
+            const refreshing = () => {{
+                const meta = document.querySelector('meta[http-equiv="refresh" i]');
+                const parts = meta && /^\s*(\d+(?:\.\d*)?)\s*[;,]\s*(?:url\s*=\s*)?(\S.*)$/i.exec(meta.content || "");
+                return !!parts && Number(parts[1]) <= {refresh_secs};
+            }};
+            const ready = () => !leaving() && !refreshing() && {loaded} && (!selector || document.querySelector(selector) !== null);
             const status = () => (performance.getEntriesByType("navigation")[0] || {{}}).responseStatus || 0;
             const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status(), [marks.loaded, marks.ready, performance.now()]];
             let lastChange = Date.now();
@@ -149,12 +160,13 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
                 if (readyAt === null) readyAt = now;
                 return now - lastChange >= {quiet} || now - readyAt >= {max_settle};
             }};
-            const done = (value) => {{ observer.disconnect(); clearInterval(poll); clearTimeout(timer); resolve(value); }};
+            const done = (value) => {{ observer.disconnect(); clearInterval(poll); clearTimeout(timer); window[Symbol.for("riptide.taken")] = true; resolve(value); }};
             const timer = setTimeout(() => done(html(ready())), Math.max(0, {take_at_ms} - Date.now()));
             const poll = setInterval(() => {{ if (settled()) done(html(true)); }}, 5);
             if (settled()) done(html(true));
         }})"#,
         idle = WaitUntil::NETWORK_IDLE.as_millis(),
+        refresh_secs = SOON_REFRESH_SECS,
         max_settle = PageRequest::MAX_SETTLE.as_millis(),
     );
     let evaluate = Runtime::Evaluate {

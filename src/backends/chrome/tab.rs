@@ -24,11 +24,19 @@ const NO_DIALOGS: &str =
 /// Marks a document that is leaving for another (a script setting `location`, a `<meta
 /// refresh>`, a form posted by script), so a render does not take it as the page: the mark is
 /// set before the new document arrives, and the render waits in that one instead (see
-/// `render::load`). A symbol, not a name: no page script stumbles on it.
+/// `render::load`). A document already taken (`render::load` marks it) may not leave any more:
+/// it stays in the tab after its render, and a page that navigates by timer would otherwise
+/// replace the next render's page with one of its own. The browser's own navigations (the next
+/// render's `Page.navigate`) cannot be cancelled by a page, so they are not held back. Symbols,
+/// not names: no page script stumbles on them.
 const LEAVING_MARK: &str = r#"(() => {
     const leaving = () => { try { Object.defineProperty(window, Symbol.for("riptide.leaving"), { value: true }); } catch (_) {} };
     addEventListener("beforeunload", leaving);
-    if (window.navigation) navigation.addEventListener("navigate", (e) => { if (!e.destination.sameDocument) leaving(); });
+    if (window.navigation) navigation.addEventListener("navigate", (e) => {
+        if (e.destination.sameDocument) return;
+        if (window[Symbol.for("riptide.taken")] === true && e.cancelable) { e.preventDefault(); return; }
+        leaving();
+    });
 })();"#;
 
 /// Runs `calls` at once, each on a thread of its own, and gives the first error. DevTools calls
