@@ -373,12 +373,23 @@ fn render_profile(base: &str) -> StageMedians {
     }
 }
 
-fn idle_pss_mib() -> Option<f64> {
+/// PSS of an idle browser's process tree, alone and as one of two (a pool of two shares the
+/// binary's pages between them, and each is charged half), each after one page.
+fn idle_pss_mib(base: &str) -> (Option<f64>, Option<f64>) {
     let provider = provider();
-    let browser = provider.launch().expect("launch");
-    let pss = provider.memory_bytes(&browser).map(|b| b as f64 / (1 << 20) as f64);
-    provider.close(browser);
-    pss
+    let mib = |b: &<ChromeProvider as BrowserProvider>::Browser| {
+        provider.memory_bytes(b).map(|b| b as f64 / (1 << 20) as f64)
+    };
+    let page = PageRequest::new(format!("{base}/static"));
+    let first = provider.launch().expect("launch");
+    provider.fetch(&first, &page).expect("a page");
+    let alone = mib(&first);
+    let second = provider.launch().expect("launch");
+    provider.fetch(&second, &page).expect("a page");
+    let pair = mib(&first).zip(mib(&second)).map(|(a, b)| (a + b) / 2.0);
+    provider.close(first);
+    provider.close(second);
+    (alone, pair)
 }
 
 fn main() {
@@ -393,7 +404,7 @@ fn main() {
         .into_iter()
         .map(|n| (n, pages_per_second(&rt, &base, n)))
         .collect();
-    let pss = idle_pss_mib();
+    let (pss, pss_of_two) = idle_pss_mib(&base);
     let ((plain_ms, stealth_ms), (plain_in_page, stealth_in_page)) = stealth_overhead(&base);
     let (shared_ms, fresh_ms, pss_after_contexts) = isolation_cost(&base);
     let (loading_ms, blocking_ms) = blocking_gain(&base);
@@ -486,8 +497,12 @@ fn main() {
         profile.whole - profile.taken_at
     ));
     rows.push(format!(
-        "| PSS of one idle browser (process tree) | {} | (reported) | - |",
+        "| PSS of one idle browser (process tree), after a page | {} | (reported) | - |",
         fmt(pss, "MiB")
+    ));
+    rows.push(format!(
+        "| PSS of each of two idle browsers, after a page | {} | (reported) | - |",
+        fmt(pss_of_two, "MiB")
     ));
     let table = rows.join("\n");
     println!("\n{table}\n");

@@ -551,3 +551,47 @@ fn pool_types_are_send_and_sync() {
     check_send::<riptide::PooledBrowser<ChromeProvider>>();
     let _ = <ChromeProvider as BrowserProvider>::name;
 }
+
+/// Issue 16, item 4: a browser is started without what it never uses, each a renderer
+/// process: Chromium's first tab, and the omnibox popups (disabled in the one
+/// `--disable-features` Chromium reads: the defaults', the caller's and riptide's together).
+/// It used to run four renderers idle; now one for its tab, and at most a spare one Chromium
+/// keeps ready for the next site.
+#[test]
+fn a_browser_starts_without_tabs_or_ui_it_never_uses() {
+    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+        return;
+    };
+    drop(provider);
+    let provider = ChromeProvider::local(ChromeOptions {
+        runtime_dir: Some(runtime_dir),
+        extra_args: vec!["--disable-features=Translate".into()],
+        ..Default::default()
+    })
+    .expect("provider");
+    let browser = provider.launch().expect("launch");
+    let pid = browser.pid().expect("a local browser has a pid");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the browser's command line");
+    let flags: Vec<String> = String::from_utf8_lossy(&cmdline)
+        .split('\0')
+        .filter(|arg| arg.starts_with("--disable-features="))
+        .map(String::from)
+        .collect();
+    let renderers: Vec<u32> = browser
+        .process_tree()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("--type=renderer"))
+        })
+        .collect();
+    provider.close(browser);
+    assert!(renderers.len() <= 2, "renderers of an idle browser: {renderers:?}");
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    for feature in ["TranslateUI", "Translate", "WebUIOmniboxPopup", "WebUIOmniboxAimPopup"] {
+        assert!(
+            flags[0].split([',', '=']).any(|f| f == feature),
+            "{feature} missing: {flags:?}"
+        );
+    }
+}

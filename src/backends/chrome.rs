@@ -75,6 +75,30 @@ const QUIET_ARGS: &[&str] = &[
     "--mute-audio",
 ];
 
+/// Chromium features a headless renderer never needs, switched off to save memory (measured in
+/// BENCHMARKS.md, "Browser memory"). Headless Chromium builds the whole browser UI, and the
+/// omnibox's popups are WebUI pages with a renderer each: two processes, ~50 MiB of an idle
+/// browser's ~390 MiB. They join the features headless_chrome's defaults and
+/// [`ChromeOptions::extra_args`] disable (see [`with_features_disabled`]).
+const DISABLED_FEATURES: &[&str] = &["WebUIOmniboxPopup", "WebUIOmniboxFullPopup", "WebUIOmniboxAimPopup"];
+
+/// `args` with every `--disable-features` merged into one that also disables `more`: Chromium
+/// reads only the last such flag, so one given in `extra_args` would otherwise switch the
+/// defaults' back on.
+fn with_features_disabled(args: Vec<String>, more: &[&str]) -> Vec<String> {
+    const FLAG: &str = "--disable-features=";
+    let (flags, mut args): (Vec<String>, Vec<String>) = args.into_iter().partition(|arg| arg.starts_with(FLAG));
+    let mut features: Vec<&str> = Vec::new();
+    let listed = flags.iter().flat_map(|flag| flag[FLAG.len()..].split(','));
+    for feature in listed.chain(more.iter().copied()) {
+        if !feature.is_empty() && !features.contains(&feature) {
+            features.push(feature);
+        }
+    }
+    args.push(format!("{FLAG}{}", features.join(",")));
+    args
+}
+
 /// How long a browser may sit idle before Chromium's connection to the crate is dropped: far
 /// beyond any pool idle timeout, so the pool (not the crate) decides when browsers go.
 const IDLE_BROWSER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -332,21 +356,25 @@ impl ChromeProvider {
         for d in [&profile, &tmp] {
             std::fs::create_dir_all(d).map_err(|e| Error::io("create a browser directory", d, e))?;
         }
-        let mut args: Vec<OsString> = DEFAULT_ARGS
+        let mut args: Vec<String> = DEFAULT_ARGS
             .iter()
             .chain(QUIET_ARGS)
             .filter(|arg| !(self.setup.stealth && **arg == stealth::AUTOMATION_FLAG))
-            .map(OsString::from)
+            .map(|arg| arg.to_string())
             .collect();
         if self.setup.stealth {
-            args.extend(stealth::LAUNCH_ARGS.iter().map(OsString::from));
+            args.extend(stealth::LAUNCH_ARGS.iter().map(|arg| arg.to_string()));
         }
         args.push("--headless".into());
-        args.push(format!("--user-data-dir={}", profile.display()).into());
+        args.push(format!("--user-data-dir={}", profile.display()));
         if !sandbox {
-            args.extend(["--no-sandbox", "--disable-setuid-sandbox"].map(OsString::from));
+            args.extend(["--no-sandbox", "--disable-setuid-sandbox"].map(String::from));
         }
-        args.extend(extra_args.iter().map(OsString::from));
+        args.extend(extra_args.iter().cloned());
+        let args: Vec<OsString> = with_features_disabled(args, DISABLED_FEATURES)
+            .into_iter()
+            .map(OsString::from)
+            .collect();
         let fail = |source: BoxError| -> Error {
             let _ = std::fs::remove_dir_all(&dir);
             BrowserError::Launch {
@@ -657,5 +685,28 @@ fn sweep_leftovers(runtime_dir: &Path) {
             tracing::info!(dir = %entry.path().display(), "removing a browser directory left by an exited process");
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_features_disabled;
+
+    #[test]
+    fn disabled_features_merge_into_the_one_flag_chromium_reads() {
+        let args = vec![
+            "--disable-features=TranslateUI,BlinkGenPropertyTrees".to_string(),
+            "--headless".to_string(),
+            "--disable-features=Translate,TranslateUI".to_string(),
+        ];
+        let args = with_features_disabled(args, &["WebUIOmniboxPopup"]);
+        assert_eq!(
+            args,
+            [
+                "--headless",
+                "--disable-features=TranslateUI,BlinkGenPropertyTrees,Translate,WebUIOmniboxPopup"
+            ]
+        );
+        assert_eq!(with_features_disabled(Vec::new(), &["A"]), ["--disable-features=A"]);
     }
 }

@@ -44,7 +44,9 @@ pub(super) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]
         // Port 0: Chromium picks a free port itself; choosing one up front races when several
         // browsers start at once.
         .arg("--remote-debugging-port=0")
-        .arg("about:blank")
+        // No first tab: riptide opens the one it renders in. Chromium's own (a new-tab page,
+        // or `about:blank` when given) would be a renderer kept for nothing.
+        .arg("--no-startup-window")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
