@@ -21,7 +21,7 @@ mod rendering_evidence;
 mod static_fetch;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -106,6 +106,8 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     /// Where the rendering evidence is kept between runs, if anywhere.
     pub(crate) evidence_store: Option<Arc<dyn crate::traits::ProfileStore>>,
     pub(crate) counters: ExtractionCounters,
+    /// Set once the extractor has loaded: pages no longer fetch while it loads.
+    pub(crate) module_loaded: AtomicBool,
 }
 
 impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> std::fmt::Debug for Executor<B, R, C, T> {
@@ -187,8 +189,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// Starts the browser pool (if it is on) and loads the extractor now, so the first page
     /// does not pay for either.
     pub async fn warm_up(&self) -> Result<()> {
-        self.module().await?;
-        self.browsers.pool().await?;
+        let (module, pool) = tokio::join!(self.module(), self.browsers.pool());
+        module?;
+        self.module_loaded.store(true, Ordering::Release);
+        pool?;
         Ok(())
     }
 
@@ -323,29 +327,49 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     }
 
     async fn static_extract(&self, source: &PageSource) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
-        let fetched = self.fetch_static(source).await?;
-        self.extract_fetched(fetched).await
+        let (fetched, module) = self.while_loading_the_module(self.fetch_static(source)).await;
+        self.extract_fetched(fetched?, module).await
     }
 
     async fn headless_extract(
         &self,
         source: &PageSource,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
-        let fetched = self.render(source).await?;
-        self.extract_fetched(fetched).await
+        let (fetched, module) = self.while_loading_the_module(self.render(source)).await;
+        self.extract_fetched(fetched?, module).await
     }
 
-    /// Runs the extractor on a blocking thread: (module load time, run time).
+    /// Runs `fetch` while the extractor loads, the first time: a process's first page would
+    /// otherwise fetch (or launch a browser and render) and only then read the module from
+    /// disk. Later pages find the module loaded and run `fetch` alone. A load that fails here
+    /// is tried again, and reports its error, in [`Self::extract_fetched`].
+    async fn while_loading_the_module<F: Future>(&self, fetch: F) -> (F::Output, Option<R::Module>) {
+        if self.module_loaded.load(Ordering::Acquire) {
+            return (fetch.await, None);
+        }
+        let (fetched, loaded) = tokio::join!(fetch, self.module());
+        if loaded.is_ok() {
+            self.module_loaded.store(true, Ordering::Release);
+        }
+        (fetched, loaded.ok())
+    }
+
+    /// Runs the extractor on a blocking thread, with `module` if it was loaded already (else
+    /// from the cache): (module load time, run time).
     async fn extract_fetched(
         &self,
         fetched: FetchedPage,
+        module: Option<R::Module>,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         let cache = self.cache.clone();
         let extractor = self.extractor.clone();
         let options = self.extract_options;
         let extracted = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let module = cache.get_or_compile(&extractor)?;
+            let module = match module {
+                Some(module) => module,
+                None => cache.get_or_compile(&extractor)?,
+            };
             let load = t.elapsed();
             let t = Instant::now();
             let mut page = run_extractor_with(

@@ -761,3 +761,32 @@ fn screenshots_are_saved_for_rendered_pages() {
         }
     }
 }
+
+/// Issue 16, item 2: a batch warms no more browsers than it can use at once (its pages, its
+/// concurrency). A one-page batch used to launch the pool's `target_available` (2) browsers,
+/// and the second competed with the first page's render for the CPU.
+#[test]
+fn a_one_page_batch_launches_one_browser() {
+    let Some(_) = chrome_or_skip() else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let out = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("--home")
+        .arg(home.path())
+        .args([
+            "extract",
+            "--engine",
+            "headless",
+            "--format",
+            "jsonl",
+            &server.url("/page/1"),
+        ])
+        .output()
+        .expect("run riptide");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(home.path().join(riptide::LAST_RUN_REPORT)).expect("the last run's report"),
+    )
+    .expect("a JSON report");
+    assert_eq!(report["browser_pool"]["created"], 1, "{report:#}");
+}

@@ -289,6 +289,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             screenshots: self.screenshots,
             report_file,
             rendering_evidence,
+            module_loaded: std::sync::atomic::AtomicBool::new(false),
             evidence_store: self.evidence_store,
             counters: ExtractionCounters::default(),
         })

@@ -79,6 +79,11 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
         BlockArg::Stylesheet => riptide::ResourceKind::Stylesheet,
     }));
     pool.block_urls.extend(args.block_url.iter().cloned());
+    // A batch never uses more browsers at once than it has pages, or than its concurrency: a
+    // browser warmed beyond that only competes with the first render for the CPU.
+    let at_once = u32::try_from(inputs.len().min(usize::from(args.concurrency))).unwrap_or(u32::MAX);
+    pool.target_available = pool.target_available.min(at_once);
+    pool.min_instances = pool.min_instances.min(at_once);
     if let Some(isolation) = args.isolation {
         config.optimizations.browser_pool.isolation = match isolation {
             IsolationArg::Site => riptide::Isolation::Site,
