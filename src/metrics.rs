@@ -51,14 +51,15 @@ pub struct ExtractionStats {
     pub uptime_secs: f64,
     /// `succeeded / uptime_secs`.
     pub pages_per_sec: f64,
-    /// Mean fetch (or render) time of extracted pages, milliseconds.
-    pub mean_fetch_ms: f64,
+    /// Mean fetch (or render) time of extracted pages, milliseconds; `None` (`null` in JSON)
+    /// before the first page extracted, as are the other means.
+    pub mean_fetch_ms: Option<f64>,
     /// Mean time to get the compiled extractor, milliseconds.
-    pub mean_module_load_ms: f64,
+    pub mean_module_load_ms: Option<f64>,
     /// Mean extractor run time, milliseconds.
-    pub mean_extraction_ms: f64,
+    pub mean_extraction_ms: Option<f64>,
     /// Mean time per extracted page, milliseconds.
-    pub mean_total_ms: f64,
+    pub mean_total_ms: Option<f64>,
 }
 
 /// Lock-free running totals, bumped once per page.
@@ -122,13 +123,7 @@ impl ExtractionCounters {
     pub(crate) fn stats(&self) -> ExtractionStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let (pages, ok) = (get(&self.pages), get(&self.succeeded));
-        let mean = |c: &AtomicU64| {
-            if ok == 0 {
-                0.0
-            } else {
-                get(c) as f64 / ok as f64 / 1000.0
-            }
-        };
+        let mean = |c: &AtomicU64| (ok > 0).then(|| get(c) as f64 / ok as f64 / 1000.0);
         let uptime = self.started.elapsed().as_secs_f64();
         ExtractionStats {
             pages,

@@ -173,10 +173,12 @@ fn cache_and_timeout_commands_read_what_extract_left() {
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     for section in ["browser_pool", "wasm_cache", "adaptive_timeout", "extraction"] {
-        assert!(report.get(section).is_some(), "{section} in {report}");
+        assert!(report["last_run"].get(section).is_some(), "{section} in {report}");
     }
-    assert_eq!(report["extraction"]["succeeded"], 6);
-    assert_eq!(report["adaptive_timeout"]["successes"], 6);
+    assert_eq!(report["last_run"]["extraction"]["succeeded"], 6);
+    assert_eq!(report["last_run"]["adaptive_timeout"]["successes"], 6);
+    assert_eq!(report["lifetime"]["wasm_cache"]["compilations"], 1, "{report}");
+    assert_eq!(report["lifetime"]["learned_timeouts"], 1, "{report}");
 
     let o = riptide(home.path(), &["wasm", "cache-clear"]);
     assert!(stdout(&o).contains("removed 1 compiled module"), "{}", stdout(&o));
@@ -789,4 +791,53 @@ fn a_one_page_batch_launches_one_browser() {
     )
     .expect("a JSON report");
     assert_eq!(report["browser_pool"]["created"], 1, "{report:#}");
+}
+
+/// Issue 11, item 3: the read-only commands on a home riptide never wrote create nothing in it,
+/// and say "no data" as `null`, not as a zero; the report keeps the last run's numbers apart
+/// from the home's lifetime ones.
+#[test]
+fn read_only_commands_create_no_state_and_report_no_data_as_null() {
+    let home = tempfile::tempdir().expect("home");
+    let o = riptide(home.path(), &["wasm", "cache-stats"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stats: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert!(stats["stats"].is_null(), "{stats}");
+    let o = riptide(home.path(), &["timeout", "profiles"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no learned timeouts yet"), "{}", stdout(&o));
+    let o = riptide(home.path(), &["performance", "report"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert!(report["last_run"].is_null(), "{report}");
+    assert!(report["lifetime"]["wasm_cache"].is_null(), "{report}");
+    assert_eq!(report["lifetime"]["learned_timeouts"], 0, "{report}");
+    let o = riptide(home.path(), &["wasm", "cache-clear"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let left: Vec<_> = std::fs::read_dir(home.path())
+        .expect("home")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "read-only commands wrote {left:?}");
+}
+
+/// Issue 11, item 3: learned timeouts show when they were last updated as a date.
+#[test]
+fn timeout_profiles_show_dates() {
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let o = riptide(home.path(), &["extract", "--engine", "static", &server.url("/page/1")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = riptide(home.path(), &["timeout", "profiles"]);
+    let table = stdout(&o);
+    let row = table
+        .lines()
+        .find(|l| l.contains("127.0.0.1"))
+        .expect("a row for the host");
+    let updated = row.split_whitespace().last().expect("an updated column");
+    assert!(
+        updated.len() == 20 && updated.as_bytes()[4] == b'-' && updated.ends_with('Z') && updated.contains('T'),
+        "an RFC 3339 date: {row}"
+    );
 }

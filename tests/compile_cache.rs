@@ -114,7 +114,7 @@ fn check_hit_miss_accounting<R: WasmRuntime>(engine: fn() -> R, kind: StoreKind)
         cache.get_or_compile(&src).expect("in-process hit");
         let s = cache.stats().expect("stats");
         assert_eq!((s.hits, s.misses, s.compilations), (1, 1, 1), "{s:?}");
-        assert_eq!(s.hit_rate, 0.5);
+        assert_eq!(s.hit_rate, Some(0.5));
         let page = cache.extract(&src, "<p>x</p>", None).expect("extracts");
         assert_eq!(page.title.as_deref(), Some("tiny"));
     }

@@ -169,7 +169,8 @@ async fn pool(options: PoolOptions) -> (BrowserPool<FakeProvider>, Arc<Log>) {
 async fn assert_counted(pool: &BrowserPool<FakeProvider>, log: &Log) {
     pool.settled().await;
     let s = pool.status();
-    assert_eq!(s.total, s.available + s.in_use + s.launching, "{s:?}");
+    assert_eq!(s.total, s.available + s.in_use + s.launching + s.maintaining, "{s:?}");
+    assert_eq!(s.maintaining, 0, "settled: nothing is being looked after: {s:?}");
     assert_eq!(
         s.total,
         pool.provider().alive(),
@@ -578,6 +579,9 @@ async fn a_maintenance_round_abandoned_by_its_caller_still_finishes() {
     log.probe_gate.set(true);
     let gave_up = tokio::time::timeout(Duration::from_millis(20), pool.run_maintenance()).await;
     assert!(gave_up.is_err(), "the round was waiting on its probes");
+    // Browsers being probed are neither available nor in use, and still add up to the total.
+    let s = pool.status();
+    assert_eq!((s.total, s.maintaining, s.available, s.in_use), (2, 2, 0, 0), "{s:?}");
     log.probe_gate.set(false);
     tokio::time::timeout(Duration::from_secs(30), pool.settled())
         .await

@@ -73,16 +73,16 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that compiled.
     pub misses: u64,
-    /// `hits / (hits + misses)`, 0 when there were none.
-    pub hit_rate: f64,
+    /// `hits / (hits + misses)`; `None` (`null` in JSON) when there were none.
+    pub hit_rate: Option<f64>,
     /// Compilations.
     pub compilations: u64,
-    /// Mean compile time, milliseconds.
-    pub avg_compile_ms: f64,
+    /// Mean compile time, milliseconds; `None` before the first compilation.
+    pub avg_compile_ms: Option<f64>,
     /// Loads from the store.
     pub loads: u64,
-    /// Mean load time (read, verify, deserialize), milliseconds.
-    pub avg_load_ms: f64,
+    /// Mean load time (read, verify, deserialize), milliseconds; `None` before the first load.
+    pub avg_load_ms: Option<f64>,
     /// Entries that failed verification or loading and were recompiled.
     pub invalid_entries: u64,
     /// Entries evicted to stay under the size limit.
@@ -103,18 +103,14 @@ impl CacheStats {
         entries: u64,
         bytes: u64,
     ) -> Self {
-        let mean_ms = |micros: u64, n: u64| if n == 0 { 0.0 } else { micros as f64 / n as f64 / 1000.0 };
+        let mean_ms = |micros: u64, n: u64| (n > 0).then(|| micros as f64 / n as f64 / 1000.0);
         let lookups = c.hits + c.misses;
         Self {
             runtime,
             store,
             hits: c.hits,
             misses: c.misses,
-            hit_rate: if lookups == 0 {
-                0.0
-            } else {
-                c.hits as f64 / lookups as f64
-            },
+            hit_rate: (lookups > 0).then(|| c.hits as f64 / lookups as f64),
             compilations: c.compilations,
             avg_compile_ms: mean_ms(c.compile_micros, c.compilations),
             loads: c.loads,

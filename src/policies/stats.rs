@@ -32,7 +32,7 @@ impl Counters {
     /// The totals, with `learned_domains` filled in by the policy.
     pub(crate) fn stats(&self, learned_domains: usize) -> TimeoutStats {
         let total = self.successes + self.timeouts + self.failures;
-        let rate = |n: u64| if total == 0 { 0.0 } else { n as f64 / total as f64 };
+        let rate = |n: u64| (total > 0).then(|| n as f64 / total as f64);
         TimeoutStats {
             total_requests: total,
             successes: self.successes,

@@ -200,7 +200,7 @@ impl<P: BrowserProvider> PoolInner<P> {
     }
 
     pub(crate) fn status(&self) -> PoolStatus {
-        let (total, (available, in_use, launching, waiting), browsers) = {
+        let (total, (available, in_use, launching, maintaining, waiting), browsers) = {
             let st = lock(&self.internals);
             (st.total(), st.counts(), st.browsers())
         };
@@ -211,6 +211,7 @@ impl<P: BrowserProvider> PoolInner<P> {
             in_use,
             available,
             launching,
+            maintaining,
             waiting,
             created: m.created.load(Ordering::Relaxed),
             launch_failures: m.launch_failures.load(Ordering::Relaxed),

@@ -264,9 +264,16 @@ impl<B> Internals<B> {
     }
 
     /// (idle, in use, launching, callers waiting) now.
-    pub(crate) fn counts(&self) -> (usize, usize, usize, usize) {
+    /// (available, in use, launching, maintaining, waiting).
+    pub(crate) fn counts(&self) -> (usize, usize, usize, usize, usize) {
         let waiting = self.waiters.iter().filter(|w| !w.is_closed()).count();
-        (self.idle.len(), self.in_use.len(), self.launching, waiting)
+        (
+            self.idle.len(),
+            self.in_use.len(),
+            self.launching,
+            self.maintaining,
+            waiting,
+        )
     }
 
     /// Every idle or checked-out browser, by id.
@@ -345,17 +352,21 @@ mod tests {
         let mut st = Internals::default();
         assert_eq!(st.plan_launches(Goal::Target, &o), 1);
         assert!(st.place(Slot::new(1, ()), Counted::Launching).is_none());
-        assert_eq!((st.total(), st.counts()), (1, (1, 0, 0, 0)));
+        assert_eq!((st.total(), st.counts()), (1, (1, 0, 0, 0, 0)));
         let Checkout::Ready(slot) = st.checkout(&o) else {
             panic!("an idle browser is handed out")
         };
-        assert_eq!((st.total(), st.counts()), (1, (0, 1, 0, 0)));
+        assert_eq!((st.total(), st.counts()), (1, (0, 1, 0, 0, 0)));
         st.put_back(slot.id);
-        assert_eq!((st.total(), st.counts()), (1, (0, 0, 0, 0)));
+        assert_eq!(
+            (st.total(), st.counts()),
+            (1, (0, 0, 0, 1, 0)),
+            "maintaining: the total adds up"
+        );
         assert!(!st.is_settled(), "a returned browser is being checked");
         assert!(st.place(slot, Counted::Maintenance).is_none());
         assert!(st.is_settled());
-        assert_eq!(st.counts(), (1, 0, 0, 0));
+        assert_eq!(st.counts(), (1, 0, 0, 0, 0));
     }
 
     #[test]
@@ -372,7 +383,7 @@ mod tests {
             panic!("waits")
         };
         assert!(matches!(st.checkout(&o), Checkout::LineFull));
-        assert_eq!(st.counts().3, 2);
+        assert_eq!(st.counts().4, 2);
         st.put_back(first.id);
         assert!(st.place(first, Counted::Maintenance).is_none());
         assert_eq!(a.try_recv().map(|s| s.id).ok(), Some(1), "the first in line is served");
@@ -393,7 +404,7 @@ mod tests {
         drop(gone);
         st.put_back(slot.id);
         assert!(st.place(slot, Counted::Maintenance).is_none());
-        assert_eq!(st.counts(), (1, 0, 0, 0), "idle again, not lost with the receiver");
+        assert_eq!(st.counts(), (1, 0, 0, 0, 0), "idle again, not lost with the receiver");
     }
 
     #[test]

@@ -58,12 +58,10 @@ impl Metrics {
     pub(crate) fn wait_percentiles(&self) -> WaitPercentiles {
         let mut waits: Vec<u64> = crate::sync::lock(&self.waits_micros).iter().copied().collect();
         waits.sort_unstable();
-        let at = |q: f64| -> f64 {
-            if waits.is_empty() {
-                return 0.0;
-            }
-            let idx = ((waits.len() as f64 - 1.0) * q).round() as usize;
-            waits[idx.min(waits.len() - 1)] as f64 / 1000.0
+        let at = |q: f64| -> Option<f64> {
+            let last = waits.len().checked_sub(1)?;
+            let idx = (last as f64 * q).round() as usize;
+            Some(waits[idx.min(last)] as f64 / 1000.0)
         };
         WaitPercentiles {
             samples: waits.len(),
@@ -132,12 +130,13 @@ pub struct CheckoutCounts {
 pub struct WaitPercentiles {
     /// How many checkouts they cover.
     pub samples: usize,
-    /// Median, milliseconds.
-    pub p50_ms: f64,
+    /// Median, milliseconds; `None` (`null` in JSON) before the first checkout, as are the
+    /// others.
+    pub p50_ms: Option<f64>,
     /// 95th percentile, milliseconds.
-    pub p95_ms: f64,
+    pub p95_ms: Option<f64>,
     /// 99th percentile, milliseconds.
-    pub p99_ms: f64,
+    pub p99_ms: Option<f64>,
 }
 
 /// One browser in [`PoolStatus`].
@@ -162,7 +161,7 @@ pub struct BrowserStatus {
 pub struct PoolStatus {
     /// The provider (`"chrome"`).
     pub provider: &'static str,
-    /// Browsers alive or launching.
+    /// Browsers alive or launching: always `in_use + available + launching + maintaining`.
     pub total: usize,
     /// Checked out now.
     pub in_use: usize,
@@ -170,6 +169,9 @@ pub struct PoolStatus {
     pub available: usize,
     /// Being launched.
     pub launching: usize,
+    /// Being looked after by the pool: probed or measured after a return, or closed (recycled,
+    /// reaped). Neither available nor in use, and not listed in `browsers`.
+    pub maintaining: usize,
     /// Callers waiting for a browser.
     pub waiting: usize,
     /// Browsers launched since the pool started.

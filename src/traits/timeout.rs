@@ -147,10 +147,10 @@ pub struct TimeoutStats {
     pub timeouts: u64,
     /// Attempts that failed for a reason unrelated to latency (DNS, refused, HTTP status...).
     pub failures: u64,
-    /// `successes / total_requests` (0 when nothing was observed).
-    pub success_rate: f64,
-    /// `timeouts / total_requests` (0 when nothing was observed).
-    pub timeout_rate: f64,
+    /// `successes / total_requests`; `None` (`null` in JSON) when nothing was observed.
+    pub success_rate: Option<f64>,
+    /// `timeouts / total_requests`; `None` when nothing was observed.
+    pub timeout_rate: Option<f64>,
     /// Seconds spent in attempts that timed out: waiting that produced nothing.
     pub wasted_wait_secs: f64,
     /// The seed specification's `time_saved`: for every time-out, how much sooner it gave up

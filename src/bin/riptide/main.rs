@@ -201,14 +201,15 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
     match cli.command {
         Command::Extract(args) => extract(&config, &home, *args, cli.quiet).await,
         Command::Pool(PoolCommand::Status) => pool_status(&config).await,
-        Command::Wasm(WasmCommand::CacheStats) => {
-            let cache = riptide::default_compile_cache_in(&config, &home)?;
-            print_json(&serde_json::json!({
-                "cache_dir": config.wasm_cache_dir(&home),
-                "stats": cache.lifetime_stats()?,
-            }))
-        }
+        Command::Wasm(WasmCommand::CacheStats) => print_json(&serde_json::json!({
+            "cache_dir": config.wasm_cache_dir(&home),
+            "stats": lifetime_cache_stats(&config, &home)?,
+        })),
         Command::Wasm(WasmCommand::CacheClear) => {
+            if !config.wasm_cache_dir(&home).exists() {
+                println!("no compiled modules in {}", config.wasm_cache_dir(&home).display());
+                return Ok(Outcome::Done);
+            }
             let cache = riptide::default_compile_cache_in(&config, &home)?;
             let before = cache.lifetime_stats()?;
             cache.clear()?;
@@ -221,8 +222,7 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
             Ok(Outcome::Done)
         }
         Command::Timeout(TimeoutCommand::Profiles { format }) => {
-            let policy = riptide::default_timeout_policy_in(&config, &home);
-            let profiles = policy.profiles();
+            let profiles = learned_profiles(&config, &home);
             match format {
                 TableFormat::Json => print_json(&profiles),
                 TableFormat::Table => {
@@ -301,8 +301,8 @@ fn print_profiles(profiles: &[riptide::traits::ProfileView]) {
     }
     let secs = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{s:.2}"));
     println!(
-        "{:<32} {:<8} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
-        "host", "engine", "timeout_s", "samples", "p50_s", "p95_s", "p99_s", "success", "updated"
+        "{:<32} {:<8} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>20}",
+        "host", "engine", "timeout_s", "samples", "p50_s", "p95_s", "p99_s", "success", "updated (UTC)"
     );
     for p in profiles {
         let engine = match p.engine {
@@ -310,7 +310,7 @@ fn print_profiles(profiles: &[riptide::traits::ProfileView]) {
             riptide::traits::Engine::Headless => "headless",
         };
         println!(
-            "{:<32} {:<8} {:>9.2} {:>7} {:>7} {:>7} {:>7} {:>8} {:>12}",
+            "{:<32} {:<8} {:>9.2} {:>7} {:>7} {:>7} {:>7} {:>8} {:>20}",
             p.host,
             engine,
             p.timeout_secs,
@@ -319,27 +319,57 @@ fn print_profiles(profiles: &[riptide::traits::ProfileView]) {
             secs(p.p95_secs),
             secs(p.p99_secs),
             p.success_rate.map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0)),
-            p.last_updated_unix_secs
+            date(p.last_updated_unix_secs)
         );
     }
 }
 
+/// `unix_secs` as an RFC 3339 date and time in UTC (`2026-11-28T19:55:29Z`), or the number
+/// itself if it is out of range.
+fn date(unix_secs: u64) -> String {
+    i64::try_from(unix_secs)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| unix_secs.to_string())
+}
+
+/// The module cache's lifetime numbers; `None` when it has never been written (read-only
+/// commands do not create it).
+fn lifetime_cache_stats(config: &RiptideConfig, home: &Path) -> CliResult<Option<riptide::CacheStats>> {
+    if !config.wasm_cache_dir(home).exists() {
+        return Ok(None);
+    }
+    Ok(Some(riptide::default_compile_cache_in(config, home)?.lifetime_stats()?))
+}
+
+/// The learned timeout profiles; none when the profile file has never been written (read-only
+/// commands do not create it).
+fn learned_profiles(config: &RiptideConfig, home: &Path) -> Vec<riptide::traits::ProfileView> {
+    if !config.timeout_profiles_path(home).exists() {
+        return Vec::new();
+    }
+    riptide::default_timeout_policy_in(config, home).profiles()
+}
+
 fn performance_report(config: &RiptideConfig, home: &Path) -> CliResult<Outcome> {
-    let last_run = home.join(riptide::LAST_RUN_REPORT);
-    let mut report = match std::fs::read(&last_run) {
+    let last_run_file = home.join(riptide::LAST_RUN_REPORT);
+    let last_run = match std::fs::read(&last_run_file) {
         Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
-            .map_err(|e| format!("{} is not a report ({e}); delete it", last_run.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({
-            "extraction": null, "browser_pool": null, "adaptive_timeout": null,
-        }),
-        Err(e) => return Err(format!("cannot read {}: {e}", last_run.display()).into()),
+            .map_err(|e| format!("{} is not a report ({e}); delete it", last_run_file.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Value::Null,
+        Err(e) => return Err(format!("cannot read {}: {e}", last_run_file.display()).into()),
     };
-    let cache = riptide::default_compile_cache_in(config, home)?;
-    report["wasm_cache"] = serde_json::to_value(cache.lifetime_stats()?)?;
-    let policy = riptide::default_timeout_policy_in(config, home);
-    report["learned_timeouts"] = serde_json::json!(policy.profiles().len());
-    report["last_run_file"] = serde_json::json!(last_run);
-    print_json(&report)
+    // What one run measured, and what the home has accumulated over every run, kept apart:
+    // a hit rate of the last run and one of the cache's whole life are different numbers.
+    print_json(&serde_json::json!({
+        "last_run": last_run,
+        "last_run_file": last_run_file,
+        "lifetime": {
+            "wasm_cache": lifetime_cache_stats(config, home)?,
+            "learned_timeouts": learned_profiles(config, home).len(),
+        },
+    }))
 }
 
 /// `standing` as a table, for `timeout simulate --generate`.
