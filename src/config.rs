@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error, Result};
 
+mod server;
+
+pub use server::ServerConfig;
+
 /// The environment variable that moves riptide's home directory.
 pub const HOME_ENV_VAR: &str = "RIPTIDE_HOME";
 
@@ -50,6 +54,7 @@ pub const SHORT_ENV_VARS: &[(&str, &str)] = &[
         "optimizations.adaptive_timeout.default_timeout_secs",
     ),
     ("RIPTIDE_PROXY", "network.proxy"),
+    ("RIPTIDE_SERVER_TOKEN", "server.token"),
 ];
 
 /// The whole configuration.
@@ -66,6 +71,8 @@ pub struct RiptideConfig {
     pub network: NetworkConfig,
     /// `[engine_choice]`: when `EngineChoice::Auto` renders a host's pages directly.
     pub engine_choice: EngineChoiceConfig,
+    /// `[server]`: `riptide serve`.
+    pub server: ServerConfig,
 }
 
 /// `[engine_choice]`: every page `EngineChoice::Auto` fetches statically is escalated to a

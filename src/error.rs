@@ -108,6 +108,16 @@ pub enum ErrorKind {
         reason: String,
     },
 
+    /// `riptide serve` could not listen on the address it was given.
+    #[error("could not listen on {addr}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A task riptide runs its blocking work on panicked, or was cancelled by its runtime
     /// shutting down. A panic is a bug in riptide or in a backend.
     #[error("riptide's task to {action} did not finish")]
@@ -145,6 +155,26 @@ impl Error {
         self
     }
 
+    /// The record of a page that failed, as `riptide extract --format jsonl` prints it and
+    /// `riptide serve` answers it: `{"url", "error", "error_kind", "hint"}`, where `error` is
+    /// what went wrong with every cause (without the URL, which has its own field) and
+    /// `error_kind` is [`Error::code`].
+    pub fn to_record(&self, url: &str) -> serde_json::Value {
+        let mut error = self.inner.kind.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            error.push_str(": ");
+            error.push_str(&c.to_string());
+            cause = c.source();
+        }
+        serde_json::json!({
+            "url": url,
+            "error": error,
+            "error_kind": self.code(),
+            "hint": self.hint(),
+        })
+    }
+
     /// What to do about it, in one sentence (the CLI prints it under the error).
     pub fn hint(&self) -> &'static str {
         match self.kind() {
@@ -158,6 +188,9 @@ impl Error {
             ErrorKind::Io { .. } => "check that the path exists and is writable by this user",
             ErrorKind::UnsafeDirectory { .. } => {
                 "use a directory you own that others cannot write to (or remove this one so riptide can create it)"
+            }
+            ErrorKind::Listen { .. } => {
+                "pick another port or address (`riptide serve --listen`), or stop what holds this one"
             }
             ErrorKind::Task { .. } => "if it panicked, report it with the page that caused it",
         }
@@ -176,6 +209,7 @@ impl Error {
             ErrorKind::Store(_) => "store.failed",
             ErrorKind::Io { .. } => "io",
             ErrorKind::UnsafeDirectory { .. } => "unsafe_directory",
+            ErrorKind::Listen { .. } => "server.listen",
             ErrorKind::Task { .. } => "task",
         }
     }

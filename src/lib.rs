@@ -43,7 +43,8 @@
 //! | `redb`     | yes     | [`backends::redb::RedbModuleCache`]: artifacts on disk          |
 //! | `chrome`   | yes     | [`backends::chrome::ChromeProvider`] (headless_chrome)    |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
-//! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome` |
+//! | `server`   | yes     | [`server::Server`]: one executor behind HTTP (axum)        |
+//! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome`, `server` |
 //!
 //! Without `redb`, [`backends::memory::MemoryModuleCache`] keeps artifacts in memory.
 
@@ -62,6 +63,8 @@ pub mod policies;
 pub mod pool;
 #[cfg(any(feature = "redb", feature = "chrome"))]
 mod private_dir;
+#[cfg(feature = "server")]
+pub mod server;
 mod sync;
 pub mod traits;
 

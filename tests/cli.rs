@@ -841,3 +841,57 @@ fn timeout_profiles_show_dates() {
         "an RFC 3339 date: {row}"
     );
 }
+
+/// Issue 11: `riptide serve` listens where it says, answers a page, and on SIGTERM stops
+/// accepting, saves what it learned and exits 0.
+#[test]
+fn serve_answers_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("--home")
+        .arg(home.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-addresses"])
+        .env("RIPTIDE_POOL_ENABLED", "false")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start riptide serve");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).expect("read stderr") > 0,
+            "riptide serve exited early"
+        );
+        if let Some(at) = line.trim().strip_prefix("riptide serve: listening on ") {
+            break at.to_string();
+        }
+    };
+    let page = server.url("/page/1");
+    let answer = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new().expect("runtime").block_on(async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/v1/extract"))
+                .header("content-type", "application/json")
+                .body(serde_json::json!({ "url": page }).to_string())
+                .send()
+                .await
+                .expect("answered");
+            let status = response.status().as_u16();
+            (status, response.bytes().await.expect("body"))
+        })
+    })
+    .join()
+    .expect("client");
+    let record: serde_json::Value = serde_json::from_slice(&answer.1).expect("json");
+    assert_eq!((answer.0, record["title"].as_str()), (200, Some("page 1")), "{record}");
+    support::send_signal(child.id(), libc::SIGTERM);
+    let status = child.wait().expect("riptide serve exits");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("stderr");
+    assert!(status.success(), "{status:?}: {rest}");
+    assert!(rest.contains("riptide serve: stopped"), "{rest}");
+    assert!(home.path().join("timeouts.redb").is_file(), "what it learned was saved");
+}

@@ -16,7 +16,7 @@ use crate::config::RiptideConfig;
 use crate::error::Result;
 use crate::extract::Content;
 use crate::metrics::PerformanceReport;
-use crate::traits::{BrowserProvider, ModuleCache, TimeoutPolicy, WasmRuntime};
+use crate::traits::{BrowserProvider, ModuleCache, ProfileView, TimeoutPolicy, WasmRuntime};
 
 /// Any [`Executor`], whatever its browser provider, engine, store and timeout policy.
 pub trait AnyExecutor: Send + Sync {
@@ -28,6 +28,12 @@ pub trait AnyExecutor: Send + Sync {
 
     /// [`Executor::shutdown`].
     fn shutdown(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// [`Executor::warm_up`].
+    fn warm_up(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// The timeout policy's learned profiles ([`TimeoutPolicy::profiles`]).
+    fn timeout_profiles(&self) -> Vec<ProfileView>;
 
     /// [`Executor::config`].
     fn config(&self) -> &RiptideConfig;
@@ -58,6 +64,14 @@ where
 
     fn shutdown(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(Executor::shutdown(self))
+    }
+
+    fn warm_up(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(Executor::warm_up(self))
+    }
+
+    fn timeout_profiles(&self) -> Vec<ProfileView> {
+        self.timeout_policy().profiles()
     }
 
     fn config(&self) -> &RiptideConfig {

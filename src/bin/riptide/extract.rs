@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use riptide::{Content, EngineChoice, Error, RiptideConfig, WaitUntil};
 
 use super::extract_args::{BlockArg, EngineArg, ExtractArgs, Format, IsolationArg, WaitArg};
-use super::{CliResult, Outcome, report_error, with_causes};
+use super::interrupts::Interrupts;
+use super::{CliResult, Outcome, report_error};
 
 fn read_inputs(args: &ExtractArgs) -> CliResult<Vec<String>> {
     let mut inputs = args.inputs.clone();
@@ -172,48 +173,6 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
     })
 }
 
-/// Ctrl-C and SIGTERM, listened for from creation on: every signal is queued until received.
-#[cfg(unix)]
-struct Interrupts {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl Interrupts {
-    fn listen() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    /// The next signal, as the exit code a shell would report for it.
-    async fn recv(&mut self) -> u8 {
-        tokio::select! {
-            _ = self.interrupt.recv() => 130,
-            _ = self.terminate.recv() => 143,
-        }
-    }
-}
-
-/// Ctrl-C, listened for from creation on.
-#[cfg(windows)]
-struct Interrupts(tokio::signal::windows::CtrlC);
-
-#[cfg(windows)]
-impl Interrupts {
-    fn listen() -> std::io::Result<Self> {
-        tokio::signal::windows::ctrl_c().map(Self)
-    }
-
-    async fn recv(&mut self) -> u8 {
-        self.0.recv().await;
-        130
-    }
-}
-
 /// Writes `content`'s screenshot, if it has one, as `dir/<n>.png`; its path.
 fn save_screenshot(dir: &Path, n: usize, content: &Content) -> CliResult<Option<String>> {
     let Some(png) = &content.screenshot else {
@@ -240,13 +199,7 @@ fn write_result(
             }
             record
         }
-        Err(e) => serde_json::json!({
-            "url": url,
-            // The URL has its own field; the message keeps every cause.
-            "error": with_causes(e.kind(), std::error::Error::source(e)),
-            "error_kind": e.code(),
-            "hint": e.hint(),
-        }),
+        Err(e) => e.to_record(url),
     };
     match format {
         Format::Json => array.push(record()),

@@ -8,6 +8,8 @@
 
 mod extract;
 mod extract_args;
+mod interrupts;
+mod serve;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -60,6 +62,8 @@ enum Command {
     /// Performance numbers.
     #[command(subcommand)]
     Performance(PerformanceCommand),
+    /// Serve extraction over HTTP with one warm executor (see `[server]` in the configuration).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -200,6 +204,7 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
     let config = loader.load()?;
     match cli.command {
         Command::Extract(args) => extract(&config, &home, *args, cli.quiet).await,
+        Command::Serve(args) => serve::serve(&config, &home, args).await,
         Command::Pool(PoolCommand::Status) => pool_status(&config).await,
         Command::Wasm(WasmCommand::CacheStats) => print_json(&serde_json::json!({
             "cache_dir": config.wasm_cache_dir(&home),

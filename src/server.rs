@@ -1,0 +1,233 @@
+//! `riptide serve`: one executor, warm for the life of the process, behind HTTP (feature
+//! `server`).
+//!
+//! A `riptide extract` per page pays a browser launch and a module load every time: the pool,
+//! the loaded extractor and the learned timeouts live as long as one process. A [`Server`] keeps
+//! one [`BoxExecutor`] for as long as it runs, as services that render pages do.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /v1/extract` `{"url": U}` | the page as `riptide extract --format json` prints it, with `schema_version` |
+//! | `POST /v1/extract` `{"urls": [U, ...]}` | one such record per line (NDJSON), in completion order |
+//! | `GET /v1/report` | the executor's [`PerformanceReport`](crate::PerformanceReport) |
+//! | `GET /v1/timeouts` | the learned timeout profiles |
+//! | `GET /healthz` | `200` while the process serves |
+//! | `GET /readyz` | `200` once the pool is warm and the extractor loaded, `503` before |
+//!
+//! A request may also name its `"engine"` (`auto`, `static`, `headless`). A page that fails is
+//! answered with the record [`Error::to_record`] makes; the status of a one-page request says
+//! whose fault it was: `400` a URL that is not one, `403` an address the policy refuses, `502`
+//! the page's server failed, `504` it did not answer in time, `503` no browser (or the server
+//! is stopping), `422` the extractor could not handle the page.
+//!
+//! **Admission.** At most [`ServerOptions::max_in_flight`] pages are extracted at once, and at
+//! most [`ServerOptions::max_queued`] requests wait beyond those; a request past that is answered
+//! at once with `429` and `Retry-After`, never left to hang. Every page has
+//! [`ServerOptions::request_deadline`] from its arrival, waiting included. A client that goes
+//! away takes its work with it: the request's future is dropped, which cancels its fetches and
+//! renders.
+//!
+//! **Safety.** It listens on `127.0.0.1` unless told otherwise, and anywhere else only with a
+//! bearer token ([`ServerOptions::token`]), which every route but the health checks then
+//! requires. Which pages may be fetched is the executor's address policy: `riptide serve` builds
+//! its executor with `file://` and non-public addresses refused (checked after DNS resolution
+//! and on every redirect) unless its flags allow them.
+//!
+//! **Shutdown.** [`Server::run`] stops accepting when its `shutdown` future completes, lets the
+//! requests in progress finish for [`ServerOptions::shutdown_grace`], then cancels the rest;
+//! the caller then shuts the executor down (saving what it learned, closing the browsers).
+
+mod admission;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::executor::BoxExecutor;
+
+use self::admission::Admission;
+
+/// The version of the JSON records the server answers with; it changes when a field changes
+/// meaning or goes away (new fields do not change it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How a [`Server`] listens and admits work.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// Where to listen. Default `127.0.0.1:7878`.
+    pub listen: SocketAddr,
+    /// The bearer token every route but `/healthz` and `/readyz` requires. Required to listen
+    /// on anything but a loopback address. Default none.
+    pub token: Option<String>,
+    /// Pages extracted at once. Default 8.
+    pub max_in_flight: usize,
+    /// Requests that may wait for a slot beyond those in flight; the next gets `429`. Default 64.
+    pub max_queued: usize,
+    /// How long a page may take from the request's arrival, waiting included. Default 120 s.
+    pub request_deadline: Duration,
+    /// How long requests in progress get to finish once shutdown starts. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            token: None,
+            max_in_flight: 8,
+            max_queued: 64,
+            request_deadline: Duration::from_secs(120),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Options listening on `listen`, the rest default.
+    pub fn listen(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            ..Self::default()
+        }
+    }
+
+    /// The options `[server]` describes (listen address, token, limits, grace).
+    pub fn from_config(c: &crate::config::ServerConfig) -> Result<Self> {
+        let listen = c.listen.parse().map_err(|e| {
+            Error::config(
+                "server.listen",
+                "the configuration",
+                format!("{:?} is not an address:port such as 127.0.0.1:7878 ({e})", c.listen),
+            )
+        })?;
+        let options = Self {
+            listen,
+            token: c.token.clone(),
+            max_in_flight: c.max_in_flight as usize,
+            max_queued: c.max_queued as usize,
+            request_deadline: Duration::from_secs(c.request_deadline_secs),
+            shutdown_grace: Duration::from_secs(c.shutdown_grace_secs),
+        };
+        options.validate()?;
+        Ok(options)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let invalid = |key: &str, message: String| Err(Error::config(key, "the server options", message));
+        if !self.listen.ip().is_loopback() && self.token.as_deref().is_none_or(str::is_empty) {
+            return invalid(
+                "server.token",
+                format!(
+                    "listening on {} (not a loopback address) needs a bearer token; set one (`riptide serve --token`), or listen on 127.0.0.1",
+                    self.listen
+                ),
+            );
+        }
+        if self.max_in_flight == 0 {
+            return invalid("server.max_in_flight", "must be at least 1".into());
+        }
+        if self.request_deadline.is_zero() {
+            return invalid("server.request_deadline", "must be longer than zero".into());
+        }
+        Ok(())
+    }
+}
+
+/// An HTTP server around one executor: bound by [`Server::bind`], run by [`Server::run`].
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    shared: Arc<routes::Shared>,
+    grace: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listening_on", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Checks `options` and listens. Fails with [`ConfigError`] for options that are unsafe or
+    /// impossible (another address than loopback without a token, nothing allowed in flight),
+    /// and with [`ErrorKind::Listen`] when the address cannot be bound.
+    pub async fn bind(executor: BoxExecutor, options: ServerOptions) -> Result<Self> {
+        options.validate()?;
+        let listener = tokio::net::TcpListener::bind(options.listen).await.map_err(|source| {
+            Error::from(ErrorKind::Listen {
+                addr: options.listen,
+                source,
+            })
+        })?;
+        let listen_error = |source| {
+            Error::from(ErrorKind::Listen {
+                addr: options.listen,
+                source,
+            })
+        };
+        let addr = listener.local_addr().map_err(listen_error)?;
+        let shared = Arc::new(routes::Shared::new(
+            executor,
+            Admission::new(options.max_in_flight, options.max_queued),
+            options.request_deadline,
+            options.token.clone().filter(|t| !t.is_empty()),
+        ));
+        Ok(Self {
+            listener,
+            addr,
+            shared,
+            grace: options.shutdown_grace,
+        })
+    }
+
+    /// The address it listens on (with the port the OS chose, for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes: warms the executor up in the background (`/readyz`
+    /// says when it is done), then, at shutdown, stops accepting, gives the requests in
+    /// progress [`ServerOptions::shutdown_grace`] to finish and cancels the rest. The executor
+    /// is left running: shut it down after this returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let Self {
+            listener,
+            addr,
+            shared,
+            grace,
+        } = self;
+        let warming = tokio::spawn({
+            let shared = shared.clone();
+            async move { shared.warm_up().await }
+        });
+        let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
+        let signal = {
+            let shared = shared.clone();
+            async move {
+                shutdown.await;
+                let _ = stop_accepting.send(());
+                tracing::info!(grace_secs = grace.as_secs_f64(), "shutting down: no new requests");
+                tokio::time::sleep(grace).await;
+                // Requests still running now are cancelled: they answer at once, and the
+                // connections close.
+                shared.stop();
+            }
+        };
+        let cancel_after_grace = tokio::spawn(signal);
+        let app = routes::router(shared);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = accepting_stopped.await;
+            })
+            .await;
+        cancel_after_grace.abort();
+        warming.abort();
+        served.map_err(|source| Error::from(ErrorKind::Listen { addr, source }))
+    }
+}

@@ -1,0 +1,301 @@
+//! The server's routes and the state they share: the executor, the admission limits, the
+//! readiness of the warm-up and the stop that cancels what runs past the shutdown grace.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use super::SCHEMA_VERSION;
+use super::admission::Admission;
+use crate::error::{Error, FetchError};
+use crate::executor::{BoxExecutor, EngineChoice};
+
+/// What every route shares.
+pub(super) struct Shared {
+    executor: BoxExecutor,
+    admission: Admission,
+    deadline: Duration,
+    token: Option<String>,
+    warm_up: Mutex<WarmUp>,
+    stopped: watch::Sender<bool>,
+}
+
+/// Where the executor's warm-up stands (`/readyz`).
+enum WarmUp {
+    Running,
+    Done,
+    Failed(String),
+}
+
+impl Shared {
+    pub(super) fn new(executor: BoxExecutor, admission: Admission, deadline: Duration, token: Option<String>) -> Self {
+        Self {
+            executor,
+            admission,
+            deadline,
+            token,
+            warm_up: Mutex::new(WarmUp::Running),
+            stopped: watch::channel(false).0,
+        }
+    }
+
+    /// Starts the pool and loads the extractor, and records how that went.
+    pub(super) async fn warm_up(&self) {
+        let outcome = match self.executor.warm_up().await {
+            Ok(()) => WarmUp::Done,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "the server could not warm up; pages that need it will fail");
+                WarmUp::Failed(format!("{e:#}"))
+            }
+        };
+        *crate::sync::lock(&self.warm_up) = outcome;
+    }
+
+    /// Cancels the requests still running: past the shutdown grace.
+    pub(super) fn stop(&self) {
+        self.admission.close();
+        self.stopped.send_replace(true);
+    }
+
+    /// Extracts one page within the request's deadline (counted from `arrived`): its record,
+    /// and the status a one-page request answers with.
+    async fn page(&self, url: String, engine: EngineChoice, arrived: Instant) -> (StatusCode, serde_json::Value) {
+        let mut stopped = self.stopped.subscribe();
+        let work = async {
+            let Some(_running) = self.admission.run().await else {
+                return Err(Error::from(FetchError::Cancelled).with_url(url.as_str()));
+            };
+            self.executor.extract_with(&url, engine).await
+        };
+        let left = self.deadline.saturating_sub(arrived.elapsed());
+        let result = tokio::select! {
+            result = tokio::time::timeout(left, work) => result.unwrap_or_else(|_| {
+                Err(Error::from(FetchError::Timeout { deadline: self.deadline }).with_url(url.as_str()))
+            }),
+            _ = stopped.wait_for(|stopped| *stopped) => Err(Error::from(FetchError::Cancelled).with_url(url.as_str())),
+        };
+        let (status, mut record) = match result {
+            Ok(content) => (StatusCode::OK, serde_json::to_value(&content).unwrap_or_default()),
+            Err(e) => (status_of(&e), e.to_record(&url)),
+        };
+        if let Some(fields) = record.as_object_mut() {
+            fields.insert("schema_version".into(), SCHEMA_VERSION.into());
+        }
+        (status, record)
+    }
+}
+
+/// The status a failed one-page request answers with: whose fault it was.
+fn status_of(e: &Error) -> StatusCode {
+    match e.code() {
+        "fetch.invalid_url" | "fetch.unsupported_scheme" => StatusCode::BAD_REQUEST,
+        "fetch.address_not_allowed" => StatusCode::FORBIDDEN,
+        "fetch.timeout" => StatusCode::GATEWAY_TIMEOUT,
+        "fetch.cancelled" | "retry.circuit_open" | "retry.budget_exhausted" => StatusCode::SERVICE_UNAVAILABLE,
+        code if code.starts_with("fetch.") || code.starts_with("retry.") => StatusCode::BAD_GATEWAY,
+        code if code.starts_with("pool.") || code.starts_with("browser.") => StatusCode::SERVICE_UNAVAILABLE,
+        code if code.starts_with("wasm.") => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The routes, the token check in front of all but the health checks.
+pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
+    let guarded = axum::Router::new()
+        .route("/v1/extract", post(extract))
+        .route("/v1/report", get(report))
+        .route("/v1/timeouts", get(timeouts))
+        .route_layer(middleware::from_fn_with_state(shared.clone(), require_token));
+    axum::Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "alive" })) }),
+        )
+        .route("/readyz", get(ready))
+        .merge(guarded)
+        .fallback(|| async {
+            problem(
+                StatusCode::NOT_FOUND,
+                "server.not_found",
+                "no such route",
+                "see `riptide serve --help` for the routes",
+            )
+        })
+        .with_state(shared)
+}
+
+/// An error that is the request's, not a page's: `{"error", "error_kind", "hint"}`.
+fn problem(status: StatusCode, kind: &str, error: &str, hint: &str) -> Response {
+    let body = serde_json::json!({
+        "error": error,
+        "error_kind": kind,
+        "hint": hint,
+        "schema_version": SCHEMA_VERSION,
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn require_token(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let Some(token) = &shared.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|given| same_secret(given.as_bytes(), token.as_bytes())) {
+        return next.run(request).await;
+    }
+    let mut response = problem(
+        StatusCode::UNAUTHORIZED,
+        "server.unauthorized",
+        "a bearer token is required",
+        "send `Authorization: Bearer <token>` with the server's token",
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Compares two secrets in time that depends on their lengths only, not on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+async fn ready(State(shared): State<Arc<Shared>>) -> Response {
+    let (status, body) = match &*crate::sync::lock(&shared.warm_up) {
+        WarmUp::Done => (StatusCode::OK, serde_json::json!({ "status": "ready" })),
+        WarmUp::Running => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "status": "warming" }),
+        ),
+        WarmUp::Failed(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "status": "failed", "error": error }),
+        ),
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn report(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.executor.report().await).into_response()
+}
+
+async fn timeouts(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.executor.timeout_profiles()).into_response()
+}
+
+/// The body of `POST /v1/extract`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtractRequest {
+    url: Option<String>,
+    urls: Option<Vec<String>>,
+    #[serde(default)]
+    engine: EngineChoice,
+}
+
+/// Reads the body as JSON whatever its `Content-Type` says (`curl -d` sends a form type).
+async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
+    let arrived = Instant::now();
+    const SHAPE: &str = r#"send JSON: {"url": "https://..."} or {"urls": [...]}, optionally with "engine": "auto", "static" or "headless""#;
+    let request = match body.map(|body| serde_json::from_slice::<ExtractRequest>(&body)) {
+        Ok(Ok(request)) => request,
+        Ok(Err(e)) => {
+            let status = match e.classify() {
+                serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return problem(
+                status,
+                "server.invalid_request",
+                &format!("the request is not valid: {e}"),
+                SHAPE,
+            );
+        }
+        Err(rejection) => {
+            return problem(
+                rejection.status(),
+                "server.invalid_request",
+                &rejection.body_text(),
+                SHAPE,
+            );
+        }
+    };
+    let Some(admitted) = shared.admission.admit() else {
+        let mut response = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "server.busy",
+            &format!(
+                "the server holds {} requests already (in flight and queued)",
+                shared.admission.capacity()
+            ),
+            "retry after the seconds in Retry-After",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    match (request.url, request.urls) {
+        (Some(url), None) => {
+            let (status, record) = shared.page(url, request.engine, arrived).await;
+            drop(admitted);
+            (status, Json(record)).into_response()
+        }
+        (None, Some(urls)) => {
+            // One line per page as it finishes. The stream owns the admission permit: the
+            // request counts until its last line, and dropping the stream (the client left)
+            // drops the pages still running.
+            let (engine, in_flight) = (request.engine, shared.admission.in_flight());
+            let lines = futures_util::stream::iter(urls)
+                .map(move |url| {
+                    let shared = shared.clone();
+                    async move { shared.page(url, engine, arrived).await.1 }
+                })
+                .buffer_unordered(in_flight)
+                .map(move |record| {
+                    let _held = &admitted;
+                    let mut line = serde_json::to_vec(&record).unwrap_or_default();
+                    line.push(b'\n');
+                    Ok::<_, std::convert::Infallible>(Bytes::from(line))
+                });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "application/x-ndjson")
+                .body(Body::from_stream(lines))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+        _ => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "server.invalid_request",
+            "give either `url` or `urls`",
+            r#"send {"url": "https://..."} for one page, {"urls": [...]} for several"#,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cret", b"s3creT"));
+        assert!(!same_secret(b"s3cret", b"s3cre"));
+        assert!(!same_secret(b"", b"x"));
+    }
+}

@@ -1,0 +1,341 @@
+//! `riptide::server` (issue 11): the real server on an ephemeral port, a real HTTP client
+//! (reqwest), real pages on 127.0.0.1, a real executor (reqwest, wasmtime). These tests use the
+//! static engine; the headless one is the executor's, tested in `tests/executor.rs`.
+#![cfg(all(feature = "server", feature = "wasmtime"))]
+
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use riptide::backends::no_browser::NoBrowser;
+use riptide::server::{Server, ServerOptions};
+use riptide::{BoxExecutor, RiptideConfig};
+use support::Server as Pages;
+
+/// A static-only executor whose address policy is the server's (no files, no private
+/// addresses) except for the test pages' host, `127.0.0.1`; `localhost` stays refused.
+fn executor(request_timeout_secs: u64) -> BoxExecutor {
+    let mut c = RiptideConfig::default();
+    c.network.allow_file_urls = false;
+    c.network.allow_private_addresses = false;
+    c.network.allowed_hosts = vec!["127.0.0.1".into()];
+    let t = &mut c.optimizations.adaptive_timeout;
+    (t.default_timeout_secs, t.max_timeout_secs, t.max_retries) = (request_timeout_secs, request_timeout_secs, 0);
+    c.optimizations.browser_pool.enabled = false;
+    common::executor_builder(NoBrowser, c)
+        .build()
+        .expect("executor")
+        .boxed()
+}
+
+struct Running {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<riptide::Result<()>>,
+    client: reqwest::Client,
+}
+
+impl Running {
+    async fn start(executor: BoxExecutor, options: ServerOptions) -> Self {
+        let server = Server::bind(executor, options).await.expect("binds");
+        let base = format!("http://{}", server.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            stop: Some(stop),
+            task,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(&self, body: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let response = self
+            .client
+            .post(format!("{}/v1/extract", self.base))
+            // What `curl -d` sends: the body is read as JSON whatever its type says.
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the server answers");
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        (status, headers, response.bytes().await.expect("a body").to_vec())
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("a body");
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Waits (bounded) until `/readyz` says the warm-up is done: the extractor compiled.
+    async fn ready(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let (status, body) = self.get("/readyz", None).await;
+            if status == 200 {
+                assert_eq!(body["status"], "ready");
+                return;
+            }
+            assert_eq!((status, body["status"].as_str()), (503, Some("warming")), "{body}");
+            assert!(started.elapsed() < Duration::from_secs(60), "never ready");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let ended = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+        ended
+            .expect("the server stops")
+            .expect("task")
+            .expect("serve ends cleanly");
+    }
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+fn options() -> ServerOptions {
+    ServerOptions::listen("127.0.0.1:0".parse().expect("address"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_page_is_answered_as_the_cli_prints_it() {
+    let pages = Pages::start();
+    let server = Running::start(executor(10), options()).await;
+    let (status, _, body) = server
+        .post(&format!(r#"{{"url": "{}", "engine": "static"}}"#, pages.url("/page/1")))
+        .await;
+    let record = json(&body);
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["schema_version"], 1);
+    assert_eq!(record["engine"], "static");
+    assert_eq!(record["title"], "page 1", "{record}");
+    assert!(
+        record["text"].as_str().is_some_and(|t| t.contains("Text of page 1")),
+        "{record}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_streams_one_line_per_page_failures_included() {
+    let pages = Pages::start();
+    let server = Running::start(executor(10), options()).await;
+    let urls = [pages.url("/page/1"), pages.url("/page/2"), pages.url("/missing")];
+    let (status, headers, body) = server.post(&serde_json::json!({ "urls": urls }).to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&body)
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let mut answered: Vec<&str> = lines.iter().filter_map(|l| l["url"].as_str()).collect();
+    answered.sort_unstable();
+    let mut asked: Vec<&str> = urls.iter().map(String::as_str).collect();
+    asked.sort_unstable();
+    assert_eq!(answered, asked, "each page once");
+    let failed = lines
+        .iter()
+        .find(|l| l["url"] == urls[2].as_str())
+        .expect("the missing page");
+    assert_eq!(failed["error_kind"], "fetch.http_status", "{failed}");
+    assert!(failed["hint"].as_str().is_some_and(|h| !h.is_empty()), "{failed}");
+    assert!(lines.iter().all(|l| l["schema_version"] == 1));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_and_refused_pages_say_what_was_wrong() {
+    let pages = Pages::start();
+    let server = Running::start(executor(10), options()).await;
+    for (body, status, kind) in [
+        ("{not json".to_string(), 400, "server.invalid_request"),
+        (
+            r#"{"url": "http://a/", "colour": "red"}"#.to_string(),
+            422,
+            "server.invalid_request",
+        ),
+        (
+            r#"{"url": "http://a/", "urls": ["http://b/"]}"#.to_string(),
+            422,
+            "server.invalid_request",
+        ),
+        (r#"{}"#.to_string(), 422, "server.invalid_request"),
+        (
+            r#"{"url": "ftp://example.com/"}"#.to_string(),
+            400,
+            "fetch.unsupported_scheme",
+        ),
+        (
+            r#"{"url": "file:///etc/passwd"}"#.to_string(),
+            403,
+            "fetch.address_not_allowed",
+        ),
+        (
+            format!(
+                r#"{{"url": "{}"}}"#,
+                pages.url("/page/1").replace("127.0.0.1", "localhost")
+            ),
+            403,
+            "fetch.address_not_allowed",
+        ),
+        (
+            format!(r#"{{"url": "{}"}}"#, pages.url("/missing")),
+            502,
+            "fetch.http_status",
+        ),
+    ] {
+        let (got, _, answer) = server.post(&body).await;
+        let answer = json(&answer);
+        assert_eq!(
+            (got, answer["error_kind"].as_str()),
+            (status, Some(kind)),
+            "{body}: {answer}"
+        );
+        assert!(answer["hint"].as_str().is_some_and(|h| !h.is_empty()), "{answer}");
+    }
+    let (status, _) = server.get("/no/such/route", None).await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+/// Past `max_in_flight + max_queued`, a request is answered at once with `429` and
+/// `Retry-After`; the one in flight still gets its answer (a time-out, at its deadline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_queue_a_request_gets_429_with_retry_after() {
+    let pages = std::sync::Arc::new(Pages::start());
+    let mut o = options();
+    (o.max_in_flight, o.max_queued, o.request_deadline) = (1, 0, Duration::from_secs(3));
+    let server = std::sync::Arc::new(Running::start(executor(30), o).await);
+    // With the extractor compiled, the last page's 3 s cover its fetch alone.
+    server.ready().await;
+    let hanging = {
+        let (server, url) = (server.clone(), pages.url("/hang"));
+        tokio::spawn(async move { server.post(&format!(r#"{{"url": "{url}"}}"#)).await })
+    };
+    let waiter = pages.clone();
+    tokio::task::spawn_blocking(move || waiter.wait_for_hangs(1))
+        .await
+        .expect("the first request runs");
+    let (status, headers, body) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/page/1"))).await;
+    assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(json(&body)["error_kind"], "server.busy");
+    let (status, _, body) = hanging.await.expect("task");
+    assert_eq!(status, 504, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["error_kind"], "fetch.timeout");
+    // The slot is free again.
+    let (status, _, body) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/page/2"))).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// A client that goes away takes its work with it: the slot it held is free long before the
+/// page's deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_frees_its_slot() {
+    let pages = std::sync::Arc::new(Pages::start());
+    let mut o = options();
+    (o.max_in_flight, o.max_queued, o.request_deadline) = (1, 0, Duration::from_secs(60));
+    let server = Running::start(executor(60), o).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let gave_up = impatient
+        .post(format!("{}/v1/extract", server.base))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"url": "{}"}}"#, pages.url("/hang")))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client timed out");
+    // Bounded far below the 60 s the page could have held the only slot.
+    let started = std::time::Instant::now();
+    loop {
+        let (status, _, _) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/page/1"))).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(started.elapsed() < Duration::from_secs(20), "the slot was never freed");
+        tokio::task::yield_now().await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_guards_everything_but_the_health_checks() {
+    let mut o = options();
+    o.token = Some("s3cret".into());
+    let server = Running::start(executor(10), o).await;
+    let (status, body) = server.get("/v1/report", None).await;
+    assert_eq!(
+        (status, body["error_kind"].as_str()),
+        (401, Some("server.unauthorized")),
+        "{body}"
+    );
+    let (status, _) = server.get("/v1/report", Some("wrong")).await;
+    assert_eq!(status, 401);
+    let (status, body) = server.get("/v1/report", Some("s3cret")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("extraction").is_some(), "{body}");
+    let (status, body) = server.get("/healthz", None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("alive")));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn listening_beyond_loopback_needs_a_token() {
+    let e = Server::bind(
+        executor(10),
+        ServerOptions::listen("0.0.0.0:0".parse().expect("address")),
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(e.code(), "config.invalid", "{e:#}");
+    assert!(e.to_string().contains("server.token"), "{e:#}");
+    let taken = Running::start(executor(10), options()).await;
+    let port: std::net::SocketAddr = taken.base.trim_start_matches("http://").parse().expect("address");
+    let e = Server::bind(executor(10), ServerOptions::listen(port))
+        .await
+        .expect_err("in use");
+    assert_eq!(e.code(), "server.listen", "{e:#}");
+    taken.stop().await;
+}
+
+/// `/readyz` says when the warm-up is done; `/v1/report` and `/v1/timeouts` report what was
+/// learned from the pages served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_report_and_timeouts() {
+    let pages = Pages::start();
+    let server = Running::start(executor(10), options()).await;
+    server.ready().await;
+    for n in 1..=3 {
+        let (status, _, _) = server
+            .post(&format!(r#"{{"url": "{}"}}"#, pages.url(&format!("/page/{n}"))))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, report) = server.get("/v1/report", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(report["extraction"]["succeeded"], 3, "{report}");
+    let (status, profiles) = server.get("/v1/timeouts", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(profiles[0]["host"], "127.0.0.1", "{profiles}");
+    assert_eq!(profiles[0]["samples"], 3, "{profiles}");
+    server.stop().await;
+}
