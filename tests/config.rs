@@ -143,6 +143,7 @@ fn every_short_form_sets_its_key() {
         ("RIPTIDE_TIMEOUT_MAX", "90"),
         ("RIPTIDE_TIMEOUT_DEFAULT", "10"),
         ("RIPTIDE_PROXY", "http://proxy.internal:3128"),
+        ("RIPTIDE_SERVER_TOKEN", "s3cret"),
     ];
     assert_eq!(env.len(), SHORT_ENV_VARS.len(), "the test covers every short form");
     let c = load(home.path(), &env).expect("loads");
@@ -161,6 +162,34 @@ fn every_short_form_sets_its_key() {
         (2, 90, 10)
     );
     assert_eq!(c.network.proxy.as_deref(), Some("http://proxy.internal:3128"));
+    assert_eq!(c.server.token.as_deref(), Some("s3cret"));
+}
+
+/// `[server]`: safe defaults, set from the file, and a listen address that is not one is
+/// refused naming its key when the server's options are made from it.
+#[cfg(feature = "server")]
+#[test]
+fn the_server_section_is_safe_by_default_and_checked() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let c = load(home.path(), &[]).expect("defaults");
+    let s = &c.server;
+    assert_eq!((s.listen.as_str(), s.token.as_deref()), ("127.0.0.1:7878", None));
+    assert!(
+        !s.allow_file_urls && !s.allow_private_addresses,
+        "refuses what clients could misuse"
+    );
+    let home = home_with("[server]\nlisten = \"127.0.0.1:9000\"\nmax_in_flight = 2\nmax_queued = 0\n");
+    let c = load(home.path(), &[]).expect("loads");
+    let o = riptide::server::ServerOptions::from_config(&c.server).expect("options");
+    assert_eq!((o.listen.port(), o.max_in_flight, o.max_queued), (9000, 2, 0));
+    let home = home_with("[server]\nlisten = \"localhost\"\n");
+    let c = load(home.path(), &[]).expect("loads");
+    let e = riptide::server::ServerOptions::from_config(&c.server).expect_err("not an address:port");
+    assert!(e.to_string().contains("server.listen"), "{e:#}");
+    let home = home_with("[server]\nlisten = \"0.0.0.0:9000\"\n");
+    let c = load(home.path(), &[]).expect("loads");
+    let e = riptide::server::ServerOptions::from_config(&c.server).expect_err("no token");
+    assert!(e.to_string().contains("server.token"), "{e:#}");
 }
 
 #[test]
