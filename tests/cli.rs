@@ -772,19 +772,11 @@ fn a_one_page_batch_launches_one_browser() {
     let Some(_) = chrome_or_skip() else { return };
     let server = Server::start();
     let home = tempfile::tempdir().expect("home");
-    let out = Command::new(env!("CARGO_BIN_EXE_riptide"))
-        .arg("--home")
-        .arg(home.path())
-        .args([
-            "extract",
-            "--engine",
-            "headless",
-            "--format",
-            "jsonl",
-            &server.url("/page/1"),
-        ])
-        .output()
-        .expect("run riptide");
+    let url = server.url("/page/1");
+    let out = riptide(
+        home.path(),
+        &["extract", "--engine", "headless", "--format", "jsonl", &url],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(
         &std::fs::read(home.path().join(riptide::LAST_RUN_REPORT)).expect("the last run's report"),
