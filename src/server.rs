@@ -154,9 +154,10 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Checks `options` and listens. Fails with [`ConfigError`](crate::error::ConfigError) for options that are unsafe or
-    /// impossible (another address than loopback without a token, nothing allowed in flight),
-    /// and with [`ErrorKind::Listen`] when the address cannot be bound.
+    /// Checks `options` and listens. Fails with [`ConfigError`](crate::error::ConfigError) for
+    /// options that are unsafe or impossible (another address than loopback without a token,
+    /// nothing allowed in flight), and with [`ErrorKind::Listen`] when the address cannot be
+    /// bound.
     pub async fn bind(executor: BoxExecutor, options: ServerOptions) -> Result<Self> {
         options.validate()?;
         let listener = tokio::net::TcpListener::bind(options.listen).await.map_err(|source| {
