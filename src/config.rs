@@ -29,7 +29,7 @@ pub use server::ServerConfig;
 pub const HOME_ENV_VAR: &str = "RIPTIDE_HOME";
 
 /// `RIPTIDE_*` variables that are not configuration keys but are read elsewhere.
-const NON_KEY_ENV_VARS: &[&str] = &[HOME_ENV_VAR, "RIPTIDE_LOG"];
+const NON_KEY_ENV_VARS: &[&str] = &[HOME_ENV_VAR, "RIPTIDE_LOG", "RIPTIDE_SERVER"];
 
 /// The specification's short environment variable names and the keys they set.
 pub const SHORT_ENV_VARS: &[(&str, &str)] = &[

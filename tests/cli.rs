@@ -838,29 +838,9 @@ fn timeout_profiles_show_dates() {
 /// accepting, saves what it learned and exits 0.
 #[test]
 fn serve_answers_and_stops_on_sigterm() {
-    use std::io::BufRead;
     let server = Server::start();
     let home = tempfile::tempdir().expect("home");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_riptide"))
-        .arg("--home")
-        .arg(home.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-addresses"])
-        .env("RIPTIDE_POOL_ENABLED", "false")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start riptide serve");
-    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).expect("read stderr") > 0,
-            "riptide serve exited early"
-        );
-        if let Some(at) = line.trim().strip_prefix("riptide serve: listening on ") {
-            break at.to_string();
-        }
-    };
+    let (mut child, base, mut stderr) = start_serve(home.path());
     let page = server.url("/page/1");
     let answer = std::thread::spawn(move || {
         tokio::runtime::Runtime::new().expect("runtime").block_on(async move {
@@ -886,4 +866,105 @@ fn serve_answers_and_stops_on_sigterm() {
     assert!(status.success(), "{status:?}: {rest}");
     assert!(rest.contains("riptide serve: stopped"), "{rest}");
     assert!(home.path().join("timeouts.redb").is_file(), "what it learned was saved");
+}
+
+/// Starts `riptide serve` (static pages only, local addresses allowed) on a port of the OS's
+/// choosing: the process, its base URL, and its standard error after the line naming it.
+fn start_serve(
+    home: &Path,
+) -> (
+    std::process::Child,
+    String,
+    std::io::BufReader<std::process::ChildStderr>,
+) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("--home")
+        .arg(home)
+        .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-addresses"])
+        .env("RIPTIDE_POOL_ENABLED", "false")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start riptide serve");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).expect("read stderr") > 0,
+            "riptide serve exited early"
+        );
+        if let Some(at) = line.trim().strip_prefix("riptide serve: listening on ") {
+            break at.to_string();
+        }
+    };
+    (child, base, stderr)
+}
+
+/// Issue 11, item 2: `riptide extract --server URL` (or `RIPTIDE_SERVER`) sends the batch to a
+/// running server and writes what a local batch writes, failures and exit code included;
+/// flags that only this process's executor could honour are refused, and a server that is not
+/// there is named.
+#[test]
+fn extract_through_a_server_writes_what_a_local_batch_writes() {
+    let pages = Server::start();
+    let (server_home, local_home) = (tempfile::tempdir().expect("home"), tempfile::tempdir().expect("home"));
+    let (mut child, base, _stderr) = start_serve(server_home.path());
+    let urls = [pages.url("/page/1"), pages.url("/page/2"), pages.url("/missing")];
+    let batch = |extra: &[&str]| {
+        let mut args = vec!["extract", "--engine", "static", "--format", "jsonl"];
+        args.extend_from_slice(extra);
+        args.extend(urls.iter().map(String::as_str));
+        riptide(local_home.path(), &args)
+    };
+    let summary = |o: &Output| -> Vec<(String, String, String)> {
+        let mut rows: Vec<_> = stdout(o)
+            .lines()
+            .map(|line| {
+                let r: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+                let field = |name: &str| r[name].as_str().unwrap_or_default().to_string();
+                (field("url"), field("title"), field("error_kind"))
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let local = batch(&[]);
+    let remote = batch(&["--server", &base]);
+    assert_eq!(local.status.code(), Some(1), "a page failed: {}", stderr(&local));
+    assert_eq!(remote.status.code(), Some(1), "a page failed: {}", stderr(&remote));
+    assert_eq!(summary(&remote), summary(&local));
+    assert_eq!(summary(&remote).len(), 3);
+    assert!(stderr(&remote).contains("404"), "{}", stderr(&remote));
+
+    let via_env = Command::new(env!("CARGO_BIN_EXE_riptide"))
+        .arg("--home")
+        .arg(local_home.path())
+        .args(["extract", "--format", "jsonl", &urls[0]])
+        .env("RIPTIDE_SERVER", &base)
+        .output()
+        .expect("run riptide");
+    assert!(via_env.status.success(), "{}", stderr(&via_env));
+    assert!(
+        stdout(&via_env).contains("\"title\":\"page 1\""),
+        "{}",
+        stdout(&via_env)
+    );
+
+    let refused = riptide(
+        local_home.path(),
+        &["extract", "--server", &base, "--user-agent", "x", &urls[0]],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("--user-agent"), "{}", stderr(&refused));
+
+    let nobody = riptide(
+        local_home.path(),
+        &["extract", "--server", "http://127.0.0.1:9", &urls[0]],
+    );
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(stderr(&nobody).contains("riptide serve"), "{}", stderr(&nobody));
+
+    support::send_signal(child.id(), libc::SIGTERM);
+    assert!(child.wait().expect("riptide serve exits").success());
 }

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use riptide::{Content, EngineChoice, Error, RiptideConfig, WaitUntil};
+use riptide::{Content, EngineChoice, RiptideConfig, WaitUntil};
 
 use super::extract_args::{BlockArg, EngineArg, ExtractArgs, Format, IsolationArg, WaitArg};
 use super::interrupts::Interrupts;
-use super::{CliResult, Outcome, report_error};
+use super::{CliResult, Outcome};
 
 fn read_inputs(args: &ExtractArgs) -> CliResult<Vec<String>> {
     let mut inputs = args.inputs.clone();
@@ -59,6 +59,21 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
         EngineArg::Static => EngineChoice::Static,
         EngineArg::Headless | EngineArg::Stealth => EngineChoice::Headless,
     };
+    if let Some(server) = &args.server {
+        if let Some(flag) = args.local_only_flag() {
+            return Err(format!(
+                "{flag} sets up this process's executor, and with --server the pages are extracted by the server; \
+                 set it in the server's configuration, or drop --server"
+            )
+            .into());
+        }
+        let token = config.server.token.as_deref();
+        let total = inputs.len();
+        let started = Instant::now();
+        let records = super::extract_remote::records(server, token, inputs, engine).await?;
+        let batch = run_batch(records, &mut *out, args.format, total, quiet).await?;
+        return Ok(batch.finish(total, started, quiet));
+    }
     let mut config = config.clone();
     config.optimizations.browser_pool.stealth |= matches!(args.engine, EngineArg::Stealth);
     if let Some(user_agent) = &args.user_agent {
@@ -108,8 +123,82 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
         builder = builder.screenshots(true);
     }
     let executor = builder.build()?;
-    let progress = if !quiet && inputs.len() > 1 && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(inputs.len() as u64);
+    let started = Instant::now();
+    let total = inputs.len();
+    let mut saved = 0usize;
+    let screenshots = args.screenshot.clone();
+    let records = executor
+        .extract_many_with(inputs, engine, usize::from(args.concurrency))
+        .map(move |(url, result)| match result {
+            Ok(content) => {
+                saved += 1;
+                let screenshot = match &screenshots {
+                    Some(dir) => save_screenshot(dir, saved, &content)?,
+                    None => None,
+                };
+                let mut record = serde_json::to_value(&content)?;
+                if let (Some(path), Some(fields)) = (screenshot, record.as_object_mut()) {
+                    fields.insert("screenshot".into(), path.into());
+                }
+                Ok(record)
+            }
+            Err(e) => Ok(e.to_record(&url)),
+        });
+    let batch = run_batch(Box::pin(records), &mut *out, args.format, total, quiet).await;
+    if let Err(e) = executor.shutdown().await {
+        tracing::warn!(error = %e, "could not save everything at shutdown");
+    }
+    Ok(batch?.finish(total, started, quiet))
+}
+
+/// Each page's record as it finishes, in completion order: `riptide extract`'s output, whether
+/// this process or a server extracted it.
+pub(crate) type Records<'a> =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = CliResult<serde_json::Value>> + Send + 'a>>;
+
+/// How a batch went.
+struct Batch {
+    ok: usize,
+    failed: usize,
+    /// The exit code of the signal that stopped it, if one did.
+    interrupted: Option<u8>,
+}
+
+impl Batch {
+    /// Prints the summary line and gives the outcome.
+    fn finish(self, total: usize, started: Instant, quiet: bool) -> Outcome {
+        let Batch {
+            ok,
+            failed,
+            interrupted,
+        } = self;
+        if !quiet {
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "{}extracted {ok} of {total} page(s), {failed} failed, in {secs:.2} s ({:.1} pages/s)",
+                if interrupted.is_some() { "interrupted: " } else { "" },
+                ok as f64 / secs.max(1e-9)
+            );
+        }
+        match (interrupted, failed) {
+            (Some(code), _) => Outcome::Interrupted(code),
+            (None, 0) => Outcome::Done,
+            (None, _) => Outcome::SomeFailed,
+        }
+    }
+}
+
+/// Writes every record of `records` as it comes, with a progress bar on a terminal, until they
+/// end or a signal stops the batch (dropping the stream then cancels what is in flight).
+async fn run_batch(
+    mut records: Records<'_>,
+    out: &mut dyn Write,
+    format: Format,
+    total: usize,
+    quiet: bool,
+) -> CliResult<Batch> {
+    let progress = if !quiet && total > 1 && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total as u64);
         bar.set_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} pages, {per_sec}, eta {eta} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -118,62 +207,44 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
     } else {
         ProgressBar::hidden()
     };
-    let started = Instant::now();
-    let total = inputs.len();
     let (mut ok, mut failed) = (0usize, 0usize);
     let mut array = Vec::new();
     // One listener for the whole batch, registered before the first page: a signal that
     // arrives while no listener exists (between two `tokio::signal::ctrl_c()` futures, say) is
     // lost once tokio has taken over SIGINT, and the batch would run on.
     let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
-    let mut results = executor.extract_many_with(inputs, engine, usize::from(args.concurrency));
     let interrupted = loop {
         let next = tokio::select! {
-            next = results.next() => next,
+            next = records.next() => next,
             code = stop.recv() => break Some(code),
         };
-        let Some((url, result)) = next else { break None };
+        let Some(record) = next else { break None };
+        let record = record?;
         progress.inc(1);
-        match &result {
-            Ok(_) => ok += 1,
-            Err(e) => {
-                failed += 1;
-                progress.suspend(|| report_error(e));
-            }
+        if let Some(error) = record.get("error").and_then(|e| e.as_str()) {
+            failed += 1;
+            let url = record.get("url").and_then(|u| u.as_str()).unwrap_or_default();
+            let hint = record.get("hint").and_then(|h| h.as_str()).unwrap_or_default();
+            progress.suspend(|| eprintln!("error: {url}: {error}\n  hint: {hint}"));
+        } else {
+            ok += 1;
         }
-        let screenshot = match (&result, &args.screenshot) {
-            (Ok(content), Some(dir)) => save_screenshot(dir, ok, content)?,
-            _ => None,
-        };
-        write_result(&mut out, args.format, &url, &result, screenshot.as_deref(), &mut array)?;
+        write_record(out, format, record, &mut array)?;
     };
-    // Dropping the stream cancels what is in flight: fetches stop, renders are cancelled.
-    drop(results);
+    drop(records);
     progress.finish_and_clear();
-    if args.format == Format::Json {
-        serde_json::to_writer_pretty(&mut out, &array)?;
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, &array)?;
         writeln!(out)?;
     }
     out.flush()?;
-    if let Err(e) = executor.shutdown().await {
-        tracing::warn!(error = %e, "could not save everything at shutdown");
-    }
-    if !quiet {
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "{}extracted {ok} of {total} page(s), {failed} failed, in {secs:.2} s ({:.1} pages/s)",
-            if interrupted.is_some() { "interrupted: " } else { "" },
-            ok as f64 / secs.max(1e-9)
-        );
-    }
-    Ok(match (interrupted, failed) {
-        (Some(code), _) => Outcome::Interrupted(code),
-        (None, 0) => Outcome::Done,
-        (None, _) => Outcome::SomeFailed,
+    Ok(Batch {
+        ok,
+        failed,
+        interrupted,
     })
 }
 
-/// Writes `content`'s screenshot, if it has one, as `dir/<n>.png`; its path.
 fn save_screenshot(dir: &Path, n: usize, content: &Content) -> CliResult<Option<String>> {
     let Some(png) = &content.screenshot else {
         return Ok(None);
@@ -183,53 +254,44 @@ fn save_screenshot(dir: &Path, n: usize, content: &Content) -> CliResult<Option<
     Ok(Some(path.display().to_string()))
 }
 
-fn write_result(
+/// Writes one page's record in `format` (`json` collects them in `array`, written at the end).
+fn write_record(
     out: &mut dyn Write,
     format: Format,
-    url: &str,
-    result: &Result<Content, Error>,
-    screenshot: Option<&str>,
+    record: serde_json::Value,
     array: &mut Vec<serde_json::Value>,
 ) -> CliResult<()> {
-    let record = || match result {
-        Ok(content) => {
-            let mut record = serde_json::to_value(content).unwrap_or_default();
-            if let (Some(path), Some(fields)) = (screenshot, record.as_object_mut()) {
-                fields.insert("screenshot".into(), path.into());
-            }
-            record
-        }
-        Err(e) => e.to_record(url),
-    };
+    let field = |name: &str| record.get(name).and_then(|v| v.as_str());
+    let ok = record.get("error").is_none();
     match format {
-        Format::Json => array.push(record()),
+        Format::Json => array.push(record),
         Format::Jsonl => {
-            serde_json::to_writer(&mut *out, &record())?;
+            serde_json::to_writer(&mut *out, &record)?;
             writeln!(out)?;
             // Lines are for consumers reading as pages finish.
             out.flush()?;
         }
-        Format::Text => {
-            if let Ok(c) = result {
-                writeln!(out, "# {}", c.extracted.title.as_deref().unwrap_or("(no title)"))?;
-                writeln!(
-                    out,
-                    "{} ({:?}, {:.0} ms)\n",
-                    c.final_url,
-                    c.engine,
-                    c.timings.total.as_secs_f64() * 1000.0
-                )?;
-                writeln!(out, "{}\n", c.extracted.text.trim())?;
-            }
+        Format::Text if ok => {
+            writeln!(out, "# {}", field("title").unwrap_or("(no title)"))?;
+            let total_ms = record
+                .pointer("/timings/total_ms")
+                .and_then(|t| t.as_f64())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{} ({}, {total_ms:.0} ms)\n",
+                field("final_url").unwrap_or_default(),
+                field("engine").unwrap_or_default()
+            )?;
+            writeln!(out, "{}\n", field("text").unwrap_or_default().trim())?;
         }
-        Format::Markdown => {
-            if let Ok(c) = result {
-                writeln!(out, "# {}\n", c.extracted.title.as_deref().unwrap_or("(no title)"))?;
-                writeln!(out, "<{}>\n", c.final_url)?;
-                let body = c.extracted.markdown.as_deref().unwrap_or(&c.extracted.text);
-                writeln!(out, "{}\n", body.trim())?;
-            }
+        Format::Markdown if ok => {
+            writeln!(out, "# {}\n", field("title").unwrap_or("(no title)"))?;
+            writeln!(out, "<{}>\n", field("final_url").unwrap_or_default())?;
+            let body = field("markdown").or_else(|| field("text")).unwrap_or_default();
+            writeln!(out, "{}\n", body.trim())?;
         }
+        Format::Text | Format::Markdown => {}
     }
     Ok(())
 }

@@ -74,6 +74,37 @@ pub(crate) struct ExtractArgs {
     /// Write the output here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    /// Send the pages to a running `riptide serve` at this URL (`http://host:port`) instead of
+    /// extracting them here; the output is the same. The server's configuration then decides
+    /// how pages are fetched, so the flags that set up this process's executor are refused.
+    /// Its token is `server.token` (RIPTIDE_SERVER_TOKEN).
+    #[arg(long, value_name = "URL", env = "RIPTIDE_SERVER")]
+    pub(crate) server: Option<String>,
+}
+
+impl ExtractArgs {
+    /// The first flag given that only this process's executor can honour, if any: with
+    /// `--server` they would be silently ignored.
+    pub(crate) fn local_only_flag(&self) -> Option<&'static str> {
+        [
+            (self.no_host_memory, "--no-host-memory"),
+            (self.isolation.is_some(), "--isolation"),
+            (!self.block.is_empty(), "--block"),
+            (!self.block_url.is_empty(), "--block-url"),
+            (self.user_agent.is_some(), "--user-agent"),
+            (!self.header.is_empty(), "--header"),
+            (!self.cookie.is_empty(), "--cookie"),
+            (self.proxy.is_some(), "--proxy"),
+            (self.timeout.is_some(), "--timeout"),
+            (self.screenshot.is_some(), "--screenshot"),
+            (!matches!(self.wait_until, WaitArg::Load), "--wait-until"),
+            (self.wait_for.is_some(), "--wait-for"),
+            (self.html, "--html"),
+            (matches!(self.engine, EngineArg::Stealth), "--engine stealth"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -8,6 +8,7 @@
 
 mod extract;
 mod extract_args;
+mod extract_remote;
 mod interrupts;
 mod serve;
 
