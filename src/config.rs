@@ -417,9 +417,9 @@ impl Default for AdaptiveTimeoutConfig {
 pub struct PerformanceConfig {
     /// Collect metrics.
     pub track_metrics: bool,
-    /// Write metrics reports periodically.
+    /// Export metrics: `riptide serve` answers `GET /metrics` in the Prometheus text format.
     pub export_metrics: bool,
-    /// Seconds between exported reports.
+    /// Reserved: metrics are scraped (pulled) by Prometheus, never pushed on a timer.
     pub metrics_export_interval_secs: u64,
 }
 

@@ -11,6 +11,7 @@
 //! | `POST /v1/extract` `{"urls": [U, ...]}` | one such record per line (NDJSON), in completion order |
 //! | `GET /v1/report` | the executor's [`PerformanceReport`](crate::PerformanceReport) |
 //! | `GET /v1/timeouts` | the learned timeout profiles |
+//! | `GET /metrics` | Prometheus text, when [`ServerOptions::metrics`] is on |
 //! | `GET /healthz` | `200` while the process serves |
 //! | `GET /readyz` | `200` once the pool is warm and the extractor loaded, `503` before |
 //!
@@ -38,6 +39,7 @@
 //! the caller then shuts the executor down (saving what it learned, closing the browsers).
 
 mod admission;
+mod metrics;
 mod routes;
 
 use std::future::Future;
@@ -71,6 +73,9 @@ pub struct ServerOptions {
     pub request_deadline: Duration,
     /// How long requests in progress get to finish once shutdown starts. Default 10 s.
     pub shutdown_grace: Duration,
+    /// Serve `GET /metrics` (Prometheus): what `[performance] export_metrics` turns on.
+    /// Default off.
+    pub metrics: bool,
 }
 
 impl Default for ServerOptions {
@@ -82,6 +87,7 @@ impl Default for ServerOptions {
             max_queued: 64,
             request_deadline: Duration::from_secs(120),
             shutdown_grace: Duration::from_secs(10),
+            metrics: false,
         }
     }
 }
@@ -111,6 +117,7 @@ impl ServerOptions {
             max_queued: c.max_queued as usize,
             request_deadline: Duration::from_secs(c.request_deadline_secs),
             shutdown_grace: Duration::from_secs(c.shutdown_grace_secs),
+            metrics: false,
         };
         options.validate()?;
         Ok(options)
@@ -178,6 +185,7 @@ impl Server {
             Admission::new(options.max_in_flight, options.max_queued),
             options.request_deadline,
             options.token.clone().filter(|t| !t.is_empty()),
+            options.metrics,
         ));
         Ok(Self {
             listener,

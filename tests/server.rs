@@ -88,7 +88,8 @@ impl Running {
             }
             assert_eq!((status, body["status"].as_str()), (503, Some("warming")), "{body}");
             assert!(started.elapsed() < Duration::from_secs(60), "never ready");
-            tokio::task::yield_now().await;
+            // Polling a condition, with a bound: not a delay that stands in for one.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -272,7 +273,7 @@ async fn a_client_that_leaves_frees_its_slot() {
         }
         assert_eq!(status, 429);
         assert!(started.elapsed() < Duration::from_secs(20), "the slot was never freed");
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.stop().await;
 }
@@ -337,5 +338,57 @@ async fn readiness_report_and_timeouts() {
     assert_eq!(status, 200);
     assert_eq!(profiles[0]["host"], "127.0.0.1", "{profiles}");
     assert_eq!(profiles[0]["samples"], 3, "{profiles}");
+    server.stop().await;
+}
+
+/// `GET /metrics` in the Prometheus text format when turned on (`[performance]
+/// export_metrics`): the server's requests and latencies, and the executor's report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_exported_when_turned_on() {
+    let pages = Pages::start();
+    let off = Running::start(executor(10), options()).await;
+    let (status, body) = off.get("/metrics", None).await;
+    assert_eq!(
+        (status, body["error_kind"].as_str()),
+        (404, Some("server.metrics_off")),
+        "{body}"
+    );
+    off.stop().await;
+
+    let mut o = options();
+    o.metrics = true;
+    let server = Running::start(executor(10), o).await;
+    server.ready().await;
+    let (status, _, _) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/page/1"))).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/missing"))).await;
+    assert_eq!(status, 502);
+    let response = server
+        .client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("application/openmetrics-text")),
+        "{:?}",
+        response.headers()
+    );
+    let text = response.text().await.expect("text");
+    for line in [
+        r#"riptide_http_requests_total{route="/v1/extract",status="200"} 1"#,
+        r#"riptide_http_requests_total{route="/v1/extract",status="502"} 1"#,
+        r#"riptide_extraction_duration_seconds_count{engine="static"} 1"#,
+        r#"riptide_pages_total{result="succeeded"} 1"#,
+        r#"riptide_pages_total{result="failed"} 1"#,
+        r#"riptide_timeout_attempts_total{outcome="success"} 1"#,
+        r#"riptide_wasm_cache_compilations_total 1"#,
+        "# EOF",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+    }
     server.stop().await;
 }

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::SCHEMA_VERSION;
 use super::admission::Admission;
+use super::metrics::ServerMetrics;
 use crate::error::{Error, FetchError};
 use crate::executor::{BoxExecutor, EngineChoice};
 
@@ -29,6 +30,8 @@ pub(super) struct Shared {
     token: Option<String>,
     warm_up: Mutex<WarmUp>,
     stopped: watch::Sender<bool>,
+    /// `GET /metrics`, when turned on.
+    metrics: Option<ServerMetrics>,
 }
 
 /// Where the executor's warm-up stands (`/readyz`).
@@ -39,7 +42,13 @@ enum WarmUp {
 }
 
 impl Shared {
-    pub(super) fn new(executor: BoxExecutor, admission: Admission, deadline: Duration, token: Option<String>) -> Self {
+    pub(super) fn new(
+        executor: BoxExecutor,
+        admission: Admission,
+        deadline: Duration,
+        token: Option<String>,
+        metrics: bool,
+    ) -> Self {
         Self {
             executor,
             admission,
@@ -47,6 +56,7 @@ impl Shared {
             token,
             warm_up: Mutex::new(WarmUp::Running),
             stopped: watch::channel(false).0,
+            metrics: metrics.then(ServerMetrics::new),
         }
     }
 
@@ -86,7 +96,13 @@ impl Shared {
             _ = stopped.wait_for(|stopped| *stopped) => Err(Error::from(FetchError::Cancelled).with_url(url.as_str())),
         };
         let (status, mut record) = match result {
-            Ok(content) => (StatusCode::OK, serde_json::to_value(&content).unwrap_or_default()),
+            Ok(content) => {
+                if let Some(metrics) = &self.metrics {
+                    let engine = serde_json::to_value(content.engine).unwrap_or_default();
+                    metrics.extracted(engine.as_str().unwrap_or("unknown"), arrived.elapsed().as_secs_f64());
+                }
+                (StatusCode::OK, serde_json::to_value(&content).unwrap_or_default())
+            }
             Err(e) => (status_of(&e), e.to_record(&url)),
         };
         if let Some(fields) = record.as_object_mut() {
@@ -116,6 +132,7 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/v1/extract", post(extract))
         .route("/v1/report", get(report))
         .route("/v1/timeouts", get(timeouts))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(shared.clone(), require_token));
     axum::Router::new()
         .route(
@@ -132,7 +149,42 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
                 "see `riptide serve --help` for the routes",
             )
         })
+        .layer(middleware::from_fn_with_state(shared.clone(), count_request))
         .with_state(shared)
+}
+
+/// Counts every answered request by its route (the pattern, not the path) and status.
+async fn count_request(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str())
+        .to_string();
+    let response = next.run(request).await;
+    if let Some(metrics) = &shared.metrics {
+        metrics.request(&route, response.status().as_u16());
+    }
+    response
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(metrics) = &shared.metrics else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "server.metrics_off",
+            "metrics are not exported",
+            "set `[performance] export_metrics = true` (RIPTIDE_PERFORMANCE__EXPORT_METRICS=true)",
+        );
+    };
+    let text = metrics.render(&shared.executor.report().await);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// An error that is the request's, not a page's: `{"error", "error_kind", "hint"}`.

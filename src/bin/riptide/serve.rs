@@ -50,7 +50,8 @@ pub(crate) async fn serve(config: &RiptideConfig, home: &Path, args: ServeArgs) 
     // The server's pages come from its clients: its own address rules, not the command line's.
     config.network.allow_private_addresses = config.server.allow_private_addresses;
     config.network.allow_file_urls = config.server.allow_file_urls;
-    let options = ServerOptions::from_config(&config.server)?;
+    let mut options = ServerOptions::from_config(&config.server)?;
+    options.metrics = config.performance.export_metrics;
     let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
     let executor = riptide::default_executor_builder_in(&config, home)?.build()?.boxed();
     let server = Server::bind(executor.clone(), options).await?;
