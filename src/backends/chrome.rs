@@ -27,6 +27,7 @@
 mod blocking;
 mod browser;
 mod context;
+mod flags;
 mod launcher;
 mod options;
 mod process_tree;
@@ -41,14 +42,12 @@ pub use options::ChromeOptions;
 use render::{RenderFailure, Watched, load};
 use tab::TabSetup;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use headless_chrome::Browser;
-use headless_chrome::browser::DEFAULT_ARGS;
 
 use crate::error::{BoxError, BrowserError, Error, ErrorKind, FetchError, Result};
 use crate::network::RequestCookie;
@@ -64,40 +63,6 @@ const DEFAULT_EXECUTABLES: &[&str] = &[
     "/usr/bin/google-chrome",
     "/usr/bin/google-chrome-stable",
 ];
-
-/// Flags for a quiet, closed-network, container-friendly headless browser, beyond
-/// headless_chrome's `DEFAULT_ARGS` (which already turn off background networking, sync,
-/// extensions, first-run pages and `/dev/shm`).
-const QUIET_ARGS: &[&str] = &[
-    "--disable-component-update",
-    "--disable-gpu",
-    "--disable-quic",
-    "--mute-audio",
-];
-
-/// Chromium features a headless renderer never needs, switched off to save memory (measured in
-/// BENCHMARKS.md, "Browser memory"). Headless Chromium builds the whole browser UI, and the
-/// omnibox's popups are WebUI pages with a renderer each: two processes, ~50 MiB of an idle
-/// browser's ~390 MiB. They join the features headless_chrome's defaults and
-/// [`ChromeOptions::extra_args`] disable (see [`with_features_disabled`]).
-const DISABLED_FEATURES: &[&str] = &["WebUIOmniboxPopup", "WebUIOmniboxFullPopup", "WebUIOmniboxAimPopup"];
-
-/// `args` with every `--disable-features` merged into one that also disables `more`: Chromium
-/// reads only the last such flag, so one given in `extra_args` would otherwise switch the
-/// defaults' back on.
-fn with_features_disabled(args: Vec<String>, more: &[&str]) -> Vec<String> {
-    const FLAG: &str = "--disable-features=";
-    let (flags, mut args): (Vec<String>, Vec<String>) = args.into_iter().partition(|arg| arg.starts_with(FLAG));
-    let mut features: Vec<&str> = Vec::new();
-    let listed = flags.iter().flat_map(|flag| flag[FLAG.len()..].split(','));
-    for feature in listed.chain(more.iter().copied()) {
-        if !feature.is_empty() && !features.contains(&feature) {
-            features.push(feature);
-        }
-    }
-    args.push(format!("{FLAG}{}", features.join(",")));
-    args
-}
 
 /// How long a browser may sit idle before Chromium's connection to the crate is dropped: far
 /// beyond any pool idle timeout, so the pool (not the crate) decides when browsers go.
@@ -356,25 +321,7 @@ impl ChromeProvider {
         for d in [&profile, &tmp] {
             std::fs::create_dir_all(d).map_err(|e| Error::io("create a browser directory", d, e))?;
         }
-        let mut args: Vec<String> = DEFAULT_ARGS
-            .iter()
-            .chain(QUIET_ARGS)
-            .filter(|arg| !(self.setup.stealth && **arg == stealth::AUTOMATION_FLAG))
-            .map(|arg| arg.to_string())
-            .collect();
-        if self.setup.stealth {
-            args.extend(stealth::LAUNCH_ARGS.iter().map(|arg| arg.to_string()));
-        }
-        args.push("--headless".into());
-        args.push(format!("--user-data-dir={}", profile.display()));
-        if !sandbox {
-            args.extend(["--no-sandbox", "--disable-setuid-sandbox"].map(String::from));
-        }
-        args.extend(extra_args.iter().cloned());
-        let args: Vec<OsString> = with_features_disabled(args, DISABLED_FEATURES)
-            .into_iter()
-            .map(OsString::from)
-            .collect();
+        let args = flags::launch_args(self.setup.stealth, &profile, sandbox, extra_args);
         let fail = |source: BoxError| -> Error {
             let _ = std::fs::remove_dir_all(&dir);
             BrowserError::Launch {
@@ -685,28 +632,5 @@ fn sweep_leftovers(runtime_dir: &Path) {
             tracing::info!(dir = %entry.path().display(), "removing a browser directory left by an exited process");
             let _ = std::fs::remove_dir_all(entry.path());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_features_disabled;
-
-    #[test]
-    fn disabled_features_merge_into_the_one_flag_chromium_reads() {
-        let args = vec![
-            "--disable-features=TranslateUI,BlinkGenPropertyTrees".to_string(),
-            "--headless".to_string(),
-            "--disable-features=Translate,TranslateUI".to_string(),
-        ];
-        let args = with_features_disabled(args, &["WebUIOmniboxPopup"]);
-        assert_eq!(
-            args,
-            [
-                "--headless",
-                "--disable-features=TranslateUI,BlinkGenPropertyTrees,Translate,WebUIOmniboxPopup"
-            ]
-        );
-        assert_eq!(with_features_disabled(Vec::new(), &["A"]), ["--disable-features=A"]);
     }
 }

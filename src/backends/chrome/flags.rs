@@ -1,0 +1,96 @@
+//! What a local Chromium is started with: headless_chrome's defaults, riptide's own flags for
+//! a quiet headless browser, the stealth changes, and the features switched off to save memory,
+//! merged so that Chromium reads them all.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use headless_chrome::browser::DEFAULT_ARGS;
+
+use super::stealth;
+
+/// Flags for a quiet, closed-network, container-friendly headless browser, beyond
+/// headless_chrome's `DEFAULT_ARGS` (which already turn off background networking, sync,
+/// extensions, first-run pages and `/dev/shm`).
+const QUIET_ARGS: &[&str] = &[
+    "--disable-component-update",
+    "--disable-gpu",
+    "--disable-quic",
+    "--mute-audio",
+];
+
+/// Chromium features a headless renderer never needs, switched off to save memory (measured in
+/// BENCHMARKS.md, "Browser memory"). Headless Chromium builds the whole browser UI, and the
+/// omnibox's popups are WebUI pages with a renderer each: two processes, ~50 MiB of an idle
+/// browser's ~390 MiB. They join the features headless_chrome's defaults and
+/// [`ChromeOptions::extra_args`] disable (see [`with_features_disabled`]).
+const DISABLED_FEATURES: &[&str] = &["WebUIOmniboxPopup", "WebUIOmniboxFullPopup", "WebUIOmniboxAimPopup"];
+
+/// `args` with every `--disable-features` merged into one that also disables `more`: Chromium
+/// reads only the last such flag, so one given in `extra_args` would otherwise switch the
+/// defaults' back on.
+fn with_features_disabled(args: Vec<String>, more: &[&str]) -> Vec<String> {
+    const FLAG: &str = "--disable-features=";
+    let (flags, mut args): (Vec<String>, Vec<String>) = args.into_iter().partition(|arg| arg.starts_with(FLAG));
+    let mut features: Vec<&str> = Vec::new();
+    let listed = flags.iter().flat_map(|flag| flag[FLAG.len()..].split(','));
+    for feature in listed.chain(more.iter().copied()) {
+        if !feature.is_empty() && !features.contains(&feature) {
+            features.push(feature);
+        }
+    }
+    args.push(format!("{FLAG}{}", features.join(",")));
+    args
+}
+
+/// The command line of a local browser with its profile in `profile` (the DevTools port and
+/// the first-tab flags are the launcher's).
+pub(super) fn launch_args(
+    hide_automation: bool,
+    profile: &Path,
+    sandbox: bool,
+    extra_args: &[String],
+) -> Vec<OsString> {
+    let mut args: Vec<String> = DEFAULT_ARGS
+        .iter()
+        .chain(QUIET_ARGS)
+        .filter(|arg| !(hide_automation && **arg == stealth::AUTOMATION_FLAG))
+        .map(|arg| arg.to_string())
+        .collect();
+    if hide_automation {
+        args.extend(stealth::LAUNCH_ARGS.iter().map(|arg| arg.to_string()));
+    }
+    args.push("--headless".into());
+    args.push(format!("--user-data-dir={}", profile.display()));
+    if !sandbox {
+        args.extend(["--no-sandbox", "--disable-setuid-sandbox"].map(String::from));
+    }
+    args.extend(extra_args.iter().cloned());
+    with_features_disabled(args, DISABLED_FEATURES)
+        .into_iter()
+        .map(OsString::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_features_disabled;
+
+    #[test]
+    fn disabled_features_merge_into_the_one_flag_chromium_reads() {
+        let args = vec![
+            "--disable-features=TranslateUI,BlinkGenPropertyTrees".to_string(),
+            "--headless".to_string(),
+            "--disable-features=Translate,TranslateUI".to_string(),
+        ];
+        let args = with_features_disabled(args, &["WebUIOmniboxPopup"]);
+        assert_eq!(
+            args,
+            [
+                "--headless",
+                "--disable-features=TranslateUI,BlinkGenPropertyTrees,Translate,WebUIOmniboxPopup"
+            ]
+        );
+        assert_eq!(with_features_disabled(Vec::new(), &["A"]), ["--disable-features=A"]);
+    }
+}
