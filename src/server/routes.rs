@@ -98,8 +98,7 @@ impl Shared {
         let (status, mut record) = match result {
             Ok(content) => {
                 if let Some(metrics) = &self.metrics {
-                    let engine = serde_json::to_value(content.engine).unwrap_or_default();
-                    metrics.extracted(engine.as_str().unwrap_or("unknown"), arrived.elapsed().as_secs_f64());
+                    metrics.extracted(content.engine.as_str(), arrived.elapsed().as_secs_f64());
                 }
                 (StatusCode::OK, serde_json::to_value(&content).unwrap_or_default())
             }

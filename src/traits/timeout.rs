@@ -19,6 +19,16 @@ pub enum Engine {
     Headless,
 }
 
+impl Engine {
+    /// The engine's name as in JSON: `"static"` or `"headless"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Static => "static",
+            Engine::Headless => "headless",
+        }
+    }
+}
+
 /// What a timeout is chosen for: a host and how it is fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Target {

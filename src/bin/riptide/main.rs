@@ -311,14 +311,10 @@ fn print_profiles(profiles: &[riptide::traits::ProfileView]) {
         "host", "engine", "timeout_s", "samples", "p50_s", "p95_s", "p99_s", "success", "updated (UTC)"
     );
     for p in profiles {
-        let engine = match p.engine {
-            riptide::traits::Engine::Static => "static",
-            riptide::traits::Engine::Headless => "headless",
-        };
         println!(
             "{:<32} {:<8} {:>9.2} {:>7} {:>7} {:>7} {:>7} {:>8} {:>20}",
             p.host,
-            engine,
+            p.engine.as_str(),
             p.timeout_secs,
             p.samples,
             secs(p.p50_secs),
