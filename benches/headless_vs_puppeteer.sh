@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Headless batch throughput: `riptide extract --engine headless` against a puppeteer-core script
+# Headless batch throughput: `riptide extract --engine headless` (with each browser provider the
+# binary has: `chrome`, and `chromiumoxide` when built with that feature) against a puppeteer-core script
 # (benches/support/puppeteer/render.mjs: one browser, a new page per URL, `goto` until `load`,
 # wait for `#ready`, `page.content()`) on the same 40 local pages whose content a script builds
 # 20 ms after `load`, side by side in one run. Issue 16's targets: riptide at least 1.5x
 # puppeteer's pages/s at concurrency 2 and 4, and a first page (browser launch included) no
 # slower than puppeteer's.
 #
-#   cargo build --release --bin riptide
+#   cargo build --release --bin riptide [--features chromiumoxide]
 #   (cd benches/support/puppeteer && npm ci)        # puppeteer-core, on the system Chromium
 #   benches/headless_vs_puppeteer.sh [RUNS]
 #
@@ -28,6 +29,12 @@ work="$(mktemp -d)"
 server=""
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/site" "$work/home"
+# The providers this binary was built with: chromiumoxide only with its feature.
+providers="chrome"
+if env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER=chromiumoxide \
+    "$riptide" -q pool status >/dev/null 2>&1; then
+  providers="chrome chromiumoxide"
+fi
 for i in $(seq 1 40); do
   cat > "$work/site/p$i.html" <<PAGE
 <!doctype html><html><head><title>Page $i</title></head><body><div id="app"></div>
@@ -44,9 +51,9 @@ until curl -sf "http://127.0.0.1:$port/p1.html" >/dev/null; do sleep 0.1; done
 for i in $(seq 1 40); do echo "http://127.0.0.1:$port/p$i.html"; done > "$work/list.txt"
 head -n 1 "$work/list.txt" > "$work/first.txt"
 
-riptide_batch() { # concurrency, list
-  env RIPTIDE_HOME="$work/home" "$riptide" -q extract --engine headless --concurrency "$1" \
-    --wait-for '#ready' --input "$2" --format jsonl --output "$work/riptide.jsonl"
+riptide_batch() { # provider, concurrency, list
+  env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER="$1" "$riptide" -q extract \
+    --engine headless --concurrency "$2" --wait-for '#ready' --input "$3" --format jsonl --output "$work/riptide.jsonl"
 }
 time_it() { # label, command...
   local label="$1"; shift
@@ -62,23 +69,30 @@ check_riptide() { # expected pages
 export -f riptide_batch
 export riptide work
 : > "$work/results"
-riptide_batch 2 "$work/first.txt" # warms the module cache in $work/home
+riptide_batch chrome 2 "$work/first.txt" # warms the module cache in $work/home
 for i in $(seq "$runs"); do
   for c in 2 4; do
-    time_it "riptide-c$c" bash -c "riptide_batch $c $work/list.txt"; check_riptide 40
+    for provider in $providers; do
+      time_it "$provider-c$c" bash -c "riptide_batch $provider $c $work/list.txt"; check_riptide 40
+    done
     time_it "puppeteer-c$c" node "$puppeteer/render.mjs" "$c" "$work/list.txt"
   done
-  time_it riptide-first bash -c "riptide_batch 1 $work/first.txt"; check_riptide 1
+  for provider in $providers; do
+    time_it "$provider-first" bash -c "riptide_batch $provider 1 $work/first.txt"; check_riptide 1
+  done
   time_it puppeteer-first node "$puppeteer/render.mjs" 1 "$work/first.txt"
 done
 
 median() { awk -v l="$1" '$1 == l { print $2 }' "$work/results" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 echo
 echo "medians over $runs runs (wall seconds; 40 pages, or the first page alone):"
-for c in 2 4; do
-  r=$(median "riptide-c$c"); p=$(median "puppeteer-c$c")
-  printf "  concurrency %s: riptide %6.2f s (%5.2f pages/s), puppeteer %6.2f s (%5.2f pages/s), riptide/puppeteer pages/s %.2fx (target >= 1.5x)\n" \
-    "$c" "$r" "$(echo "40 / $r" | bc -l)" "$p" "$(echo "40 / $p" | bc -l)" "$(echo "$p / $r" | bc -l)"
+for provider in $providers; do
+  echo " riptide with the $provider provider:"
+  for c in 2 4; do
+    r=$(median "$provider-c$c"); p=$(median "puppeteer-c$c")
+    printf "  concurrency %s: riptide %6.2f s (%5.2f pages/s), puppeteer %6.2f s (%5.2f pages/s), riptide/puppeteer pages/s %.2fx (target >= 1.5x)\n" \
+      "$c" "$r" "$(echo "40 / $r" | bc -l)" "$p" "$(echo "40 / $p" | bc -l)" "$(echo "$p / $r" | bc -l)"
+  done
+  r=$(median "$provider-first"); p=$(median puppeteer-first)
+  printf "  first page: riptide %.2f s, puppeteer %.2f s (target: riptide <= puppeteer)\n" "$r" "$p"
 done
-r=$(median riptide-first); p=$(median puppeteer-first)
-printf "  first page: riptide %.2f s, puppeteer %.2f s (target: riptide <= puppeteer)\n" "$r" "$p"

@@ -244,6 +244,10 @@ pub struct BrowserPoolConfig {
     pub chrome_path: Option<PathBuf>,
     /// DevTools websocket URLs of running browsers to use instead of launching local ones.
     pub remote_endpoints: Vec<String>,
+    /// The DevTools client that drives the browsers: `chrome` (headless_chrome) or
+    /// `chromiumoxide` (needs the `chromiumoxide` Cargo feature); see the README's "Browser
+    /// providers".
+    pub provider: BrowserProviderKind,
     /// Warm up in the background instead of before the pool is returned.
     pub background_warmup: bool,
     /// Browsers hide that they are automated (user agent, client hints, `navigator.webdriver`,
@@ -277,6 +281,7 @@ impl Default for BrowserPoolConfig {
             render_memory_limit_mb: 1024,
             chrome_path: None,
             remote_endpoints: Vec::new(),
+            provider: BrowserProviderKind::default(),
             background_warmup: false,
             stealth: false,
             isolation: crate::traits::Isolation::Site,
@@ -284,6 +289,18 @@ impl Default for BrowserPoolConfig {
             block_urls: Vec::new(),
         }
     }
+}
+
+/// Which browser provider drives the pool's browsers (`browser_pool.provider`). Both start and
+/// stop Chromium the same way; they differ in the DevTools client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrowserProviderKind {
+    /// `backends::chrome::ChromeProvider` (headless_chrome).
+    #[default]
+    Chrome,
+    /// `backends::chromiumoxide::ChromiumoxideProvider` (chromiumoxide, async on tokio).
+    Chromiumoxide,
 }
 
 /// `[optimizations.wasm_cache]`: the compiled-module cache.

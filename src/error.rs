@@ -248,7 +248,7 @@ impl Error {
     }
 
     /// An [`ErrorKind::UnsafeDirectory`].
-    #[cfg(any(feature = "redb", feature = "chrome"))]
+    #[cfg(any(feature = "redb", feature = "chrome", feature = "chromiumoxide"))]
     pub(crate) fn unsafe_directory(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         ErrorKind::UnsafeDirectory {
             path: path.into(),

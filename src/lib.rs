@@ -42,6 +42,7 @@
 //! | `wasmer`   | no      | [`backends::wasmer::WasmerRuntime`] (Cranelift, metering) |
 //! | `redb`     | yes     | [`backends::redb::RedbModuleCache`]: artifacts on disk          |
 //! | `chrome`   | yes     | [`backends::chrome::ChromeProvider`] (headless_chrome)    |
+//! | `chromiumoxide` | no | `backends::chromiumoxide::ChromiumoxideProvider`: the same browsers over async DevTools (chromiumoxide) |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
 //! | `server`   | yes     | [`server::Server`]: one executor behind HTTP (axum)        |
 //! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome`, `server` |
@@ -61,7 +62,7 @@ pub mod metrics;
 pub mod network;
 pub mod policies;
 pub mod pool;
-#[cfg(any(feature = "redb", feature = "chrome"))]
+#[cfg(any(feature = "redb", feature = "chrome", feature = "chromiumoxide"))]
 mod private_dir;
 #[cfg(feature = "server")]
 pub mod server;
@@ -191,11 +192,26 @@ pub fn default_executor_builder_in(
         policies::AdaptiveTimeout,
     >,
 > {
+    executor_builder_in(config, home, backends::chrome::ChromeProvider::from_config(config))
+}
+
+/// The default stack's builder around another browser provider (such as
+/// `ChromiumoxideProvider::from_config(config)`): the same compile cache, timeout profiles,
+/// rendering evidence and report file as [`default_executor_builder_in`]. A provider that
+/// failed (no Chromium) is kept as its error: static extraction still works, and renders say
+/// what to install.
+#[cfg(all(feature = "wasmtime", feature = "redb"))]
+pub fn executor_builder_in<P: traits::BrowserProvider>(
+    config: &RiptideConfig,
+    home: &std::path::Path,
+    provider: Result<P>,
+) -> Result<
+    ExecutorBuilder<P, backends::wasmtime::WasmtimeRuntime, backends::redb::RedbModuleCache, policies::AdaptiveTimeout>,
+> {
     // One store for what is learned about hosts: timeout profiles and rendering evidence.
     let store = default_profile_store(config, home);
-    // Without Chromium, static extraction still works; renders say what to install.
     let mut builder = ExecutorBuilder::with_provider_result(
-        backends::chrome::ChromeProvider::from_config(config),
+        provider,
         default_compile_cache_in(config, home)?,
         timeout_policy_with(config, store.clone()),
     )

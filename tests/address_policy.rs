@@ -13,15 +13,15 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::backends::chrome::ChromeOptions;
 use riptide::backends::memory::MemoryModuleCache;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError};
 use riptide::policies::{AdaptiveTimeout, AddressPolicy};
 use riptide::traits::{BrowserProvider, FailureClass};
 use riptide::{EngineChoice, Error, Executor, RiptideConfig};
-use support::chrome_or_skip;
 use support::local_server::{LocalServer, Reply};
+use support::{TestedProvider, provider_or_skip};
 
 /// A server that counts the requests it gets.
 fn counting_server() -> (LocalServer, Arc<AtomicUsize>) {
@@ -166,13 +166,12 @@ async fn every_static_redirect_is_checked() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_headless_redirect_is_checked() {
-    let Some((_, dir)) = chrome_or_skip() else {
+async fn every_headless_redirect_is_checked<P: TestedProvider>() {
+    let Some((_, dir)) = provider_or_skip::<P>() else {
         return;
     };
     let hop = allowed_host_redirecting_to_a_refused_one();
-    let provider = ChromeProvider::local(ChromeOptions {
+    let provider = P::local(ChromeOptions {
         runtime_dir: Some(dir),
         address_policy: hop.policy.clone(),
         ..ChromeOptions::default()
@@ -198,12 +197,11 @@ async fn every_headless_redirect_is_checked() {
     ex.shutdown().await.expect("shutdown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn headless_renders_refuse_private_addresses_too() {
-    let Some((_, dir)) = chrome_or_skip() else {
+async fn headless_renders_refuse_private_addresses_too<P: TestedProvider>() {
+    let Some((_, dir)) = provider_or_skip::<P>() else {
         return;
     };
-    let provider = ChromeProvider::local(ChromeOptions {
+    let provider = P::local(ChromeOptions {
         runtime_dir: Some(dir),
         address_policy: AddressPolicy::PUBLIC_ONLY,
         ..ChromeOptions::default()
@@ -232,3 +230,24 @@ async fn headless_renders_refuse_private_addresses_too() {
     assert_eq!(hits.load(Ordering::SeqCst), 0, "no request reached the server");
     ex.shutdown().await.expect("shutdown");
 }
+
+/// Runs every browser test above once per provider: `chrome::NAME` and `chromiumoxide::NAME`.
+macro_rules! for_each_provider {
+    ($module:ident, $provider:ty) => {
+        mod $module {
+            type P = $provider;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn every_headless_redirect_is_checked() {
+                super::every_headless_redirect_is_checked::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn headless_renders_refuse_private_addresses_too() {
+                super::headless_renders_refuse_private_addresses_too::<P>().await
+            }
+        }
+    };
+}
+
+for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
+#[cfg(feature = "chromiumoxide")]
+for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);

@@ -5,10 +5,9 @@
 mod support;
 
 use riptide::Isolation;
-use riptide::backends::chrome::ChromeProvider;
-use riptide::traits::{BrowserProvider, PageRequest};
-use support::chrome_or_skip;
+use riptide::traits::PageRequest;
 use support::local_server::{LocalServer, Reply};
+use support::{TestedProvider, provider_or_skip};
 
 /// Counts its own visits in a cookie and in `localStorage`, and shows both counts.
 const COUNTER: &str = r#"<!doctype html><title>counter</title><p id="visits"></p><script>
@@ -26,12 +25,7 @@ fn server() -> LocalServer {
 }
 
 /// The counts the counter page shows when rendered at `url` under `isolation`.
-fn visit(
-    provider: &ChromeProvider,
-    browser: &<ChromeProvider as BrowserProvider>::Browser,
-    url: &str,
-    isolation: Isolation,
-) -> String {
+fn visit<P: TestedProvider>(provider: &P, browser: &P::Browser, url: &str, isolation: Isolation) -> String {
     let request = PageRequest::new(url)
         .wait_for("#visits[data-done]")
         .isolation(isolation);
@@ -40,9 +34,8 @@ fn visit(
     html[start..start + html[start..].find('<').expect("end")].to_string()
 }
 
-#[test]
-fn each_isolation_shares_exactly_what_it_says() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+fn each_isolation_shares_exactly_what_it_says<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = server();
@@ -71,3 +64,21 @@ fn each_isolation_shares_exactly_what_it_says() {
     assert_eq!(visit(&provider, &browser, &a, Isolation::Shared), "cookie 3 storage 3");
     provider.close(browser);
 }
+
+/// Runs every browser test above once per provider: `chrome::NAME` and `chromiumoxide::NAME`.
+macro_rules! for_each_provider {
+    ($module:ident, $provider:ty) => {
+        mod $module {
+            type P = $provider;
+
+            #[test]
+            fn each_isolation_shares_exactly_what_it_says() {
+                super::each_isolation_shares_exactly_what_it_says::<P>()
+            }
+        }
+    };
+}
+
+for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
+#[cfg(feature = "chromiumoxide")]
+for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);

@@ -1,4 +1,6 @@
-//! The browser pool on real Chromium against pages served on 127.0.0.1.
+//! The browser pool on real Chromium against pages served on 127.0.0.1, once for each browser
+//! provider built: `chrome::*` (headless_chrome) and, with the `chromiumoxide` feature,
+//! `chromiumoxide::*`.
 //!
 //! Without Chromium these tests fail under CI (`CI` set) and are skipped with a message
 //! elsewhere.
@@ -13,7 +15,7 @@ use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
 use riptide::error::{BrowserError, ErrorKind, FetchError, PoolError};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 use riptide::{BrowserPool, Error, PoolOptions};
-use support::{Recording, Server, chrome_or_skip, pid_gone, send_signal};
+use support::{Recording, Server, TestedBrowser, TestedProvider, pid_gone, provider_or_skip, send_signal};
 
 fn options(min: usize, target: usize, max: usize) -> PoolOptions {
     PoolOptions {
@@ -28,7 +30,7 @@ fn options(min: usize, target: usize, max: usize) -> PoolOptions {
     }
 }
 
-async fn pool_of(provider: ChromeProvider, options: PoolOptions) -> BrowserPool<Recording<ChromeProvider>> {
+async fn pool_of<P: TestedProvider>(provider: P, options: PoolOptions) -> BrowserPool<Recording<P>> {
     BrowserPool::new(Recording::new(provider), options)
         .await
         .expect("pool starts")
@@ -42,9 +44,8 @@ fn title_of(page: &RenderedPage) -> &str {
         .unwrap_or("")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn warm_up_launches_the_target_in_parallel() {
-    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+async fn warm_up_launches_the_target_in_parallel<P: TestedProvider>() {
+    let Some((provider, runtime_dir)) = provider_or_skip::<P>() else {
         return;
     };
     let pool = pool_of(provider, options(1, 2, 4)).await;
@@ -63,9 +64,8 @@ async fn warm_up_launches_the_target_in_parallel() {
     support::assert_empty_dir(&runtime_dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_checkouts_never_launch_a_third_browser() {
-    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+async fn fifty_concurrent_checkouts_never_launch_a_third_browser<P: TestedProvider>() {
+    let Some((provider, runtime_dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = Server::start();
@@ -111,9 +111,8 @@ async fn fifty_concurrent_checkouts_never_launch_a_third_browser() {
     support::assert_empty_dir(&runtime_dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_killed_while_checked_out_is_replaced() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn browser_killed_while_checked_out_is_replaced<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = Server::start();
@@ -147,9 +146,8 @@ async fn browser_killed_while_checked_out_is_replaced() {
     pool.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn frozen_browser_fails_its_probe_and_is_replaced() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn frozen_browser_fails_its_probe_and_is_replaced<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let pool = pool_of(provider, options(1, 1, 1)).await;
@@ -173,9 +171,8 @@ async fn frozen_browser_fails_its_probe_and_is_replaced() {
     pool.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn page_that_never_answers_times_out_and_the_browser_survives() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn page_that_never_answers_times_out_and_the_browser_survives<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = Server::start();
@@ -206,9 +203,8 @@ async fn page_that_never_answers_times_out_and_the_browser_survives() {
 /// Regression: a caller that gave up while its checkout was launching a browser (a timeout
 /// dropping the future) once left the launch counted forever, so `settled` and `shutdown` hung,
 /// and the browser was never closed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkout_abandoned_mid_launch_strands_nothing() {
-    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+async fn a_checkout_abandoned_mid_launch_strands_nothing<P: TestedProvider>() {
+    let Some((provider, runtime_dir)) = provider_or_skip::<P>() else {
         return;
     };
     let pool = pool_of(provider, options(0, 0, 1)).await;
@@ -235,9 +231,8 @@ async fn a_checkout_abandoned_mid_launch_strands_nothing() {
 }
 
 /// A fetch dropped by its caller's timeout leaves the browser suspect: probed before reuse.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fetch_abandoned_by_its_caller_gets_the_browser_probed() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn a_fetch_abandoned_by_its_caller_gets_the_browser_probed<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = Server::start();
@@ -273,9 +268,8 @@ async fn a_fetch_abandoned_by_its_caller_gets_the_browser_probed() {
 /// Regression: a fetch still running for a caller that gave up once shared the tab with the
 /// next fetch, and its watchdog, firing at its own deadline, stopped the next page mid-load.
 /// Fetches on one browser now take turns.
-#[test]
-fn fetches_on_one_browser_take_turns() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+fn fetches_on_one_browser_take_turns<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = Server::start();
@@ -303,9 +297,8 @@ fn fetches_on_one_browser_take_turns() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn javascript_page_with_selector_wait() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn javascript_page_with_selector_wait<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = Server::start();
@@ -349,9 +342,8 @@ async fn javascript_page_with_selector_wait() {
     pool.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recycles_after_max_requests() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn recycles_after_max_requests<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let pool = pool_of(
@@ -373,9 +365,8 @@ async fn recycles_after_max_requests() {
     pool.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recycles_over_the_memory_limit() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn recycles_over_the_memory_limit<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let pool = pool_of(
@@ -399,9 +390,8 @@ async fn recycles_over_the_memory_limit() {
     pool.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_reaping_keeps_min_instances() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn idle_reaping_keeps_min_instances<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let pool = pool_of(
@@ -421,9 +411,8 @@ async fn idle_reaping_keeps_min_instances() {
     pool.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_reports_memory_and_waits() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn status_reports_memory_and_waits<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let pool = pool_of(provider, options(1, 1, 1)).await;
@@ -435,13 +424,12 @@ async fn status_reports_memory_and_waits() {
     assert!(mb > 10.0, "a browser's PSS is tens of MiB at least: {mb}");
     assert_eq!(s.checkout_wait.samples, 1);
     let json = serde_json::to_value(&s).expect("serializable");
-    assert_eq!(json["provider"], "chrome");
+    assert_eq!(json["provider"], pool.provider().name());
     pool.shutdown().await;
 }
 
-#[test]
-fn shutdown_and_drop_leave_no_process_or_directory() {
-    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+fn shutdown_and_drop_leave_no_process_or_directory<P: TestedProvider>() {
+    let Some((provider, runtime_dir)) = provider_or_skip::<P>() else {
         return;
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -457,7 +445,7 @@ fn shutdown_and_drop_leave_no_process_or_directory() {
     support::assert_all_gone(&trees, &dirs);
 
     // drop without shutdown: the runtime's end drops the pool's tasks and with them the browsers
-    let provider = ChromeProvider::local(ChromeOptions {
+    let provider = P::local(ChromeOptions {
         runtime_dir: Some(runtime_dir.clone()),
         ..Default::default()
     })
@@ -475,13 +463,14 @@ fn shutdown_and_drop_leave_no_process_or_directory() {
     support::assert_empty_dir(&runtime_dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connects_to_a_running_chromium_and_never_kills_it() {
-    let Some((local, _dir)) = chrome_or_skip() else { return };
+async fn connects_to_a_running_chromium_and_never_kills_it<P: TestedProvider>() {
+    let Some((local, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
     let server = Server::start();
     let remote = support::RemoteChromium::start(local.executable().expect("local binary"));
     let pool = BrowserPool::new(
-        ChromeProvider::remote(vec![remote.ws_url.clone()]).expect("remote"),
+        P::remote(vec![remote.ws_url.clone()]).expect("remote"),
         options(1, 1, 1),
     )
     .await
@@ -503,12 +492,11 @@ async fn connects_to_a_running_chromium_and_never_kills_it() {
 
 /// Two providers sharing one runtime directory must not hand two browsers the same profile
 /// directory (the second Chromium would exit and its launch hang until the crate's timeout).
-#[test]
-fn providers_sharing_a_runtime_dir_launch_side_by_side() {
-    let Some((first, runtime_dir)) = chrome_or_skip() else {
+fn providers_sharing_a_runtime_dir_launch_side_by_side<P: TestedProvider>() {
+    let Some((first, runtime_dir)) = provider_or_skip::<P>() else {
         return;
     };
-    let second = ChromeProvider::local(ChromeOptions {
+    let second = P::local(ChromeOptions {
         runtime_dir: Some(runtime_dir.clone()),
         ..Default::default()
     })
@@ -525,9 +513,8 @@ fn providers_sharing_a_runtime_dir_launch_side_by_side() {
     support::assert_empty_dir(&runtime_dir);
 }
 
-#[test]
-fn missing_browser_is_a_clear_error() {
-    let err = ChromeProvider::local(ChromeOptions {
+fn missing_browser_is_a_clear_error<P: TestedProvider>() {
+    let err = P::local(ChromeOptions {
         executable: Some("/nonexistent/chromium".into()),
         ..Default::default()
     })
@@ -550,6 +537,13 @@ fn pool_types_are_send_and_sync() {
     fn check_send<T: Send>() {}
     check_send::<riptide::PooledBrowser<ChromeProvider>>();
     let _ = <ChromeProvider as BrowserProvider>::name;
+    #[cfg(feature = "chromiumoxide")]
+    {
+        use riptide::backends::chromiumoxide::{ChromiumoxideBrowser, ChromiumoxideProvider};
+        check::<BrowserPool<ChromiumoxideProvider>>();
+        check::<Arc<ChromiumoxideBrowser>>();
+        check_send::<riptide::PooledBrowser<ChromiumoxideProvider>>();
+    }
 }
 
 /// Issue 16, item 4: a browser is started without what it never uses, each a renderer
@@ -557,13 +551,12 @@ fn pool_types_are_send_and_sync() {
 /// `--disable-features` Chromium reads: the defaults', the caller's and riptide's together).
 /// It used to run four renderers idle; now one for its tab, and at most a spare one Chromium
 /// keeps ready for the next site.
-#[test]
-fn a_browser_starts_without_tabs_or_ui_it_never_uses() {
-    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+fn a_browser_starts_without_tabs_or_ui_it_never_uses<P: TestedProvider>() {
+    let Some((provider, runtime_dir)) = provider_or_skip::<P>() else {
         return;
     };
     drop(provider);
-    let provider = ChromeProvider::local(ChromeOptions {
+    let provider = P::local(ChromeOptions {
         runtime_dir: Some(runtime_dir),
         extra_args: vec!["--disable-features=Translate".into()],
         ..Default::default()
@@ -595,3 +588,88 @@ fn a_browser_starts_without_tabs_or_ui_it_never_uses() {
         );
     }
 }
+
+/// Runs every test above once per provider: `chrome::NAME` and `chromiumoxide::NAME`.
+macro_rules! for_each_provider {
+    ($module:ident, $provider:ty) => {
+        mod $module {
+            type P = $provider;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn warm_up_launches_the_target_in_parallel() {
+                super::warm_up_launches_the_target_in_parallel::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn fifty_concurrent_checkouts_never_launch_a_third_browser() {
+                super::fifty_concurrent_checkouts_never_launch_a_third_browser::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn browser_killed_while_checked_out_is_replaced() {
+                super::browser_killed_while_checked_out_is_replaced::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn frozen_browser_fails_its_probe_and_is_replaced() {
+                super::frozen_browser_fails_its_probe_and_is_replaced::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn page_that_never_answers_times_out_and_the_browser_survives() {
+                super::page_that_never_answers_times_out_and_the_browser_survives::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_checkout_abandoned_mid_launch_strands_nothing() {
+                super::a_checkout_abandoned_mid_launch_strands_nothing::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_fetch_abandoned_by_its_caller_gets_the_browser_probed() {
+                super::a_fetch_abandoned_by_its_caller_gets_the_browser_probed::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn javascript_page_with_selector_wait() {
+                super::javascript_page_with_selector_wait::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn recycles_after_max_requests() {
+                super::recycles_after_max_requests::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn recycles_over_the_memory_limit() {
+                super::recycles_over_the_memory_limit::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn idle_reaping_keeps_min_instances() {
+                super::idle_reaping_keeps_min_instances::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn status_reports_memory_and_waits() {
+                super::status_reports_memory_and_waits::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn connects_to_a_running_chromium_and_never_kills_it() {
+                super::connects_to_a_running_chromium_and_never_kills_it::<P>().await
+            }
+            #[test]
+            fn fetches_on_one_browser_take_turns() {
+                super::fetches_on_one_browser_take_turns::<P>()
+            }
+            #[test]
+            fn shutdown_and_drop_leave_no_process_or_directory() {
+                super::shutdown_and_drop_leave_no_process_or_directory::<P>()
+            }
+            #[test]
+            fn providers_sharing_a_runtime_dir_launch_side_by_side() {
+                super::providers_sharing_a_runtime_dir_launch_side_by_side::<P>()
+            }
+            #[test]
+            fn missing_browser_is_a_clear_error() {
+                super::missing_browser_is_a_clear_error::<P>()
+            }
+            #[test]
+            fn a_browser_starts_without_tabs_or_ui_it_never_uses() {
+                super::a_browser_starts_without_tabs_or_ui_it_never_uses::<P>()
+            }
+        }
+    };
+}
+
+for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
+#[cfg(feature = "chromiumoxide")]
+for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);

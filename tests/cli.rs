@@ -785,6 +785,57 @@ fn a_one_page_batch_launches_one_browser() {
     assert_eq!(report["browser_pool"]["created"], 1, "{report:#}");
 }
 
+/// Issue 16, item 3: `browser_pool.provider` picks the DevTools client for `extract` and `pool
+/// status`; a build without the chosen provider says how to get it.
+#[test]
+fn the_configured_browser_provider_renders_and_is_reported() {
+    let Some(_) = chrome_or_skip() else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[optimizations.browser_pool]\nprovider = \"chromiumoxide\"\n",
+    )
+    .expect("config");
+    let url = server.url("/js");
+    let out = riptide(
+        home.path(),
+        &[
+            "extract",
+            "--engine",
+            "headless",
+            "--wait-for",
+            "#ready",
+            "--format",
+            "jsonl",
+            &url,
+        ],
+    );
+    if cfg!(feature = "chromiumoxide") {
+        assert!(out.status.success(), "{}", stderr(&out));
+        let record: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON record");
+        assert!(
+            record["text"].as_str().unwrap_or_default().contains("built by script"),
+            "{record:#}"
+        );
+        let status = riptide(home.path(), &["pool", "status"]);
+        assert!(status.status.success(), "{}", stderr(&status));
+        let status: serde_json::Value = serde_json::from_str(&stdout(&status)).expect("json");
+        assert_eq!(status["provider"], "chromiumoxide", "{status:#}");
+    } else {
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("--features chromiumoxide"), "{}", stderr(&out));
+    }
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[optimizations.browser_pool]\nprovider = \"firefox\"\n",
+    )
+    .expect("config");
+    let out = riptide(home.path(), &["pool", "status"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("provider"), "{}", stderr(&out));
+}
+
 /// Issue 11, item 3: the read-only commands on a home riptide never wrote create nothing in it,
 /// and say "no data" as `null`, not as a zero; the report keeps the last run's numbers apart
 /// from the home's lifetime ones.

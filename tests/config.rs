@@ -384,4 +384,15 @@ fn browser_pool_controls_parse_and_bad_values_name_their_key() {
     let home = home_with("[optimizations.browser_pool]\nisolation = \"none\"\n");
     let (key, _, message) = config_error(load(home.path(), &[]));
     assert_eq!(key, "optimizations.browser_pool.isolation", "{message}");
+
+    use riptide::config::BrowserProviderKind;
+    let home = home_with("");
+    let pool = load(home.path(), &[]).expect("valid").optimizations.browser_pool;
+    assert_eq!(pool.provider, BrowserProviderKind::Chrome, "the default");
+    let env = [("RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER", "chromiumoxide")];
+    let pool = load(home.path(), &env).expect("valid").optimizations.browser_pool;
+    assert_eq!(pool.provider, BrowserProviderKind::Chromiumoxide);
+    let home = home_with("[optimizations.browser_pool]\nprovider = \"firefox\"\n");
+    let (key, _, message) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimizations.browser_pool.provider", "{message}");
 }

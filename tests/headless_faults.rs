@@ -12,7 +12,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::backends::chrome::ChromeOptions;
 use riptide::backends::memory::MemoryModuleCache;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError, LastAttempt, RetryError};
@@ -20,7 +20,7 @@ use riptide::policies::AdaptiveTimeout;
 use riptide::traits::{BrowserProvider, FailureClass, PageRequest};
 use riptide::{BrowserPool, EngineChoice, Executor, PoolOptions, RiptideConfig, WaitUntil};
 use support::local_server::{LocalServer, Reply};
-use support::{chrome_or_skip, pid_stopped};
+use support::{TestedBrowser, TestedProvider, pid_stopped, provider_or_skip};
 
 /// Far beyond any deadline these tests set: reaching it means the call hung.
 const HANG_GUARD: Duration = Duration::from_secs(60);
@@ -84,7 +84,7 @@ fn faulty_server() -> LocalServer {
 }
 
 /// Checks out the pool's next browser and loads a good page with it; returns the browser's pid.
-async fn next_page_loads(pool: &BrowserPool<ChromeProvider>, server: &LocalServer) -> Option<u32> {
+async fn next_page_loads<P: TestedProvider>(pool: &BrowserPool<P>, server: &LocalServer) -> Option<u32> {
     let mut browser = guarded("the next checkout", pool.checkout()).await.expect("checkout");
     let page = guarded("the next page", browser.fetch(PageRequest::new(server.url("/ok"))))
         .await
@@ -102,9 +102,8 @@ async fn guarded<T>(what: &str, future: impl Future<Output = T>) -> T {
 /// Item 1: a page whose script never yields used to hold the render (and the process) for the
 /// crate's idle timeout, 7 days. Now it times out at its deadline, its browser is killed, and
 /// the pool serves the next page with a new one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_that_never_yields_times_out_and_its_browser_is_replaced() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn a_page_that_never_yields_times_out_and_its_browser_is_replaced<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = faulty_server();
@@ -129,9 +128,8 @@ async fn a_page_that_never_yields_times_out_and_its_browser_is_replaced() {
 
 /// Item 1: `alert()` and `confirm()` used to block the renderer until someone answered. Pages
 /// now load with dialogs switched off, and the browser is not killed for it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dialogs_do_not_block_a_render() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn dialogs_do_not_block_a_render<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = faulty_server();
@@ -155,9 +153,8 @@ async fn dialogs_do_not_block_a_render() {
 /// Item 1: a body sent a byte a second never finishes loading; the render gives up at its
 /// deadline and the next page loads. (Issue 10: what had arrived by then is returned, marked
 /// partial, instead of nothing.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_sent_a_byte_a_second_is_taken_as_it_stands_at_the_deadline() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn a_body_sent_a_byte_a_second_is_taken_as_it_stands_at_the_deadline<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = faulty_server();
@@ -178,13 +175,12 @@ async fn a_body_sent_a_byte_a_second_is_taken_as_it_stands_at_the_deadline() {
 
 /// Item 4: a page allocating in a loop used to take the machine's memory. Over the render
 /// memory limit, the render stops, the browser is killed, and the page fails saying why.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_over_the_render_memory_limit_is_stopped() {
-    let Some((_, dir)) = chrome_or_skip() else {
+async fn a_page_over_the_render_memory_limit_is_stopped<P: TestedProvider>() {
+    let Some((_, dir)) = provider_or_skip::<P>() else {
         return;
     };
     let limit = 400 << 20;
-    let provider = ChromeProvider::local(ChromeOptions {
+    let provider = P::local(ChromeOptions {
         runtime_dir: Some(dir),
         render_memory_limit: Some(limit),
         ..ChromeOptions::default()
@@ -217,9 +213,8 @@ async fn a_page_over_the_render_memory_limit_is_stopped() {
 }
 
 /// Item 8: after a redirect, the render reports the URL the page ended on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_render_reports_the_url_after_redirects() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn a_render_reports_the_url_after_redirects<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = faulty_server();
@@ -233,9 +228,8 @@ async fn a_render_reports_the_url_after_redirects() {
 
 /// Item 8, end to end: links on a page reached by a redirect to another host resolve against
 /// that host, not the one asked for.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn headless_links_resolve_against_the_final_host() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn headless_links_resolve_against_the_final_host<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let target = LocalServer::start_on([127, 0, 0, 2].into(), |target| match target {
@@ -295,8 +289,7 @@ fn self_signed_server() -> LocalServer {
 /// Item 3: headless renders used to accept any certificate (headless_chrome's default) while
 /// the static engine refused them. Both refuse by default, without retrying, and both accept
 /// with `network.accept_invalid_certs`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_engines_refuse_an_unverified_certificate_unless_told() {
+async fn both_engines_refuse_an_unverified_certificate_unless_told<P: TestedProvider>() {
     let server = self_signed_server();
     let url = server.url("/secret");
 
@@ -325,7 +318,7 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told() {
         .expect("accepted");
     assert!(page.extracted.text.contains("certificate nobody signed"));
 
-    let Some((provider, _dir)) = chrome_or_skip() else {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let headless = executor(provider, RiptideConfig::default());
@@ -344,10 +337,10 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told() {
     );
     headless.shutdown().await.expect("shutdown");
 
-    let Some((_, dir)) = chrome_or_skip() else {
+    let Some((_, dir)) = provider_or_skip::<P>() else {
         return;
     };
-    let provider = ChromeProvider::local(ChromeOptions {
+    let provider = P::local(ChromeOptions {
         runtime_dir: Some(dir),
         accept_invalid_certs: true,
         ..ChromeOptions::default()
@@ -367,9 +360,8 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told() {
 /// Item 3 for remote browsers: riptide tells each connected browser whether to accept
 /// certificates that do not verify (a browser started with `--ignore-certificate-errors` keeps
 /// accepting them whatever it is told; the README says not to start fleet browsers so).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_remote_browser_verifies_certificates_as_configured() {
-    let Some((local, _dir)) = chrome_or_skip() else {
+async fn a_remote_browser_verifies_certificates_as_configured<P: TestedProvider>() {
+    let Some((local, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let executable = local.executable().expect("local").to_path_buf();
@@ -377,7 +369,7 @@ async fn a_remote_browser_verifies_certificates_as_configured() {
     let server = self_signed_server();
     let request = PageRequest::new(server.url("/secret")).deadline(Duration::from_secs(10));
 
-    let provider = ChromeProvider::remote(vec![remote.ws_url.clone()]).expect("remote");
+    let provider = P::remote(vec![remote.ws_url.clone()]).expect("remote");
     let browser = provider.launch().expect("connect");
     let err = provider.fetch(&browser, &request).expect_err("refused");
     assert!(
@@ -392,7 +384,7 @@ async fn a_remote_browser_verifies_certificates_as_configured() {
     );
     provider.close(browser);
 
-    let provider = ChromeProvider::remote(vec![remote.ws_url.clone()])
+    let provider = P::remote(vec![remote.ws_url.clone()])
         .expect("remote")
         .accept_invalid_certs(true);
     let browser = provider.launch().expect("connect");
@@ -405,8 +397,7 @@ async fn a_remote_browser_verifies_certificates_as_configured() {
 /// reqwest's chain of causes (riptide's resolver error, the OS error's kind), the browser from
 /// Chrome's network error code. The executor only reads the class: a name that does not resolve
 /// is not retried, a refused connection is.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_engines_classify_dns_and_refused_connections_themselves() {
+async fn both_engines_classify_dns_and_refused_connections_themselves<P: TestedProvider>() {
     // Bound, then closed: nothing listens on this port.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let refused_url = format!("http://127.0.0.1:{}/", closed.local_addr().expect("addr").port());
@@ -451,7 +442,7 @@ async fn both_engines_classify_dns_and_refused_connections_themselves() {
         .expect_err("refused");
     refused(&err, "static");
 
-    let Some((provider, _dir)) = chrome_or_skip() else {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let headless = executor(provider, config);
@@ -475,9 +466,8 @@ async fn both_engines_classify_dns_and_refused_connections_themselves() {
 /// Issue 10, item 2: a page whose subresource never arrives used to cost every attempt and
 /// return nothing; its DOM is now returned at the deadline, marked partial. Waiting only for
 /// `DOMContentLoaded` takes it at once, complete.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_that_never_finishes_loading_is_returned_partial() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn a_page_that_never_finishes_loading_is_returned_partial<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = faulty_server();
@@ -499,7 +489,7 @@ async fn a_page_that_never_finishes_loading_is_returned_partial() {
     );
     ex.shutdown().await.expect("shutdown");
 
-    let Some((provider, _dir)) = chrome_or_skip() else {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let ex = common::executor_builder(provider, RiptideConfig::default())
@@ -515,9 +505,8 @@ async fn a_page_that_never_finishes_loading_is_returned_partial() {
 }
 
 /// `WaitUntil::NetworkIdle` waits for requests a script starts after `load`; `Load` does not.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn network_idle_waits_for_requests_started_after_load() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn network_idle_waits_for_requests_started_after_load<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = faulty_server();
@@ -542,9 +531,8 @@ async fn network_idle_waits_for_requests_started_after_load() {
 
 /// A page served with an error status fails in both engines alike. A render used to return the
 /// error page's own text as the page (a proxy's "401 Unauthorized" among them).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_engines_fail_a_page_served_with_an_error_status() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn both_engines_fail_a_page_served_with_an_error_status<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = LocalServer::start(|_| Reply::NotFound).expect("local server");
@@ -563,9 +551,8 @@ async fn both_engines_fail_a_page_served_with_an_error_status() {
 /// the render returns the page it went to; one that refreshes in a minute is taken as it is. A
 /// page that keeps navigating is taken as it stands, or fails as a time-out; it never takes the
 /// browser down with it, and once taken it cannot navigate the tab away from the next page.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_that_navigate_away_are_followed() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+async fn pages_that_navigate_away_are_followed<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = faulty_server();
@@ -627,10 +614,9 @@ fn browsers_under(runtime_dir: &std::path::Path) -> Vec<u32> {
 /// one that never stops leaving), while one browser is killed with SIGKILL and another stopped
 /// with SIGSTOP. Every page gets an answer, and once the executor has shut down, no browser
 /// process and no browser directory is left.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_through_every_fault_leaves_no_browser_or_directory_behind() {
+async fn a_batch_through_every_fault_leaves_no_browser_or_directory_behind<P: TestedProvider>() {
     use futures_util::StreamExt;
-    let Some((provider, runtime_dir)) = chrome_or_skip() else {
+    let Some((provider, runtime_dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = faulty_server();
@@ -681,3 +667,72 @@ async fn a_batch_through_every_fault_leaves_no_browser_or_directory_behind() {
     assert!(left.is_empty(), "browser processes outlived shutdown: {left:?}");
     support::assert_empty_dir(&runtime_dir);
 }
+
+/// Runs every test above once per provider: `chrome::NAME` and `chromiumoxide::NAME`.
+macro_rules! for_each_provider {
+    ($module:ident, $provider:ty) => {
+        mod $module {
+            type P = $provider;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_page_that_never_yields_times_out_and_its_browser_is_replaced() {
+                super::a_page_that_never_yields_times_out_and_its_browser_is_replaced::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dialogs_do_not_block_a_render() {
+                super::dialogs_do_not_block_a_render::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_body_sent_a_byte_a_second_is_taken_as_it_stands_at_the_deadline() {
+                super::a_body_sent_a_byte_a_second_is_taken_as_it_stands_at_the_deadline::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_page_over_the_render_memory_limit_is_stopped() {
+                super::a_page_over_the_render_memory_limit_is_stopped::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_render_reports_the_url_after_redirects() {
+                super::a_render_reports_the_url_after_redirects::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn headless_links_resolve_against_the_final_host() {
+                super::headless_links_resolve_against_the_final_host::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn both_engines_refuse_an_unverified_certificate_unless_told() {
+                super::both_engines_refuse_an_unverified_certificate_unless_told::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_remote_browser_verifies_certificates_as_configured() {
+                super::a_remote_browser_verifies_certificates_as_configured::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn both_engines_classify_dns_and_refused_connections_themselves() {
+                super::both_engines_classify_dns_and_refused_connections_themselves::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_page_that_never_finishes_loading_is_returned_partial() {
+                super::a_page_that_never_finishes_loading_is_returned_partial::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn network_idle_waits_for_requests_started_after_load() {
+                super::network_idle_waits_for_requests_started_after_load::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn both_engines_fail_a_page_served_with_an_error_status() {
+                super::both_engines_fail_a_page_served_with_an_error_status::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn pages_that_navigate_away_are_followed() {
+                super::pages_that_navigate_away_are_followed::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_batch_through_every_fault_leaves_no_browser_or_directory_behind() {
+                super::a_batch_through_every_fault_leaves_no_browser_or_directory_behind::<P>().await
+            }
+        }
+    };
+}
+
+for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
+#[cfg(feature = "chromiumoxide")]
+for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);

@@ -9,12 +9,12 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::backends::chrome::ChromeOptions;
 use riptide::error::{ErrorKind, LastAttempt, RetryError};
 use riptide::{EngineChoice, RiptideConfig};
-use support::chrome_or_skip;
 use support::local_server::{LocalServer, Reply};
 use support::tinyproxy::{self, Tinyproxy};
+use support::{TestedProvider, provider_or_skip};
 
 const PAGE: &str = r#"<!doctype html><title>controls</title><article><h1>Request controls</h1>
 <p>A page long enough to be an article: the request controls of both engines are checked on what
@@ -37,8 +37,8 @@ fn server_on(ip: IpAddr) -> LocalServer {
 }
 
 /// The provider `config` describes, local, with its own runtime directory.
-fn provider(executable: &Path, config: &RiptideConfig) -> ChromeProvider {
-    ChromeProvider::local(ChromeOptions {
+fn provider<P: TestedProvider>(executable: &Path, config: &RiptideConfig) -> P {
+    P::local(ChromeOptions {
         executable: Some(executable.to_path_buf()),
         runtime_dir: Some(tempfile::tempdir().expect("dir").keep()),
         cookies: config.network.request_cookies().expect("cookies"),
@@ -48,16 +48,17 @@ fn provider(executable: &Path, config: &RiptideConfig) -> ChromeProvider {
     .expect("provider")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cookies_reach_their_own_site_and_no_other_in_both_engines() {
-    let Some((plain, _dir)) = chrome_or_skip() else { return };
+async fn cookies_reach_their_own_site_and_no_other_in_both_engines<P: TestedProvider>() {
+    let Some((plain, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
     let executable = plain.executable().expect("local").to_path_buf();
     let mut config = RiptideConfig::default();
     config.network.cookies = vec![
         "session=abc; Domain=127.0.0.1".into(),
         "elsewhere=x; Domain=example.com".into(),
     ];
-    let executor = common::executor_builder(provider(&executable, &config), config)
+    let executor = common::executor_builder(provider::<P>(&executable, &config), config)
         .build()
         .expect("executor");
     for engine in [EngineChoice::Static, EngineChoice::Headless] {
@@ -89,16 +90,17 @@ async fn cookies_reach_their_own_site_and_no_other_in_both_engines() {
     executor.shutdown().await.expect("shutdown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_engines_go_through_the_proxy_with_its_credentials() {
-    let Some((plain, _dir)) = chrome_or_skip() else { return };
+async fn both_engines_go_through_the_proxy_with_its_credentials<P: TestedProvider>() {
+    let Some((plain, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
     let Some(proxy) = Tinyproxy::start_or_skip() else {
         return;
     };
     let executable = plain.executable().expect("local").to_path_buf();
     let mut config = RiptideConfig::default();
     config.network.proxy = Some(proxy.url_with_credentials(tinyproxy::USER, tinyproxy::PASSWORD));
-    let executor = common::executor_builder(provider(&executable, &config), config)
+    let executor = common::executor_builder(provider::<P>(&executable, &config), config)
         .build()
         .expect("executor");
     for engine in [EngineChoice::Static, EngineChoice::Headless] {
@@ -121,9 +123,10 @@ async fn both_engines_go_through_the_proxy_with_its_credentials() {
     executor.shutdown().await.expect("shutdown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_proxy_that_refuses_the_credentials_lets_nothing_through() {
-    let Some((plain, _dir)) = chrome_or_skip() else { return };
+async fn a_proxy_that_refuses_the_credentials_lets_nothing_through<P: TestedProvider>() {
+    let Some((plain, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
     let Some(proxy) = Tinyproxy::start_or_skip() else {
         return;
     };
@@ -131,7 +134,7 @@ async fn a_proxy_that_refuses_the_credentials_lets_nothing_through() {
     let mut config = RiptideConfig::default();
     config.network.proxy = Some(proxy.url_with_credentials(tinyproxy::USER, "wrong"));
     config.optimizations.adaptive_timeout.request_timeout_secs = Some(10.0);
-    let executor = common::executor_builder(provider(&executable, &config), config)
+    let executor = common::executor_builder(provider::<P>(&executable, &config), config)
         .build()
         .expect("executor");
     for engine in [EngineChoice::Static, EngineChoice::Headless] {
@@ -148,13 +151,14 @@ async fn a_proxy_that_refuses_the_credentials_lets_nothing_through() {
     executor.shutdown().await.expect("shutdown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_request_timeout_bounds_every_attempt_of_a_page() {
-    let Some((plain, _dir)) = chrome_or_skip() else { return };
+async fn the_request_timeout_bounds_every_attempt_of_a_page<P: TestedProvider>() {
+    let Some((plain, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
     let executable = plain.executable().expect("local").to_path_buf();
     let config = RiptideConfig::default();
     // The learned timeout would be 30 s with three retries; the page gets 2 s in all.
-    let executor = common::executor_builder(provider(&executable, &config), config)
+    let executor = common::executor_builder(provider::<P>(&executable, &config), config)
         .request_timeout(std::time::Duration::from_secs(2))
         .build()
         .expect("executor");
@@ -180,4 +184,61 @@ async fn the_request_timeout_bounds_every_attempt_of_a_page() {
         .expect("partial");
     assert!(page.partial, "taken at the request's deadline");
     executor.shutdown().await.expect("shutdown");
+}
+
+/// Runs every browser test above once per provider: `chrome::NAME` and `chromiumoxide::NAME`.
+macro_rules! for_each_provider {
+    ($module:ident, $provider:ty) => {
+        mod $module {
+            type P = $provider;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cookies_reach_their_own_site_and_no_other_in_both_engines() {
+                super::cookies_reach_their_own_site_and_no_other_in_both_engines::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_request_timeout_bounds_every_attempt_of_a_page() {
+                super::the_request_timeout_bounds_every_attempt_of_a_page::<P>().await
+            }
+        }
+    };
+}
+
+for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
+#[cfg(feature = "chromiumoxide")]
+for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);
+
+/// A proxy's credentials are answered by the chrome provider alone (chromiumoxide answers
+/// every challenge itself); the chromiumoxide provider refuses them with an error that says so.
+mod proxy_credentials {
+    use riptide::backends::chrome::ChromeProvider;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn both_engines_go_through_the_proxy_with_its_credentials() {
+        super::both_engines_go_through_the_proxy_with_its_credentials::<ChromeProvider>().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_proxy_that_refuses_the_credentials_lets_nothing_through() {
+        super::a_proxy_that_refuses_the_credentials_lets_nothing_through::<ChromeProvider>().await
+    }
+
+    #[cfg(feature = "chromiumoxide")]
+    #[test]
+    fn chromiumoxide_refuses_a_proxy_with_credentials_clearly() {
+        use riptide::backends::chromiumoxide::ChromiumoxideProvider;
+        let Some((_, dir)) = super::provider_or_skip::<ChromiumoxideProvider>() else {
+            return;
+        };
+        let mut config = riptide::RiptideConfig::default();
+        config.network.proxy = Some("http://user:secret@127.0.0.1:3128".into());
+        let options = super::ChromeOptions {
+            runtime_dir: Some(dir),
+            proxy: config.network.proxy_server().expect("a proxy URL"),
+            ..Default::default()
+        };
+        let err = ChromiumoxideProvider::local(options).expect_err("refused");
+        assert_eq!(err.code(), "config.invalid", "{err}");
+        assert!(err.to_string().contains("chrome provider"), "{err}");
+        assert!(!err.to_string().contains("secret"), "no password in messages: {err}");
+    }
 }

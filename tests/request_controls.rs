@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use riptide::ResourceKind;
-use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
-use riptide::traits::{BrowserProvider, PageRequest};
-use support::chrome_or_skip;
+use riptide::backends::chrome::ChromeOptions;
+use riptide::traits::PageRequest;
 use support::local_server::{LocalServer, Reply};
+use support::{TestedProvider, provider_or_skip};
 
 const PAGE: &str = r#"<!doctype html><title>assets</title><link rel="stylesheet" href="/style.css">
 <p>text</p><img src="/pic.png"><img src="/pic.png?size=2"><script src="/ads/track.js"></script>"#;
@@ -58,8 +58,8 @@ fn server(served: Arc<Served>) -> LocalServer {
     .expect("local server")
 }
 
-fn provider(executable: PathBuf, kinds: Vec<ResourceKind>, urls: Vec<String>) -> ChromeProvider {
-    ChromeProvider::local(ChromeOptions {
+fn provider<P: TestedProvider>(executable: PathBuf, kinds: Vec<ResourceKind>, urls: Vec<String>) -> P {
+    P::local(ChromeOptions {
         executable: Some(executable),
         runtime_dir: Some(tempfile::tempdir().expect("dir").keep()),
         block_resources: kinds,
@@ -70,7 +70,7 @@ fn provider(executable: PathBuf, kinds: Vec<ResourceKind>, urls: Vec<String>) ->
 }
 
 /// Renders the page once on a fresh browser of `provider`; what the server served for it.
-fn render(provider: &ChromeProvider) -> (usize, usize, usize) {
+fn render<P: TestedProvider>(provider: &P) -> (usize, usize, usize) {
     let served = Arc::new(Served::default());
     let server = server(served.clone());
     let browser = provider.launch().expect("launch");
@@ -83,22 +83,21 @@ fn render(provider: &ChromeProvider) -> (usize, usize, usize) {
     (n(&served.pictures), n(&served.styles), n(&served.ads))
 }
 
-#[test]
-fn blocked_kinds_and_patterns_are_never_requested() {
-    let Some((plain, _dir)) = chrome_or_skip() else {
+fn blocked_kinds_and_patterns_are_never_requested<P: TestedProvider>() {
+    let Some((plain, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let executable = plain.executable().expect("local").to_path_buf();
     assert_eq!(render(&plain), (2, 1, 1), "without blocking, everything loads");
 
-    let images = provider(executable.clone(), vec![ResourceKind::Image], Vec::new());
+    let images = provider::<P>(executable.clone(), vec![ResourceKind::Image], Vec::new());
     assert_eq!(
         render(&images),
         (0, 1, 1),
         "pictures, with and without a query string, blocked"
     );
 
-    let styles_and_ads = provider(executable, vec![ResourceKind::Stylesheet], vec!["*/ads/*".to_string()]);
+    let styles_and_ads = provider::<P>(executable, vec![ResourceKind::Stylesheet], vec!["*/ads/*".to_string()]);
     assert_eq!(
         render(&styles_and_ads),
         (2, 0, 0),
@@ -106,16 +105,15 @@ fn blocked_kinds_and_patterns_are_never_requested() {
     );
 }
 
-#[test]
-fn the_user_agent_and_extra_headers_reach_the_server_on_every_request() {
-    let Some((plain, _dir)) = chrome_or_skip() else {
+fn the_user_agent_and_extra_headers_reach_the_server_on_every_request<P: TestedProvider>() {
+    let Some((plain, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let executable = plain.executable().expect("local").to_path_buf();
     for stealth in [false, true] {
         let served = Arc::new(Served::default());
         let server = server(served);
-        let provider = ChromeProvider::local(ChromeOptions {
+        let provider = P::local(ChromeOptions {
             executable: Some(executable.clone()),
             runtime_dir: Some(tempfile::tempdir().expect("dir").keep()),
             user_agent: Some("riptide-test/1.0".into()),
@@ -158,7 +156,7 @@ fn the_user_agent_and_extra_headers_reach_the_server_on_every_request() {
     assert_eq!(page.header("x-riptide-test"), None);
 }
 
-fn render_with(provider: &ChromeProvider, server: &LocalServer) {
+fn render_with<P: TestedProvider>(provider: &P, server: &LocalServer) {
     let browser = provider.launch().expect("launch");
     provider
         .fetch(&browser, &PageRequest::new(server.url("/")))
@@ -168,9 +166,8 @@ fn render_with(provider: &ChromeProvider, server: &LocalServer) {
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
-#[test]
-fn a_screenshot_is_taken_only_when_asked_for() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+fn a_screenshot_is_taken_only_when_asked_for<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = server(Arc::new(Served::default()));
@@ -191,3 +188,29 @@ fn a_screenshot_is_taken_only_when_asked_for() {
     );
     assert_eq!(shot.html, plain.html, "the screenshot does not change the page");
 }
+
+/// Runs every browser test above once per provider: `chrome::NAME` and `chromiumoxide::NAME`.
+macro_rules! for_each_provider {
+    ($module:ident, $provider:ty) => {
+        mod $module {
+            type P = $provider;
+
+            #[test]
+            fn blocked_kinds_and_patterns_are_never_requested() {
+                super::blocked_kinds_and_patterns_are_never_requested::<P>()
+            }
+            #[test]
+            fn the_user_agent_and_extra_headers_reach_the_server_on_every_request() {
+                super::the_user_agent_and_extra_headers_reach_the_server_on_every_request::<P>()
+            }
+            #[test]
+            fn a_screenshot_is_taken_only_when_asked_for() {
+                super::a_screenshot_is_taken_only_when_asked_for::<P>()
+            }
+        }
+    };
+}
+
+for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
+#[cfg(feature = "chromiumoxide")]
+for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);

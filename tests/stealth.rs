@@ -7,11 +7,11 @@ mod support;
 
 use std::path::PathBuf;
 
-use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
-use riptide::traits::{BrowserProvider, PageRequest};
+use riptide::backends::chrome::ChromeOptions;
+use riptide::traits::PageRequest;
 use serde_json::Value;
-use support::chrome_or_skip;
 use support::local_server::{LocalServer, Reply};
+use support::{TestedProvider, provider_or_skip};
 
 /// What the detectors read, reported as JSON in `<pre id="signals" data-done>`.
 const SIGNALS_PAGE: &str = r#"<!doctype html><html><head><title>signals</title></head><body><pre id="signals"></pre>
@@ -58,8 +58,8 @@ fn server() -> LocalServer {
 }
 
 /// A stealth provider on the Chromium `chrome_or_skip` found.
-fn stealth_provider(plain: &ChromeProvider, runtime_dir: PathBuf) -> ChromeProvider {
-    ChromeProvider::local(ChromeOptions {
+fn stealth_provider<P: TestedProvider>(plain: &P, runtime_dir: PathBuf) -> P {
+    P::local(ChromeOptions {
         executable: plain.executable().map(PathBuf::from),
         runtime_dir: Some(runtime_dir),
         stealth: true,
@@ -69,7 +69,7 @@ fn stealth_provider(plain: &ChromeProvider, runtime_dir: PathBuf) -> ChromeProvi
 }
 
 /// Renders the signals page at each of `paths` on one browser of `provider`.
-fn signals(provider: &ChromeProvider, server: &LocalServer, paths: &[&str]) -> Vec<Value> {
+fn signals<P: TestedProvider>(provider: &P, server: &LocalServer, paths: &[&str]) -> Vec<Value> {
     let browser = provider.launch().expect("launch");
     let found = paths
         .iter()
@@ -92,9 +92,8 @@ fn text(v: &Value, key: &str) -> String {
 
 /// The page can tell a plain headless browser: without this, the stealth test below could pass
 /// on a page that detects nothing.
-#[test]
-fn the_signals_page_unmasks_plain_headless() {
-    let Some((provider, _dir)) = chrome_or_skip() else {
+fn the_signals_page_unmasks_plain_headless<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let server = server();
@@ -106,9 +105,8 @@ fn the_signals_page_unmasks_plain_headless() {
     assert_eq!(plain["screen"][0], 800, "{plain}");
 }
 
-#[test]
-fn stealth_hides_each_signal_the_same_way_on_every_page() {
-    let Some((plain, dir)) = chrome_or_skip() else {
+fn stealth_hides_each_signal_the_same_way_on_every_page<P: TestedProvider>() {
+    let Some((plain, dir)) = provider_or_skip::<P>() else {
         return;
     };
     let provider = stealth_provider(&plain, dir);
@@ -167,22 +165,19 @@ fn stealth_hides_each_signal_the_same_way_on_every_page() {
 
 /// A remote browser started with `--enable-automation` (riptide cannot choose its flags): the
 /// stealth provider still hides `navigator.webdriver` (by script) and the rest (by DevTools).
-#[test]
-fn a_remote_browser_started_for_automation_is_disguised_too() {
-    let Some((local, _dir)) = chrome_or_skip() else {
+fn a_remote_browser_started_for_automation_is_disguised_too<P: TestedProvider>() {
+    let Some((local, _dir)) = provider_or_skip::<P>() else {
         return;
     };
     let executable = local.executable().expect("local").to_path_buf();
     let remote = support::RemoteChromium::start_with(&executable, &["--enable-automation"]);
     let server = server();
 
-    let plain = ChromeProvider::remote(vec![remote.ws_url.clone()]).expect("remote");
+    let plain = P::remote(vec![remote.ws_url.clone()]).expect("remote");
     let before = &signals(&plain, &server, &["/signals"])[0];
     assert_eq!(before["webdriver"], Value::Bool(true), "{before}");
 
-    let provider = ChromeProvider::remote(vec![remote.ws_url.clone()])
-        .expect("remote")
-        .stealth(true);
+    let provider = P::remote(vec![remote.ws_url.clone()]).expect("remote").stealth(true);
     let s = &signals(&provider, &server, &["/signals"])[0];
     assert!(s.get("error").is_none(), "the checks threw: {s}");
     assert_eq!(s["webdriver"], Value::Bool(false), "{s}");
@@ -190,3 +185,29 @@ fn a_remote_browser_started_for_automation_is_disguised_too() {
     assert!(!text(s, "userAgent").contains("Headless"), "{s}");
     assert_eq!(s["screen"][0], 1920, "{s}");
 }
+
+/// Runs every browser test above once per provider: `chrome::NAME` and `chromiumoxide::NAME`.
+macro_rules! for_each_provider {
+    ($module:ident, $provider:ty) => {
+        mod $module {
+            type P = $provider;
+
+            #[test]
+            fn the_signals_page_unmasks_plain_headless() {
+                super::the_signals_page_unmasks_plain_headless::<P>()
+            }
+            #[test]
+            fn stealth_hides_each_signal_the_same_way_on_every_page() {
+                super::stealth_hides_each_signal_the_same_way_on_every_page::<P>()
+            }
+            #[test]
+            fn a_remote_browser_started_for_automation_is_disguised_too() {
+                super::a_remote_browser_started_for_automation_is_disguised_too::<P>()
+            }
+        }
+    };
+}
+
+for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
+#[cfg(feature = "chromiumoxide")]
+for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);

@@ -27,70 +27,43 @@
 mod blocking;
 mod browser;
 mod context;
-mod flags;
-mod launcher;
-mod options;
-mod process_tree;
 mod proxy_auth;
 mod render;
 mod stealth;
 mod tab;
 
+use crate::backends::chromium::local::LocalChromium;
+pub use crate::backends::chromium::options::{ChromeOptions, DEFAULT_RENDER_MEMORY_LIMIT};
+use crate::backends::chromium::{net_error, process_tree};
 pub use browser::ChromeBrowser;
 use context::BrowsingContext;
-pub use options::ChromeOptions;
 use render::{RenderFailure, Watched, load};
 use tab::TabSetup;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use headless_chrome::Browser;
 
-use crate::error::{BoxError, BrowserError, Error, ErrorKind, FetchError, Result};
+use crate::error::{BoxError, BrowserError, Error, FetchError, Result};
 use crate::network::RequestCookie;
 use crate::policies::AddressPolicy;
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
 
-/// Where Chromium is looked for when no path is configured, best first: Debian's real binary
-/// (not the `/usr/bin/chromium` wrapper script, which costs a shell start), then the usual names.
-const DEFAULT_EXECUTABLES: &[&str] = &[
-    "/usr/lib/chromium/chromium",
-    "/usr/bin/chromium",
-    "/usr/bin/chromium-browser",
-    "/usr/bin/google-chrome",
-    "/usr/bin/google-chrome-stable",
-];
-
 /// How long a browser may sit idle before Chromium's connection to the crate is dropped: far
 /// beyond any pool idle timeout, so the pool (not the crate) decides when browsers go.
 const IDLE_BROWSER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// How long a stopping browser gets after SIGTERM before SIGKILL.
-const TERMINATE_GRACE: Duration = Duration::from_secs(3);
 
 /// How long a page that missed its deadline gets to answer `stop_loading` before its browser
 /// is given up: a navigation waiting for headers answers at once, a renderer stuck in a script
 /// or a dialog never does.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// The default render memory limit: far above what real pages use (100-400 MB a browser),
-/// far below what a runaway page takes a machine to.
-pub const DEFAULT_RENDER_MEMORY_LIMIT: u64 = 1 << 30;
-
 enum Mode {
-    Local {
-        executable: PathBuf,
-        runtime_dir: PathBuf,
-        extra_args: Vec<String>,
-        sandbox: bool,
-    },
-    Remote {
-        endpoints: Vec<String>,
-        next: AtomicUsize,
-    },
+    Local(LocalChromium),
+    Remote { endpoints: Vec<String>, next: AtomicUsize },
 }
 
 /// Launches local Chromium processes, or connects to running ones.
@@ -104,14 +77,10 @@ pub struct ChromeProvider {
 impl std::fmt::Debug for ChromeProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.mode {
-            Mode::Local {
-                executable,
-                runtime_dir,
-                ..
-            } => f
+            Mode::Local(local) => f
                 .debug_struct("ChromeProvider")
-                .field("executable", executable)
-                .field("runtime_dir", runtime_dir)
+                .field("executable", &local.executable)
+                .field("runtime_dir", &local.runtime_dir)
                 .finish_non_exhaustive(),
             Mode::Remote { endpoints, .. } => f.debug_struct("ChromeProvider").field("endpoints", endpoints).finish(),
         }
@@ -124,42 +93,14 @@ impl ChromeProvider {
     /// Fails with [`BrowserError::NotFound`] when no binary is found, naming what was tried and
     /// how to install one. Sweeps directories left by riptide processes that no longer run.
     pub fn local(options: ChromeOptions) -> Result<Self> {
-        let executable = find_executable(options.executable.as_deref())?;
-        let runtime_dir = match options.runtime_dir {
-            Some(dir) => {
-                crate::private_dir::ensure_private_dir(&dir, "create the browser runtime directory")?;
-                dir
-            }
-            None => default_runtime_dir()?,
-        };
-        sweep_leftovers(&runtime_dir);
-        // Chromium refuses its sandbox as root; elsewhere keep it.
-        let sandbox = !running_as_root();
-        let mut extra_args = options.extra_args;
-        if let Some(proxy) = &options.proxy {
-            // Chromium sends loopback requests around any proxy unless told not to; riptide's
-            // static engine does not, and both engines must treat a URL alike.
-            extra_args.push(format!("--proxy-server={}", proxy.server()));
-            extra_args.push("--proxy-bypass-list=<-loopback>".into());
-        }
-        if let Some(limit) = options.render_memory_limit {
-            // V8 fails an allocation past its heap limit (the page's script stops); memory
-            // outside the heap (array buffers, the DOM) is left to the watchdog in `fetch`.
-            extra_args.push(format!("--js-flags=--max-old-space-size={}", (limit / 2) >> 20));
-        }
         Ok(Self {
-            mode: Mode::Local {
-                executable,
-                runtime_dir,
-                extra_args,
-                sandbox,
-            },
+            mode: Mode::Local(LocalChromium::new(&options)?),
             render_memory_limit: options.render_memory_limit,
             setup: Arc::new(TabSetup {
                 accept_invalid_certs: options.accept_invalid_certs,
                 stealth: options.stealth,
                 addresses: options.address_policy,
-                blocked: blocking::patterns(&options.block_resources, &options.block_urls),
+                blocked: crate::backends::chromium::blocking::patterns(&options.block_resources, &options.block_urls),
                 user_agent: options.user_agent,
                 headers: options.headers,
                 cookies: options.cookies,
@@ -173,46 +114,19 @@ impl ChromeProvider {
     /// (`~` expands) and `render_memory_limit_mb`; both verify TLS certificates unless
     /// `[network] accept_invalid_certs` is set.
     pub fn from_config(config: &crate::config::RiptideConfig) -> Result<Self> {
-        let pool = &config.optimizations.browser_pool;
-        let accept_invalid_certs = config.network.accept_invalid_certs;
-        let address_policy = AddressPolicy::from_config(&config.network);
-        let cookies = config.network.request_cookies()?;
-        let proxy = config.network.proxy_server()?;
-        if !pool.remote_endpoints.is_empty() {
-            if let Some(proxy) = proxy {
-                return Err(crate::Error::config(
-                    "network.proxy",
-                    "the configuration",
-                    format!(
-                        "a remote browser's proxy is set where it is started (`--proxy-server={}`), not here; \
-                         remove network.proxy or the remote endpoints",
-                        proxy.server()
-                    ),
-                ));
-            }
-            return Ok(Self::remote(pool.remote_endpoints.clone())?
-                .accept_invalid_certs(accept_invalid_certs)
-                .address_policy(address_policy)
-                .stealth(pool.stealth)
-                .block(&pool.block_resources, &pool.block_urls)
-                .request_headers(config.network.user_agent.clone(), headers_of(&config.network))
-                .cookies(cookies));
+        let options = ChromeOptions::from_config(config)?;
+        let endpoints = &config.optimizations.browser_pool.remote_endpoints;
+        if endpoints.is_empty() {
+            return Self::local(options);
         }
-        Self::local(ChromeOptions {
-            executable: pool.chrome_path.as_deref().map(crate::config::expand_tilde),
-            accept_invalid_certs,
-            address_policy,
-            render_memory_limit: (pool.render_memory_limit_mb > 0)
-                .then_some(pool.render_memory_limit_mb.saturating_mul(1 << 20)),
-            stealth: pool.stealth,
-            block_resources: pool.block_resources.clone(),
-            block_urls: pool.block_urls.clone(),
-            user_agent: config.network.user_agent.clone(),
-            headers: headers_of(&config.network),
-            cookies,
-            proxy,
-            ..ChromeOptions::default()
-        })
+        options.refuse_proxy_for_remote()?;
+        Ok(Self::remote(endpoints.clone())?
+            .accept_invalid_certs(options.accept_invalid_certs)
+            .address_policy(options.address_policy)
+            .stealth(options.stealth)
+            .block(&options.block_resources, &options.block_urls)
+            .request_headers(options.user_agent, options.headers)
+            .cookies(options.cookies))
     }
 
     /// Sets whether pages with a TLS certificate that does not verify load (see
@@ -234,7 +148,7 @@ impl ChromeProvider {
     /// Sets the subresources browsers do not load (see [`ChromeOptions::block_resources`] and
     /// [`ChromeOptions::block_urls`]).
     pub fn block(mut self, kinds: &[ResourceKind], urls: &[String]) -> Self {
-        Arc::make_mut(&mut self.setup).blocked = blocking::patterns(kinds, urls);
+        Arc::make_mut(&mut self.setup).blocked = crate::backends::chromium::blocking::patterns(kinds, urls);
         self
     }
 
@@ -290,7 +204,7 @@ impl ChromeProvider {
     /// The Chromium binary in use (local mode).
     pub fn executable(&self) -> Option<&Path> {
         match &self.mode {
-            Mode::Local { executable, .. } => Some(executable),
+            Mode::Local(local) => Some(&local.executable),
             Mode::Remote { .. } => None,
         }
     }
@@ -298,40 +212,13 @@ impl ChromeProvider {
     /// The directory per-browser directories are created in (local mode).
     pub fn runtime_dir(&self) -> Option<&Path> {
         match &self.mode {
-            Mode::Local { runtime_dir, .. } => Some(runtime_dir),
+            Mode::Local(local) => Some(&local.runtime_dir),
             Mode::Remote { .. } => None,
         }
     }
 
-    fn launch_local(
-        &self,
-        executable: &Path,
-        runtime_dir: &Path,
-        extra_args: &[String],
-        sandbox: bool,
-    ) -> Result<ChromeBrowser> {
-        // Unique even across providers sharing a runtime directory: two browsers on one profile
-        // directory do not start (the second hands off to the first and exits).
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("b-{}-", std::process::id()))
-            .tempdir_in(runtime_dir)
-            .map_err(|e| Error::io("create a browser directory in", runtime_dir, e))?
-            .keep();
-        let (profile, tmp) = (dir.join("profile"), dir.join("tmp"));
-        for d in [&profile, &tmp] {
-            std::fs::create_dir_all(d).map_err(|e| Error::io("create a browser directory", d, e))?;
-        }
-        let args = flags::launch_args(self.setup.stealth, &profile, sandbox, extra_args);
-        let fail = |source: BoxError| -> Error {
-            let _ = std::fs::remove_dir_all(&dir);
-            BrowserError::Launch {
-                executable: executable.to_path_buf(),
-                source,
-            }
-            .into()
-        };
-        let mut started = launcher::start(executable, &args, &[("TMPDIR", &tmp)]).map_err(fail)?;
-        let pid = started.child.id();
+    fn launch_local(&self, local: &LocalChromium) -> Result<ChromeBrowser> {
+        let started = local.start(self.setup.stealth)?;
         let connected = Browser::connect_with_timeout(started.ws_url.clone(), IDLE_BROWSER_TIMEOUT)
             .map_err(BoxError::from)
             .and_then(|browser| {
@@ -342,17 +229,16 @@ impl ChromeProvider {
         let (browser, tab, refusals) = match connected {
             Ok(connected) => connected,
             Err(e) => {
-                process_tree::terminate(pid, TERMINATE_GRACE);
-                let _ = started.child.wait();
-                return Err(fail(e));
+                started.discard();
+                return Err(local.launch_failed(e));
             }
         };
         Ok(ChromeBrowser {
             browser: Some(browser),
             current: BrowsingContext::first(tab, refusals),
-            pid: Some(pid),
+            pid: Some(started.pid),
             child: Some(started.child),
-            dir: Some(dir),
+            dir: Some(started.dir),
             endpoint: None,
             navigation: Mutex::new(()),
             abandoned: AtomicBool::new(false),
@@ -398,12 +284,7 @@ impl BrowserProvider for ChromeProvider {
 
     fn launch(&self) -> Result<ChromeBrowser> {
         match &self.mode {
-            Mode::Local {
-                executable,
-                runtime_dir,
-                extra_args,
-                sandbox,
-            } => self.launch_local(executable, runtime_dir, extra_args, *sandbox),
+            Mode::Local(local) => self.launch_local(local),
             Mode::Remote { endpoints, next } => self.connect(endpoints, next),
         }
     }
@@ -532,8 +413,8 @@ impl BrowserProvider for ChromeProvider {
             Err(RenderFailure::Protocol(source)) if !browser.alive() => Err(BrowserError::Dead { source }.into()),
             Err(RenderFailure::Protocol(source)) => Err(BrowserError::Protocol { source }.into()),
             Err(RenderFailure::Navigation(code)) => Err(FetchError::Network {
-                class: render::net_error_class(&code),
-                source: Box::new(render::NetError(code)),
+                class: net_error::net_error_class(&code),
+                source: Box::new(net_error::NetError(code)),
             }
             .into()),
             Err(RenderFailure::Script(reason)) => Err(FetchError::Script { reason }.into()),
@@ -551,86 +432,5 @@ impl BrowserProvider for ChromeProvider {
 
     fn close(&self, browser: ChromeBrowser) {
         drop(browser);
-    }
-}
-
-/// `[network] headers` as pairs.
-fn headers_of(network: &crate::config::NetworkConfig) -> Vec<(String, String)> {
-    network.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {
-    let from_env = std::env::var_os("RIPTIDE_CHROME_PATH").map(PathBuf::from);
-    // An explicitly named browser that is missing is an error, not a reason to pick another.
-    if let Some(named) = explicit.map(Path::to_path_buf).or(from_env) {
-        return if named.is_file() {
-            Ok(named)
-        } else {
-            Err(BrowserError::NotFound { tried: vec![named] }.into())
-        };
-    }
-    let mut tried = Vec::new();
-    for candidate in DEFAULT_EXECUTABLES {
-        let path = PathBuf::from(candidate);
-        if path.is_file() {
-            return Ok(path);
-        }
-        tried.push(path);
-    }
-    Err(BrowserError::NotFound { tried }.into())
-}
-
-/// `$TMPDIR/riptide-chrome-<uid>`: per user, so users sharing `/tmp` do not collide. Anyone can
-/// create that path first (in `/tmp`, to keep riptide's browsers from starting); then a fresh
-/// private directory is used instead, with a warning.
-fn default_runtime_dir() -> Result<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
-    let shared = std::env::temp_dir().join(format!("riptide-chrome-{uid}"));
-    match crate::private_dir::ensure_private_dir(&shared, "create the browser runtime directory") {
-        Ok(()) => Ok(shared),
-        Err(e) if matches!(e.kind(), ErrorKind::UnsafeDirectory { .. }) => {
-            let fresh = tempfile::Builder::new()
-                .prefix("riptide-chrome-")
-                .tempdir()
-                .map_err(|io| {
-                    Error::io(
-                        "create a private browser runtime directory in",
-                        std::env::temp_dir(),
-                        io,
-                    )
-                })?
-                .keep();
-            tracing::warn!(error = %e, dir = %fresh.display(), "using a fresh private directory for the browsers instead");
-            Ok(fresh)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn running_as_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// Removes per-browser directories whose riptide process is gone (a crash, or kill -9).
-fn sweep_leftovers(runtime_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(runtime_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(owner) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("b-"))
-            .and_then(|n| n.split('-').next())
-        else {
-            continue;
-        };
-        let Ok(owner) = owner.parse::<u32>() else { continue };
-        if owner != std::process::id() && process_tree::state(owner).is_none() {
-            tracing::info!(dir = %entry.path().display(), "removing a browser directory left by an exited process");
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
     }
 }

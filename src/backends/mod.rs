@@ -1,9 +1,15 @@
 //! Backends for the contracts in [`crate::traits`], one file each, each behind its feature.
 //!
-//! Backends depend on the traits, never on each other.
+//! Backends depend on the traits, never on each other. The two Chromium providers share
+//! `chromium/`: what a local Chromium is (its command line, process tree and directories) and
+//! the script a render runs in its page, whichever DevTools client drives it.
 
 #[cfg(feature = "chrome")]
 pub mod chrome;
+#[cfg(any(feature = "chrome", feature = "chromiumoxide"))]
+mod chromium;
+#[cfg(feature = "chromiumoxide")]
+pub mod chromiumoxide;
 pub mod memory;
 pub mod no_browser;
 #[cfg(feature = "redb")]

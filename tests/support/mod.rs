@@ -14,11 +14,116 @@ use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
 use riptide::error::{BrowserError, ErrorKind};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 
+/// A browser provider the pool's Chromium tests run against: each test runs once for every
+/// provider built (`chrome`, and `chromiumoxide` with that feature).
+pub trait TestedProvider: BrowserProvider<Browser: TestedBrowser> + Sized + std::fmt::Debug {
+    fn local(options: ChromeOptions) -> riptide::Result<Self>;
+    fn remote(endpoints: Vec<String>) -> riptide::Result<Self>;
+    fn executable(&self) -> Option<&Path>;
+    fn accept_invalid_certs(self, accept: bool) -> Self;
+    fn stealth(self, stealth: bool) -> Self;
+    fn is_stealth(&self) -> bool;
+}
+
+/// What the tests read of one browser.
+pub trait TestedBrowser {
+    fn pid(&self) -> Option<u32>;
+    fn dir(&self) -> Option<&Path>;
+    fn endpoint(&self) -> Option<&str>;
+    fn process_tree(&self) -> Vec<u32>;
+}
+
+impl TestedProvider for ChromeProvider {
+    fn local(options: ChromeOptions) -> riptide::Result<Self> {
+        ChromeProvider::local(options)
+    }
+    fn remote(endpoints: Vec<String>) -> riptide::Result<Self> {
+        ChromeProvider::remote(endpoints)
+    }
+    fn executable(&self) -> Option<&Path> {
+        ChromeProvider::executable(self)
+    }
+    fn accept_invalid_certs(self, accept: bool) -> Self {
+        ChromeProvider::accept_invalid_certs(self, accept)
+    }
+    fn stealth(self, stealth: bool) -> Self {
+        ChromeProvider::stealth(self, stealth)
+    }
+    fn is_stealth(&self) -> bool {
+        ChromeProvider::is_stealth(self)
+    }
+}
+
+impl TestedBrowser for ChromeBrowser {
+    fn pid(&self) -> Option<u32> {
+        ChromeBrowser::pid(self)
+    }
+    fn dir(&self) -> Option<&Path> {
+        ChromeBrowser::dir(self)
+    }
+    fn endpoint(&self) -> Option<&str> {
+        ChromeBrowser::endpoint(self)
+    }
+    fn process_tree(&self) -> Vec<u32> {
+        ChromeBrowser::process_tree(self)
+    }
+}
+
+#[cfg(feature = "chromiumoxide")]
+mod chromiumoxide_provider {
+    use std::path::Path;
+
+    use riptide::backends::chromiumoxide::{ChromiumoxideBrowser, ChromiumoxideProvider};
+
+    use super::{ChromeOptions, TestedBrowser, TestedProvider};
+
+    impl TestedProvider for ChromiumoxideProvider {
+        fn local(options: ChromeOptions) -> riptide::Result<Self> {
+            ChromiumoxideProvider::local(options)
+        }
+        fn remote(endpoints: Vec<String>) -> riptide::Result<Self> {
+            ChromiumoxideProvider::remote(endpoints)
+        }
+        fn executable(&self) -> Option<&Path> {
+            ChromiumoxideProvider::executable(self)
+        }
+        fn accept_invalid_certs(self, accept: bool) -> Self {
+            ChromiumoxideProvider::accept_invalid_certs(self, accept)
+        }
+        fn stealth(self, stealth: bool) -> Self {
+            ChromiumoxideProvider::stealth(self, stealth)
+        }
+        fn is_stealth(&self) -> bool {
+            ChromiumoxideProvider::is_stealth(self)
+        }
+    }
+
+    impl TestedBrowser for ChromiumoxideBrowser {
+        fn pid(&self) -> Option<u32> {
+            ChromiumoxideBrowser::pid(self)
+        }
+        fn dir(&self) -> Option<&Path> {
+            ChromiumoxideBrowser::dir(self)
+        }
+        fn endpoint(&self) -> Option<&str> {
+            ChromiumoxideBrowser::endpoint(self)
+        }
+        fn process_tree(&self) -> Vec<u32> {
+            ChromiumoxideBrowser::process_tree(self)
+        }
+    }
+}
+
 /// A local Chromium provider with its own runtime directory, or `None` (skip) when Chromium is
 /// missing outside CI. In CI a missing Chromium fails the test.
 pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
+    provider_or_skip()
+}
+
+/// [`chrome_or_skip`] for any tested provider.
+pub fn provider_or_skip<P: TestedProvider>() -> Option<(P, PathBuf)> {
     let dir = tempfile::tempdir().expect("temp dir").keep();
-    match ChromeProvider::local(ChromeOptions {
+    match P::local(ChromeOptions {
         runtime_dir: Some(dir.clone()),
         ..Default::default()
     }) {
@@ -196,9 +301,9 @@ impl<P: BrowserProvider> BrowserProvider for Recording<P> {
     }
 }
 
-impl std::ops::Deref for Recording<ChromeProvider> {
-    type Target = ChromeProvider;
-    fn deref(&self) -> &ChromeProvider {
+impl<P> std::ops::Deref for Recording<P> {
+    type Target = P;
+    fn deref(&self) -> &P {
         &self.inner
     }
 }
@@ -269,7 +374,7 @@ pub fn pid_stopped(pid: u32) -> bool {
 /// Every browser's process tree and directory, by checking all of them out at once.
 pub async fn browsers_of<P>(pool: &BrowserPool<P>) -> (Vec<u32>, Vec<PathBuf>)
 where
-    P: BrowserProvider<Browser = ChromeBrowser>,
+    P: BrowserProvider<Browser: TestedBrowser>,
 {
     let total = pool.status().total;
     let mut handles = Vec::new();

@@ -1,30 +1,11 @@
-//! The network rules of a tab: subresources it does not load (by kind and by URL pattern), the
-//! extra headers it sends and the cookies it starts with.
-//!
-//! Chromium's `Network.setBlockedURLs` takes URL patterns and costs nothing per request once
-//! set; intercepting each request to look at its type (`Fetch.requestPaused`) would cost a
-//! DevTools round trip per image, which headless_chrome's 100 ms polling makes ruinous. So kinds
-//! are recognized by file extension (with or without a query string): a picture served from a
-//! URL without one (`/avatar?id=3`) still loads. Patterns are set once, when a tab is readied.
+//! The network rules of a tab: subresources it does not load (the patterns of
+//! `chromium/blocking.rs`), the extra headers it sends and the cookies it starts with.
 
 use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::Network;
 
 use crate::error::BoxError;
 use crate::network::RequestCookie;
-use crate::traits::ResourceKind;
-
-/// The URL patterns that block `kinds` (by extension, query strings included) and `urls`.
-pub(super) fn patterns(kinds: &[ResourceKind], urls: &[String]) -> Vec<String> {
-    let mut patterns: Vec<String> = kinds
-        .iter()
-        .flat_map(|kind| kind.extensions())
-        .flat_map(|ext| [format!("*.{ext}"), format!("*.{ext}?*")])
-        .chain(urls.iter().cloned())
-        .collect();
-    patterns.dedup();
-    patterns
-}
 
 /// Tells `tab` not to load anything matching `blocked`, to send `headers` with every request,
 /// and sets `cookies` in its browser context. All need the network domain on; nothing is sent
@@ -84,17 +65,5 @@ fn cookie_param(cookie: &RequestCookie) -> Network::CookieParam {
         source_scheme: None,
         source_port: None,
         partition_key: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds_become_extension_patterns_beside_the_given_ones() {
-        let got = patterns(&[ResourceKind::Stylesheet], &["*://ads.test/*".into()]);
-        assert_eq!(got, ["*.css", "*.css?*", "*://ads.test/*"]);
-        assert!(patterns(&[], &[]).is_empty());
     }
 }

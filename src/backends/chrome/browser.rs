@@ -9,7 +9,8 @@ use std::time::Duration;
 use headless_chrome::{Browser, Tab};
 
 use super::context::Current;
-use super::{TERMINATE_GRACE, process_tree};
+use crate::backends::chromium::local::{self, TERMINATE_GRACE};
+use crate::backends::chromium::process_tree;
 
 /// One browser with its warm tab.
 pub struct ChromeBrowser {
@@ -66,10 +67,7 @@ impl ChromeBrowser {
     }
 
     pub(super) fn alive(&self) -> bool {
-        !self.abandoned.load(Ordering::Acquire)
-            && self
-                .pid
-                .is_none_or(|pid| matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X'))
+        !self.abandoned.load(Ordering::Acquire) && self.pid.is_none_or(local::running)
     }
 
     /// Gives the browser up: a local one is killed at once (which also ends every CDP call

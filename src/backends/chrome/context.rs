@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use headless_chrome::{Browser, Tab};
 
 use super::tab::{Refusals, TabSetup};
+use crate::backends::chromium::isolation::{needs_fresh_context, site_of};
 use crate::error::BoxError;
 use crate::sync::lock;
 use crate::traits::{Isolation, PageRequest};
@@ -46,19 +47,8 @@ impl BrowsingContext {
 
     /// Whether rendering a page of `site` under `isolation` needs a fresh context.
     fn needs_fresh(&self, isolation: Isolation, site: &Option<String>) -> bool {
-        match isolation {
-            Isolation::Shared => false,
-            Isolation::Page => self.visited,
-            Isolation::Site => self.visited && self.site != *site,
-        }
+        needs_fresh_context(isolation, self.visited, &self.site, site)
     }
-}
-
-/// The site of `url`: scheme, host and port. `None` for what has no host (`about:`, `data:`,
-/// `file:`).
-pub(super) fn site_of(url: &str) -> Option<String> {
-    let origin = url::Url::parse(url).ok()?.origin();
-    origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
 /// The tab to render `request` in: the current one, or one in a fresh context when the request's
@@ -108,25 +98,5 @@ pub(super) fn tab_for(
 fn close(tab: &Tab) {
     if let Err(e) = tab.close(false) {
         tracing::debug!(target: "riptide::chrome", "could not close the tab of a browser context: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::site_of;
-
-    #[test]
-    fn a_site_is_scheme_host_and_port() {
-        assert_eq!(
-            site_of("https://Example.com/a?b").as_deref(),
-            Some("https://example.com")
-        );
-        assert_eq!(
-            site_of("http://127.0.0.1:8080/x").as_deref(),
-            Some("http://127.0.0.1:8080")
-        );
-        assert_ne!(site_of("http://localhost:8080/"), site_of("http://127.0.0.1:8080/"));
-        assert_eq!(site_of("about:blank"), None);
-        assert_eq!(site_of("file:///tmp/a.html"), None);
     }
 }

@@ -12,32 +12,10 @@ use headless_chrome::protocol::cdp::Fetch::events::RequestPausedEvent;
 use headless_chrome::protocol::cdp::types::Method;
 use headless_chrome::protocol::cdp::{Fetch, Network, Page, Security};
 
+use crate::backends::chromium::page_script::{LEAVING_MARK, NO_DIALOGS};
 use crate::error::BoxError;
 use crate::network::{ProxyServer, RequestCookie};
 use crate::policies::AddressPolicy;
-
-/// Disables the page dialogs that block a renderer until someone answers them (`alert`,
-/// `confirm`, `prompt`, `print`). Installed in every document before its own scripts run.
-const NO_DIALOGS: &str =
-    "window.alert = () => {}; window.confirm = () => true; window.prompt = () => null; window.print = () => {};";
-
-/// Marks a document that is leaving for another (a script setting `location`, a `<meta
-/// refresh>`, a form posted by script), so a render does not take it as the page: the mark is
-/// set before the new document arrives, and the render waits in that one instead (see
-/// `render::load`). A document already taken (`render::load` marks it) may not leave any more:
-/// it stays in the tab after its render, and a page that navigates by timer would otherwise
-/// replace the next render's page with one of its own. The browser's own navigations (the next
-/// render's `Page.navigate`) cannot be cancelled by a page, so they are not held back. Symbols,
-/// not names: no page script stumbles on them.
-const LEAVING_MARK: &str = r#"(() => {
-    const leaving = () => { try { Object.defineProperty(window, Symbol.for("riptide.leaving"), { value: true }); } catch (_) {} };
-    addEventListener("beforeunload", leaving);
-    if (window.navigation) navigation.addEventListener("navigate", (e) => {
-        if (e.destination.sameDocument) return;
-        if (window[Symbol.for("riptide.taken")] === true && e.cancelable) { e.preventDefault(); return; }
-        leaving();
-    });
-})();"#;
 
 /// Runs `calls` at once, each on a thread of its own, and gives the first error. DevTools calls
 /// in flight together share one wait on headless_chrome's websocket polling (up to ~100 ms a

@@ -7,7 +7,12 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use riptide::{Content, EngineChoice, RiptideConfig, WaitUntil};
+use riptide::backends::redb::RedbModuleCache;
+use riptide::backends::wasmtime::WasmtimeRuntime;
+use riptide::config::BrowserProviderKind;
+use riptide::policies::AdaptiveTimeout;
+use riptide::traits::BrowserProvider;
+use riptide::{Content, EngineChoice, ExecutorBuilder, RiptideConfig, WaitUntil};
 
 use super::extract_args::{BlockArg, EngineArg, ExtractArgs, Format, IsolationArg, WaitArg};
 use super::interrupts::Interrupts;
@@ -110,7 +115,32 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
     config.extraction.markdown |= args.format == Format::Markdown;
     config.extraction.content_html |= args.html;
     config.engine_choice.remember_hosts &= !args.no_host_memory;
-    let mut builder = riptide::default_executor_builder_in(&config, home)?.wait_until(match args.wait_until {
+    match config.optimizations.browser_pool.provider {
+        BrowserProviderKind::Chrome => {
+            let builder = riptide::default_executor_builder_in(&config, home)?;
+            run_local(builder, &args, inputs, engine, &mut *out, quiet).await
+        }
+        #[cfg(feature = "chromiumoxide")]
+        BrowserProviderKind::Chromiumoxide => {
+            let provider = riptide::backends::chromiumoxide::ChromiumoxideProvider::from_config(&config);
+            let builder = riptide::executor_builder_in(&config, home, provider)?;
+            run_local(builder, &args, inputs, engine, &mut *out, quiet).await
+        }
+        #[cfg(not(feature = "chromiumoxide"))]
+        BrowserProviderKind::Chromiumoxide => Err(super::PROVIDER_NOT_BUILT.into()),
+    }
+}
+
+/// Runs the batch on this process's own executor, built from `builder` and the flags.
+async fn run_local<P: BrowserProvider>(
+    builder: ExecutorBuilder<P, WasmtimeRuntime, RedbModuleCache, AdaptiveTimeout>,
+    args: &ExtractArgs,
+    inputs: Vec<String>,
+    engine: EngineChoice,
+    out: &mut dyn Write,
+    quiet: bool,
+) -> CliResult<Outcome> {
+    let mut builder = builder.wait_until(match args.wait_until {
         WaitArg::Load => WaitUntil::Load,
         WaitArg::Domcontentloaded => WaitUntil::DomContentLoaded,
         WaitArg::Networkidle => WaitUntil::NetworkIdle,
@@ -144,7 +174,7 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
             }
             Err(e) => Ok(e.to_record(&url)),
         });
-    let batch = run_batch(Box::pin(records), &mut *out, args.format, total, quiet).await;
+    let batch = run_batch(Box::pin(records), out, args.format, total, quiet).await;
     if let Err(e) = executor.shutdown().await {
         tracing::warn!(error = %e, "could not save everything at shutdown");
     }

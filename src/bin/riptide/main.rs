@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use riptide::config::BrowserProviderKind;
 use riptide::policies::simulate::{Standing, Workload, compare, generate as generate_workload, render_table, standing};
 use riptide::traits::TimeoutPolicy;
 use riptide::{ConfigLoader, Error, RiptideConfig};
@@ -289,8 +290,30 @@ fn print_json(value: &impl serde::Serialize) -> CliResult<Outcome> {
     Ok(Outcome::Done)
 }
 
+/// What `browser_pool.provider = "chromiumoxide"` says in a build without that provider.
+#[cfg(not(feature = "chromiumoxide"))]
+const PROVIDER_NOT_BUILT: &str = "optimizations.browser_pool.provider is \"chromiumoxide\", but this riptide was built \
+     without that provider; rebuild with `--features chromiumoxide`, or set the provider to \"chrome\"";
+
 async fn pool_status(config: &RiptideConfig) -> CliResult<Outcome> {
-    let provider = riptide::backends::chrome::ChromeProvider::from_config(config)?;
+    match config.optimizations.browser_pool.provider {
+        BrowserProviderKind::Chrome => {
+            pool_status_of(config, riptide::backends::chrome::ChromeProvider::from_config(config)?).await
+        }
+        #[cfg(feature = "chromiumoxide")]
+        BrowserProviderKind::Chromiumoxide => {
+            let provider = riptide::backends::chromiumoxide::ChromiumoxideProvider::from_config(config)?;
+            pool_status_of(config, provider).await
+        }
+        #[cfg(not(feature = "chromiumoxide"))]
+        BrowserProviderKind::Chromiumoxide => Err(PROVIDER_NOT_BUILT.into()),
+    }
+}
+
+async fn pool_status_of<P: riptide::traits::BrowserProvider>(
+    config: &RiptideConfig,
+    provider: P,
+) -> CliResult<Outcome> {
     let mut options = riptide::PoolOptions::from_config(&config.optimizations.browser_pool);
     options.background_warmup = false;
     let pool = riptide::BrowserPool::new(provider, options).await?;

@@ -1,14 +1,18 @@
-//! [`ChromeOptions`]: how [`ChromeProvider::local`](super::ChromeProvider::local) starts browsers
-//! and readies their tabs.
+//! [`ChromeOptions`]: how a Chromium provider starts local browsers and readies their tabs,
+//! whichever DevTools client it drives them with.
 
 use std::path::PathBuf;
 
-use super::DEFAULT_RENDER_MEMORY_LIMIT;
 use crate::network::{ProxyServer, RequestCookie};
 use crate::policies::AddressPolicy;
 use crate::traits::ResourceKind;
 
-/// Settings for [`ChromeProvider::local`](super::ChromeProvider::local).
+/// The default render memory limit: far above what real pages use (100-400 MB a browser),
+/// far below what a runaway page takes a machine to.
+pub const DEFAULT_RENDER_MEMORY_LIMIT: u64 = 1 << 30;
+
+/// Settings for a local Chromium provider: `ChromeProvider::local` (feature `chrome`) and
+/// `ChromiumoxideProvider::local` (feature `chromiumoxide`).
 #[derive(Debug, Clone)]
 pub struct ChromeOptions {
     /// The Chromium binary. Default: `RIPTIDE_CHROME_PATH`, then the usual install locations.
@@ -70,6 +74,47 @@ impl Default for ChromeOptions {
             headers: Vec::new(),
             cookies: Vec::new(),
             proxy: None,
+        }
+    }
+}
+
+impl ChromeOptions {
+    /// The options the configuration describes: `[optimizations.browser_pool]` `chrome_path`
+    /// (`~` expands), `render_memory_limit_mb`, `stealth` and the blocking lists, and
+    /// `[network]`'s certificates, address policy, user agent, headers, cookies and proxy.
+    pub fn from_config(config: &crate::config::RiptideConfig) -> crate::Result<Self> {
+        let pool = &config.optimizations.browser_pool;
+        let network = &config.network;
+        Ok(Self {
+            executable: pool.chrome_path.as_deref().map(crate::config::expand_tilde),
+            accept_invalid_certs: network.accept_invalid_certs,
+            address_policy: AddressPolicy::from_config(network),
+            render_memory_limit: (pool.render_memory_limit_mb > 0)
+                .then_some(pool.render_memory_limit_mb.saturating_mul(1 << 20)),
+            stealth: pool.stealth,
+            block_resources: pool.block_resources.clone(),
+            block_urls: pool.block_urls.clone(),
+            user_agent: network.user_agent.clone(),
+            headers: network.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            cookies: network.request_cookies()?,
+            proxy: network.proxy_server()?,
+            ..Self::default()
+        })
+    }
+
+    /// Refuses a proxy for remote browsers: theirs is set where they are started.
+    pub(crate) fn refuse_proxy_for_remote(&self) -> crate::Result<()> {
+        match &self.proxy {
+            Some(proxy) => Err(crate::Error::config(
+                "network.proxy",
+                "the configuration",
+                format!(
+                    "a remote browser's proxy is set where it is started (`--proxy-server={}`), not here; \
+                     remove network.proxy or the remote endpoints",
+                    proxy.server()
+                ),
+            )),
+            None => Ok(()),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 /// The state letter of `/proc/<pid>/stat` (`R`, `S`, `Z`, `T`, ...), `None` if the process is gone.
-pub(super) fn state(pid: u32) -> Option<char> {
+pub(crate) fn state(pid: u32) -> Option<char> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is parenthesized and may contain spaces; fields follow the last ')'.
     stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
@@ -22,7 +22,7 @@ fn parent_of(pid: u32) -> Option<u32> {
 }
 
 /// `root` and all its descendants alive now.
-pub(super) fn members(root: u32) -> Vec<u32> {
+pub(crate) fn members(root: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return vec![root];
     };
@@ -50,7 +50,7 @@ pub(super) fn members(root: u32) -> Vec<u32> {
 
 /// Proportional set size of the tree in bytes (shared pages divided among their users), from
 /// `smaps_rollup`. Members that vanish while reading are skipped.
-pub(super) fn pss_bytes(root: u32) -> Option<u64> {
+pub(crate) fn pss_bytes(root: u32) -> Option<u64> {
     let mut total = 0u64;
     let mut any = false;
     for pid in members(root) {
@@ -81,7 +81,7 @@ fn signal(pid: u32, sig: libc::c_int) {
 /// running after `grace`. Returns once no member runs (zombies of our own child are left for
 /// the caller to reap). `root`'s own children are collected before signalling, since they are
 /// reparented the moment `root` dies.
-pub(super) fn terminate(root: u32, grace: Duration) {
+pub(crate) fn terminate(root: u32, grace: Duration) {
     let tree = members(root);
     for pid in &tree {
         signal(*pid, libc::SIGTERM);

@@ -1,23 +1,57 @@
-//! What a local Chromium is started with: headless_chrome's defaults, riptide's own flags for
+//! What a local Chromium is started with: the usual automation flags, riptide's own flags for
 //! a quiet headless browser, the stealth changes, and the features switched off to save memory,
-//! merged so that Chromium reads them all.
+//! merged so that Chromium reads them all. riptide starts Chromium itself (`launcher.rs`), so
+//! the command line is the same whichever DevTools client then drives the browser.
 
 use std::ffi::OsString;
 use std::path::Path;
 
-use headless_chrome::browser::DEFAULT_ARGS;
-
-use super::stealth;
+/// The flags every automation client starts Chromium with (puppeteer's and headless_chrome's
+/// lists agree on these): no background networking, sync, extensions, first-run pages,
+/// throttling of background pages, or `/dev/shm`.
+const AUTOMATION_ARGS: &[&str] = &[
+    "--disable-background-networking",
+    "--enable-features=NetworkService,NetworkServiceInProcess",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-breakpad",
+    "--disable-client-side-phishing-detection",
+    "--disable-component-extensions-with-background-pages",
+    "--disable-default-apps",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-features=TranslateUI,BlinkGenPropertyTrees",
+    "--disable-hang-monitor",
+    "--disable-ipc-flooding-protection",
+    "--disable-popup-blocking",
+    "--disable-prompt-on-repost",
+    "--disable-renderer-backgrounding",
+    "--disable-sync",
+    "--force-color-profile=srgb",
+    "--metrics-recording-only",
+    "--no-first-run",
+    AUTOMATION_FLAG,
+    "--password-store=basic",
+    "--use-mock-keychain",
+];
 
 /// Flags for a quiet, closed-network, container-friendly headless browser, beyond
-/// headless_chrome's `DEFAULT_ARGS` (which already turn off background networking, sync,
-/// extensions, first-run pages and `/dev/shm`).
+/// [`AUTOMATION_ARGS`].
 const QUIET_ARGS: &[&str] = &[
     "--disable-component-update",
     "--disable-gpu",
     "--disable-quic",
     "--mute-audio",
 ];
+
+/// Flags a stealth browser is started with (beside the usual ones, less [`AUTOMATION_FLAG`]).
+const STEALTH_ARGS: &[&str] = &[
+    "--disable-blink-features=AutomationControlled",
+    "--window-size=1920,1080",
+];
+
+/// The flag a stealth browser is started without: it sets `navigator.webdriver`.
+const AUTOMATION_FLAG: &str = "--enable-automation";
 
 /// Chromium features a headless renderer never needs, switched off to save memory (measured in
 /// BENCHMARKS.md, "Browser memory"). Headless Chromium builds the whole browser UI, and the
@@ -45,20 +79,20 @@ fn with_features_disabled(args: Vec<String>, more: &[&str]) -> Vec<String> {
 
 /// The command line of a local browser with its profile in `profile` (the DevTools port and
 /// the first-tab flags are the launcher's).
-pub(super) fn launch_args(
+pub(crate) fn launch_args(
     hide_automation: bool,
     profile: &Path,
     sandbox: bool,
     extra_args: &[String],
 ) -> Vec<OsString> {
-    let mut args: Vec<String> = DEFAULT_ARGS
+    let mut args: Vec<String> = AUTOMATION_ARGS
         .iter()
         .chain(QUIET_ARGS)
-        .filter(|arg| !(hide_automation && **arg == stealth::AUTOMATION_FLAG))
+        .filter(|arg| !(hide_automation && **arg == AUTOMATION_FLAG))
         .map(|arg| arg.to_string())
         .collect();
     if hide_automation {
-        args.extend(stealth::LAUNCH_ARGS.iter().map(|arg| arg.to_string()));
+        args.extend(STEALTH_ARGS.iter().map(|arg| arg.to_string()));
     }
     args.push("--headless".into());
     args.push(format!("--user-data-dir={}", profile.display()));

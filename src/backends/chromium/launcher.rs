@@ -30,14 +30,14 @@ const LISTENING: &str = "DevTools listening on ";
 type Spawn = (Command, mpsc::Sender<std::io::Result<Child>>);
 
 /// A started browser process and its DevTools websocket URL.
-pub(super) struct Started {
+pub(crate) struct Started {
     pub child: Child,
     pub ws_url: String,
 }
 
 /// Starts `executable` with `args` and `envs`, headless with a DevTools port of its choosing,
 /// and waits for its DevTools URL. The process gets SIGKILL if riptide exits first.
-pub(super) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]) -> Result<Started, BoxError> {
+pub(crate) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]) -> Result<Started, BoxError> {
     let mut command = Command::new(executable);
     command
         .args(args)

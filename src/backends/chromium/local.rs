@@ -1,0 +1,214 @@
+//! A local Chromium: where its binary is, where its directories go, the command line it gets,
+//! and starting it so that it ends with riptide and leaves nothing behind.
+//!
+//! Killing only the main process leaves children, a profile directory and
+//! `/tmp/org.chromium.Chromium.*` files behind. Each browser therefore gets its own directory
+//! (profile and `TMPDIR`) under a riptide-owned root, is stopped with its whole process tree,
+//! and leftovers of dead riptide processes are swept when a provider starts.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
+
+use super::options::ChromeOptions;
+use super::{flags, launcher, process_tree};
+use crate::error::{BoxError, BrowserError, Error, ErrorKind, Result};
+
+/// Where Chromium is looked for when no path is configured, best first: Debian's real binary
+/// (not the `/usr/bin/chromium` wrapper script, which costs a shell start), then the usual names.
+const DEFAULT_EXECUTABLES: &[&str] = &[
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+    "/usr/bin/google-chrome-stable",
+];
+
+/// How long a stopping browser gets after SIGTERM before SIGKILL.
+pub(crate) const TERMINATE_GRACE: Duration = Duration::from_secs(3);
+
+/// How a provider starts its local browsers: resolved once, when the provider is made.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalChromium {
+    pub executable: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub extra_args: Vec<String>,
+    pub sandbox: bool,
+}
+
+impl LocalChromium {
+    /// Resolves `options`: finds the binary (failing with [`BrowserError::NotFound`], naming what
+    /// was tried), makes the runtime directory private, sweeps directories left by riptide
+    /// processes that no longer run, and turns the proxy and memory limit into flags.
+    pub(crate) fn new(options: &ChromeOptions) -> Result<Self> {
+        let executable = find_executable(options.executable.as_deref())?;
+        let runtime_dir = match &options.runtime_dir {
+            Some(dir) => {
+                crate::private_dir::ensure_private_dir(dir, "create the browser runtime directory")?;
+                dir.clone()
+            }
+            None => default_runtime_dir()?,
+        };
+        sweep_leftovers(&runtime_dir);
+        let mut extra_args = options.extra_args.clone();
+        if let Some(proxy) = &options.proxy {
+            // Chromium sends loopback requests around any proxy unless told not to; riptide's
+            // static engine does not, and both engines must treat a URL alike.
+            extra_args.push(format!("--proxy-server={}", proxy.server()));
+            extra_args.push("--proxy-bypass-list=<-loopback>".into());
+        }
+        if let Some(limit) = options.render_memory_limit {
+            // V8 fails an allocation past its heap limit (the page's script stops); memory
+            // outside the heap (array buffers, the DOM) is left to the provider's watch.
+            extra_args.push(format!("--js-flags=--max-old-space-size={}", (limit / 2) >> 20));
+        }
+        Ok(Self {
+            executable,
+            runtime_dir,
+            extra_args,
+            // Chromium refuses its sandbox as root; elsewhere keep it.
+            sandbox: !running_as_root(),
+        })
+    }
+
+    /// Starts a browser in a directory of its own and returns it once its DevTools URL is known.
+    /// A failure removes the directory again.
+    pub(crate) fn start(&self, hide_automation: bool) -> Result<StartedChromium> {
+        // Unique even across providers sharing a runtime directory: two browsers on one profile
+        // directory do not start (the second hands off to the first and exits).
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("b-{}-", std::process::id()))
+            .tempdir_in(&self.runtime_dir)
+            .map_err(|e| Error::io("create a browser directory in", &self.runtime_dir, e))?
+            .keep();
+        let (profile, tmp) = (dir.join("profile"), dir.join("tmp"));
+        for d in [&profile, &tmp] {
+            if let Err(e) = std::fs::create_dir_all(d) {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(Error::io("create a browser directory", d, e));
+            }
+        }
+        let args = flags::launch_args(hide_automation, &profile, self.sandbox, &self.extra_args);
+        match launcher::start(&self.executable, &args, &[("TMPDIR", &tmp)]) {
+            Ok(started) => Ok(StartedChromium {
+                pid: started.child.id(),
+                child: started.child,
+                ws_url: started.ws_url,
+                dir,
+            }),
+            Err(source) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(self.launch_failed(source))
+            }
+        }
+    }
+
+    /// The error of a browser that could not be started or connected to.
+    pub(crate) fn launch_failed(&self, source: BoxError) -> Error {
+        BrowserError::Launch {
+            executable: self.executable.clone(),
+            source,
+        }
+        .into()
+    }
+}
+
+/// A local browser just started: its process, DevTools URL and directory.
+#[derive(Debug)]
+pub(crate) struct StartedChromium {
+    pub child: Child,
+    pub pid: u32,
+    pub ws_url: String,
+    pub dir: PathBuf,
+}
+
+impl StartedChromium {
+    /// Stops the browser with its whole tree, reaps it and removes its directory: what a launch
+    /// that fails after the start does.
+    pub(crate) fn discard(mut self) {
+        process_tree::terminate(self.pid, TERMINATE_GRACE);
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether the local browser `pid` still runs (a killed browser stays a zombie until reaped).
+pub(crate) fn running(pid: u32) -> bool {
+    matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X')
+}
+
+fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {
+    let from_env = std::env::var_os("RIPTIDE_CHROME_PATH").map(PathBuf::from);
+    // An explicitly named browser that is missing is an error, not a reason to pick another.
+    if let Some(named) = explicit.map(Path::to_path_buf).or(from_env) {
+        return if named.is_file() {
+            Ok(named)
+        } else {
+            Err(BrowserError::NotFound { tried: vec![named] }.into())
+        };
+    }
+    let mut tried = Vec::new();
+    for candidate in DEFAULT_EXECUTABLES {
+        let path = PathBuf::from(candidate);
+        if path.is_file() {
+            return Ok(path);
+        }
+        tried.push(path);
+    }
+    Err(BrowserError::NotFound { tried }.into())
+}
+
+/// `$TMPDIR/riptide-chrome-<uid>`: per user, so users sharing `/tmp` do not collide. Anyone can
+/// create that path first (in `/tmp`, to keep riptide's browsers from starting); then a fresh
+/// private directory is used instead, with a warning.
+fn default_runtime_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let shared = std::env::temp_dir().join(format!("riptide-chrome-{uid}"));
+    match crate::private_dir::ensure_private_dir(&shared, "create the browser runtime directory") {
+        Ok(()) => Ok(shared),
+        Err(e) if matches!(e.kind(), ErrorKind::UnsafeDirectory { .. }) => {
+            let fresh = tempfile::Builder::new()
+                .prefix("riptide-chrome-")
+                .tempdir()
+                .map_err(|io| {
+                    Error::io(
+                        "create a private browser runtime directory in",
+                        std::env::temp_dir(),
+                        io,
+                    )
+                })?
+                .keep();
+            tracing::warn!(error = %e, dir = %fresh.display(), "using a fresh private directory for the browsers instead");
+            Ok(fresh)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Removes per-browser directories whose riptide process is gone (a crash, or kill -9).
+fn sweep_leftovers(runtime_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(runtime_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("b-"))
+            .and_then(|n| n.split('-').next())
+        else {
+            continue;
+        };
+        let Ok(owner) = owner.parse::<u32>() else { continue };
+        if owner != std::process::id() && process_tree::state(owner).is_none() {
+            tracing::info!(dir = %entry.path().display(), "removing a browser directory left by an exited process");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! What both Chromium providers share, whichever DevTools client drives the browser
+//! (headless_chrome for `chrome`, chromiumoxide for `chromiumoxide`): riptide starts Chromium
+//! itself, so the process, its command line and its directories are the same, and a render
+//! runs the same script in its page, so both take a page at the same moment.
+
+pub(crate) mod blocking;
+pub(crate) mod flags;
+pub(crate) mod isolation;
+pub(crate) mod launcher;
+pub(crate) mod local;
+pub(crate) mod net_error;
+pub(crate) mod options;
+pub(crate) mod page_script;
+pub(crate) mod process_tree;
+pub(crate) mod stealth;

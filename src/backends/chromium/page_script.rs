@@ -1,0 +1,169 @@
+//! The JavaScript a render runs in its page, and what the page answers: written once for
+//! every DevTools client, so both Chromium providers take a page at the same moment.
+//!
+//! A render is two DevTools calls: `Page.navigate`, then one `Runtime.evaluate` of
+//! [`wait_expression`], a promise that waits inside the page for readiness (`wait_until`, then
+//! the selector, then the DOM settling) and resolves to the HTML, the page's URL and its own
+//! timings ([`parse_reply`]). Waiting in the page costs no round trip per check.
+
+use std::time::{Duration, SystemTime};
+
+use crate::traits::{PageRequest, RenderedPage, WaitUntil};
+
+/// Disables the page dialogs that block a renderer until someone answers them (`alert`,
+/// `confirm`, `prompt`, `print`). Installed in every document before its own scripts run.
+pub(crate) const NO_DIALOGS: &str =
+    "window.alert = () => {}; window.confirm = () => true; window.prompt = () => null; window.print = () => {};";
+
+/// Marks a document that is leaving for another (a script setting `location`, a `<meta
+/// refresh>`, a form posted by script), so a render does not take it as the page: the mark is
+/// set before the new document arrives, and the render waits in that one instead. A document
+/// already taken ([`wait_expression`] marks it) may not leave any more: it stays in the tab
+/// after its render, and a page that navigates by timer would otherwise replace the next
+/// render's page with one of its own. The browser's own navigations (the next render's
+/// `Page.navigate`) cannot be cancelled by a page, so they are not held back. Symbols, not
+/// names: no page script stumbles on them.
+pub(crate) const LEAVING_MARK: &str = r#"(() => {
+    const leaving = () => { try { Object.defineProperty(window, Symbol.for("riptide.leaving"), { value: true }); } catch (_) {} };
+    addEventListener("beforeunload", leaving);
+    if (window.navigation) navigation.addEventListener("navigate", (e) => {
+        if (e.destination.sameDocument) return;
+        if (window[Symbol.for("riptide.taken")] === true && e.cancelable) { e.preventDefault(); return; }
+        leaving();
+    });
+})();"#;
+
+/// A page whose `<meta http-equiv="refresh">` sends it to another URL within this many seconds
+/// is leaving, not ready: Chrome starts such a refresh only after `load`, when the page would
+/// otherwise already have been taken. A longer delay is a page that reloads itself now and
+/// then, and is taken as it is.
+const SOON_REFRESH_SECS: u32 = 1;
+
+/// How long before its deadline a page is taken as it stands: room for the evaluation's answer
+/// to come back before the provider gives up on it.
+const TAKE_MARGIN: Duration = Duration::from_millis(250);
+
+/// How many times a render waits again after the document it waited in went away: a page that
+/// leaves for another as it loads is followed this many hops (a redirect chain by script).
+pub(crate) const MAX_REWAITS: u32 = 10;
+
+/// The expression that waits in the page for `request`'s readiness and resolves to the page,
+/// with `remaining` left before the deadline. Ready: loaded (`wait_until`) and the selector (if
+/// any) matches. Settled: ready, and the DOM has not changed for `settle` (or it has been ready
+/// for [`PageRequest::MAX_SETTLE`]). Shortly before the deadline the page is taken as it stands,
+/// ready or not, and the answer says which.
+pub(crate) fn wait_expression(request: &PageRequest, remaining: Duration) -> String {
+    // As a wall clock time: the script may start late (a renderer busy with the page), and must
+    // not then take the page late too.
+    let take_in = remaining.saturating_sub(TAKE_MARGIN.min(remaining / 4));
+    let take_at_ms = (SystemTime::now() + take_in)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let selector = serde_json::to_string(&request.wait_for).unwrap_or_else(|_| "null".into());
+    let quiet = request.settle.map_or(0, |d| d.as_millis());
+    let loaded = match request.wait_until {
+        WaitUntil::Load => "document.readyState === \"complete\"",
+        WaitUntil::DomContentLoaded => "document.readyState !== \"loading\"",
+        WaitUntil::NetworkIdle => "document.readyState === \"complete\" && networkIdle()",
+    };
+    format!(
+        r#"new Promise((resolve) => {{
+            const selector = {selector};
+            let resources = -1, resourcesChanged = Date.now();
+            const networkIdle = () => {{
+                const n = performance.getEntriesByType("resource").length;
+                if (n !== resources) {{ resources = n; resourcesChanged = Date.now(); }}
+                return Date.now() - resourcesChanged >= {idle};
+            }};
+            const leaving = () => window[Symbol.for("riptide.leaving")] === true;
+            const refreshing = () => {{
+                const meta = document.querySelector('meta[http-equiv="refresh" i]');
+                const parts = meta && /^\s*(\d+(?:\.\d*)?)\s*[;,]\s*(?:url\s*=\s*)?(\S.*)$/i.exec(meta.content || "");
+                return !!parts && Number(parts[1]) <= {refresh_secs};
+            }};
+            const ready = () => !leaving() && !refreshing() && {loaded} && (!selector || document.querySelector(selector) !== null);
+            const status = () => (performance.getEntriesByType("navigation")[0] || {{}}).responseStatus || 0;
+            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status(), [marks.loaded, marks.ready, performance.now()]];
+            let lastChange = Date.now();
+            let readyAt = null;
+            const observer = new MutationObserver(() => {{ lastChange = Date.now(); }});
+            if ({quiet} > 0) observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});
+            const marks = {{ loaded: null, ready: null }};
+            const settled = () => {{
+                if (marks.loaded === null && {loaded}) marks.loaded = performance.now();
+                if (!ready()) return false;
+                if (marks.ready === null) marks.ready = performance.now();
+                const now = Date.now();
+                if (readyAt === null) readyAt = now;
+                return now - lastChange >= {quiet} || now - readyAt >= {max_settle};
+            }};
+            const done = (value) => {{ observer.disconnect(); clearInterval(poll); clearTimeout(timer); window[Symbol.for("riptide.taken")] = true; resolve(value); }};
+            const timer = setTimeout(() => done(html(ready())), Math.max(0, {take_at_ms} - Date.now()));
+            const poll = setInterval(() => {{ if (settled()) done(html(true)); }}, 5);
+            if (settled()) done(html(true));
+        }})"#,
+        idle = WaitUntil::NETWORK_IDLE.as_millis(),
+        refresh_secs = SOON_REFRESH_SECS,
+        max_settle = PageRequest::MAX_SETTLE.as_millis(),
+    )
+}
+
+/// What the page's answer to [`wait_expression`] says.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// The page, partial if it was not ready when taken (its profile's in-page marks are set).
+    Page(RenderedPage),
+    /// The page came with this error status (4xx, 5xx), as the static engine would refuse it.
+    HttpStatus(u16),
+}
+
+/// The page's own clock (`performance.now()`, from its navigation start) when it was loaded,
+/// ready and taken, in milliseconds.
+type InPageMarks = (Option<f64>, Option<f64>, f64);
+
+/// Reads the value [`wait_expression`] resolved to; the error says what shape it had instead.
+pub(crate) fn parse_reply(value: serde_json::Value) -> Result<Reply, String> {
+    match serde_json::from_value::<(String, String, bool, u16, InPageMarks)>(value) {
+        Ok((_, _, _, status, _)) if status >= 400 => Ok(Reply::HttpStatus(status)),
+        Ok((final_url, html, ready, _, (loaded_at, ready_at, taken_at))) => {
+            let millis = |ms: Option<f64>| {
+                ms.filter(|ms| ms.is_finite() && *ms >= 0.0)
+                    .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+            };
+            let mut page = RenderedPage::new(html, final_url);
+            page.partial = !ready;
+            page.profile.loaded_at = millis(loaded_at);
+            page.profile.ready_at = millis(ready_at);
+            page.profile.taken_at = millis(Some(taken_at));
+            Ok(Reply::Page(page))
+        }
+        Err(e) => Err(format!("the page's HTML came back in an unexpected shape: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_a_page_or_an_error_status() {
+        let page = serde_json::json!(["http://a/", "<html></html>", false, 200, [1.5, null, 9.0]]);
+        let Ok(Reply::Page(page)) = parse_reply(page) else {
+            panic!("a page")
+        };
+        assert!(page.partial);
+        assert_eq!(page.final_url, "http://a/");
+        assert_eq!(page.profile.loaded_at, Some(Duration::from_micros(1500)));
+        assert_eq!(page.profile.ready_at, None);
+        let gone = serde_json::json!(["http://a/", "", true, 404, [null, null, 1.0]]);
+        assert!(matches!(parse_reply(gone), Ok(Reply::HttpStatus(404))));
+        assert!(parse_reply(serde_json::json!({"no": "array"})).is_err());
+    }
+
+    #[test]
+    fn the_wait_names_the_selector_as_json() {
+        let request = PageRequest::new("http://a/").wait_for("a[href=\"x\"]");
+        let expression = wait_expression(&request, Duration::from_secs(5));
+        assert!(expression.contains(r#"const selector = "a[href=\"x\"]";"#));
+    }
+}

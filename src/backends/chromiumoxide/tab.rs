@@ -1,0 +1,402 @@
+//! A browser's tab and one render in it: readying a tab (no dialogs, the leaving mark, the
+//! request controls, the address policy), the fresh browser context a render's isolation may
+//! ask for, and the render itself (the shared in-page wait of `chromium/page_script.rs`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
+use chromiumoxide::cdp::browser_protocol::fetch::{
+    self, ContinueRequestParams, EventRequestPaused, FailRequestParams, RequestPattern, RequestStage,
+};
+use chromiumoxide::cdp::browser_protocol::network::{
+    CookieParam, ErrorReason, Headers, ResourceType, SetCookiesParams, SetExtraHttpHeadersParams,
+    SetUserAgentOverrideParams,
+};
+use chromiumoxide::cdp::browser_protocol::page::{
+    AddScriptToEvaluateOnNewDocumentParams, CaptureScreenshotFormat, CaptureScreenshotParams,
+};
+use chromiumoxide::cdp::browser_protocol::security::SetIgnoreCertificateErrorsParams;
+use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams, SessionId};
+use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
+use chromiumoxide::{Browser, Page};
+use futures_util::StreamExt;
+
+use super::navigator::Navigator;
+use super::raw::Raw;
+use crate::backends::chromium::isolation::{needs_fresh_context, site_of};
+use crate::backends::chromium::page_script::{self, LEAVING_MARK, MAX_REWAITS, NO_DIALOGS, Reply};
+use crate::error::BoxError;
+use crate::network::RequestCookie;
+use crate::policies::AddressPolicy;
+use crate::traits::{PageRequest, RenderedPage};
+
+/// Why a render failed, as the browser reported it.
+pub(super) enum RenderFailure {
+    /// Chrome could not load the page; this is its network error code.
+    Navigation(String),
+    /// The DevTools call itself failed (the browser may be gone).
+    Protocol(BoxError),
+    /// The page's script context failed, or answered in an unexpected shape.
+    Script(String),
+    /// The page came with this error status (4xx, 5xx).
+    HttpStatus(u16),
+}
+
+/// What a render answers: the page (partial if it did not get ready by the deadline), `None`
+/// when not even a DOM came back.
+pub(super) type Rendered = std::result::Result<Option<RenderedPage>, RenderFailure>;
+
+/// The address policy's last refusal in a tab (`url: why`), for its fetch to report.
+type Refusals = Arc<std::sync::Mutex<Option<String>>>;
+
+/// How a provider readies its tabs.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TabSetup {
+    pub accept_invalid_certs: bool,
+    pub stealth: bool,
+    pub addresses: AddressPolicy,
+    /// URL patterns of subresources not to load (see `chromium/blocking.rs`).
+    pub blocked: Vec<String>,
+    pub user_agent: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// Set in every context before its first page.
+    pub cookies: Vec<RequestCookie>,
+}
+
+/// What a browser renders with: its readied tab, and the connection that navigates it.
+pub(super) struct Renderer {
+    pub tab: Tab,
+    pub navigator: Navigator,
+}
+
+/// A readied tab, the context it is in, and what it rendered.
+pub(super) struct Tab {
+    pub page: Page,
+    /// The tab's session on the [`Navigator`]'s connection.
+    navigation: SessionId,
+    /// The browser context riptide made for this tab (`None`: the browser's default one).
+    context: Option<BrowserContextId>,
+    refusals: Refusals,
+    /// The site of the last page rendered here (`None`: one without a host).
+    site: Option<String>,
+    /// Whether anything was rendered here yet.
+    visited: bool,
+}
+
+impl Tab {
+    /// Opens a tab in `context` (the browser's default one when `None`) and readies it.
+    pub(super) async fn open(
+        browser: &Browser,
+        navigator: &mut Navigator,
+        context: Option<BrowserContextId>,
+        setup: &TabSetup,
+    ) -> Result<Tab, BoxError> {
+        let mut target = CreateTargetParams::new("about:blank");
+        target.browser_context_id = context.clone();
+        let page = browser.new_page(target).await?;
+        let navigation = match navigator.attach(page.target_id()).await {
+            Ok(session) => session,
+            Err(e) => {
+                let _ = page.close().await;
+                return Err(e);
+            }
+        };
+        let tab = Tab {
+            page,
+            navigation,
+            context,
+            refusals: Refusals::default(),
+            site: None,
+            visited: false,
+        };
+        match setup.prepare(&tab.page, &tab.refusals).await {
+            Ok(()) => Ok(tab),
+            Err(e) => {
+                tab.close(browser).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Closes the tab, which ends its pages and their scripts, and disposes of the context
+    /// riptide made for it.
+    pub(super) async fn close(&self, browser: &Browser) {
+        if let Err(e) = self.page.clone().close().await {
+            tracing::debug!(target: "riptide::chromiumoxide", "could not close a tab: {e}");
+        }
+        if let Some(context) = self.context.clone()
+            && let Err(e) = browser.dispose_browser_context(context).await
+        {
+            tracing::debug!(target: "riptide::chromiumoxide", "could not dispose of a browser context: {e}");
+        }
+    }
+
+    /// The address policy's refusal since the last call, if any.
+    pub(super) fn take_refusal(&self) -> Option<String> {
+        crate::sync::lock(&self.refusals).take()
+    }
+}
+
+impl TabSetup {
+    /// Readies a new tab: no blocking dialogs in any page it loads and documents marked when
+    /// they leave, certificates verified (or not) as configured whatever flags the browser was
+    /// started with, the request controls, and, when the address policy refuses anything, every
+    /// document request checked against it (documents only: intercepting every image and
+    /// script would cost a DevTools round trip each). The calls go out together.
+    async fn prepare(&self, page: &Page, refusals: &Refusals) -> Result<(), BoxError> {
+        let scripts = async {
+            page.execute(AddScriptToEvaluateOnNewDocumentParams::new(format!(
+                "{NO_DIALOGS}\n{LEAVING_MARK}"
+            )))
+            .await
+            .map(drop)
+        };
+        let certificates = async {
+            page.execute(SetIgnoreCertificateErrorsParams::new(self.accept_invalid_certs))
+                .await
+                .map(drop)
+        };
+        let user_agent = async {
+            match (self.stealth, &self.user_agent) {
+                (true, user_agent) => super::stealth::disguise(page, user_agent.as_deref()).await,
+                (false, Some(user_agent)) => page
+                    .execute(SetUserAgentOverrideParams::new(user_agent.clone()))
+                    .await
+                    .map(drop)
+                    .map_err(BoxError::from),
+                (false, None) => Ok(()),
+            }
+        };
+        let blocked = async {
+            if self.blocked.is_empty() {
+                return Ok(());
+            }
+            page.execute(Raw::new(
+                "Network.setBlockedURLs",
+                serde_json::json!({ "urls": self.blocked }),
+            ))
+            .await
+            .map(drop)
+        };
+        let headers = async {
+            if self.headers.is_empty() {
+                return Ok(());
+            }
+            let map: serde_json::Map<String, serde_json::Value> = self
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+                .collect();
+            page.execute(SetExtraHttpHeadersParams::new(Headers::new(serde_json::Value::Object(
+                map,
+            ))))
+            .await
+            .map(drop)
+        };
+        let cookies = async {
+            if self.cookies.is_empty() {
+                return Ok(());
+            }
+            page.execute(SetCookiesParams::new(self.cookies.iter().map(cookie_param).collect()))
+                .await
+                .map(drop)
+        };
+        // chromiumoxide turns the network domain on in every tab, to track requests riptide
+        // never asks about: an event per request and response, each parsed on the runtime. With
+        // no network rule to keep, it is turned off again (measured in BENCHMARKS.md).
+        let quiet = async {
+            if self.blocked.is_empty() && self.headers.is_empty() && self.cookies.is_empty() {
+                page.execute(Raw::new("Network.disable", serde_json::json!({})))
+                    .await
+                    .map(drop)
+            } else {
+                Ok(())
+            }
+        };
+        let others = async { futures_util::try_join!(scripts, certificates, blocked, headers, cookies, quiet) };
+        futures_util::try_join!(async { others.await.map_err(BoxError::from) }, user_agent)?;
+        self.intercept(page, refusals).await
+    }
+
+    /// When the address policy refuses anything, pauses every document request of `page`,
+    /// checks it (after resolving its host) and continues or fails it, noting refusals in
+    /// `refusals`. Interception pauses only documents, each for one round trip.
+    async fn intercept(&self, page: &Page, refusals: &Refusals) -> Result<(), BoxError> {
+        if !self.addresses.restricts() {
+            return Ok(());
+        }
+        let mut paused = page.event_listener::<EventRequestPaused>().await?;
+        let (policy, refused, answering) = (self.addresses.clone(), refusals.clone(), page.clone());
+        tokio::spawn(async move {
+            while let Some(event) = paused.next().await {
+                let (url, policy) = (event.request.url.clone(), policy.clone());
+                // Resolving the host blocks: off the runtime's workers.
+                let verdict = tokio::task::spawn_blocking(move || {
+                    url::Url::parse(&url)
+                        .map_err(|e| format!("{url} is not a valid URL: {e}"))
+                        .and_then(|parsed| policy.check_url_resolving(&parsed))
+                        .map_err(|why| format!("{url}: {why}"))
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("the address check failed: {e}")));
+                let answered = match verdict {
+                    Ok(()) => answering
+                        .execute(ContinueRequestParams::new(event.request_id.clone()))
+                        .await
+                        .map(drop),
+                    Err(why) => {
+                        *crate::sync::lock(&refused) = Some(why);
+                        answering
+                            .execute(FailRequestParams::new(
+                                event.request_id.clone(),
+                                ErrorReason::BlockedByClient,
+                            ))
+                            .await
+                            .map(drop)
+                    }
+                };
+                if let Err(e) = answered {
+                    tracing::debug!(target: "riptide::chromiumoxide", "could not answer a paused request: {e}");
+                }
+            }
+        });
+        let pattern = RequestPattern::builder()
+            .url_pattern("*")
+            .resource_type(ResourceType::Document)
+            .request_stage(RequestStage::Request)
+            .build();
+        page.execute(fetch::EnableParams::builder().pattern(pattern).build())
+            .await?;
+        Ok(())
+    }
+}
+
+/// `cookie` as DevTools takes it: a cookie for an IP address is set for its URL (host-only),
+/// others for their domain and its subdomains, as a `Set-Cookie` with `Domain` would be.
+fn cookie_param(cookie: &RequestCookie) -> CookieParam {
+    let address = cookie.is_for_address();
+    let mut param = CookieParam::new(cookie.name().to_string(), cookie.value().to_string());
+    param.url = address.then(|| cookie.url().to_string());
+    param.domain = (!address).then(|| format!(".{}", cookie.domain()));
+    param.path = Some(cookie.cookie_path().to_string());
+    param.secure = Some(cookie.is_secure());
+    param.http_only = Some(cookie.is_http_only());
+    param
+}
+
+/// Renders `request` in the renderer's tab, or in a fresh context's tab when the request's
+/// isolation asks for one (the old tab closed, its context disposed of).
+pub(super) async fn render(
+    browser: &Browser,
+    renderer: &mut Renderer,
+    setup: &TabSetup,
+    request: &PageRequest,
+    started: Instant,
+) -> Rendered {
+    let Renderer {
+        tab: current,
+        navigator,
+    } = renderer;
+    let site = site_of(&request.url);
+    if needs_fresh_context(request.isolation, current.visited, &current.site, &site) {
+        let context = browser
+            .create_browser_context(CreateBrowserContextParams::default())
+            .await
+            .map_err(|e| RenderFailure::Protocol(e.into()))?;
+        let fresh = Tab::open(browser, navigator, Some(context), setup)
+            .await
+            .map_err(RenderFailure::Protocol)?;
+        // Closing costs a round trip or two, which chromiumoxide answers in about a millisecond.
+        std::mem::replace(current, fresh).close(browser).await;
+    }
+    current.visited = true;
+    current.site = site;
+    let tab_found_in = started.elapsed();
+    let mut page = load(current, navigator, request, started).await?;
+    if let Some(page) = &mut page {
+        page.profile.tab = tab_found_in;
+        if request.screenshot {
+            let taking = Instant::now();
+            let png = current
+                .page
+                .screenshot(
+                    CaptureScreenshotParams::builder()
+                        .format(CaptureScreenshotFormat::Png)
+                        .build(),
+                )
+                .await
+                .map_err(|e| RenderFailure::Protocol(e.into()))?;
+            page.screenshot = Some(png);
+            page.profile.screenshot = taking.elapsed();
+        }
+    }
+    Ok(page)
+}
+
+/// Navigates, then waits inside the page for readiness and returns the HTML and the page's
+/// URL in the same call; see `chromium/page_script.rs`. The navigation goes out on the
+/// [`Navigator`]'s connection.
+async fn load(tab: &Tab, navigator: &mut Navigator, request: &PageRequest, started: Instant) -> Rendered {
+    let page = &tab.page;
+    let navigating = Instant::now();
+    let navigated = navigator
+        .navigate(&tab.navigation, &request.url)
+        .await
+        .map_err(RenderFailure::Protocol)?;
+    if let Some(code) = navigated {
+        return Err(RenderFailure::Navigation(code));
+    }
+    let navigated_in = navigating.elapsed();
+    let remaining = request.deadline.saturating_sub(started.elapsed());
+    let mut evaluate = EvaluateParams::new(page_script::wait_expression(request, remaining));
+    evaluate.return_by_value = Some(true);
+    evaluate.await_promise = Some(true);
+    evaluate.silent = Some(true);
+    let waited = Instant::now();
+    let reply = wait_in_page(page, evaluate, started, request.deadline).await?;
+    if let Some(exception) = reply.exception_details {
+        return Err(RenderFailure::Script(format!(
+            "the page's script context failed: {}",
+            exception.text
+        )));
+    }
+    let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let waited = waited.elapsed();
+    match page_script::parse_reply(value).map_err(RenderFailure::Script)? {
+        Reply::HttpStatus(status) => Err(RenderFailure::HttpStatus(status)),
+        Reply::Page(mut rendered) => {
+            rendered.profile.navigate = navigated_in;
+            rendered.profile.wait_and_read = waited;
+            Ok(Some(rendered))
+        }
+    }
+}
+
+/// Runs the in-page wait. When the document it ran in goes away (the page navigated: the
+/// evaluation fails, and the tab still answers), it runs again in the new document, up to
+/// [`MAX_REWAITS`] times and while the deadline allows.
+async fn wait_in_page(
+    page: &Page,
+    evaluate: EvaluateParams,
+    started: Instant,
+    deadline: Duration,
+) -> Result<chromiumoxide::cdp::js_protocol::runtime::EvaluateReturns, RenderFailure> {
+    let mut rewaits = 0;
+    loop {
+        match page.execute(evaluate.clone()).await {
+            Ok(reply) => return Ok(reply.result),
+            Err(e) => {
+                let time_left = started.elapsed() < deadline;
+                if rewaits < MAX_REWAITS && time_left && page.execute(EvaluateParams::new("1")).await.is_ok() {
+                    rewaits += 1;
+                    tracing::debug!(target: "riptide::chromiumoxide", rewaits, "the page left its document; waiting in the next");
+                    continue;
+                }
+                return Err(RenderFailure::Protocol(e.into()));
+            }
+        }
+    }
+}
