@@ -132,9 +132,10 @@ impl StartedChromium {
     }
 }
 
-/// Whether the local browser `pid` still runs (a killed browser stays a zombie until reaped).
+/// Whether the local browser `pid` still runs: not a zombie (a killed browser stays one until
+/// reaped), and not killed or exiting on its way there.
 pub(crate) fn running(pid: u32) -> bool {
-    matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X')
+    matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X') && !process_tree::dying(pid)
 }
 
 fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {

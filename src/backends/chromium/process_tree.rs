@@ -16,6 +16,32 @@ pub(crate) fn state(pid: u32) -> Option<char> {
     stat.rsplit_once(')')?.1.split_whitespace().next()?.chars().next()
 }
 
+/// Whether `pid` is on its way out though not yet a zombie: a SIGKILL is pending for it, or it
+/// is exiting (`PF_EXITING` in `/proc/<pid>/stat`'s flags). A killed browser closes its
+/// DevTools socket while it exits, before its state turns `Z`, so a failed call can be seen
+/// before the state says why.
+pub(crate) fn dying(pid: u32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    const SIGKILL_BIT: u64 = 1 << (9 - 1);
+    let exiting = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .is_some_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, fields)| fields.split_whitespace().nth(6)?.parse::<u64>().ok())
+                .is_some_and(|flags| flags & PF_EXITING != 0)
+        });
+    let killed = fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .is_some_and(|status| {
+            status
+                .lines()
+                .filter_map(|line| line.strip_prefix("ShdPnd:").or_else(|| line.strip_prefix("SigPnd:")))
+                .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+                .any(|mask| mask & SIGKILL_BIT != 0)
+        });
+    exiting || killed
+}
+
 fn parent_of(pid: u32) -> Option<u32> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
@@ -155,4 +181,25 @@ fn wait_exited(pids: &[u32], deadline: Instant) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_process_is_not_dying_and_a_killed_one_is_no_longer_running() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("coreutils' sleep");
+        let pid = child.id();
+        assert!(!dying(pid));
+        assert!(crate::backends::chromium::local::running(pid));
+        child.kill().expect("SIGKILL a child of ours");
+        // Killed: pending, exiting or a zombie, depending on when it is looked at; never running.
+        assert!(!crate::backends::chromium::local::running(pid));
+        child.wait().expect("reap");
+        assert_eq!(state(pid), None);
+    }
 }
