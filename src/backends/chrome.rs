@@ -34,7 +34,8 @@ mod tab;
 
 use crate::backends::chromium::local::LocalChromium;
 pub use crate::backends::chromium::options::{ChromeOptions, DEFAULT_RENDER_MEMORY_LIMIT};
-use crate::backends::chromium::{net_error, process_tree};
+use crate::backends::chromium::process_tree;
+use crate::backends::chromium::rendered::fetch_result;
 pub use browser::ChromeBrowser;
 use context::BrowsingContext;
 use render::{RenderFailure, Watched, load};
@@ -405,21 +406,7 @@ impl BrowserProvider for ChromeProvider {
                 return Err(timed_out());
             }
         };
-        match result {
-            Ok(Some(page)) => Ok(page),
-            Ok(None) => Err(timed_out()),
-            Err(_) if let Some(reason) = refusals() => Err(FetchError::AddressNotAllowed { reason }.into()),
-            Err(_) if started.elapsed() >= deadline => Err(timed_out()),
-            Err(RenderFailure::Protocol(source)) if !browser.alive() => Err(BrowserError::Dead { source }.into()),
-            Err(RenderFailure::Protocol(source)) => Err(BrowserError::Protocol { source }.into()),
-            Err(RenderFailure::Navigation(code)) => Err(FetchError::Network {
-                class: net_error::net_error_class(&code),
-                source: Box::new(net_error::NetError(code)),
-            }
-            .into()),
-            Err(RenderFailure::Script(reason)) => Err(FetchError::Script { reason }.into()),
-            Err(RenderFailure::HttpStatus(status)) => Err(FetchError::HttpStatus { status }.into()),
-        }
+        fetch_result(result, started.elapsed(), deadline, refusals, || browser.alive())
     }
 
     fn cancel(&self, browser: &ChromeBrowser) {

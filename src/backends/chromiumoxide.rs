@@ -45,14 +45,15 @@ use chromiumoxide::handler::HandlerConfig;
 use futures_util::StreamExt;
 
 use crate::backends::chromium::local::LocalChromium;
-use crate::backends::chromium::{net_error, process_tree};
+use crate::backends::chromium::process_tree;
+use crate::backends::chromium::rendered::fetch_result;
 use crate::error::{BoxError, BrowserError, Error, FetchError, Result};
 use crate::network::RequestCookie;
 use crate::policies::AddressPolicy;
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
 use browser::{Inner, Rendering};
 use navigator::Navigator;
-use tab::{RenderFailure, Renderer, TabSetup};
+use tab::{Renderer, TabSetup};
 
 /// How long chromiumoxide keeps a DevTools call waiting for its answer. riptide keeps its own
 /// deadlines; this only bounds what a call the browser never answers holds on to.
@@ -101,31 +102,34 @@ impl std::fmt::Debug for ChromiumoxideProvider {
 
 /// The runtime every browser connection of a provider runs on. Shut down without waiting when
 /// the provider goes (a pool may drop its provider on an async thread, where waiting panics).
-struct CdpRuntime(Option<tokio::runtime::Runtime>);
+struct CdpRuntime {
+    handle: tokio::runtime::Handle,
+    /// Taken only in `drop`.
+    runtime: Option<tokio::runtime::Runtime>,
+}
 
 impl CdpRuntime {
     fn new() -> Result<Self> {
-        tokio::runtime::Builder::new_multi_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("riptide-cdp")
             .enable_all()
             .build()
-            .map(|runtime| Self(Some(runtime)))
-            .map_err(|e| BrowserError::dead(format!("could not start the DevTools runtime: {e}")).into())
+            .map_err(|e| BrowserError::dead(format!("could not start the DevTools runtime: {e}")))?;
+        Ok(Self {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
     }
 
     fn handle(&self) -> &tokio::runtime::Handle {
-        // Taken only in `drop`.
-        self.0
-            .as_ref()
-            .map(tokio::runtime::Runtime::handle)
-            .expect("runtime present until drop")
+        &self.handle
     }
 
     /// Runs `work` on the runtime and waits for it on this thread, whatever thread this is.
     fn run<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> Option<T> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.handle().spawn(async move {
+        self.handle.spawn(async move {
             let _ = tx.send(work.await);
         });
         rx.recv().ok()
@@ -134,7 +138,7 @@ impl CdpRuntime {
 
 impl Drop for CdpRuntime {
     fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
+        if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
     }
@@ -455,21 +459,7 @@ impl BrowserProvider for ChromiumoxideProvider {
                 .into());
             }
         };
-        match result {
-            Ok(Some(page)) => Ok(page),
-            Ok(None) => Err(timed_out()),
-            Err(_) if let Some(reason) = refusal => Err(FetchError::AddressNotAllowed { reason }.into()),
-            Err(_) if started.elapsed() >= deadline => Err(timed_out()),
-            Err(RenderFailure::Protocol(source)) if !browser.alive() => Err(BrowserError::Dead { source }.into()),
-            Err(RenderFailure::Protocol(source)) => Err(BrowserError::Protocol { source }.into()),
-            Err(RenderFailure::Navigation(code)) => Err(FetchError::Network {
-                class: net_error::net_error_class(&code),
-                source: Box::new(net_error::NetError(code)),
-            }
-            .into()),
-            Err(RenderFailure::Script(reason)) => Err(FetchError::Script { reason }.into()),
-            Err(RenderFailure::HttpStatus(status)) => Err(FetchError::HttpStatus { status }.into()),
-        }
+        fetch_result(result, started.elapsed(), deadline, || refusal, || browser.alive())
     }
 
     fn cancel(&self, browser: &ChromiumoxideBrowser) {

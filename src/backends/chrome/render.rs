@@ -10,31 +10,15 @@ use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::{Page, Runtime};
 
 use super::{ChromeBrowser, ChromeProvider};
-use crate::backends::chromium::page_script::{self, MAX_REWAITS, Reply};
-use crate::error::BoxError;
+use crate::backends::chromium::page_script::{self, MAX_REWAITS};
+use crate::backends::chromium::rendered::read_wait_reply;
+pub(super) use crate::backends::chromium::rendered::{RenderFailure, Rendered};
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// How often a render in progress is looked at: for a cancel, and for its memory when a limit
 /// is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
 /// page allocating as fast as it can gains some hundred megabytes between two reads.
 const WATCH_TICK: Duration = Duration::from_millis(100);
-
-/// Why a render on a tab failed, as the tab reported it.
-pub(super) enum RenderFailure {
-    /// Chrome could not load the page; this is its network error code
-    /// (`net::ERR_NAME_NOT_RESOLVED`), from `Page.navigate`'s `errorText`.
-    Navigation(String),
-    /// The DevTools call itself failed (the browser may be gone).
-    Protocol(BoxError),
-    /// The page's script context failed, or answered in an unexpected shape.
-    Script(String),
-    /// The page came with this error status (4xx, 5xx), as the static engine would refuse it.
-    HttpStatus(u16),
-}
-
-/// What a render thread answers: the page (partial if it did not get ready by the deadline),
-/// `None` when not even a DOM came back.
-pub(super) type Rendered = std::result::Result<Option<RenderedPage>, RenderFailure>;
 
 /// How a watched render ended.
 pub(super) enum Watched {
@@ -122,24 +106,13 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
     };
     let waited = Instant::now();
     let reply = wait_in_page(tab, &evaluate, started, request.deadline)?;
-    if let Some(exception) = reply.exception_details {
-        return Err(RenderFailure::Script(format!(
-            "the page's script context failed: {}",
-            exception.text
-        )));
-    }
-    let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
-        return Ok(None);
-    };
     let waited = waited.elapsed();
-    match page_script::parse_reply(value).map_err(RenderFailure::Script)? {
-        Reply::HttpStatus(status) => Err(RenderFailure::HttpStatus(status)),
-        Reply::Page(mut page) => {
-            page.profile.navigate = navigated_in;
-            page.profile.wait_and_read = waited;
-            Ok(Some(page))
-        }
-    }
+    let exception = reply.exception_details.map(|e| e.text);
+    Ok(read_wait_reply(exception, reply.result.value)?.map(|mut page| {
+        page.profile.navigate = navigated_in;
+        page.profile.wait_and_read = waited;
+        page
+    }))
 }
 
 /// Runs the in-page wait. When the document it ran in goes away (the page navigated: the

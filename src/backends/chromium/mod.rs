@@ -12,4 +12,5 @@ pub(crate) mod net_error;
 pub(crate) mod options;
 pub(crate) mod page_script;
 pub(crate) mod process_tree;
+pub(crate) mod rendered;
 pub(crate) mod stealth;

@@ -25,27 +25,13 @@ use futures_util::StreamExt;
 use super::navigator::Navigator;
 use super::raw::Raw;
 use crate::backends::chromium::isolation::{needs_fresh_context, site_of};
-use crate::backends::chromium::page_script::{self, LEAVING_MARK, MAX_REWAITS, NO_DIALOGS, Reply};
+use crate::backends::chromium::page_script::{self, LEAVING_MARK, MAX_REWAITS, NO_DIALOGS};
+use crate::backends::chromium::rendered::read_wait_reply;
+pub(super) use crate::backends::chromium::rendered::{RenderFailure, Rendered};
 use crate::error::BoxError;
 use crate::network::RequestCookie;
 use crate::policies::AddressPolicy;
-use crate::traits::{PageRequest, RenderedPage};
-
-/// Why a render failed, as the browser reported it.
-pub(super) enum RenderFailure {
-    /// Chrome could not load the page; this is its network error code.
-    Navigation(String),
-    /// The DevTools call itself failed (the browser may be gone).
-    Protocol(BoxError),
-    /// The page's script context failed, or answered in an unexpected shape.
-    Script(String),
-    /// The page came with this error status (4xx, 5xx).
-    HttpStatus(u16),
-}
-
-/// What a render answers: the page (partial if it did not get ready by the deadline), `None`
-/// when not even a DOM came back.
-pub(super) type Rendered = std::result::Result<Option<RenderedPage>, RenderFailure>;
+use crate::traits::PageRequest;
 
 /// The address policy's last refusal in a tab (`url: why`), for its fetch to report.
 type Refusals = Arc<std::sync::Mutex<Option<String>>>;
@@ -202,19 +188,7 @@ impl TabSetup {
                 .await
                 .map(drop)
         };
-        // chromiumoxide turns the network domain on in every tab, to track requests riptide
-        // never asks about: an event per request and response, each parsed on the runtime. With
-        // no network rule to keep, it is turned off again (measured in BENCHMARKS.md).
-        let quiet = async {
-            if self.blocked.is_empty() && self.headers.is_empty() && self.cookies.is_empty() {
-                page.execute(Raw::new("Network.disable", serde_json::json!({})))
-                    .await
-                    .map(drop)
-            } else {
-                Ok(())
-            }
-        };
-        let others = async { futures_util::try_join!(scripts, certificates, blocked, headers, cookies, quiet) };
+        let others = async { futures_util::try_join!(scripts, certificates, blocked, headers, cookies) };
         futures_util::try_join!(async { others.await.map_err(BoxError::from) }, user_agent)?;
         self.intercept(page, refusals).await
     }
@@ -355,24 +329,13 @@ async fn load(tab: &Tab, navigator: &mut Navigator, request: &PageRequest, start
     evaluate.silent = Some(true);
     let waited = Instant::now();
     let reply = wait_in_page(page, evaluate, started, request.deadline).await?;
-    if let Some(exception) = reply.exception_details {
-        return Err(RenderFailure::Script(format!(
-            "the page's script context failed: {}",
-            exception.text
-        )));
-    }
-    let Some(value) = reply.result.value.filter(|v| !v.is_null()) else {
-        return Ok(None);
-    };
     let waited = waited.elapsed();
-    match page_script::parse_reply(value).map_err(RenderFailure::Script)? {
-        Reply::HttpStatus(status) => Err(RenderFailure::HttpStatus(status)),
-        Reply::Page(mut rendered) => {
-            rendered.profile.navigate = navigated_in;
-            rendered.profile.wait_and_read = waited;
-            Ok(Some(rendered))
-        }
-    }
+    let exception = reply.exception_details.map(|e| e.text);
+    Ok(read_wait_reply(exception, reply.result.value)?.map(|mut rendered| {
+        rendered.profile.navigate = navigated_in;
+        rendered.profile.wait_and_read = waited;
+        rendered
+    }))
 }
 
 /// Runs the in-page wait. When the document it ran in goes away (the page navigated: the

@@ -1,0 +1,75 @@
+//! What a render answers, whichever DevTools client ran it, and how that answer becomes the
+//! fetch's result: one mapping of failures to riptide's errors for both Chromium providers.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::net_error::{NetError, net_error_class};
+use super::page_script::{Reply, parse_reply};
+use crate::error::{BoxError, BrowserError, Error, FetchError};
+use crate::traits::RenderedPage;
+
+/// Why a render on a tab failed, as the tab reported it.
+pub(crate) enum RenderFailure {
+    /// Chrome could not load the page; this is its network error code
+    /// (`net::ERR_NAME_NOT_RESOLVED`), from `Page.navigate`'s `errorText`.
+    Navigation(String),
+    /// The DevTools call itself failed (the browser may be gone).
+    Protocol(BoxError),
+    /// The page's script context failed, or answered in an unexpected shape.
+    Script(String),
+    /// The page came with this error status (4xx, 5xx), as the static engine would refuse it.
+    HttpStatus(u16),
+}
+
+/// What a render answers: the page (partial if it did not get ready by the deadline), `None`
+/// when not even a DOM came back.
+pub(crate) type Rendered = Result<Option<RenderedPage>, RenderFailure>;
+
+/// Reads the answer of the in-page wait's evaluation: its exception text if it threw, else
+/// its value (`None` or null: no DOM came back).
+pub(crate) fn read_wait_reply(exception: Option<String>, value: Option<Value>) -> Rendered {
+    if let Some(text) = exception {
+        return Err(RenderFailure::Script(format!(
+            "the page's script context failed: {text}"
+        )));
+    }
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    match parse_reply(value).map_err(RenderFailure::Script)? {
+        Reply::HttpStatus(status) => Err(RenderFailure::HttpStatus(status)),
+        Reply::Page(page) => Ok(Some(page)),
+    }
+}
+
+/// The fetch's result from a render that answered. A failed render is the address policy's
+/// refusal if there was one (`refusal`), a timeout once the `deadline` passed, a dead browser
+/// when a DevTools call failed and the browser is no longer `alive`; else what it says.
+pub(crate) fn fetch_result(
+    rendered: Rendered,
+    elapsed: Duration,
+    deadline: Duration,
+    refusal: impl FnOnce() -> Option<String>,
+    alive: impl FnOnce() -> bool,
+) -> crate::Result<RenderedPage> {
+    let timed_out = || Error::from(FetchError::Timeout { deadline });
+    match rendered {
+        Ok(Some(page)) => Ok(page),
+        Ok(None) => Err(timed_out()),
+        Err(failure) => Err(match (refusal(), failure) {
+            (Some(reason), _) => FetchError::AddressNotAllowed { reason }.into(),
+            _ if elapsed >= deadline => timed_out(),
+            (None, RenderFailure::Protocol(source)) if !alive() => BrowserError::Dead { source }.into(),
+            (None, RenderFailure::Protocol(source)) => BrowserError::Protocol { source }.into(),
+            (None, RenderFailure::Navigation(code)) => FetchError::Network {
+                class: net_error_class(&code),
+                source: Box::new(NetError(code)),
+            }
+            .into(),
+            (None, RenderFailure::Script(reason)) => FetchError::Script { reason }.into(),
+            (None, RenderFailure::HttpStatus(status)) => FetchError::HttpStatus { status }.into(),
+        }),
+    }
+}
