@@ -16,6 +16,7 @@ mod any_executor;
 mod browsers;
 mod builder;
 pub mod engine_choice;
+mod page_options;
 mod page_source;
 mod rendering_evidence;
 mod static_fetch;
@@ -30,6 +31,7 @@ use futures_util::Stream;
 pub use self::any_executor::{AnyExecutor, BoxExecutor};
 use self::browsers::Browsers;
 pub use self::builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_SETTLE, ExecutorBuilder};
+pub use self::page_options::PageOptions;
 use self::page_source::PageSource;
 use self::rendering_evidence::{RenderingEvidence, rendering_gained};
 use self::static_fetch::{HttpReply, fetch_http, read_file};
@@ -149,7 +151,14 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// Extracts `url` with `engine`. Every error names the URL ([`Error::url`]); match on
     /// [`Error::kind`] for what went wrong.
     pub async fn extract_with(&self, url: &str, engine: EngineChoice) -> Result<Content> {
-        let result = self.run(url, engine).await.map_err(|e| e.with_url(url));
+        self.extract_page(url, PageOptions::new().engine(engine)).await
+    }
+
+    /// Extracts `url` with per-page settings ([`PageOptions`]: the engine, and what a page may
+    /// set differently from the executor, such as a selector to wait for or a shorter time
+    /// limit).
+    pub async fn extract_page(&self, url: &str, options: PageOptions) -> Result<Content> {
+        let result = self.run(url, &options).await.map_err(|e| e.with_url(url));
         if result.is_err() {
             self.counters.failed();
         }
@@ -268,8 +277,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         }
     }
 
-    async fn run(&self, url: &str, engine: EngineChoice) -> Result<Content> {
-        let started = Instant::now();
+    async fn run(&self, url: &str, options: &PageOptions) -> Result<Content> {
+        let (started, engine) = (Instant::now(), options.engine);
         let source = PageSource::resolve(url)?;
         if let Err(reason) = self.addresses.check_url(source.url()) {
             return Err(Error::from(FetchError::AddressNotAllowed { reason }).with_url(source.url().as_str()));
@@ -281,12 +290,12 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let mut engine_choice = Duration::ZERO;
         let mut escalated = false;
         let (fetched, page, module_load, extraction) = match engine {
-            EngineChoice::Headless => self.headless_extract(&source).await?,
-            EngineChoice::Static => self.static_extract(&source).await?,
-            EngineChoice::Auto if !auto => self.static_extract(&source).await?,
-            EngineChoice::Auto if directly => self.headless_extract(&source).await?,
+            EngineChoice::Headless => self.headless_extract(&source, options).await?,
+            EngineChoice::Static => self.static_extract(&source, options).await?,
+            EngineChoice::Auto if !auto => self.static_extract(&source, options).await?,
+            EngineChoice::Auto if directly => self.headless_extract(&source, options).await?,
             EngineChoice::Auto => {
-                let (fetched, page, load, run) = self.static_extract(&source).await?;
+                let (fetched, page, load, run) = self.static_extract(&source, options).await?;
                 match engine_choice::needs_javascript(&fetched.html, &page) {
                     None => {
                         crate::sync::lock(&self.rendering_evidence).record(&host, None);
@@ -297,7 +306,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                         engine_choice = started.elapsed();
                         escalated = true;
                         let static_chars = page.text.chars().count();
-                        let rendered = self.headless_extract(&source).await?;
+                        let rendered = self.headless_extract(&source, options).await?;
                         let gained = rendering_gained(static_chars, rendered.1.text.chars().count());
                         crate::sync::lock(&self.rendering_evidence).record(&host, Some(gained));
                         rendered
@@ -326,17 +335,24 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         })
     }
 
-    async fn static_extract(&self, source: &PageSource) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
-        let (fetched, module) = self.while_loading_the_module(self.fetch_static(source)).await;
-        self.extract_fetched(fetched?, module).await
+    async fn static_extract(
+        &self,
+        source: &PageSource,
+        options: &PageOptions,
+    ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
+        let (fetched, module) = self
+            .while_loading_the_module(self.fetch_static(source, options.time_limit))
+            .await;
+        self.extract_fetched(fetched?, module, options).await
     }
 
     async fn headless_extract(
         &self,
         source: &PageSource,
+        options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
-        let (fetched, module) = self.while_loading_the_module(self.render(source)).await;
-        self.extract_fetched(fetched?, module).await
+        let (fetched, module) = self.while_loading_the_module(self.render(source, options)).await;
+        self.extract_fetched(fetched?, module, options).await
     }
 
     /// Runs `fetch` while the extractor loads, the first time: a process's first page would
@@ -360,10 +376,13 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         &self,
         fetched: FetchedPage,
         module: Option<R::Module>,
+        page_options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         let cache = self.cache.clone();
         let extractor = self.extractor.clone();
-        let options = self.extract_options;
+        let mut options = self.extract_options;
+        options.markdown = page_options.markdown.unwrap_or(options.markdown);
+        options.content_html = page_options.content_html.unwrap_or(options.content_html);
         let extracted = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let module = match module {
@@ -397,7 +416,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         )
     }
 
-    async fn fetch_static(&self, source: &PageSource) -> Result<FetchedPage> {
+    async fn fetch_static(&self, source: &PageSource, time_limit: Option<Duration>) -> Result<FetchedPage> {
         let limit = self.max_body_bytes;
         let url = match source {
             PageSource::File { path, url } => {
@@ -434,7 +453,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let attempts = AtomicU32::new(0);
         let fetched = self
             .retrier
-            .run_at_origin(self.policy(), &target, &origin, |_timeout| {
+            .run_at_origin_within(self.policy(), &target, &origin, time_limit, |_timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
                 fetch_http(&self.http, url, limit)
             })
@@ -461,7 +480,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         }
     }
 
-    async fn render(&self, source: &PageSource) -> Result<FetchedPage> {
+    async fn render(&self, source: &PageSource, options: &PageOptions) -> Result<FetchedPage> {
         let renderer = self.browsers.renderer().await?;
         let url = source.url().to_string();
         let target = Target::new(source.host(), Engine::Headless);
@@ -469,15 +488,15 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let attempts = AtomicU32::new(0);
         let page = self
             .retrier
-            .run_at_origin(self.policy(), &target, &origin, |timeout| {
+            .run_at_origin_within(self.policy(), &target, &origin, options.time_limit, |timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
                 let deadline = timeout.saturating_sub(PARTIAL_MARGIN.min(timeout / 5));
                 let mut request = PageRequest::new(url.clone())
                     .deadline(deadline)
-                    .wait_until(self.wait_until)
-                    .isolation(self.isolation)
-                    .screenshot(self.screenshots);
-                request.wait_for = self.wait_for.clone();
+                    .wait_until(options.wait_until.unwrap_or(self.wait_until))
+                    .isolation(options.isolation.unwrap_or(self.isolation))
+                    .screenshot(options.screenshot.unwrap_or(self.screenshots));
+                request.wait_for = options.wait_for.clone().or_else(|| self.wait_for.clone());
                 request.settle = self.settle;
                 let renderer = &renderer;
                 async move {

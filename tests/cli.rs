@@ -954,8 +954,8 @@ fn start_serve(
 
 /// Issue 11, item 2: `riptide extract --server URL` (or `RIPTIDE_SERVER`) sends the batch to a
 /// running server and writes what a local batch writes, failures and exit code included;
-/// flags that only this process's executor could honour are refused, and a server that is not
-/// there is named.
+/// per-page flags go with the batch, flags that only this process's executor could honour are
+/// refused, and a server that is not there is named.
 #[test]
 fn extract_through_a_server_writes_what_a_local_batch_writes() {
     let pages = Server::start();
@@ -1000,6 +1000,30 @@ fn extract_through_a_server_writes_what_a_local_batch_writes() {
         stdout(&via_env).contains("\"title\":\"page 1\""),
         "{}",
         stdout(&via_env)
+    );
+
+    // Per-page flags go with the batch.
+    let with_html = riptide(
+        local_home.path(),
+        &[
+            "extract",
+            "--server",
+            &base,
+            "--format",
+            "jsonl",
+            "--html",
+            "--timeout",
+            "20",
+            &urls[0],
+        ],
+    );
+    assert!(with_html.status.success(), "{}", stderr(&with_html));
+    let record: serde_json::Value = serde_json::from_str(stdout(&with_html).trim()).expect("one JSON record");
+    assert!(
+        record["content_html"]
+            .as_str()
+            .is_some_and(|h| h.contains("Text of page 1")),
+        "{record}"
     );
 
     let refused = riptide(

@@ -513,3 +513,82 @@ async fn a_boxed_executor_extracts_like_the_typed_one() {
     assert!(boxed.config().optimizations.enabled);
     boxed.shutdown().await.expect("shutdown");
 }
+
+/// Issue 11: one page's settings (`PageOptions`) change that page only. The extraction's
+/// outputs and the time limit here; the render settings in the next test.
+#[tokio::test]
+async fn page_options_change_one_page_not_the_executor() {
+    use riptide::PageOptions;
+    let server = Server::start();
+    let ex = static_executor();
+    let url = server.url("/page/1");
+    let asked = ex
+        .extract_page(&url, PageOptions::new().markdown(false).content_html(true))
+        .await
+        .expect("extracts");
+    assert!(asked.extracted.markdown.is_none(), "no Markdown asked for");
+    assert!(
+        asked
+            .extracted
+            .content_html
+            .as_deref()
+            .is_some_and(|h| h.contains("Text of page 1")),
+        "{:?}",
+        asked.extracted.content_html
+    );
+    let plain = ex.extract(&url).await.expect("extracts");
+    assert!(plain.extracted.markdown.is_some(), "the executor's own settings stay");
+    assert!(plain.extracted.content_html.is_none());
+
+    // The configuration gives a hanging page 10 s an attempt; this page's limit is 800 ms.
+    let limit = Duration::from_millis(800);
+    let err = ex
+        .extract_page(&server.url("/hang"), PageOptions::new().time_limit(limit))
+        .await
+        .expect_err("never answers");
+    match err.kind() {
+        ErrorKind::Retry(RetryError::Exhausted {
+            last: LastAttempt::TimedOut(after),
+            ..
+        }) => assert!(*after <= limit, "an attempt waited {after:?}, past the page's limit"),
+        other => panic!("expected time-outs, got {other:?}"),
+    }
+}
+
+/// Issue 11: a render waits for the selector its page asked for, though the executor has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_waits_for_its_own_selector() {
+    use riptide::PageOptions;
+    use support::local_server::{LocalServer, Reply};
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    // The article arrives 3 s after `load`, long after the DOM has gone quiet.
+    let server = LocalServer::start(|_| {
+        Reply::Html(
+            "<!doctype html><title>late</title><div id=\"root\"><p>Loading.</p></div><script>addEventListener('load', () => setTimeout(() => { document.getElementById('root').innerHTML = '<article id=\"late\"><h1>Late</h1><p>' + 'The article arrived late but complete. '.repeat(20) + '</p></article>'; }, 3000));</script>".into(),
+        )
+    })
+    .expect("bind");
+    let ex = executor(provider, config());
+    let url = server.url("/late");
+    let early = ex.extract_with(&url, EngineChoice::Headless).await.expect("renders");
+    assert!(
+        !early.extracted.text.contains("arrived late"),
+        "taken once quiet: {}",
+        early.extracted.text
+    );
+    let waited = ex
+        .extract_page(
+            &url,
+            PageOptions::new().engine(EngineChoice::Headless).wait_for("#late"),
+        )
+        .await
+        .expect("renders");
+    assert!(
+        waited.extracted.text.contains("arrived late"),
+        "{}",
+        waited.extracted.text
+    );
+    ex.shutdown().await.expect("shutdown");
+}

@@ -116,6 +116,47 @@ async fn one_page_is_answered_as_the_cli_prints_it() {
     server.stop().await;
 }
 
+/// The per-page settings of a request apply to its pages, and to no other request's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_page_settings_apply_to_their_request_only() {
+    let pages = Pages::start();
+    let server = Running::start(executor(10), options()).await;
+    let url = pages.url("/page/1");
+    let (status, _, body) = server
+        .post(&serde_json::json!({ "url": url, "markdown": false, "html": true }).to_string())
+        .await;
+    let record = json(&body);
+    assert_eq!(status, 200, "{record}");
+    assert!(record["markdown"].is_null(), "{record}");
+    assert!(
+        record["content_html"]
+            .as_str()
+            .is_some_and(|h| h.contains("Text of page 1")),
+        "{record}"
+    );
+    let (_, _, body) = server.post(&serde_json::json!({ "url": url }).to_string()).await;
+    let record = json(&body);
+    assert!(record["markdown"].is_string(), "the server's own settings: {record}");
+    assert!(record["content_html"].is_null(), "{record}");
+
+    // The server gives a hanging page 10 s; this request gives it half a second.
+    let (_, _, body) = server
+        .post(&serde_json::json!({ "url": pages.url("/hang"), "timeout_secs": 0.5 }).to_string())
+        .await;
+    let record = json(&body);
+    let message = record["error"].as_str().unwrap_or_default();
+    let waited = message
+        .split("timed out after ")
+        .nth(1)
+        .and_then(|rest| rest.split("ms").next())
+        .and_then(|ms| ms.parse::<f64>().ok());
+    assert!(
+        waited.is_some_and(|ms| ms <= 500.0),
+        "the attempt was cut to the request's limit: {record}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_streams_one_line_per_page_failures_included() {
     let pages = Pages::start();
@@ -161,6 +202,21 @@ async fn bad_requests_and_refused_pages_say_what_was_wrong() {
             "server.invalid_request",
         ),
         (r#"{}"#.to_string(), 422, "server.invalid_request"),
+        (
+            r#"{"url": "http://a/", "timeout_secs": -1}"#.to_string(),
+            422,
+            "server.invalid_request",
+        ),
+        (
+            r#"{"url": "http://a/", "wait_for": " "}"#.to_string(),
+            422,
+            "server.invalid_request",
+        ),
+        (
+            r#"{"url": "http://a/", "wait_until": "whenever"}"#.to_string(),
+            422,
+            "server.invalid_request",
+        ),
         (
             r#"{"url": "ftp://example.com/"}"#.to_string(),
             400,

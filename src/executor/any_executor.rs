@@ -11,7 +11,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
 
-use super::{EngineChoice, Executor};
+use super::{EngineChoice, Executor, PageOptions};
 use crate::config::RiptideConfig;
 use crate::error::Result;
 use crate::extract::Content;
@@ -20,8 +20,13 @@ use crate::traits::{BrowserProvider, ModuleCache, ProfileView, TimeoutPolicy, Wa
 
 /// Any [`Executor`], whatever its browser provider, engine, store and timeout policy.
 pub trait AnyExecutor: Send + Sync {
-    /// [`Executor::extract_with`].
-    fn extract_with<'a>(&'a self, url: &'a str, engine: EngineChoice) -> BoxFuture<'a, Result<Content>>;
+    /// [`Executor::extract_page`].
+    fn extract_page<'a>(&'a self, url: &'a str, options: PageOptions) -> BoxFuture<'a, Result<Content>>;
+
+    /// [`Executor::extract_with`]: `url` with `engine` and the executor's own settings.
+    fn extract_with<'a>(&'a self, url: &'a str, engine: EngineChoice) -> BoxFuture<'a, Result<Content>> {
+        self.extract_page(url, PageOptions::new().engine(engine))
+    }
 
     /// [`Executor::report`].
     fn report(&self) -> BoxFuture<'_, PerformanceReport>;
@@ -54,8 +59,8 @@ where
     C: ModuleCache,
     T: TimeoutPolicy,
 {
-    fn extract_with<'a>(&'a self, url: &'a str, engine: EngineChoice) -> BoxFuture<'a, Result<Content>> {
-        Box::pin(Executor::extract_with(self, url, engine))
+    fn extract_page<'a>(&'a self, url: &'a str, options: PageOptions) -> BoxFuture<'a, Result<Content>> {
+        Box::pin(Executor::extract_page(self, url, options))
     }
 
     fn report(&self) -> BoxFuture<'_, PerformanceReport> {

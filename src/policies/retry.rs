@@ -269,13 +269,31 @@ impl Retrier {
         policy: &dyn TimeoutPolicy,
         target: &Target,
         origin: &str,
+        attempt: F,
+    ) -> Result<T>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: Future<Output = std::result::Result<T, AttemptFailure>>,
+    {
+        self.run_at_origin_within(policy, target, origin, None, attempt).await
+    }
+
+    /// [`run_at_origin`](Self::run_at_origin) with this request's own time limit, when it is
+    /// shorter than the overall deadline (a caller's per-page limit): attempts are cut to it as
+    /// they are to the overall deadline.
+    pub async fn run_at_origin_within<T, F, Fut>(
+        &self,
+        policy: &dyn TimeoutPolicy,
+        target: &Target,
+        origin: &str,
+        limit: Option<Duration>,
         mut attempt: F,
     ) -> Result<T>
     where
         F: FnMut(Duration) -> Fut,
         Fut: Future<Output = std::result::Result<T, AttemptFailure>>,
     {
-        let mut plan = RetryPlan::begin(self, policy, target, origin, Instant::now())?;
+        let mut plan = RetryPlan::begin(self, policy, target, origin, Instant::now())?.within(limit);
         loop {
             let timeout = plan.next_timeout(Instant::now());
             let attempt_started = Instant::now();
@@ -435,6 +453,14 @@ impl<'a> RetryPlan<'a> {
             pause: s.base_pause,
             attempts: 0,
         })
+    }
+
+    /// Ends the request by `limit` after it began, if that is sooner than the overall deadline.
+    pub(crate) fn within(mut self, limit: Option<Duration>) -> Self {
+        if let Some(limit) = limit {
+            self.deadline = self.deadline.min(self.started + limit);
+        }
+        self
     }
 
     /// The timeout of the attempt starting at `now`: the escalated timeout, cut to the deadline.

@@ -20,7 +20,8 @@ use super::SCHEMA_VERSION;
 use super::admission::Admission;
 use super::metrics::ServerMetrics;
 use crate::error::{Error, FetchError};
-use crate::executor::{BoxExecutor, EngineChoice};
+use crate::executor::{BoxExecutor, EngineChoice, PageOptions};
+use crate::traits::{Isolation, WaitUntil};
 
 /// What every route shares.
 pub(super) struct Shared {
@@ -80,13 +81,13 @@ impl Shared {
 
     /// Extracts one page within the request's deadline (counted from `arrived`): its record,
     /// and the status a one-page request answers with.
-    async fn page(&self, url: String, engine: EngineChoice, arrived: Instant) -> (StatusCode, serde_json::Value) {
+    async fn page(&self, url: String, options: PageOptions, arrived: Instant) -> (StatusCode, serde_json::Value) {
         let mut stopped = self.stopped.subscribe();
         let work = async {
             let Some(_running) = self.admission.run().await else {
                 return Err(Error::from(FetchError::Cancelled).with_url(url.as_str()));
             };
-            self.executor.extract_with(&url, engine).await
+            self.executor.extract_page(&url, options).await
         };
         let left = self.deadline.saturating_sub(arrived.elapsed());
         let result = tokio::select! {
@@ -249,7 +250,8 @@ async fn timeouts(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.executor.timeout_profiles()).into_response()
 }
 
-/// The body of `POST /v1/extract`.
+/// The body of `POST /v1/extract`: the page (or pages), and the per-page settings
+/// ([`PageOptions`]) that apply to each of them.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExtractRequest {
@@ -257,12 +259,49 @@ struct ExtractRequest {
     urls: Option<Vec<String>>,
     #[serde(default)]
     engine: EngineChoice,
+    wait_until: Option<WaitUntil>,
+    wait_for: Option<String>,
+    isolation: Option<Isolation>,
+    /// Also the Markdown (`markdown`) of the main content.
+    markdown: Option<bool>,
+    /// Also the cleaned article HTML (`content_html`).
+    html: Option<bool>,
+    /// The page's time limit in seconds; it can only shorten the server's own.
+    timeout_secs: Option<f64>,
+}
+
+impl ExtractRequest {
+    /// The per-page settings, or what is wrong with them.
+    fn options(&self) -> Result<PageOptions, String> {
+        let mut options = PageOptions::new().engine(self.engine);
+        options.wait_until = self.wait_until;
+        options.wait_for.clone_from(&self.wait_for);
+        options.isolation = self.isolation;
+        options.markdown = self.markdown;
+        options.content_html = self.html;
+        if let Some(secs) = self.timeout_secs {
+            match Duration::try_from_secs_f64(secs) {
+                Ok(limit) if !limit.is_zero() => options.time_limit = Some(limit),
+                _ => {
+                    return Err(format!(
+                        "timeout_secs must be a number of seconds above zero, not {secs}"
+                    ));
+                }
+            }
+        }
+        if let Some(selector) = &self.wait_for
+            && selector.trim().is_empty()
+        {
+            return Err("wait_for must be a CSS selector, not an empty string".into());
+        }
+        Ok(options)
+    }
 }
 
 /// Reads the body as JSON whatever its `Content-Type` says (`curl -d` sends a form type).
 async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
     let arrived = Instant::now();
-    const SHAPE: &str = r#"send JSON: {"url": "https://..."} or {"urls": [...]}, optionally with "engine": "auto", "static" or "headless""#;
+    const SHAPE: &str = r#"send JSON: {"url": "https://..."} or {"urls": [...]}, optionally with "engine" ("auto", "static" or "headless"), "wait_until" ("load", "domcontentloaded", "networkidle"), "wait_for" (a CSS selector), "isolation" ("site", "page", "shared"), "markdown", "html" (true or false) and "timeout_secs""#;
     let request = match body.map(|body| serde_json::from_slice::<ExtractRequest>(&body)) {
         Ok(Ok(request)) => request,
         Ok(Err(e)) => {
@@ -286,6 +325,17 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
             );
         }
     };
+    let options = match request.options() {
+        Ok(options) => options,
+        Err(wrong) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "server.invalid_request",
+                &format!("the request is not valid: {wrong}"),
+                SHAPE,
+            );
+        }
+    };
     let Some(admitted) = shared.admission.admit() else {
         let mut response = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -303,7 +353,7 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
     };
     match (request.url, request.urls) {
         (Some(url), None) => {
-            let (status, record) = shared.page(url, request.engine, arrived).await;
+            let (status, record) = shared.page(url, options, arrived).await;
             drop(admitted);
             (status, Json(record)).into_response()
         }
@@ -311,11 +361,11 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
             // One line per page as it finishes. The stream owns the admission permit: the
             // request counts until its last line, and dropping the stream (the client left)
             // drops the pages still running.
-            let (engine, in_flight) = (request.engine, shared.admission.in_flight());
+            let in_flight = shared.admission.in_flight();
             let lines = futures_util::stream::iter(urls)
                 .map(move |url| {
-                    let shared = shared.clone();
-                    async move { shared.page(url, engine, arrived).await.1 }
+                    let (shared, options) = (shared.clone(), options.clone());
+                    async move { shared.page(url, options, arrived).await.1 }
                 })
                 .buffer_unordered(in_flight)
                 .map(move |record| {

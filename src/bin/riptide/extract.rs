@@ -75,7 +75,7 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
         let token = config.server.token.as_deref();
         let total = inputs.len();
         let started = Instant::now();
-        let records = super::extract_remote::records(server, token, inputs, engine).await?;
+        let records = super::extract_remote::records(server, token, inputs, engine, args.page_settings()).await?;
         let batch = run_batch(records, &mut *out, args.format, total, quiet).await?;
         return Ok(batch.finish(total, started, quiet));
     }

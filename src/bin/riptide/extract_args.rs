@@ -75,31 +75,64 @@ pub(crate) struct ExtractArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
     /// Send the pages to a running `riptide serve` at this URL (`http://host:port`) instead of
-    /// extracting them here; the output is the same. The server's configuration then decides
-    /// how pages are fetched, so the flags that set up this process's executor are refused.
-    /// Its token is `server.token` (RIPTIDE_SERVER_TOKEN).
+    /// extracting them here; the output is the same. The per-page flags (--wait-until,
+    /// --wait-for, --isolation, --timeout, which can only shorten the server's limit, --html,
+    /// --format markdown) go with the batch; the server's configuration decides the rest, so
+    /// the flags that set up this process's executor are refused. Its token is `server.token`
+    /// (RIPTIDE_SERVER_TOKEN).
     #[arg(long, value_name = "URL", env = "RIPTIDE_SERVER")]
     pub(crate) server: Option<String>,
 }
 
 impl ExtractArgs {
+    /// The per-page settings of `POST /v1/extract` these flags ask for: what a server applies
+    /// to each page of a batch sent with `--server`. `--timeout` there can only shorten the
+    /// server's own time limit.
+    pub(crate) fn page_settings(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut settings = serde_json::Map::new();
+        let mut set = |key: &str, value: serde_json::Value| {
+            settings.insert(key.into(), value);
+        };
+        match self.wait_until {
+            WaitArg::Load => {}
+            WaitArg::Domcontentloaded => set("wait_until", "domcontentloaded".into()),
+            WaitArg::Networkidle => set("wait_until", "networkidle".into()),
+        }
+        if let Some(selector) = &self.wait_for {
+            set("wait_for", selector.as_str().into());
+        }
+        if let Some(isolation) = self.isolation {
+            let name = match isolation {
+                IsolationArg::Site => "site",
+                IsolationArg::Page => "page",
+                IsolationArg::Shared => "shared",
+            };
+            set("isolation", name.into());
+        }
+        if self.format == Format::Markdown {
+            set("markdown", true.into());
+        }
+        if self.html {
+            set("html", true.into());
+        }
+        if let Some(secs) = self.timeout {
+            set("timeout_secs", secs.into());
+        }
+        settings
+    }
+
     /// The first flag given that only this process's executor can honour, if any: with
     /// `--server` they would be silently ignored.
     pub(crate) fn local_only_flag(&self) -> Option<&'static str> {
         [
             (self.no_host_memory, "--no-host-memory"),
-            (self.isolation.is_some(), "--isolation"),
             (!self.block.is_empty(), "--block"),
             (!self.block_url.is_empty(), "--block-url"),
             (self.user_agent.is_some(), "--user-agent"),
             (!self.header.is_empty(), "--header"),
             (!self.cookie.is_empty(), "--cookie"),
             (self.proxy.is_some(), "--proxy"),
-            (self.timeout.is_some(), "--timeout"),
             (self.screenshot.is_some(), "--screenshot"),
-            (!matches!(self.wait_until, WaitArg::Load), "--wait-until"),
-            (self.wait_for.is_some(), "--wait-for"),
-            (self.html, "--html"),
             (matches!(self.engine, EngineArg::Stealth), "--engine stealth"),
         ]
         .into_iter()

@@ -1,6 +1,6 @@
 //! `riptide extract --server URL`: the batch goes to a running `riptide serve` as one
-//! `POST /v1/extract {"urls": [...]}`, and its NDJSON answer comes back as the same records a
-//! local batch writes.
+//! `POST /v1/extract {"urls": [...], ...}` (with the per-page settings the flags ask for), and
+//! its NDJSON answer comes back as the same records a local batch writes.
 
 use std::time::Duration;
 
@@ -14,15 +14,19 @@ use super::extract::Records;
 /// server's `Retry-After`.
 const BUSY_RETRIES: u32 = 10;
 
-/// Sends `urls` to the server at `server` and gives its records as they arrive.
+/// Sends `urls` to the server at `server`, with `engine` and the per-page `settings`
+/// (`ExtractArgs::page_settings`), and gives its records as they arrive.
 pub(crate) async fn records(
     server: &str,
     token: Option<&str>,
     urls: Vec<String>,
     engine: EngineChoice,
+    mut settings: serde_json::Map<String, serde_json::Value>,
 ) -> CliResult<Records<'static>> {
     let endpoint = format!("{}/v1/extract", server.trim_end_matches('/'));
-    let body = serde_json::json!({ "urls": urls, "engine": engine }).to_string();
+    settings.insert("urls".into(), urls.into());
+    settings.insert("engine".into(), serde_json::to_value(engine)?);
+    let body = serde_json::Value::Object(settings).to_string();
     let client = reqwest::Client::new();
     let mut busy = 0;
     let response = loop {

@@ -1,0 +1,98 @@
+//! [`PageOptions`]: what one extraction may ask for differently from its executor.
+//!
+//! An executor's builder sets how every page is fetched. A service that keeps one executor warm
+//! for many callers (`riptide serve`) needs some of that per page: one caller waits for a
+//! selector, another wants the article HTML or a shorter time limit. These are the settings a
+//! page can change without touching what the executor shares between pages (its browsers, its
+//! network client, its learned timeouts); `None` keeps the executor's own.
+
+use std::time::Duration;
+
+use super::EngineChoice;
+use crate::traits::{Isolation, WaitUntil};
+
+/// Per-page settings for [`Executor::extract_page`](super::Executor::extract_page); the default
+/// is [`EngineChoice::Auto`] and the executor's own settings for everything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PageOptions {
+    /// Which engine fetches the page.
+    pub engine: EngineChoice,
+    /// When a rendered page counts as loaded (else
+    /// [`ExecutorBuilder::wait_until`](super::ExecutorBuilder::wait_until)).
+    pub wait_until: Option<WaitUntil>,
+    /// A CSS selector a rendered page is also waited for (else
+    /// [`ExecutorBuilder::wait_for`](super::ExecutorBuilder::wait_for)).
+    pub wait_for: Option<String>,
+    /// Which earlier pages of its browser a rendered page may see the state of (else the
+    /// executor's isolation).
+    pub isolation: Option<Isolation>,
+    /// Whether a rendered page's screenshot is taken (else
+    /// [`ExecutorBuilder::screenshots`](super::ExecutorBuilder::screenshots)).
+    pub screenshot: Option<bool>,
+    /// Whether the main content is also produced as Markdown (`markdown`; else
+    /// `[extraction] markdown`).
+    pub markdown: Option<bool>,
+    /// Whether the cleaned article HTML (`content_html`) is produced (else
+    /// `[extraction] content_html`).
+    pub content_html: Option<bool>,
+    /// The page's time limit, all attempts together (else the executor's request timeout).
+    /// It can only shorten the executor's: a page never waits longer than the executor was
+    /// built to let one wait.
+    pub time_limit: Option<Duration>,
+}
+
+impl PageOptions {
+    /// [`EngineChoice::Auto`] and the executor's own settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the engine.
+    pub fn engine(mut self, engine: EngineChoice) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Sets when a rendered page counts as loaded.
+    pub fn wait_until(mut self, wait_until: WaitUntil) -> Self {
+        self.wait_until = Some(wait_until);
+        self
+    }
+
+    /// Sets a CSS selector a rendered page is also waited for.
+    pub fn wait_for(mut self, selector: impl Into<String>) -> Self {
+        self.wait_for = Some(selector.into());
+        self
+    }
+
+    /// Sets which earlier pages' state a rendered page may see.
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = Some(isolation);
+        self
+    }
+
+    /// Sets whether a rendered page's screenshot is taken.
+    pub fn screenshot(mut self, screenshot: bool) -> Self {
+        self.screenshot = Some(screenshot);
+        self
+    }
+
+    /// Sets whether the main content is also produced as Markdown.
+    pub fn markdown(mut self, markdown: bool) -> Self {
+        self.markdown = Some(markdown);
+        self
+    }
+
+    /// Sets whether the cleaned article HTML is produced.
+    pub fn content_html(mut self, content_html: bool) -> Self {
+        self.content_html = Some(content_html);
+        self
+    }
+
+    /// Sets the page's time limit (never longer than the executor's).
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.time_limit = Some(limit);
+        self
+    }
+}
