@@ -8,7 +8,8 @@
 //! Measures, alternating the providers so both see the same machine: one render of a page whose
 //! content a script builds after 20 ms (the pool's JavaScript page, with a selector wait) on a
 //! warm browser, its stages (`RenderProfile`), and pages/s through a pool of 2 and of 4 browsers
-//! with as many workers. Prints a Markdown table (also written to
+//! with as many workers, and through a pool of 4 chromiumoxide browsers that are two tabs each of
+//! two processes (`tabs_per_browser(2)`). Prints a Markdown table (also written to
 //! `target/criterion/riptide-browser-providers.md`).
 
 use std::sync::Arc;
@@ -143,6 +144,20 @@ fn main() {
         }
         rates.push((browsers, median(c), median(o)));
     }
+    // The pool of 4 again, as two chromiumoxide processes with two tabs each.
+    let tabbed: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            pages_per_second(
+                &rt,
+                ChromiumoxideProvider::local(ChromeOptions::default())
+                    .expect("provider")
+                    .tabs_per_browser(2),
+                &base,
+                4,
+            )
+        })
+        .collect();
+    let tabbed = median(tabbed);
 
     let mut rows = vec![
         "| measurement | chrome (headless_chrome) | chromiumoxide | chromiumoxide vs chrome |".to_string(),
@@ -164,10 +179,16 @@ fn main() {
             stage(&oxide_runs, f)
         ));
     }
-    for (browsers, c, o) in rates {
+    for &(browsers, c, o) in &rates {
         rows.push(format!(
             "| pages/s, {PAGES} JavaScript pages, pool of {browsers} (median of {RUNS}) | {c:.2} | {o:.2} | {:.2}x |",
             o / c
+        ));
+    }
+    if let Some((_, c, _)) = rates.iter().find(|(browsers, ..)| *browsers == 4) {
+        rows.push(format!(
+            "| pages/s, pool of 4 as 2 chromiumoxide processes with 2 tabs each (median of {RUNS}) | {c:.2} | {tabbed:.2} | {:.2}x |",
+            tabbed / c
         ));
     }
     let table = rows.join("\n");

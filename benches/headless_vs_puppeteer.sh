@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Headless batch throughput: `riptide extract --engine headless` (with each browser provider the
-# binary has: `chrome`, and `chromiumoxide` when built with that feature) against a puppeteer-core script
+# binary has: `chrome`, and `chromiumoxide` when built with that feature, alone and with two
+# pooled browsers per Chromium process, `chromiumoxide+tabs2`) against a puppeteer-core script
 # (benches/support/puppeteer/render.mjs: one browser, a new page per URL, `goto` until `load`,
 # wait for `#ready`, `page.content()`) on the same 40 local pages whose content a script builds
 # 20 ms after `load`, side by side in one run. Issue 16's targets: riptide at least 1.5x
@@ -33,8 +34,11 @@ mkdir -p "$work/site" "$work/home"
 providers="chrome"
 if env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER=chromiumoxide \
     "$riptide" -q pool status >/dev/null 2>&1; then
-  providers="chrome chromiumoxide"
+  # `chromiumoxide+tabs2`: two pooled browsers per Chromium process (tabs_per_browser = 2).
+  providers="chrome chromiumoxide chromiumoxide+tabs2"
 fi
+# BENCH_PROVIDERS="chromiumoxide+tabs2 chromiumoxide+tabs4" times just those.
+providers="${BENCH_PROVIDERS:-$providers}"
 for i in $(seq 1 40); do
   cat > "$work/site/p$i.html" <<PAGE
 <!doctype html><html><head><title>Page $i</title></head><body><div id="app"></div>
@@ -51,8 +55,11 @@ until curl -sf "http://127.0.0.1:$port/p1.html" >/dev/null; do sleep 0.1; done
 for i in $(seq 1 40); do echo "http://127.0.0.1:$port/p$i.html"; done > "$work/list.txt"
 head -n 1 "$work/list.txt" > "$work/first.txt"
 
-riptide_batch() { # provider, concurrency, list
-  env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER="$1" "$riptide" -q extract \
+riptide_batch() { # provider[+tabsN], concurrency, list
+  local tabs=1
+  case "$1" in *+tabs*) tabs="${1##*+tabs}" ;; esac
+  env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER="${1%%+*}" \
+    RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__TABS_PER_BROWSER="$tabs" "$riptide" -q extract \
     --engine headless --concurrency "$2" --wait-for '#ready' --input "$3" --format jsonl --output "$work/riptide.jsonl"
 }
 time_it() { # label, command...

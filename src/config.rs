@@ -248,6 +248,10 @@ pub struct BrowserPoolConfig {
     /// `chromiumoxide` (needs the `chromiumoxide` Cargo feature); see the README's "Browser
     /// providers".
     pub provider: BrowserProviderKind,
+    /// Pooled browsers that share one local Chromium process, each in its own tab (at least
+    /// 1; above 1 needs `provider = "chromiumoxide"`). `max_instances` still counts pooled
+    /// browsers, so the pool runs `max_instances / tabs_per_browser` processes, rounded up.
+    pub tabs_per_browser: u32,
     /// Warm up in the background instead of before the pool is returned.
     pub background_warmup: bool,
     /// Browsers hide that they are automated (user agent, client hints, `navigator.webdriver`,
@@ -282,6 +286,7 @@ impl Default for BrowserPoolConfig {
             chrome_path: None,
             remote_endpoints: Vec::new(),
             provider: BrowserProviderKind::default(),
+            tabs_per_browser: 1,
             background_warmup: false,
             stealth: false,
             isolation: crate::traits::Isolation::Site,
@@ -659,6 +664,17 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
                 "{} is more than max_instances ({})",
                 pool.target_available, pool.max_instances
             ),
+        ));
+    }
+    if pool.tabs_per_browser == 0 {
+        return Err(fail(&format!("{p}.tabs_per_browser"), "must be at least 1".into()));
+    }
+    if pool.tabs_per_browser > 1 && pool.provider == BrowserProviderKind::Chrome {
+        return Err(fail(
+            &format!("{p}.tabs_per_browser"),
+            "more than one tab per browser needs provider = \"chromiumoxide\" (the chrome provider renders in one tab per \
+             process); set the provider, or tabs_per_browser = 1"
+                .into(),
         ));
     }
     for (key, v) in [

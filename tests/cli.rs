@@ -794,7 +794,8 @@ fn the_configured_browser_provider_renders_and_is_reported() {
     let home = tempfile::tempdir().expect("home");
     std::fs::write(
         home.path().join("config.toml"),
-        "[optimizations.browser_pool]\nprovider = \"chromiumoxide\"\n",
+        // Two tabs per process: the pool's warm-up of two browsers starts one Chromium.
+        "[optimizations.browser_pool]\nprovider = \"chromiumoxide\"\ntabs_per_browser = 2\n",
     )
     .expect("config");
     let url = server.url("/js");

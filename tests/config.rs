@@ -395,4 +395,15 @@ fn browser_pool_controls_parse_and_bad_values_name_their_key() {
     let home = home_with("[optimizations.browser_pool]\nprovider = \"firefox\"\n");
     let (key, _, message) = config_error(load(home.path(), &[]));
     assert_eq!(key, "optimizations.browser_pool.provider", "{message}");
+    // Tabs per browser: chromiumoxide only, and at least one.
+    let home = home_with("[optimizations.browser_pool]\nprovider = \"chromiumoxide\"\ntabs_per_browser = 2\n");
+    let pool = load(home.path(), &[]).expect("valid").optimizations.browser_pool;
+    assert_eq!(pool.tabs_per_browser, 2);
+    let home = home_with("[optimizations.browser_pool]\ntabs_per_browser = 2\n");
+    let (key, _, message) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimizations.browser_pool.tabs_per_browser", "{message}");
+    assert!(message.contains("chromiumoxide"), "{message}");
+    let home = home_with("[optimizations.browser_pool]\nprovider = \"chromiumoxide\"\ntabs_per_browser = 0\n");
+    let (key, _, message) = config_error(load(home.path(), &[]));
+    assert_eq!(key, "optimizations.browser_pool.tabs_per_browser", "{message}");
 }

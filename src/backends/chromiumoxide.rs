@@ -25,6 +25,7 @@
 
 mod browser;
 mod navigator;
+mod process;
 mod raw;
 mod stealth;
 mod tab;
@@ -33,8 +34,8 @@ pub use crate::backends::chromium::options::{ChromeOptions, DEFAULT_RENDER_MEMOR
 pub use browser::ChromiumoxideBrowser;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use chromiumoxide::Browser;
@@ -44,7 +45,7 @@ use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::handler::HandlerConfig;
 use futures_util::StreamExt;
 
-use crate::backends::chromium::local::LocalChromium;
+use crate::backends::chromium::local::{LocalChromium, StartedChromium};
 use crate::backends::chromium::process_tree;
 use crate::backends::chromium::rendered::fetch_result;
 use crate::error::{BoxError, BrowserError, Error, FetchError, Result};
@@ -53,6 +54,7 @@ use crate::policies::AddressPolicy;
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
 use browser::{Inner, Rendering};
 use navigator::Navigator;
+use process::Process;
 use tab::{Renderer, TabSetup};
 
 /// How long chromiumoxide keeps a DevTools call waiting for its answer. riptide keeps its own
@@ -81,6 +83,10 @@ pub struct ChromiumoxideProvider {
     mode: Mode,
     render_memory_limit: Option<u64>,
     setup: Arc<TabSetup>,
+    /// Pooled browsers per local process (see [`tabs_per_browser`](Self::tabs_per_browser)).
+    tabs_per_browser: usize,
+    /// The local processes that may take another tab; weak, so a process ends with its last.
+    processes: Mutex<Vec<Weak<Process>>>,
     runtime: CdpRuntime,
 }
 
@@ -176,6 +182,8 @@ impl ChromiumoxideProvider {
                 headers: options.headers,
                 cookies: options.cookies,
             }),
+            tabs_per_browser: 1,
+            processes: Mutex::default(),
             runtime: CdpRuntime::new()?,
         })
     }
@@ -208,6 +216,8 @@ impl ChromiumoxideProvider {
             },
             render_memory_limit: None,
             setup: Arc::default(),
+            tabs_per_browser: 1,
+            processes: Mutex::default(),
             runtime: CdpRuntime::new()?,
         })
     }
@@ -218,7 +228,8 @@ impl ChromiumoxideProvider {
         let options = ChromeOptions::from_config(config)?;
         let endpoints = &config.optimizations.browser_pool.remote_endpoints;
         if endpoints.is_empty() {
-            return Self::local(options);
+            let tabs = config.optimizations.browser_pool.tabs_per_browser;
+            return Ok(Self::local(options)?.tabs_per_browser(usize::try_from(tabs).unwrap_or(usize::MAX)));
         }
         options.refuse_proxy_for_remote()?;
         Ok(Self::remote(endpoints.clone())?
@@ -228,6 +239,21 @@ impl ChromiumoxideProvider {
             .block(&options.block_resources, &options.block_urls)
             .request_headers(options.user_agent, options.headers)
             .cookies(options.cookies))
+    }
+
+    /// Sets how many pooled browsers share one local Chromium process, each in its own tab
+    /// (default 1: a process per pooled browser; `0` counts as 1). A pool of `max_instances`
+    /// browsers then runs `max_instances / tabs` processes, rounded up. With more pooled
+    /// browsers than cores, fewer processes render faster (BENCHMARKS.md, "Tabs per browser");
+    /// the price is that a render stuck in a page, or over the render memory limit, takes the
+    /// other tabs of its process with it (their renders fail as a browser that died, and the
+    /// pool replaces them). The pool's memory limit is compared with each pooled browser's
+    /// share of its process ([`BrowserProvider::memory_bytes`]); the render memory limit with
+    /// the whole process, which is what it stops. Remote browsers are shared by every
+    /// connection already: this does not apply to them.
+    pub fn tabs_per_browser(mut self, tabs: usize) -> Self {
+        self.tabs_per_browser = tabs.max(1);
+        self
     }
 
     /// Sets whether pages with a TLS certificate that does not verify load.
@@ -291,9 +317,14 @@ impl ChromiumoxideProvider {
     }
 
     /// Connects to the browser at `ws_url` and readies its first tab, within
-    /// [`CONNECT_DEADLINE`].
-    fn connect_to(&self, ws_url: String) -> std::result::Result<Arc<Inner>, BoxError> {
+    /// [`CONNECT_DEADLINE`]. `started` is the local process (`None`: a remote browser).
+    fn connect_to(
+        &self,
+        ws_url: String,
+        started: Option<StartedChromium>,
+    ) -> std::result::Result<Inner, (BoxError, Option<StartedChromium>)> {
         let setup = self.setup.clone();
+        let endpoint = started.is_none().then(|| ws_url.clone());
         let connecting = async move {
             let config = HandlerConfig {
                 ignore_https_errors: setup.accept_invalid_certs,
@@ -312,12 +343,7 @@ impl ChromiumoxideProvider {
                     }
                 }
             });
-            let first = async {
-                let mut navigator = Navigator::connect(&ws_url).await?;
-                let tab = tab::Tab::open(&browser, &mut navigator, None, &setup).await?;
-                Ok::<_, BoxError>(Renderer { tab, navigator })
-            };
-            match first.await {
+            match open_renderer(&browser, &ws_url, &setup).await {
                 Ok(renderer) => Ok((browser, connection, renderer)),
                 Err(e) => {
                     connection.abort();
@@ -325,17 +351,95 @@ impl ChromiumoxideProvider {
                 }
             }
         };
-        let handle = self.runtime.handle().clone();
-        self.runtime
+        let connected = self
+            .runtime
             .run(async move {
                 match tokio::time::timeout(CONNECT_DEADLINE, connecting).await {
                     Ok(connected) => connected,
                     Err(_) => Err(format!("no answer within {CONNECT_DEADLINE:?}").into()),
                 }
             })
-            .unwrap_or_else(|| Err("the DevTools runtime stopped".into()))
-            .map(|(browser, connection, renderer)| Arc::new(Inner::new(browser, connection, renderer, handle)))
+            .unwrap_or_else(|| Err("the DevTools runtime stopped".into()));
+        match connected {
+            Ok((browser, connection, renderer)) => {
+                let process = Process::new(browser, connection, self.runtime.handle().clone(), started, endpoint);
+                Ok(Inner::new(Arc::new(process), renderer))
+            }
+            Err(e) => Err((e, started)),
+        }
     }
+
+    /// Opens and readies one more tab in `process`, within [`CONNECT_DEADLINE`].
+    fn open_tab(&self, process: Arc<Process>) -> std::result::Result<Inner, BoxError> {
+        let setup = self.setup.clone();
+        let opening = {
+            let process = process.clone();
+            async move {
+                match tokio::time::timeout(
+                    CONNECT_DEADLINE,
+                    open_renderer(&process.browser, &process.ws_url, &setup),
+                )
+                .await
+                {
+                    Ok(opened) => opened,
+                    Err(_) => Err(format!("no new tab within {CONNECT_DEADLINE:?}").into()),
+                }
+            }
+        };
+        let renderer = self
+            .runtime
+            .run(opening)
+            .unwrap_or_else(|| Err("the DevTools runtime stopped".into()))?;
+        Ok(Inner::new(process, renderer))
+    }
+
+    /// Launches a local browser, or, with [`tabs_per_browser`](Self::tabs_per_browser) above
+    /// one, opens a tab in a running one that has room.
+    fn launch_local(&self, local: &LocalChromium) -> Result<ChromiumoxideBrowser> {
+        if self.tabs_per_browser == 1 {
+            return self.start_local(local).map(ChromiumoxideBrowser::new);
+        }
+        // Held across a start, so launches made at once (a warm-up) fill one process before
+        // the next starts.
+        let mut processes = crate::sync::lock(&self.processes);
+        processes.retain(|process| process.strong_count() > 0);
+        let roomy = processes
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|process| process.admit(self.tabs_per_browser));
+        if let Some(process) = roomy {
+            drop(processes);
+            return match self.open_tab(process.clone()) {
+                Ok(inner) => Ok(ChromiumoxideBrowser::new(inner)),
+                Err(e) => {
+                    process.release();
+                    Err(local.launch_failed(e))
+                }
+            };
+        }
+        let inner = self.start_local(local)?;
+        processes.push(Arc::downgrade(&inner.process));
+        Ok(ChromiumoxideBrowser::new(inner))
+    }
+
+    /// Starts a local browser and readies its first tab.
+    fn start_local(&self, local: &LocalChromium) -> Result<Inner> {
+        let started = local.start(self.setup.stealth)?;
+        self.connect_to(started.ws_url.clone(), Some(started))
+            .map_err(|(e, started)| {
+                if let Some(started) = started {
+                    started.discard();
+                }
+                local.launch_failed(e)
+            })
+    }
+}
+
+/// Opens a readied tab in `browser`, with its own navigator connection to `ws_url`.
+async fn open_renderer(browser: &Browser, ws_url: &str, setup: &TabSetup) -> std::result::Result<Renderer, BoxError> {
+    let mut navigator = Navigator::connect(ws_url).await?;
+    let tab = tab::Tab::open(browser, &mut navigator, None, setup).await?;
+    Ok(Renderer { tab, navigator })
 }
 
 impl BrowserProvider for ChromiumoxideProvider {
@@ -347,21 +451,12 @@ impl BrowserProvider for ChromiumoxideProvider {
 
     fn launch(&self) -> Result<ChromiumoxideBrowser> {
         match &self.mode {
-            Mode::Local(local) => {
-                let started = local.start(self.setup.stealth)?;
-                match self.connect_to(started.ws_url.clone()) {
-                    Ok(inner) => Ok(ChromiumoxideBrowser::local(inner, started)),
-                    Err(e) => {
-                        started.discard();
-                        Err(local.launch_failed(e))
-                    }
-                }
-            }
+            Mode::Local(local) => self.launch_local(local),
             Mode::Remote { endpoints, next } => {
                 let url = &endpoints[next.fetch_add(1, Ordering::Relaxed) % endpoints.len()];
-                self.connect_to(url.clone())
-                    .map(|inner| ChromiumoxideBrowser::remote(inner, url.clone()))
-                    .map_err(|source| {
+                self.connect_to(url.clone(), None)
+                    .map(ChromiumoxideBrowser::new)
+                    .map_err(|(source, _)| {
                         BrowserError::Connect {
                             url: url.clone(),
                             source,
@@ -378,7 +473,7 @@ impl BrowserProvider for ChromiumoxideProvider {
         }
         let inner = browser.inner.clone();
         let answered = self.runtime.run(async move {
-            tokio::time::timeout(deadline, inner.browser.execute(GetVersionParams::default())).await
+            tokio::time::timeout(deadline, inner.process.browser.execute(GetVersionParams::default())).await
         });
         match answered {
             Some(Ok(Ok(_))) => Ok(()),
@@ -393,7 +488,7 @@ impl BrowserProvider for ChromiumoxideProvider {
         let deadline = request.deadline;
         let timed_out = || Error::from(FetchError::Timeout { deadline });
         let (inner, setup, job) = (browser.inner.clone(), self.setup.clone(), request.clone());
-        let limit = self.render_memory_limit.zip(browser.pid);
+        let limit = self.render_memory_limit.zip(browser.pid());
         let rendering = async move {
             // A fetch whose caller gave up runs on until its deadline; the next one waits for it
             // (within its own deadline), or the old fetch's stop would stop the new navigation.
@@ -407,7 +502,7 @@ impl BrowserProvider for ChromiumoxideProvider {
             current.tab.take_refusal();
             let left = deadline.saturating_sub(started.elapsed());
             let outcome = tokio::select! {
-                rendered = tokio::time::timeout(left, tab::render(&inner.browser, &mut current, &setup, &job, started)) => match rendered {
+                rendered = tokio::time::timeout(left, tab::render(&inner.process.browser, &mut current, &setup, &job, started)) => match rendered {
                     Ok(rendered) => Rendering::Finished(rendered),
                     Err(_) => Rendering::Late,
                 },
@@ -467,8 +562,11 @@ impl BrowserProvider for ChromiumoxideProvider {
         browser.inner.cancel.notify_one();
     }
 
+    /// The pooled browser's share of its process tree's PSS: the whole tree's, divided by the
+    /// tabs open in it (the pool's `memory_limit` is per pooled browser).
     fn memory_bytes(&self, browser: &ChromiumoxideBrowser) -> Option<u64> {
-        process_tree::pss_bytes(browser.pid?)
+        let tabs = browser.inner.process.tabs().max(1) as u64;
+        process_tree::pss_bytes(browser.pid()?).map(|bytes| bytes / tabs)
     }
 
     fn close(&self, browser: ChromiumoxideBrowser) {

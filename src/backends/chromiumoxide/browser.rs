@@ -1,19 +1,19 @@
-//! One browser of a [`ChromiumoxideProvider`](super::ChromiumoxideProvider): its DevTools
-//! connection, the tab it renders in, its process (local) or endpoint (remote), and how it ends.
+//! One browser of a [`ChromiumoxideProvider`](super::ChromiumoxideProvider) as the pool sees it:
+//! the tab it renders in, how a render in it is cancelled or given up, and the browser
+//! ([`Process`]) the tab is in, which it may share with other pooled browsers.
 
-use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use chromiumoxide::Browser;
 use tokio::sync::{Mutex, Notify};
-use tokio::task::JoinHandle;
 
+use super::process::Process;
 use super::tab::{Rendered, Renderer};
-use crate::backends::chromium::local::{self, StartedChromium, TERMINATE_GRACE};
 use crate::backends::chromium::process_tree;
+
+/// How long closing the tab of a browser whose process lives on may take.
+const TAB_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How a render on the runtime ended.
 pub(super) enum Rendering {
@@ -29,9 +29,7 @@ pub(super) enum Rendering {
 
 /// What the runtime's tasks share with the blocking side.
 pub(super) struct Inner {
-    pub browser: Browser,
-    /// The task that reads and writes the DevTools connection.
-    connection: JoinHandle<()>,
+    pub process: Arc<Process>,
     /// The tab pages render in now and its navigator; held for a whole fetch (one navigation
     /// at a time).
     pub current: Mutex<Renderer>,
@@ -40,107 +38,70 @@ pub(super) struct Inner {
     pub cancelled: AtomicBool,
     /// Wakes the fetch in progress when it is cancelled.
     pub cancel: Notify,
-    /// Given up on (stuck in a page, or over its memory limit): it fails every probe.
+    /// A render here was given up (stuck in a page, or over its memory limit).
     pub abandoned: AtomicBool,
-    runtime: tokio::runtime::Handle,
 }
 
 impl Inner {
-    pub(super) fn new(
-        browser: Browser,
-        connection: JoinHandle<()>,
-        renderer: Renderer,
-        runtime: tokio::runtime::Handle,
-    ) -> Self {
+    pub(super) fn new(process: Arc<Process>, renderer: Renderer) -> Self {
         Self {
-            browser,
-            connection,
+            process,
             current: Mutex::new(renderer),
             cancelled: AtomicBool::new(false),
             cancel: Notify::new(),
             abandoned: AtomicBool::new(false),
-            runtime,
         }
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.connection.abort();
-    }
-}
-
-/// One browser with its readied tab.
+/// One pooled browser: a readied tab in a local or remote Chromium.
 pub struct ChromiumoxideBrowser {
     pub(super) inner: Arc<Inner>,
-    pub(super) pid: Option<u32>,
-    /// The local browser's process, reaped when the browser is dropped.
-    child: Option<Child>,
-    dir: Option<PathBuf>,
-    endpoint: Option<String>,
 }
 
 impl std::fmt::Debug for ChromiumoxideBrowser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChromiumoxideBrowser")
-            .field("pid", &self.pid)
-            .field("endpoint", &self.endpoint)
+            .field("pid", &self.pid())
+            .field("endpoint", &self.endpoint())
             .finish_non_exhaustive()
     }
 }
 
 impl ChromiumoxideBrowser {
-    pub(super) fn local(inner: Arc<Inner>, started: StartedChromium) -> Self {
-        Self {
-            inner,
-            pid: Some(started.pid),
-            child: Some(started.child),
-            dir: Some(started.dir),
-            endpoint: None,
-        }
+    pub(super) fn new(inner: Inner) -> Self {
+        Self { inner: Arc::new(inner) }
     }
 
-    pub(super) fn remote(inner: Arc<Inner>, endpoint: String) -> Self {
-        Self {
-            inner,
-            pid: None,
-            child: None,
-            dir: None,
-            endpoint: Some(endpoint),
-        }
-    }
-
-    /// The main process id of a local browser.
+    /// The main process id of a local browser (shared by the pooled browsers that are tabs of
+    /// one process).
     pub fn pid(&self) -> Option<u32> {
-        self.pid
+        self.inner.process.pid
     }
 
     /// The remote endpoint of a connected browser.
     pub fn endpoint(&self) -> Option<&str> {
-        self.endpoint.as_deref()
+        self.inner.process.endpoint.as_deref()
     }
 
     /// The pids of the local browser's process tree now.
     pub fn process_tree(&self) -> Vec<u32> {
-        self.pid.map(process_tree::members).unwrap_or_default()
+        self.pid().map(process_tree::members).unwrap_or_default()
     }
 
     /// The per-browser directory (profile and temporary files) of a local browser.
     pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
+        self.inner.process.dir.as_deref()
     }
 
     pub(super) fn alive(&self) -> bool {
-        !self.inner.abandoned.load(Ordering::Acquire) && self.pid.is_none_or(local::running)
+        !self.inner.abandoned.load(Ordering::Acquire) && self.inner.process.alive()
     }
 
-    /// Gives the browser up: a local one is killed at once (which also ends every DevTools call
-    /// still waiting on it), a remote one is marked so the pool disconnects it.
+    /// Gives the browser up (see [`Process::abandon`]); other tabs of its process go with it.
     pub(super) fn abandon(&self) {
         self.inner.abandoned.store(true, Ordering::Release);
-        if let Some(pid) = self.pid {
-            process_tree::terminate(pid, Duration::ZERO);
-        }
+        self.inner.process.abandon();
     }
 
     /// [`abandon`](Self::abandon)s the browser if a render gave up on it.
@@ -152,26 +113,32 @@ impl ChromiumoxideBrowser {
 }
 
 impl Drop for ChromiumoxideBrowser {
-    /// Stops a local browser's whole tree, reaps it and removes its directory. A remote browser
-    /// gets its tab closed (and the context riptide made for it disposed of), then is
-    /// disconnected; it is never killed.
+    /// Closes the tab (and the context riptide made for it) when its browser lives on: a remote
+    /// browser, or a local one with other tabs. A local browser whose last tab this was is
+    /// stopped as its [`Process`] drops.
     fn drop(&mut self) {
-        if let Some(pid) = self.pid {
-            process_tree::terminate(pid, TERMINATE_GRACE);
+        let process = &self.inner.process;
+        let others = process.release();
+        if process.pid.is_some() && others == 0 {
+            return;
+        }
+        let inner = self.inner.clone();
+        let closing = async move {
+            let renderer = inner.current.lock().await;
+            renderer.tab.close(&inner.process.browser).await;
+        };
+        if process.pid.is_none() {
+            // Off this thread: a remote browser is never waited on.
+            process.runtime.spawn(closing);
         } else {
-            let inner = self.inner.clone();
-            // Off this thread: closing is async, and a drop must not wait.
-            self.inner.runtime.spawn(async move {
-                let renderer = inner.current.lock().await;
-                renderer.tab.close(&inner.browser).await;
+            // Waited for (briefly): a local process must not outlive its last tab's drop
+            // because a task still holds it.
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            process.runtime.spawn(async move {
+                let _ = tokio::time::timeout(TAB_CLOSE_GRACE, closing).await;
+                let _ = tx.send(());
             });
-        }
-        if let Some(mut child) = self.child.take() {
-            // Already dead (the whole tree was stopped above): this is the reap.
-            let _ = child.wait();
-        }
-        if let Some(dir) = self.dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
+            let _ = rx.recv();
         }
     }
 }
