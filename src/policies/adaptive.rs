@@ -6,18 +6,31 @@
 //!   O(buckets) per observation, no sorting, and old behaviour fades (a tenth of
 //!   `learning_rate` per sample: an effective window of ~100 observations).
 //! - **Censoring**: a time-out at `d` says the latency was *at least* `d`, so it is never a
-//!   latency sample. It feeds a time-out rate instead: a few time-outs are what a p95-based
-//!   timeout expects (and what pages that never answer cause), but when more than
-//!   [`TIMEOUT_PRESSURE`] of recent attempts time out the timeout is cutting off real answers,
-//!   and each further time-out raises it (x1.5), up to the larger of the default timeout and
-//!   what successes justify. A time-out never lowers a timeout. Measured with the simulator:
-//!   putting time-outs into the quantile instead (as samples at `2d`) let pages that never
-//!   answer drag timeouts to the maximum.
-//! - **Variance margin** in the spirit of RFC 6298: `SRTT + 4 * RTTVAR`, with a floor, next to the
-//!   p95 with a 1.5x margin; the larger wins.
-//! - **Prior for cold targets**: until a target has `min_samples`, its timeout comes from all
-//!   targets of the same engine kind (then the configured default).
-//! - **Poisoning guard**: one observation moves a target's timeout by at most x1.5 up or x0.8
+//!   latency sample. Measured with the simulator: putting time-outs into the quantile instead
+//!   (as samples at `2d`) let pages that never answer drag timeouts to the maximum.
+//! - **Reading time-outs**: a time-out is either an answer the timeout cut off (waiting longer
+//!   helps) or a page that never answers (waiting longer only costs). Each further time-out
+//!   raises the timeout (x1.5, up to the larger of the default timeout and what successes
+//!   justify) only when more than [`TIMEOUT_PRESSURE`] of recent attempts time out *and* there
+//!   is evidence of cut-off answers: at least [`EDGE_EVIDENCE`] of recent successes came near
+//!   the timeout, or [`STREAK`] attempts in a row timed out (the host slowed down, or nothing
+//!   gets through). A host where a fifth of the attempts hang but the answers come well inside
+//!   the timeout keeps its timeout; raising it there was the largest single source of wasted
+//!   wait against `SeedAdaptive`. A time-out never lowers a timeout.
+//! - **Margins**: the p95 times 2 while time-outs are rare, times 1.5 once more than 5% of
+//!   recent attempts time out (each extra second is then paid by every hanging attempt); and
+//!   `SRTT + 4 * RTTVAR` in the spirit of RFC 6298, with a floor. The largest wins.
+//! - **Cold targets**: a target that has never answered waits the default timeout, as
+//!   `SeedAdaptive` does; once it answers, until `min_samples`, the slowest answer times a margin
+//!   that shrinks as answers come in (5.5x after one, 2.5x after four). A prior pooled over all
+//!   targets of an engine was tried and dropped: it was too short for slow hosts (their first
+//!   attempts timed out, and unanswered time-outs open the circuit breaker) and too long for
+//!   hosts that never answer (the pooled p95 sits near the maximum).
+//! - **Hosts that never answer**: after [`UNRESPONSIVE_STREAK`] time-outs without a single
+//!   answer, a target's attempts (in practice, the circuit breaker's trials) get the minimum
+//!   timeout, except every [`PROBE_EVERY`]th, which gets the default again, so a host that comes
+//!   back slow is still found.
+//! - **Poisoning guard**: one observation moves a learned timeout by at most x1.5 up or x0.8
 //!   down, so a freak sample can neither halve nor triple it.
 //! - Clamped to `[min_timeout_secs, max_timeout_secs]`.
 //!
@@ -37,13 +50,26 @@ use super::stats::Counters;
 use crate::config::AdaptiveTimeoutConfig;
 use crate::error::Result;
 use crate::sync::unix_secs;
-use crate::traits::{Engine, Outcome, ProfileStore, ProfileView, StoredProfile, Target, TimeoutPolicy, TimeoutStats};
+use crate::traits::{Outcome, ProfileStore, ProfileView, StoredProfile, Target, TimeoutPolicy, TimeoutStats};
 
 const MAX_RISE: f64 = 1.5;
 const MAX_FALL: f64 = 0.8;
-/// Above this share of recent attempts timing out, time-outs raise the timeout.
+/// Above this share of recent attempts timing out, time-outs may raise the timeout (given
+/// evidence of cut-off answers).
 pub(super) const TIMEOUT_PRESSURE: f64 = 0.1;
-/// The host under which an engine's prior is persisted; no real host is spelled like this.
+/// Evidence of cut-off answers: this share of recent successes came near the timeout.
+const EDGE_EVIDENCE: f64 = 0.05;
+/// Evidence of cut-off answers: this many time-outs in a row. A host where 30% of the attempts
+/// hang sees three in a row 2.7% of the time.
+const STREAK: u32 = 3;
+/// Time-outs without a single answer after which a target is probed with the minimum timeout:
+/// a first request's attempts (three or four) and two more. A slow API with a 30 s median
+/// answers one of five waits of 30 s or more all but always.
+const UNRESPONSIVE_STREAK: u32 = 5;
+/// Every this many time-outs, an unresponsive target is probed with the default timeout again.
+const PROBE_EVERY: u32 = 8;
+/// The host under which earlier versions persisted an engine-wide prior; such records are
+/// dropped on load.
 const PRIOR_HOST: &str = "*";
 
 /// The learned policy; riptide's default.
@@ -57,7 +83,6 @@ pub struct AdaptiveTimeout {
 #[derive(Debug, Default)]
 struct State {
     targets: HashMap<Target, Profile>,
-    engines: HashMap<Engine, Profile>,
     counters: Counters,
     /// Changed since the writer last collected (only tracked with a store).
     dirty: Option<HashSet<Target>>,
@@ -110,11 +135,8 @@ impl AdaptiveTimeout {
         let mut stale = Vec::new();
         for s in stored {
             let fresh = now.duration_since(s.updated_at).map_or(true, |age| age <= ttl);
-            match Profile::decode(&s.data, s.updated_at).filter(|_| fresh) {
-                Some(p) if s.target.host == PRIOR_HOST => {
-                    state.engines.insert(s.target.engine, p);
-                    loaded.push(s);
-                }
+            let current = s.target.host != PRIOR_HOST;
+            match Profile::decode(&s.data, s.updated_at).filter(|_| fresh && current) {
                 Some(p) => {
                     state.targets.insert(s.target.clone(), p);
                     loaded.push(s);
@@ -144,21 +166,24 @@ impl AdaptiveTimeout {
     }
 
     fn timeout_in(&self, state: &State, target: &Target) -> f64 {
-        let profile = state.targets.get(target);
-        if let Some(learned) = profile
-            .filter(|p| p.samples >= self.min_samples())
-            .and_then(|p| p.timeout)
+        let default = self.config.default_timeout_secs as f64;
+        let Some(profile) = state.targets.get(target) else {
+            return self.clamp(default);
+        };
+        if profile.samples >= self.min_samples()
+            && let Some(learned) = profile.timeout
         {
             return self.clamp(learned);
         }
-        let base = state
-            .engines
-            .get(&target.engine)
-            .filter(|p| p.samples >= self.min_samples())
-            .and_then(|p| p.candidate())
-            .unwrap_or(self.config.default_timeout_secs as f64);
-        let floor = profile.and_then(|p| p.raised).unwrap_or(0.0);
-        self.clamp(base.max(floor))
+        match profile.small_sample_bound() {
+            Some(bound) => self.clamp(bound.max(profile.raised.unwrap_or(0.0))),
+            // Never answered. Nothing says a longer wait would help, so a long silence is probed
+            // cheaply, with a full wait now and then.
+            None if profile.streak >= UNRESPONSIVE_STREAK && profile.streak % PROBE_EVERY != 0 => {
+                self.clamp(self.config.min_timeout_secs as f64)
+            }
+            None => self.clamp(default),
+        }
     }
 }
 
@@ -191,11 +216,7 @@ impl State {
         dirty
             .into_iter()
             .filter_map(|target| {
-                let profile = if target.host == PRIOR_HOST {
-                    self.engines.get(&target.engine)
-                } else {
-                    self.targets.get(&target)
-                }?;
+                let profile = self.targets.get(&target)?;
                 Some(StoredProfile {
                     data: profile.encode(),
                     updated_at: profile.updated_at,
@@ -210,7 +231,6 @@ impl State {
             && !dirty.contains(target)
         {
             dirty.insert(target.clone());
-            dirty.insert(Target::new(PRIOR_HOST, target.engine));
         }
     }
 }
@@ -228,16 +248,14 @@ impl TimeoutPolicy for AdaptiveTimeout {
         let mut state = lock(&self.state);
         state.counters.record(outcome, default);
         state.mark(target);
-        // The timeout this attempt had; only a time-out needs it (to raise from).
-        let given = matches!(outcome, Outcome::TimedOut(_)).then(|| self.timeout_in(&state, target));
+        // The timeout this attempt had (a retry's was longer): what a success is compared with,
+        // and what a time-out raises from.
+        let given = self.timeout_in(&state, target);
         let min_samples = self.min_samples();
-        let state = &mut *state;
-        let engine = state.engines.entry(target.engine).or_default();
         let profile = state.targets.entry(target.clone()).or_default();
         match outcome {
             Outcome::Succeeded(latency) => {
-                engine.success(latency.as_secs_f64(), alpha, now);
-                profile.success(latency.as_secs_f64(), alpha, now);
+                profile.success(latency.as_secs_f64(), given, alpha, now);
                 let Some(candidate) = profile.candidate() else { return };
                 let next = match profile.timeout {
                     // Until the target is established its estimate moves freely.
@@ -249,11 +267,11 @@ impl TimeoutPolicy for AdaptiveTimeout {
                 profile.timeout = Some(self.clamp(next));
             }
             Outcome::TimedOut(_) => {
-                engine.timed_out(alpha, now);
                 profile.timed_out(alpha, now);
-                let Some(given) = given.filter(|_| profile.timeout_rate() > TIMEOUT_PRESSURE) else {
+                let cut_off = profile.edge_rate() >= EDGE_EVIDENCE || profile.streak >= STREAK;
+                if profile.timeout_rate() <= TIMEOUT_PRESSURE || !cut_off {
                     return;
-                };
+                }
                 // Time-outs alone justify waiting up to the default; longer needs successes.
                 let ceiling = profile.candidate().unwrap_or(0.0).max(default.as_secs_f64());
                 let raised = self.clamp((given * MAX_RISE).min(ceiling).max(given));
@@ -264,7 +282,6 @@ impl TimeoutPolicy for AdaptiveTimeout {
                 }
             }
             Outcome::Failed(_) => {
-                engine.failed(alpha, now);
                 profile.failed(alpha, now);
             }
         }

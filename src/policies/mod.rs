@@ -4,7 +4,8 @@
 //! - [`SeedAdaptive`]: the original specification's per-domain algorithm, kept to compare
 //!   against.
 //! - [`AdaptiveTimeout`]: the learned policy (decayed quantile with censoring, variance margin,
-//!   cross-target prior, poisoning guard).
+//!   time-outs read for evidence of cut-off answers, small-sample bounds for young targets,
+//!   cheap probes for targets that never answer, poisoning guard).
 //! - [`Retrier`]: retries for any policy (escalation, overall deadline, jitter, retry budget,
 //!   per-host circuit breaker).
 //!
