@@ -115,7 +115,7 @@ impl ChromiumoxideBrowser {
 impl Drop for ChromiumoxideBrowser {
     /// Closes the tab (and the context riptide made for it) when its browser lives on: a remote
     /// browser, or a local one with other tabs. A local browser whose last tab this was is
-    /// stopped as its [`Process`] drops.
+    /// stopped as its `Process` drops.
     fn drop(&mut self) {
         let process = &self.inner.process;
         let others = process.release();
