@@ -814,6 +814,8 @@ fn the_configured_browser_provider_renders_and_is_reported() {
     );
     if cfg!(feature = "chromiumoxide") {
         assert!(out.status.success(), "{}", stderr(&out));
+        // Chromium's DevTools messages chromiumoxide cannot read are not the user's concern.
+        assert!(!stderr(&out).contains("WS Invalid message"), "{}", stderr(&out));
         let record: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON record");
         assert!(
             record["text"].as_str().unwrap_or_default().contains("built by script"),

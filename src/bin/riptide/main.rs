@@ -165,7 +165,12 @@ fn init_logging(cli: &Cli) {
     let filter = std::env::var("RIPTIDE_LOG")
         .ok()
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(format!("riptide={level},warn")));
+        // chromiumoxide's connection handler warns about every DevTools message its protocol
+        // types do not know (Chromium sends events newer than the crate), and then carries on:
+        // its errors still show, those warnings only with RIPTIDE_LOG.
+        .unwrap_or_else(|| {
+            tracing_subscriber::EnvFilter::new(format!("riptide={level},chromiumoxide::handler=error,warn"))
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
