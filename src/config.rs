@@ -21,8 +21,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Error, Result};
 
+mod browser_pool;
+mod network;
 mod server;
 
+pub use browser_pool::{BrowserPoolConfig, BrowserProviderKind};
+pub use network::NetworkConfig;
 pub use server::ServerConfig;
 
 /// The environment variable that moves riptide's home directory.
@@ -110,64 +114,6 @@ impl Default for EngineChoiceConfig {
     }
 }
 
-/// `[network]`: rules both engines (static fetch and headless render) apply to what they load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NetworkConfig {
-    /// Load pages whose TLS certificate does not verify (self-signed, expired, another
-    /// host's). Off by default: such a page fails, and is not retried. Turn it on only for
-    /// servers you trust, since anyone on the path can then impersonate any site.
-    pub accept_invalid_certs: bool,
-    /// Load `file://` URLs and local paths. On by default (a command-line tool reads its
-    /// user's files); off, they are refused.
-    pub allow_file_urls: bool,
-    /// Load pages on addresses that are not public (loopback, private networks, link-local
-    /// such as cloud metadata endpoints), checked after DNS and on every redirect. On by
-    /// default; turn it off when the URLs come from someone else.
-    pub allow_private_addresses: bool,
-    /// Hosts allowed whatever they resolve to, when private addresses are not (an intranet
-    /// site a restricted crawler is meant to reach).
-    pub allowed_hosts: Vec<String>,
-    /// The `User-Agent` both engines send. Default: `riptide/<version>` for static fetches,
-    /// the browser's own for renders.
-    pub user_agent: Option<String>,
-    /// Extra request headers both engines send with every request (`Name = "value"`).
-    pub headers: std::collections::BTreeMap<String, String>,
-    /// Cookies both engines send, each a `Set-Cookie` line naming its site:
-    /// `"session=abc; Domain=example.com"` (see [`RequestCookie`](crate::network::RequestCookie)).
-    pub cookies: Vec<String>,
-    /// The proxy both engines go through, credentials in the URL:
-    /// `"http://user:secret@proxy:3128"` (see [`ProxyServer`](crate::network::ProxyServer)).
-    pub proxy: Option<String>,
-}
-
-impl NetworkConfig {
-    /// `cookies`, parsed.
-    pub fn request_cookies(&self) -> Result<Vec<crate::network::RequestCookie>> {
-        self.cookies.iter().map(|c| c.parse()).collect()
-    }
-
-    /// `proxy`, parsed.
-    pub fn proxy_server(&self) -> Result<Option<crate::network::ProxyServer>> {
-        self.proxy.as_deref().map(str::parse).transpose()
-    }
-}
-
-impl Default for NetworkConfig {
-    fn default() -> Self {
-        Self {
-            accept_invalid_certs: false,
-            allow_file_urls: true,
-            allow_private_addresses: true,
-            allowed_hosts: Vec::new(),
-            user_agent: None,
-            headers: std::collections::BTreeMap::new(),
-            cookies: Vec::new(),
-            proxy: None,
-        }
-    }
-}
-
 /// `[extraction]`: the optional outputs of the extractor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -210,102 +156,6 @@ impl Default for OptimizationsConfig {
             adaptive_timeout: AdaptiveTimeoutConfig::default(),
         }
     }
-}
-
-/// `[optimizations.browser_pool]`: the pre-warmed browser pool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BrowserPoolConfig {
-    /// Use the pool (`false`: launch a browser per request).
-    pub enabled: bool,
-    /// Browsers kept alive even when idle.
-    pub min_instances: u32,
-    /// Hard ceiling on browsers alive at once (at least 1).
-    pub max_instances: u32,
-    /// Idle browsers the pool tries to keep ready.
-    pub target_available: u32,
-    /// Seconds between health probes.
-    pub health_check_interval_secs: u64,
-    /// Seconds an idle browser above `min_instances` lives.
-    pub idle_timeout_secs: u64,
-    /// Seconds a checkout may wait, and a handle may be held before it is reported.
-    pub max_checkout_duration_secs: u64,
-    /// Replace browsers that die.
-    pub auto_restart: bool,
-    /// Recycle a browser whose process tree uses more memory (PSS) than this.
-    pub memory_limit_mb: u64,
-    /// Recycle a browser after this many requests.
-    pub max_requests_per_instance: u32,
-    /// Stop a render whose browser uses more memory (PSS) than this, kill that browser, and
-    /// fail the page; each page's JavaScript heap is capped at half of it. `0`: no limit.
-    pub render_memory_limit_mb: u64,
-    /// The Chromium binary; `~` expands. Default: Debian's `/usr/lib/chromium/chromium`, then
-    /// the usual locations.
-    pub chrome_path: Option<PathBuf>,
-    /// DevTools websocket URLs of running browsers to use instead of launching local ones.
-    pub remote_endpoints: Vec<String>,
-    /// The DevTools client that drives the browsers: `chrome` (headless_chrome) or
-    /// `chromiumoxide` (needs the `chromiumoxide` Cargo feature); see the README's "Browser
-    /// providers".
-    pub provider: BrowserProviderKind,
-    /// Pooled browsers that share one local Chromium process, each in its own tab (at least
-    /// 1; above 1 needs `provider = "chromiumoxide"`). `max_instances` still counts pooled
-    /// browsers, so the pool runs `max_instances / tabs_per_browser` processes, rounded up.
-    pub tabs_per_browser: u32,
-    /// Warm up in the background instead of before the pool is returned.
-    pub background_warmup: bool,
-    /// Browsers hide that they are automated (user agent, client hints, `navigator.webdriver`,
-    /// screen, WebGL, cores); see the README's "Stealth". `riptide extract --engine stealth`
-    /// turns it on for one run.
-    pub stealth: bool,
-    /// Which pages of a browser share cookies and storage: `site` (a fresh browser context
-    /// whenever the site changes), `page` (one per page) or `shared` (a session).
-    pub isolation: crate::traits::Isolation,
-    /// Subresources browsers do not load, by kind: `image`, `media`, `font`, `stylesheet`
-    /// (recognized by file extension).
-    pub block_resources: Vec<crate::traits::ResourceKind>,
-    /// Subresources browsers do not load, by URL pattern (`*` matches anything:
-    /// `*://ads.example.com/*`).
-    pub block_urls: Vec<String>,
-}
-
-impl Default for BrowserPoolConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            min_instances: 1,
-            max_instances: 5,
-            target_available: 2,
-            health_check_interval_secs: 30,
-            idle_timeout_secs: 300,
-            max_checkout_duration_secs: 60,
-            auto_restart: true,
-            memory_limit_mb: 500,
-            max_requests_per_instance: 100,
-            render_memory_limit_mb: 1024,
-            chrome_path: None,
-            remote_endpoints: Vec::new(),
-            provider: BrowserProviderKind::default(),
-            tabs_per_browser: 1,
-            background_warmup: false,
-            stealth: false,
-            isolation: crate::traits::Isolation::Site,
-            block_resources: Vec::new(),
-            block_urls: Vec::new(),
-        }
-    }
-}
-
-/// Which browser provider drives the pool's browsers (`browser_pool.provider`). Both start and
-/// stop Chromium the same way; they differ in the DevTools client.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BrowserProviderKind {
-    /// `backends::chrome::ChromeProvider` (headless_chrome).
-    #[default]
-    Chrome,
-    /// `backends::chromiumoxide::ChromiumoxideProvider` (chromiumoxide, async on tokio).
-    Chromiumoxide,
 }
 
 /// `[optimizations.wasm_cache]`: the compiled-module cache.
