@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
 use riptide::error::{BrowserError, ErrorKind, FetchError, PoolError};
-use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
+use riptide::traits::{BrowserProvider, PageRequest};
 use riptide::{BrowserPool, Error, PoolOptions};
-use support::{Recording, Server, TestedBrowser, TestedProvider, pid_gone, provider_or_skip, send_signal};
+use support::{Recording, Server, TestedBrowser, TestedProvider, pid_gone, provider_or_skip, send_signal, title_of};
 
 fn options(min: usize, target: usize, max: usize) -> PoolOptions {
     PoolOptions {
@@ -34,14 +34,6 @@ async fn pool_of<P: TestedProvider>(provider: P, options: PoolOptions) -> Browse
     BrowserPool::new(Recording::new(provider), options)
         .await
         .expect("pool starts")
-}
-
-fn title_of(page: &RenderedPage) -> &str {
-    page.html
-        .split("<title>")
-        .nth(1)
-        .and_then(|t| t.split("</title>").next())
-        .unwrap_or("")
 }
 
 async fn warm_up_launches_the_target_in_parallel<P: TestedProvider>() {

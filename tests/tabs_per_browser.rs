@@ -18,7 +18,7 @@ use riptide::error::{ErrorKind, FetchError};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 use riptide::{BrowserPool, PoolOptions};
 use support::local_server::{LocalServer, Reply};
-use support::{assert_empty_dir, pid_gone, pid_stopped, provider_or_skip};
+use support::{assert_empty_dir, pid_gone, pid_stopped, provider_or_skip, title_of};
 
 fn pages() -> LocalServer {
     LocalServer::start(|target| match target {
@@ -33,14 +33,6 @@ fn pages() -> LocalServer {
 
 fn tabbed(tabs: usize) -> Option<(ChromiumoxideProvider, std::path::PathBuf)> {
     provider_or_skip::<ChromiumoxideProvider>().map(|(provider, dir)| (provider.tabs_per_browser(tabs), dir))
-}
-
-fn title_of(page: &RenderedPage) -> &str {
-    page.html
-        .split("<title>")
-        .nth(1)
-        .and_then(|t| t.split("</title>").next())
-        .unwrap_or("")
 }
 
 fn fetch(

@@ -377,7 +377,7 @@ impl ChromiumoxideProvider {
             async move {
                 match tokio::time::timeout(
                     CONNECT_DEADLINE,
-                    open_renderer(&process.browser, &process.ws_url, &setup),
+                    open_renderer(&process.browser, process.ws_url(), &setup),
                 )
                 .await
                 {

@@ -114,6 +114,15 @@ mod chromiumoxide_provider {
     }
 }
 
+/// The `<title>` of a rendered page (empty without one).
+pub fn title_of(page: &RenderedPage) -> &str {
+    page.html
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .unwrap_or("")
+}
+
 /// A local Chromium provider with its own runtime directory, or `None` (skip) when Chromium is
 /// missing outside CI. In CI a missing Chromium fails the test.
 pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {

@@ -123,8 +123,8 @@ pub(crate) struct StartedChromium {
 }
 
 impl StartedChromium {
-    /// Stops the browser with its whole tree, reaps it and removes its directory: what a launch
-    /// that fails after the start does.
+    /// Stops the browser with its whole tree, reaps it and removes its directory: how a local
+    /// browser ends, whether its launch failed after the start or it served its time.
     pub(crate) fn discard(mut self) {
         process_tree::terminate(self.pid, TERMINATE_GRACE);
         let _ = self.child.wait();

@@ -76,7 +76,7 @@ impl ChromiumoxideBrowser {
     /// The main process id of a local browser (shared by the pooled browsers that are tabs of
     /// one process).
     pub fn pid(&self) -> Option<u32> {
-        self.inner.process.pid
+        self.inner.process.pid()
     }
 
     /// The remote endpoint of a connected browser.
@@ -91,7 +91,7 @@ impl ChromiumoxideBrowser {
 
     /// The per-browser directory (profile and temporary files) of a local browser.
     pub fn dir(&self) -> Option<&Path> {
-        self.inner.process.dir.as_deref()
+        self.inner.process.dir()
     }
 
     pub(super) fn alive(&self) -> bool {
@@ -119,7 +119,7 @@ impl Drop for ChromiumoxideBrowser {
     fn drop(&mut self) {
         let process = &self.inner.process;
         let others = process.release();
-        if process.pid.is_some() && others == 0 {
+        if process.pid().is_some() && others == 0 {
             return;
         }
         let inner = self.inner.clone();
@@ -127,7 +127,7 @@ impl Drop for ChromiumoxideBrowser {
             let renderer = inner.current.lock().await;
             renderer.tab.close(&inner.process.browser).await;
         };
-        if process.pid.is_none() {
+        if process.pid().is_none() {
             // Off this thread: a remote browser is never waited on.
             process.runtime.spawn(closing);
         } else {

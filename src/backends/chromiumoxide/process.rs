@@ -17,15 +17,14 @@
 //!   tree's. Renders in its other tabs then fail as a browser that died, and the pool replaces
 //!   every one of them.
 
-use std::path::PathBuf;
-use std::process::Child;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chromiumoxide::Browser;
 use tokio::task::JoinHandle;
 
-use crate::backends::chromium::local::{self, StartedChromium, TERMINATE_GRACE};
+use crate::backends::chromium::local::{self, StartedChromium};
 use crate::backends::chromium::process_tree;
 
 /// A browser and the tabs riptide renders in it.
@@ -34,13 +33,10 @@ pub(super) struct Process {
     /// The task that reads and writes the DevTools connection.
     connection: JoinHandle<()>,
     pub runtime: tokio::runtime::Handle,
-    /// Where a new tab's navigator connects.
-    pub ws_url: String,
-    /// The main process of a local browser (`None`: remote).
-    pub pid: Option<u32>,
-    /// The local browser's process, reaped when this is dropped.
-    child: Option<Child>,
-    pub dir: Option<PathBuf>,
+    /// The local browser (process, DevTools URL, directory), stopped, reaped and removed when
+    /// this drops (`None`: a remote browser).
+    local: Option<StartedChromium>,
+    /// The remote browser's DevTools URL.
     pub endpoint: Option<String>,
     /// Killed, or stuck in a page: every tab fails its probe.
     abandoned: AtomicBool,
@@ -60,18 +56,11 @@ impl Process {
         started: Option<StartedChromium>,
         endpoint: Option<String>,
     ) -> Self {
-        let (ws_url, pid, child, dir) = match started {
-            Some(s) => (s.ws_url, Some(s.pid), Some(s.child), Some(s.dir)),
-            None => (endpoint.clone().unwrap_or_default(), None, None, None),
-        };
         Self {
             browser,
             connection,
             runtime,
-            ws_url,
-            pid,
-            child,
-            dir,
+            local: started,
             endpoint,
             abandoned: AtomicBool::new(false),
             draining: AtomicBool::new(false),
@@ -79,16 +68,34 @@ impl Process {
         }
     }
 
+    /// Where a new tab's navigator connects.
+    pub(super) fn ws_url(&self) -> &str {
+        match &self.local {
+            Some(local) => &local.ws_url,
+            None => self.endpoint.as_deref().unwrap_or_default(),
+        }
+    }
+
+    /// The main process of a local browser (`None`: remote).
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.local.as_ref().map(|local| local.pid)
+    }
+
+    /// The per-browser directory of a local browser.
+    pub(super) fn dir(&self) -> Option<&Path> {
+        self.local.as_ref().map(|local| local.dir.as_path())
+    }
+
     /// Whether the browser can still render: not given up, and (local) still running.
     pub(super) fn alive(&self) -> bool {
-        !self.abandoned.load(Ordering::Acquire) && self.pid.is_none_or(local::running)
+        !self.abandoned.load(Ordering::Acquire) && self.pid().is_none_or(local::running)
     }
 
     /// Gives the browser up: a local one is killed at once (which also ends every DevTools call
     /// still waiting on it), a remote one is marked so the pool disconnects its tabs.
     pub(super) fn abandon(&self) {
         self.abandoned.store(true, Ordering::Release);
-        if let Some(pid) = self.pid {
+        if let Some(pid) = self.pid() {
             process_tree::terminate(pid, Duration::ZERO);
         }
     }
@@ -120,15 +127,8 @@ impl Drop for Process {
     /// a remote one, which is never killed.
     fn drop(&mut self) {
         self.connection.abort();
-        if let Some(pid) = self.pid {
-            process_tree::terminate(pid, TERMINATE_GRACE);
-        }
-        if let Some(mut child) = self.child.take() {
-            // Already dead (the whole tree was stopped above): this is the reap.
-            let _ = child.wait();
-        }
-        if let Some(dir) = self.dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
+        if let Some(local) = self.local.take() {
+            local.discard();
         }
     }
 }
