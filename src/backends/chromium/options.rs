@@ -47,8 +47,13 @@ pub struct ChromeOptions {
     pub block_urls: Vec<String>,
     /// The `User-Agent` pages are requested with (and `navigator.userAgent`). Default: the
     /// browser's own (with `Headless` removed under [`ChromeOptions::stealth`]).
+    ///
+    /// It is set per tab, so it covers every request a page makes, but not the `/favicon.ico`
+    /// that Chromium itself may ask for after `load`: that request comes from the browser, not
+    /// the page, and no tab setting reaches it.
     pub user_agent: Option<String>,
-    /// Extra headers sent with every request a page makes. Default: none.
+    /// Extra headers sent with every request a page makes (not Chromium's own favicon request,
+    /// as for [`ChromeOptions::user_agent`]). Default: none.
     pub headers: Vec<(String, String)>,
     /// Cookies set in every browser context before its first page, each sent only to its own
     /// site. Default: none.
