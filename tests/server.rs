@@ -442,7 +442,9 @@ async fn metrics_are_exported_when_turned_on() {
         r#"riptide_extraction_duration_seconds_count{engine="static"} 1"#,
         r#"riptide_pages_total{result="succeeded"} 1"#,
         r#"riptide_pages_total{result="failed"} 1"#,
-        r#"riptide_timeout_attempts_total{outcome="success"} 1"#,
+        r#"riptide_timeout_attempts_total{engine="static",outcome="success"} 1"#,
+        r#"riptide_timeout_attempts_total{engine="headless",outcome="success"} 0"#,
+        r#"riptide_timeout_wasted_wait_seconds{engine="static"} 0.0"#,
         r#"riptide_wasm_cache_compilations_total 1"#,
         "# EOF",
     ] {

@@ -234,6 +234,12 @@ fn stats_count_attempts_wasted_wait_and_learned_domains() {
     assert!((s.wasted_wait_secs - 14.0).abs() < 1e-9, "{s:?}");
     assert!((s.time_saved_secs - (20.0 + 26.0)).abs() < 1e-9, "30 s default: {s:?}");
     assert_eq!(s.learned_domains, 1, "b.example has one sample, below min_samples");
+    assert_eq!(s.by_engine[&Engine::Headless], Default::default(), "nothing rendered");
+    let fetched = &s.by_engine[&Engine::Static];
+    assert_eq!(
+        (fetched.attempts, fetched.successes, fetched.timeouts, fetched.failures),
+        (44, 41, 2, 1)
+    );
 
     let views = policy.profiles();
     assert_eq!(views.len(), 2);
@@ -254,6 +260,21 @@ fn stats_count_attempts_wasted_wait_and_learned_domains() {
     assert!(b.success_rate.unwrap() < 0.5, "{b:?}");
     let json = serde_json::to_value(&views).expect("serializable");
     assert_eq!(json[0]["engine"], "static");
+
+    // A render's time-out is counted for its engine, and the engines add up to the totals.
+    policy.observe(
+        &Target::new("b.example", Engine::Headless),
+        &Outcome::TimedOut(secs(7.0)),
+    );
+    let s = policy.stats().expect("stats");
+    let rendered = &s.by_engine[&Engine::Headless];
+    assert_eq!((rendered.attempts, rendered.timeouts), (1, 1));
+    assert!((rendered.wasted_wait_secs - 7.0).abs() < 1e-9, "{s:?}");
+    assert!((s.wasted_wait_secs - 21.0).abs() < 1e-9, "{s:?}");
+    let summed: u64 = s.by_engine.values().map(|e| e.attempts).sum();
+    assert_eq!(summed, s.total_requests);
+    let json = serde_json::to_value(&s).expect("serializes");
+    assert_eq!(json["by_engine"]["headless"]["timeouts"], 1, "{json}");
 }
 
 #[test]

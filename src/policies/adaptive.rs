@@ -246,7 +246,7 @@ impl TimeoutPolicy for AdaptiveTimeout {
         let now = SystemTime::now();
         let default = Duration::from_secs(self.config.default_timeout_secs);
         let mut state = lock(&self.state);
-        state.counters.record(outcome, default);
+        state.counters.record(target.engine, outcome, default);
         state.mark(target);
         // The timeout this attempt had (a retry's was longer): what a success is compared with,
         // and what a time-out raises from.

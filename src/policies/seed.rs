@@ -71,7 +71,7 @@ impl TimeoutPolicy for SeedAdaptive {
 
     fn observe(&self, target: &Target, outcome: &Outcome) {
         let default = Duration::from_secs(self.config.default_timeout_secs);
-        (crate::sync::lock(&self.counters)).record(outcome, default);
+        (crate::sync::lock(&self.counters)).record(target.engine, outcome, default);
         let alpha = self.config.learning_rate;
         let mut profiles = crate::sync::lock(&self.profiles);
         let profile = profiles.entry(target.clone()).or_default();

@@ -220,20 +220,32 @@ fn register_report(registry: &mut Registry, report: &PerformanceReport) {
         );
     }
     if let Some(t) = &report.adaptive_timeout {
+        let by = |engine: &crate::traits::Engine, outcome: &'static str| {
+            vec![
+                ("engine", engine.as_str().to_string()),
+                ("outcome", outcome.to_string()),
+            ]
+        };
         registry.register(
             "timeout_attempts",
-            "Attempts the timeout policy observed, by outcome",
-            counters([
-                (label("outcome", "success"), t.successes),
-                (label("outcome", "timeout"), t.timeouts),
-                (label("outcome", "failure"), t.failures),
-            ]),
+            "Attempts the timeout policy observed, by engine and outcome",
+            counters(t.by_engine.iter().flat_map(|(engine, e)| {
+                [
+                    (by(engine, "success"), e.successes),
+                    (by(engine, "timeout"), e.timeouts),
+                    (by(engine, "failure"), e.failures),
+                ]
+            })),
         );
         registry.register_with_unit(
             "timeout_wasted_wait",
-            "Time spent in attempts that timed out",
+            "Time spent in attempts that timed out, by engine",
             Unit::Seconds,
-            gauge(t.wasted_wait_secs),
+            gauges(
+                t.by_engine
+                    .iter()
+                    .map(|(engine, e)| (label("engine", engine.as_str()), e.wasted_wait_secs)),
+            ),
         );
         registry.register(
             "timeout_learned_targets",

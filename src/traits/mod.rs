@@ -14,4 +14,6 @@ pub use module_cache::{
     StoredCounters, WasmRuntime,
 };
 pub use profile_store::{MergeProfile, ProfileStore, StoredEvidence, StoredProfile};
-pub use timeout::{Engine, FailureClass, Outcome, ProfileView, Target, TimeoutPolicy, TimeoutStats};
+pub use timeout::{
+    Engine, EngineTimeoutStats, FailureClass, Outcome, ProfileView, Target, TimeoutPolicy, TimeoutStats,
+};

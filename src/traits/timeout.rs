@@ -4,6 +4,7 @@
 //! attempt, [`TimeoutPolicy::observe`] after it. riptide's policies live in
 //! [`crate::policies`]; the retry helper and the executor work with any implementation.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -169,6 +170,25 @@ pub struct TimeoutStats {
     pub time_saved_secs: f64,
     /// Targets whose timeout is learned (at least `min_samples` latencies).
     pub learned_domains: usize,
+    /// The same attempts split by engine; both engines are present, and their numbers add up
+    /// to the totals above. In JSON: `{"static": {...}, "headless": {...}}`.
+    pub by_engine: BTreeMap<Engine, EngineTimeoutStats>,
+}
+
+/// One engine's share of [`TimeoutStats`]: static fetches and headless renders time out for
+/// different reasons and cost different waits, so a dashboard needs them apart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EngineTimeoutStats {
+    /// Attempts observed (successes, time-outs and failures).
+    pub attempts: u64,
+    /// Attempts that succeeded.
+    pub successes: u64,
+    /// Attempts that timed out.
+    pub timeouts: u64,
+    /// Attempts that failed for a reason unrelated to latency.
+    pub failures: u64,
+    /// Seconds spent in attempts that timed out.
+    pub wasted_wait_secs: f64,
 }
 
 /// One target's learned profile.
