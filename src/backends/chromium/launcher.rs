@@ -49,7 +49,11 @@ pub(crate) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]
         .arg("--no-startup-window")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // Its own process group, which its children inherit: stopping the browser then finds
+        // children whose parent died first (see `process_tree::members`), and a terminal's
+        // Ctrl-C reaches riptide, which closes its browsers itself, not Chromium behind its back.
+        .process_group(0);
     for (key, value) in envs {
         command.env(key, value);
     }

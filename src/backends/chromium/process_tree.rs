@@ -42,21 +42,34 @@ pub(crate) fn dying(pid: u32) -> bool {
     exiting || killed
 }
 
-fn parent_of(pid: u32) -> Option<u32> {
+/// The parent and the process group of `pid`, from `/proc/<pid>/stat`.
+fn parent_and_group(pid: u32) -> Option<(u32, u32)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(1);
+    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
 }
 
-/// `root` and all its descendants alive now.
+/// `root` and all its descendants alive now, and every process of the group `root` leads.
+///
+/// The launcher starts Chromium as the leader of its own process group, which its children
+/// inherit. Descent alone misses a child whose parent died first (it is reparented, and then
+/// nobody's descendant): a killed browser's renderers and zygote take a moment to notice, and
+/// under load that moment outlasts a shutdown. The group still names them.
 pub(crate) fn members(root: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return vec![root];
     };
-    let parents: Vec<(u32, u32)> = entries
+    let processes: Vec<(u32, u32, u32)> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| Some((pid, parent_of(pid)?)))
+        .filter_map(|pid| parent_and_group(pid).map(|(ppid, group)| (pid, ppid, group)))
         .collect();
-    let mut tree: HashSet<u32> = HashSet::from([root]);
+    let parents: Vec<(u32, u32)> = processes.iter().map(|&(pid, ppid, _)| (pid, ppid)).collect();
+    let mut tree: HashSet<u32> = processes
+        .iter()
+        .filter(|&&(_, _, group)| group == root)
+        .map(|&(pid, _, _)| pid)
+        .chain([root])
+        .collect();
     // Parents usually precede children in pid order, but not always: iterate to a fixed point.
     loop {
         let before = tree.len();
@@ -201,5 +214,35 @@ mod tests {
         assert!(!crate::backends::chromium::local::running(pid));
         child.wait().expect("reap");
         assert_eq!(state(pid), None);
+    }
+
+    #[test]
+    fn a_child_whose_parent_died_first_is_still_stopped_with_its_group() {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        // A shell leading its own group (as the launcher starts Chromium) starts a `sleep`,
+        // then is killed: the sleep is reparented, nobody's descendant any more.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "sleep 60 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let root = shell.id();
+        let mut line = String::new();
+        let stdout = shell.stdout.take().expect("piped");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the sleep's pid");
+        let orphan: u32 = line.trim().parse().expect("a pid");
+        shell.kill().expect("SIGKILL the shell");
+        shell.wait().expect("reap");
+        assert!(
+            super::super::local::running(orphan) && parent_and_group(orphan).is_some_and(|(p, _)| p != root),
+            "the sleep outlived its parent"
+        );
+        assert!(members(root).contains(&orphan), "found by its group");
+        terminate(root, Duration::from_millis(200));
+        assert!(!super::super::local::running(orphan), "stopped with its group");
     }
 }
