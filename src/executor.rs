@@ -19,6 +19,7 @@ pub mod engine_choice;
 mod page_options;
 mod page_source;
 mod rendering_evidence;
+mod settle_memory;
 mod static_fetch;
 
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ pub use self::builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_SETTLE, ExecutorBuilder}
 pub use self::page_options::PageOptions;
 use self::page_source::PageSource;
 use self::rendering_evidence::{RenderingEvidence, rendering_gained};
+use self::settle_memory::SettleMemory;
 use self::static_fetch::{HttpReply, fetch_http, read_file};
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
@@ -100,6 +102,8 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) wait_for: Option<String>,
     pub(crate) wait_until: WaitUntil,
     pub(crate) settle: Option<Duration>,
+    /// What each host's renders showed of their DOM pauses, when the settle is learned.
+    pub(crate) settle_memory: Option<Mutex<SettleMemory>>,
     pub(crate) isolation: crate::traits::Isolation,
     pub(crate) screenshots: bool,
     pub(crate) report_file: Option<PathBuf>,
@@ -486,6 +490,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let target = Target::new(source.host(), Engine::Headless);
         let origin = source.origin();
         let attempts = AtomicU32::new(0);
+        let settle = match (&self.settle_memory, self.settle) {
+            (Some(memory), Some(configured)) => Some(crate::sync::lock(memory).settle_for(source.host(), configured)),
+            (_, configured) => configured,
+        };
         let page = self
             .retrier
             .run_at_origin_within(self.policy(), &target, &origin, options.time_limit, |timeout| {
@@ -497,7 +505,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                     .isolation(options.isolation.unwrap_or(self.isolation))
                     .screenshot(options.screenshot.unwrap_or(self.screenshots));
                 request.wait_for = options.wait_for.clone().or_else(|| self.wait_for.clone());
-                request.settle = self.settle;
+                request.settle = settle;
                 let renderer = &renderer;
                 async move {
                     match renderer.fetch(request).await {
@@ -513,6 +521,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             })
             .await
             .map_err(the_attempts_error)?;
+        if let (Some(memory), Some(pause), false) = (&self.settle_memory, page.profile.settle_pause, page.partial) {
+            crate::sync::lock(memory).observe(source.host(), pause);
+        }
         Ok(FetchedPage {
             html: page.html,
             final_url: page.final_url,

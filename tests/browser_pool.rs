@@ -330,6 +330,25 @@ async fn javascript_page_with_selector_wait<P: TestedProvider>() {
     assert!(page.partial, "the selector never matched");
     assert!(page.html.contains("built by script"), "{}", page.html);
     assert!(page.profile.ready_at.is_none(), "never ready: {:?}", page.profile);
+    assert_eq!(page.profile.settle_pause, None, "no settle asked for");
+    // With a settle, the page reports the longest quiet spell after it was ready that a change
+    // ended: what the executor learns a host's settle from. A page finished at load has none.
+    let settle = Duration::from_millis(400);
+    let late = browser
+        .fetch(PageRequest::new(server.url("/late")).settle(settle))
+        .await
+        .expect("renders");
+    assert!(late.html.contains("changed after load"), "{}", late.html);
+    assert!(
+        late.profile.settle_pause.is_some_and(|pause| !pause.is_zero()),
+        "{:?}",
+        late.profile
+    );
+    let still = browser
+        .fetch(PageRequest::new(server.url("/page/1")).settle(settle))
+        .await
+        .expect("renders");
+    assert_eq!(still.profile.settle_pause, Some(Duration::ZERO), "{:?}", still.profile);
     drop(browser);
     pool.shutdown().await;
 }

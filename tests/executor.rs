@@ -592,3 +592,49 @@ async fn a_page_waits_for_its_own_selector() {
     );
     ex.shutdown().await.expect("shutdown");
 }
+
+/// Issue 16: a host whose pages are finished at `load` is given a shorter settle, learned from
+/// its renders, with the whole settle again every tenth render; without learning, every render
+/// waits the whole settle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosts_settle_is_learned_from_its_renders() {
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let (full, floor) = (riptide::executor::DEFAULT_SETTLE, Duration::from_millis(40));
+    let server = Server::start();
+    let provider = support::Recording::new(provider);
+    let settles = provider.settles();
+    let ex = executor(provider, config());
+    for n in 1..=11 {
+        ex.extract_with(&server.url(&format!("/page/{n}")), EngineChoice::Headless)
+            .await
+            .expect("renders");
+    }
+    ex.shutdown().await.expect("shutdown");
+    let asked: Vec<Option<Duration>> = settles.lock().expect("lock").clone();
+    let mut expected = vec![Some(full); 4];
+    expected.extend([Some(floor); 6]);
+    expected.push(Some(full));
+    assert_eq!(
+        asked, expected,
+        "four to learn, then the floor, and a probe on the 11th"
+    );
+
+    let Some((provider, _dir)) = chrome_or_skip() else {
+        return;
+    };
+    let provider = support::Recording::new(provider);
+    let settles = provider.settles();
+    let ex = common::executor_builder(provider, config())
+        .adaptive_settle(false)
+        .build()
+        .expect("executor");
+    for n in 1..=5 {
+        ex.extract_with(&server.url(&format!("/page/{n}")), EngineChoice::Headless)
+            .await
+            .expect("renders");
+    }
+    ex.shutdown().await.expect("shutdown");
+    assert_eq!(*settles.lock().expect("lock"), vec![Some(full); 5], "not learned");
+}

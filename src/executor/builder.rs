@@ -60,6 +60,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     wait_for: Option<String>,
     wait_until: WaitUntil,
     settle: Option<Duration>,
+    adaptive_settle: bool,
     isolation: Option<Isolation>,
     screenshots: bool,
     report_file: Option<PathBuf>,
@@ -108,6 +109,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_for: None,
             wait_until: WaitUntil::Load,
             settle: Some(DEFAULT_SETTLE),
+            adaptive_settle: true,
             isolation: None,
             screenshots: false,
             report_file: None,
@@ -190,6 +192,19 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// [`DEFAULT_SETTLE`]; `None`: as soon as `load` fired and `wait_for` matches).
     pub fn settle(mut self, quiet: Option<Duration>) -> Self {
         self.settle = quiet;
+        self
+    }
+
+    /// Whether each host's settle is learned from its earlier renders (default `true`): once
+    /// four renders of a host have shown how long its pages pause before a script changes them,
+    /// its pages wait three times the longest recent pause (at least it plus 40 ms, at least
+    /// 40 ms, at most [`settle`](Self::settle)) instead of the whole settle; every tenth render
+    /// of the host waits the whole settle again to check. Pages finished at `load`, most of
+    /// them, are then taken 60 ms sooner by default. A page whose content comes after a longer
+    /// pause than its host's pages showed is taken without it: turn this off, or use
+    /// [`wait_for`](Self::wait_for), where that matters more than speed.
+    pub fn adaptive_settle(mut self, learn: bool) -> Self {
+        self.adaptive_settle = learn;
         self
     }
 
@@ -285,6 +300,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_for: self.wait_for,
             wait_until: self.wait_until,
             settle: self.settle,
+            settle_memory: self.adaptive_settle.then(Default::default),
             isolation,
             screenshots: self.screenshots,
             report_file,

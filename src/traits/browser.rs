@@ -106,6 +106,10 @@ pub struct RenderProfile {
     pub ready_at: Option<Duration>,
     /// In the page: when it was taken (settled, or at the deadline as it stood).
     pub taken_at: Option<Duration>,
+    /// In the page: the longest quiet spell after it was ready that a DOM change ended (zero:
+    /// nothing changed after it was ready; `None`: it never was, or the render did not settle).
+    /// What the executor learns a host's settle from.
+    pub settle_pause: Option<Duration>,
 }
 
 /// When a render is ready to be taken (then `wait_for` must match, then the DOM must settle).

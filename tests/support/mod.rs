@@ -156,6 +156,7 @@ use local_server::{LocalServer, Reply};
 
 /// An HTTP server on 127.0.0.1 with the pages the tests need (queries are ignored):
 /// `/page/N` (title "page N"), `/static` (~100 KB), `/js` (content built by script after 50 ms),
+/// `/late` (changed by script 150 ms after `load`),
 /// `/hang` (never sends a response), `/image` (a PNG), `/huge` (3 MiB of HTML), `/cp1251` and
 /// `/sjis` (pages in legacy encodings declared only in `<meta>`, served as plain `text/html`),
 /// `/content-language` (no language in the markup, `Content-Language: de-CH, en`), `/loop` (a
@@ -180,6 +181,7 @@ impl Server {
                 }
                 "/static" => Reply::Html(static_page()),
                 "/js" => Reply::Html(JS_PAGE.to_string()),
+                "/late" => Reply::Html(LATE_PAGE.to_string()),
                 "/huge" => Reply::Html("<p>huge</p>".repeat(300_000)),
                 "/loop" => Reply::Redirect("/loop"),
                 "/to-file" => Reply::Redirect("file:///etc/hostname"),
@@ -230,6 +232,11 @@ pub const CP1251_PAGE: &str = "<!doctype html><html><head><meta charset=\"window
 /// A Japanese page declared Shift_JIS in `<meta http-equiv="Content-Type">` only.
 pub const SJIS_PAGE: &str = "<!doctype html><html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\"><title>日本語</title></head><body><article><p>いろはにほへと ちりぬるを わかよたれそ つねならむ</p></article></body></html>";
 
+/// A page a script changes 150 ms after `load`.
+const LATE_PAGE: &str = r#"<!doctype html><html><head><title>late</title></head><body><div id="app">Loading.</div>
+<script>addEventListener("load", () => setTimeout(() => { document.getElementById("app").textContent = "changed after load"; }, 150));</script>
+</body></html>"#;
+
 const JS_PAGE: &str = r#"<!doctype html><html><head><title>js</title></head><body><div id="app"></div>
 <script>setTimeout(() => { document.getElementById("app").innerHTML = '<p id="ready">built by script</p>'; }, 50);</script>
 </body></html>"#;
@@ -247,11 +254,12 @@ pub fn static_page() -> String {
     html
 }
 
-/// Wraps a real provider to record launch times, probes, and how many browsers are alive at
-/// once.
+/// Wraps a real provider to record launch times, probes, how many browsers are alive at once,
+/// and the settle each render was asked for.
 pub struct Recording<P> {
     inner: P,
     spans: Mutex<Vec<(Instant, Instant)>>,
+    settles: Arc<Mutex<Vec<Option<Duration>>>>,
     alive: AtomicUsize,
     max_alive: AtomicUsize,
     probes: AtomicUsize,
@@ -262,10 +270,15 @@ impl<P> Recording<P> {
         Self {
             inner,
             spans: Mutex::default(),
+            settles: Arc::default(),
             alive: AtomicUsize::new(0),
             max_alive: AtomicUsize::new(0),
             probes: AtomicUsize::new(0),
         }
+    }
+    /// The settle of every render so far, in order; readable after the provider moved away.
+    pub fn settles(&self) -> Arc<Mutex<Vec<Option<Duration>>>> {
+        self.settles.clone()
     }
     pub fn probes(&self) -> usize {
         self.probes.load(Ordering::SeqCst)
@@ -299,6 +312,7 @@ impl<P: BrowserProvider> BrowserProvider for Recording<P> {
         self.inner.probe(browser, deadline)
     }
     fn fetch(&self, browser: &P::Browser, request: &PageRequest) -> riptide::Result<RenderedPage> {
+        self.settles.lock().expect("lock").push(request.settle);
         self.inner.fetch(browser, request)
     }
     fn memory_bytes(&self, browser: &P::Browser) -> Option<u64> {

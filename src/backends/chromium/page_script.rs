@@ -83,10 +83,17 @@ pub(crate) fn wait_expression(request: &PageRequest, remaining: Duration) -> Str
             }};
             const ready = () => !leaving() && !refreshing() && {loaded} && (!selector || document.querySelector(selector) !== null);
             const status = () => (performance.getEntriesByType("navigation")[0] || {{}}).responseStatus || 0;
-            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status(), [marks.loaded, marks.ready, performance.now()]];
+            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status(), [marks.loaded, marks.ready, performance.now(), readyAt === null || {quiet} === 0 ? null : longestPause]];
             let lastChange = Date.now();
             let readyAt = null;
-            const observer = new MutationObserver(() => {{ lastChange = Date.now(); }});
+            // The longest quiet spell after the page was ready that a DOM change ended: what the
+            // executor learns a host's settle from.
+            let longestPause = 0;
+            const observer = new MutationObserver(() => {{
+                const now = Date.now();
+                if (readyAt !== null) longestPause = Math.max(longestPause, now - Math.max(readyAt, lastChange));
+                lastChange = now;
+            }});
             if ({quiet} > 0) observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});
             const marks = {{ loaded: null, ready: null }};
             const settled = () => {{
@@ -112,20 +119,20 @@ pub(crate) fn wait_expression(request: &PageRequest, remaining: Duration) -> Str
 #[derive(Debug)]
 pub(crate) enum Reply {
     /// The page, partial if it was not ready when taken (its profile's in-page marks are set).
-    Page(RenderedPage),
+    Page(Box<RenderedPage>),
     /// The page came with this error status (4xx, 5xx), as the static engine would refuse it.
     HttpStatus(u16),
 }
 
 /// The page's own clock (`performance.now()`, from its navigation start) when it was loaded,
-/// ready and taken, in milliseconds.
-type InPageMarks = (Option<f64>, Option<f64>, f64);
+/// ready and taken, and the longest DOM pause after it was ready, in milliseconds.
+type InPageMarks = (Option<f64>, Option<f64>, f64, Option<f64>);
 
 /// Reads the value [`wait_expression`] resolved to; the error says what shape it had instead.
 pub(crate) fn parse_reply(value: serde_json::Value) -> Result<Reply, String> {
     match serde_json::from_value::<(String, String, bool, u16, InPageMarks)>(value) {
         Ok((_, _, _, status, _)) if status >= 400 => Ok(Reply::HttpStatus(status)),
-        Ok((final_url, html, ready, _, (loaded_at, ready_at, taken_at))) => {
+        Ok((final_url, html, ready, _, (loaded_at, ready_at, taken_at, settle_pause))) => {
             let millis = |ms: Option<f64>| {
                 ms.filter(|ms| ms.is_finite() && *ms >= 0.0)
                     .map(|ms| Duration::from_secs_f64(ms / 1000.0))
@@ -135,7 +142,8 @@ pub(crate) fn parse_reply(value: serde_json::Value) -> Result<Reply, String> {
             page.profile.loaded_at = millis(loaded_at);
             page.profile.ready_at = millis(ready_at);
             page.profile.taken_at = millis(Some(taken_at));
-            Ok(Reply::Page(page))
+            page.profile.settle_pause = millis(settle_pause);
+            Ok(Reply::Page(Box::new(page)))
         }
         Err(e) => Err(format!("the page's HTML came back in an unexpected shape: {e}")),
     }
@@ -147,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_reply_is_a_page_or_an_error_status() {
-        let page = serde_json::json!(["http://a/", "<html></html>", false, 200, [1.5, null, 9.0]]);
+        let page = serde_json::json!(["http://a/", "<html></html>", false, 200, [1.5, null, 9.0, null]]);
         let Ok(Reply::Page(page)) = parse_reply(page) else {
             panic!("a page")
         };
@@ -155,7 +163,13 @@ mod tests {
         assert_eq!(page.final_url, "http://a/");
         assert_eq!(page.profile.loaded_at, Some(Duration::from_micros(1500)));
         assert_eq!(page.profile.ready_at, None);
-        let gone = serde_json::json!(["http://a/", "", true, 404, [null, null, 1.0]]);
+        assert_eq!(page.profile.settle_pause, None);
+        let settled = serde_json::json!(["http://a/", "<html></html>", true, 200, [1.0, 2.0, 9.0, 20.0]]);
+        let Ok(Reply::Page(settled)) = parse_reply(settled) else {
+            panic!("a page")
+        };
+        assert_eq!(settled.profile.settle_pause, Some(Duration::from_millis(20)));
+        let gone = serde_json::json!(["http://a/", "", true, 404, [null, null, 1.0, null]]);
         assert!(matches!(parse_reply(gone), Ok(Reply::HttpStatus(404))));
         assert!(parse_reply(serde_json::json!({"no": "array"})).is_err());
     }

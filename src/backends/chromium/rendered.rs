@@ -40,7 +40,7 @@ pub(crate) fn read_wait_reply(exception: Option<String>, value: Option<Value>) -
     };
     match parse_reply(value).map_err(RenderFailure::Script)? {
         Reply::HttpStatus(status) => Err(RenderFailure::HttpStatus(status)),
-        Reply::Page(page) => Ok(Some(page)),
+        Reply::Page(page) => Ok(Some(*page)),
     }
 }
 
