@@ -36,10 +36,10 @@ use crate::backends::chromium::local::LocalChromium;
 pub use crate::backends::chromium::options::{ChromeOptions, DEFAULT_RENDER_MEMORY_LIMIT};
 use crate::backends::chromium::process_tree;
 use crate::backends::chromium::rendered::fetch_result;
+use crate::backends::chromium::tab_settings::TabSettings;
 pub use browser::ChromeBrowser;
 use context::BrowsingContext;
 use render::{RenderFailure, Watched, load};
-use tab::TabSetup;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -72,7 +72,7 @@ pub struct ChromeProvider {
     mode: Mode,
     render_memory_limit: Option<u64>,
     /// How every tab is readied; shared with the render threads that ready fresh contexts.
-    setup: Arc<TabSetup>,
+    setup: Arc<TabSettings>,
 }
 
 impl std::fmt::Debug for ChromeProvider {
@@ -97,16 +97,7 @@ impl ChromeProvider {
         Ok(Self {
             mode: Mode::Local(LocalChromium::new(&options)?),
             render_memory_limit: options.render_memory_limit,
-            setup: Arc::new(TabSetup {
-                accept_invalid_certs: options.accept_invalid_certs,
-                stealth: options.stealth,
-                addresses: options.address_policy,
-                blocked: crate::backends::chromium::blocking::patterns(&options.block_resources, &options.block_urls),
-                user_agent: options.user_agent,
-                headers: options.headers,
-                cookies: options.cookies,
-                proxy: options.proxy,
-            }),
+            setup: Arc::new(TabSettings::from_options(&options)),
         })
     }
 
@@ -149,7 +140,7 @@ impl ChromeProvider {
     /// Sets the subresources browsers do not load (see [`ChromeOptions::block_resources`] and
     /// [`ChromeOptions::block_urls`]).
     pub fn block(mut self, kinds: &[ResourceKind], urls: &[String]) -> Self {
-        Arc::make_mut(&mut self.setup).blocked = crate::backends::chromium::blocking::patterns(kinds, urls);
+        Arc::make_mut(&mut self.setup).block(kinds, urls);
         self
     }
 
@@ -224,7 +215,7 @@ impl ChromeProvider {
             .map_err(BoxError::from)
             .and_then(|browser| {
                 let tab = browser.new_tab()?;
-                let refusals = self.setup.prepare(&tab)?;
+                let refusals = tab::prepare(&self.setup, &tab)?;
                 Ok((browser, tab, refusals))
             });
         let (browser, tab, refusals) = match connected {
@@ -260,7 +251,7 @@ impl ChromeProvider {
         let (tab, refusals) = browser
             .new_tab()
             .map_err(BoxError::from)
-            .and_then(|tab| self.setup.prepare(&tab).map(|refusals| (tab, refusals)))
+            .and_then(|tab| tab::prepare(&self.setup, &tab).map(|refusals| (tab, refusals)))
             .map_err(err)?;
         Ok(ChromeBrowser {
             browser: Some(browser),

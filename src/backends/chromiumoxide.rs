@@ -48,6 +48,7 @@ use futures_util::StreamExt;
 use crate::backends::chromium::local::{LocalChromium, StartedChromium};
 use crate::backends::chromium::process_tree;
 use crate::backends::chromium::rendered::fetch_result;
+use crate::backends::chromium::tab_settings::TabSettings;
 use crate::error::{BoxError, BrowserError, Error, FetchError, Result};
 use crate::network::RequestCookie;
 use crate::policies::AddressPolicy;
@@ -55,7 +56,7 @@ use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
 use browser::{Inner, Rendering};
 use navigator::Navigator;
 use process::Process;
-use tab::{Renderer, TabSetup};
+use tab::Renderer;
 
 /// How long chromiumoxide keeps a DevTools call waiting for its answer. riptide keeps its own
 /// deadlines; this only bounds what a call the browser never answers holds on to.
@@ -82,7 +83,7 @@ enum Mode {
 pub struct ChromiumoxideProvider {
     mode: Mode,
     render_memory_limit: Option<u64>,
-    setup: Arc<TabSetup>,
+    setup: Arc<TabSettings>,
     /// Pooled browsers per local process (see [`tabs_per_browser`](Self::tabs_per_browser)).
     tabs_per_browser: usize,
     /// The local processes that may take another tab; weak, so a process ends with its last.
@@ -173,15 +174,7 @@ impl ChromiumoxideProvider {
         Ok(Self {
             mode: Mode::Local(LocalChromium::new(&options)?),
             render_memory_limit: options.render_memory_limit,
-            setup: Arc::new(TabSetup {
-                accept_invalid_certs: options.accept_invalid_certs,
-                stealth: options.stealth,
-                addresses: options.address_policy,
-                blocked: crate::backends::chromium::blocking::patterns(&options.block_resources, &options.block_urls),
-                user_agent: options.user_agent,
-                headers: options.headers,
-                cookies: options.cookies,
-            }),
+            setup: Arc::new(TabSettings::from_options(&options)),
             tabs_per_browser: 1,
             processes: Mutex::default(),
             runtime: CdpRuntime::new()?,
@@ -282,7 +275,7 @@ impl ChromiumoxideProvider {
 
     /// Sets the subresources browsers do not load.
     pub fn block(mut self, kinds: &[ResourceKind], urls: &[String]) -> Self {
-        Arc::make_mut(&mut self.setup).blocked = crate::backends::chromium::blocking::patterns(kinds, urls);
+        Arc::make_mut(&mut self.setup).block(kinds, urls);
         self
     }
 
@@ -436,7 +429,11 @@ impl ChromiumoxideProvider {
 }
 
 /// Opens a readied tab in `browser`, with its own navigator connection to `ws_url`.
-async fn open_renderer(browser: &Browser, ws_url: &str, setup: &TabSetup) -> std::result::Result<Renderer, BoxError> {
+async fn open_renderer(
+    browser: &Browser,
+    ws_url: &str,
+    setup: &TabSettings,
+) -> std::result::Result<Renderer, BoxError> {
     let mut navigator = Navigator::connect(ws_url).await?;
     let tab = tab::Tab::open(browser, &mut navigator, None, setup).await?;
     Ok(Renderer { tab, navigator })

@@ -3,7 +3,7 @@
 //! A browser context is Chromium's incognito window. A browser starts with one readied tab in
 //! its default context. When a render's [`Isolation`] says it must not see what the browser
 //! rendered before, it gets a fresh context with a tab readied in it (the same
-//! [`TabSetup`] as the first), and the old context's tab is closed (see [`close`] for why the
+//! [`TabSettings`] as the first), and the old context's tab is closed (see [`close`] for why the
 //! context itself stays). This runs on the render's own thread, so the render's deadline covers
 //! it.
 //!
@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use headless_chrome::{Browser, Tab};
 
-use super::tab::{Refusals, TabSetup};
+use super::tab;
 use crate::backends::chromium::isolation::{needs_fresh_context, site_of};
+use crate::backends::chromium::tab_settings::{Refusals, TabSettings};
 use crate::error::BoxError;
 use crate::sync::lock;
 use crate::traits::{Isolation, PageRequest};
@@ -58,7 +59,7 @@ impl BrowsingContext {
 /// thread would keep the DevTools connection open after the browser is dropped.
 pub(super) fn tab_for(
     browser: Browser,
-    setup: &TabSetup,
+    setup: &TabSettings,
     current: &Current,
     request: &PageRequest,
 ) -> Result<Arc<Tab>, BoxError> {
@@ -72,7 +73,7 @@ pub(super) fn tab_for(
         }
     }
     let tab = browser.new_context()?.new_tab()?;
-    let refusals = setup.prepare(&tab).inspect_err(|_| close(&tab))?;
+    let refusals = tab::prepare(setup, &tab).inspect_err(|_| close(&tab))?;
     let old = std::mem::replace(
         &mut *lock(current),
         BrowsingContext {

@@ -3,7 +3,7 @@
 //! when asked for, certificates verified as configured, and the address policy on every
 //! document the tab requests.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use headless_chrome::Tab;
 use headless_chrome::browser::tab::RequestPausedDecision;
@@ -13,9 +13,9 @@ use headless_chrome::protocol::cdp::types::Method;
 use headless_chrome::protocol::cdp::{Fetch, Network, Page, Security};
 
 use crate::backends::chromium::page_script::{LEAVING_MARK, NO_DIALOGS};
+use crate::backends::chromium::tab_settings::{Refusals, TabSettings};
 use crate::error::BoxError;
-use crate::network::{ProxyServer, RequestCookie};
-use crate::policies::AddressPolicy;
+use crate::network::ProxyServer;
 
 /// Runs `calls` at once, each on a thread of its own, and gives the first error. DevTools calls
 /// in flight together share one wait on headless_chrome's websocket polling (up to ~100 ms a
@@ -48,102 +48,80 @@ pub(super) fn add_script(source: String) -> Page::AddScriptToEvaluateOnNewDocume
     }
 }
 
-/// The address policy's last refusal in a tab (`url: why`), for its fetch to report.
-pub(super) type Refusals = Arc<Mutex<Option<String>>>;
-
-/// How a provider readies its tabs, apart from the provider so a render thread can ready the
-/// tab of a fresh browser context itself.
-#[derive(Debug, Clone, Default)]
-pub(super) struct TabSetup {
-    pub accept_invalid_certs: bool,
-    pub stealth: bool,
-    pub addresses: AddressPolicy,
-    /// URL patterns of subresources not to load (see `blocking.rs`).
-    pub blocked: Vec<String>,
-    pub user_agent: Option<String>,
-    pub headers: Vec<(String, String)>,
-    /// Set in every context before its first page.
-    pub cookies: Vec<RequestCookie>,
-    /// The proxy the browser was started with, whose credentials answer its challenges.
-    pub proxy: Option<ProxyServer>,
+/// Readies a new tab: no blocking dialogs in any page it loads, certificates verified (or
+/// not) as configured whatever flags the browser was started with, and, when the address
+/// policy refuses anything, every document request checked against it (documents only:
+/// intercepting every image and script would cost a DevTools round trip each).
+///
+/// The settings are independent, so they are sent [`at_once`]: this is on the path of every
+/// launch and every fresh browser context.
+pub(super) fn prepare(setup: &TabSettings, tab: &Arc<Tab>) -> std::result::Result<Refusals, BoxError> {
+    let refusals = Refusals::default();
+    at_once([
+        &|| send(tab, add_script(format!("{NO_DIALOGS}\n{LEAVING_MARK}"))),
+        &|| {
+            send(
+                tab,
+                Security::SetIgnoreCertificateErrors {
+                    ignore: setup.accept_invalid_certs,
+                },
+            )
+        },
+        &|| match (setup.stealth, &setup.user_agent) {
+            (true, user_agent) => super::stealth::disguise(tab, user_agent.as_deref()),
+            (false, Some(user_agent)) => tab.set_user_agent(user_agent, None, None).map_err(BoxError::from),
+            (false, None) => Ok(()),
+        },
+        &|| intercept(setup, tab, &refusals),
+        &|| super::blocking::network_rules(tab, &setup.blocked, &setup.headers, &setup.cookies),
+    ])?;
+    Ok(refusals)
 }
 
-impl TabSetup {
-    /// Readies a new tab: no blocking dialogs in any page it loads, certificates verified (or
-    /// not) as configured whatever flags the browser was started with, and, when the address
-    /// policy refuses anything, every document request checked against it (documents only:
-    /// intercepting every image and script would cost a DevTools round trip each).
-    ///
-    /// The settings are independent, so they are sent [`at_once`]: this is on the path of every
-    /// launch and every fresh browser context.
-    pub(super) fn prepare(&self, tab: &Arc<Tab>) -> std::result::Result<Refusals, BoxError> {
-        let refusals = Refusals::default();
-        at_once([
-            &|| send(tab, add_script(format!("{NO_DIALOGS}\n{LEAVING_MARK}"))),
-            &|| {
-                send(
-                    tab,
-                    Security::SetIgnoreCertificateErrors {
-                        ignore: self.accept_invalid_certs,
-                    },
-                )
-            },
-            &|| match (self.stealth, &self.user_agent) {
-                (true, user_agent) => super::stealth::disguise(tab, user_agent.as_deref()),
-                (false, Some(user_agent)) => tab.set_user_agent(user_agent, None, None).map_err(BoxError::from),
-                (false, None) => Ok(()),
-            },
-            &|| self.intercept(tab, &refusals),
-            &|| super::blocking::network_rules(tab, &self.blocked, &self.headers, &self.cookies),
-        ])?;
-        Ok(refusals)
+/// Turns on request interception in `tab` when something needs it: the address policy,
+/// when it refuses anything, checks every document request (noting refusals in
+/// `refusals`); a proxy's credentials answer its challenges.
+///
+/// Interception pauses only documents, each for one round trip; a proxy challenge is
+/// answered whatever the request, and Chromium then reuses the credentials for the
+/// proxy's other requests.
+fn intercept(setup: &TabSettings, tab: &Arc<Tab>, refusals: &Refusals) -> std::result::Result<(), BoxError> {
+    let credentials = setup.proxy.as_ref().and_then(ProxyServer::credentials);
+    let answers_challenges = credentials.is_some();
+    if !setup.addresses.restricts() && !answers_challenges {
+        return Ok(());
     }
-
-    /// Turns on request interception in `tab` when something needs it: the address policy,
-    /// when it refuses anything, checks every document request (noting refusals in
-    /// `refusals`); a proxy's credentials answer its challenges.
-    ///
-    /// Interception pauses only documents, each for one round trip; a proxy challenge is
-    /// answered whatever the request, and Chromium then reuses the credentials for the
-    /// proxy's other requests.
-    fn intercept(&self, tab: &Arc<Tab>, refusals: &Refusals) -> std::result::Result<(), BoxError> {
-        let credentials = self.proxy.as_ref().and_then(ProxyServer::credentials);
-        let answers_challenges = credentials.is_some();
-        if !self.addresses.restricts() && !answers_challenges {
-            return Ok(());
-        }
-        if self.addresses.restricts() {
-            let policy = self.addresses.clone();
-            let refused = refusals.clone();
-            let interceptor = move |_: Arc<Transport>, _: SessionId, paused: RequestPausedEvent| {
-                let url = &paused.params.request.url;
-                let verdict = url::Url::parse(url)
-                    .map_err(|e| format!("{url} is not a valid URL: {e}"))
-                    .and_then(|parsed| policy.check_url_resolving(&parsed));
-                match verdict {
-                    Ok(()) => RequestPausedDecision::Continue(None),
-                    Err(why) => {
-                        *crate::sync::lock(&refused) = Some(format!("{url}: {why}"));
-                        RequestPausedDecision::Fail(Fetch::FailRequest {
-                            request_id: paused.params.request_id,
-                            error_reason: Network::ErrorReason::BlockedByClient,
-                        })
-                    }
+    if setup.addresses.restricts() {
+        let policy = setup.addresses.clone();
+        let refused = refusals.clone();
+        let interceptor = move |_: Arc<Transport>, _: SessionId, paused: RequestPausedEvent| {
+            let url = &paused.params.request.url;
+            let verdict = url::Url::parse(url)
+                .map_err(|e| format!("{url} is not a valid URL: {e}"))
+                .and_then(|parsed| policy.check_url_resolving(&parsed));
+            match verdict {
+                Ok(()) => RequestPausedDecision::Continue(None),
+                Err(why) => {
+                    *crate::sync::lock(&refused) = Some(format!("{url}: {why}"));
+                    RequestPausedDecision::Fail(Fetch::FailRequest {
+                        request_id: paused.params.request_id,
+                        error_reason: Network::ErrorReason::BlockedByClient,
+                    })
                 }
-            };
-            tab.enable_request_interception(Arc::new(interceptor))?;
-        }
-        if let Some((user, password)) = credentials {
-            super::proxy_auth::answer_proxy_challenges(tab, user, password)?;
-        }
-        tab.enable_fetch(
-            Some(&[Fetch::RequestPattern {
-                url_pattern: Some("*".into()),
-                resource_Type: Some(Network::ResourceType::Document),
-                request_stage: Some(Fetch::RequestStage::Request),
-            }]),
-            Some(answers_challenges),
-        )?;
-        Ok(())
+            }
+        };
+        tab.enable_request_interception(Arc::new(interceptor))?;
     }
+    if let Some((user, password)) = credentials {
+        super::proxy_auth::answer_proxy_challenges(tab, user, password)?;
+    }
+    tab.enable_fetch(
+        Some(&[Fetch::RequestPattern {
+            url_pattern: Some("*".into()),
+            resource_Type: Some(Network::ResourceType::Document),
+            request_stage: Some(Fetch::RequestStage::Request),
+        }]),
+        Some(answers_challenges),
+    )?;
+    Ok(())
 }

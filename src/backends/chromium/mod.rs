@@ -14,3 +14,4 @@ pub(crate) mod page_script;
 pub(crate) mod process_tree;
 pub(crate) mod rendered;
 pub(crate) mod stealth;
+pub(crate) mod tab_settings;

@@ -2,7 +2,6 @@
 //! request controls, the address policy), the fresh browser context a render's isolation may
 //! ask for, and the render itself (the shared in-page wait of `chromium/page_script.rs`).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
@@ -28,27 +27,10 @@ use crate::backends::chromium::isolation::{needs_fresh_context, site_of};
 use crate::backends::chromium::page_script::{self, LEAVING_MARK, MAX_REWAITS, NO_DIALOGS};
 use crate::backends::chromium::rendered::read_wait_reply;
 pub(super) use crate::backends::chromium::rendered::{RenderFailure, Rendered};
+use crate::backends::chromium::tab_settings::{Refusals, TabSettings};
 use crate::error::BoxError;
 use crate::network::RequestCookie;
-use crate::policies::AddressPolicy;
 use crate::traits::PageRequest;
-
-/// The address policy's last refusal in a tab (`url: why`), for its fetch to report.
-type Refusals = Arc<std::sync::Mutex<Option<String>>>;
-
-/// How a provider readies its tabs.
-#[derive(Debug, Clone, Default)]
-pub(super) struct TabSetup {
-    pub accept_invalid_certs: bool,
-    pub stealth: bool,
-    pub addresses: AddressPolicy,
-    /// URL patterns of subresources not to load (see `chromium/blocking.rs`).
-    pub blocked: Vec<String>,
-    pub user_agent: Option<String>,
-    pub headers: Vec<(String, String)>,
-    /// Set in every context before its first page.
-    pub cookies: Vec<RequestCookie>,
-}
 
 /// What a browser renders with: its readied tab, and the connection that navigates it.
 pub(super) struct Renderer {
@@ -76,7 +58,7 @@ impl Tab {
         browser: &Browser,
         navigator: &mut Navigator,
         context: Option<BrowserContextId>,
-        setup: &TabSetup,
+        setup: &TabSettings,
     ) -> Result<Tab, BoxError> {
         let mut target = CreateTargetParams::new("about:blank");
         target.browser_context_id = context.clone();
@@ -96,7 +78,7 @@ impl Tab {
             site: None,
             visited: false,
         };
-        match setup.prepare(&tab.page, &tab.refusals).await {
+        match prepare(setup, &tab.page, &tab.refusals).await {
             Ok(()) => Ok(tab),
             Err(e) => {
                 tab.close(browser).await;
@@ -124,126 +106,124 @@ impl Tab {
     }
 }
 
-impl TabSetup {
-    /// Readies a new tab: no blocking dialogs in any page it loads and documents marked when
-    /// they leave, certificates verified (or not) as configured whatever flags the browser was
-    /// started with, the request controls, and, when the address policy refuses anything, every
-    /// document request checked against it (documents only: intercepting every image and
-    /// script would cost a DevTools round trip each). The calls go out together.
-    async fn prepare(&self, page: &Page, refusals: &Refusals) -> Result<(), BoxError> {
-        let scripts = async {
-            page.execute(AddScriptToEvaluateOnNewDocumentParams::new(format!(
-                "{NO_DIALOGS}\n{LEAVING_MARK}"
-            )))
+/// Readies a new tab: no blocking dialogs in any page it loads and documents marked when
+/// they leave, certificates verified (or not) as configured whatever flags the browser was
+/// started with, the request controls, and, when the address policy refuses anything, every
+/// document request checked against it (documents only: intercepting every image and
+/// script would cost a DevTools round trip each). The calls go out together.
+async fn prepare(setup: &TabSettings, page: &Page, refusals: &Refusals) -> Result<(), BoxError> {
+    let scripts = async {
+        page.execute(AddScriptToEvaluateOnNewDocumentParams::new(format!(
+            "{NO_DIALOGS}\n{LEAVING_MARK}"
+        )))
+        .await
+        .map(drop)
+    };
+    let certificates = async {
+        page.execute(SetIgnoreCertificateErrorsParams::new(setup.accept_invalid_certs))
             .await
             .map(drop)
-        };
-        let certificates = async {
-            page.execute(SetIgnoreCertificateErrorsParams::new(self.accept_invalid_certs))
+    };
+    let user_agent = async {
+        match (setup.stealth, &setup.user_agent) {
+            (true, user_agent) => super::stealth::disguise(page, user_agent.as_deref()).await,
+            (false, Some(user_agent)) => page
+                .execute(SetUserAgentOverrideParams::new(user_agent.clone()))
                 .await
                 .map(drop)
-        };
-        let user_agent = async {
-            match (self.stealth, &self.user_agent) {
-                (true, user_agent) => super::stealth::disguise(page, user_agent.as_deref()).await,
-                (false, Some(user_agent)) => page
-                    .execute(SetUserAgentOverrideParams::new(user_agent.clone()))
-                    .await
-                    .map(drop)
-                    .map_err(BoxError::from),
-                (false, None) => Ok(()),
-            }
-        };
-        let blocked = async {
-            if self.blocked.is_empty() {
-                return Ok(());
-            }
-            page.execute(Raw::new(
-                "Network.setBlockedURLs",
-                serde_json::json!({ "urls": self.blocked }),
-            ))
-            .await
-            .map(drop)
-        };
-        let headers = async {
-            if self.headers.is_empty() {
-                return Ok(());
-            }
-            let map: serde_json::Map<String, serde_json::Value> = self
-                .headers
-                .iter()
-                .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
-                .collect();
-            page.execute(SetExtraHttpHeadersParams::new(Headers::new(serde_json::Value::Object(
-                map,
-            ))))
-            .await
-            .map(drop)
-        };
-        let cookies = async {
-            if self.cookies.is_empty() {
-                return Ok(());
-            }
-            page.execute(SetCookiesParams::new(self.cookies.iter().map(cookie_param).collect()))
-                .await
-                .map(drop)
-        };
-        let others = async { futures_util::try_join!(scripts, certificates, blocked, headers, cookies) };
-        futures_util::try_join!(async { others.await.map_err(BoxError::from) }, user_agent)?;
-        self.intercept(page, refusals).await
-    }
-
-    /// When the address policy refuses anything, pauses every document request of `page`,
-    /// checks it (after resolving its host) and continues or fails it, noting refusals in
-    /// `refusals`. Interception pauses only documents, each for one round trip.
-    async fn intercept(&self, page: &Page, refusals: &Refusals) -> Result<(), BoxError> {
-        if !self.addresses.restricts() {
+                .map_err(BoxError::from),
+            (false, None) => Ok(()),
+        }
+    };
+    let blocked = async {
+        if setup.blocked.is_empty() {
             return Ok(());
         }
-        let mut paused = page.event_listener::<EventRequestPaused>().await?;
-        let (policy, refused, answering) = (self.addresses.clone(), refusals.clone(), page.clone());
-        tokio::spawn(async move {
-            while let Some(event) = paused.next().await {
-                let (url, policy) = (event.request.url.clone(), policy.clone());
-                // Resolving the host blocks: off the runtime's workers.
-                let verdict = tokio::task::spawn_blocking(move || {
-                    url::Url::parse(&url)
-                        .map_err(|e| format!("{url} is not a valid URL: {e}"))
-                        .and_then(|parsed| policy.check_url_resolving(&parsed))
-                        .map_err(|why| format!("{url}: {why}"))
-                })
-                .await
-                .unwrap_or_else(|e| Err(format!("the address check failed: {e}")));
-                let answered = match verdict {
-                    Ok(()) => answering
-                        .execute(ContinueRequestParams::new(event.request_id.clone()))
-                        .await
-                        .map(drop),
-                    Err(why) => {
-                        *crate::sync::lock(&refused) = Some(why);
-                        answering
-                            .execute(FailRequestParams::new(
-                                event.request_id.clone(),
-                                ErrorReason::BlockedByClient,
-                            ))
-                            .await
-                            .map(drop)
-                    }
-                };
-                if let Err(e) = answered {
-                    tracing::debug!(target: "riptide::chromiumoxide", "could not answer a paused request: {e}");
-                }
-            }
-        });
-        let pattern = RequestPattern::builder()
-            .url_pattern("*")
-            .resource_type(ResourceType::Document)
-            .request_stage(RequestStage::Request)
-            .build();
-        page.execute(fetch::EnableParams::builder().pattern(pattern).build())
-            .await?;
-        Ok(())
+        page.execute(Raw::new(
+            "Network.setBlockedURLs",
+            serde_json::json!({ "urls": setup.blocked }),
+        ))
+        .await
+        .map(drop)
+    };
+    let headers = async {
+        if setup.headers.is_empty() {
+            return Ok(());
+        }
+        let map: serde_json::Map<String, serde_json::Value> = setup
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+            .collect();
+        page.execute(SetExtraHttpHeadersParams::new(Headers::new(serde_json::Value::Object(
+            map,
+        ))))
+        .await
+        .map(drop)
+    };
+    let cookies = async {
+        if setup.cookies.is_empty() {
+            return Ok(());
+        }
+        page.execute(SetCookiesParams::new(setup.cookies.iter().map(cookie_param).collect()))
+            .await
+            .map(drop)
+    };
+    let others = async { futures_util::try_join!(scripts, certificates, blocked, headers, cookies) };
+    futures_util::try_join!(async { others.await.map_err(BoxError::from) }, user_agent)?;
+    intercept(setup, page, refusals).await
+}
+
+/// When the address policy refuses anything, pauses every document request of `page`,
+/// checks it (after resolving its host) and continues or fails it, noting refusals in
+/// `refusals`. Interception pauses only documents, each for one round trip.
+async fn intercept(setup: &TabSettings, page: &Page, refusals: &Refusals) -> Result<(), BoxError> {
+    if !setup.addresses.restricts() {
+        return Ok(());
     }
+    let mut paused = page.event_listener::<EventRequestPaused>().await?;
+    let (policy, refused, answering) = (setup.addresses.clone(), refusals.clone(), page.clone());
+    tokio::spawn(async move {
+        while let Some(event) = paused.next().await {
+            let (url, policy) = (event.request.url.clone(), policy.clone());
+            // Resolving the host blocks: off the runtime's workers.
+            let verdict = tokio::task::spawn_blocking(move || {
+                url::Url::parse(&url)
+                    .map_err(|e| format!("{url} is not a valid URL: {e}"))
+                    .and_then(|parsed| policy.check_url_resolving(&parsed))
+                    .map_err(|why| format!("{url}: {why}"))
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the address check failed: {e}")));
+            let answered = match verdict {
+                Ok(()) => answering
+                    .execute(ContinueRequestParams::new(event.request_id.clone()))
+                    .await
+                    .map(drop),
+                Err(why) => {
+                    *crate::sync::lock(&refused) = Some(why);
+                    answering
+                        .execute(FailRequestParams::new(
+                            event.request_id.clone(),
+                            ErrorReason::BlockedByClient,
+                        ))
+                        .await
+                        .map(drop)
+                }
+            };
+            if let Err(e) = answered {
+                tracing::debug!(target: "riptide::chromiumoxide", "could not answer a paused request: {e}");
+            }
+        }
+    });
+    let pattern = RequestPattern::builder()
+        .url_pattern("*")
+        .resource_type(ResourceType::Document)
+        .request_stage(RequestStage::Request)
+        .build();
+    page.execute(fetch::EnableParams::builder().pattern(pattern).build())
+        .await?;
+    Ok(())
 }
 
 /// `cookie` as DevTools takes it: a cookie for an IP address is set for its URL (host-only),
@@ -264,7 +244,7 @@ fn cookie_param(cookie: &RequestCookie) -> CookieParam {
 pub(super) async fn render(
     browser: &Browser,
     renderer: &mut Renderer,
-    setup: &TabSetup,
+    setup: &TabSettings,
     request: &PageRequest,
     started: Instant,
 ) -> Rendered {
