@@ -360,6 +360,24 @@ fn engine_choice_evidence_must_fit_its_window() {
 }
 
 #[test]
+fn the_learned_settle_is_on_by_default_and_can_be_turned_off() {
+    let home = home_with("");
+    assert!(
+        load(home.path(), &[])
+            .expect("valid")
+            .optimizations
+            .browser_pool
+            .adaptive_settle
+    );
+    let c = load(
+        home.path(),
+        &[("RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__ADAPTIVE_SETTLE", "false")],
+    )
+    .expect("valid");
+    assert!(!c.optimizations.browser_pool.adaptive_settle);
+}
+
+#[test]
 fn browser_pool_controls_parse_and_bad_values_name_their_key() {
     let home = home_with(
         "[optimizations.browser_pool]\nstealth = true\nisolation = \"page\"\nblock_resources = [\"image\", \"font\"]\nblock_urls = [\"*://ads.test/*\"]\n",

@@ -626,10 +626,9 @@ async fn a_hosts_settle_is_learned_from_its_renders() {
     };
     let provider = support::Recording::new(provider);
     let settles = provider.settles();
-    let ex = common::executor_builder(provider, config())
-        .adaptive_settle(false)
-        .build()
-        .expect("executor");
+    let mut off = config();
+    off.optimizations.browser_pool.adaptive_settle = false;
+    let ex = executor(provider, off);
     for n in 1..=5 {
         ex.extract_with(&server.url(&format!("/page/{n}")), EngineChoice::Headless)
             .await

@@ -54,6 +54,9 @@ pub struct BrowserPoolConfig {
     /// Which pages of a browser share cookies and storage: `site` (a fresh browser context
     /// whenever the site changes), `page` (one per page) or `shared` (a session).
     pub isolation: crate::traits::Isolation,
+    /// Learn each host's settle (the DOM quiet a render waits for) from its earlier renders
+    /// instead of always waiting the whole 100 ms; see the README's "How a page is extracted".
+    pub adaptive_settle: bool,
     /// Subresources browsers do not load, by kind: `image`, `media`, `font`, `stylesheet`
     /// (recognized by file extension).
     pub block_resources: Vec<crate::traits::ResourceKind>,
@@ -83,6 +86,7 @@ impl Default for BrowserPoolConfig {
             background_warmup: false,
             stealth: false,
             isolation: crate::traits::Isolation::Site,
+            adaptive_settle: true,
             block_resources: Vec::new(),
             block_urls: Vec::new(),
         }

@@ -60,7 +60,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     wait_for: Option<String>,
     wait_until: WaitUntil,
     settle: Option<Duration>,
-    adaptive_settle: bool,
+    adaptive_settle: Option<bool>,
     isolation: Option<Isolation>,
     screenshots: bool,
     report_file: Option<PathBuf>,
@@ -109,7 +109,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_for: None,
             wait_until: WaitUntil::Load,
             settle: Some(DEFAULT_SETTLE),
-            adaptive_settle: true,
+            adaptive_settle: None,
             isolation: None,
             screenshots: false,
             report_file: None,
@@ -195,7 +195,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         self
     }
 
-    /// Whether each host's settle is learned from its earlier renders (default `true`): once
+    /// Whether each host's settle is learned from its earlier renders (default: the config's
+    /// `[optimizations.browser_pool] adaptive_settle`, `true`): once
     /// four renders of a host have shown how long its pages pause before a script changes them,
     /// its pages wait three times the longest recent pause (at least it plus 40 ms, at least
     /// 40 ms, at most [`settle`](Self::settle)) instead of the whole settle; every tenth render
@@ -204,7 +205,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// pause than its host's pages showed is taken without it: turn this off, or use
     /// [`wait_for`](Self::wait_for), where that matters more than speed.
     pub fn adaptive_settle(mut self, learn: bool) -> Self {
-        self.adaptive_settle = learn;
+        self.adaptive_settle = Some(learn);
         self
     }
 
@@ -241,6 +242,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let (provider, cache, policy) = (self.provider, self.cache, self.policy);
         let c = &self.config;
         let isolation = self.isolation.unwrap_or(c.optimizations.browser_pool.isolation);
+        let adaptive_settle = self
+            .adaptive_settle
+            .unwrap_or(c.optimizations.browser_pool.adaptive_settle);
         let mut evidence = RenderingEvidence::new(c.engine_choice.clone());
         if let Some(store) = &self.evidence_store
             && c.engine_choice.remember_hosts
@@ -300,7 +304,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             wait_for: self.wait_for,
             wait_until: self.wait_until,
             settle: self.settle,
-            settle_memory: self.adaptive_settle.then(Default::default),
+            settle_memory: adaptive_settle.then(Default::default),
             isolation,
             screenshots: self.screenshots,
             report_file,
