@@ -1,14 +1,14 @@
 //! `[queue]`: the NATS JetStream work queue of `riptide submit`, `riptide worker` and
 //! `riptide queue status` (feature `nats`).
 //!
-//! Its own section because every machine of a cluster must agree on it: the stream, consumer
-//! and bucket names, and the delivery limits the consumer is created with. The section is read
-//! (and checked) in every build, so a configuration file shared by machines built with and
+//! Its own section because every machine of a cluster must agree on it: the stream and consumer
+//! names, and the delivery limits the consumer is created with. The section is read (and
+//! checked) in every build, so a configuration file shared by machines built with and
 //! without the feature is valid on all of them.
 
 use serde::{Deserialize, Serialize};
 
-/// `[queue]`: the JetStream streams, consumer and buckets the work queue uses, and its limits.
+/// `[queue]`: the JetStream streams and consumer the work queue uses, and its limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
