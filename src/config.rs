@@ -23,10 +23,12 @@ use crate::error::{ConfigError, Error, Result};
 
 mod browser_pool;
 mod network;
+mod queue;
 mod server;
 
 pub use browser_pool::{BrowserPoolConfig, BrowserProviderKind};
 pub use network::NetworkConfig;
+pub use queue::{QueueConfig, QueueStorage};
 pub use server::ServerConfig;
 
 /// The environment variable that moves riptide's home directory.
@@ -77,6 +79,8 @@ pub struct RiptideConfig {
     pub engine_choice: EngineChoiceConfig,
     /// `[server]`: `riptide serve`.
     pub server: ServerConfig,
+    /// `[queue]`: the NATS JetStream work queue (`riptide submit`, `worker`, `queue status`).
+    pub queue: QueueConfig,
 }
 
 /// `[engine_choice]`: every page `EngineChoice::Auto` fetches statically is escalated to a
@@ -543,6 +547,9 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
     }
     if c.optimizations.wasm_cache.entry_ttl_days == 0 {
         return Err(fail(&format!("{w}.entry_ttl_days"), "must be at least 1".into()));
+    }
+    if let Err((key, message)) = c.queue.check() {
+        return Err(fail(&format!("queue.{key}"), message));
     }
     if let Err((key, message)) = c.optimizations.adaptive_timeout.check() {
         return Err(fail(&format!("optimizations.adaptive_timeout.{key}"), message));

@@ -2,7 +2,7 @@
 //!
 //! Modelled on reqwest and redb. Each subsystem reports its own `#[non_exhaustive]` enum
 //! ([`FetchError`], [`BrowserError`], [`PoolError`], [`RetryError`], [`WasmError`],
-//! [`StoreError`], [`ConfigError`]) that keeps the underlying error (reqwest's, redb's, the
+//! [`StoreError`], [`ConfigError`], [`QueueError`]) that keeps the underlying error (reqwest's, redb's, the
 //! engine's, the browser's) as its `source` instead of flattening it to text. As in reqwest,
 //! a message does not repeat its source; `format!("{e:#}")` prints the whole chain. They convert into
 //! [`Error`], which adds the page's URL when the error is about one ([`Error::url`]), tells what
@@ -23,6 +23,7 @@ mod browser;
 mod config;
 mod fetch;
 mod pool;
+mod queue;
 mod retry;
 mod store;
 mod wasm;
@@ -34,6 +35,7 @@ pub use browser::BrowserError;
 pub use config::ConfigError;
 pub use fetch::FetchError;
 pub use pool::PoolError;
+pub use queue::QueueError;
 pub use retry::{LastAttempt, RetryError};
 pub use store::StoreError;
 pub use wasm::WasmError;
@@ -86,6 +88,9 @@ pub enum ErrorKind {
     /// The persistent store.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The NATS JetStream work queue (feature `nats`).
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 
     /// A file system operation failed.
     #[error("could not {action} {}", path.display())]
@@ -185,6 +190,7 @@ impl Error {
             ErrorKind::Retry(e) => e.hint(),
             ErrorKind::Wasm(e) => e.hint(),
             ErrorKind::Store(e) => e.hint(),
+            ErrorKind::Queue(e) => e.hint(),
             ErrorKind::Io { .. } => "check that the path exists and is writable by this user",
             ErrorKind::UnsafeDirectory { .. } => {
                 "use a directory you own that others cannot write to (or remove this one so riptide can create it)"
@@ -207,6 +213,7 @@ impl Error {
             ErrorKind::Retry(e) => e.code(),
             ErrorKind::Wasm(e) => e.code(),
             ErrorKind::Store(_) => "store.failed",
+            ErrorKind::Queue(e) => e.code(),
             ErrorKind::Io { .. } => "io",
             ErrorKind::UnsafeDirectory { .. } => "unsafe_directory",
             ErrorKind::Listen { .. } => "server.listen",
@@ -328,7 +335,8 @@ from_subsystem!(
     PoolError,
     RetryError,
     WasmError,
-    StoreError
+    StoreError,
+    QueueError
 );
 
 /// The result of a blocking task, its join error reported as [`ErrorKind::Task`].

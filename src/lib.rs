@@ -45,6 +45,7 @@
 //! | `chromiumoxide` | no | `backends::chromiumoxide::ChromiumoxideProvider`: the same browsers over async DevTools (chromiumoxide) |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
 //! | `server`   | yes     | [`server::Server`]: one executor behind HTTP (axum)        |
+//! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`) |
 //! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome`, `server` |
 //!
 //! Without `redb`, [`backends::memory::MemoryModuleCache`] keeps artifacts in memory.
@@ -64,6 +65,8 @@ pub mod policies;
 pub mod pool;
 #[cfg(any(feature = "redb", feature = "chrome", feature = "chromiumoxide"))]
 mod private_dir;
+#[cfg(feature = "nats")]
+pub mod queue;
 #[cfg(feature = "server")]
 pub mod server;
 mod sync;

@@ -150,6 +150,7 @@ pub fn provider_or_skip<P: TestedProvider>() -> Option<(P, PathBuf)> {
 
 #[path = "../../examples/support/local_server.rs"]
 pub mod local_server;
+pub mod nats;
 pub mod tinyproxy;
 
 use local_server::{LocalServer, Reply};

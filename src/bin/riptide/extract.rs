@@ -19,8 +19,13 @@ use super::interrupts::Interrupts;
 use super::{CliResult, Outcome};
 
 fn read_inputs(args: &ExtractArgs) -> CliResult<Vec<String>> {
-    let mut inputs = args.inputs.clone();
-    if let Some(file) = &args.input {
+    read_url_list(args.inputs.clone(), args.input.as_deref())
+}
+
+/// `inputs` followed by the lines of `file` (`-`: standard input), without blank lines and `#`
+/// comments.
+pub(crate) fn read_url_list(mut inputs: Vec<String>, file: Option<&std::path::Path>) -> CliResult<Vec<String>> {
+    if let Some(file) = file {
         let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
             Box::new(std::io::stdin().lock())
         } else {

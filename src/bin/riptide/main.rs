@@ -10,6 +10,8 @@ mod extract;
 mod extract_args;
 mod extract_remote;
 mod interrupts;
+#[cfg(feature = "nats")]
+mod queue;
 mod serve;
 
 use std::io::{IsTerminal, Write};
@@ -66,6 +68,25 @@ enum Command {
     Performance(PerformanceCommand),
     /// Serve extraction over HTTP with one warm executor (see `[server]` in the configuration).
     Serve(serve::ServeArgs),
+    /// Run queued jobs from NATS JetStream on this machine until Ctrl-C or SIGTERM (see
+    /// `[queue]`; workers on many machines share one queue).
+    #[cfg(feature = "nats")]
+    Worker(queue::WorkerArgs),
+    /// Queue pages as jobs on NATS JetStream for `riptide worker`s to extract.
+    #[cfg(feature = "nats")]
+    Submit(queue::SubmitArgs),
+    /// The NATS JetStream work queue.
+    #[cfg(feature = "nats")]
+    #[command(subcommand)]
+    Queue(QueueCommand),
+}
+
+#[cfg(feature = "nats")]
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Pending, in-flight and redelivered jobs, results, dead letters and each worker's counts,
+    /// as JSON.
+    Status(queue::NatsArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -212,6 +233,12 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
     match cli.command {
         Command::Extract(args) => extract(&config, &home, *args, cli.quiet).await,
         Command::Serve(args) => serve::serve(&config, &home, args).await,
+        #[cfg(feature = "nats")]
+        Command::Worker(args) => queue::worker(&config, &home, args).await,
+        #[cfg(feature = "nats")]
+        Command::Submit(args) => queue::submit(&config, args).await,
+        #[cfg(feature = "nats")]
+        Command::Queue(QueueCommand::Status(args)) => queue::status(&config, args).await,
         Command::Pool(PoolCommand::Status) => pool_status(&config).await,
         Command::Wasm(WasmCommand::CacheStats) => print_json(&serde_json::json!({
             "cache_dir": config.wasm_cache_dir(&home),

@@ -1,0 +1,83 @@
+//! [`QueueError`]: the NATS JetStream work queue (feature `nats`) failed.
+
+use super::BoxError;
+
+/// The work queue could not reach NATS, JetStream refused an operation, or a job message is not
+/// one riptide can run. The client library's error is the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// No connection to the NATS server could be made.
+    #[error("could not connect to NATS at {url}")]
+    Connect {
+        /// The server's URL as given.
+        url: String,
+        /// The client's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A JetStream request (creating a stream or consumer, publishing, fetching, acking,
+    /// reading a bucket) failed.
+    #[error("JetStream could not {action}")]
+    JetStream {
+        /// What riptide asked JetStream to do.
+        action: String,
+        /// The client's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A job was delivered `max_deliver` times and never acked: the workers running it died or
+    /// lost their connection every time.
+    #[error(
+        "the job was delivered {deliveries} times and no worker finished it (each died or lost its connection while running it)"
+    )]
+    Abandoned {
+        /// Deliveries made.
+        deliveries: i64,
+    },
+
+    /// A message on the jobs subject is not a job this version of riptide can run.
+    #[error("the job message is not a riptide job: {reason}")]
+    BadJob {
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl QueueError {
+    /// A [`QueueError::JetStream`] for `action`.
+    pub fn jetstream(action: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::JetStream {
+            action: action.into(),
+            source: source.into(),
+        }
+    }
+
+    pub(crate) fn hint(&self) -> &'static str {
+        match self {
+            QueueError::Connect { .. } => {
+                "check that nats-server runs there with JetStream on (`nats-server -js`) and that the URL is right (`--nats`, `queue.url`)"
+            }
+            QueueError::JetStream { .. } => {
+                "check that the server runs with JetStream (`-js`), has room for the streams, and that every machine uses the same `[queue]` settings; `riptide queue status` shows the streams"
+            }
+            QueueError::Abandoned { .. } => {
+                "look for what makes workers crash or hang on this page (their logs); submit it again once fixed (it was moved to the dead letters)"
+            }
+            QueueError::BadJob { .. } => {
+                "submit jobs with `riptide submit` (or publish the same JSON, with its `version`); the message was moved to the dead letters"
+            }
+        }
+    }
+
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            QueueError::Connect { .. } => "queue.connect",
+            QueueError::JetStream { .. } => "queue.jetstream",
+            QueueError::Abandoned { .. } => "queue.abandoned",
+            QueueError::BadJob { .. } => "queue.bad_job",
+        }
+    }
+}
