@@ -65,13 +65,15 @@ impl SettleMemory {
     /// Records what a complete render of `host` showed: the longest quiet spell a DOM change
     /// ended after the page was ready (zero: nothing changed).
     pub(crate) fn observe(&mut self, host: &str, pause: Duration) {
-        if !self.hosts.contains_key(host)
-            && self.hosts.len() >= CAPACITY
-            && let Some(forgotten) = self.hosts.keys().next().cloned()
-        {
-            self.hosts.remove(&forgotten);
+        if !self.hosts.contains_key(host) {
+            if self.hosts.len() >= CAPACITY
+                && let Some(forgotten) = self.hosts.keys().next().cloned()
+            {
+                self.hosts.remove(&forgotten);
+            }
+            self.hosts.insert(host.to_string(), HostPauses::default());
         }
-        let pauses = self.hosts.entry(host.to_string()).or_default();
+        let Some(pauses) = self.hosts.get_mut(host) else { return };
         if pauses.recent.len() == WINDOW {
             pauses.recent.pop_front();
         }

@@ -128,28 +128,20 @@ impl Queue {
             })
             .await?;
         let max_age = Duration::from_secs(c.results_max_age_secs);
-        self.stream(stream::Config {
-            name: c.results_stream.clone(),
-            subjects: vec![format!("{prefix}.results.*")],
-            storage: self.storage(),
-            // One result per job: a second one (a job run twice) replaces nothing, it is dropped
-            // by its message id within the window, and only the last is kept after it.
-            max_messages_per_subject: 1,
-            duplicate_window: Duration::from_secs(c.duplicate_window_secs),
-            max_age,
-            ..Default::default()
-        })
-        .await?;
-        self.stream(stream::Config {
-            name: c.dead_letter_stream.clone(),
-            subjects: vec![format!("{prefix}.dead.*")],
-            storage: self.storage(),
-            max_messages_per_subject: 1,
-            duplicate_window: Duration::from_secs(c.duplicate_window_secs),
-            max_age,
-            ..Default::default()
-        })
-        .await?;
+        // One record per job in each: a second one (a job run twice) replaces nothing, it is
+        // dropped by its message id within the window, and only the last is kept after it.
+        for (name, kind) in [(&c.results_stream, "results"), (&c.dead_letter_stream, "dead")] {
+            self.stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![format!("{prefix}.{kind}.*")],
+                storage: self.storage(),
+                max_messages_per_subject: 1,
+                duplicate_window: Duration::from_secs(c.duplicate_window_secs),
+                max_age,
+                ..Default::default()
+            })
+            .await?;
+        }
         jobs.get_or_create_consumer::<consumer::pull::Config>(
             &c.consumer,
             consumer::pull::Config {

@@ -37,27 +37,15 @@ pub struct QueueStatus {
 impl QueueStatus {
     /// Reads the status of `queue`.
     pub async fn read(queue: &Queue) -> Result<Self> {
-        let info_error = |e: crate::error::BoxError| QueueError::jetstream("read the stream and consumer numbers", e);
         let mut consumer = queue.consumer().await?;
-        let info = consumer.info().await.map_err(|e| info_error(Box::new(e)))?.clone();
-        let jobs = queue
-            .jobs_stream()
-            .await?
-            .get_info()
+        let info = consumer
+            .info()
             .await
-            .map_err(|e| info_error(Box::new(e)))?;
-        let results = queue
-            .results_stream()
-            .await?
-            .get_info()
-            .await
-            .map_err(|e| info_error(Box::new(e)))?;
-        let dead = queue
-            .dead_letter_stream()
-            .await?
-            .get_info()
-            .await
-            .map_err(|e| info_error(Box::new(e)))?;
+            .map_err(|e| QueueError::jetstream(NUMBERS, e))?
+            .clone();
+        let jobs = messages_in(queue.jobs_stream().await?).await?;
+        let results = messages_in(queue.results_stream().await?).await?;
+        let dead_letters = messages_in(queue.dead_letter_stream().await?).await?;
         let mut workers = BTreeMap::new();
         let stream = queue.workers_stream().await?;
         let subjects = format!("{}.workers.*", queue.config().subject_prefix);
@@ -82,10 +70,18 @@ impl QueueStatus {
             pending: info.num_pending,
             in_flight: info.num_ack_pending as u64,
             redelivered: info.num_redelivered as u64,
-            jobs: jobs.state.messages,
-            results: results.state.messages,
-            dead_letters: dead.state.messages,
+            jobs,
+            results,
+            dead_letters,
             workers,
         })
     }
+}
+
+const NUMBERS: &str = "read the stream and consumer numbers";
+
+/// How many messages `stream` holds now.
+async fn messages_in(stream: async_nats::jetstream::stream::Stream) -> Result<u64> {
+    let info = stream.get_info().await.map_err(|e| QueueError::jetstream(NUMBERS, e))?;
+    Ok(info.state.messages)
 }
