@@ -5,7 +5,8 @@
 //! kills its workers leaves nobody to do that. JetStream then stops delivering it and says so
 //! with a `MAX_DELIVERIES` advisory naming the job's sequence in the stream. Every running
 //! worker listens for it and moves the job to the dead letters (publishing under the job's id,
-//! so several workers doing it store it once), then deletes it from the jobs stream.
+//! so several workers doing it store it once), deletes it from the jobs stream, and only then
+//! publishes its result.
 
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -81,11 +82,13 @@ async fn dead_letter_one(queue: &Queue, worker: &str, advisory: &MaxDeliveries) 
     queue
         .publish_record(queue.dead_letter_subject(&id), &id, worker, &record)
         .await?;
-    queue
-        .publish_record(queue.result_subject(&id), &id, worker, &record)
-        .await?;
+    // Deleted before its result is published: whoever sees the result (`submit --wait`) finds
+    // the job gone, and the dead letter already holds it if the result cannot be stored.
     jobs.delete_message(advisory.stream_seq)
         .await
         .map_err(|e| QueueError::jetstream("delete an abandoned job", e))?;
+    queue
+        .publish_record(queue.result_subject(&id), &id, worker, &record)
+        .await?;
     Ok(())
 }
