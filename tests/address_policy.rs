@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use riptide::backends::chrome::ChromeOptions;
-use riptide::backends::memory::MemoryModuleCache;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError};
 use riptide::policies::{AdaptiveTimeout, AddressPolicy};
@@ -41,7 +40,7 @@ fn counting_server() -> (LocalServer, Arc<AtomicUsize>) {
 fn executor<B: BrowserProvider>(
     provider: B,
     policy: AddressPolicy,
-) -> Executor<B, common::WasmtimeRuntime, MemoryModuleCache, AdaptiveTimeout> {
+) -> Executor<B, common::WasmtimeRuntime, common::SharedModuleCache, AdaptiveTimeout> {
     common::executor_builder(provider, RiptideConfig::default())
         .address_policy(policy)
         .build()

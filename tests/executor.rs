@@ -40,11 +40,11 @@ fn quick_to_give_up() -> RiptideConfig {
 fn executor<B: BrowserProvider>(
     provider: B,
     config: RiptideConfig,
-) -> Executor<B, common::WasmtimeRuntime, MemoryModuleCache, AdaptiveTimeout> {
+) -> Executor<B, common::WasmtimeRuntime, common::SharedModuleCache, AdaptiveTimeout> {
     common::executor_builder(provider, config).build().expect("executor")
 }
 
-fn static_executor() -> Executor<NoBrowser, common::WasmtimeRuntime, MemoryModuleCache, AdaptiveTimeout> {
+fn static_executor() -> Executor<NoBrowser, common::WasmtimeRuntime, common::SharedModuleCache, AdaptiveTimeout> {
     executor(NoBrowser, config())
 }
 
@@ -131,7 +131,10 @@ async fn the_content_language_header_names_a_language_the_markup_does_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_page_is_extracted_with_its_timings() {
     let server = Server::start();
-    let ex = static_executor();
+    // Its own module cache: it counts compilations.
+    let ex = common::executor_builder_with_cache(NoBrowser, config(), Default::default())
+        .build()
+        .expect("executor");
     let page = ex.extract(&server.url("/static")).await.expect("extracts");
     assert_eq!(page.engine, Engine::Static);
     assert_eq!(page.extracted.title.as_deref(), Some("static"));
@@ -203,7 +206,11 @@ async fn http_errors_non_html_and_oversized_bodies_are_clear_and_not_retried() {
     let server = Server::start();
     let ex = Executor::builder(
         NoBrowser,
-        CompileCache::new(common::wasmtime(), MemoryModuleCache::new(), CacheOptions::default()),
+        CompileCache::new(
+            common::wasmtime(),
+            common::shared_module_cache(),
+            CacheOptions::default(),
+        ),
         AdaptiveTimeout::new(config().optimizations.adaptive_timeout),
     )
     .config(config())

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use riptide::backends::chrome::ChromeOptions;
-use riptide::backends::memory::MemoryModuleCache;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError, LastAttempt, RetryError};
 use riptide::policies::AdaptiveTimeout;
@@ -260,7 +259,7 @@ async fn headless_links_resolve_against_the_final_host<P: TestedProvider>() {
 fn executor<B: BrowserProvider>(
     provider: B,
     config: RiptideConfig,
-) -> Executor<B, common::WasmtimeRuntime, MemoryModuleCache, AdaptiveTimeout> {
+) -> Executor<B, common::WasmtimeRuntime, common::SharedModuleCache, AdaptiveTimeout> {
     common::executor_builder(provider, config).build().expect("executor")
 }
 

@@ -16,6 +16,11 @@ use support::Server as Pages;
 /// A static-only executor whose address policy is the server's (no files, no private
 /// addresses) except for the test pages' host, `127.0.0.1`; `localhost` stays refused.
 fn executor(request_timeout_secs: u64) -> BoxExecutor {
+    executor_with_cache(request_timeout_secs, common::shared_module_cache())
+}
+
+/// [`executor`] with its own module cache, for a test that counts compilations.
+fn executor_with_cache(request_timeout_secs: u64, cache: common::SharedModuleCache) -> BoxExecutor {
     let mut c = RiptideConfig::default();
     c.network.allow_file_urls = false;
     c.network.allow_private_addresses = false;
@@ -23,7 +28,7 @@ fn executor(request_timeout_secs: u64) -> BoxExecutor {
     let t = &mut c.optimizations.adaptive_timeout;
     (t.default_timeout_secs, t.max_timeout_secs, t.max_retries) = (request_timeout_secs, request_timeout_secs, 0);
     c.optimizations.browser_pool.enabled = false;
-    common::executor_builder(NoBrowser, c)
+    common::executor_builder_with_cache(NoBrowser, c, cache)
         .build()
         .expect("executor")
         .boxed()
@@ -416,7 +421,7 @@ async fn metrics_are_exported_when_turned_on() {
 
     let mut o = options();
     o.metrics = true;
-    let server = Running::start(executor(10), o).await;
+    let server = Running::start(executor_with_cache(10, Default::default()), o).await;
     let (status, _, _) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/page/1"))).await;
     assert_eq!(status, 200);
     let (status, _, _) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/missing"))).await;

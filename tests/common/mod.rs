@@ -33,25 +33,38 @@ pub fn wasmtime() -> WasmtimeRuntime {
     WasmtimeRuntime::new(GuestLimits::default(), true).expect("wasmtime engine")
 }
 
-/// An executor builder for tests: `provider`, wasmtime with an in-memory module cache, a learned
-/// timeout policy from `config`, and a fixed retry seed. Add what a test needs, then `build`.
+/// The module cache the test executors share: one process-wide in-memory store, so the
+/// extractor is compiled once per test binary instead of once per executor (a debug build's
+/// Cranelift takes seconds for it). Tests that count compilations build their own cache.
+pub type SharedModuleCache = Arc<riptide::backends::memory::MemoryModuleCache>;
+
+/// The process's [`SharedModuleCache`].
+pub fn shared_module_cache() -> SharedModuleCache {
+    static SHARED: std::sync::OnceLock<SharedModuleCache> = std::sync::OnceLock::new();
+    Arc::clone(SHARED.get_or_init(Default::default))
+}
+
+/// An executor builder for tests: `provider`, wasmtime with the [`shared_module_cache`], a
+/// learned timeout policy from `config`, and a fixed retry seed. Add what a test needs, then
+/// `build`.
 #[cfg(feature = "wasmtime")]
 pub fn executor_builder<B: riptide::traits::BrowserProvider>(
     provider: B,
     config: riptide::RiptideConfig,
-) -> riptide::ExecutorBuilder<
-    B,
-    WasmtimeRuntime,
-    riptide::backends::memory::MemoryModuleCache,
-    riptide::policies::AdaptiveTimeout,
-> {
+) -> riptide::ExecutorBuilder<B, WasmtimeRuntime, SharedModuleCache, riptide::policies::AdaptiveTimeout> {
+    executor_builder_with_cache(provider, config, shared_module_cache())
+}
+
+/// [`executor_builder`] with a module cache of its own, for a test that counts compilations.
+#[cfg(feature = "wasmtime")]
+pub fn executor_builder_with_cache<B: riptide::traits::BrowserProvider>(
+    provider: B,
+    config: riptide::RiptideConfig,
+    cache: SharedModuleCache,
+) -> riptide::ExecutorBuilder<B, WasmtimeRuntime, SharedModuleCache, riptide::policies::AdaptiveTimeout> {
     riptide::Executor::builder(
         provider,
-        riptide::CompileCache::new(
-            wasmtime(),
-            riptide::backends::memory::MemoryModuleCache::new(),
-            riptide::CacheOptions::default(),
-        ),
+        riptide::CompileCache::new(wasmtime(), cache, riptide::CacheOptions::default()),
         riptide::policies::AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()),
     )
     .config(config)
