@@ -44,15 +44,22 @@ BASE = """--disable-background-networking --enable-features=NetworkService,Netwo
 DEFAULT_FEATURES = "TranslateUI,BlinkGenPropertyTrees"
 OMNIBOX = "WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup"
 TWO_TABS, ONE_TAB = True, False
+OFF = f"--disable-features={DEFAULT_FEATURES},{OMNIBOX}"
+# BASE's NetworkServiceInProcess is a name Chromium 156 no longer knows; the last
+# --enable-features wins.
+NET_IN_PROCESS = "--enable-features=NetworkService,NetworkServiceInProcess2"
+NOW = [OFF, NET_IN_PROCESS]
 VARIANTS = {
     "before: headless_chrome's defaults, two tabs": ([f"--disable-features={DEFAULT_FEATURES}"], TWO_TABS),
-    "omnibox popups off, two tabs": ([f"--disable-features={DEFAULT_FEATURES},{OMNIBOX}"], TWO_TABS),
-    "riptide now: omnibox popups off, one tab": ([f"--disable-features={DEFAULT_FEATURES},{OMNIBOX}"], ONE_TAB),
-    "+ spare renderer off": ([f"--disable-features={DEFAULT_FEATURES},{OMNIBOX},SpareRendererForSitePerProcess"], ONE_TAB),
-    "+ in-process GPU": ([f"--disable-features={DEFAULT_FEATURES},{OMNIBOX}", "--in-process-gpu"], ONE_TAB),
-    "+ low-end device mode": ([f"--disable-features={DEFAULT_FEATURES},{OMNIBOX}", "--enable-low-end-device-mode"], ONE_TAB),
-    "+ renderer process limit 1": ([f"--disable-features={DEFAULT_FEATURES},{OMNIBOX}", "--renderer-process-limit=1"], ONE_TAB),
-    "+ no zygote": ([f"--disable-features={DEFAULT_FEATURES},{OMNIBOX}", "--no-zygote"], ONE_TAB),
+    "omnibox popups off, two tabs": ([OFF], TWO_TABS),
+    "omnibox popups off, one tab": ([OFF], ONE_TAB),
+    "riptide now: + network service in the browser process": (NOW, ONE_TAB),
+    "+ spare renderer off": ([OFF + ",SpareRendererForSitePerProcess", NET_IN_PROCESS], ONE_TAB),
+    "+ no software rasterizer (no WebGL)": ([*NOW, "--disable-software-rasterizer"], ONE_TAB),
+    "+ in-process GPU": ([*NOW, "--in-process-gpu"], ONE_TAB),
+    "+ low-end device mode": ([*NOW, "--enable-low-end-device-mode"], ONE_TAB),
+    "+ renderer process limit 1": ([*NOW, "--renderer-process-limit=1"], ONE_TAB),
+    "+ no zygote": ([*NOW, "--no-zygote"], ONE_TAB),
 }
 
 PAGE = b"""<!doctype html><title>t</title><article><h1>Hello</h1><p id=x>text</p></article>

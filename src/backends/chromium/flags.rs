@@ -11,7 +11,6 @@ use std::path::Path;
 /// throttling of background pages, or `/dev/shm`.
 const AUTOMATION_ARGS: &[&str] = &[
     "--disable-background-networking",
-    "--enable-features=NetworkService,NetworkServiceInProcess",
     "--disable-background-timer-throttling",
     "--disable-backgrounding-occluded-windows",
     "--disable-breakpad",
@@ -57,23 +56,32 @@ const AUTOMATION_FLAG: &str = "--enable-automation";
 /// BENCHMARKS.md, "Browser memory"). Headless Chromium builds the whole browser UI, and the
 /// omnibox's popups are WebUI pages with a renderer each: two processes, ~50 MiB of an idle
 /// browser's ~390 MiB. They join the features headless_chrome's defaults and
-/// [`ChromeOptions::extra_args`] disable (see [`with_features_disabled`]).
+/// [`ChromeOptions::extra_args`] disable (see [`with_features_merged`]).
 const DISABLED_FEATURES: &[&str] = &["WebUIOmniboxPopup", "WebUIOmniboxFullPopup", "WebUIOmniboxAimPopup"];
 
-/// `args` with every `--disable-features` merged into one that also disables `more`: Chromium
-/// reads only the last such flag, so one given in `extra_args` would otherwise switch the
-/// defaults' back on.
-fn with_features_disabled(args: Vec<String>, more: &[&str]) -> Vec<String> {
-    const FLAG: &str = "--disable-features=";
-    let (flags, mut args): (Vec<String>, Vec<String>) = args.into_iter().partition(|arg| arg.starts_with(FLAG));
+/// Chromium features switched on. The network service runs inside the browser process instead
+/// of a utility process of its own: 17 MiB less per idle browser (BENCHMARKS.md, "Browser
+/// memory"), and a headless browser riptide drives has no use for the crash isolation. Chromium
+/// 156 names the feature `NetworkServiceInProcess2`; headless_chrome's and puppeteer's lists
+/// still carry the old name, which does nothing.
+const ENABLED_FEATURES: &[&str] = &["NetworkService", "NetworkServiceInProcess2"];
+
+const DISABLE_FEATURES: &str = "--disable-features=";
+const ENABLE_FEATURES: &str = "--enable-features=";
+
+/// `args` with every `flag` (`--disable-features=` or `--enable-features=`) merged into one that
+/// also lists `more`: Chromium reads only the last such flag, so one given in `extra_args` would
+/// otherwise undo riptide's.
+fn with_features_merged(args: Vec<String>, flag: &str, more: &[&str]) -> Vec<String> {
+    let (flags, mut args): (Vec<String>, Vec<String>) = args.into_iter().partition(|arg| arg.starts_with(flag));
     let mut features: Vec<&str> = Vec::new();
-    let listed = flags.iter().flat_map(|flag| flag[FLAG.len()..].split(','));
+    let listed = flags.iter().flat_map(|given| given[flag.len()..].split(','));
     for feature in listed.chain(more.iter().copied()) {
         if !feature.is_empty() && !features.contains(&feature) {
             features.push(feature);
         }
     }
-    args.push(format!("{FLAG}{}", features.join(",")));
+    args.push(format!("{flag}{}", features.join(",")));
     args
 }
 
@@ -100,7 +108,8 @@ pub(crate) fn launch_args(
         args.extend(["--no-sandbox", "--disable-setuid-sandbox"].map(String::from));
     }
     args.extend(extra_args.iter().cloned());
-    with_features_disabled(args, DISABLED_FEATURES)
+    let args = with_features_merged(args, DISABLE_FEATURES, DISABLED_FEATURES);
+    with_features_merged(args, ENABLE_FEATURES, ENABLED_FEATURES)
         .into_iter()
         .map(OsString::from)
         .collect()
@@ -108,7 +117,7 @@ pub(crate) fn launch_args(
 
 #[cfg(test)]
 mod tests {
-    use super::with_features_disabled;
+    use super::{DISABLE_FEATURES, ENABLE_FEATURES, with_features_merged};
 
     #[test]
     fn disabled_features_merge_into_the_one_flag_chromium_reads() {
@@ -117,7 +126,7 @@ mod tests {
             "--headless".to_string(),
             "--disable-features=Translate,TranslateUI".to_string(),
         ];
-        let args = with_features_disabled(args, &["WebUIOmniboxPopup"]);
+        let args = with_features_merged(args, DISABLE_FEATURES, &["WebUIOmniboxPopup"]);
         assert_eq!(
             args,
             [
@@ -125,6 +134,24 @@ mod tests {
                 "--disable-features=TranslateUI,BlinkGenPropertyTrees,Translate,WebUIOmniboxPopup"
             ]
         );
-        assert_eq!(with_features_disabled(Vec::new(), &["A"]), ["--disable-features=A"]);
+        assert_eq!(
+            with_features_merged(Vec::new(), DISABLE_FEATURES, &["A"]),
+            ["--disable-features=A"]
+        );
+    }
+
+    #[test]
+    fn enabled_features_given_in_extra_args_keep_riptides() {
+        let args = super::launch_args(
+            false,
+            std::path::Path::new("/tmp/profile"),
+            true,
+            &["--enable-features=Foo".to_string()],
+        );
+        let enabled: Vec<_> = args
+            .iter()
+            .filter_map(|a| a.to_str()?.strip_prefix(ENABLE_FEATURES))
+            .collect();
+        assert_eq!(enabled, ["Foo,NetworkService,NetworkServiceInProcess2"]);
     }
 }
