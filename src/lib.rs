@@ -45,7 +45,7 @@
 //! | `chromiumoxide` | no | `backends::chromiumoxide::ChromiumoxideProvider`: the same browsers over async DevTools (chromiumoxide) |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
 //! | `server`   | yes     | [`server::Server`]: one executor behind HTTP (axum)        |
-//! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`) |
+//! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`); `backends::nats_kv::NatsProfileStore`: learning shared through a key-value bucket |
 //! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome`, `server` |
 //!
 //! Without `redb`, [`backends::memory::MemoryModuleCache`] keeps artifacts in memory.
