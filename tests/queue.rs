@@ -714,3 +714,43 @@ fn learning_goes_on_while_the_server_is_away_and_arrives_when_it_is_back() {
     let stored = learning_store(&nats).load().expect("load");
     assert_eq!(stored.len(), 1, "{stored:?}");
 }
+
+/// Engine-choice memory is shared too: evidence another worker saved (that a host's pages need
+/// a browser) reaches a running executor within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_another_worker_found_needs_rendering_is_rendered_directly() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let runtime =
+        riptide::backends::wasmtime::WasmtimeRuntime::new(riptide::GuestLimits::default(), true).expect("wasmtime");
+    let cache = riptide::CompileCache::new(
+        runtime,
+        riptide::backends::memory::MemoryModuleCache::new(),
+        riptide::CacheOptions::default(),
+    );
+    let b = riptide::Executor::builder(
+        riptide::backends::no_browser::NoBrowser,
+        cache,
+        AdaptiveTimeout::new(learning_config()),
+    )
+    .rendering_evidence_store(learning_store(&nats))
+    .build()
+    .expect("executor");
+    assert_eq!(b.report().await.extraction.hosts_rendered_directly, 0);
+    // What worker A's executor saves once three of its renders of the host added content.
+    learning_store(&nats)
+        .save_evidence(&[StoredEvidence {
+            host: "app.example".into(),
+            updated_at: SystemTime::now(),
+            recent: vec![true, true, true],
+        }])
+        .expect("save evidence");
+    let remembered = tokio::time::timeout(Duration::from_secs(10), async {
+        while b.report().await.extraction.hosts_rendered_directly == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(remembered.is_ok(), "B renders app.example directly");
+}
