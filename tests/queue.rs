@@ -43,12 +43,17 @@ struct Home(tempfile::TempDir);
 
 impl Home {
     fn new() -> Self {
+        Self::with("")
+    }
+
+    /// A home whose `config.toml` also has `more`.
+    fn with(more: &str) -> Self {
         let dir = tempfile::tempdir().expect("home");
         let c = queue_config();
         std::fs::write(
             dir.path().join("config.toml"),
             format!(
-                "[queue]\nack_wait_secs = {}\nmax_deliver = {}\nduplicate_window_secs = {}\nshutdown_grace_secs = {}\ndefer_secs = {}\n\n[optimizations.browser_pool]\nenabled = false\n",
+                "[queue]\nack_wait_secs = {}\nmax_deliver = {}\nduplicate_window_secs = {}\nshutdown_grace_secs = {}\ndefer_secs = {}\n\n[optimizations.browser_pool]\nenabled = false\n{more}",
                 c.ack_wait_secs, c.max_deliver, c.duplicate_window_secs, c.shutdown_grace_secs, c.defer_secs
             ),
         )
@@ -753,4 +758,56 @@ async fn a_host_another_worker_found_needs_rendering_is_rendered_directly() {
     })
     .await;
     assert!(remembered.is_ok(), "B renders app.example directly");
+}
+
+/// Issue 12's fault test "a learned timeout written by worker A is used by worker B", with real
+/// workers on two homes: A learns from fast pages that the local host answers at once (timeout
+/// 1 s, the minimum) and saves it to the bucket; B, started after, gives up on a page that hangs
+/// after that 1 s, where on its own it would wait the default 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learned_timeout_written_by_worker_a_is_used_by_worker_b() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let (pages, _) = pages();
+    let learning =
+        "[optimizations.adaptive_timeout]\nmin_timeout_secs = 1\ndefault_timeout_secs = 10\nmax_retries = 0\n";
+    let (home_a, home_b) = (Home::with(learning), Home::with(learning));
+    let queue = connect(&nats).await;
+    let mut a = WorkerProcess::start(&home_a, &nats, "a");
+    let mut ids = Vec::new();
+    for n in 1..=8 {
+        let job = static_job(pages.url(&format!("/page/{n}")));
+        ids.push(queue.submit(&job).await.expect("submit").id);
+    }
+    let results = results_of(&queue, &ids, Duration::from_secs(60)).await;
+    assert!(results.values().all(|r| r.get("error").is_none()), "{results:?}");
+    // A's writer saves within its flush interval (5 s).
+    let bucket = learning_store(&nats);
+    let learned = support::eventually(Duration::from_secs(20), || {
+        bucket.load().is_ok_and(|profiles| {
+            profiles.iter().any(|p| {
+                let samples = serde_json::from_slice::<serde_json::Value>(&p.data)
+                    .ok()
+                    .and_then(|v| v["samples"].as_u64());
+                p.target.host == "127.0.0.1" && samples >= Some(5)
+            })
+        })
+    });
+    assert!(learned, "A saved what it learned about 127.0.0.1: {:?}", bucket.load());
+    a.kill_9();
+
+    let _b = tokio::task::block_in_place(|| WorkerProcess::start_ready(&home_b, &nats, "b"));
+    let submitted = std::time::Instant::now();
+    let id = queue.submit(&static_job(pages.url("/hang"))).await.expect("submit").id;
+    let results = results_of(&queue, std::slice::from_ref(&id), Duration::from_secs(60)).await;
+    let took = submitted.elapsed();
+    let record = &results[&id];
+    let error = record["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("timed out after 1s"),
+        "B waited A's 1 s, not its default 10 s: {record}"
+    );
+    eprintln!("B gave up on /hang after {took:?} over {} deliveries", MAX_DELIVER);
+    assert!(took < Duration::from_secs(3 * 10), "{took:?}");
 }
