@@ -12,7 +12,7 @@
 //!   saving the same host at once add up; none overwrites another.
 //! - **Watched**: a watch on the bucket hands every record written (others', and this process's
 //!   own) to [`ProfileStore::take_changed_profiles`] and [`ProfileStore::take_changed_evidence`]
-//!   (the policy's profile writer asks every second).
+//!   (the policy's profile writer and the executor's evidence writer ask every second).
 //! - **Keys** are NATS subject tokens whatever the host is: `profile.static.<hex>`,
 //!   `profile.headless.<hex>` and `evidence.<hex>`, where `<hex>` is the lower-case hex of the
 //!   host's UTF-8 bytes as riptide keeps it (lower-case, without port) and `-` for an empty host.
@@ -38,7 +38,9 @@
 //! connects in the background and reconnects by itself, so a server that is down when the
 //! store opens, or goes away later, makes calls fail (the policy starts unlearned, the writer
 //! keeps its profiles and retries) but never blocks for long; when it is back, the watch
-//! delivers everything in the bucket and the policy catches up.
+//! delivers everything in the bucket and the policy catches up. (With `[queue] storage =
+//! "memory"` a server restart loses the bucket, as it loses the queue's streams; the workers
+//! make it again when they are restarted.)
 
 use std::collections::HashMap;
 use std::future::Future;

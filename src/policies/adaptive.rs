@@ -119,7 +119,13 @@ impl AdaptiveTimeout {
         let (state, ttl) = (Arc::clone(&policy.state), policy.ttl());
         let absorb = Box::new(
             move |theirs: &StoredProfile, base: Option<&StoredProfile>, unsaved: bool| {
-                lock(&state).absorb(theirs, base, unsaved, ttl)
+                // Decoded before the lock is taken: requests wait for none of it.
+                let Some(remote) = usable(theirs, ttl) else {
+                    return false;
+                };
+                let base = base.and_then(|b| Profile::decode(&b.data, b.updated_at));
+                lock(&state).absorb(&theirs.target, remote, base.as_ref(), unsaved);
+                true
             },
         );
         let hooks = PolicyHooks {
@@ -256,24 +262,17 @@ impl State {
             .collect()
     }
 
-    /// Takes in `theirs`, another process's record: the profile becomes it plus what was
-    /// learned here since `base` (see [`Profile::merged`]). `false` for a record not used
-    /// (expired, unreadable), which changes nothing.
-    fn absorb(&mut self, theirs: &StoredProfile, base: Option<&StoredProfile>, unsaved: bool, ttl: Duration) -> bool {
-        let Some(remote) = usable(theirs, ttl) else {
-            return false;
-        };
-        let target = &theirs.target;
-        let base = base.and_then(|b| Profile::decode(&b.data, b.updated_at));
+    /// Takes in `theirs`, another process's profile of `target`: ours becomes it plus what was
+    /// learned here since `base` (see [`Profile::merged`]). `unsaved`: collect it again.
+    fn absorb(&mut self, target: &Target, theirs: Profile, base: Option<&Profile>, unsaved: bool) {
         let merged = match self.targets.get(target) {
-            Some(ours) => ours.merged(base.as_ref(), &remote),
-            None => remote,
+            Some(ours) => ours.merged(base, &theirs),
+            None => theirs,
         };
         self.targets.insert(target.clone(), merged);
         if unsaved {
             self.mark(target);
         }
-        true
     }
 
     fn mark(&mut self, target: &Target) {
