@@ -16,6 +16,7 @@ mod any_executor;
 mod browsers;
 mod builder;
 pub mod engine_choice;
+mod evidence_writer;
 mod page_options;
 mod page_source;
 mod rendering_evidence;
@@ -108,9 +109,11 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) screenshots: bool,
     pub(crate) report_file: Option<PathBuf>,
     /// Hosts where rendering kept adding content: `Auto` renders them directly.
-    pub(crate) rendering_evidence: Mutex<RenderingEvidence>,
+    pub(crate) rendering_evidence: Arc<Mutex<RenderingEvidence>>,
     /// Where the rendering evidence is kept between runs, if anywhere.
     pub(crate) evidence_store: Option<Arc<dyn crate::traits::ProfileStore>>,
+    /// Keeps the rendering evidence and its store in step while the executor runs.
+    pub(crate) _evidence_writer: Option<evidence_writer::EvidenceWriter>,
     pub(crate) counters: ExtractionCounters,
     /// Set once the extractor has loaded: pages no longer fetch while it loads.
     pub(crate) module_loaded: AtomicBool,

@@ -45,7 +45,7 @@
 //! | `chromiumoxide` | no | `backends::chromiumoxide::ChromiumoxideProvider`: the same browsers over async DevTools (chromiumoxide) |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
 //! | `server`   | yes     | [`server::Server`]: one executor behind HTTP (axum)        |
-//! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`) |
+//! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`); `backends::nats_kv::NatsProfileStore`: learning shared through a key-value bucket |
 //! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome`, `server` |
 //!
 //! Without `redb`, [`backends::memory::MemoryModuleCache`] keeps artifacts in memory.
@@ -116,7 +116,7 @@ pub fn default_timeout_policy(config: &RiptideConfig) -> policies::AdaptiveTimeo
 /// [`default_timeout_policy`] in the home directory `home`.
 #[cfg(feature = "redb")]
 pub fn default_timeout_policy_in(config: &RiptideConfig, home: &std::path::Path) -> policies::AdaptiveTimeout {
-    timeout_policy_with(config, default_profile_store(config, home))
+    timeout_policy_with(config, default_profile_store(config, home).map(|s| s as _))
 }
 
 /// The home's `timeouts.redb`, when `persist_profiles` is on and it can be opened (logged if
@@ -141,7 +141,7 @@ fn default_profile_store(
 #[cfg(feature = "redb")]
 fn timeout_policy_with(
     config: &RiptideConfig,
-    store: Option<std::sync::Arc<backends::redb::RedbProfileStore>>,
+    store: Option<std::sync::Arc<dyn traits::ProfileStore>>,
 ) -> policies::AdaptiveTimeout {
     let settings = config.optimizations.adaptive_timeout.clone();
     match store {
@@ -211,8 +211,28 @@ pub fn executor_builder_in<P: traits::BrowserProvider>(
 ) -> Result<
     ExecutorBuilder<P, backends::wasmtime::WasmtimeRuntime, backends::redb::RedbModuleCache, policies::AdaptiveTimeout>,
 > {
+    executor_builder_with_store(
+        config,
+        home,
+        provider,
+        default_profile_store(config, home).map(|s| s as _),
+    )
+}
+
+/// [`executor_builder_in`] with `store` keeping what is learned about hosts (timeout profiles
+/// and rendering evidence) instead of the home's `timeouts.redb`; `None`: learned in memory
+/// only. `riptide worker` passes a `backends::nats_kv::NatsProfileStore` (feature `nats`), so
+/// that its workers share what they learn.
+#[cfg(all(feature = "wasmtime", feature = "redb"))]
+pub fn executor_builder_with_store<P: traits::BrowserProvider>(
+    config: &RiptideConfig,
+    home: &std::path::Path,
+    provider: Result<P>,
+    store: Option<std::sync::Arc<dyn traits::ProfileStore>>,
+) -> Result<
+    ExecutorBuilder<P, backends::wasmtime::WasmtimeRuntime, backends::redb::RedbModuleCache, policies::AdaptiveTimeout>,
+> {
     // One store for what is learned about hosts: timeout profiles and rendering evidence.
-    let store = default_profile_store(config, home);
     let mut builder = ExecutorBuilder::with_provider_result(
         provider,
         default_compile_cache_in(config, home)?,

@@ -425,3 +425,19 @@ fn browser_pool_controls_parse_and_bad_values_name_their_key() {
     let (key, _, message) = config_error(load(home.path(), &[]));
     assert_eq!(key, "optimizations.browser_pool.tabs_per_browser", "{message}");
 }
+
+#[test]
+fn shared_learning_is_configured_in_queue() {
+    let home = home_with("[queue]\nshare_learning = false\n");
+    let c = load(home.path(), &[("RIPTIDE_QUEUE__LEARNING_BUCKET", "team_a")]).expect("loads");
+    assert!(!c.queue.share_learning);
+    assert_eq!(c.queue.learning_bucket, "team_a");
+    assert!(
+        RiptideConfig::default().queue.share_learning,
+        "workers share by default"
+    );
+
+    let (key, _, message) = config_error(load(home.path(), &[("RIPTIDE_QUEUE__LEARNING_BUCKET", "a.b")]));
+    assert_eq!(key, "queue.learning_bucket");
+    assert!(message.contains("letters, digits"), "{message}");
+}

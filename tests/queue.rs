@@ -12,9 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use std::time::SystemTime;
+
 use riptide::EngineChoice;
-use riptide::config::QueueConfig;
+use riptide::backends::nats_kv::NatsProfileStore;
+use riptide::config::{AdaptiveTimeoutConfig, QueueConfig};
+use riptide::policies::AdaptiveTimeout;
 use riptide::queue::{Job, JobId, JobOptions, Queue, Results};
+use riptide::traits::{Engine, Outcome, ProfileStore, StoredEvidence, StoredProfile, Target, TimeoutPolicy};
 use support::local_server::{LocalServer, Reply};
 use support::nats::NatsServer;
 
@@ -38,12 +43,17 @@ struct Home(tempfile::TempDir);
 
 impl Home {
     fn new() -> Self {
+        Self::with("")
+    }
+
+    /// A home whose `config.toml` also has `more`.
+    fn with(more: &str) -> Self {
         let dir = tempfile::tempdir().expect("home");
         let c = queue_config();
         std::fs::write(
             dir.path().join("config.toml"),
             format!(
-                "[queue]\nack_wait_secs = {}\nmax_deliver = {}\nduplicate_window_secs = {}\nshutdown_grace_secs = {}\ndefer_secs = {}\n\n[optimizations.browser_pool]\nenabled = false\n",
+                "[queue]\nack_wait_secs = {}\nmax_deliver = {}\nduplicate_window_secs = {}\nshutdown_grace_secs = {}\ndefer_secs = {}\n\n[optimizations.browser_pool]\nenabled = false\n{more}",
                 c.ack_wait_secs, c.max_deliver, c.duplicate_window_secs, c.shutdown_grace_secs, c.defer_secs
             ),
         )
@@ -497,4 +507,307 @@ async fn a_job_that_kills_every_worker_goes_to_the_dead_letters() {
         .await
         .expect("info");
     assert_eq!(jobs.state.messages, 0, "the abandoned job left the jobs stream");
+}
+
+// Shared learning (issue 12, item 3): the key-value bucket `NatsProfileStore` keeps timeout
+// profiles and rendering evidence in, and policies that share it.
+
+fn learning_store(nats: &NatsServer) -> NatsProfileStore {
+    NatsProfileStore::open(&nats.url(), &queue_config()).expect("open the learning bucket")
+}
+
+fn stored(host: &str, engine: Engine, data: &str) -> StoredProfile {
+    StoredProfile {
+        // Not `Target::new`: the store must take any host as it is given, upper case too.
+        target: Target {
+            host: host.to_string(),
+            engine,
+        },
+        updated_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        data: data.as_bytes().to_vec(),
+    }
+}
+
+fn sorted(mut profiles: Vec<StoredProfile>) -> Vec<StoredProfile> {
+    profiles.sort_by(|a, b| a.target.cmp(&b.target));
+    profiles
+}
+
+#[test]
+fn the_learning_bucket_keeps_profiles_and_evidence_for_any_host() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let store = learning_store(&nats);
+    assert_eq!(store.load().expect("an empty bucket"), []);
+    let hosts = [
+        "example.com",
+        "Upper.Example",
+        "host:8080",
+        "bücher.example",
+        "xn--bcher-kva.example",
+        "*",
+        ">",
+        "a.b.",
+        ".",
+        "",
+    ];
+    let profiles: Vec<StoredProfile> = hosts
+        .iter()
+        .flat_map(|h| [Engine::Static, Engine::Headless].map(|e| stored(h, e, &format!("{{\"host\":{h:?}}}"))))
+        .collect();
+    store.save(&profiles).expect("save");
+    assert_eq!(sorted(store.load().expect("load")), sorted(profiles.clone()));
+
+    // Another process opening the same bucket finds the same.
+    let other = learning_store(&nats);
+    assert_eq!(sorted(other.load().expect("load")), sorted(profiles.clone()));
+    other
+        .remove(&[profiles[0].target.clone(), profiles[5].target.clone()])
+        .expect("remove");
+    let left = store.load().expect("load");
+    assert_eq!(left.len(), profiles.len() - 2);
+    assert!(
+        !left
+            .iter()
+            .any(|p| p.target == profiles[0].target || p.target == profiles[5].target)
+    );
+
+    let evidence: Vec<StoredEvidence> = hosts
+        .iter()
+        .map(|h| StoredEvidence {
+            host: h.to_string(),
+            updated_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            recent: vec![true, false, h.len() % 2 == 0],
+        })
+        .collect();
+    store.save_evidence(&evidence).expect("save evidence");
+    let mut loaded = other.load_evidence().expect("load evidence");
+    loaded.sort_by(|a, b| a.host.cmp(&b.host));
+    let mut expected = evidence;
+    expected.sort_by(|a, b| a.host.cmp(&b.host));
+    assert_eq!(loaded, expected);
+    assert_eq!(
+        store.load().expect("load").len(),
+        profiles.len() - 2,
+        "evidence is not a profile"
+    );
+}
+
+/// Two processes merging into one key at the same moment: the one whose write comes second
+/// finds the key changed, reads it again and merges again, so both contributions count.
+#[test]
+fn merged_saves_racing_on_one_key_both_count() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const SAVES: u64 = 15;
+    let (a, b) = (learning_store(&nats), learning_store(&nats));
+    let merges = AtomicUsize::new(0);
+    // Both processes' first merges meet here, so both have read the key before either writes.
+    let first_reads = std::sync::Barrier::new(2);
+    let count = |p: &StoredProfile| -> u64 { String::from_utf8_lossy(&p.data).parse().unwrap_or(0) };
+    let run = |store: &NatsProfileStore| {
+        let first = std::cell::Cell::new(true);
+        let merge = |ours: &StoredProfile, theirs: Option<&StoredProfile>| {
+            if first.replace(false) {
+                first_reads.wait();
+            }
+            merges.fetch_add(1, Ordering::SeqCst);
+            let total = count(ours) + theirs.map_or(0, count);
+            StoredProfile {
+                data: total.to_string().into_bytes(),
+                ..ours.clone()
+            }
+        };
+        for _ in 0..SAVES {
+            store
+                .save_merged(&[stored("race.example", Engine::Static, "1")], &merge)
+                .expect("save");
+        }
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| run(&a));
+        s.spawn(|| run(&b));
+    });
+    let total = a.load().expect("load");
+    assert_eq!(total.len(), 1);
+    assert_eq!(count(&total[0]), 2 * SAVES, "every save counted once");
+    assert!(
+        merges.load(Ordering::SeqCst) > 2 * SAVES as usize,
+        "at least one write found the key changed and merged again"
+    );
+}
+
+fn learning_config() -> AdaptiveTimeoutConfig {
+    AdaptiveTimeoutConfig {
+        min_timeout_secs: 1,
+        ..AdaptiveTimeoutConfig::default()
+    }
+}
+
+/// Teaches `policy` that `host` answers in about 2 s, and returns the learned timeout (well
+/// below the default 30 s).
+fn teach(policy: &AdaptiveTimeout, host: &str) -> Duration {
+    let t = Target::new(host, Engine::Static);
+    for i in 0..40 {
+        policy.observe(
+            &t,
+            &Outcome::Succeeded(Duration::from_secs_f64(1.5 + f64::from(i % 5) * 0.25)),
+        );
+    }
+    let learned = policy.timeout_for(&t);
+    assert!(learned < Duration::from_secs(10), "{learned:?}");
+    learned
+}
+
+/// Issue 12's "a learned timeout written by worker A is used by worker B", between two running
+/// policies: B hears of A's save through the bucket's watch, within seconds, with no restart.
+/// Inside a runtime, as in `riptide worker`: the store's calls must not need (or break) it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_timeout_learned_by_one_policy_is_used_by_another_within_seconds() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let a = AdaptiveTimeout::with_store(learning_config(), learning_store(&nats));
+    let b = AdaptiveTimeout::with_store(learning_config(), learning_store(&nats));
+    let target = Target::new("learned.example", Engine::Static);
+    assert_eq!(
+        b.timeout_for(&target),
+        Duration::from_secs(30),
+        "B starts with the default"
+    );
+    let learned = teach(&a, "learned.example");
+    let saved = std::time::Instant::now();
+    a.flush().expect("A saves to the bucket");
+    assert!(
+        support::eventually(Duration::from_secs(10), || b.timeout_for(&target) == learned),
+        "B uses A's timeout {learned:?}: {:?}",
+        b.profiles()
+    );
+    eprintln!("B used A's timeout {:?} after A saved it", saved.elapsed());
+    assert_eq!(b.profiles()[0].samples, 40);
+}
+
+/// Losing the server never fails a request: saves fail while it is away and learning goes on in
+/// memory; a policy started meanwhile starts unlearned. When the server is back (file storage)
+/// the pending profiles are saved, and the late policy catches up from the bucket.
+#[test]
+fn learning_goes_on_while_the_server_is_away_and_arrives_when_it_is_back() {
+    let Some(mut nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let a = AdaptiveTimeout::with_store(learning_config(), learning_store(&nats));
+    // The bucket exists before the server goes away (`store()` made it on load).
+    nats.stop();
+    let learned = teach(&a, "away.example");
+    assert!(a.flush().is_err(), "saving fails while the server is away");
+    let late = AdaptiveTimeout::with_store(learning_config(), learning_store(&nats));
+    let target = Target::new("away.example", Engine::Static);
+    assert_eq!(late.timeout_for(&target), Duration::from_secs(30), "starts unlearned");
+
+    nats.resume();
+    assert!(
+        support::eventually(Duration::from_secs(30), || a.flush().is_ok()),
+        "A's pending profiles are saved once the server is back"
+    );
+    assert!(
+        support::eventually(Duration::from_secs(30), || late.timeout_for(&target) == learned),
+        "the late policy catches up: {:?}",
+        late.profiles()
+    );
+    let stored = learning_store(&nats).load().expect("load");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+}
+
+/// Engine-choice memory is shared too: evidence another worker saved (that a host's pages need
+/// a browser) reaches a running executor within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_another_worker_found_needs_rendering_is_rendered_directly() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let runtime =
+        riptide::backends::wasmtime::WasmtimeRuntime::new(riptide::GuestLimits::default(), true).expect("wasmtime");
+    let cache = riptide::CompileCache::new(
+        runtime,
+        riptide::backends::memory::MemoryModuleCache::new(),
+        riptide::CacheOptions::default(),
+    );
+    let b = riptide::Executor::builder(
+        riptide::backends::no_browser::NoBrowser,
+        cache,
+        AdaptiveTimeout::new(learning_config()),
+    )
+    .rendering_evidence_store(learning_store(&nats))
+    .build()
+    .expect("executor");
+    assert_eq!(b.report().await.extraction.hosts_rendered_directly, 0);
+    // What worker A's executor saves once three of its renders of the host added content.
+    learning_store(&nats)
+        .save_evidence(&[StoredEvidence {
+            host: "app.example".into(),
+            updated_at: SystemTime::now(),
+            recent: vec![true, true, true],
+        }])
+        .expect("save evidence");
+    let remembered = tokio::time::timeout(Duration::from_secs(10), async {
+        while b.report().await.extraction.hosts_rendered_directly == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(remembered.is_ok(), "B renders app.example directly");
+}
+
+/// Issue 12's fault test "a learned timeout written by worker A is used by worker B", with real
+/// workers on two homes: A learns from fast pages that the local host answers at once (timeout
+/// 1 s, the minimum) and saves it to the bucket; B, started after, gives up on a page that hangs
+/// after that 1 s, where on its own it would wait the default 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learned_timeout_written_by_worker_a_is_used_by_worker_b() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let (pages, _) = pages();
+    let learning =
+        "[optimizations.adaptive_timeout]\nmin_timeout_secs = 1\ndefault_timeout_secs = 10\nmax_retries = 0\n";
+    let (home_a, home_b) = (Home::with(learning), Home::with(learning));
+    let queue = connect(&nats).await;
+    let mut a = WorkerProcess::start(&home_a, &nats, "a");
+    let mut ids = Vec::new();
+    for n in 1..=8 {
+        let job = static_job(pages.url(&format!("/page/{n}")));
+        ids.push(queue.submit(&job).await.expect("submit").id);
+    }
+    let results = results_of(&queue, &ids, Duration::from_secs(60)).await;
+    assert!(results.values().all(|r| r.get("error").is_none()), "{results:?}");
+    // A's writer saves within its flush interval (5 s).
+    let bucket = learning_store(&nats);
+    let learned = support::eventually(Duration::from_secs(20), || {
+        bucket.load().is_ok_and(|profiles| {
+            profiles.iter().any(|p| {
+                let samples = serde_json::from_slice::<serde_json::Value>(&p.data)
+                    .ok()
+                    .and_then(|v| v["samples"].as_u64());
+                p.target.host == "127.0.0.1" && samples >= Some(5)
+            })
+        })
+    });
+    assert!(learned, "A saved what it learned about 127.0.0.1: {:?}", bucket.load());
+    a.kill_9();
+
+    let _b = tokio::task::block_in_place(|| WorkerProcess::start_ready(&home_b, &nats, "b"));
+    let submitted = std::time::Instant::now();
+    let id = queue.submit(&static_job(pages.url("/hang"))).await.expect("submit").id;
+    let results = results_of(&queue, std::slice::from_ref(&id), Duration::from_secs(60)).await;
+    let took = submitted.elapsed();
+    let record = &results[&id];
+    let error = record["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("timed out after 1s"),
+        "B waited A's 1 s, not its default 10 s: {record}"
+    );
+    eprintln!("B gave up on /hang after {took:?} over {} deliveries", MAX_DELIVER);
+    assert!(took < Duration::from_secs(3 * 10), "{took:?}");
 }

@@ -12,7 +12,7 @@ use riptide::backends::memory::MemoryProfileStore;
 use riptide::backends::redb::RedbProfileStore;
 use riptide::config::AdaptiveTimeoutConfig;
 use riptide::policies::{AdaptiveTimeout, SeedAdaptive};
-use riptide::traits::{Engine, FailureClass, Outcome, ProfileStore, Target, TimeoutPolicy};
+use riptide::traits::{Engine, FailureClass, Outcome, ProfileStore, StoredProfile, Target, TimeoutPolicy};
 
 const HOLD_VAR: &str = "RIPTIDE_TEST_HOLD_PROFILES";
 const LEARN_VAR: &str = "RIPTIDE_TEST_LEARN_PROFILES";
@@ -420,4 +420,134 @@ fn rendering_evidence_round_trips_beside_the_profiles() {
         "the profile is still there: {profiles:?}"
     );
     assert!(MemoryProfileStore::new().load_evidence().expect("empty").is_empty());
+}
+
+/// A store shared by running processes, in memory: every record written is reported to every
+/// handle (the writer's own included, as a NATS bucket's watch does).
+#[derive(Clone)]
+struct SharedStore {
+    inner: std::sync::Arc<MemoryProfileStore>,
+    feeds: std::sync::Arc<std::sync::Mutex<Vec<Feed>>>,
+    feed: Feed,
+}
+
+/// What one handle has not taken yet.
+type Feed = std::sync::Arc<std::sync::Mutex<Vec<StoredProfile>>>;
+
+impl SharedStore {
+    fn new() -> Self {
+        let feed = std::sync::Arc::default();
+        Self {
+            inner: std::sync::Arc::default(),
+            feeds: std::sync::Arc::new(std::sync::Mutex::new(vec![std::sync::Arc::clone(&feed)])),
+            feed,
+        }
+    }
+
+    /// Another process's handle on the same store.
+    fn handle(&self) -> Self {
+        let feed = std::sync::Arc::default();
+        self.feeds.lock().expect("lock").push(std::sync::Arc::clone(&feed));
+        Self { feed, ..self.clone() }
+    }
+}
+
+impl ProfileStore for SharedStore {
+    fn load(&self) -> riptide::Result<Vec<StoredProfile>> {
+        self.inner.load()
+    }
+
+    fn save(&self, profiles: &[StoredProfile]) -> riptide::Result<()> {
+        self.inner.save(profiles)?;
+        for feed in self.feeds.lock().expect("lock").iter() {
+            feed.lock().expect("lock").extend(profiles.iter().cloned());
+        }
+        Ok(())
+    }
+
+    fn remove(&self, targets: &[Target]) -> riptide::Result<()> {
+        self.inner.remove(targets)
+    }
+
+    fn take_changed_profiles(&self) -> Vec<StoredProfile> {
+        std::mem::take(&mut *self.feed.lock().expect("lock"))
+    }
+}
+
+fn samples_of(policy: &AdaptiveTimeout, host: &str) -> u64 {
+    policy
+        .profiles()
+        .iter()
+        .find(|v| v.host == host)
+        .map_or(0, |v| v.samples)
+}
+
+/// With a store that reports what other processes write, a policy takes it in while it runs:
+/// what B learns reaches A without a restart, A's own learning since its last save is kept, and
+/// nothing is counted twice however often the records go round.
+#[test]
+fn a_shared_store_s_changes_are_taken_in_and_counted_once() {
+    let store = SharedStore::new();
+    let a = AdaptiveTimeout::with_store(config(), store.clone());
+    let b = AdaptiveTimeout::with_store(config(), store.handle());
+    let learned = teach(&a, "shared.example");
+    assert!(learned < secs(30.0), "{learned:?}");
+    a.flush().expect("flush");
+    assert!(
+        eventually(Duration::from_secs(10), || b.timeout_for(&target("shared.example"))
+            == learned),
+        "B uses what A learned: {:?}",
+        b.profiles()
+    );
+    assert_eq!(samples_of(&b, "shared.example"), 40);
+
+    // B learns more; A learns more too before it hears of B's.
+    let t = target("shared.example");
+    for _ in 0..10 {
+        b.observe(&t, &Outcome::Succeeded(secs(1.5)));
+    }
+    for _ in 0..5 {
+        a.observe(&t, &Outcome::Succeeded(secs(1.5)));
+    }
+    b.flush().expect("flush");
+    assert!(
+        eventually(Duration::from_secs(10), || samples_of(&a, "shared.example") == 55),
+        "A has its own 45 and B's 10: {:?}",
+        a.profiles()
+    );
+    a.flush().expect("flush");
+    assert!(
+        eventually(Duration::from_secs(10), || samples_of(&b, "shared.example") == 55),
+        "B has A's 5 more: {:?}",
+        b.profiles()
+    );
+    // Records echoed back and forth add nothing.
+    a.flush().expect("flush");
+    b.flush().expect("flush");
+    drop((a, b));
+    let fresh = policy_from(&store.load().expect("load"));
+    assert_eq!(
+        samples_of(&fresh, "shared.example"),
+        55,
+        "the store holds each sample once"
+    );
+}
+
+/// A policy that starts from `stored`.
+fn policy_from(stored: &[StoredProfile]) -> AdaptiveTimeout {
+    let store = MemoryProfileStore::new();
+    store.save(stored).expect("save");
+    AdaptiveTimeout::with_store(config(), store)
+}
+
+/// Polls `done` every 20 ms until it holds or `guard` passes (a bound, not a delay).
+fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + guard;
+    while std::time::Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
 }

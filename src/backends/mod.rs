@@ -11,6 +11,8 @@ mod chromium;
 #[cfg(feature = "chromiumoxide")]
 pub mod chromiumoxide;
 pub mod memory;
+#[cfg(feature = "nats")]
+pub mod nats_kv;
 pub mod no_browser;
 #[cfg(feature = "redb")]
 pub mod redb;

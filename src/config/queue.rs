@@ -48,6 +48,15 @@ pub struct QueueConfig {
     pub shutdown_grace_secs: u64,
     /// Keep the streams on disk (`file`) or in memory (`memory`).
     pub storage: QueueStorage,
+    /// Workers keep what they learn about hosts (timeout profiles, which hosts need a browser)
+    /// in `learning_bucket` on the queue's server, shared with every worker within seconds,
+    /// instead of each in its own home's `timeouts.redb`. Either way nothing is kept when
+    /// `optimizations.adaptive_timeout.persist_profiles` is off.
+    pub share_learning: bool,
+    /// The key-value bucket where workers share what they learn about hosts (timeout profiles
+    /// and rendering evidence; `riptide::backends::nats_kv::NatsProfileStore`), kept as
+    /// `storage` says.
+    pub learning_bucket: String,
 }
 
 /// Where the queue's streams are kept.
@@ -80,6 +89,8 @@ impl Default for QueueConfig {
             concurrency: 4,
             shutdown_grace_secs: 10,
             storage: QueueStorage::File,
+            share_learning: true,
+            learning_bucket: "RIPTIDE_LEARNING".into(),
         }
     }
 }
@@ -106,6 +117,7 @@ impl QueueConfig {
             ("dead_letter_stream", &self.dead_letter_stream),
             ("consumer", &self.consumer),
             ("workers_stream", &self.workers_stream),
+            ("learning_bucket", &self.learning_bucket),
         ] {
             let bad = |c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if name.is_empty() || name.contains(bad) {

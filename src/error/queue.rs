@@ -38,6 +38,20 @@ pub enum QueueError {
         deliveries: i64,
     },
 
+    /// The key-value bucket where workers share what they learn (`NatsProfileStore`) could
+    /// not be read or written, or gave no answer in time. Never fails a page: what was learned
+    /// is kept in memory and saved when the bucket can be reached again.
+    #[error("the learning bucket {bucket:?} could not {action}")]
+    Bucket {
+        /// The bucket (`queue.learning_bucket`).
+        bucket: String,
+        /// What riptide was doing.
+        action: &'static str,
+        /// The client's error, or what did not answer.
+        #[source]
+        source: BoxError,
+    },
+
     /// A message on the jobs subject is not a job this version of riptide can run.
     #[error("the job message is not a riptide job: {reason}")]
     BadJob {
@@ -63,6 +77,9 @@ impl QueueError {
             QueueError::JetStream { .. } => {
                 "check that the server runs with JetStream (`-js`), has room for the streams, and that every machine uses the same `[queue]` settings; `riptide queue status` shows the streams"
             }
+            QueueError::Bucket { .. } => {
+                "check that nats-server runs at `queue.url` with JetStream on (`-js`) and has room for the bucket; meanwhile riptide keeps learning locally and saves to the bucket once it answers (`queue.share_learning = false` turns sharing off)"
+            }
             QueueError::Abandoned { .. } => {
                 "look for what makes workers crash or hang on this page (their logs); submit it again once fixed (it was moved to the dead letters)"
             }
@@ -76,6 +93,7 @@ impl QueueError {
         match self {
             QueueError::Connect { .. } => "queue.connect",
             QueueError::JetStream { .. } => "queue.jetstream",
+            QueueError::Bucket { .. } => "queue.bucket",
             QueueError::Abandoned { .. } => "queue.abandoned",
             QueueError::BadJob { .. } => "queue.bad_job",
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Executor;
 use super::browsers::Browsers;
+use super::evidence_writer::EvidenceWriter;
 use super::rendering_evidence::RenderingEvidence;
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
@@ -216,8 +217,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     }
 
     /// Where the rendering evidence behind `EngineChoice::Auto` is kept between runs (read at
-    /// `build`, written at `shutdown`; `[engine_choice] evidence_ttl_days` ages it out). Without
-    /// one, each executor learns it afresh. `default_executor` uses the home's `timeouts.redb`.
+    /// `build`, written every few seconds by a background thread and at `shutdown`;
+    /// `[engine_choice] evidence_ttl_days` ages it out). Without one, each executor learns it
+    /// afresh. `default_executor` uses the home's `timeouts.redb`. A store shared with other
+    /// running processes ([`ProfileStore::take_changed_evidence`]) also brings in what they
+    /// find, within seconds.
     pub fn rendering_evidence_store(mut self, store: impl ProfileStore + 'static) -> Self {
         self.evidence_store = Some(Arc::new(store));
         self
@@ -254,7 +258,15 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 Err(e) => tracing::warn!(error = %e, "rendering evidence will be learned afresh"),
             }
         }
-        let rendering_evidence = Mutex::new(evidence);
+        let rendering_evidence = Arc::new(Mutex::new(evidence));
+        let evidence_writer = match &self.evidence_store {
+            Some(store) if c.engine_choice.remember_hosts => {
+                EvidenceWriter::spawn(Arc::clone(store), Arc::clone(&rendering_evidence))
+                    .inspect_err(|e| tracing::warn!(error = %e, "rendering evidence is saved at shutdown only"))
+                    .ok()
+            }
+            _ => None,
+        };
         let all = c.optimizations.enabled;
         let timeouts = &c.optimizations.adaptive_timeout;
         let fixed =
@@ -311,6 +323,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             rendering_evidence,
             module_loaded: std::sync::atomic::AtomicBool::new(false),
             evidence_store: self.evidence_store,
+            _evidence_writer: evidence_writer,
             counters: ExtractionCounters::default(),
         })
     }

@@ -60,16 +60,38 @@ impl RenderingEvidence {
     /// Takes up what a store kept, dropping evidence not updated within `evidence_ttl_days`
     /// of `now`.
     pub(crate) fn restore(&mut self, stored: Vec<StoredEvidence>, now: SystemTime) {
-        let ttl = Duration::from_secs(self.settings.evidence_ttl_days.saturating_mul(86_400));
-        let window = self.settings.evidence_window.max(1) as usize;
         for e in stored {
-            if now.duration_since(e.updated_at).is_ok_and(|age| age > ttl) {
-                continue;
-            }
-            let skip = e.recent.len().saturating_sub(window);
-            let recent = e.recent.into_iter().skip(skip).collect();
-            self.hosts.insert(e.host, HostEvidence { recent, direct: 0 });
+            self.take_in(e, now);
         }
+    }
+
+    /// Takes in evidence other processes saved while this one runs: a host's latest
+    /// escalations become theirs (any worker's latest are the freshest view of the host),
+    /// except for a host whose evidence changed here since it was last saved, which is saved
+    /// soon and wins. Pages rendered directly since the last static check still count.
+    pub(crate) fn absorb(&mut self, theirs: Vec<StoredEvidence>, now: SystemTime) {
+        for e in theirs {
+            if !self.changed.contains(&e.host) {
+                self.take_in(e, now);
+            }
+        }
+    }
+
+    /// `e`'s escalations (the window's worth), unless it is older than `evidence_ttl_days`.
+    fn take_in(&mut self, e: StoredEvidence, now: SystemTime) {
+        let ttl = Duration::from_secs(self.settings.evidence_ttl_days.saturating_mul(86_400));
+        if now.duration_since(e.updated_at).is_ok_and(|age| age > ttl) {
+            return;
+        }
+        let window = self.settings.evidence_window.max(1) as usize;
+        let skip = e.recent.len().saturating_sub(window);
+        let h = self.hosts.entry(e.host).or_default();
+        h.recent = e.recent.into_iter().skip(skip).collect();
+    }
+
+    /// Marks `hosts` as changed again (their save failed).
+    pub(crate) fn mark_changed(&mut self, hosts: impl IntoIterator<Item = String>) {
+        self.changed.extend(hosts);
     }
 
     /// The evidence of hosts that changed since the last call, stamped `now`, for the store.
@@ -170,6 +192,40 @@ mod tests {
         let mut much_later = evidence();
         much_later.restore(saved, t0 + Duration::from_secs(31 * 86_400));
         assert!(!much_later.render_directly("app.example"), "forgotten after 30 days");
+    }
+
+    #[test]
+    fn evidence_from_other_processes_is_taken_in_unless_changed_here() {
+        let mut e = evidence();
+        let now = SystemTime::now();
+        let theirs = |host: &str, recent: Vec<bool>| StoredEvidence {
+            host: host.into(),
+            updated_at: now,
+            recent,
+        };
+        e.absorb(vec![theirs("app.example", vec![true, true, true])], now);
+        assert!(e.render_directly("app.example"), "another worker's evidence is used");
+        assert!(e.take_changed(now).is_empty(), "and not saved back");
+
+        e.record("mine.example", Some(true));
+        e.absorb(vec![theirs("mine.example", vec![false])], now);
+        let saved = e.take_changed(now);
+        assert_eq!(saved.len(), 1);
+        assert_eq!(
+            saved[0].recent,
+            [true],
+            "a host changed here keeps its own, to be saved"
+        );
+
+        let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        e.absorb(
+            vec![StoredEvidence {
+                updated_at: old,
+                ..theirs("stale.example", vec![true, true, true])
+            }],
+            now,
+        );
+        assert!(!e.render_directly("stale.example"), "expired evidence is not taken in");
     }
 
     #[test]

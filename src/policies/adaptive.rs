@@ -36,7 +36,9 @@
 //!
 //! With a [`ProfileStore`] ([`AdaptiveTimeout::with_store`]) what was learned survives restarts:
 //! profiles older than `profile_ttl_days` are dropped on load, and changes are written by one
-//! background writer every few seconds, never on the request path.
+//! background writer every few seconds, never on the request path. With a store other processes
+//! write while this one runs (`NatsProfileStore`), the same writer takes in what they learn
+//! within a second of its arrival, merged with what this process learned meanwhile.
 
 mod profile;
 
@@ -45,7 +47,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use self::profile::Profile;
-use super::profile_writer::ProfileWriter;
+use super::profile_writer::{PolicyHooks, ProfileWriter};
 use super::stats::Counters;
 use crate::config::AdaptiveTimeoutConfig;
 use crate::error::Result;
@@ -103,13 +105,35 @@ impl AdaptiveTimeout {
     /// Never fails: a store that cannot be read (damaged, held by another program) is logged and
     /// the policy starts unlearned; saves that fail are logged and retried. Profiles not updated
     /// for `profile_ttl_days` are dropped (and deleted from the store).
+    ///
+    /// A store shared with running processes ([`ProfileStore::take_changed_profiles`]) keeps
+    /// the policy up to date with what they learn: each record another process writes is
+    /// merged in (its learning plus what this process learned since it last loaded or saved
+    /// that profile) within about a second.
     pub fn with_store(config: AdaptiveTimeoutConfig, store: impl ProfileStore + 'static) -> Self {
         let store: Arc<dyn ProfileStore> = Arc::new(store);
         let mut policy = Self::new(config);
         let loaded = policy.load(&*store);
         let state = Arc::clone(&policy.state);
         let collect = Box::new(move || lock(&state).take_dirty());
-        match ProfileWriter::spawn(store, collect, Box::new(merge_stored), loaded) {
+        let (state, ttl) = (Arc::clone(&policy.state), policy.ttl());
+        let absorb = Box::new(
+            move |theirs: &StoredProfile, base: Option<&StoredProfile>, unsaved: bool| {
+                // Decoded before the lock is taken: requests wait for none of it.
+                let Some(remote) = usable(theirs, ttl) else {
+                    return false;
+                };
+                let base = base.and_then(|b| Profile::decode(&b.data, b.updated_at));
+                lock(&state).absorb(&theirs.target, remote, base.as_ref(), unsaved);
+                true
+            },
+        );
+        let hooks = PolicyHooks {
+            collect,
+            merge: Box::new(merge_stored),
+            absorb,
+        };
+        match ProfileWriter::spawn(store, hooks, loaded) {
             Ok(writer) => {
                 lock(&policy.state).dirty = Some(HashSet::new());
                 policy.writer = Some(writer);
@@ -129,14 +153,11 @@ impl AdaptiveTimeout {
             }
         };
         let mut loaded = Vec::new();
-        let ttl = Duration::from_secs(self.config.profile_ttl_days.saturating_mul(86_400));
-        let now = SystemTime::now();
+        let ttl = self.ttl();
         let mut state = lock(&self.state);
         let mut stale = Vec::new();
         for s in stored {
-            let fresh = now.duration_since(s.updated_at).map_or(true, |age| age <= ttl);
-            let current = s.target.host != PRIOR_HOST;
-            match Profile::decode(&s.data, s.updated_at).filter(|_| fresh && current) {
+            match usable(&s, ttl) {
                 Some(p) => {
                     state.targets.insert(s.target.clone(), p);
                     loaded.push(s);
@@ -155,6 +176,11 @@ impl AdaptiveTimeout {
             tracing::warn!(error = %e, "expired timeout profiles could not be deleted");
         }
         loaded
+    }
+
+    /// How long a profile not updated stays usable (`profile_ttl_days`).
+    fn ttl(&self) -> Duration {
+        Duration::from_secs(self.config.profile_ttl_days.saturating_mul(86_400))
     }
 
     fn clamp(&self, secs: f64) -> f64 {
@@ -185,6 +211,16 @@ impl AdaptiveTimeout {
             None => self.clamp(default),
         }
     }
+}
+
+/// `stored`'s profile if this version reads it, it was updated within `ttl` and it is not an
+/// earlier version's engine-wide prior.
+fn usable(stored: &StoredProfile, ttl: Duration) -> Option<Profile> {
+    let fresh = SystemTime::now()
+        .duration_since(stored.updated_at)
+        .map_or(true, |age| age <= ttl);
+    let current = stored.target.host != PRIOR_HOST;
+    Profile::decode(&stored.data, stored.updated_at).filter(|_| fresh && current)
 }
 
 /// The writer's merge for [`AdaptiveTimeout`]'s profiles (see [`Profile::merged`]). A record
@@ -224,6 +260,19 @@ impl State {
                 })
             })
             .collect()
+    }
+
+    /// Takes in `theirs`, another process's profile of `target`: ours becomes it plus what was
+    /// learned here since `base` (see [`Profile::merged`]). `unsaved`: collect it again.
+    fn absorb(&mut self, target: &Target, theirs: Profile, base: Option<&Profile>, unsaved: bool) {
+        let merged = match self.targets.get(target) {
+            Some(ours) => ours.merged(base, &theirs),
+            None => theirs,
+        };
+        self.targets.insert(target.clone(), merged);
+        if unsaved {
+            self.mark(target);
+        }
     }
 
     fn mark(&mut self, target: &Target) {

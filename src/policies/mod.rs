@@ -30,5 +30,6 @@ mod stats;
 pub use adaptive::AdaptiveTimeout;
 pub use address::AddressPolicy;
 pub use fixed::FixedTimeout;
+pub(crate) use profile_writer::{CHANGES_INTERVAL, FLUSH_INTERVAL};
 pub use retry::{AttemptFailure, Retrier, RetrySettings};
 pub use seed::SeedAdaptive;

@@ -13,7 +13,7 @@ pub use module_cache::{
     ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredArtifact,
     StoredCounters, WasmRuntime,
 };
-pub use profile_store::{MergeProfile, ProfileStore, StoredEvidence, StoredProfile};
+pub use profile_store::{MergeProfile, PartialSave, ProfileStore, StoredEvidence, StoredProfile};
 pub use timeout::{
     Engine, EngineTimeoutStats, FailureClass, Outcome, ProfileView, Target, TimeoutPolicy, TimeoutStats,
 };

@@ -2,9 +2,14 @@
 //! evidence behind `EngineChoice::Auto`.
 //!
 //! A store keeps opaque, policy-encoded profiles by [`Target`]; the policy decides what a profile
-//! holds and how old is too old. Rendering evidence ([`StoredEvidence`]) is kept beside them. Stores are written by one background writer in batches, never
-//! on the request path, and a store that fails is logged and worked around, never allowed to
-//! fail a request.
+//! holds and how old is too old. Rendering evidence ([`StoredEvidence`]) is kept beside them.
+//! Stores are written by one background writer in batches, never on the request path, and a
+//! store that fails is logged and worked around, never allowed to fail a request.
+//!
+//! A store several processes share while they run (a NATS key-value bucket) can also tell each
+//! of them what the others wrote ([`ProfileStore::take_changed_profiles`],
+//! [`ProfileStore::take_changed_evidence`]), so that what one process learns about a host is
+//! used by the others within seconds, not only after their next start.
 
 use std::time::SystemTime;
 
@@ -61,6 +66,36 @@ pub trait ProfileStore: Send + Sync {
         self.save(&merged)
     }
 
+    /// [`save_merged`](Self::save_merged) for a caller that retries what failed, such as the
+    /// background writer: on failure it also says how many of `profiles`, from the first, were
+    /// written. A caller must not merge those again, which would count what they added twice.
+    ///
+    /// A store that writes a batch in one transaction keeps the default: all or none
+    /// (`written: 0` on failure). A store that writes record by record (a NATS key-value
+    /// bucket, which has no transactions over several keys) writes them in order and stops at
+    /// the first failure.
+    fn save_merged_partly(
+        &self,
+        profiles: &[StoredProfile],
+        merge: &MergeProfile<'_>,
+    ) -> std::result::Result<(), PartialSave> {
+        self.save_merged(profiles, merge)
+            .map_err(|error| PartialSave { written: 0, error })
+    }
+
+    /// The latest record of every profile that another process sharing this store wrote since
+    /// the last call (at most one per target; this process's own writes may be among them).
+    /// Must not block: a store that hears about changes keeps them until asked. Default: none,
+    /// for a store read only at start (a file).
+    fn take_changed_profiles(&self) -> Vec<StoredProfile> {
+        Vec::new()
+    }
+
+    /// The same for rendering evidence. Default: none.
+    fn take_changed_evidence(&self) -> Vec<StoredEvidence> {
+        Vec::new()
+    }
+
     /// Every host's stored rendering evidence. Default: none (a store that keeps profiles only).
     fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {
         Ok(Vec::new())
@@ -71,6 +106,16 @@ pub trait ProfileStore: Send + Sync {
         let _ = evidence;
         Ok(())
     }
+}
+
+/// How [`ProfileStore::save_merged_partly`] failed: the first `written` profiles were written
+/// before `error`, the rest were not.
+#[derive(Debug)]
+pub struct PartialSave {
+    /// How many profiles, from the first, were written.
+    pub written: usize,
+    /// Why the next one was not.
+    pub error: crate::error::Error,
 }
 
 /// How [`ProfileStore::save_merged`] combines a profile about to be written (`ours`) with the
@@ -92,6 +137,22 @@ impl<S: ProfileStore + ?Sized> ProfileStore for std::sync::Arc<S> {
 
     fn save_merged(&self, profiles: &[StoredProfile], merge: &MergeProfile<'_>) -> Result<()> {
         (**self).save_merged(profiles, merge)
+    }
+
+    fn save_merged_partly(
+        &self,
+        profiles: &[StoredProfile],
+        merge: &MergeProfile<'_>,
+    ) -> std::result::Result<(), PartialSave> {
+        (**self).save_merged_partly(profiles, merge)
+    }
+
+    fn take_changed_profiles(&self) -> Vec<StoredProfile> {
+        (**self).take_changed_profiles()
+    }
+
+    fn take_changed_evidence(&self) -> Vec<StoredEvidence> {
+        (**self).take_changed_evidence()
     }
 
     fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {

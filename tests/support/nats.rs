@@ -86,6 +86,16 @@ impl NatsServer {
         self.start();
     }
 
+    /// Kills the server (SIGKILL); [`NatsServer::resume`] starts it again.
+    pub fn stop(&mut self) {
+        self.kill();
+    }
+
+    /// Starts a stopped server again on the same port and store.
+    pub fn resume(&mut self) {
+        self.start();
+    }
+
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

@@ -4,10 +4,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use riptide::backends::nats_kv::NatsProfileStore;
+use riptide::backends::redb::RedbModuleCache;
+use riptide::backends::wasmtime::WasmtimeRuntime;
 use riptide::config::BrowserProviderKind;
+use riptide::policies::AdaptiveTimeout;
 use riptide::queue::{Job, JobOptions, Queue, QueueStatus, Results, Worker, WorkerOptions};
-use riptide::{BoxExecutor, EngineChoice, RiptideConfig};
+use riptide::traits::{BrowserProvider, ProfileStore};
+use riptide::{BoxExecutor, EngineChoice, ExecutorBuilder, RiptideConfig};
 
 use super::interrupts::Interrupts;
 use super::{CliResult, Outcome};
@@ -21,9 +27,12 @@ pub(crate) struct NatsArgs {
 }
 
 impl NatsArgs {
+    fn url<'a>(&'a self, config: &'a RiptideConfig) -> &'a str {
+        self.nats.as_deref().unwrap_or(&config.queue.url)
+    }
+
     async fn connect(&self, config: &RiptideConfig, name: &str) -> CliResult<Queue> {
-        let url = self.nats.as_deref().unwrap_or(&config.queue.url);
-        Ok(Queue::connect(url, name, &config.queue).await?)
+        Ok(Queue::connect(self.url(config), name, &config.queue).await?)
     }
 }
 
@@ -152,7 +161,7 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
     }
     let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
     let queue = args.nats.connect(&config, &options.name).await?;
-    let executor = executor(&config, home)?;
+    let executor = executor(&config, home, args.nats.url(&config))?;
     if let Err(e) = executor.warm_up().await {
         tracing::warn!(error = %format!("{e:#}"), "the worker could not warm up; pages that need it will fail");
     }
@@ -180,17 +189,60 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
     })
 }
 
-fn executor(config: &RiptideConfig, home: &Path) -> CliResult<BoxExecutor> {
+/// The worker's executor, built as `riptide serve` builds its own except for where it keeps
+/// what it learns about hosts: with `queue.share_learning`, the cluster's learning bucket on the
+/// queue's server (`url`), else the home's `timeouts.redb`.
+fn executor(config: &RiptideConfig, home: &Path, url: &str) -> CliResult<BoxExecutor> {
+    let learning = if config.queue.share_learning {
+        Learning::Shared(shared_store(config, url)?)
+    } else {
+        Learning::Home
+    };
     Ok(match config.optimizations.browser_pool.provider {
-        BrowserProviderKind::Chrome => riptide::default_executor_builder_in(config, home)?.build()?.boxed(),
+        BrowserProviderKind::Chrome => {
+            let provider = riptide::backends::chrome::ChromeProvider::from_config(config);
+            learning.builder(config, home, provider)?.build()?.boxed()
+        }
         #[cfg(feature = "chromiumoxide")]
         BrowserProviderKind::Chromiumoxide => {
             let provider = riptide::backends::chromiumoxide::ChromiumoxideProvider::from_config(config);
-            riptide::executor_builder_in(config, home, provider)?.build()?.boxed()
+            learning.builder(config, home, provider)?.build()?.boxed()
         }
         #[cfg(not(feature = "chromiumoxide"))]
         BrowserProviderKind::Chromiumoxide => return Err(super::PROVIDER_NOT_BUILT.into()),
     })
+}
+
+/// Where a worker keeps what it learns about hosts.
+enum Learning {
+    /// In the learning bucket (`None`: in memory only, `persist_profiles` is off).
+    Shared(Option<Arc<dyn ProfileStore>>),
+    /// In the home's `timeouts.redb`, as `riptide extract` and `serve` do.
+    Home,
+}
+
+impl Learning {
+    fn builder<P: BrowserProvider>(
+        self,
+        config: &RiptideConfig,
+        home: &Path,
+        provider: riptide::Result<P>,
+    ) -> riptide::Result<ExecutorBuilder<P, WasmtimeRuntime, RedbModuleCache, AdaptiveTimeout>> {
+        match self {
+            Learning::Shared(store) => riptide::executor_builder_with_store(config, home, provider, store),
+            Learning::Home => riptide::executor_builder_in(config, home, provider),
+        }
+    }
+}
+
+/// The learning bucket on the NATS server at `url`, unless `persist_profiles` is off. A server
+/// that cannot be reached is not an error: the store connects in the background, and the
+/// worker learns in memory until then.
+fn shared_store(config: &RiptideConfig, url: &str) -> CliResult<Option<Arc<dyn ProfileStore>>> {
+    if !config.optimizations.adaptive_timeout.persist_profiles {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(NatsProfileStore::open(url, &config.queue)?)))
 }
 
 pub(crate) async fn status(config: &RiptideConfig, args: NatsArgs) -> CliResult<Outcome> {
