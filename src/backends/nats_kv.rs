@@ -222,6 +222,29 @@ impl NatsProfileStore {
         }
     }
 
+    /// The current record of every key `wanted` picks (deleted ones left out), fetched 32 at a
+    /// time.
+    fn entries(&self, action: &'static str, wanted: fn(&str) -> bool) -> Result<Vec<kv::Entry>> {
+        let entries: Vec<Option<kv::Entry>> = self.block(action, move |s| async move {
+            let store = s.store().await?;
+            let keys: Vec<String> = store.keys().await?.try_collect().await?;
+            let entries = futures_util::stream::iter(keys.into_iter().filter(|k| wanted(k)))
+                .map(|key| {
+                    let store = store.clone();
+                    async move { store.entry(key).await }
+                })
+                .buffer_unordered(32)
+                .try_collect()
+                .await?;
+            Ok(entries)
+        })?;
+        Ok(entries
+            .into_iter()
+            .flatten()
+            .filter(|e| e.operation == kv::Operation::Put)
+            .collect())
+    }
+
     fn error(&self, action: &'static str, source: BoxError) -> Error {
         QueueError::Bucket {
             bucket: self.shared.bucket.clone(),
@@ -386,23 +409,9 @@ async fn watch_once(shared: &Shared, failing: &mut bool) -> std::result::Result<
 
 impl ProfileStore for NatsProfileStore {
     fn load(&self) -> Result<Vec<StoredProfile>> {
-        let entries = self.block("read the profiles", |s| async move {
-            let store = s.store().await?;
-            let keys: Vec<String> = store.keys().await?.try_collect().await?;
-            let entries: Vec<_> = futures_util::stream::iter(keys.into_iter().filter(|k| target_of(k).is_some()))
-                .map(|key| {
-                    let store = store.clone();
-                    async move { store.entry(key).await }
-                })
-                .buffer_unordered(32)
-                .try_collect()
-                .await?;
-            Ok(entries)
-        })?;
+        let entries = self.entries("read the profiles", |key| target_of(key).is_some())?;
         Ok(entries
             .into_iter()
-            .flatten()
-            .filter(|e| e.operation == kv::Operation::Put)
             .filter_map(|e| decode_profile(target_of(&e.key)?, &e.value))
             .collect())
     }
@@ -468,23 +477,9 @@ impl ProfileStore for NatsProfileStore {
     }
 
     fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {
-        let entries = self.block("read the rendering evidence", |s| async move {
-            let store = s.store().await?;
-            let keys: Vec<String> = store.keys().await?.try_collect().await?;
-            let entries: Vec<_> = futures_util::stream::iter(keys.into_iter().filter(|k| evidence_host(k).is_some()))
-                .map(|key| {
-                    let store = store.clone();
-                    async move { store.entry(key).await }
-                })
-                .buffer_unordered(32)
-                .try_collect()
-                .await?;
-            Ok(entries)
-        })?;
+        let entries = self.entries("read the rendering evidence", |key| evidence_host(key).is_some())?;
         Ok(entries
             .into_iter()
-            .flatten()
-            .filter(|e| e.operation == kv::Operation::Put)
             .filter_map(|e| decode_evidence(evidence_host(&e.key)?, &e.value))
             .collect())
     }
