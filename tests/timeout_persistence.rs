@@ -3,6 +3,8 @@
 //! holding the store). Also the stats and profile views the CLI prints.
 #![cfg(feature = "redb")]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -494,7 +496,7 @@ fn a_shared_store_s_changes_are_taken_in_and_counted_once() {
     assert!(learned < secs(30.0), "{learned:?}");
     a.flush().expect("flush");
     assert!(
-        eventually(Duration::from_secs(10), || b.timeout_for(&target("shared.example"))
+        support::eventually(Duration::from_secs(10), || b.timeout_for(&target("shared.example"))
             == learned),
         "B uses what A learned: {:?}",
         b.profiles()
@@ -511,13 +513,13 @@ fn a_shared_store_s_changes_are_taken_in_and_counted_once() {
     }
     b.flush().expect("flush");
     assert!(
-        eventually(Duration::from_secs(10), || samples_of(&a, "shared.example") == 55),
+        support::eventually(Duration::from_secs(10), || samples_of(&a, "shared.example") == 55),
         "A has its own 45 and B's 10: {:?}",
         a.profiles()
     );
     a.flush().expect("flush");
     assert!(
-        eventually(Duration::from_secs(10), || samples_of(&b, "shared.example") == 55),
+        support::eventually(Duration::from_secs(10), || samples_of(&b, "shared.example") == 55),
         "B has A's 5 more: {:?}",
         b.profiles()
     );
@@ -538,16 +540,4 @@ fn policy_from(stored: &[StoredProfile]) -> AdaptiveTimeout {
     let store = MemoryProfileStore::new();
     store.save(stored).expect("save");
     AdaptiveTimeout::with_store(config(), store)
-}
-
-/// Polls `done` every 20 ms until it holds or `guard` passes (a bound, not a delay).
-fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let until = std::time::Instant::now() + guard;
-    while std::time::Instant::now() < until {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
 }

@@ -108,7 +108,8 @@ struct Shared {
     url: String,
     bucket: String,
     storage: QueueStorage,
-    client: async_nats::Client,
+    /// Whether the client is connected now, from its connect and disconnect events.
+    connection: tokio::sync::watch::Receiver<bool>,
     jetstream: jetstream::Context,
     /// The bucket, once opened (and created if missing).
     store: tokio::sync::OnceCell<kv::Store>,
@@ -153,18 +154,32 @@ impl NatsProfileStore {
         };
         let (tx, rx) = mpsc::sync_channel(1);
         let address = url.to_string();
+        let (connection_tx, connection) = tokio::sync::watch::channel(false);
+        let connection_tx = Arc::new(connection_tx);
         // Both spawn tasks of their own, so both are made on the store's runtime.
         handle.spawn(async move {
             let client = async_nats::ConnectOptions::new()
                 .name("riptide-learning")
                 .connection_timeout(OPERATION_TIMEOUT)
                 .retry_on_initial_connect()
+                .event_callback(move |event| {
+                    let connection_tx = Arc::clone(&connection_tx);
+                    async move {
+                        match event {
+                            async_nats::Event::Connected => connection_tx.send_replace(true),
+                            async_nats::Event::Disconnected | async_nats::Event::Closed => {
+                                connection_tx.send_replace(false)
+                            }
+                            _ => return,
+                        };
+                    }
+                })
                 .connect(address)
                 .await
-                .map(|client| (jetstream::new(client.clone()), client));
+                .map(jetstream::new);
             let _ = tx.send(client);
         });
-        let (jetstream, client) = match rx.recv_timeout(OPERATION_TIMEOUT) {
+        let jetstream = match rx.recv_timeout(OPERATION_TIMEOUT) {
             Ok(client) => client.map_err(|e| connect_error(e.into()))?,
             Err(_) => return Err(connect_error("the connection could not be set up".into())),
         };
@@ -173,7 +188,7 @@ impl NatsProfileStore {
             bucket: config.learning_bucket.clone(),
             storage: config.storage,
             jetstream,
-            client,
+            connection,
             store: tokio::sync::OnceCell::new(),
             changes: Mutex::new(Changes::default()),
         });
@@ -202,7 +217,7 @@ impl NatsProfileStore {
         let work = work(Arc::clone(&shared));
         self.runtime.spawn(async move {
             let result = async {
-                if !connected(&shared.client, CONNECT_WAIT).await {
+                if !connected(&shared.connection, CONNECT_WAIT).await {
                     return Err(BoxError::from(format!(
                         "not connected to NATS at {} (riptide keeps trying)",
                         shared.url
@@ -363,18 +378,13 @@ impl Shared {
     }
 }
 
-/// Whether `client` is connected, waiting up to `wait` for it.
-async fn connected(client: &async_nats::Client, wait: Duration) -> bool {
-    let until = Instant::now() + wait;
-    loop {
-        if client.connection_state() == async_nats::connection::State::Connected {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Whether the client is connected, waiting up to `wait` for its connect event.
+async fn connected(connection: &tokio::sync::watch::Receiver<bool>, wait: Duration) -> bool {
+    let mut connection = connection.clone();
+    matches!(
+        tokio::time::timeout(wait, connection.wait_for(|up| *up)).await,
+        Ok(Ok(_))
+    )
 }
 
 /// Watches the bucket for as long as the store lives: every record in it first, then every
@@ -395,7 +405,12 @@ async fn watch(shared: Arc<Shared>) {
 }
 
 async fn watch_once(shared: &Shared, failing: &mut bool) -> std::result::Result<(), BoxError> {
-    while !connected(&shared.client, CONNECT_WAIT).await {}
+    shared
+        .connection
+        .clone()
+        .wait_for(|up| *up)
+        .await
+        .map_err(|_| "the client is closed")?;
     let store = shared.store().await?;
     let mut entries = store.watch_with_history(">").await?;
     if std::mem::take(failing) {
