@@ -260,6 +260,14 @@ impl NatsProfileStore {
             .collect())
     }
 
+    /// Writes `value` under `key`, whatever the bucket held there.
+    fn put(&self, action: &'static str, key: String, value: Vec<u8>) -> Result<()> {
+        self.block(action, |s| async move {
+            s.store().await?.put(key, value.into()).await?;
+            Ok(())
+        })
+    }
+
     fn error(&self, action: &'static str, source: BoxError) -> Error {
         QueueError::Bucket {
             bucket: self.shared.bucket.clone(),
@@ -434,11 +442,7 @@ impl ProfileStore for NatsProfileStore {
     fn save(&self, profiles: &[StoredProfile]) -> Result<()> {
         for p in profiles {
             let Some(key) = profile_key(&p.target) else { continue };
-            let value = encode(p.updated_at, &p.data);
-            self.block("write a profile", |s| async move {
-                s.store().await?.put(key, value.into()).await?;
-                Ok(())
-            })?;
+            self.put("write a profile", key, encode(p.updated_at, &p.data))?;
         }
         Ok(())
     }
@@ -505,11 +509,7 @@ impl ProfileStore for NatsProfileStore {
         for e in evidence {
             let Some(key) = evidence_key(&e.host) else { continue };
             let recent: Vec<u8> = e.recent.iter().map(|&g| u8::from(g)).collect();
-            let value = encode(e.updated_at, &recent);
-            self.block("write rendering evidence", |s| async move {
-                s.store().await?.put(key, value.into()).await?;
-                Ok(())
-            })?;
+            self.put("write rendering evidence", key, encode(e.updated_at, &recent))?;
         }
         Ok(())
     }
