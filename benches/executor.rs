@@ -26,7 +26,7 @@ mod local_server;
 
 use local_server::{LocalServer, Reply};
 
-use riptide::{DefaultExecutor, RiptideConfig};
+use riptide::{EngineChoice, RiptideConfig};
 use support::{criterion_dir, median_ns};
 use tokio::runtime::Runtime;
 
@@ -67,8 +67,11 @@ fn urls(static_host: &str, js_host: &str, round: u64) -> Vec<String> {
     urls
 }
 
-async fn run_batch(executor: &DefaultExecutor, urls: Vec<String>) {
-    let results: Vec<_> = executor.extract_many(urls, CONCURRENCY).collect().await;
+async fn run_batch(executor: &riptide::BoxExecutor, urls: Vec<String>) {
+    let results: Vec<_> = executor
+        .extract_many_with(urls, EngineChoice::Auto, CONCURRENCY)
+        .collect()
+        .await;
     let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     assert!(failed.is_empty(), "every page extracts: {failed:?}");
 }
@@ -163,7 +166,10 @@ fn bench(c: &mut Criterion) {
         let home = tempfile::tempdir().expect("home");
         let mut config = RiptideConfig::default();
         config.optimizations.enabled = enabled;
-        let executor = riptide::default_executor_in(&config, home.path()).expect("executor");
+        let executor = riptide::Stack::from_config(&config)
+            .home(home.path())
+            .build()
+            .expect("executor");
         let sampler = MemorySampler::start();
         let mut round = 0;
         group.bench_function(name, |b| {

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use riptide::{Content, RiptideConfig};
+use riptide::{Content, RiptideConfig, Stack};
 
 #[path = "support/local_server.rs"]
 mod local_server;
@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let site = server.url("");
     let home = tempfile::tempdir()?;
     let config = RiptideConfig::default();
-    let executor = riptide::default_executor_in(&config, home.path())?;
+    let executor = Stack::from_config(&config).home(home.path()).build()?;
 
     println!(
         "{:<34} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A second executor on the same home: the compiled extractor comes from disk.
     executor.shutdown().await?;
     drop(executor);
-    let again = riptide::default_executor_in(&config, home.path())?;
+    let again = Stack::from_config(&config).home(home.path()).build()?;
     let page = again.extract(&format!("{site}/index.html")).await?;
     print_row("static, new process-like start", &page);
     println!("\n{}", page.extracted.title.as_deref().unwrap_or("(no title)"));

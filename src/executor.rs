@@ -85,7 +85,7 @@ const PARTIAL_MARGIN: Duration = Duration::from_millis(500);
 
 /// Extracts pages with a browser provider `B`, a WASM engine `R`, a module store `C` and a
 /// timeout policy `T`. Build one with [`Executor::builder`] (or
-/// [`default_executor`](crate::default_executor) for the default stack) and share it: every
+/// [`Stack`](crate::Stack) for the stack a configuration describes) and share it: every
 /// method takes `&self`.
 pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) config: RiptideConfig,

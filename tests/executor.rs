@@ -476,7 +476,10 @@ async fn shutdown_keeps_what_was_learned() {
     let server = Server::start();
     let home = tempfile::tempdir().expect("home");
     let config = config();
-    let ex = riptide::default_executor_in(&config, home.path()).expect("default stack");
+    let ex = riptide::Stack::from_config(&config)
+        .home(home.path())
+        .build()
+        .expect("default stack");
     for i in 0..6 {
         ex.extract(&server.url(&format!("/page/{i}"))).await.expect("extracts");
     }
@@ -488,12 +491,15 @@ async fn shutdown_keeps_what_was_learned() {
     assert_eq!(report["wasm_cache"]["compilations"], 1);
     drop(ex);
 
-    let again = riptide::default_executor_in(&config, home.path()).expect("default stack");
-    let profiles = again.timeout_policy().profiles();
+    let again = riptide::Stack::from_config(&config)
+        .home(home.path())
+        .build()
+        .expect("default stack");
+    let profiles = again.timeout_profiles();
     assert_eq!(profiles.len(), 1, "{profiles:?}");
     assert_eq!((profiles[0].host.as_str(), profiles[0].samples), ("127.0.0.1", 6));
     again.extract(&server.url("/page/9")).await.expect("extracts");
-    let cache = again.compile_cache().stats().expect("stats");
+    let cache = again.report().await.wasm_cache.expect("cache stats");
     assert_eq!((cache.loads, cache.compilations), (1, 0), "loaded from disk: {cache:?}");
 }
 

@@ -219,7 +219,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// Where the rendering evidence behind `EngineChoice::Auto` is kept between runs (read at
     /// `build`, written every few seconds by a background thread and at `shutdown`;
     /// `[engine_choice] evidence_ttl_days` ages it out). Without one, each executor learns it
-    /// afresh. `default_executor` uses the home's `timeouts.redb`. A store shared with other
+    /// afresh. [`Stack`](crate::Stack) uses the home's `timeouts.redb`. A store shared with other
     /// running processes ([`ProfileStore::take_changed_evidence`]) also brings in what they
     /// find, within seconds.
     pub fn rendering_evidence_store(mut self, store: impl ProfileStore + 'static) -> Self {

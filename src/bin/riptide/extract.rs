@@ -7,12 +7,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use riptide::backends::redb::RedbModuleCache;
-use riptide::backends::wasmtime::WasmtimeRuntime;
-use riptide::config::BrowserProviderKind;
-use riptide::policies::AdaptiveTimeout;
-use riptide::traits::BrowserProvider;
-use riptide::{Content, EngineChoice, ExecutorBuilder, RiptideConfig, WaitUntil};
+use riptide::{Content, EngineChoice, PageOptions, RiptideConfig, WaitUntil};
 
 use super::extract_args::{BlockArg, EngineArg, ExtractArgs, Format, IsolationArg, WaitArg};
 use super::interrupts::Interrupts;
@@ -120,44 +115,39 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
     config.extraction.markdown |= args.format == Format::Markdown;
     config.extraction.content_html |= args.html;
     config.engine_choice.remember_hosts &= !args.no_host_memory;
-    match config.optimizations.browser_pool.provider {
-        BrowserProviderKind::Chrome => {
-            let builder = riptide::default_executor_builder_in(&config, home)?;
-            run_local(builder, &args, inputs, engine, &mut *out, quiet).await
-        }
-        #[cfg(feature = "chromiumoxide")]
-        BrowserProviderKind::Chromiumoxide => {
-            let provider = riptide::backends::chromiumoxide::ChromiumoxideProvider::from_config(&config);
-            let builder = riptide::executor_builder_in(&config, home, provider)?;
-            run_local(builder, &args, inputs, engine, &mut *out, quiet).await
-        }
-        #[cfg(not(feature = "chromiumoxide"))]
-        BrowserProviderKind::Chromiumoxide => Err(super::PROVIDER_NOT_BUILT.into()),
-    }
+    run_local(
+        riptide::Stack::from_config(&config).home(home),
+        &args,
+        inputs,
+        engine,
+        &mut *out,
+        quiet,
+    )
+    .await
 }
 
 /// Runs the batch on this process's own executor, built from `builder` and the flags.
-async fn run_local<P: BrowserProvider>(
-    builder: ExecutorBuilder<P, WasmtimeRuntime, RedbModuleCache, AdaptiveTimeout>,
+async fn run_local(
+    stack: riptide::Stack,
     args: &ExtractArgs,
     inputs: Vec<String>,
     engine: EngineChoice,
     out: &mut dyn Write,
     quiet: bool,
 ) -> CliResult<Outcome> {
-    let mut builder = builder.wait_until(match args.wait_until {
+    let mut defaults = PageOptions::new().wait_until(match args.wait_until {
         WaitArg::Load => WaitUntil::Load,
         WaitArg::Domcontentloaded => WaitUntil::DomContentLoaded,
         WaitArg::Networkidle => WaitUntil::NetworkIdle,
     });
     if let Some(selector) = &args.wait_for {
-        builder = builder.wait_for(selector.clone());
+        defaults = defaults.wait_for(selector.clone());
     }
     if let Some(dir) = &args.screenshot {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create --screenshot {}: {e}", dir.display()))?;
-        builder = builder.screenshots(true);
+        defaults = defaults.screenshot(true);
     }
-    let executor = builder.build()?;
+    let executor = stack.page_defaults(defaults).build()?;
     let started = Instant::now();
     let total = inputs.len();
     let mut saved = 0usize;

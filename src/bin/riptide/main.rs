@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use riptide::config::BrowserProviderKind;
 use riptide::policies::simulate::{Standing, Workload, compare, generate as generate_workload, render_table, standing};
 use riptide::traits::TimeoutPolicy;
 use riptide::{ConfigLoader, Error, RiptideConfig};
@@ -249,7 +248,7 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
                 println!("no compiled modules in {}", config.wasm_cache_dir(&home).display());
                 return Ok(Outcome::Done);
             }
-            let cache = riptide::default_compile_cache_in(&config, &home)?;
+            let cache = riptide::Stack::from_config(&config).home(&home).compile_cache()?;
             let before = cache.lifetime_stats()?;
             cache.clear()?;
             println!(
@@ -322,37 +321,8 @@ fn print_json(value: &impl serde::Serialize) -> CliResult<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// What `browser_pool.provider = "chromiumoxide"` says in a build without that provider.
-#[cfg(not(feature = "chromiumoxide"))]
-const PROVIDER_NOT_BUILT: &str = "optimizations.browser_pool.provider is \"chromiumoxide\", but this riptide was built \
-     without that provider; rebuild with `--features chromiumoxide`, or set the provider to \"chrome\"";
-
 async fn pool_status(config: &RiptideConfig) -> CliResult<Outcome> {
-    match config.optimizations.browser_pool.provider {
-        BrowserProviderKind::Chrome => {
-            pool_status_of(config, riptide::backends::chrome::ChromeProvider::from_config(config)?).await
-        }
-        #[cfg(feature = "chromiumoxide")]
-        BrowserProviderKind::Chromiumoxide => {
-            let provider = riptide::backends::chromiumoxide::ChromiumoxideProvider::from_config(config)?;
-            pool_status_of(config, provider).await
-        }
-        #[cfg(not(feature = "chromiumoxide"))]
-        BrowserProviderKind::Chromiumoxide => Err(PROVIDER_NOT_BUILT.into()),
-    }
-}
-
-async fn pool_status_of<P: riptide::traits::BrowserProvider>(
-    config: &RiptideConfig,
-    provider: P,
-) -> CliResult<Outcome> {
-    let mut options = riptide::PoolOptions::from_config(&config.optimizations.browser_pool);
-    options.background_warmup = false;
-    let pool = riptide::BrowserPool::new(provider, options).await?;
-    pool.run_maintenance().await;
-    let status = pool.status();
-    pool.shutdown().await;
-    print_json(&status)
+    print_json(&riptide::Stack::from_config(config).pool_status().await?)
 }
 
 fn print_profiles(profiles: &[riptide::traits::ProfileView]) {
@@ -397,7 +367,12 @@ fn lifetime_cache_stats(config: &RiptideConfig, home: &Path) -> CliResult<Option
     if !config.wasm_cache_dir(home).exists() {
         return Ok(None);
     }
-    Ok(Some(riptide::default_compile_cache_in(config, home)?.lifetime_stats()?))
+    Ok(Some(
+        riptide::Stack::from_config(config)
+            .home(home)
+            .compile_cache()?
+            .lifetime_stats()?,
+    ))
 }
 
 /// The learned timeout profiles; none when the profile file has never been written (read-only
@@ -406,7 +381,10 @@ fn learned_profiles(config: &RiptideConfig, home: &Path) -> Vec<riptide::traits:
     if !config.timeout_profiles_path(home).exists() {
         return Vec::new();
     }
-    riptide::default_timeout_policy_in(config, home).profiles()
+    riptide::Stack::from_config(config)
+        .home(home)
+        .timeout_policy()
+        .profiles()
 }
 
 fn performance_report(config: &RiptideConfig, home: &Path) -> CliResult<Outcome> {

@@ -7,13 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use riptide::backends::nats_kv::NatsProfileStore;
-use riptide::backends::redb::RedbModuleCache;
-use riptide::backends::wasmtime::WasmtimeRuntime;
-use riptide::config::BrowserProviderKind;
-use riptide::policies::AdaptiveTimeout;
 use riptide::queue::{Job, JobOptions, Queue, QueueStatus, Results, Worker, WorkerOptions};
-use riptide::traits::{BrowserProvider, ProfileStore};
-use riptide::{BoxExecutor, EngineChoice, ExecutorBuilder, RiptideConfig};
+use riptide::traits::ProfileStore;
+use riptide::{BoxExecutor, EngineChoice, RiptideConfig};
 
 use super::interrupts::Interrupts;
 use super::{CliResult, Outcome};
@@ -193,46 +189,11 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
 /// what it learns about hosts: with `queue.share_learning`, the cluster's learning bucket on the
 /// queue's server (`url`), else the home's `timeouts.redb`.
 fn executor(config: &RiptideConfig, home: &Path, url: &str) -> CliResult<BoxExecutor> {
-    let learning = if config.queue.share_learning {
-        Learning::Shared(shared_store(config, url)?)
-    } else {
-        Learning::Home
-    };
-    Ok(match config.optimizations.browser_pool.provider {
-        BrowserProviderKind::Chrome => {
-            let provider = riptide::backends::chrome::ChromeProvider::from_config(config);
-            learning.builder(config, home, provider)?.build()?.boxed()
-        }
-        #[cfg(feature = "chromiumoxide")]
-        BrowserProviderKind::Chromiumoxide => {
-            let provider = riptide::backends::chromiumoxide::ChromiumoxideProvider::from_config(config);
-            learning.builder(config, home, provider)?.build()?.boxed()
-        }
-        #[cfg(not(feature = "chromiumoxide"))]
-        BrowserProviderKind::Chromiumoxide => return Err(super::PROVIDER_NOT_BUILT.into()),
-    })
-}
-
-/// Where a worker keeps what it learns about hosts.
-enum Learning {
-    /// In the learning bucket (`None`: in memory only, `persist_profiles` is off).
-    Shared(Option<Arc<dyn ProfileStore>>),
-    /// In the home's `timeouts.redb`, as `riptide extract` and `serve` do.
-    Home,
-}
-
-impl Learning {
-    fn builder<P: BrowserProvider>(
-        self,
-        config: &RiptideConfig,
-        home: &Path,
-        provider: riptide::Result<P>,
-    ) -> riptide::Result<ExecutorBuilder<P, WasmtimeRuntime, RedbModuleCache, AdaptiveTimeout>> {
-        match self {
-            Learning::Shared(store) => riptide::executor_builder_with_store(config, home, provider, store),
-            Learning::Home => riptide::executor_builder_in(config, home, provider),
-        }
+    let mut stack = riptide::Stack::from_config(config).home(home);
+    if config.queue.share_learning {
+        stack = stack.profile_store(shared_store(config, url)?);
     }
+    Ok(stack.build()?)
 }
 
 /// The learning bucket on the NATS server at `url`, unless `persist_profiles` is off. A server

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use riptide::RiptideConfig;
-use riptide::config::BrowserProviderKind;
 use riptide::server::{Server, ServerOptions};
 
 use super::interrupts::Interrupts;
@@ -54,16 +53,7 @@ pub(crate) async fn serve(config: &RiptideConfig, home: &Path, args: ServeArgs) 
     let mut options = ServerOptions::from_config(&config.server)?;
     options.metrics = config.performance.export_metrics;
     let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
-    let executor = match config.optimizations.browser_pool.provider {
-        BrowserProviderKind::Chrome => riptide::default_executor_builder_in(&config, home)?.build()?.boxed(),
-        #[cfg(feature = "chromiumoxide")]
-        BrowserProviderKind::Chromiumoxide => {
-            let provider = riptide::backends::chromiumoxide::ChromiumoxideProvider::from_config(&config);
-            riptide::executor_builder_in(&config, home, provider)?.build()?.boxed()
-        }
-        #[cfg(not(feature = "chromiumoxide"))]
-        BrowserProviderKind::Chromiumoxide => return Err(super::PROVIDER_NOT_BUILT.into()),
-    };
+    let executor = riptide::Stack::from_config(&config).home(home).build()?;
     let server = Server::bind(executor.clone(), options).await?;
     // The one line a supervisor (or a test) reads to learn the port.
     eprintln!("riptide serve: listening on http://{}", server.local_addr());
