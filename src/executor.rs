@@ -21,7 +21,7 @@ mod page_options;
 mod page_source;
 mod rendering_evidence;
 mod settle_memory;
-mod static_fetch;
+pub(crate) mod static_fetch;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -137,6 +137,8 @@ struct FetchedPage {
     attempts: u32,
     /// The `Content-Language` header: the page's language when its markup names none.
     content_language: Option<String>,
+    /// The `X-Robots-Tag` headers of a static fetch.
+    x_robots_tag: Option<String>,
     /// A render taken at its deadline, not ready.
     partial: bool,
     /// The render's screenshot, if asked for.
@@ -337,6 +339,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             engine: fetched.engine,
             partial: fetched.partial,
             screenshot: fetched.screenshot,
+            x_robots_tag: fetched.x_robots_tag,
             extracted: page,
             timings,
         })
@@ -440,6 +443,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                     engine: Engine::Static,
                     attempts: 1,
                     content_language: None,
+                    x_robots_tag: None,
                     partial: false,
                     screenshot: None,
                 });
@@ -471,12 +475,14 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 html,
                 final_url,
                 content_language,
+                x_robots_tag,
             } => Ok(FetchedPage {
                 html,
                 final_url: final_url.to_string(),
                 engine: Engine::Static,
                 attempts: attempts.into_inner(),
                 content_language,
+                x_robots_tag,
                 partial: false,
                 screenshot: None,
             }),
@@ -533,6 +539,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             engine: Engine::Headless,
             attempts: attempts.into_inner(),
             content_language: None,
+            x_robots_tag: None,
             partial: page.partial,
             screenshot: page.screenshot,
         })

@@ -38,6 +38,10 @@ pub struct Content {
     /// writes it to a file and puts the file's path in its JSON).
     #[serde(skip)]
     pub screenshot: Option<Vec<u8>>,
+    /// The page's `X-Robots-Tag` response headers, joined with `", "` (static fetches only:
+    /// a render's response headers are not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_robots_tag: Option<String>,
 }
 
 /// Where one extraction's time went. Serialized as milliseconds (`fetch_ms`, ...).
@@ -97,6 +101,14 @@ pub struct ExtractedContent {
     /// Link targets of the whole page in document order, without duplicates; absolute when a
     /// base URL was given.
     pub links: Vec<String>,
+    /// The targets among [`links`](Self::links) that the page links to only with
+    /// `rel="nofollow"` (a crawler does not follow them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nofollow_links: Vec<String>,
+    /// The page's robots directives (`<meta name="robots">` and `<meta name="riptide">`),
+    /// lowercased and comma-separated, e.g. `"noindex, nofollow"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub robots: Option<String>,
     /// The page's summary: its description metadata (`<meta name="description">`, OpenGraph,
     /// Twitter, JSON-LD), else the content's first paragraph.
     pub description: Option<String>,

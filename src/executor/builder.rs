@@ -283,8 +283,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let user_agent = self
             .user_agent
             .clone()
-            .or_else(|| c.network.user_agent.clone())
-            .unwrap_or_else(|| format!("riptide/{}", env!("CARGO_PKG_VERSION")));
+            .unwrap_or_else(|| super::static_fetch::configured_user_agent(c));
         let http = super::static_fetch::http_client(
             &user_agent,
             Duration::from_secs(timeouts.max_timeout_secs),

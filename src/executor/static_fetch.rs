@@ -69,6 +69,15 @@ pub(crate) fn http_client(
         .map_err(|e| FetchError::ClientBuild { source: Box::new(e) }.into())
 }
 
+/// The `User-Agent` static fetches send: `[network] user_agent`, else `riptide/<version>`.
+pub(crate) fn configured_user_agent(config: &crate::config::RiptideConfig) -> String {
+    config
+        .network
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| format!("riptide/{}", env!("CARGO_PKG_VERSION")))
+}
+
 /// What one fetch attempt produced (failures that merit a retry are `AttemptFailure`s).
 #[derive(Debug)]
 pub(crate) enum HttpReply {
@@ -78,6 +87,8 @@ pub(crate) enum HttpReply {
         html: String,
         final_url: Url,
         content_language: Option<String>,
+        /// The `X-Robots-Tag` headers, joined with `", "`.
+        x_robots_tag: Option<String>,
     },
     /// The server answered with this non-HTML content type.
     NotHtml(String),
@@ -135,6 +146,7 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
         .and_then(|v| v.split(',').next())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
+    let x_robots_tag = joined_header(response.headers(), "x-robots-tag");
     let mut body = Vec::with_capacity(declared.map_or(64 << 10, |n| n as usize));
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
         if body.len() + chunk.len() > limit {
@@ -146,7 +158,20 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
         html: decode_html(&body, content_type.as_deref()),
         final_url,
         content_language,
+        x_robots_tag,
     })
+}
+
+/// Every value of header `name`, joined with `", "`; `None` when there is none.
+fn joined_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// Reads a local file of at most `limit` bytes.

@@ -63,6 +63,13 @@ pub struct Extracted {
     pub word_count: usize,
     /// Link targets in document order, without duplicates; absolute when a base URL is known.
     pub links: Vec<String>,
+    /// The targets among `links` that the page links to only with `rel="nofollow"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nofollow_links: Vec<String>,
+    /// The page's robots directives (`<meta name="robots">` and `<meta name="riptide">`),
+    /// lowercased and comma-separated, e.g. `"noindex, nofollow"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robots: Option<String>,
     /// The page's summary: its description metadata, else the content's first paragraph.
     pub description: Option<String>,
     /// `<link rel="canonical">`, else `og:url`, absolute when a base URL is known.
@@ -216,7 +223,8 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
         },
     };
     // Read from the page as parsed, before the content pass rewrites it.
-    let links = links::links(&reader.doc, base.as_ref());
+    let (links, nofollow_links) = links::links(&reader.doc, base.as_ref());
+    let robots = links::robots_directives(&reader.doc);
     let meta = metadata::Metadata::read(&reader, base.as_ref());
     let main = content::MainContent::find(reader, html, options);
 
@@ -231,6 +239,8 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
         content_html: main.html,
         is_article: main.is_article,
         links,
+        nofollow_links,
+        robots,
         canonical_url: meta.canonical_url,
         language: meta.language,
         author: main.byline.or(meta.author),

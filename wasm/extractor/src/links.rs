@@ -29,12 +29,16 @@ pub fn absolutize(href: &str, base: Option<&Url>) -> String {
     }
 }
 
-/// Link targets in document order, without duplicates, skipping fragments and non-navigating
-/// schemes (`javascript:`, `mailto:`, `tel:`, `data:`).
-pub fn links(doc: &Document, base: Option<&Url>) -> Vec<String> {
+/// The page's links: every target in document order without duplicates, skipping fragments
+/// and non-navigating schemes (`javascript:`, `mailto:`, `tel:`, `data:`), and the targets
+/// that the page links to only with `rel="nofollow"` (a target also linked without it is
+/// followed: a crawler is told not to follow a link, not a URL).
+pub fn links(doc: &Document, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for a in doc.select("a[href]").iter() {
+    let mut followed = HashSet::new();
+    let mut nofollow = Vec::new();
+    for a in doc.select("a[href], area[href]").iter() {
         let Some(href) = a.attr("href") else { continue };
         let href = href.trim();
         let lower = href.to_ascii_lowercase();
@@ -47,9 +51,77 @@ pub fn links(doc: &Document, base: Option<&Url>) -> Vec<String> {
             continue;
         }
         let link = absolutize(href, base);
+        let is_nofollow = a
+            .attr("rel")
+            .is_some_and(|rel| rel.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("nofollow")));
+        if is_nofollow {
+            nofollow.push(link.clone());
+        } else {
+            followed.insert(link.clone());
+        }
         if seen.insert(link.clone()) {
             out.push(link);
         }
     }
-    out
+    let mut kept = HashSet::new();
+    nofollow.retain(|link| !followed.contains(link) && kept.insert(link.clone()));
+    (out, nofollow)
+}
+
+/// The directives of `<meta name="robots">` and of `<meta name="riptide">` (riptide's own
+/// product token), lowercased and joined with `", "`; `None` when the page has neither.
+pub fn robots_directives(doc: &Document) -> Option<String> {
+    let mut directives = Vec::new();
+    for meta in doc.select("meta[name][content]").iter() {
+        let Some(name) = meta.attr("name") else { continue };
+        if !(name.trim().eq_ignore_ascii_case("robots") || name.trim().eq_ignore_ascii_case("riptide")) {
+            continue;
+        }
+        let Some(content) = meta.attr("content") else { continue };
+        directives.extend(
+            content
+                .split(',')
+                .map(|d| d.trim().to_ascii_lowercase())
+                .filter(|d| !d.is_empty()),
+        );
+    }
+    (!directives.is_empty()).then(|| directives.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(html: &str) -> (Vec<String>, Vec<String>) {
+        let base = Url::parse("https://example.com/dir/page").ok();
+        links(&Document::from(html), base.as_ref())
+    }
+
+    #[test]
+    fn nofollow_marks_a_target_linked_only_with_it() {
+        let (all, nofollow) = parse(
+            r#"<a href="/a" rel="nofollow">a</a><a href="/b" rel="noopener NoFollow">b</a>
+               <a href="/b">b again</a><a href="c">c</a><area href="/d" rel="nofollow">"#,
+        );
+        assert_eq!(
+            all,
+            [
+                "https://example.com/a",
+                "https://example.com/b",
+                "https://example.com/dir/c",
+                "https://example.com/d"
+            ]
+        );
+        assert_eq!(nofollow, ["https://example.com/a", "https://example.com/d"]);
+    }
+
+    #[test]
+    fn robots_directives_join_robots_and_riptide_metas() {
+        let doc = Document::from(
+            r#"<meta name="Robots" content="NOINDEX, follow"><meta name="riptide" content="nofollow">
+               <meta name="googlebot" content="noarchive">"#,
+        );
+        assert_eq!(robots_directives(&doc).as_deref(), Some("noindex, follow, nofollow"));
+        assert_eq!(robots_directives(&Document::from("<p>none</p>")), None);
+    }
 }
