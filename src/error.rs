@@ -2,7 +2,7 @@
 //!
 //! Modelled on reqwest and redb. Each subsystem reports its own `#[non_exhaustive]` enum
 //! ([`FetchError`], [`BrowserError`], [`PoolError`], [`RetryError`], [`WasmError`],
-//! [`StoreError`], [`ConfigError`], [`QueueError`]) that keeps the underlying error (reqwest's, redb's, the
+//! [`StoreError`], [`ConfigError`], [`QueueError`], [`CrawlError`]) that keeps the underlying error (reqwest's, redb's, the
 //! engine's, the browser's) as its `source` instead of flattening it to text. As in reqwest,
 //! a message does not repeat its source; `format!("{e:#}")` prints the whole chain. They convert into
 //! [`Error`], which adds the page's URL when the error is about one ([`Error::url`]), tells what
@@ -21,6 +21,7 @@
 
 mod browser;
 mod config;
+mod crawl;
 mod fetch;
 mod pool;
 mod queue;
@@ -33,6 +34,7 @@ use std::path::PathBuf;
 
 pub use browser::BrowserError;
 pub use config::ConfigError;
+pub use crawl::CrawlError;
 pub use fetch::FetchError;
 pub use pool::PoolError;
 pub use queue::QueueError;
@@ -91,6 +93,9 @@ pub enum ErrorKind {
     /// The NATS JetStream work queue (feature `nats`).
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// A crawl that cannot start or keep its state.
+    #[error(transparent)]
+    Crawl(#[from] CrawlError),
 
     /// A file system operation failed.
     #[error("could not {action} {}", path.display())]
@@ -191,6 +196,7 @@ impl Error {
             ErrorKind::Wasm(e) => e.hint(),
             ErrorKind::Store(e) => e.hint(),
             ErrorKind::Queue(e) => e.hint(),
+            ErrorKind::Crawl(e) => e.hint(),
             ErrorKind::Io { .. } => "check that the path exists and is writable by this user",
             ErrorKind::UnsafeDirectory { .. } => {
                 "use a directory you own that others cannot write to (or remove this one so riptide can create it)"
@@ -214,6 +220,7 @@ impl Error {
             ErrorKind::Wasm(e) => e.code(),
             ErrorKind::Store(_) => "store.failed",
             ErrorKind::Queue(e) => e.code(),
+            ErrorKind::Crawl(e) => e.code(),
             ErrorKind::Io { .. } => "io",
             ErrorKind::UnsafeDirectory { .. } => "unsafe_directory",
             ErrorKind::Listen { .. } => "server.listen",
@@ -336,7 +343,8 @@ from_subsystem!(
     RetryError,
     WasmError,
     StoreError,
-    QueueError
+    QueueError,
+    CrawlError
 );
 
 /// The result of a blocking task, its join error reported as [`ErrorKind::Task`].

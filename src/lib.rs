@@ -47,6 +47,7 @@
 //! | `chromiumoxide` | no | `backends::chromiumoxide::ChromiumoxideProvider`: the same browsers over async DevTools (chromiumoxide) |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
 //! | `server`   | yes     | [`server::Server`]: one executor behind HTTP (axum)        |
+//! | `crawl`    | yes (via `cli`) | [`crawl`]: the Spider engine, a polite, resumable site crawler (robots.txt, sitemaps, per-host limits) |
 //! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`); `backends::nats_kv::NatsProfileStore`: learning shared through a key-value bucket |
 //! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome`, `server` |
 //!
@@ -58,6 +59,8 @@ pub mod backends;
 pub mod cache;
 pub mod charset;
 pub mod config;
+#[cfg(feature = "crawl")]
+pub mod crawl;
 pub mod error;
 pub mod executor;
 pub mod extract;

@@ -42,6 +42,13 @@ pub enum Reply {
     Gzip { content_type: &'static str, body: Vec<u8> },
     /// `200`, `text/html`: `head` at once, then one more byte every `every`, never ending.
     Trickle { head: String, every: std::time::Duration },
+    /// Any status, content type, extra headers and body.
+    Status {
+        status: u16,
+        content_type: &'static str,
+        headers: Vec<(&'static str, &'static str)>,
+        body: Vec<u8>,
+    },
 }
 
 /// The body of a response: whole, or trickled.
@@ -55,6 +62,8 @@ type Body = http_body_util::Either<
 pub struct Received {
     pub target: String,
     pub headers: Vec<(String, String)>,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -188,6 +197,7 @@ async fn accept<F>(
                 let route = route.clone();
                 if let Ok(mut log) = log.lock() {
                     log.push(Received {
+                        at: std::time::Instant::now(),
                         target: request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string(),
                         headers: request
                             .headers()
@@ -239,6 +249,19 @@ async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::
             (StatusCode::FOUND, "text/plain", Vec::new())
         }
         Reply::NotFound => (StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
+        Reply::Status {
+            status,
+            content_type,
+            headers,
+            body,
+        } => {
+            extra = headers;
+            (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                content_type,
+                body,
+            )
+        }
         Reply::Hang => std::future::pending().await,
         Reply::Trickle { head, every } => {
             let first = futures_util::stream::once(async move { Ok(hyper::body::Frame::data(Bytes::from(head))) });
