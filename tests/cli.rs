@@ -1056,3 +1056,177 @@ fn extract_through_a_server_writes_what_a_local_batch_writes() {
     support::send_signal(child.id(), libc::SIGTERM);
     assert!(child.wait().expect("riptide serve exits").success());
 }
+
+/// A site of `n` pages in a binary tree: `/0` links to `/1` and `/2`, `/k` to `/2k+1` and
+/// `/2k+2`; each page has text of its own.
+fn tree_site(n: u64) -> support::local_server::LocalServer {
+    use support::local_server::{LocalServer, Reply};
+    LocalServer::start(move |target| {
+        let Ok(k) = target.trim_start_matches('/').parse::<u64>() else {
+            return Reply::NotFound;
+        };
+        let links: String = [2 * k + 1, 2 * k + 2]
+            .iter()
+            .filter(|c| **c < n)
+            .map(|c| format!("<a href=\"/{c}\">page {c}</a> "))
+            .collect();
+        Reply::Html(format!(
+            "<!doctype html><html><head><title>Node {k}</title></head><body><article><h1>Node {k}</h1>\
+             <p>Node {k} of the tree has a paragraph of its own, long enough to be its content.</p>\
+             </article><nav>{links}</nav></body></html>"
+        ))
+    })
+    .expect("bind 127.0.0.1")
+}
+
+fn paths_of(lines: &str) -> Vec<String> {
+    lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("error").is_none())
+        .filter_map(|v| {
+            v["url"]
+                .as_str()
+                .map(|u| u.rsplit('/').next().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn crawl_writes_json_lines_with_where_each_page_was_found() {
+    let site = tree_site(15);
+    let home = tempfile::tempdir().expect("home");
+    let o = riptide(home.path(), &["crawl", &site.url("/0"), "--engine", "static"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 15);
+    let root = lines.iter().find(|l| l["url"] == site.url("/0")).expect("the seed");
+    assert_eq!(
+        (root["depth"].as_u64(), root["found_via"].as_str()),
+        (Some(0), Some("seed"))
+    );
+    assert!(root["parent"].is_null() && root["title"] == "Node 0", "{root}");
+    let leaf = lines.iter().find(|l| l["url"] == site.url("/14")).expect("a leaf");
+    assert_eq!(
+        (leaf["depth"].as_u64(), leaf["found_via"].as_str()),
+        (Some(3), Some("link"))
+    );
+    assert_eq!(leaf["parent"].as_str(), Some(site.url("/6").as_str()));
+    assert!(stderr(&o).contains("15 pages emitted"), "{}", stderr(&o));
+    let report = riptide(home.path(), &["performance", "report"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&report)).expect("json");
+    assert_eq!(report["last_crawl"]["emitted"], 15);
+    assert_eq!(report["last_crawl"]["ended"], "done");
+
+    // The same crawl again has nothing left to do; --fresh starts over.
+    let again = riptide(home.path(), &["crawl", &site.url("/0"), "--engine", "static"]);
+    assert_eq!(stdout(&again).lines().count(), 0, "{}", stderr(&again));
+    assert!(stderr(&again).contains("(resumed)"), "{}", stderr(&again));
+    let fresh = riptide(
+        home.path(),
+        &["crawl", &site.url("/0"), "--engine", "static", "--fresh"],
+    );
+    assert_eq!(stdout(&fresh).lines().count(), 15);
+}
+
+#[test]
+fn crawl_writes_markdown_files_in_the_sites_layout() {
+    let site = tree_site(3);
+    let home = tempfile::tempdir().expect("home");
+    let out = home.path().join("md");
+    let o = riptide(
+        home.path(),
+        &[
+            "crawl",
+            &site.url("/0"),
+            "--engine",
+            "static",
+            "--format",
+            "markdown",
+            "--output",
+            out.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let host = format!("127.0.0.1_{}", site.addr().port());
+    let page = std::fs::read_to_string(out.join(&host).join("1.md")).expect("a file per page");
+    assert!(page.starts_with("# Node 1\n"), "{page}");
+    assert!(page.contains("Node 1 of the tree has a paragraph of its own"), "{page}");
+    let index = std::fs::read_to_string(out.join("index.jsonl")).expect("index");
+    assert_eq!(index.lines().count(), 3);
+    assert!(index.contains(&format!("\"file\":\"{host}/2.md\"")), "{index}");
+}
+
+/// Issue 25: `kill -9` mid-crawl, then the same command again, refetches at most the pages that
+/// were in flight (`--concurrency`) and ends with every page emitted.
+#[test]
+fn a_crawl_killed_with_9_resumes_and_refetches_at_most_what_was_in_flight() {
+    use std::io::BufRead;
+    let site = tree_site(63);
+    let home = tempfile::tempdir().expect("home");
+    let args = |cmd: &mut Command| {
+        cmd.args(["crawl", &site.url("/0"), "--engine", "static", "--name", "tree"])
+            .args(["--concurrency", "2", "--delay-ms", "40"]);
+    };
+    let mut first = command(home.path());
+    args(&mut first);
+    let mut child = first
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first_lines = String::new();
+    for _ in 0..10 {
+        reader.read_line(&mut first_lines).expect("a line");
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    // What it wrote before it died.
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut reader, &mut rest);
+    first_lines.push_str(&rest);
+    let requested_first: std::collections::HashSet<String> = site.received().into_iter().map(|r| r.target).collect();
+    let before = site.received().len();
+    assert!(paths_of(&first_lines).len() < 63, "killed mid-crawl");
+
+    let mut second = command(home.path());
+    args(&mut second);
+    let o = second.output().expect("run riptide");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(resumed)"), "{}", stderr(&o));
+    let refetched: Vec<String> = site.received()[before..]
+        .iter()
+        .map(|r| r.target.clone())
+        .filter(|t| t != "/robots.txt" && t != "/sitemap.xml" && requested_first.contains(t))
+        .collect();
+    assert!(refetched.len() <= 2, "refetched more than --concurrency: {refetched:?}");
+    let mut all: Vec<String> = paths_of(&first_lines)
+        .into_iter()
+        .chain(paths_of(&stdout(&o)))
+        .collect();
+    let emitted = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 63, "every page, across both runs");
+    assert!(emitted - all.len() <= 2, "emitted twice: {}", emitted - all.len());
+}
+
+#[test]
+fn crawl_refuses_bad_arguments_clearly() {
+    let home = tempfile::tempdir().expect("home");
+    let o = riptide(home.path(), &["crawl", "http://127.0.0.1:9/", "--format", "markdown"]);
+    assert_clean_failure(&o, 1, "--output DIR");
+    let o = riptide(home.path(), &["crawl", "http://127.0.0.1:9/", "--include", "(unclosed"]);
+    assert_clean_failure(&o, 1, "(unclosed");
+    assert!(stderr(&o).contains("hint: fix the pattern"), "{}", stderr(&o));
+    let o = riptide(home.path(), &["crawl", "http://127.0.0.1:9/", "--name", "../escape"]);
+    assert_clean_failure(&o, 2, "cannot name a crawl");
+    let o = riptide(home.path(), &["crawl", "ftp://example.com/"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let row: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("a failure row");
+    assert_eq!(row["error_kind"], "crawl.seed");
+}

@@ -6,6 +6,7 @@
 //! (`  hint: ...`). JSON output names each failure's kind (`error_kind`, see
 //! `riptide::Error::code`).
 
+mod crawl;
 mod extract;
 mod extract_args;
 mod extract_remote;
@@ -53,6 +54,9 @@ struct Cli {
 enum Command {
     /// Extract pages: URLs (http, https, file) or paths of local files.
     Extract(Box<ExtractArgs>),
+    /// Crawl sites from seed URLs: robots.txt, sitemaps and per-host limits obeyed, every page
+    /// extracted; the same command again resumes (see --name, --fresh).
+    Crawl(Box<crawl::CrawlArgs>),
     /// The browser pool.
     #[command(subcommand)]
     Pool(PoolCommand),
@@ -231,6 +235,7 @@ async fn run(cli: Cli) -> CliResult<Outcome> {
     let config = loader.load()?;
     match cli.command {
         Command::Extract(args) => extract(&config, &home, *args, cli.quiet).await,
+        Command::Crawl(args) => crawl::crawl(&config, &home, *args, cli.quiet).await,
         Command::Serve(args) => serve::serve(&config, &home, args).await,
         #[cfg(feature = "nats")]
         Command::Worker(args) => queue::worker(&config, &home, args).await,
@@ -397,9 +402,17 @@ fn performance_report(config: &RiptideConfig, home: &Path) -> CliResult<Outcome>
     };
     // What one run measured, and what the home has accumulated over every run, kept apart:
     // a hit rate of the last run and one of the cache's whole life are different numbers.
+    let last_crawl_file = home.join(crawl::LAST_CRAWL_REPORT);
+    let last_crawl = match std::fs::read(&last_crawl_file) {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .map_err(|e| format!("{} is not a crawl report ({e}); delete it", last_crawl_file.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Value::Null,
+        Err(e) => return Err(format!("cannot read {}: {e}", last_crawl_file.display()).into()),
+    };
     print_json(&serde_json::json!({
         "last_run": last_run,
         "last_run_file": last_run_file,
+        "last_crawl": last_crawl,
         "lifetime": {
             "wasm_cache": lifetime_cache_stats(config, home)?,
             "learned_timeouts": learned_profiles(config, home).len(),
