@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use support::local_server::{LocalServer, Reply};
 use riptide::backends::no_browser::NoBrowser;
 use riptide::crawl::{CrawlEvent, CrawlFailure, CrawlOptions, CrawlReport, CrawledPage, Crawler, FoundVia, TrapLimits};
 use riptide::{BoxExecutor, EngineChoice, RiptideConfig};
+use support::local_server::{LocalServer, Reply};
 
 fn config() -> RiptideConfig {
     let mut c = RiptideConfig::default();

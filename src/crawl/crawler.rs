@@ -293,7 +293,10 @@ struct Shared {
 }
 
 /// What a crawl task hands back.
-#[allow(clippy::large_enum_variant, reason = "pages are nearly every task; boxing them costs each one")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "pages are nearly every task; boxing them costs each one"
+)]
 enum Task {
     Page {
         queued: QueuedUrl,
