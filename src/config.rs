@@ -293,7 +293,8 @@ impl Default for AdaptiveTimeoutConfig {
 pub struct PerformanceConfig {
     /// Collect metrics.
     pub track_metrics: bool,
-    /// Export metrics: `riptide serve` answers `GET /metrics` in the Prometheus text format.
+    /// Export metrics: `riptide serve` answers `GET /metrics` in the Prometheus text format
+    /// (default on; `riptide serve --no-metrics` turns it off for one run).
     pub export_metrics: bool,
     /// Reserved: metrics are scraped (pulled) by Prometheus, never pushed on a timer.
     pub metrics_export_interval_secs: u64,
@@ -303,7 +304,7 @@ impl Default for PerformanceConfig {
     fn default() -> Self {
         Self {
             track_metrics: true,
-            export_metrics: false,
+            export_metrics: true,
             metrics_export_interval_secs: 60,
         }
     }

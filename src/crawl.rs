@@ -26,7 +26,7 @@ pub mod scope;
 pub mod sitemap;
 pub mod traps;
 
-pub use crawler::{Crawl, CrawlCanceller, Crawler};
+pub use crawler::{Crawl, CrawlHandle, Crawler};
 pub use event::{CrawlEvent, CrawlFailure, CrawledPage};
 pub use frontier::FoundVia;
 pub use options::{CrawlOptions, name_for_seeds};

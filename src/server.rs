@@ -9,9 +9,12 @@
 //! |---|---|
 //! | `POST /v1/extract` `{"url": U}` | the page as `riptide extract --format json` prints it, with `schema_version` |
 //! | `POST /v1/extract` `{"urls": [U, ...]}` | one such record per line (NDJSON), in completion order |
+//! | `POST /v1/crawl` `{"seeds": [U, ...]}` | a crawl: each page (or failure) as `riptide crawl` writes it, one per line (NDJSON), then `{"report": ...}` |
+//! | `GET /v1/crawls` | the running crawls, each with its live report |
+//! | `DELETE /v1/crawls/{id}` | stops a running crawl |
 //! | `GET /v1/report` | the executor's [`PerformanceReport`](crate::PerformanceReport) |
 //! | `GET /v1/timeouts` | the learned timeout profiles |
-//! | `GET /metrics` | Prometheus text, when [`ServerOptions::metrics`] is on |
+//! | `GET /metrics` | Prometheus text, unless [`ServerOptions::metrics`] is off |
 //! | `GET /healthz` | `200` while the process serves |
 //! | `GET /readyz` | `200` once the pool is warm and the extractor loaded, `503` before |
 //!
@@ -39,6 +42,7 @@
 //! the caller then shuts the executor down (saving what it learned, closing the browsers).
 
 mod admission;
+mod crawl;
 mod metrics;
 mod routes;
 
@@ -73,9 +77,11 @@ pub struct ServerOptions {
     pub request_deadline: Duration,
     /// How long requests in progress get to finish once shutdown starts. Default 10 s.
     pub shutdown_grace: Duration,
-    /// Serve `GET /metrics` (Prometheus): what `[performance] export_metrics` turns on.
-    /// Default off.
+    /// Serve `GET /metrics` (Prometheus): `[performance] export_metrics`. Default on.
     pub metrics: bool,
+    /// The most pages one `POST /v1/crawl` may emit (a request may ask for fewer).
+    /// Default 10,000.
+    pub max_crawl_pages: u64,
 }
 
 impl Default for ServerOptions {
@@ -87,7 +93,8 @@ impl Default for ServerOptions {
             max_queued: 64,
             request_deadline: Duration::from_secs(120),
             shutdown_grace: Duration::from_secs(10),
-            metrics: false,
+            metrics: true,
+            max_crawl_pages: 10_000,
         }
     }
 }
@@ -117,7 +124,8 @@ impl ServerOptions {
             max_queued: c.max_queued as usize,
             request_deadline: Duration::from_secs(c.request_deadline_secs),
             shutdown_grace: Duration::from_secs(c.shutdown_grace_secs),
-            metrics: false,
+            metrics: true,
+            max_crawl_pages: c.max_crawl_pages,
         };
         options.validate()?;
         Ok(options)
@@ -186,6 +194,7 @@ impl Server {
             options.request_deadline,
             options.token.clone().filter(|t| !t.is_empty()),
             options.metrics,
+            options.max_crawl_pages,
         ));
         Ok(Self {
             listener,

@@ -71,6 +71,17 @@ impl Running {
         (status, headers, response.bytes().await.expect("a body").to_vec())
     }
 
+    async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("a body"))
+    }
+
     async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
         let mut request = self.client.get(format!("{}{path}", self.base));
         if let Some(token) = token {
@@ -405,12 +416,17 @@ async fn readiness_report_and_timeouts() {
     server.stop().await;
 }
 
-/// `GET /metrics` in the Prometheus text format when turned on (`[performance]
-/// export_metrics`): the server's requests and latencies, and the executor's report.
+/// `GET /metrics` in the Prometheus text format, on by default and off when turned off
+/// (`[performance] export_metrics`): the server's requests and latencies, and the executor's
+/// report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_are_exported_when_turned_on() {
+async fn metrics_are_exported_unless_turned_off() {
+    assert!(ServerOptions::default().metrics, "on by default (issue 27, item 5)");
+    assert!(riptide::RiptideConfig::default().performance.export_metrics);
     let pages = Pages::start();
-    let off = Running::start(executor(10), options()).await;
+    let mut o = options();
+    o.metrics = false;
+    let off = Running::start(executor(10), o).await;
     let (status, body) = off.get("/metrics", None).await;
     assert_eq!(
         (status, body["error_kind"].as_str()),
@@ -419,9 +435,7 @@ async fn metrics_are_exported_when_turned_on() {
     );
     off.stop().await;
 
-    let mut o = options();
-    o.metrics = true;
-    let server = Running::start(executor_with_cache(10, Default::default()), o).await;
+    let server = Running::start(executor_with_cache(10, Default::default()), options()).await;
     let (status, _, _) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/page/1"))).await;
     assert_eq!(status, 200);
     let (status, _, _) = server.post(&format!(r#"{{"url": "{}"}}"#, pages.url("/missing"))).await;
@@ -455,5 +469,140 @@ async fn metrics_are_exported_when_turned_on() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
     }
+    server.stop().await;
+}
+
+/// A site for crawls: `/k` links to `/2k+1` and `/2k+2` below `n`, `/leak` redirects to `elsewhere`.
+fn crawl_site(n: u64, elsewhere: String) -> support::local_server::LocalServer {
+    use support::local_server::{LocalServer, Reply};
+    let elsewhere: &'static str = Box::leak(elsewhere.into_boxed_str());
+    LocalServer::start(move |target| {
+        if target == "/leak" {
+            return Reply::Redirect(elsewhere);
+        }
+        let Ok(k) = target.trim_start_matches('/').parse::<u64>() else {
+            return Reply::NotFound;
+        };
+        let mut links: String = [2 * k + 1, 2 * k + 2]
+            .iter()
+            .filter(|c| **c < n)
+            .map(|c| format!("<a href=\"/{c}\">page {c}</a> "))
+            .collect();
+        if k == 0 {
+            links.push_str("<a href=\"/leak\">leak</a>");
+        }
+        Reply::Html(format!(
+            "<html><head><title>Node {k}</title></head><body><article><p>Node {k} has a paragraph of \
+             its own, long enough to be its content.</p></article>{links}</body></html>"
+        ))
+    })
+    .expect("bind 127.0.0.1")
+}
+
+impl Running {
+    /// `POST /v1/crawl` with `body`: the status and the response, to read line by line.
+    async fn crawl(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/crawl", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the server answers")
+    }
+}
+
+fn ndjson(body: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .map(|l| json(l.as_bytes()))
+        .collect()
+}
+
+/// Issue 25, item 12: a crawl through the server streams NDJSON, the server's address policy
+/// refuses a redirect to another address, and the server's page cap holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_streams_its_pages_within_the_servers_policy_and_cap() {
+    use support::local_server::{LocalServer, Reply};
+    let secret = LocalServer::start_on([127, 0, 0, 2].into(), |_| Reply::Html("<p>secret</p>".into())).expect("bind");
+    let site = crawl_site(15, secret.url("/secret"));
+    let mut o = options();
+    o.max_crawl_pages = 5;
+    let server = Running::start(executor(10), o).await;
+    let response = server
+        .crawl(serde_json::json!({ "seeds": [site.url("/0")], "engine": "static", "max_pages": 100, "concurrency": 1 }))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/x-ndjson")
+    );
+    let lines = ndjson(&response.bytes().await.expect("body"));
+    let (report, rows) = lines.split_last().expect("lines");
+    assert_eq!(report["report"]["emitted"], 5, "{report}");
+    assert_eq!(report["report"]["ended"], "max_pages");
+    let pages: Vec<&serde_json::Value> = rows.iter().filter(|r| r.get("error").is_none()).collect();
+    assert_eq!(pages.len(), 5);
+    assert!(
+        pages
+            .iter()
+            .all(|p| p["schema_version"] == 1 && p.get("found_via").is_some())
+    );
+    let refused = rows
+        .iter()
+        .find(|r| r["url"].as_str().is_some_and(|u| u.ends_with("/leak")))
+        .expect("the redirect to another address is a row");
+    assert_eq!(refused["error_kind"], "fetch.address_not_allowed", "{refused}");
+    assert!(secret.received().is_empty(), "nothing reached the refused address");
+    let (_, metrics) = server.get_text("/metrics").await;
+    assert!(
+        metrics.contains("riptide_crawl_pages_total{result=\"emitted\"} 5"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+/// A crawl ends when its client goes away, and can be listed and cancelled while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_crawl_is_listed_cancelled_and_ends_with_its_client() {
+    let site = crawl_site(63, "/0".into());
+    let server = Running::start(executor(10), options()).await;
+    let slow = serde_json::json!({ "seeds": [site.url("/0")], "engine": "static", "per_host": 1, "delay_ms": 100 });
+
+    // Cancelled through DELETE: its stream ends with its report.
+    let mut response = server.crawl(slow.clone()).await;
+    let first = response.chunk().await.expect("a chunk").expect("a line");
+    assert!(json(first.trim_ascii()).get("url").is_some());
+    let (status, list) = server.get("/v1/crawls", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["seeds"][0], site.url("/0"));
+    let id = list[0]["id"].as_u64().expect("an id");
+    let deleted = server
+        .client
+        .delete(format!("{}/v1/crawls/{id}", server.base))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(deleted.status().as_u16(), 202);
+    let rest = ndjson(&response.bytes().await.expect("the rest"));
+    let last = rest.last().expect("a report line");
+    assert_eq!(last["report"]["ended"], "cancelled", "{last}");
+    let (status, _) = server.get(&format!("/v1/crawls/{id}"), None).await;
+    assert_eq!(status, 405, "listing one crawl is not a route; DELETE is");
+
+    // Abandoned by its client: gone from the list, and the site stops being asked.
+    let mut response = server.crawl(slow).await;
+    let _ = response.chunk().await.expect("a chunk");
+    drop(response);
+    let guard = tokio::time::Instant::now() + Duration::from_secs(10);
+    while server.get("/v1/crawls", None).await.1 != serde_json::json!([]) {
+        assert!(tokio::time::Instant::now() < guard, "the abandoned crawl still runs");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = site.received().len();
+    // Observing that nothing more happens takes a while by nature: five of its page gaps.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(site.received().len(), asked, "the abandoned crawl went on fetching");
     server.stop().await;
 }

@@ -28,6 +28,8 @@ pub struct ServerConfig {
     /// addresses, checked after DNS resolution and on every redirect. Off by default; the hosts
     /// in `network.allowed_hosts` are allowed either way.
     pub allow_private_addresses: bool,
+    /// The most pages one `POST /v1/crawl` may emit; a request may ask for fewer.
+    pub max_crawl_pages: u64,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +43,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 10,
             allow_file_urls: false,
             allow_private_addresses: false,
+            max_crawl_pages: 10_000,
         }
     }
 }

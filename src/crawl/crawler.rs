@@ -253,10 +253,10 @@ impl Crawl {
         crate::sync::lock(&self.shared.report).clone()
     }
 
-    /// A handle that stops the crawl from elsewhere (a signal handler, a server's client that
-    /// went away): no new page starts, the pages in flight are abandoned, and the stream ends.
-    pub fn canceller(&self) -> CrawlCanceller {
-        CrawlCanceller(self.shared.clone())
+    /// A handle to the crawl for elsewhere (a signal handler, a server's list of running
+    /// crawls): it reads the live report and can stop the crawl.
+    pub fn handle(&self) -> CrawlHandle {
+        CrawlHandle(self.shared.clone())
     }
 }
 
@@ -268,21 +268,32 @@ impl Stream for Crawl {
     }
 }
 
-/// Stops a [`Crawl`] (see [`Crawl::canceller`]).
+/// A [`Crawl`]'s report and its stop, from elsewhere (see [`Crawl::handle`]).
 #[derive(Clone)]
-pub struct CrawlCanceller(Arc<Shared>);
+pub struct CrawlHandle(Arc<Shared>);
 
-impl std::fmt::Debug for CrawlCanceller {
+impl std::fmt::Debug for CrawlHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CrawlCanceller").finish_non_exhaustive()
+        f.debug_struct("CrawlHandle").field("report", &self.report()).finish()
     }
 }
 
-impl CrawlCanceller {
-    /// Stops the crawl.
+impl CrawlHandle {
+    /// The crawl's figures so far.
+    pub fn report(&self) -> CrawlReport {
+        crate::sync::lock(&self.0.report).clone()
+    }
+
+    /// Stops the crawl: no new page starts, the pages in flight are abandoned, and the stream
+    /// ends.
     pub fn cancel(&self) {
         self.0.cancelled.store(true, Ordering::SeqCst);
         self.0.cancel.notify_one();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
     }
 }
 

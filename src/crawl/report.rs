@@ -58,6 +58,21 @@ pub struct CrawlReport {
 }
 
 impl CrawlReport {
+    /// Adds `other`'s counts to these (for totals over several crawls).
+    pub(crate) fn accumulate(&mut self, other: &CrawlReport) {
+        self.fetched += other.fetched;
+        self.emitted += other.emitted;
+        self.failed += other.failed;
+        self.robots_fetches += other.robots_fetches;
+        self.sitemaps_fetched += other.sitemaps_fetched;
+        self.sitemap_urls += other.sitemap_urls;
+        self.delays_applied += other.delays_applied;
+        self.backoffs += other.backoffs;
+        for (reason, n) in &other.skipped {
+            *self.skipped.entry(reason.clone()).or_default() += n;
+        }
+    }
+
     /// URLs cut for any reason.
     pub fn skipped_total(&self) -> u64 {
         self.skipped.values().sum()

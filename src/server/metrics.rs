@@ -14,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::crawl::CrawlReport;
 use crate::metrics::PerformanceReport;
 
 /// Labels as written: a few, short, and known where they are set.
@@ -53,8 +54,9 @@ impl ServerMetrics {
             .observe(seconds);
     }
 
-    /// The text exposition: the server's metrics and `report`'s numbers.
-    pub(super) fn render(&self, report: &PerformanceReport) -> String {
+    /// The text exposition: the server's metrics, `report`'s numbers and the crawls' totals
+    /// (with how many run now).
+    pub(super) fn render(&self, report: &PerformanceReport, crawls: &(CrawlReport, usize)) -> String {
         let mut registry = Registry::with_prefix("riptide");
         registry.register(
             "http_requests",
@@ -68,6 +70,7 @@ impl ServerMetrics {
             self.extraction.clone(),
         );
         register_report(&mut registry, report);
+        register_crawls(&mut registry, &crawls.0, crawls.1);
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut text, &registry);
@@ -253,4 +256,43 @@ fn register_report(registry: &mut Registry, report: &PerformanceReport) {
             gauge(count(t.learned_domains) as f64),
         );
     }
+}
+
+/// The crawls' figures: the ended ones' and the running ones' together.
+fn register_crawls(registry: &mut Registry, c: &CrawlReport, running: usize) {
+    registry.register("crawls_running", "Crawls running now", gauge(running as f64));
+    registry.register(
+        "crawl_pages",
+        "Pages of crawls, by what became of them",
+        counters([
+            (label("result", "fetched"), c.fetched),
+            (label("result", "emitted"), c.emitted),
+            (label("result", "failed"), c.failed),
+        ]),
+    );
+    registry.register(
+        "crawl_skipped",
+        "URLs and pages crawls cut on purpose, by reason",
+        counters(c.skipped.iter().map(|(reason, n)| (label("reason", reason), *n))),
+    );
+    registry.register(
+        "crawl_robots_fetches",
+        "robots.txt files fetched",
+        counter(c.robots_fetches),
+    );
+    registry.register(
+        "crawl_sitemaps_fetched",
+        "Sitemaps fetched",
+        counter(c.sitemaps_fetched),
+    );
+    registry.register(
+        "crawl_delays_applied",
+        "Fetches that waited for their host's minimum delay",
+        counter(c.delays_applied),
+    );
+    registry.register(
+        "crawl_backoffs",
+        "URLs put back because their host asked the crawl to slow down",
+        counter(c.backoffs),
+    );
 }

@@ -25,14 +25,18 @@ use crate::traits::{Isolation, WaitUntil};
 
 /// What every route shares.
 pub(super) struct Shared {
-    executor: BoxExecutor,
-    admission: Admission,
+    pub(super) executor: BoxExecutor,
+    pub(super) admission: Admission,
     deadline: Duration,
     token: Option<String>,
     warm_up: Mutex<WarmUp>,
-    stopped: watch::Sender<bool>,
+    pub(super) stopped: watch::Sender<bool>,
     /// `GET /metrics`, when turned on.
     metrics: Option<ServerMetrics>,
+    /// The crawls running, and what the ended ones did.
+    pub(super) crawls: super::crawl::Crawls,
+    /// The most pages one crawl may emit.
+    pub(super) max_crawl_pages: u64,
 }
 
 /// Where the executor's warm-up stands (`/readyz`).
@@ -49,6 +53,7 @@ impl Shared {
         deadline: Duration,
         token: Option<String>,
         metrics: bool,
+        max_crawl_pages: u64,
     ) -> Self {
         Self {
             executor,
@@ -58,6 +63,8 @@ impl Shared {
             warm_up: Mutex::new(WarmUp::Running),
             stopped: watch::channel(false).0,
             metrics: metrics.then(ServerMetrics::new),
+            crawls: super::crawl::Crawls::default(),
+            max_crawl_pages,
         }
     }
 
@@ -130,6 +137,9 @@ fn status_of(e: &Error) -> StatusCode {
 pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
     let guarded = axum::Router::new()
         .route("/v1/extract", post(extract))
+        .route("/v1/crawl", post(super::crawl::crawl))
+        .route("/v1/crawls", get(super::crawl::list))
+        .route("/v1/crawls/{id}", axum::routing::delete(super::crawl::cancel))
         .route("/v1/report", get(report))
         .route("/v1/timeouts", get(timeouts))
         .route("/metrics", get(metrics))
@@ -173,10 +183,10 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             StatusCode::NOT_FOUND,
             "server.metrics_off",
             "metrics are not exported",
-            "set `[performance] export_metrics = true` (RIPTIDE_PERFORMANCE__EXPORT_METRICS=true)",
+            "this server was started with metrics off (`riptide serve --no-metrics` or `[performance] export_metrics = false`); start it without",
         );
     };
-    let text = metrics.render(&shared.executor.report().await);
+    let text = metrics.render(&shared.executor.report().await, &shared.crawls.totals());
     (
         [(
             header::CONTENT_TYPE,
@@ -188,7 +198,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// An error that is the request's, not a page's: `{"error", "error_kind", "hint"}`.
-fn problem(status: StatusCode, kind: &str, error: &str, hint: &str) -> Response {
+pub(super) fn problem(status: StatusCode, kind: &str, error: &str, hint: &str) -> Response {
     let body = serde_json::json!({
         "error": error,
         "error_kind": kind,
@@ -337,19 +347,7 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
         }
     };
     let Some(admitted) = shared.admission.admit() else {
-        let mut response = problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "server.busy",
-            &format!(
-                "the server holds {} requests already (in flight and queued)",
-                shared.admission.capacity()
-            ),
-            "retry after the seconds in Retry-After",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return busy(&shared);
     };
     match (request.url, request.urls) {
         (Some(url), None) => {
@@ -386,6 +384,23 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
             r#"send {"url": "https://..."} for one page, {"urls": [...]} for several"#,
         ),
     }
+}
+
+/// `429` with `Retry-After`: the server holds as many requests as it admits.
+pub(super) fn busy(shared: &Shared) -> Response {
+    let mut response = problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        "server.busy",
+        &format!(
+            "the server holds {} requests already (in flight and queued)",
+            shared.admission.capacity()
+        ),
+        "retry after the seconds in Retry-After",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub(crate) struct ServeArgs {
     /// Load `file://` URLs and local paths (`server.allow_file_urls`).
     #[arg(long)]
     allow_file_urls: bool,
+    /// Do not answer `GET /metrics` (`performance.export_metrics`, on by default).
+    #[arg(long)]
+    no_metrics: bool,
 }
 
 pub(crate) async fn serve(config: &RiptideConfig, home: &Path, args: ServeArgs) -> CliResult<Outcome> {
@@ -51,7 +54,7 @@ pub(crate) async fn serve(config: &RiptideConfig, home: &Path, args: ServeArgs) 
     config.network.allow_private_addresses = config.server.allow_private_addresses;
     config.network.allow_file_urls = config.server.allow_file_urls;
     let mut options = ServerOptions::from_config(&config.server)?;
-    options.metrics = config.performance.export_metrics;
+    options.metrics = config.performance.export_metrics && !args.no_metrics;
     let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
     let executor = riptide::Stack::from_config(&config).home(home).build()?;
     let server = Server::bind(executor.clone(), options).await?;
