@@ -228,6 +228,7 @@ fn engines(c: &mut Criterion) {
     let options = riptide_extractor::Options {
         markdown: true,
         content_html: false,
+        links_only: false,
     };
     let input = riptide_extractor::encode_input(&page, Some("https://big.example.com/"), options);
     let mut group = c.benchmark_group("native");

@@ -293,8 +293,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             return Err(Error::from(FetchError::AddressNotAllowed { reason }).with_url(source.url().as_str()));
         }
         let host = source.host().to_string();
-        // A local file is what it is: `Auto` never renders one (ask for `Headless` to).
-        let auto = engine == EngineChoice::Auto && !source.is_file();
+        // A local file is what it is: `Auto` never renders one (ask for `Headless` to); nor a
+        // links-only page, which has no content to judge by.
+        let auto = engine == EngineChoice::Auto && !source.is_file() && options.links_only != Some(true);
         let directly = auto && crate::sync::lock(&self.rendering_evidence).render_directly(&host);
         let mut engine_choice = Duration::ZERO;
         let mut escalated = false;
@@ -393,6 +394,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let mut options = self.extract_options;
         options.markdown = page_options.markdown.unwrap_or(options.markdown);
         options.content_html = page_options.content_html.unwrap_or(options.content_html);
+        options.links_only = page_options.links_only.unwrap_or(options.links_only);
         let extracted = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let module = match module {

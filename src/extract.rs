@@ -141,6 +141,9 @@ pub struct ExtractOptions {
     pub markdown: bool,
     /// Fill [`ExtractedContent::content_html`] with the cleaned article HTML (default: off).
     pub content_html: bool,
+    /// Only the links (and `nofollow_links`), `robots`, `canonical_url` and the `<title>`:
+    /// no content pass, for a crawler that maps a site (default: off).
+    pub links_only: bool,
 }
 
 impl Default for ExtractOptions {
@@ -148,6 +151,7 @@ impl Default for ExtractOptions {
         ExtractOptions {
             markdown: true,
             content_html: false,
+            links_only: false,
         }
     }
 }
@@ -155,7 +159,7 @@ impl Default for ExtractOptions {
 impl ExtractOptions {
     /// The option word of the guest's input framing (see `wasm/extractor`).
     fn bits(self) -> u32 {
-        u32::from(self.markdown) | (u32::from(self.content_html) << 1)
+        u32::from(self.markdown) | (u32::from(self.content_html) << 1) | (u32::from(self.links_only) << 2)
     }
 }
 

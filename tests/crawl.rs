@@ -644,3 +644,25 @@ async fn an_app_shells_script_built_links_are_followed_when_rendered() {
     assert_eq!(out.paths(), ["/", "/built-by-script"], "{:?}", out.failures);
     assert_eq!(out.page("/").content.engine, riptide::traits::Engine::Headless);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_links_only_crawl_maps_the_site_without_the_content_pass() {
+    let server = LocalServer::start(|target| match target {
+        "/" => Reply::Html(page("Home", &["/a", "/b"])),
+        "/a" => Reply::Html(page("A", &["/b", "/"])),
+        "/b" => Reply::Html(page("B", &[])),
+        _ => Reply::NotFound,
+    })
+    .expect("server");
+    let options = CrawlOptions::new().page(riptide::PageOptions::new().links_only(true));
+    let out = crawl(static_executor(), options, &[server.url("/")]).await;
+    assert_eq!(out.paths(), ["/", "/a", "/b"]);
+    let a = out.page("/a");
+    assert_eq!(a.content.extracted.title.as_deref(), Some("A"));
+    assert!(a.content.extracted.text.is_empty(), "no content pass");
+    assert_eq!(
+        a.content.engine,
+        riptide::traits::Engine::Static,
+        "auto fetches links-only pages statically"
+    );
+}

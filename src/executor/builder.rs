@@ -295,6 +295,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let extract_options = self.extract_options.unwrap_or(ExtractOptions {
             markdown: c.extraction.markdown,
             content_html: c.extraction.content_html,
+            links_only: false,
         });
         Ok(Executor {
             browsers: Browsers::new(

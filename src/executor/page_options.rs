@@ -36,6 +36,11 @@ pub struct PageOptions {
     /// Whether the cleaned article HTML (`content_html`) is produced (else
     /// `[extraction] content_html`).
     pub content_html: Option<bool>,
+    /// Only the page's links, robots directives, canonical URL and title, without the content
+    /// pass: what a crawler mapping a site needs (`riptide crawl --map`). With
+    /// [`EngineChoice::Auto`] such a page is fetched statically (there is no content to judge
+    /// whether it needs JavaScript); ask for [`EngineChoice::Headless`] to render it.
+    pub links_only: Option<bool>,
     /// The page's time limit, all attempts together (else the executor's request timeout).
     /// It can only shorten the executor's: a page never waits longer than the executor was
     /// built to let one wait.
@@ -87,6 +92,12 @@ impl PageOptions {
     /// Sets whether the cleaned article HTML is produced.
     pub fn content_html(mut self, content_html: bool) -> Self {
         self.content_html = Some(content_html);
+        self
+    }
+
+    /// Sets whether only the page's links (and what a crawler reads with them) are extracted.
+    pub fn links_only(mut self, links_only: bool) -> Self {
+        self.links_only = Some(links_only);
         self
     }
 

@@ -68,7 +68,8 @@ pub(crate) struct CrawlArgs {
     /// Forget what an earlier run of this crawl kept, and start over.
     #[arg(long)]
     fresh: bool,
-    /// Only list the URLs found (url, depth, parent, found_via, title), not the pages' content.
+    /// Only list the URLs found (url, depth, parent, found_via, title): each page's links are
+    /// read without the content pass, and fetched statically unless `--engine headless`.
     #[arg(long)]
     map: bool,
     /// Output format: JSON lines (as `extract --format jsonl`, plus depth, parent and
@@ -154,7 +155,7 @@ pub(crate) async fn crawl(config: &RiptideConfig, home: &Path, args: CrawlArgs, 
         .engine(engine)
         .obey_robots(!args.ignore_robots)
         .sitemaps(!args.no_sitemaps)
-        .page(PageOptions::new().markdown(markdown))
+        .page(PageOptions::new().markdown(markdown).links_only(args.map))
         .state_file(state_dir.join(format!("{name}.redb")))
         .fresh(args.fresh);
     for pattern in &args.include {

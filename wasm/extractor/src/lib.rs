@@ -97,15 +97,21 @@ pub struct Options {
     pub markdown: bool,
     /// Fill [`Extracted::content_html`].
     pub content_html: bool,
+    /// Only what a crawler mapping a site needs: the links (and which are `nofollow`), the
+    /// robots directives, the canonical URL and the `<title>`; no content pass.
+    pub links_only: bool,
 }
 
 impl Options {
     const MARKDOWN: u32 = 1;
     const CONTENT_HTML: u32 = 2;
+    const LINKS_ONLY: u32 = 4;
 
     /// The option word as framed.
     pub fn bits(self) -> u32 {
-        (if self.markdown { Self::MARKDOWN } else { 0 }) | (if self.content_html { Self::CONTENT_HTML } else { 0 })
+        (if self.markdown { Self::MARKDOWN } else { 0 })
+            | (if self.content_html { Self::CONTENT_HTML } else { 0 })
+            | (if self.links_only { Self::LINKS_ONLY } else { 0 })
     }
 
     /// Reads an option word; unknown bits are ignored so newer hosts can ask older guests.
@@ -113,6 +119,7 @@ impl Options {
         Options {
             markdown: bits & Self::MARKDOWN != 0,
             content_html: bits & Self::CONTENT_HTML != 0,
+            links_only: bits & Self::LINKS_ONLY != 0,
         }
     }
 }
@@ -197,6 +204,7 @@ pub fn extract(html: &str, base_url: Option<&str>) -> Extracted {
         Options {
             markdown: true,
             content_html: false,
+            links_only: false,
         },
     )
 }
@@ -205,6 +213,9 @@ pub fn extract(html: &str, base_url: Option<&str>) -> Extracted {
 pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Extracted {
     let doc = Document::from(html);
     let base = links::effective_base(&doc, base_url);
+    if options.links_only {
+        return links_only(&doc, base.as_ref());
+    }
     // Readability wants an absolute URL or none; it resolves the content's links against it.
     let reader_url = base.as_ref().filter(|u| u.has_host()).map(Url::as_str);
     let config = Config {
@@ -249,6 +260,31 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
         site_name: meta.site_name,
         image: meta.image,
         open_graph: meta.open_graph,
+    }
+}
+
+/// What a crawler mapping a site reads from a page, without the content pass.
+fn links_only(doc: &Document, base: Option<&Url>) -> Extracted {
+    let (links, nofollow_links) = links::links(doc, base);
+    let raw_title = doc
+        .select("title")
+        .iter()
+        .map(|t| clean(&t.text()))
+        .find(|t| !t.is_empty());
+    let canonical_url = doc
+        .select("link[rel=\"canonical\"]")
+        .iter()
+        .find_map(|l| l.attr("href").map(|h| h.trim().to_string()))
+        .filter(|h| !h.is_empty())
+        .map(|h| links::absolutize(&h, base));
+    Extracted {
+        title: raw_title.clone(),
+        raw_title,
+        links,
+        nofollow_links,
+        robots: links::robots_directives(doc),
+        canonical_url,
+        ..Extracted::default()
     }
 }
 
@@ -357,5 +393,30 @@ mod abi {
         let out_len = out.len() as i64;
         let out_ptr = Box::into_raw(out) as *mut u8 as u32 as i64;
         (out_ptr << 32) | out_len
+    }
+}
+
+#[cfg(test)]
+mod links_only_tests {
+    use super::*;
+
+    #[test]
+    fn links_only_reads_what_a_crawler_follows_and_nothing_else() {
+        let html = r#"<html><head><title> Map me </title><link rel="canonical" href="/canon">
+            <meta name="robots" content="noindex"></head><body><article><p>A long paragraph of
+            text that a content pass would keep as the article's body.</p></article>
+            <a href="/a">a</a><a href="/b" rel="nofollow">b</a></body></html>"#;
+        let options = Options {
+            links_only: true,
+            ..Options::default()
+        };
+        let page = extract_with(html, Some("https://example.com/x/"), options);
+        assert_eq!(page.title.as_deref(), Some("Map me"));
+        assert_eq!(page.links, ["https://example.com/a", "https://example.com/b"]);
+        assert_eq!(page.nofollow_links, ["https://example.com/b"]);
+        assert_eq!(page.robots.as_deref(), Some("noindex"));
+        assert_eq!(page.canonical_url.as_deref(), Some("https://example.com/canon"));
+        assert!(page.text.is_empty() && page.markdown.is_none(), "no content pass");
+        assert_eq!(Options::from_bits(options.bits()), options);
     }
 }
