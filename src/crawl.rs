@@ -20,6 +20,7 @@ pub mod frontier;
 mod host;
 pub mod normalize;
 mod options;
+mod page_memory;
 mod report;
 pub mod robots;
 pub mod scope;
@@ -27,7 +28,7 @@ pub mod sitemap;
 pub mod traps;
 
 pub use crawler::{Crawl, CrawlHandle, Crawler};
-pub use event::{CrawlEvent, CrawlFailure, CrawledPage};
+pub use event::{CrawlEvent, CrawlFailure, CrawledPage, UnchangedPage};
 pub use frontier::FoundVia;
 pub use options::{CrawlOptions, name_for_seeds};
 pub use report::CrawlReport;

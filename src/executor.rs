@@ -33,7 +33,7 @@ use futures_util::Stream;
 pub use self::any_executor::{AnyExecutor, BoxExecutor};
 use self::browsers::Browsers;
 pub use self::builder::{DEFAULT_MAX_BODY_BYTES, DEFAULT_SETTLE, ExecutorBuilder};
-pub use self::page_options::PageOptions;
+pub use self::page_options::{PageOptions, Validators};
 use self::page_source::PageSource;
 use self::rendering_evidence::{RenderingEvidence, rendering_gained};
 use self::settle_memory::SettleMemory;
@@ -139,6 +139,8 @@ struct FetchedPage {
     content_language: Option<String>,
     /// The `X-Robots-Tag` headers of a static fetch.
     x_robots_tag: Option<String>,
+    /// The `ETag` and `Last-Modified` headers of a static fetch.
+    validators: Option<Validators>,
     /// A render taken at its deadline, not ready.
     partial: bool,
     /// The render's screenshot, if asked for.
@@ -341,6 +343,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             partial: fetched.partial,
             screenshot: fetched.screenshot,
             x_robots_tag: fetched.x_robots_tag,
+            etag: fetched.validators.as_ref().and_then(|v| v.etag.clone()),
+            last_modified: fetched.validators.and_then(|v| v.last_modified),
             extracted: page,
             timings,
         })
@@ -352,7 +356,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         let (fetched, module) = self
-            .while_loading_the_module(self.fetch_static(source, options.time_limit))
+            .while_loading_the_module(self.fetch_static(source, options.time_limit, options.validators.as_ref()))
             .await;
         self.extract_fetched(fetched?, module, options).await
     }
@@ -428,7 +432,12 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         )
     }
 
-    async fn fetch_static(&self, source: &PageSource, time_limit: Option<Duration>) -> Result<FetchedPage> {
+    async fn fetch_static(
+        &self,
+        source: &PageSource,
+        time_limit: Option<Duration>,
+        validators: Option<&Validators>,
+    ) -> Result<FetchedPage> {
         let limit = self.max_body_bytes;
         let url = match source {
             PageSource::File { path, url } => {
@@ -446,6 +455,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                     attempts: 1,
                     content_language: None,
                     x_robots_tag: None,
+                    validators: None,
                     partial: false,
                     screenshot: None,
                 });
@@ -468,7 +478,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             .retrier
             .run_at_origin_within(self.policy(), &target, &origin, time_limit, |_timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
-                fetch_http(&self.http, url, limit)
+                fetch_http(&self.http, url, limit, validators)
             })
             .await
             .map_err(|e| the_attempts_error(e).with_url(url.as_str()))?;
@@ -478,6 +488,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 final_url,
                 content_language,
                 x_robots_tag,
+                validators,
             } => Ok(FetchedPage {
                 html,
                 final_url: final_url.to_string(),
@@ -485,6 +496,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 attempts: attempts.into_inner(),
                 content_language,
                 x_robots_tag,
+                validators,
                 partial: false,
                 screenshot: None,
             }),
@@ -492,6 +504,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 Err(Error::from(FetchError::NotHtml { content_type }).with_url(url.as_str()))
             }
             HttpReply::TooLarge => Err(Error::from(FetchError::BodyTooLarge { limit }).with_url(url.as_str())),
+            HttpReply::NotModified => Err(Error::from(FetchError::NotModified).with_url(url.as_str())),
         }
     }
 
@@ -542,6 +555,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             attempts: attempts.into_inner(),
             content_language: None,
             x_robots_tag: None,
+            validators: None,
             partial: page.partial,
             screenshot: page.screenshot,
         })

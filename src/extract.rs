@@ -38,10 +38,17 @@ pub struct Content {
     /// writes it to a file and puts the file's path in its JSON).
     #[serde(skip)]
     pub screenshot: Option<Vec<u8>>,
-    /// The page's `X-Robots-Tag` response headers, joined with `", "` (static fetches only:
-    /// a render's response headers are not kept).
+    /// The page's `X-Robots-Tag` response headers, one per line (static fetches only: a
+    /// render's response headers are not kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_robots_tag: Option<String>,
+    /// The page's `ETag` header (static fetches), for a later conditional request
+    /// ([`PageOptions::validators`](crate::PageOptions::validators)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The page's `Last-Modified` header (static fetches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
 }
 
 /// Where one extraction's time went. Serialized as milliseconds (`fetch_ms`, ...).

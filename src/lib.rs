@@ -82,7 +82,7 @@ pub mod traits;
 pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};
 pub use config::{ConfigLoader, RiptideConfig};
 pub use error::{Error, Result};
-pub use executor::{AnyExecutor, BoxExecutor, EngineChoice, Executor, ExecutorBuilder, PageOptions};
+pub use executor::{AnyExecutor, BoxExecutor, EngineChoice, Executor, ExecutorBuilder, PageOptions, Validators};
 pub use extract::{Content, ExtractOptions, ExtractedContent, StageTimings};
 pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};

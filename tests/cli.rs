@@ -1121,15 +1121,30 @@ fn crawl_writes_json_lines_with_where_each_page_was_found() {
     assert_eq!(report["last_crawl"]["emitted"], 15);
     assert_eq!(report["last_crawl"]["ended"], "done");
 
-    // The same crawl again has nothing left to do; --fresh starts over.
+    // The same crawl again, finished, is a recrawl: this site sends no validators, so every page
+    // comes again; --fresh starts over as a new crawl.
     let again = riptide(home.path(), &["crawl", &site.url("/0"), "--engine", "static"]);
-    assert_eq!(stdout(&again).lines().count(), 0, "{}", stderr(&again));
-    assert!(stderr(&again).contains("(resumed)"), "{}", stderr(&again));
+    assert_eq!(stdout(&again).lines().count(), 15, "{}", stderr(&again));
+    assert!(stderr(&again).contains("(recrawl)"), "{}", stderr(&again));
     let fresh = riptide(
         home.path(),
         &["crawl", &site.url("/0"), "--engine", "static", "--fresh"],
     );
     assert_eq!(stdout(&fresh).lines().count(), 15);
+    assert!(stderr(&fresh).contains("(new)"), "{}", stderr(&fresh));
+
+    // --map lists the URLs and where they were found, nothing of their content.
+    let map = riptide(home.path(), &["crawl", &site.url("/0"), "--map", "--name", "map"]);
+    assert!(map.status.success(), "{}", stderr(&map));
+    let lines: Vec<serde_json::Value> = stdout(&map)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 15);
+    let mut keys: Vec<&String> = lines[0].as_object().expect("an object").keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["depth", "found_via", "parent", "title", "url"]);
+    assert!(lines.iter().any(|l| l["title"] == "Node 9"));
 }
 
 #[test]

@@ -92,6 +92,7 @@ async fn crawl(executor: BoxExecutor, options: CrawlOptions, seeds: &[String]) -
         match event {
             CrawlEvent::Page(page) => pages.push(page),
             CrawlEvent::Failed(failure) => failures.push(failure),
+            other => panic!("no recrawl here: {other:?}"),
         }
     }
     let report = crawl.report();
@@ -150,13 +151,12 @@ async fn a_site_is_crawled_whole_and_each_page_fetched_once() {
         (home.depth, home.parent.as_deref(), home.found_via),
         (0, None, FoundVia::Seed)
     );
+    // Reached first from /docs/a (depth 1) or from /docs/b (depth 2), whichever finished first.
     let c = out.page("/docs/c");
-    assert_eq!((c.depth, c.found_via), (2, FoundVia::Link));
-    assert!(
-        c.parent
-            .as_deref()
-            .is_some_and(|p| p.ends_with("/docs/a") || p.ends_with("/docs/b"))
-    );
+    let parent = c.parent.as_deref().unwrap_or_default();
+    let expected_depth = if parent.ends_with("/docs/a") { 2 } else { 3 };
+    assert!(parent.ends_with("/docs/a") || parent.ends_with("/docs/b"), "{parent}");
+    assert_eq!((c.depth, c.found_via), (expected_depth, FoundVia::Link));
     assert_eq!(out.report.emitted, 6);
     assert_eq!(out.report.ended.as_deref(), Some("done"));
 }
@@ -600,13 +600,15 @@ async fn a_crawl_with_a_state_file_resumes_where_it_stopped() {
         .collect();
     all.sort();
     all.dedup();
-    assert_eq!(all.len(), 40, "every node of the tree, once");
-    assert_eq!(out.pages.len(), 30, "the second run emits only what the first did not");
+    assert_eq!(all.len(), 40, "every node of the tree");
+    // At least once: what the first run handed over but had not written when it was dropped
+    // (at most `concurrency` pages) comes again.
+    assert!((30..=32).contains(&out.pages.len()), "{}", out.pages.len());
     let refetched = server.received()[before..]
         .iter()
         .filter(|r| r.target != "/robots.txt" && r.target != "/sitemap.xml")
         .count();
-    assert_eq!(refetched, 30);
+    assert_eq!(refetched, out.pages.len());
 
     // `fresh` starts over.
     let out = crawl(static_executor(), options().fresh(true), &[server.url("/0")]).await;
@@ -665,4 +667,64 @@ async fn a_links_only_crawl_maps_the_site_without_the_content_pass() {
         riptide::traits::Engine::Static,
         "auto fetches links-only pages statically"
     );
+}
+
+/// Issue 25, item 9: a crawl run again after it finished asks for each page conditionally,
+/// reports the unchanged ones without extracting them, and follows their remembered links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_crawl_run_again_recrawls_with_conditional_requests() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let version = Arc::new(AtomicU32::new(1));
+    let current = version.clone();
+    let server = LocalServer::start(move |target| {
+        let v = current.load(Ordering::SeqCst);
+        match target {
+            "/" => Reply::Conditional {
+                html: page("Home", &["/a", "/b"]),
+                etag: "\"home-1\"".into(),
+            },
+            "/a" => Reply::Conditional {
+                html: page(&format!("A, version {v}"), &[]),
+                etag: format!("\"a-{v}\""),
+            },
+            "/b" => Reply::Conditional {
+                html: page("B", &[]),
+                etag: "\"b-1\"".into(),
+            },
+            _ => Reply::NotFound,
+        }
+    })
+    .expect("server");
+    let dir = tempfile::tempdir().expect("dir");
+    let options = || static_options().state_file(dir.path().join("site.redb"));
+    let first = crawl(static_executor(), options(), &[server.url("/")]).await;
+    assert_eq!(first.paths(), ["/", "/a", "/b"]);
+    assert!(!first.report.recrawl);
+    assert!(first.pages.iter().all(|p| p.content.etag.is_some()));
+
+    version.store(2, Ordering::SeqCst);
+    let before = server.received().len();
+    let mut recrawl = Crawler::new(static_executor(), options())
+        .start([server.url("/")])
+        .expect("starts");
+    let (mut changed, mut unchanged) = (Vec::new(), Vec::new());
+    while let Some(event) = recrawl.next().await {
+        match event {
+            CrawlEvent::Page(p) => changed.push(p.content.url),
+            CrawlEvent::Unchanged(u) => unchanged.push(u.url),
+            other => panic!("{other:?}"),
+        }
+    }
+    let report = recrawl.report();
+    assert!(report.recrawl, "{report:?}");
+    assert_eq!(changed, [server.url("/a")], "only the changed page is extracted again");
+    unchanged.sort();
+    assert_eq!(unchanged, [server.url("/"), server.url("/b")]);
+    assert_eq!(report.unchanged, 2);
+    let asked: Vec<_> = server.received()[before..]
+        .iter()
+        .filter(|r| r.target == "/" || r.target == "/b")
+        .map(|r| r.header("if-none-match").map(str::to_string))
+        .collect();
+    assert_eq!(asked, [Some("\"home-1\"".to_string()), Some("\"b-1\"".to_string())]);
 }

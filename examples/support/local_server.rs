@@ -42,6 +42,9 @@ pub enum Reply {
     Gzip { content_type: &'static str, body: Vec<u8> },
     /// `200`, `text/html`: `head` at once, then one more byte every `every`, never ending.
     Trickle { head: String, every: std::time::Duration },
+    /// `200`, `text/html`, with this `ETag`; `304 Not Modified` to a request whose
+    /// `If-None-Match` names it.
+    Conditional { html: String, etag: String },
     /// Any status, content type, extra headers and body.
     Status {
         status: u16,
@@ -233,7 +236,23 @@ async fn accept<F>(
 async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::Incoming>) -> Response<Body> {
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut extra = Vec::new();
+    let mut etag_header = None;
     let (status, content_type, body) = match route(target) {
+        Reply::Conditional { html, etag } => {
+            let asked = request.headers().get("if-none-match").and_then(|v| v.to_str().ok());
+            let status = if asked == Some(etag.as_str()) {
+                StatusCode::NOT_MODIFIED
+            } else {
+                StatusCode::OK
+            };
+            etag_header = Some(etag);
+            let body = if status == StatusCode::OK {
+                html.into_bytes()
+            } else {
+                Vec::new()
+            };
+            (status, "text/html; charset=utf-8", body)
+        }
         Reply::Html(html) => (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes()),
         Reply::Data { content_type, body } => (StatusCode::OK, content_type, body),
         Reply::Gzip { content_type, body } => {
@@ -287,10 +306,13 @@ async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::
         hyper::header::HeaderValue::from_static(content_type),
     );
     for (name, value) in extra {
-        response.headers_mut().insert(
+        response.headers_mut().append(
             hyper::header::HeaderName::from_static(name),
             hyper::header::HeaderValue::from_static(value),
         );
+    }
+    if let Some(etag) = etag_header.and_then(|e| hyper::header::HeaderValue::from_str(&e).ok()) {
+        response.headers_mut().insert(hyper::header::ETAG, etag);
     }
     response
 }

@@ -27,18 +27,19 @@ use url::Url;
 
 use super::directives::PageDirectives;
 use super::discover;
-use super::event::{CrawlEvent, CrawlFailure, CrawledPage};
+use super::event::{CrawlEvent, CrawlFailure, CrawledPage, UnchangedPage};
 use super::frontier::{FoundVia, Frontier, QueuedUrl};
 use super::host::{Host, Robots, Turn};
 use super::normalize::normalize;
 use super::options::CrawlOptions;
+use super::page_memory::PageMemory;
 use super::report::CrawlReport;
 use super::robots::{RobotsRules, robots_url};
 use super::scope::ScopeRules;
 use super::sitemap::Sitemap;
 use super::traps::TrapGuard;
 use crate::error::{CrawlError, Error, ErrorKind, FetchError, LastAttempt, Result, RetryError};
-use crate::executor::{BoxExecutor, PageOptions};
+use crate::executor::{BoxExecutor, PageOptions, Validators};
 use crate::extract::Content;
 use crate::traits::FailureClass;
 
@@ -50,6 +51,8 @@ const MAX_SITEMAP_NESTING: u32 = 2;
 const TRAPS_SAVE_EVERY: Duration = Duration::from_secs(30);
 
 const META_EMITTED: &str = "emitted";
+const META_ENDED: &str = "ended";
+const ENDED_DONE: &[u8] = b"done";
 const META_TRAPS: &str = "traps";
 
 /// Crawls sites through an executor: every page through its engine choice, its warm browsers,
@@ -145,7 +148,7 @@ impl Crawler {
         let failed_seeds = ready.len() as u64;
         let scope =
             ScopeRules::new(options.scope, &valid, &options.include, &options.exclude).map_err(pattern_error)?;
-        let (frontier, resumed) = match &options.state_file {
+        let (frontier, resumed, recrawl, memory) = match &options.state_file {
             Some(path) => {
                 let state_error = |e: super::frontier::FrontierError| CrawlError::State {
                     path: path.clone(),
@@ -153,11 +156,20 @@ impl Crawler {
                 };
                 if options.fresh {
                     Frontier::remove(path).map_err(state_error)?;
+                    remove_if_there(&PageMemory::path_beside(path))?;
                 }
-                let (frontier, resumed) = Frontier::open(path).map_err(state_error)?;
-                (frontier, Some(resumed))
+                let (mut frontier, mut resumed) = Frontier::open(path).map_err(state_error)?;
+                // A crawl that ran to its end starts over as a recrawl, with what it remembers
+                // of each page; any other end is resumed where it stopped.
+                let finished = frontier.meta(META_ENDED).as_deref() == Some(ENDED_DONE);
+                if finished {
+                    drop(frontier);
+                    Frontier::remove(path).map_err(state_error)?;
+                    (frontier, resumed) = Frontier::open(path).map_err(state_error)?;
+                }
+                (frontier, Some(resumed), finished, PageMemory::beside(path))
             }
-            None => (Frontier::memory(), None),
+            None => (Frontier::memory(), None, false, None),
         };
         if !options.obey_robots {
             tracing::warn!(crawl = %options.name, "robots.txt is not obeyed (asked for explicitly)");
@@ -174,6 +186,7 @@ impl Crawler {
         let report = CrawlReport {
             name: options.name.clone(),
             failed: failed_seeds,
+            recrawl,
             emitted,
             resumed: resumed.as_ref().is_some_and(|r| r.seen > 0),
             resumed_in_flight: resumed.as_ref().map_or(0, |r| r.requeued_in_flight),
@@ -195,6 +208,8 @@ impl Crawler {
             scope,
             traps,
             frontier,
+            memory,
+            recrawl,
             hosts: HashMap::new(),
             rotation: VecDeque::new(),
             in_rotation: HashSet::new(),
@@ -336,6 +351,10 @@ struct Run {
     scope: ScopeRules,
     traps: TrapGuard,
     frontier: Frontier,
+    /// What is remembered of each page for a recrawl (with a state file).
+    memory: Option<PageMemory>,
+    /// This run asks for every page conditionally.
+    recrawl: bool,
     hosts: HashMap<String, Host>,
     /// Hosts with queued URLs, in turn order.
     rotation: VecDeque<String>,
@@ -424,6 +443,12 @@ impl Run {
         // Abandoned fetches stay in flight in the state file: the next run fetches them again.
         self.tasks.abort_all();
         self.save_traps();
+        if reason == "done" {
+            self.frontier.set_meta(META_ENDED, ENDED_DONE);
+        }
+        if let Some(memory) = &mut self.memory {
+            memory.commit(true);
+        }
         if let Err(e) = self.commit() {
             tracing::warn!(error = %e, "the crawl's last state was not written");
         }
@@ -436,6 +461,9 @@ impl Run {
             self.save_traps();
         }
         self.frontier.set_meta(META_EMITTED, &self.emitted.to_le_bytes());
+        if let Some(memory) = &mut self.memory {
+            memory.commit(false);
+        }
         let path = self.options.state_file.clone().unwrap_or_default();
         self.frontier.commit().map_err(|e| {
             CrawlError::State {
@@ -545,7 +573,12 @@ impl Run {
         }
         self.pages_in_flight += 1;
         let executor = self.executor.clone();
-        let options = self.page_options.clone();
+        let mut options = self.page_options.clone();
+        if self.recrawl
+            && let Some(memory) = &self.memory
+        {
+            options.validators = memory.get(&queued.url).and_then(|r| r.validators);
+        }
         let url = queued.clone();
         let task = self.tasks.spawn(async move {
             let started = Instant::now();
@@ -749,6 +782,14 @@ impl Run {
         crate::sync::lock(&self.shared.report).fetched += 1;
         let content = match result {
             Ok(content) => content,
+            Err(error) if matches!(error.kind(), ErrorKind::Fetch(FetchError::NotModified)) => {
+                if let Some(host) = self.hosts.get_mut(&queued.host) {
+                    host.finish(latency, true);
+                }
+                self.frontier.complete(&queued.url);
+                self.on_unchanged(queued);
+                return;
+            }
             Err(error) => {
                 let defer = deferral(&error);
                 if let Some(host) = self.hosts.get_mut(&queued.host) {
@@ -779,6 +820,28 @@ impl Run {
         self.deferrals.remove(&queued.url);
         self.frontier.complete(&queued.url);
         self.on_content(queued, content);
+    }
+
+    /// A page its server says is unchanged since the last run: reported, and its remembered
+    /// links followed as if it had been read again.
+    fn on_unchanged(&mut self, queued: QueuedUrl) {
+        let links = self
+            .memory
+            .as_ref()
+            .and_then(|m| m.get(&queued.url))
+            .map(|r| r.links)
+            .unwrap_or_default();
+        for link in &links {
+            self.offer_raw(link, queued.depth + 1, Some(&queued.url), FoundVia::Link);
+        }
+        self.frontier.mark_seen(&emitted_mark(&queued.url));
+        crate::sync::lock(&self.shared.report).unchanged += 1;
+        self.ready.push_back(CrawlEvent::Unchanged(UnchangedPage {
+            url: queued.url,
+            depth: queued.depth,
+            parent: queued.parent,
+            found_via: queued.found_via,
+        }));
     }
 
     /// Reports `queued` as a failure row.
@@ -824,13 +887,14 @@ impl Run {
             content.x_robots_tag.as_deref(),
             &self.options.user_agent_token,
         );
+        let mut followed = Vec::new();
         if directives.nofollow {
             if !extracted.links.is_empty() {
                 self.skip_n("nofollow", extracted.links.len() as u64);
             }
         } else {
             let nofollow: HashSet<&str> = extracted.nofollow_links.iter().map(String::as_str).collect();
-            let links: Vec<String> = extracted
+            followed = extracted
                 .links
                 .iter()
                 .filter(|l| !nofollow.contains(l.as_str()))
@@ -839,8 +903,18 @@ impl Run {
             if !nofollow.is_empty() {
                 self.skip_n("nofollow", nofollow.len() as u64);
             }
-            for link in links {
-                self.offer_raw(&link, depth + 1, Some(&page_url), FoundVia::Link);
+            for link in &followed {
+                self.offer_raw(link, depth + 1, Some(&page_url), FoundVia::Link);
+            }
+        }
+        if let Some(memory) = &mut self.memory {
+            let validators = Validators::new(content.etag.clone(), content.last_modified.clone());
+            memory.remember(&page_url, validators.as_ref(), &followed);
+            if let Some(asked) = &parent
+                && found_via == FoundVia::Redirect
+            {
+                // A recrawl asks for the URL that redirected here.
+                memory.remember(asked, validators.as_ref(), &followed);
             }
         }
         if directives.noindex {
@@ -963,8 +1037,10 @@ impl Run {
 
 impl Drop for Run {
     fn drop(&mut self) {
-        // The caller has handled everything it was given: keep it.
-        if !self.ended {
+        // Keep what the caller was given, unless some of what is staged never reached it:
+        // then nothing is kept, and the next run fetches those pages again (at most
+        // `concurrency` of them).
+        if !self.ended && self.ready.is_empty() {
             self.save_traps();
             if let Err(e) = self.commit() {
                 tracing::warn!(error = %e, "the crawl's last state was not written");
@@ -987,6 +1063,15 @@ fn deferral(error: &Error) -> Option<Duration> {
         }) if deferring(*class) => Some(BRIEF),
         ErrorKind::Fetch(FetchError::HttpStatus { status: 429 | 503, .. }) => Some(BRIEF),
         _ => None,
+    }
+}
+
+/// Deletes `path`; a missing file is fine.
+fn remove_if_there(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove the crawl's page memory", path, e)),
     }
 }
 

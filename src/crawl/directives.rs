@@ -22,19 +22,22 @@ impl PageDirectives {
         for token in meta.into_iter().flat_map(|m| m.split(',')) {
             directives.apply(token);
         }
-        // In a header, `agent: a, b` addresses `a` and `b` (and what follows, until another
-        // agent is named) to `agent`; tokens before any agent are everyone's.
-        let mut ours = true;
-        for token in header.into_iter().flat_map(|h| h.split(',')) {
-            let token = match token.split_once(':') {
-                Some((name, rest)) if !name.trim().eq_ignore_ascii_case("unavailable_after") => {
-                    ours = name.trim().eq_ignore_ascii_case(agent);
-                    rest
+        // One header per line. In a header, `agent: a, b` addresses `a` and `b` (and what
+        // follows, until another agent is named) to `agent`; tokens before any agent are
+        // everyone's.
+        for line in header.into_iter().flat_map(str::lines) {
+            let mut ours = true;
+            for token in line.split(',') {
+                let token = match token.split_once(':') {
+                    Some((name, rest)) if !name.trim().eq_ignore_ascii_case("unavailable_after") => {
+                        ours = name.trim().eq_ignore_ascii_case(agent);
+                        rest
+                    }
+                    _ => token,
+                };
+                if ours {
+                    directives.apply(token);
                 }
-                _ => token,
-            };
-            if ours {
-                directives.apply(token);
             }
         }
         directives
@@ -76,5 +79,8 @@ mod tests {
         assert_eq!((d.noindex, d.nofollow), (false, true));
         let d = PageDirectives::read(None, Some("unavailable_after: 2020-01-01, noindex"), "riptide");
         assert!(d.noindex);
+        // Each header line starts as everyone's again.
+        let d = PageDirectives::read(None, Some("googlebot: noindex\nnofollow"), "riptide");
+        assert_eq!((d.noindex, d.nofollow), (false, true));
     }
 }

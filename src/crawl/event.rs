@@ -10,8 +10,9 @@ use serde::Serialize;
 use super::frontier::FoundVia;
 use crate::extract::Content;
 
-/// One item of a crawl's stream.
+/// One item of a crawl's stream (more kinds may come: match with a wildcard arm).
 #[derive(Debug)]
+#[non_exhaustive]
 #[allow(
     clippy::large_enum_variant,
     reason = "pages are the stream's common case; boxing them costs each one"
@@ -21,6 +22,37 @@ pub enum CrawlEvent {
     Page(CrawledPage),
     /// A URL could not be fetched or extracted; the crawl goes on.
     Failed(CrawlFailure),
+    /// A recrawl asked for a page conditionally and its server answered `304 Not Modified`:
+    /// the page is as the last run emitted it, and was not extracted again.
+    Unchanged(UnchangedPage),
+}
+
+/// A page a recrawl found unchanged.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct UnchangedPage {
+    /// The page's URL (normalized).
+    pub url: String,
+    /// Links followed from a seed to reach it.
+    pub depth: u32,
+    /// The page that led here; `None` for a seed.
+    pub parent: Option<String>,
+    /// How the crawl found it.
+    #[serde(serialize_with = "found_via_name")]
+    pub found_via: FoundVia,
+}
+
+impl UnchangedPage {
+    /// The page as one JSON line: `url`, `unchanged: true`, `depth`, `parent`, `found_via`.
+    pub fn to_record(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url,
+            "unchanged": true,
+            "depth": self.depth,
+            "parent": self.parent,
+            "found_via": self.found_via.as_str(),
+        })
+    }
 }
 
 /// An extracted page and where the crawl found it.

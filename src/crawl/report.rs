@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// A crawl's counts. `riptide crawl` prints it at the end; `performance report` and the
-/// server's `/metrics` show the last one.
+/// A crawl's counts. `riptide crawl` prints it at the end and keeps it for `performance
+/// report`; the server's `/metrics` adds up its crawls'.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CrawlReport {
@@ -21,6 +21,11 @@ pub struct CrawlReport {
     pub emitted: u64,
     /// URLs reported as failures (unreachable, an HTTP error, not HTML, ...).
     pub failed: u64,
+    /// Pages a recrawl found unchanged (`304 Not Modified`) and did not extract again.
+    pub unchanged: u64,
+    /// Whether this run is a recrawl: the crawl had finished before, so every page is asked
+    /// for again, conditionally.
+    pub recrawl: bool,
     /// URLs waiting to be fetched.
     pub queued: u64,
     /// URLs being fetched now.
@@ -31,8 +36,9 @@ pub struct CrawlReport {
     pub seen: u64,
     /// Hosts the crawl has queued work for or fetched from.
     pub hosts: u64,
-    /// URLs and pages cut on purpose, by reason: `robots`, `scope`, `depth`, `trap_url_length`,
-    /// `trap_query_variants`, `trap_repeated_segments`, `nofollow`, `noindex`, `duplicate_content`,
+    /// URLs and pages cut on purpose, by reason: `robots`; out of scope: `scheme`, `host`,
+    /// `domain`, `prefix`, `excluded`, `not_included`; `depth`; traps: `url_too_long`,
+    /// `query_variants`, `repeated_segments`; `nofollow`, `noindex`, `duplicate_content`,
     /// `canonical`, `redirect_seen`, `redirect_out_of_scope`, `max_pages`, `not_http`.
     pub skipped: BTreeMap<String, u64>,
     /// robots.txt files fetched (one per host per run).
@@ -51,7 +57,9 @@ pub struct CrawlReport {
     pub resumed_in_flight: u64,
     /// Whether this run continued an earlier one's state.
     pub resumed: bool,
-    /// Why the crawl ended: `done` (nothing left), `max_pages`, `max_duration`, or `cancelled`.
+    /// Why the crawl ended: `done` (nothing left), `max_pages`, `max_duration`, `cancelled`,
+    /// `state_failed` (its state file could not be written), `stalled` (queued URLs no host
+    /// could take; a bug), or `interrupted` (set by `riptide crawl` on Ctrl-C).
     pub ended: Option<String>,
     /// Seconds since this run started.
     pub elapsed_secs: f64,
@@ -63,6 +71,7 @@ impl CrawlReport {
         self.fetched += other.fetched;
         self.emitted += other.emitted;
         self.failed += other.failed;
+        self.unchanged += other.unchanged;
         self.robots_fetches += other.robots_fetches;
         self.sitemaps_fetched += other.sitemaps_fetched;
         self.sitemap_urls += other.sitemap_urls;

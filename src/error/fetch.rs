@@ -109,6 +109,11 @@ pub enum FetchError {
     /// The request was cancelled: its caller went away (a dropped future, Ctrl-C).
     #[error("cancelled before it finished")]
     Cancelled,
+
+    /// A conditional request ([`PageOptions::validators`](crate::PageOptions::validators)) was
+    /// answered `304 Not Modified`: the page is as it was, so it was not extracted again.
+    #[error("not modified since it was last fetched (HTTP 304)")]
+    NotModified,
 }
 
 impl FetchError {
@@ -142,6 +147,7 @@ impl FetchError {
             FetchError::Script { .. } => "the page's scripts broke the render; try the static engine",
             FetchError::ClientBuild { .. } => "check the [network] settings and that the system's TLS roots load",
             FetchError::Cancelled => "nothing to do: the caller gave up",
+            FetchError::NotModified => "nothing to do: use the copy kept from the last fetch",
         }
     }
 
@@ -159,6 +165,7 @@ impl FetchError {
             FetchError::Script { .. } => "fetch.script",
             FetchError::ClientBuild { .. } => "fetch.client_build",
             FetchError::Cancelled => "fetch.cancelled",
+            FetchError::NotModified => "fetch.not_modified",
         }
     }
 }

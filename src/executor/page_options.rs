@@ -45,6 +45,29 @@ pub struct PageOptions {
     /// It can only shorten the executor's: a page never waits longer than the executor was
     /// built to let one wait.
     pub time_limit: Option<Duration>,
+    /// What an earlier fetch of the page answered (`ETag`, `Last-Modified`): a static fetch
+    /// then asks `If-None-Match` / `If-Modified-Since`, and a `304` answer ends the page with
+    /// [`FetchError::NotModified`](crate::error::FetchError::NotModified) instead of
+    /// extracting it again. Renders ignore it.
+    pub validators: Option<Validators>,
+}
+
+/// A page's cache validators, as its server sent them ([`Content::etag`](crate::Content::etag),
+/// [`Content::last_modified`](crate::Content::last_modified)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Validators {
+    /// The `ETag` header.
+    pub etag: Option<String>,
+    /// The `Last-Modified` header.
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    /// Validators from the headers an earlier answer carried; `None` when it carried neither.
+    pub fn new(etag: Option<String>, last_modified: Option<String>) -> Option<Self> {
+        (etag.is_some() || last_modified.is_some()).then_some(Self { etag, last_modified })
+    }
 }
 
 impl PageOptions {
@@ -98,6 +121,12 @@ impl PageOptions {
     /// Sets whether only the page's links (and what a crawler reads with them) are extracted.
     pub fn links_only(mut self, links_only: bool) -> Self {
         self.links_only = Some(links_only);
+        self
+    }
+
+    /// Sets the validators of a conditional request.
+    pub fn validators(mut self, validators: Validators) -> Self {
+        self.validators = Some(validators);
         self
     }
 

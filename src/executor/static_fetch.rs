@@ -87,19 +87,41 @@ pub(crate) enum HttpReply {
         html: String,
         final_url: Url,
         content_language: Option<String>,
-        /// The `X-Robots-Tag` headers, joined with `", "`.
+        /// The `X-Robots-Tag` headers, one per line.
         x_robots_tag: Option<String>,
+        /// The `ETag` and `Last-Modified` headers.
+        validators: Option<super::page_options::Validators>,
     },
+    /// `304 Not Modified` to a conditional request.
+    NotModified,
     /// The server answered with this non-HTML content type.
     NotHtml(String),
     /// The body is larger than the limit.
     TooLarge,
 }
 
-/// GETs `url`, reading at most `limit` bytes of body.
-pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize) -> Result<HttpReply, AttemptFailure> {
-    let mut response = client.get(url.clone()).send().await.map_err(classify)?;
+/// GETs `url`, reading at most `limit` bytes of body; conditionally when `validators` are
+/// given.
+pub(crate) async fn fetch_http(
+    client: &reqwest::Client,
+    url: &Url,
+    limit: usize,
+    validators: Option<&super::page_options::Validators>,
+) -> Result<HttpReply, AttemptFailure> {
+    let mut request = client.get(url.clone());
+    if let Some(v) = validators {
+        if let Some(etag) = &v.etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(date) = &v.last_modified {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, date);
+        }
+    }
+    let mut response = request.send().await.map_err(classify)?;
     let status = response.status();
+    if status == reqwest::StatusCode::NOT_MODIFIED && validators.is_some() {
+        return Ok(HttpReply::NotModified);
+    }
     if status.is_redirection() {
         // A redirect the client did not follow: to a scheme it refuses (`file:`), or with no
         // usable Location. Another attempt gets the same answer.
@@ -146,7 +168,12 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
         .and_then(|v| v.split(',').next())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
-    let x_robots_tag = joined_header(response.headers(), "x-robots-tag");
+    // One line per header: each may name its own crawler (`googlebot: noindex`).
+    let x_robots_tag = joined_header(response.headers(), "x-robots-tag", "\n");
+    let validators = super::page_options::Validators::new(
+        joined_header(response.headers(), "etag", ", "),
+        joined_header(response.headers(), "last-modified", ", "),
+    );
     let mut body = Vec::with_capacity(declared.map_or(64 << 10, |n| n as usize));
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
         if body.len() + chunk.len() > limit {
@@ -159,11 +186,12 @@ pub(crate) async fn fetch_http(client: &reqwest::Client, url: &Url, limit: usize
         final_url,
         content_language,
         x_robots_tag,
+        validators,
     })
 }
 
-/// Every value of header `name`, joined with `", "`; `None` when there is none.
-fn joined_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+/// Every value of header `name`, joined with `separator`; `None` when there is none.
+fn joined_header(headers: &reqwest::header::HeaderMap, name: &str, separator: &str) -> Option<String> {
     let values: Vec<&str> = headers
         .get_all(name)
         .iter()
@@ -171,7 +199,7 @@ fn joined_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<Str
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .collect();
-    (!values.is_empty()).then(|| values.join(", "))
+    (!values.is_empty()).then(|| values.join(separator))
 }
 
 /// Reads a local file of at most `limit` bytes.

@@ -217,6 +217,7 @@ pub(super) async fn crawl(State(shared): State<Arc<Shared>>, body: Result<Bytes,
         .map(|event| match event {
             CrawlEvent::Page(page) => page.to_record(),
             CrawlEvent::Failed(failure) => failure.to_record(),
+            CrawlEvent::Unchanged(page) => page.to_record(),
         })
         .chain(futures_util::stream::once(async move {
             serde_json::json!({ "report": handle.report() })

@@ -214,6 +214,14 @@ pub(crate) async fn crawl(config: &RiptideConfig, home: &Path, args: CrawlArgs, 
                     out.flush()?;
                 }
             }
+            CrawlEvent::Unchanged(page) => {
+                if let Sink::Lines(out) = &mut sink {
+                    serde_json::to_writer(&mut *out, &page.to_record())?;
+                    writeln!(out)?;
+                    out.flush()?;
+                }
+            }
+            other => tracing::debug!(event = ?other, "a crawl event this command does not write"),
         }
         progress.set_message(progress_line(&crawl.report()));
     }
@@ -432,12 +440,19 @@ fn progress_line(r: &CrawlReport) -> String {
 fn summary(r: &CrawlReport) -> String {
     let skipped: Vec<String> = r.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
     format!(
-        "crawl {}: {} ({}): {} pages emitted, {} failed, {} fetched, {} queued; skipped: {}; \
+        "crawl {}: {} ({}): {} pages emitted, {} unchanged, {} failed, {} fetched, {} queued; skipped: {}; \
          {} robots.txt, {} sitemaps ({} URLs); in {:.2} s ({:.1} pages/s)",
         r.name,
         r.ended.as_deref().unwrap_or("stopped"),
-        if r.resumed { "resumed" } else { "new" },
+        if r.recrawl {
+            "recrawl"
+        } else if r.resumed {
+            "resumed"
+        } else {
+            "new"
+        },
         r.emitted,
+        r.unchanged,
         r.failed,
         r.fetched,
         r.queued,
