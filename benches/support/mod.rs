@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// `target/criterion` of this build (bench binaries live in `target/release/deps`).
-pub fn criterion_dir() -> PathBuf {
+pub(crate) fn criterion_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -18,7 +18,7 @@ pub fn criterion_dir() -> PathBuf {
 }
 
 /// Median in nanoseconds of `group/bench` from criterion's estimates, if it ran.
-pub fn median_ns(group: &str, bench: &str) -> Option<f64> {
+pub(crate) fn median_ns(group: &str, bench: &str) -> Option<f64> {
     let path = criterion_dir()
         .join(group)
         .join(bench)

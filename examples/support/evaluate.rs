@@ -25,10 +25,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The base URL every readability test page is extracted with (Readability's own tests use it).
-pub const READABILITY_BASE_URL: &str = "http://fakehost/test/page.html";
+pub(crate) const READABILITY_BASE_URL: &str = "http://fakehost/test/page.html";
 
 /// A corpus read from disk: its pages and what each must give.
-pub struct Corpus {
+pub(crate) struct Corpus {
     /// The folder it was read from.
     pub dir: PathBuf,
     /// Which format it is in.
@@ -39,7 +39,7 @@ pub struct Corpus {
 
 /// The two gold formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CorpusKind {
+pub(crate) enum CorpusKind {
     /// Readability's test pages: expected article HTML and metadata.
     Readability,
     /// trafilatura's evaluation set: segments that must and must not appear.
@@ -47,7 +47,7 @@ pub enum CorpusKind {
 }
 
 /// One page of a corpus.
-pub struct Page {
+pub(crate) struct Page {
     /// Its name: the folder (readability) or the `file` (trafilatura).
     pub id: String,
     /// The URL it is extracted with.
@@ -59,7 +59,7 @@ pub struct Page {
 }
 
 /// What a page must give.
-pub enum Gold {
+pub(crate) enum Gold {
     /// The expected article's text and metadata.
     Readability { text: String, meta: ExpectedMetadata },
     /// Segments that must be in the text, and segments that must not.
@@ -69,7 +69,7 @@ pub enum Gold {
 /// `expected-metadata.json` of a readability page.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExpectedMetadata {
+pub(crate) struct ExpectedMetadata {
     pub title: Option<String>,
     pub byline: Option<String>,
     pub lang: Option<String>,
@@ -82,7 +82,7 @@ pub struct ExpectedMetadata {
 /// outputs file (NDJSON, one object per page, `id` naming it), so peers run elsewhere are scored
 /// by this same code.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Extraction {
+pub(crate) struct Extraction {
     /// The page's id in the corpus.
     #[serde(default)]
     pub id: String,
@@ -101,7 +101,7 @@ pub struct Extraction {
 impl Extraction {
     /// What riptide's extractor gave for page `id`, in the scored fields (`byline` is riptide's
     /// `author`, `lang` its `language`, `excerpt` its `description`).
-    pub fn from_content(id: &str, content: riptide::ExtractedContent, ms: Option<f64>) -> Extraction {
+    pub(crate) fn from_content(id: &str, content: riptide::ExtractedContent, ms: Option<f64>) -> Extraction {
         Extraction {
             id: id.to_string(),
             text: content.text,
@@ -116,7 +116,7 @@ impl Extraction {
 
 /// Reading a corpus or an outputs file failed.
 #[derive(Debug)]
-pub struct CorpusError(pub String);
+pub(crate) struct CorpusError(pub String);
 
 impl fmt::Display for CorpusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -140,7 +140,7 @@ fn read_gz(path: &Path) -> Result<String, CorpusError> {
 impl Corpus {
     /// Reads the corpus in `dir`, recognizing its format: `evaldata.json` makes it a trafilatura
     /// corpus, page folders with `source.html.gz` a readability one.
-    pub fn open(dir: &Path) -> Result<Corpus, CorpusError> {
+    pub(crate) fn open(dir: &Path) -> Result<Corpus, CorpusError> {
         if dir.join("evaldata.json").is_file() {
             Self::open_trafilatura(dir)
         } else {
@@ -238,7 +238,7 @@ impl Corpus {
 }
 
 /// Reads an outputs file: NDJSON, one [`Extraction`] per line, keyed by `id`.
-pub fn read_outputs(path: &Path) -> Result<HashMap<String, Extraction>, CorpusError> {
+pub(crate) fn read_outputs(path: &Path) -> Result<HashMap<String, Extraction>, CorpusError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| CorpusError(format!("cannot read {}: {e}", path.display())))?;
     let mut out = HashMap::new();
@@ -252,7 +252,7 @@ pub fn read_outputs(path: &Path) -> Result<HashMap<String, Extraction>, CorpusEr
 
 /// The scores of one extractor on one corpus.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Scores {
+pub(crate) struct Scores {
     /// Pages scored.
     pub pages: usize,
     /// Text precision, recall and F1 (see the module docs for how each corpus averages them).
@@ -273,13 +273,13 @@ pub struct Scores {
 
 impl Scores {
     /// Scores `extract`'s answers on every page of `corpus`.
-    pub fn of(corpus: &Corpus, mut extract: impl FnMut(&Page) -> Extraction) -> Scores {
+    pub(crate) fn of(corpus: &Corpus, mut extract: impl FnMut(&Page) -> Extraction) -> Scores {
         let extractions: Vec<Extraction> = corpus.pages.iter().map(&mut extract).collect();
         Self::score(corpus, &extractions)
     }
 
     /// Scores answers already made, in the corpus's page order.
-    pub fn score(corpus: &Corpus, extractions: &[Extraction]) -> Scores {
+    pub(crate) fn score(corpus: &Corpus, extractions: &[Extraction]) -> Scores {
         let pages = corpus.pages.len();
         let mut scores = Scores {
             pages,
@@ -370,7 +370,7 @@ fn harmonic(p: f64, r: f64) -> f64 {
 }
 
 /// Trims and collapses white space (what "normalized" means in both scorings).
-pub fn collapse(s: &str) -> String {
+pub(crate) fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -381,7 +381,7 @@ fn same(got: &Option<String>, want: &Option<String>) -> f64 {
 
 /// Words for the bag-of-words score: lower-cased runs of letters and digits; each character of a
 /// script written without spaces (Han, kana, Hangul, Thai) counts as a word of its own.
-pub fn words(s: &str) -> Vec<String> {
+pub(crate) fn words(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     for c in s.chars() {
@@ -413,7 +413,7 @@ fn is_unspaced_script(c: char) -> bool {
 }
 
 /// Bag-of-words precision, recall and F1 of `got` against `want`.
-pub fn word_overlap(got: &str, want: &str) -> (f64, f64, f64) {
+pub(crate) fn word_overlap(got: &str, want: &str) -> (f64, f64, f64) {
     let (got, want) = (words(got), words(want));
     if got.is_empty() && want.is_empty() {
         return (1.0, 1.0, 1.0);
@@ -434,7 +434,7 @@ pub fn word_overlap(got: &str, want: &str) -> (f64, f64, f64) {
 }
 
 /// The text of an HTML fragment (the expected article), parsed by a real HTML parser.
-pub fn html_text(html: &str) -> String {
+pub(crate) fn html_text(html: &str) -> String {
     let doc = scraper::Html::parse_fragment(html);
     let mut out = String::new();
     for t in doc.root_element().text() {

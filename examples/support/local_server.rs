@@ -21,7 +21,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
 /// What the server answers for one request target (path and query).
-pub enum Reply {
+pub(crate) enum Reply {
     /// `200`, `text/html; charset=utf-8`.
     Html(String),
     /// `200` with this content type.
@@ -62,7 +62,7 @@ type Body = http_body_util::Either<
 
 /// One request as the server received it: its target and its headers (names lower-case).
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub target: String,
     pub headers: Vec<(String, String)>,
     /// When the request arrived.
@@ -71,7 +71,7 @@ pub struct Received {
 
 impl Received {
     /// The value of header `name` (lower-case), if sent.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
@@ -79,7 +79,7 @@ impl Received {
 type Log = Arc<std::sync::Mutex<Vec<Received>>>;
 
 /// A running server; stops (closing every connection) when dropped.
-pub struct LocalServer {
+pub(crate) struct LocalServer {
     addr: SocketAddr,
     https: bool,
     log: Log,
@@ -89,19 +89,19 @@ pub struct LocalServer {
 
 impl LocalServer {
     /// Serves `route` on 127.0.0.1 at a free port.
-    pub fn start(route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> std::io::Result<Self> {
+    pub(crate) fn start(route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> std::io::Result<Self> {
         Self::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), route)
     }
 
     /// Serves `route` on `ip` at a free port (any 127.0.0.0/8 address works on Linux, which
     /// gives a benchmark several distinct hosts).
-    pub fn start_on(ip: IpAddr, route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> std::io::Result<Self> {
+    pub(crate) fn start_on(ip: IpAddr, route: impl Fn(&str) -> Reply + Send + Sync + 'static) -> std::io::Result<Self> {
         Self::serve(ip, None, route)
     }
 
     /// Serves `route` over HTTPS on 127.0.0.1 at a free port, with `tls` (a certificate the
     /// test made, which no client trusts unless told to).
-    pub fn start_tls(
+    pub(crate) fn start_tls(
         tls: Arc<tokio_rustls::rustls::ServerConfig>,
         route: impl Fn(&str) -> Reply + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
@@ -142,17 +142,17 @@ impl LocalServer {
     }
 
     /// Every request received so far, in order.
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.log.lock().map(|log| log.clone()).unwrap_or_default()
     }
 
     /// The address the server listens on.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// `http://ADDR{path}` (`https://` for a TLS server).
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         let scheme = if self.https { "https" } else { "http" };
         format!("{scheme}://{}{path}", self.addr)
     }

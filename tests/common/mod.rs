@@ -9,16 +9,16 @@ use riptide::traits::{GuestLimits, WasmRuntime};
 use riptide::{ModuleSource, Result};
 
 #[cfg(feature = "wasmer")]
-pub use riptide::backends::wasmer::WasmerRuntime;
+pub(crate) use riptide::backends::wasmer::WasmerRuntime;
 #[cfg(feature = "wasmtime")]
-pub use riptide::backends::wasmtime::WasmtimeRuntime;
+pub(crate) use riptide::backends::wasmtime::WasmtimeRuntime;
 
 /// The time budget of [`tight_limits`]: far above what a small page takes (about a millisecond),
 /// far below the default.
-pub const TIGHT_RUN_TIME: std::time::Duration = std::time::Duration::from_millis(300);
+pub(crate) const TIGHT_RUN_TIME: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Limits small enough that a runaway guest is stopped in well under a second.
-pub fn tight_limits() -> GuestLimits {
+pub(crate) fn tight_limits() -> GuestLimits {
     GuestLimits {
         max_memory_bytes: 32 << 20,
         fuel_base: 20_000_000,
@@ -29,17 +29,17 @@ pub fn tight_limits() -> GuestLimits {
 }
 
 #[cfg(feature = "wasmtime")]
-pub fn wasmtime() -> WasmtimeRuntime {
+pub(crate) fn wasmtime() -> WasmtimeRuntime {
     WasmtimeRuntime::new(GuestLimits::default(), true).expect("wasmtime engine")
 }
 
 /// The module cache the test executors share: one process-wide in-memory store, so the
 /// extractor is compiled once per test binary instead of once per executor (a debug build's
 /// Cranelift takes seconds for it). Tests that count compilations build their own cache.
-pub type SharedModuleCache = Arc<riptide::backends::memory::MemoryModuleCache>;
+pub(crate) type SharedModuleCache = Arc<riptide::backends::memory::MemoryModuleCache>;
 
 /// The process's [`SharedModuleCache`].
-pub fn shared_module_cache() -> SharedModuleCache {
+pub(crate) fn shared_module_cache() -> SharedModuleCache {
     static SHARED: std::sync::OnceLock<SharedModuleCache> = std::sync::OnceLock::new();
     Arc::clone(SHARED.get_or_init(Default::default))
 }
@@ -48,7 +48,7 @@ pub fn shared_module_cache() -> SharedModuleCache {
 /// learned timeout policy from `config`, and a fixed retry seed. Add what a test needs, then
 /// `build`.
 #[cfg(feature = "wasmtime")]
-pub fn executor_builder<B: riptide::traits::BrowserProvider>(
+pub(crate) fn executor_builder<B: riptide::traits::BrowserProvider>(
     provider: B,
     config: riptide::RiptideConfig,
 ) -> riptide::ExecutorBuilder<B, WasmtimeRuntime, SharedModuleCache, riptide::policies::AdaptiveTimeout> {
@@ -57,7 +57,7 @@ pub fn executor_builder<B: riptide::traits::BrowserProvider>(
 
 /// [`executor_builder`] with a module cache of its own, for a test that counts compilations.
 #[cfg(feature = "wasmtime")]
-pub fn executor_builder_with_cache<B: riptide::traits::BrowserProvider>(
+pub(crate) fn executor_builder_with_cache<B: riptide::traits::BrowserProvider>(
     provider: B,
     config: riptide::RiptideConfig,
     cache: SharedModuleCache,
@@ -72,13 +72,13 @@ pub fn executor_builder_with_cache<B: riptide::traits::BrowserProvider>(
 }
 
 #[cfg(feature = "wasmer")]
-pub fn wasmer() -> WasmerRuntime {
+pub(crate) fn wasmer() -> WasmerRuntime {
     WasmerRuntime::new(GuestLimits::default(), true).expect("wasmer engine")
 }
 
 /// A minimal module speaking the extractor ABI: replies with a fixed document. `salt` makes
 /// distinct modules (distinct cache keys) of identical shape.
-pub fn tiny_module(salt: u32) -> ModuleSource {
+pub(crate) fn tiny_module(salt: u32) -> ModuleSource {
     let reply = r#"{"title":"tiny","text":"tiny","links":[],"open_graph":{}}"#;
     let wat = format!(
         r#"(module
@@ -95,7 +95,7 @@ pub fn tiny_module(salt: u32) -> ModuleSource {
 }
 
 /// An ABI module whose `extract` is replaced by `body` (a function body returning i64).
-pub fn abi_module(body: &str) -> ModuleSource {
+pub(crate) fn abi_module(body: &str) -> ModuleSource {
     let wat = format!(
         r#"(module
             (memory (export "memory") 1)
@@ -107,7 +107,7 @@ pub fn abi_module(body: &str) -> ModuleSource {
 }
 
 /// Sample pages with the URL they were fetched from.
-pub fn sample_pages() -> Vec<(&'static str, String, Option<&'static str>)> {
+pub(crate) fn sample_pages() -> Vec<(&'static str, String, Option<&'static str>)> {
     vec![
         ("article", ARTICLE.to_string(), Some("https://news.example.com/2026/11/warm-caches")),
         ("minimal", "<p>just text".to_string(), None),
@@ -120,7 +120,7 @@ pub fn sample_pages() -> Vec<(&'static str, String, Option<&'static str>)> {
 }
 
 /// ~100 KB of ordinary article markup.
-pub fn large_page() -> String {
+pub(crate) fn large_page() -> String {
     let mut html = String::from(
         "<html lang=\"en\"><head><title>Large page</title></head><body><nav><a href=\"/\">home</a></nav><main>",
     );
@@ -136,7 +136,7 @@ pub fn large_page() -> String {
     html
 }
 
-pub const ARTICLE: &str = r#"<!doctype html>
+pub(crate) const ARTICLE: &str = r#"<!doctype html>
 <html lang="en-GB">
 <head>
   <title>  Warm caches,   fast extractors </title>
@@ -169,13 +169,13 @@ pub const ARTICLE: &str = r#"<!doctype html>
 
 /// A real engine wrapped to count deserializations: proves which artifacts reached the
 /// engine's `unsafe` loader.
-pub struct Observed<R> {
+pub(crate) struct Observed<R> {
     pub inner: R,
     pub deserializes: Arc<AtomicUsize>,
 }
 
 impl<R> Observed<R> {
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Self {
             inner,
             deserializes: Arc::default(),

@@ -16,7 +16,7 @@ use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// A browser provider the pool's Chromium tests run against: each test runs once for every
 /// provider built (`chrome`, and `chromiumoxide` with that feature).
-pub trait TestedProvider: BrowserProvider<Browser: TestedBrowser> + Sized + std::fmt::Debug {
+pub(crate) trait TestedProvider: BrowserProvider<Browser: TestedBrowser> + Sized + std::fmt::Debug {
     fn local(options: ChromeOptions) -> riptide::Result<Self>;
     fn remote(endpoints: Vec<String>) -> riptide::Result<Self>;
     fn executable(&self) -> Option<&Path>;
@@ -26,7 +26,7 @@ pub trait TestedProvider: BrowserProvider<Browser: TestedBrowser> + Sized + std:
 }
 
 /// What the tests read of one browser.
-pub trait TestedBrowser {
+pub(crate) trait TestedBrowser {
     fn pid(&self) -> Option<u32>;
     fn dir(&self) -> Option<&Path>;
     fn endpoint(&self) -> Option<&str>;
@@ -115,7 +115,7 @@ mod chromiumoxide_provider {
 }
 
 /// The `<title>` of a rendered page (empty without one).
-pub fn title_of(page: &RenderedPage) -> &str {
+pub(crate) fn title_of(page: &RenderedPage) -> &str {
     page.html
         .split("<title>")
         .nth(1)
@@ -125,12 +125,12 @@ pub fn title_of(page: &RenderedPage) -> &str {
 
 /// A local Chromium provider with its own runtime directory, or `None` (skip) when Chromium is
 /// missing outside CI. In CI a missing Chromium fails the test.
-pub fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
+pub(crate) fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
     provider_or_skip()
 }
 
 /// [`chrome_or_skip`] for any tested provider.
-pub fn provider_or_skip<P: TestedProvider>() -> Option<(P, PathBuf)> {
+pub(crate) fn provider_or_skip<P: TestedProvider>() -> Option<(P, PathBuf)> {
     let dir = tempfile::tempdir().expect("temp dir").keep();
     match P::local(ChromeOptions {
         runtime_dir: Some(dir.clone()),
@@ -149,9 +149,9 @@ pub fn provider_or_skip<P: TestedProvider>() -> Option<(P, PathBuf)> {
 }
 
 #[path = "../../examples/support/local_server.rs"]
-pub mod local_server;
-pub mod nats;
-pub mod tinyproxy;
+pub(crate) mod local_server;
+pub(crate) mod nats;
+pub(crate) mod tinyproxy;
 
 use local_server::{LocalServer, Reply};
 
@@ -162,14 +162,14 @@ use local_server::{LocalServer, Reply};
 /// `/sjis` (pages in legacy encodings declared only in `<meta>`, served as plain `text/html`),
 /// `/content-language` (no language in the markup, `Content-Language: de-CH, en`), `/loop` (a
 /// redirect to itself), `/to-file` (a redirect to `file:///etc/hostname`), anything else 404.
-pub struct Server {
+pub(crate) struct Server {
     /// How many `/hang` requests have arrived, for tests to wait on.
     hangs: Arc<(Mutex<usize>, Condvar)>,
     server: LocalServer,
 }
 
 impl Server {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let hangs = Arc::new((Mutex::new(0), Condvar::new()));
         let counted = hangs.clone();
         let server = LocalServer::start(move |target| {
@@ -216,22 +216,22 @@ impl Server {
     }
 
     /// Blocks until `n` requests to `/hang` have arrived in all.
-    pub fn wait_for_hangs(&self, n: usize) {
+    pub(crate) fn wait_for_hangs(&self, n: usize) {
         let (count, arrived) = &*self.hangs;
         let count = count.lock().expect("lock");
         drop(arrived.wait_while(count, |c| *c < n).expect("lock"));
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
 }
 
 /// A Russian page declared windows-1251 in `<meta charset>` only.
-pub const CP1251_PAGE: &str = "<!doctype html><html><head><meta charset=\"windows-1251\"><title>Новости</title></head><body><article><h1>Новости</h1><p>Съешь же ещё этих мягких французских булок, да выпей чаю.</p></article></body></html>";
+pub(crate) const CP1251_PAGE: &str = "<!doctype html><html><head><meta charset=\"windows-1251\"><title>Новости</title></head><body><article><h1>Новости</h1><p>Съешь же ещё этих мягких французских булок, да выпей чаю.</p></article></body></html>";
 
 /// A Japanese page declared Shift_JIS in `<meta http-equiv="Content-Type">` only.
-pub const SJIS_PAGE: &str = "<!doctype html><html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\"><title>日本語</title></head><body><article><p>いろはにほへと ちりぬるを わかよたれそ つねならむ</p></article></body></html>";
+pub(crate) const SJIS_PAGE: &str = "<!doctype html><html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\"><title>日本語</title></head><body><article><p>いろはにほへと ちりぬるを わかよたれそ つねならむ</p></article></body></html>";
 
 /// A page a script changes 150 ms after `load`.
 const LATE_PAGE: &str = r#"<!doctype html><html><head><title>late</title></head><body><div id="app">Loading.</div>
@@ -242,7 +242,7 @@ const JS_PAGE: &str = r#"<!doctype html><html><head><title>js</title></head><bod
 <script>setTimeout(() => { document.getElementById("app").innerHTML = '<p id="ready">built by script</p>'; }, 50);</script>
 </body></html>"#;
 
-pub fn static_page() -> String {
+pub(crate) fn static_page() -> String {
     let mut html = String::from("<!doctype html><html><head><title>static</title></head><body><main>");
     let mut i = 0;
     while html.len() < 100_000 {
@@ -257,7 +257,7 @@ pub fn static_page() -> String {
 
 /// Wraps a real provider to record launch times, probes, how many browsers are alive at once,
 /// and the settle each render was asked for.
-pub struct Recording<P> {
+pub(crate) struct Recording<P> {
     inner: P,
     spans: Mutex<Vec<(Instant, Instant)>>,
     settles: Arc<Mutex<Vec<Option<Duration>>>>,
@@ -267,7 +267,7 @@ pub struct Recording<P> {
 }
 
 impl<P> Recording<P> {
-    pub fn new(inner: P) -> Self {
+    pub(crate) fn new(inner: P) -> Self {
         Self {
             inner,
             spans: Mutex::default(),
@@ -278,19 +278,19 @@ impl<P> Recording<P> {
         }
     }
     /// The settle of every render so far, in order; readable after the provider moved away.
-    pub fn settles(&self) -> Arc<Mutex<Vec<Option<Duration>>>> {
+    pub(crate) fn settles(&self) -> Arc<Mutex<Vec<Option<Duration>>>> {
         self.settles.clone()
     }
-    pub fn probes(&self) -> usize {
+    pub(crate) fn probes(&self) -> usize {
         self.probes.load(Ordering::SeqCst)
     }
-    pub fn launch_spans(&self) -> Vec<(Instant, Instant)> {
+    pub(crate) fn launch_spans(&self) -> Vec<(Instant, Instant)> {
         self.spans.lock().expect("lock").clone()
     }
-    pub fn alive(&self) -> usize {
+    pub(crate) fn alive(&self) -> usize {
         self.alive.load(Ordering::SeqCst)
     }
-    pub fn max_alive(&self) -> usize {
+    pub(crate) fn max_alive(&self) -> usize {
         self.max_alive.load(Ordering::SeqCst)
     }
 }
@@ -332,7 +332,7 @@ impl<P> std::ops::Deref for Recording<P> {
     }
 }
 
-pub fn send_signal(pid: u32, signal: libc::c_int) {
+pub(crate) fn send_signal(pid: u32, signal: libc::c_int) {
     // SAFETY: kill(2) has no memory-safety preconditions.
     let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
     assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
@@ -341,7 +341,7 @@ pub fn send_signal(pid: u32, signal: libc::c_int) {
 /// True when the process no longer runs and nothing is left for this process to reap: it is
 /// gone, or it is a zombie of another parent (a browser's helper processes are reparented to
 /// init when the browser exits, and reaping them is init's job). A zombie child of ours fails.
-pub fn pid_gone(pid: u32) -> bool {
+pub(crate) fn pid_gone(pid: u32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return true;
     };
@@ -357,7 +357,7 @@ pub fn pid_gone(pid: u32) -> bool {
 
 /// Running processes (not zombies) whose command line mentions `marker`, e.g. a browser
 /// runtime directory.
-pub fn processes_mentioning(marker: &str) -> Vec<u32> {
+pub(crate) fn processes_mentioning(marker: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -373,7 +373,7 @@ pub fn processes_mentioning(marker: &str) -> Vec<u32> {
 }
 
 /// Polls `done` until it holds or `guard` passes (a condition with a bound, not a delay).
-pub fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
     let until = Instant::now() + guard;
     while Instant::now() < until {
         if done() {
@@ -385,7 +385,7 @@ pub fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// True when the process no longer runs: gone, or a zombie (of any parent).
-pub fn pid_stopped(pid: u32) -> bool {
+pub(crate) fn pid_stopped(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
             .rsplit_once(')')
@@ -396,7 +396,7 @@ pub fn pid_stopped(pid: u32) -> bool {
 }
 
 /// Every browser's process tree and directory, by checking all of them out at once.
-pub async fn browsers_of<P>(pool: &BrowserPool<P>) -> (Vec<u32>, Vec<PathBuf>)
+pub(crate) async fn browsers_of<P>(pool: &BrowserPool<P>) -> (Vec<u32>, Vec<PathBuf>)
 where
     P: BrowserProvider<Browser: TestedBrowser>,
 {
@@ -416,7 +416,7 @@ where
     (trees, dirs)
 }
 
-pub fn assert_all_gone(pids: &[u32], dirs: &[PathBuf]) {
+pub(crate) fn assert_all_gone(pids: &[u32], dirs: &[PathBuf]) {
     let left: Vec<_> = pids
         .iter()
         .filter(|p| !pid_gone(**p))
@@ -432,7 +432,7 @@ pub fn assert_all_gone(pids: &[u32], dirs: &[PathBuf]) {
     assert!(left.is_empty(), "browser directories left behind: {left:?}");
 }
 
-pub fn assert_empty_dir(dir: &Path) {
+pub(crate) fn assert_empty_dir(dir: &Path) {
     let left: Vec<_> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -440,19 +440,19 @@ pub fn assert_empty_dir(dir: &Path) {
 }
 
 /// A Chromium started by the test itself with a DevTools port, as a remote fleet member would be.
-pub struct RemoteChromium {
+pub(crate) struct RemoteChromium {
     pub ws_url: String,
     child: Child,
     _profile: tempfile::TempDir,
 }
 
 impl RemoteChromium {
-    pub fn start(executable: &Path) -> Self {
+    pub(crate) fn start(executable: &Path) -> Self {
         Self::start_with(executable, &[])
     }
 
     /// Started with `extra` flags too.
-    pub fn start_with(executable: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start_with(executable: &Path, extra: &[&str]) -> Self {
         let profile = tempfile::tempdir().expect("profile dir");
         let mut child = Command::new(executable)
             .args([
@@ -492,7 +492,7 @@ impl RemoteChromium {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }

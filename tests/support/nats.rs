@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A running `nats-server -js`.
-pub struct NatsServer {
+pub(crate) struct NatsServer {
     binary: PathBuf,
     child: Option<Child>,
     port: u16,
@@ -18,7 +18,7 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts one, or `None` (skip) when nats-server is not installed outside CI. In CI a
     /// missing nats-server fails the test (`.ci/run` installs it).
-    pub fn start_or_skip() -> Option<Self> {
+    pub(crate) fn start_or_skip() -> Option<Self> {
         let binary = [
             "/usr/bin/nats-server",
             "/usr/sbin/nats-server",
@@ -71,28 +71,28 @@ impl NatsServer {
     }
 
     /// `nats://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
     /// The store directory.
-    pub fn store(&self) -> &Path {
+    pub(crate) fn store(&self) -> &Path {
         self.dir.path()
     }
 
     /// Kills the server (SIGKILL) and starts it again on the same port and store.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill();
         self.start();
     }
 
     /// Kills the server (SIGKILL); [`NatsServer::resume`] starts it again.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.kill();
     }
 
     /// Starts a stopped server again on the same port and store.
-    pub fn resume(&mut self) {
+    pub(crate) fn resume(&mut self) {
         self.start();
     }
 

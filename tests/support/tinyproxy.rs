@@ -9,11 +9,11 @@ use std::time::Duration;
 
 /// The user and password the proxy asks for (tinyproxy's configuration takes no `:`, `+` or
 /// `@` in them; the library's decoding of those is unit-tested).
-pub const USER: &str = "alice";
-pub const PASSWORD: &str = "s3cret-x_y";
+pub(crate) const USER: &str = "alice";
+pub(crate) const PASSWORD: &str = "s3cret-x_y";
 
 /// A running tinyproxy.
-pub struct Tinyproxy {
+pub(crate) struct Tinyproxy {
     child: Child,
     port: u16,
     _dir: tempfile::TempDir,
@@ -22,7 +22,7 @@ pub struct Tinyproxy {
 impl Tinyproxy {
     /// Starts one requiring [`USER`] and [`PASSWORD`], or `None` (skip) when tinyproxy is not
     /// installed outside CI. In CI a missing tinyproxy fails the test (`.ci/run` installs it).
-    pub fn start_or_skip() -> Option<Self> {
+    pub(crate) fn start_or_skip() -> Option<Self> {
         let binary = ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"]
             .into_iter()
             .find(|p| Path::new(p).exists());
@@ -70,12 +70,12 @@ impl Tinyproxy {
     }
 
     /// `http://127.0.0.1:PORT`, no credentials.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// `http://USER:PASSWORD@127.0.0.1:PORT`, the password percent-encoded as a URL needs it.
-    pub fn url_with_credentials(&self, user: &str, password: &str) -> String {
+    pub(crate) fn url_with_credentials(&self, user: &str, password: &str) -> String {
         let encode = |s: &str| {
             s.replace('%', "%25")
                 .replace(':', "%3A")

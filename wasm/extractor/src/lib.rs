@@ -126,6 +126,7 @@ impl Options {
 
 /// A framed input, split. It borrows the input: a page that is valid UTF-8 (every page the host
 /// sends) is neither copied nor re-encoded.
+#[derive(Debug)]
 pub struct Input<'a> {
     /// The page's URL, if given.
     pub url: Option<Cow<'a, str>>,
@@ -359,6 +360,10 @@ pub(crate) fn clean(s: &str) -> String {
 }
 
 #[cfg(target_arch = "wasm32")]
+#[allow(
+    unreachable_pub,
+    reason = "`no_mangle` exports them as the module's ABI, whatever the module's visibility"
+)]
 mod abi {
     //! The exports the host calls. Blocks handed to the host are leaked boxed slices; the host
     //! discards the whole instance after one call, so `dealloc` is a courtesy, not a necessity.
