@@ -11,7 +11,6 @@
 //! still works the slow way (a browser launched per page, the extractor compiled per call, the
 //! default timeout for everyone), so the two can be compared.
 
-mod address_guard;
 mod any_executor;
 mod browsers;
 mod builder;
@@ -98,7 +97,7 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     /// Set when adaptive timeouts are off: every target gets the default timeout.
     pub(crate) fixed: Option<FixedTimeout>,
     pub(crate) retrier: Retrier,
-    pub(crate) addresses: crate::policies::AddressPolicy,
+    pub(crate) addresses: crate::network::AddressPolicy,
     pub(crate) max_body_bytes: usize,
     pub(crate) wait_for: Option<String>,
     pub(crate) wait_until: WaitUntil,
@@ -292,7 +291,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let (started, engine) = (Instant::now(), options.engine);
         let source = PageSource::resolve(url)?;
         if let Err(reason) = self.addresses.check_url(source.url()) {
-            return Err(Error::from(FetchError::AddressNotAllowed { reason }).with_url(source.url().as_str()));
+            return Err(Error::from(FetchError::AddressNotAllowed {
+                reason: reason.to_string(),
+            })
+            .with_url(source.url().as_str()));
         }
         let host = source.host().to_string();
         // A local file is what it is: `Auto` never renders one (ask for `Headless` to); nor a
@@ -468,7 +470,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             let (policy, checked) = (self.addresses.clone(), url.clone());
             let verdict = tokio::task::spawn_blocking(move || Ok(policy.check_url_resolving(&checked))).await;
             if let Err(reason) = join_blocking(verdict, "check a page's address")? {
-                return Err(Error::from(FetchError::AddressNotAllowed { reason }).with_url(url.as_str()));
+                return Err(Error::from(FetchError::AddressNotAllowed {
+                    reason: reason.to_string(),
+                })
+                .with_url(url.as_str()));
             }
         }
         let target = Target::new(source.host(), Engine::Static);

@@ -49,8 +49,8 @@ use std::time::{Duration, Instant};
 use headless_chrome::Browser;
 
 use crate::error::{BoxError, BrowserError, Error, FetchError, Result};
+use crate::network::AddressPolicy;
 use crate::network::RequestCookie;
-use crate::policies::AddressPolicy;
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
 
 /// How long a browser may sit idle before Chromium's connection to the crate is dropped: far

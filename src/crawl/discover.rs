@@ -20,7 +20,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The crawl's client for robots.txt and sitemaps, configured like the executor's static fetch.
 pub(crate) fn client(config: &crate::config::RiptideConfig) -> crate::Result<reqwest::Client> {
-    let addresses = crate::policies::AddressPolicy::from_config(&config.network);
+    let addresses = crate::network::AddressPolicy::from_config(&config.network);
     crate::executor::static_fetch::http_client(
         &crate::executor::static_fetch::configured_user_agent(config),
         Duration::from_secs(10),

@@ -31,7 +31,7 @@ pub enum FetchError {
     },
 
     /// The address policy refuses the page before anything is fetched (see
-    /// [`AddressPolicy`](crate::policies::AddressPolicy)).
+    /// [`AddressPolicy`](crate::network::AddressPolicy)).
     #[error("refused by the address policy: {reason}")]
     AddressNotAllowed {
         /// Why.

@@ -13,7 +13,8 @@ use crate::config::RiptideConfig;
 use crate::error::{Error, Result};
 use crate::extract::ExtractOptions;
 use crate::metrics::ExtractionCounters;
-use crate::policies::{AddressPolicy, FixedTimeout, Retrier, RetrySettings};
+use crate::network::AddressPolicy;
+use crate::policies::{FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
 use crate::traits::{BrowserProvider, Isolation, ModuleCache, ProfileStore, TimeoutPolicy, WaitUntil, WasmRuntime};
 

@@ -31,7 +31,7 @@ pub(crate) fn http_client(
     user_agent: &str,
     connect_timeout: std::time::Duration,
     network: &crate::config::NetworkConfig,
-    addresses: crate::policies::AddressPolicy,
+    addresses: crate::network::AddressPolicy,
 ) -> crate::Result<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in &network.headers {
@@ -51,7 +51,7 @@ pub(crate) fn http_client(
         .user_agent(user_agent)
         .default_headers(headers)
         .connect_timeout(connect_timeout)
-        .dns_resolver(super::address_guard::GuardedResolver(resolving));
+        .dns_resolver(crate::network::address_guard::GuardedResolver(resolving));
     if let Some(cookies) = GivenCookies::new(&network.request_cookies()?) {
         builder = builder.cookie_provider(std::sync::Arc::new(cookies));
     }
@@ -59,7 +59,10 @@ pub(crate) fn http_client(
         builder = builder.proxy(proxy.for_reqwest()?);
     }
     if addresses.restricts() {
-        builder = builder.redirect(super::address_guard::redirect_policy(addresses, proxy.is_some()));
+        builder = builder.redirect(crate::network::address_guard::redirect_policy(
+            addresses,
+            proxy.is_some(),
+        ));
     }
     // Without a TLS backend there is no certificate to accept.
     #[cfg(feature = "rustls")]
@@ -221,7 +224,7 @@ fn is_html(content_type: &str) -> bool {
 
 /// Maps a reqwest failure to what it says about the host, keeping the error as the source.
 fn classify(e: reqwest::Error) -> AttemptFailure {
-    use super::address_guard::{Refused, ResolveFailed, causes, find_in_chain};
+    use crate::network::address_guard::{Refused, ResolveFailed, causes, find_in_chain};
     use std::io::ErrorKind;
     if let Some(refused) = find_in_chain::<Refused>(&e) {
         return FetchError::AddressNotAllowed {

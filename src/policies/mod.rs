@@ -9,7 +9,6 @@
 //! - [`Retrier`]: retries for any policy (escalation, overall deadline, jitter, retry budget,
 //!   per-host circuit breaker).
 //!
-//! [`AddressPolicy`] is the other kind of policy here: which pages may be loaded at all.
 //!
 //! [`simulate`] plays workloads against policies on a virtual clock, to compare them.
 //!
@@ -19,7 +18,6 @@
 //! [`ProfileView`](crate::traits::ProfileView)s through the trait.
 
 mod adaptive;
-mod address;
 mod fixed;
 mod profile_writer;
 mod retry;
@@ -28,7 +26,6 @@ pub mod simulate;
 mod stats;
 
 pub use adaptive::AdaptiveTimeout;
-pub use address::AddressPolicy;
 pub use fixed::FixedTimeout;
 pub(crate) use profile_writer::{CHANGES_INTERVAL, FLUSH_INTERVAL};
 pub use retry::{AttemptFailure, Retrier, RetrySettings};

@@ -98,7 +98,7 @@ fn intercept(setup: &TabSettings, tab: &Arc<Tab>, refusals: &Refusals) -> std::r
             let url = &paused.params.request.url;
             let verdict = url::Url::parse(url)
                 .map_err(|e| format!("{url} is not a valid URL: {e}"))
-                .and_then(|parsed| policy.check_url_resolving(&parsed));
+                .and_then(|parsed| policy.check_url_resolving(&parsed).map_err(|why| why.to_string()));
             match verdict {
                 Ok(()) => RequestPausedDecision::Continue(None),
                 Err(why) => {

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::network::AddressPolicy;
 use crate::network::{ProxyServer, RequestCookie};
-use crate::policies::AddressPolicy;
 use crate::traits::ResourceKind;
 
 /// The default render memory limit: far above what real pages use (100-400 MB a browser),

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use super::options::ChromeOptions;
+use crate::network::AddressPolicy;
 use crate::network::{ProxyServer, RequestCookie};
-use crate::policies::AddressPolicy;
 use crate::traits::ResourceKind;
 
 /// How a provider readies its tabs, apart from the provider, so a render can ready the tab of a

@@ -190,7 +190,7 @@ async fn intercept(setup: &TabSettings, page: &Page, refusals: &Refusals) -> Res
             let verdict = tokio::task::spawn_blocking(move || {
                 url::Url::parse(&url)
                     .map_err(|e| format!("{url} is not a valid URL: {e}"))
-                    .and_then(|parsed| policy.check_url_resolving(&parsed))
+                    .and_then(|parsed| policy.check_url_resolving(&parsed).map_err(|why| why.to_string()))
                     .map_err(|why| format!("{url}: {why}"))
             })
             .await

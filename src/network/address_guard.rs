@@ -11,7 +11,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::policies::AddressPolicy;
+use crate::network::AddressPolicy;
 
 /// How many redirects a fetch follows (reqwest's default).
 const MAX_REDIRECTS: usize = 10;

@@ -14,6 +14,43 @@ use url::Url;
 
 use crate::config::NetworkConfig;
 
+/// Why an [`AddressPolicy`] refuses a URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressRefusal {
+    /// A `file://` URL or a local path, and `network.allow_file_urls` is off.
+    #[error("local files are not allowed (network.allow_file_urls = false)")]
+    FileUrl,
+    /// A scheme riptide does not load.
+    #[error("the {scheme}: scheme is not allowed")]
+    Scheme {
+        /// The scheme.
+        scheme: String,
+    },
+    /// The URL's host is an address that is not public.
+    #[error("{ip} is not a public address (network.allow_private_addresses = false)")]
+    NotPublic {
+        /// The address.
+        ip: IpAddr,
+    },
+    /// The URL's host name resolves to an address that is not public.
+    #[error("{host} resolves to {ip}, which is not a public address (network.allow_private_addresses = false)")]
+    ResolvesToNotPublic {
+        /// The host name.
+        host: String,
+        /// The address it resolved to.
+        ip: IpAddr,
+    },
+    /// The URL's host name does not resolve, so its addresses cannot be checked.
+    #[error("{host} does not resolve: {why}")]
+    Unresolved {
+        /// The host name.
+        host: String,
+        /// The resolver's error.
+        why: String,
+    },
+}
+
 /// Which pages may be loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressPolicy {
@@ -80,13 +117,15 @@ impl AddressPolicy {
 
     /// Checks what can be checked without DNS: the scheme, and the host when it is an address.
     /// `Err` says why the URL is refused.
-    pub fn check_url(&self, url: &Url) -> Result<(), String> {
+    pub fn check_url(&self, url: &Url) -> Result<(), AddressRefusal> {
         match url.scheme() {
-            "file" if !self.allow_files => {
-                return Err("local files are not allowed (network.allow_file_urls = false)".into());
-            }
+            "file" if !self.allow_files => return Err(AddressRefusal::FileUrl),
             "http" | "https" | "file" => {}
-            other => return Err(format!("the {other}: scheme is not allowed")),
+            other => {
+                return Err(AddressRefusal::Scheme {
+                    scheme: other.to_string(),
+                });
+            }
         }
         if url.host_str().is_some_and(|h| self.is_allowed_host(h)) {
             return Ok(());
@@ -100,18 +139,16 @@ impl AddressPolicy {
     }
 
     /// `Err` if `ip` is refused, saying why.
-    pub fn check_ip(&self, ip: IpAddr) -> Result<(), String> {
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), AddressRefusal> {
         if self.allows_ip(ip) {
             Ok(())
         } else {
-            Err(format!(
-                "{ip} is not a public address (network.allow_private_addresses = false)"
-            ))
+            Err(AddressRefusal::NotPublic { ip })
         }
     }
 
     /// Checks a URL fully, resolving its host name (blocking: for threads that may block).
-    pub fn check_url_resolving(&self, url: &Url) -> Result<(), String> {
+    pub fn check_url_resolving(&self, url: &Url) -> Result<(), AddressRefusal> {
         self.check_url(url)?;
         let Some(url::Host::Domain(host)) = url.host() else {
             return Ok(());
@@ -120,11 +157,18 @@ impl AddressPolicy {
             return Ok(());
         }
         let port = url.port_or_known_default().unwrap_or(80);
-        let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-            .map_err(|e| format!("{host} does not resolve: {e}"))?;
+        let addrs =
+            std::net::ToSocketAddrs::to_socket_addrs(&(host, port)).map_err(|e| AddressRefusal::Unresolved {
+                host: host.to_string(),
+                why: e.to_string(),
+            })?;
         for addr in addrs {
-            self.check_ip(addr.ip())
-                .map_err(|why| format!("{host} resolves to {why}"))?;
+            if !self.allows_ip(addr.ip()) {
+                return Err(AddressRefusal::ResolvesToNotPublic {
+                    host: host.to_string(),
+                    ip: addr.ip(),
+                });
+            }
         }
         Ok(())
     }
@@ -229,7 +273,13 @@ mod tests {
         assert!(check("https://example.com/").is_ok());
         assert!(check("http://[::1]:8080/").is_err());
         assert!(check("http://169.254.169.254/latest/meta-data/").is_err());
-        assert!(check("file:///etc/passwd").unwrap_err().contains("allow_file_urls"));
+        assert_eq!(check("file:///etc/passwd"), Err(AddressRefusal::FileUrl));
+        assert!(
+            check("file:///etc/passwd")
+                .unwrap_err()
+                .to_string()
+                .contains("allow_file_urls")
+        );
         assert!(check("ftp://example.com/").is_err());
         assert!(
             AddressPolicy::PERMISSIVE
@@ -237,6 +287,11 @@ mod tests {
                 .is_ok()
         );
         let resolving = policy.check_url_resolving(&Url::parse("http://localhost:1/").expect("url"));
-        assert!(resolving.unwrap_err().contains("localhost resolves to"));
+        let refusal = resolving.unwrap_err();
+        assert!(
+            matches!(refusal, AddressRefusal::ResolvesToNotPublic { .. }),
+            "{refusal:?}"
+        );
+        assert!(refusal.to_string().contains("localhost resolves to"));
     }
 }
