@@ -27,6 +27,7 @@
 mod blocking;
 mod browser;
 mod context;
+mod devtools;
 mod proxy_auth;
 mod render;
 mod stealth;

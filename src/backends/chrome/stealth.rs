@@ -4,7 +4,7 @@
 use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::{Browser, Emulation};
 
-use super::tab::{add_script, at_once, send};
+use super::devtools::{add_script, at_once, send};
 use crate::backends::chromium::stealth::{ACCEPT_LANGUAGE, CORES, script, user_agent_and_version};
 use crate::error::BoxError;
 

@@ -9,44 +9,13 @@ use headless_chrome::Tab;
 use headless_chrome::browser::tab::RequestPausedDecision;
 use headless_chrome::browser::transport::{SessionId, Transport};
 use headless_chrome::protocol::cdp::Fetch::events::RequestPausedEvent;
-use headless_chrome::protocol::cdp::types::Method;
-use headless_chrome::protocol::cdp::{Fetch, Network, Page, Security};
+use headless_chrome::protocol::cdp::{Fetch, Network, Security};
 
+use super::devtools::{add_script, at_once, send};
 use crate::backends::chromium::page_script::{LEAVING_MARK, NO_DIALOGS};
 use crate::backends::chromium::tab_settings::{Refusals, TabSettings};
 use crate::error::BoxError;
 use crate::network::ProxyServer;
-
-/// Runs `calls` at once, each on a thread of its own, and gives the first error. DevTools calls
-/// in flight together share one wait on headless_chrome's websocket polling (up to ~100 ms a
-/// call when sent one after the other).
-pub(super) fn at_once<const N: usize>(calls: [&(dyn Fn() -> Result<(), BoxError> + Sync); N]) -> Result<(), BoxError> {
-    std::thread::scope(|scope| {
-        let running = calls.map(|call| scope.spawn(call));
-        running
-            .into_iter()
-            .try_for_each(|call| call.join().unwrap_or_else(|_| Err("a DevTools call panicked".into())))
-    })
-}
-
-/// One DevTools call on `tab` whose answer is not needed.
-pub(super) fn send<C>(tab: &Tab, method: C) -> Result<(), BoxError>
-where
-    C: Method + serde::Serialize + std::fmt::Debug,
-{
-    tab.call_method(method).map(drop).map_err(BoxError::from)
-}
-
-/// `Page.addScriptToEvaluateOnNewDocument`: `source` runs in every document before its own
-/// scripts.
-pub(super) fn add_script(source: String) -> Page::AddScriptToEvaluateOnNewDocument {
-    Page::AddScriptToEvaluateOnNewDocument {
-        source,
-        world_name: None,
-        include_command_line_api: None,
-        run_immediately: None,
-    }
-}
 
 /// Readies a new tab: no blocking dialogs in any page it loads, certificates verified (or
 /// not) as configured whatever flags the browser was started with, and, when the address

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use riptide::{Content, EngineChoice, PageOptions, RiptideConfig, WaitUntil};
 
 use super::extract_args::{BlockArg, EngineArg, ExtractArgs, Format, IsolationArg, WaitArg};
+use super::extract_remote::Records;
 use super::interrupts::Interrupts;
 use super::{CliResult, Outcome};
 
@@ -175,11 +176,6 @@ async fn run_local(
     }
     Ok(batch?.finish(total, started, quiet))
 }
-
-/// Each page's record as it finishes, in completion order: `riptide extract`'s output, whether
-/// this process or a server extracted it.
-pub(crate) type Records<'a> =
-    std::pin::Pin<Box<dyn futures_util::Stream<Item = CliResult<serde_json::Value>> + Send + 'a>>;
 
 /// How a batch went.
 struct Batch {

@@ -8,7 +8,11 @@ use futures_util::StreamExt;
 use riptide::EngineChoice;
 
 use super::CliResult;
-use super::extract::Records;
+
+/// Each page's record as it finishes, in completion order: `riptide extract`'s output, whether
+/// this process or a server extracted it.
+pub(crate) type Records<'a> =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = CliResult<serde_json::Value>> + Send + 'a>>;
 
 /// How many times a batch the server turns away as busy (`429`) is sent again, each after the
 /// server's `Retry-After`.
