@@ -77,6 +77,7 @@ pub mod server;
 #[cfg(any(feature = "wasmtime", feature = "wasmer"))]
 mod stack;
 mod sync;
+pub mod target;
 pub mod traits;
 
 pub use cache::{CacheOptions, CacheStats, CompileCache, ModuleSource};

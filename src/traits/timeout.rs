@@ -5,83 +5,11 @@
 //! [`crate::policies`]; the retry helper and the executor work with any implementation.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
 
-/// How a page is fetched; static fetches and headless renders of one host learn separately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    /// A plain HTTP fetch.
-    Static,
-    /// A render in a headless browser.
-    Headless,
-}
-
-impl Engine {
-    /// The engine's name as in JSON: `"static"` or `"headless"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Engine::Static => "static",
-            Engine::Headless => "headless",
-        }
-    }
-}
-
-/// What a timeout is chosen for: a host and how it is fetched.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct Target {
-    /// The host, lower-case, without port (`example.com`).
-    pub host: String,
-    /// Static fetch or headless render.
-    pub engine: Engine,
-}
-
-impl Target {
-    /// A target for `host` (lower-cased) fetched with `engine`.
-    pub fn new(host: impl AsRef<str>, engine: Engine) -> Self {
-        Self {
-            host: host.as_ref().to_ascii_lowercase(),
-            engine,
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let engine = match self.engine {
-            Engine::Static => "static",
-            Engine::Headless => "headless",
-        };
-        write!(f, "{} ({engine})", self.host)
-    }
-}
-
-/// A class of failure that says nothing about latency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum FailureClass {
-    /// The name did not resolve.
-    Dns,
-    /// The connection was refused.
-    ConnectionRefused,
-    /// The connection was reset.
-    ConnectionReset,
-    /// TLS failed (a certificate the client does not accept, a failed handshake).
-    Tls,
-    /// Too many redirects (a loop), or a redirect to a scheme the client refuses (`file:`).
-    Redirect,
-    /// The server answered with this status.
-    HttpStatus(u16),
-    /// The page needed more than a configured limit allows (a render's memory).
-    ResourceLimit,
-    /// The address policy refused the page: its scheme, or an address its host (or a
-    /// redirect's) resolves to.
-    Blocked,
-    /// Anything else.
-    Other,
-}
+pub use crate::target::{Engine, FailureClass, Target};
 
 /// A shared policy is a policy: pass an `Arc` of yours to an executor to keep reading its
 /// profiles (or to share it between executors) while they run.
