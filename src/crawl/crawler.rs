@@ -70,6 +70,8 @@ const META_TRAPS: &str = "traps";
 ///     match event {
 ///         CrawlEvent::Page(page) => println!("{} {:?}", page.content.url, page.content.extracted.title),
 ///         CrawlEvent::Failed(failure) => eprintln!("{}: {}", failure.url, failure.error),
+///         CrawlEvent::Unchanged(page) => println!("{} unchanged", page.url),
+///         _ => {} // kinds a later riptide may add
 ///     }
 /// }
 /// println!("{:?}", crawl.report());
