@@ -137,7 +137,7 @@ impl ServerOptions {
             return invalid(
                 "server.token",
                 format!(
-                    "listening on {} (not a loopback address) needs a bearer token; set one (`riptide serve --token`), or listen on 127.0.0.1",
+                    "listening on {} (not a loopback address) needs a bearer token; set `server.token` (or RIPTIDE_SERVER_TOKEN; a command line would show it to every user), or listen on 127.0.0.1",
                     self.listen
                 ),
             );

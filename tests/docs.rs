@@ -295,6 +295,50 @@ fn every_command_line_shown_names_real_commands_and_flags() {
     );
 }
 
+/// Issue 28, item 11: a hint said to run `riptide serve --token`, a flag that does not exist.
+/// Every `` `riptide ...` `` a message, hint or doc comment in the sources names must be a real
+/// command with real flags.
+#[test]
+fn every_command_the_sources_name_is_real() {
+    let mut binary = Binary { helps: HashMap::new() };
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    let mut files = vec![root().join("src")];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("a source folder") {
+                files.push(entry.expect("an entry").path());
+            }
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a source file");
+        for (n, line) in text.lines().enumerate() {
+            for quoted in line.split('`').skip(1).step_by(2) {
+                if !quoted.starts_with("riptide ") {
+                    continue;
+                }
+                checked += 1;
+                let command = CommandLine {
+                    at: format!("{}:{}", path.strip_prefix(root()).unwrap_or(&path).display(), n + 1),
+                    words: quoted.split_whitespace().skip(1).map(str::to_string).collect(),
+                };
+                if let Err(why) = check_command(&mut binary, &command) {
+                    problems.push(format!("{}: {why}", command.at));
+                }
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} commands found in the sources");
+    assert!(
+        problems.is_empty(),
+        "commands the sources name that the binary does not accept:\n{}",
+        problems.join("\n")
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Configuration keys
 

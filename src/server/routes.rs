@@ -119,8 +119,18 @@ impl Shared {
     }
 }
 
-/// The status a failed one-page request answers with: whose fault it was.
+/// The status a failed one-page request answers with: whose fault it was. Retries that all
+/// ran out of time are a time-out (`504`), as the docs say, whatever the retrier calls them.
 fn status_of(e: &Error) -> StatusCode {
+    if matches!(
+        e.kind(),
+        crate::error::ErrorKind::Retry(crate::error::RetryError::Exhausted {
+            last: crate::error::LastAttempt::TimedOut(_),
+            ..
+        })
+    ) {
+        return StatusCode::GATEWAY_TIMEOUT;
+    }
     match e.code() {
         "fetch.invalid_url" | "fetch.unsupported_scheme" => StatusCode::BAD_REQUEST,
         "fetch.address_not_allowed" => StatusCode::FORBIDDEN,
@@ -405,7 +415,31 @@ pub(super) fn busy(shared: &Shared) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::same_secret;
+    use super::{same_secret, status_of};
+    use crate::error::{Error, LastAttempt, RetryError};
+
+    /// Issue 28, item 10: pages whose every attempt timed out were answered `502`.
+    #[test]
+    fn retries_that_all_timed_out_answer_504() {
+        let timed_out = Error::from(RetryError::Exhausted {
+            target: "example.com (static)".into(),
+            attempts: 2,
+            elapsed: std::time::Duration::from_secs(3),
+            last: LastAttempt::TimedOut(std::time::Duration::from_secs(2)),
+            last_error: None,
+            why: "no time left",
+        });
+        assert_eq!(status_of(&timed_out).as_u16(), 504);
+        let failed = Error::from(RetryError::Exhausted {
+            target: "example.com (static)".into(),
+            attempts: 2,
+            elapsed: std::time::Duration::from_secs(3),
+            last: LastAttempt::Failed(crate::traits::FailureClass::HttpStatus(503)),
+            last_error: None,
+            why: "no time left",
+        });
+        assert_eq!(status_of(&failed).as_u16(), 502);
+    }
 
     #[test]
     fn secrets_compare_whole() {
