@@ -131,16 +131,57 @@ fn extract_writes_jsonl_json_and_text_and_summarises() {
     assert!(page["markdown"].as_str().is_some_and(|m| m.contains("Text of page 1.")));
 }
 
+/// Issue 28, item 9: a BOM made line 1 "not a page riptide can fetch", and one non-UTF-8 line
+/// ended the whole batch before anything was extracted.
 #[test]
-fn a_non_utf8_line_in_input_is_named_before_anything_is_fetched() {
+fn a_bom_is_ignored_and_a_non_utf8_line_is_that_lines_failure() {
+    let server = Server::start();
     let home = tempfile::tempdir().expect("home");
     let dir = tempfile::tempdir().expect("dir");
     let list = dir.path().join("urls.txt");
-    std::fs::write(&list, b"http://127.0.0.1:1/a\nhttp://caf\xe9.example/\n").expect("write");
-    let o = riptide(home.path(), &["extract", "--input", list.to_str().expect("utf-8")]);
-    assert_clean_failure(&o, 1, "line 2 is not UTF-8");
-    assert!(stderr(&o).contains("urls.txt"), "names the file: {}", stderr(&o));
-    assert!(!stderr(&o).contains("extracted"), "no page was tried: {}", stderr(&o));
+    // A byte-order mark, page 1, a Latin-1 line (not UTF-8), page 2.
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend_from_slice(server.url("/page/1").as_bytes());
+    bytes.extend_from_slice(b"\nhttp://caf\xe9.example/\n");
+    bytes.extend_from_slice(server.url("/page/2").as_bytes());
+    bytes.push(b'\n');
+    std::fs::write(&list, bytes).expect("write");
+    let o = riptide(
+        home.path(),
+        &[
+            "extract",
+            "--input",
+            list.to_str().expect("utf-8"),
+            "--engine",
+            "static",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "one line failed: {}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", stdout(&o));
+    let bad = lines
+        .iter()
+        .find(|l| l.get("error").is_some())
+        .expect("the bad line's record");
+    assert_eq!(bad["error_kind"], "input.not_utf8");
+    assert!(
+        bad["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("line 2") && e.contains("urls.txt")),
+        "{bad}"
+    );
+    let mut titles: Vec<&str> = lines.iter().filter_map(|l| l["title"].as_str()).collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        ["page 1", "page 2"],
+        "the BOM did not spoil line 1, and line 3 ran"
+    );
 }
 
 #[test]

@@ -14,13 +14,21 @@ use super::extract_remote::Records;
 use super::interrupts::Interrupts;
 use super::{CliResult, Outcome};
 
-fn read_inputs(args: &ExtractArgs) -> CliResult<Vec<String>> {
+fn read_inputs(args: &ExtractArgs) -> CliResult<UrlList> {
     read_url_list(args.inputs.clone(), args.input.as_deref())
 }
 
-/// `inputs` followed by the lines of `file` (`-`: standard input), without blank lines and `#`
-/// comments.
-pub(crate) fn read_url_list(mut inputs: Vec<String>, file: Option<&std::path::Path>) -> CliResult<Vec<String>> {
+/// What a batch was given: the pages, and the lines of `--input` that cannot name one (each
+/// the failure record of its line, reported with the batch's other failures).
+pub(crate) struct UrlList {
+    pub(crate) urls: Vec<String>,
+    pub(crate) bad_lines: Vec<serde_json::Value>,
+}
+
+/// `inputs` followed by the lines of `file` (`-`: standard input), without blank lines, `#`
+/// comments and a leading byte-order mark.
+pub(crate) fn read_url_list(mut inputs: Vec<String>, file: Option<&std::path::Path>) -> CliResult<UrlList> {
+    let mut bad_lines = Vec::new();
     if let Some(file) = file {
         let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
             Box::new(std::io::stdin().lock())
@@ -28,29 +36,46 @@ pub(crate) fn read_url_list(mut inputs: Vec<String>, file: Option<&std::path::Pa
             let f = std::fs::File::open(file).map_err(|e| format!("cannot read --input {}: {e}", file.display()))?;
             Box::new(std::io::BufReader::new(f))
         };
-        // Read as bytes so a line that is not UTF-8 is named (file and line) before any page is
-        // fetched, instead of ending the batch half-way with a bare I/O error.
+        // Read as bytes: a line that is not UTF-8 is that line's failure, named by file and
+        // line, and the other lines still run.
         for (n, line) in reader.split(b'\n').enumerate() {
             let line = line.map_err(|e| format!("cannot read --input {}: {e}", file.display()))?;
-            let line = std::str::from_utf8(&line).map_err(|_| {
-                format!(
-                    "--input {} line {} is not UTF-8 text; URLs and paths there must be UTF-8 (fix or remove that line)",
-                    file.display(),
-                    n + 1
-                )
-            })?;
+            let line = match std::str::from_utf8(&line) {
+                Ok(line) => line,
+                Err(_) => {
+                    bad_lines.push(serde_json::json!({
+                        "url": String::from_utf8_lossy(&line).trim(),
+                        "error": format!("--input {} line {} is not UTF-8 text", file.display(), n + 1),
+                        "error_kind": "input.not_utf8",
+                        "hint": "URLs and paths in --input must be UTF-8: fix or remove that line",
+                    }));
+                    continue;
+                }
+            };
+            // Editors on Windows start a UTF-8 file with a byte-order mark.
+            let line = if n == 0 {
+                line.trim_start_matches('\u{feff}')
+            } else {
+                line
+            };
             let line = line.trim();
             if !line.is_empty() && !line.starts_with('#') {
                 inputs.push(line.to_string());
             }
         }
     }
-    Ok(inputs)
+    Ok(UrlList {
+        urls: inputs,
+        bad_lines,
+    })
 }
 
 pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractArgs, quiet: bool) -> CliResult<Outcome> {
-    let inputs = read_inputs(&args)?;
-    if inputs.is_empty() {
+    let UrlList {
+        urls: inputs,
+        bad_lines,
+    } = read_inputs(&args)?;
+    if inputs.is_empty() && bad_lines.is_empty() {
         eprintln!("error: no pages to extract; give URLs or paths, or --input FILE");
         return Ok(Outcome::Usage);
     }
@@ -74,9 +99,10 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
             .into());
         }
         let token = config.server.token.as_deref();
-        let total = inputs.len();
+        let total = inputs.len() + bad_lines.len();
         let started = Instant::now();
         let records = super::extract_remote::records(server, token, inputs, engine, args.page_settings()).await?;
+        let records = with_bad_lines(bad_lines, records);
         let batch = run_batch(records, &mut *out, args.format, total, quiet).await?;
         return Ok(batch.finish(total, started, quiet));
     }
@@ -119,7 +145,10 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
     run_local(
         riptide::Stack::from_config(&config).home(home),
         &args,
-        inputs,
+        UrlList {
+            urls: inputs,
+            bad_lines,
+        },
         engine,
         &mut *out,
         quiet,
@@ -127,11 +156,16 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
     .await
 }
 
+/// The batch's records after the records of its bad `--input` lines.
+fn with_bad_lines(bad_lines: Vec<serde_json::Value>, records: Records<'_>) -> Records<'_> {
+    Box::pin(futures_util::stream::iter(bad_lines.into_iter().map(Ok)).chain(records))
+}
+
 /// Runs the batch on this process's own executor, built from `builder` and the flags.
 async fn run_local(
     stack: riptide::Stack,
     args: &ExtractArgs,
-    inputs: Vec<String>,
+    list: UrlList,
     engine: EngineChoice,
     out: &mut dyn Write,
     quiet: bool,
@@ -150,7 +184,11 @@ async fn run_local(
     }
     let executor = stack.page_defaults(defaults).build()?;
     let started = Instant::now();
-    let total = inputs.len();
+    let UrlList {
+        urls: inputs,
+        bad_lines,
+    } = list;
+    let total = inputs.len() + bad_lines.len();
     let mut saved = 0usize;
     let screenshots = args.screenshot.clone();
     let records = executor
@@ -170,7 +208,14 @@ async fn run_local(
             }
             Err(e) => Ok(e.to_record(&url)),
         });
-    let batch = run_batch(Box::pin(records), out, args.format, total, quiet).await;
+    let batch = run_batch(
+        with_bad_lines(bad_lines, Box::pin(records)),
+        out,
+        args.format,
+        total,
+        quiet,
+    )
+    .await;
     if let Err(e) = executor.shutdown().await {
         tracing::warn!(error = %e, "could not save everything at shutdown");
     }

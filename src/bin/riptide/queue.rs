@@ -86,8 +86,19 @@ pub(crate) struct WorkerArgs {
 }
 
 pub(crate) async fn submit(config: &RiptideConfig, args: SubmitArgs) -> CliResult<Outcome> {
-    let urls = super::extract::read_url_list(args.urls.clone(), args.input.as_deref())?;
+    let list = super::extract::read_url_list(args.urls.clone(), args.input.as_deref())?;
+    for bad in &list.bad_lines {
+        eprintln!(
+            "error: {}\n  hint: {}",
+            bad["error"].as_str().unwrap_or_default(),
+            bad["hint"].as_str().unwrap_or_default()
+        );
+    }
+    let urls = list.urls;
     if urls.is_empty() {
+        if !list.bad_lines.is_empty() {
+            return Ok(Outcome::SomeFailed);
+        }
         eprintln!("error: no pages to submit; give URLs, or --input FILE");
         return Ok(Outcome::Usage);
     }
