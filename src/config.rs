@@ -396,7 +396,15 @@ impl ConfigLoader {
             Some(file) => {
                 let file = expand_tilde(file);
                 if !file.is_file() {
-                    let missing = format!("configuration file {} does not exist", file.display());
+                    let missing = if file.is_dir() {
+                        format!(
+                            "configuration file {} is a directory; give the TOML file itself (such as {})",
+                            file.display(),
+                            file.join("config.toml").display()
+                        )
+                    } else {
+                        format!("configuration file {} does not exist", file.display())
+                    };
                     return Err(ConfigError::Load {
                         source: Box::new(figment::Error::from(missing)),
                     }

@@ -346,6 +346,14 @@ fn broken_toml_and_missing_explicit_file_are_clear_errors() {
         .load()
         .expect_err("missing file");
     assert!(format!("{err:#}").contains("/nonexistent/riptide.toml"), "{err:#}");
+    assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
+
+    // Issue 28, item 12: a directory was reported as missing.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let err = ConfigLoader::new().file(dir.path()).load().expect_err("a directory");
+    let said = format!("{err:#}");
+    assert!(said.contains("is a directory") && said.contains("config.toml"), "{said}");
+    assert!(!said.contains("does not exist"), "{said}");
 }
 
 #[test]
