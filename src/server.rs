@@ -82,6 +82,9 @@ pub struct ServerOptions {
     /// The most pages one `POST /v1/crawl` may emit (a request may ask for fewer).
     /// Default 10,000.
     pub max_crawl_pages: u64,
+    /// The most URLs one `POST /v1/extract` batch may name; a larger one is refused with `413`.
+    /// Default 1,000.
+    pub max_batch_urls: usize,
 }
 
 impl Default for ServerOptions {
@@ -95,6 +98,7 @@ impl Default for ServerOptions {
             shutdown_grace: Duration::from_secs(10),
             metrics: true,
             max_crawl_pages: 10_000,
+            max_batch_urls: 1_000,
         }
     }
 }
@@ -126,6 +130,7 @@ impl ServerOptions {
             shutdown_grace: Duration::from_secs(c.shutdown_grace_secs),
             metrics: true,
             max_crawl_pages: c.max_crawl_pages,
+            max_batch_urls: c.max_batch_urls as usize,
         };
         options.validate()?;
         Ok(options)
@@ -194,7 +199,10 @@ impl Server {
             options.request_deadline,
             options.token.clone().filter(|t| !t.is_empty()),
             options.metrics,
-            options.max_crawl_pages,
+            routes::Limits {
+                max_crawl_pages: options.max_crawl_pages,
+                max_batch_urls: options.max_batch_urls,
+            },
         ));
         Ok(Self {
             listener,

@@ -352,7 +352,10 @@ fn broken_toml_and_missing_explicit_file_are_clear_errors() {
     let dir = tempfile::tempdir().expect("temp dir");
     let err = ConfigLoader::new().file(dir.path()).load().expect_err("a directory");
     let said = format!("{err:#}");
-    assert!(said.contains("is a directory") && said.contains("config.toml"), "{said}");
+    assert!(
+        said.contains("is a directory") && said.contains("config.toml"),
+        "{said}"
+    );
     assert!(!said.contains("does not exist"), "{said}");
 }
 

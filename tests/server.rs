@@ -606,3 +606,29 @@ async fn a_running_crawl_is_listed_cancelled_and_ends_with_its_client() {
     assert_eq!(site.received().len(), asked, "the abandoned crawl went on fetching");
     server.stop().await;
 }
+
+/// Issue 28: a batch of any size was taken (20,000 URLs in one request); now it is capped by
+/// `[server] max_batch_urls` with a clear `413`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_beyond_the_servers_cap_is_refused_clearly() {
+    let mut o = options();
+    o.max_batch_urls = 3;
+    let server = Running::start(executor(10), o).await;
+    let urls: Vec<String> = (0..4).map(|i| format!("http://127.0.0.1:1/{i}")).collect();
+    let (status, _, body) = server.post(&serde_json::json!({ "urls": urls }).to_string()).await;
+    let answer = json(&body);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error_kind"], "server.batch_too_large");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("4 URLs") && e.contains("at most 3")),
+        "{answer}"
+    );
+    assert!(
+        answer["hint"].as_str().is_some_and(|h| h.contains("max_batch_urls")),
+        "{answer}"
+    );
+    assert_eq!(riptide::RiptideConfig::default().server.max_batch_urls, 1_000);
+    server.stop().await;
+}

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub allow_private_addresses: bool,
     /// The most pages one `POST /v1/crawl` may emit; a request may ask for fewer.
     pub max_crawl_pages: u64,
+    /// The most URLs one `POST /v1/extract` batch may name; a larger one is refused with `413`.
+    pub max_batch_urls: u32,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +46,7 @@ impl Default for ServerConfig {
             allow_file_urls: false,
             allow_private_addresses: false,
             max_crawl_pages: 10_000,
+            max_batch_urls: 1_000,
         }
     }
 }

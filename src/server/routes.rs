@@ -37,6 +37,14 @@ pub(super) struct Shared {
     pub(super) crawls: super::crawl::Crawls,
     /// The most pages one crawl may emit.
     pub(super) max_crawl_pages: u64,
+    /// The most URLs one extract batch may name.
+    max_batch_urls: usize,
+}
+
+/// What one request may ask for at most.
+pub(super) struct Limits {
+    pub(super) max_crawl_pages: u64,
+    pub(super) max_batch_urls: usize,
 }
 
 /// Where the executor's warm-up stands (`/readyz`).
@@ -53,7 +61,7 @@ impl Shared {
         deadline: Duration,
         token: Option<String>,
         metrics: bool,
-        max_crawl_pages: u64,
+        limits: Limits,
     ) -> Self {
         Self {
             executor,
@@ -64,7 +72,8 @@ impl Shared {
             stopped: watch::channel(false).0,
             metrics: metrics.then(ServerMetrics::new),
             crawls: super::crawl::Crawls::default(),
-            max_crawl_pages,
+            max_crawl_pages: limits.max_crawl_pages,
+            max_batch_urls: limits.max_batch_urls,
         }
     }
 
@@ -356,6 +365,20 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
             );
         }
     };
+    if let Some(urls) = &request.urls
+        && urls.len() > shared.max_batch_urls
+    {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "server.batch_too_large",
+            &format!(
+                "the batch names {} URLs; this server takes at most {} per request",
+                urls.len(),
+                shared.max_batch_urls
+            ),
+            "split the batch, or raise `[server] max_batch_urls` on the server",
+        );
+    }
     let Some(admitted) = shared.admission.admit() else {
         return busy(&shared);
     };
