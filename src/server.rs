@@ -85,6 +85,9 @@ pub struct ServerOptions {
     /// The most URLs one `POST /v1/extract` batch may name; a larger one is refused with `413`.
     /// Default 1,000.
     pub max_batch_urls: usize,
+    /// How long a client may take to send a request's headers; a slower one is disconnected.
+    /// Default 10 s.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -99,6 +102,7 @@ impl Default for ServerOptions {
             metrics: true,
             max_crawl_pages: 10_000,
             max_batch_urls: 1_000,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -131,6 +135,7 @@ impl ServerOptions {
             metrics: true,
             max_crawl_pages: c.max_crawl_pages,
             max_batch_urls: c.max_batch_urls as usize,
+            header_read_timeout: Duration::from_secs(c.header_read_timeout_secs),
         };
         options.validate()?;
         Ok(options)
@@ -153,6 +158,9 @@ impl ServerOptions {
         if self.request_deadline.is_zero() {
             return invalid("server.request_deadline", "must be longer than zero".into());
         }
+        if self.header_read_timeout.is_zero() {
+            return invalid("server.header_read_timeout_secs", "must be longer than zero".into());
+        }
         Ok(())
     }
 }
@@ -163,6 +171,7 @@ pub struct Server {
     addr: SocketAddr,
     shared: Arc<routes::Shared>,
     grace: Duration,
+    header_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -209,6 +218,7 @@ impl Server {
             addr,
             shared,
             grace: options.shutdown_grace,
+            header_read_timeout: options.header_read_timeout,
         })
     }
 
@@ -227,6 +237,7 @@ impl Server {
             addr,
             shared,
             grace,
+            header_read_timeout,
         } = self;
         let warming = tokio::spawn({
             let shared = shared.clone();
@@ -247,13 +258,65 @@ impl Server {
         };
         let cancel_after_grace = tokio::spawn(signal);
         let app = routes::router(shared);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = accepting_stopped.await;
-            })
-            .await;
+        let served = serve_connections(listener, app, header_read_timeout, accepting_stopped).await;
         cancel_after_grace.abort();
         warming.abort();
         served.map_err(|source| Error::from(ErrorKind::Listen { addr, source }))
     }
+}
+
+/// Serves each connection with hyper until `stop` fires, then lets every connection finish its
+/// request in progress and waits for them all. What `axum::serve` does, plus the limit on how
+/// long a client may take to send a request's headers: a client that trickles them (one byte a
+/// second, as a slow-loris attack does) is cut off instead of holding a connection for good.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_read_timeout: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors, a connection reset before it was accepted: the
+                // listener itself is fine; take a breath and go on.
+                Err(e) => {
+                    tracing::debug!(error = %e, "a connection could not be accepted");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut closing = closing.subscribe();
+        connections.spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                served = connection.as_mut() => {
+                    if let Err(e) = served {
+                        tracing::trace!(error = %e, "a connection ended with an error");
+                    }
+                    return;
+                }
+                _ = closing.wait_for(|closing| *closing) => connection.as_mut().graceful_shutdown(),
+            }
+            if let Err(e) = connection.await {
+                tracing::trace!(error = %e, "a connection ended with an error");
+            }
+        });
+        // Reap the connections that ended, so the set holds only live ones.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    closing.send_replace(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }

@@ -632,3 +632,42 @@ async fn a_batch_beyond_the_servers_cap_is_refused_clearly() {
     assert_eq!(riptide::RiptideConfig::default().server.max_batch_urls, 1_000);
     server.stop().await;
 }
+
+/// Issue 28: 200 connections sending a byte a second were never closed. A client that has not
+/// sent its headers within `header_read_timeout` is disconnected, however it trickles them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_trickles_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut o = options();
+    o.header_read_timeout = Duration::from_secs(1);
+    let server = Running::start(executor(10), o).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let stream = tokio::net::TcpStream::connect(&addr).await.expect("connects");
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("writes");
+    // A header byte every 200 ms, never the blank line that ends them.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if writer.write_all(b"X").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(15), reader.read_to_end(&mut answer)).await;
+    trickle.abort();
+    assert!(closed.is_ok(), "the trickling client was still connected after 15 s");
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("alive"),
+        "no request was served: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    // The server still serves whoever sends a whole request.
+    let (status, body) = server.get("/healthz", None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("alive")));
+    server.stop().await;
+}

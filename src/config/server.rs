@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub max_crawl_pages: u64,
     /// The most URLs one `POST /v1/extract` batch may name; a larger one is refused with `413`.
     pub max_batch_urls: u32,
+    /// Seconds a client may take to send a request's headers; a slower one is disconnected.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +49,7 @@ impl Default for ServerConfig {
             allow_private_addresses: false,
             max_crawl_pages: 10_000,
             max_batch_urls: 1_000,
+            header_read_timeout_secs: 10,
         }
     }
 }
