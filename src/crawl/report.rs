@@ -66,8 +66,8 @@ pub struct CrawlReport {
 }
 
 impl CrawlReport {
-    /// Adds `other`'s counts to these (for totals over several crawls).
-    pub(crate) fn accumulate(&mut self, other: &CrawlReport) {
+    /// Adds `other`'s counts to these: totals over several crawls (the server's `/metrics`).
+    pub fn accumulate(&mut self, other: &CrawlReport) {
         self.fetched += other.fetched;
         self.emitted += other.emitted;
         self.failed += other.failed;
