@@ -361,9 +361,12 @@ mod tests {
 
     #[test]
     fn the_url_prefixes_the_message_and_the_innermost_url_wins() {
-        let e = Error::from(FetchError::HttpStatus { status: 404 })
-            .with_url("https://a.example/x")
-            .with_url("https://ignored.example/");
+        let e = Error::from(FetchError::HttpStatus {
+            status: 404,
+            retry_after: None,
+        })
+        .with_url("https://a.example/x")
+        .with_url("https://ignored.example/");
         assert_eq!(e.to_string(), "https://a.example/x: the server answered HTTP 404");
         assert_eq!(e.code(), "fetch.http_status");
         assert_eq!(e.hint(), "check the URL");

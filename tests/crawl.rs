@@ -525,7 +525,7 @@ async fn a_host_that_asks_to_slow_down_is_backed_off_and_its_page_fetched_later(
         "/busy" if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 => Reply::Status {
             status: 429,
             content_type: "text/plain",
-            headers: vec![("retry-after", "1")],
+            headers: vec![("retry-after", "3")],
             body: b"slow down".to_vec(),
         },
         "/busy" => Reply::Html(page("Busy", &[])),
@@ -541,6 +541,13 @@ async fn a_host_that_asks_to_slow_down_is_backed_off_and_its_page_fetched_later(
     let out = crawl(executor, static_options(), &[server.url("/")]).await;
     assert_eq!(out.paths(), ["/", "/busy"], "{:?} {:?}", out.failures, out.report);
     assert_eq!(out.report.backoffs, 2, "{:?}", out.report);
+    // Its Retry-After (3 s) was honoured: more than the back-off's own 2 s the first time.
+    let busy: Vec<_> = server.received().into_iter().filter(|r| r.target == "/busy").collect();
+    assert_eq!(busy.len(), 3);
+    for pair in busy.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(gap >= Duration::from_millis(2950), "asked again after {gap:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1052,19 +1052,26 @@ impl Drop for Run {
 }
 
 /// How long a host asked to be left alone, when this error says it did: a `429` or `503`
-/// after the executor's own retries, or a circuit the retrier opened for the host.
+/// after the executor's own retries (at least its `Retry-After`), or a circuit the retrier
+/// opened for the host.
 fn deferral(error: &Error) -> Option<Duration> {
     const BRIEF: Duration = Duration::from_secs(1);
-    let deferring = |class: FailureClass| matches!(class, FailureClass::HttpStatus(429 | 503));
+    let asked = |e: &Error| match e.kind() {
+        ErrorKind::Fetch(FetchError::HttpStatus {
+            status: 429 | 503,
+            retry_after,
+        }) => Some(retry_after.unwrap_or(BRIEF)),
+        _ => None,
+    };
     match error.kind() {
         ErrorKind::Retry(RetryError::CircuitOpen { retry_after, .. }) => Some(*retry_after),
         ErrorKind::Retry(RetryError::BudgetExhausted { .. }) => Some(BRIEF),
         ErrorKind::Retry(RetryError::Exhausted {
-            last: LastAttempt::Failed(class),
+            last: LastAttempt::Failed(FailureClass::HttpStatus(429 | 503)),
+            last_error,
             ..
-        }) if deferring(*class) => Some(BRIEF),
-        ErrorKind::Fetch(FetchError::HttpStatus { status: 429 | 503, .. }) => Some(BRIEF),
-        _ => None,
+        }) => Some(last_error.as_ref().and_then(asked).unwrap_or(BRIEF)),
+        _ => asked(error),
     }
 }
 

@@ -43,6 +43,9 @@ pub enum FetchError {
     HttpStatus {
         /// The status code.
         status: u16,
+        /// How long the server asked to be left alone (`Retry-After`, in seconds or as a
+        /// date), if it said; a crawl waits at least that long before asking its host again.
+        retry_after: Option<std::time::Duration>,
     },
 
     /// The server answered with something that is not an HTML page.
@@ -121,7 +124,7 @@ impl FetchError {
     pub fn failure_class(&self) -> FailureClass {
         match self {
             FetchError::Network { class, .. } => *class,
-            FetchError::HttpStatus { status } => FailureClass::HttpStatus(*status),
+            FetchError::HttpStatus { status, .. } => FailureClass::HttpStatus(*status),
             FetchError::AddressNotAllowed { .. } => FailureClass::Blocked,
             FetchError::RenderMemoryExceeded { .. } => FailureClass::ResourceLimit,
             _ => FailureClass::Other,
@@ -135,7 +138,7 @@ impl FetchError {
             FetchError::AddressNotAllowed { .. } => {
                 "set network.allow_private_addresses (or allow_file_urls) = true if it is intended"
             }
-            FetchError::HttpStatus { status } if (400..500).contains(status) => "check the URL",
+            FetchError::HttpStatus { status, .. } if (400..500).contains(status) => "check the URL",
             FetchError::HttpStatus { .. } => "the server failed; try again later",
             FetchError::NotHtml { .. } => "riptide extracts HTML pages only",
             FetchError::BodyTooLarge { .. } => "raise the executor's max_body_bytes if it must be read",

@@ -143,6 +143,7 @@ pub(crate) async fn fetch_http(
     if !status.is_success() {
         return Err(FetchError::HttpStatus {
             status: status.as_u16(),
+            retry_after: retry_after(response.headers()),
         }
         .into());
     }
@@ -191,6 +192,17 @@ pub(crate) async fn fetch_http(
         x_robots_tag,
         validators,
     })
+}
+
+/// The `Retry-After` header as a wait: seconds, or an HTTP date from now (one in the past is
+/// no wait). `None` when there is none or it cannot be read.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or_default())
 }
 
 /// Every value of header `name`, joined with `separator`; `None` when there is none.
@@ -260,4 +272,35 @@ fn classify(e: reqwest::Error) -> AttemptFailure {
         class,
         source: Box::new(e),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_after;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    use std::time::Duration;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).expect("a header value"));
+        headers
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(retry_after(&with("120")), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after(&with("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO),
+            "past"
+        );
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3600));
+        let wait = retry_after(&with(&later)).expect("a date");
+        assert!(
+            wait > Duration::from_secs(3500) && wait <= Duration::from_secs(3600),
+            "{wait:?}"
+        );
+        assert_eq!(retry_after(&with("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
 }

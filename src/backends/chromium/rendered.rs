@@ -69,7 +69,11 @@ pub(crate) fn fetch_result(
             }
             .into(),
             (None, RenderFailure::Script(reason)) => FetchError::Script { reason }.into(),
-            (None, RenderFailure::HttpStatus(status)) => FetchError::HttpStatus { status }.into(),
+            (None, RenderFailure::HttpStatus(status)) => FetchError::HttpStatus {
+                status,
+                retry_after: None,
+            }
+            .into(),
         }),
     }
 }
