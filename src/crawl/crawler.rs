@@ -816,8 +816,11 @@ impl Run {
                 return;
             }
         };
+        // The host is judged by how long it took to answer, not by the extraction after it:
+        // on a busy machine the extraction waits for a core, and that is no sign of a
+        // struggling host (it slowed every crawl down to its 5 s cap at concurrency 32).
         if let Some(host) = self.hosts.get_mut(&queued.host) {
-            host.finish(latency, true);
+            host.finish(content.timings.fetch.min(latency), true);
         }
         self.deferrals.remove(&queued.url);
         self.frontier.complete(&queued.url);

@@ -17,8 +17,10 @@ use super::robots::RobotsRules;
 const MAX_SLOWDOWN: Duration = Duration::from_secs(5);
 /// The longest back-off a host's `429`s or `503`s earn.
 const MAX_BACKOFF: Duration = Duration::from_secs(120);
-/// A host is slowing when its recent latency is this many times its best.
+/// A host is slowing when its recent latency is this many times its best...
 const SLOWING_FACTOR: f64 = 3.0;
+/// ...and longer than this.
+const SLOW_ENOUGH_SECS: f64 = 0.25;
 
 /// Where a host's robots.txt stands.
 #[derive(Debug, Clone)]
@@ -115,8 +117,9 @@ impl Host {
         self.latency = Some(recent);
         let best = self.best_latency.map_or(recent, |b| b.min(recent));
         self.best_latency = Some(best);
-        // Only a real climb counts: a host at 2 ms that answers in 6 ms is not struggling.
-        if recent > best * SLOWING_FACTOR && recent > 0.05 {
+        // Only a real climb counts: a host at 2 ms that answers in 6 ms (or 60 ms, while this
+        // machine's cores are all busy extracting) is not struggling.
+        if recent > best * SLOWING_FACTOR && recent > SLOW_ENOUGH_SECS {
             self.slowdown = (self.slowdown * 2).max(Duration::from_millis(50)).min(MAX_SLOWDOWN);
         } else if recent < best * 1.5 {
             self.slowdown /= 2;
@@ -173,7 +176,12 @@ mod tests {
         assert_eq!(host.slowdown(), Duration::ZERO);
         for _ in 0..5 {
             host.in_flight += 1;
-            host.finish(Duration::from_millis(400), true);
+            host.finish(Duration::from_millis(60), true);
+        }
+        assert_eq!(host.slowdown(), Duration::ZERO, "3x its best, but still fast");
+        for _ in 0..5 {
+            host.in_flight += 1;
+            host.finish(Duration::from_millis(900), true);
         }
         assert!(host.slowdown() >= Duration::from_millis(100), "{:?}", host.slowdown());
         for _ in 0..30 {
