@@ -149,8 +149,8 @@ for i in $(seq "$runs"); do
   rm -rf "$work/scrapy.jsonl" "$work"/home-*
   limit=600 time_it scrapy "$work/scrapy.jsonl" "$scrapy" runspider "$here/benches/scrapy/site_spider.py" \
     -a start="$site" -O "$work/scrapy.jsonl"
-  # spider_cli 2.53.9's concurrent crawl often ends early on this site (72-4,542 of 10,051
-  # links in trials): every attempt is recorded (label spider_cli), and it is tried up to
+  # spider_cli 2.53.9's concurrent crawl often ends early on this site (after 111-7,227 of
+  # 10,051 links in 14 of 18 trials): every attempt is recorded (label spider_cli), and it is tried up to
   # SPIDER_TRIES times a round until one lists the whole site (also recorded as
   # spider_cli-whole, the row the targets compare with). Its sequential mode (-s) crawls it
   # whole every time.
