@@ -146,7 +146,7 @@ async fn crawl_all(executor: &BoxExecutor, seed: &str, options: CrawlOptions) {
     while let Some(event) = crawl.next().await {
         match event {
             CrawlEvent::Page(_) => pages += 1,
-            CrawlEvent::Failed(_) => failed += 1,
+            _ => failed += 1,
         }
     }
     assert_eq!((pages, failed), (PAGES, 0), "the whole site: {:?}", crawl.report());

@@ -121,7 +121,8 @@ impl Host {
         // machine's cores are all busy extracting) is not struggling.
         if recent > best * SLOWING_FACTOR && recent > SLOW_ENOUGH_SECS {
             self.slowdown = (self.slowdown * 2).max(Duration::from_millis(50)).min(MAX_SLOWDOWN);
-        } else if recent < best * 1.5 {
+        } else {
+            // Not (or no longer) slowing: a slowed host must find its way back.
             self.slowdown /= 2;
             if self.slowdown < Duration::from_millis(10) {
                 self.slowdown = Duration::ZERO;
@@ -188,6 +189,24 @@ mod tests {
             host.in_flight += 1;
             host.finish(Duration::from_millis(20), true);
         }
+        assert_eq!(host.slowdown(), Duration::ZERO);
+    }
+
+    /// A host slowed to the cap comes back once it answers within three times its best,
+    /// even if never again as fast as its best.
+    #[test]
+    fn a_slowed_host_recovers_at_twice_its_best() {
+        fn answer(host: &mut Host, ms: u64, times: usize) {
+            for _ in 0..times {
+                host.in_flight += 1;
+                host.finish(Duration::from_millis(ms), true);
+            }
+        }
+        let mut host = Host::new(Duration::ZERO, Instant::now());
+        answer(&mut host, 100, 5);
+        answer(&mut host, 2_000, 20);
+        assert_eq!(host.slowdown(), MAX_SLOWDOWN);
+        answer(&mut host, 200, 40);
         assert_eq!(host.slowdown(), Duration::ZERO);
     }
 
