@@ -221,6 +221,7 @@ impl Crawler {
             ready,
             deferrals: HashMap::new(),
             sitemaps: HashMap::new(),
+            sitemap_queue: HashMap::new(),
             emitted,
             started: now,
             traps_saved: now,
@@ -369,8 +370,10 @@ struct Run {
     ready: VecDeque<CrawlEvent>,
     /// How often each URL was put back for its host's sake.
     deferrals: HashMap<String, u32>,
-    /// Sitemaps fetched per host this run.
+    /// Sitemaps queued per host this run.
     sitemaps: HashMap<String, usize>,
+    /// Sitemaps waiting for their host's turn.
+    sitemap_queue: HashMap<String, VecDeque<(Url, u32)>>,
     emitted: u64,
     started: Instant,
     deadline: Option<Instant>,
@@ -431,7 +434,7 @@ impl Run {
         if self.page_cap_reached() {
             return Some("max_pages");
         }
-        (self.frontier.queued_total() == 0).then_some("done")
+        (self.frontier.queued_total() == 0 && self.sitemap_queue.values().all(VecDeque::is_empty)).then_some("done")
     }
 
     fn page_cap_reached(&self) -> bool {
@@ -494,7 +497,8 @@ impl Run {
                     return;
                 }
                 let Some(host) = self.rotation.pop_front() else { return };
-                if self.frontier.queued_len(&host) == 0 {
+                let sitemaps_waiting = self.sitemap_queue.get(&host).is_some_and(|q| !q.is_empty());
+                if self.frontier.queued_len(&host) == 0 && !sitemaps_waiting {
                     self.in_rotation.remove(&host);
                     continue;
                 }
@@ -514,19 +518,12 @@ impl Run {
             .hosts
             .entry(host_key.to_string())
             .or_insert_with(|| Host::new(delay, now));
-        let rules = match &host.robots {
-            Robots::Ready(rules) => rules.clone(),
+        match &host.robots {
             Robots::Fetching => return false,
-            Robots::Unknown if !obey => {
-                host.robots_ready(RobotsRules::allow_all());
-                return true;
-            }
-            Robots::Unknown => {
-                host.robots = Robots::Fetching;
-                self.fetch_robots(host_key);
-                return true;
-            }
-        };
+            Robots::Unknown if !obey => host.robots_ready(RobotsRules::allow_all()),
+            _ => {}
+        }
+        // Every request to the host takes its turn: robots.txt and sitemaps as much as pages.
         match host.turn(now, per_host) {
             Turn::Now => {}
             Turn::Busy => return false,
@@ -535,6 +532,31 @@ impl Run {
                 self.next_timer = Some(self.next_timer.map_or(at, |t| t.min(at)));
                 return false;
             }
+        }
+        let rules = match &host.robots {
+            Robots::Ready(rules) => rules.clone(),
+            _ => {
+                host.start(now);
+                host.robots = Robots::Fetching;
+                self.fetch_robots(host_key);
+                return true;
+            }
+        };
+        if let Some((url, nesting)) = self.sitemap_queue.get_mut(host_key).and_then(VecDeque::pop_front) {
+            host.start(now);
+            crate::sync::lock(&self.shared.report).sitemaps_fetched += 1;
+            let client = self.client.clone();
+            let host = host_key.to_string();
+            self.tasks.spawn(async move {
+                let result = discover::sitemap(&client, &url).await;
+                Task::Sitemap {
+                    host,
+                    url,
+                    nesting,
+                    result,
+                }
+            });
+            return true;
         }
         let queued = match self.frontier.next_for(host_key) {
             Ok(Some(queued)) => queued,
@@ -618,24 +640,18 @@ impl Run {
         Url::parse(&format!("{host_key}/")).ok()
     }
 
-    fn fetch_sitemap(&mut self, host: &str, url: Url, nesting: u32) {
+    /// Queues a sitemap of `host`; it is fetched at one of the host's turns.
+    fn queue_sitemap(&mut self, host: &str, url: Url, nesting: u32) {
         let fetched = self.sitemaps.entry(host.to_string()).or_default();
         if *fetched >= MAX_SITEMAPS_PER_HOST || nesting > MAX_SITEMAP_NESTING {
             return;
         }
         *fetched += 1;
-        crate::sync::lock(&self.shared.report).sitemaps_fetched += 1;
-        let client = self.client.clone();
-        let host = host.to_string();
-        self.tasks.spawn(async move {
-            let result = discover::sitemap(&client, &url).await;
-            Task::Sitemap {
-                host,
-                url,
-                nesting,
-                result,
-            }
-        });
+        self.sitemap_queue
+            .entry(host.to_string())
+            .or_default()
+            .push_back((url, nesting));
+        self.enter_rotation(host);
     }
 
     /// Waits for a task to end (handling every one that has), a held-back host's time, the
@@ -647,7 +663,7 @@ impl Run {
         if self.tasks.is_empty() && timer.is_none() {
             // Nothing runs and nothing waits: the queued URLs belong to no host that may go
             // (cannot happen; ending beats hanging).
-            if self.frontier.queued_total() > 0 {
+            if self.frontier.queued_total() > 0 || self.sitemap_queue.values().any(|q| !q.is_empty()) {
                 tracing::warn!("queued URLs that no host can take; the crawl ends");
                 self.ended = true;
                 crate::sync::lock(&self.shared.report).ended = Some("stalled".into());
@@ -716,6 +732,7 @@ impl Run {
     fn on_robots(&mut self, host_key: &str, rules: RobotsRules, unreachable: Option<String>) {
         let sitemaps: Vec<String> = rules.sitemaps().to_vec();
         if let Some(host) = self.hosts.get_mut(host_key) {
+            host.finish(Duration::ZERO, false);
             host.robots_ready(rules);
             host.unreachable = unreachable;
         }
@@ -745,12 +762,15 @@ impl Run {
             // A sitemap of another host is that host's business, not this crawl's; and a host
             // whose robots.txt forbids (or could not say) gets no request beyond it.
             if host_key_of(&url).as_deref() == Some(host_key) && rules.allowed(&url) {
-                self.fetch_sitemap(host_key, url, 0);
+                self.queue_sitemap(host_key, url, 0);
             }
         }
     }
 
     fn on_sitemap(&mut self, host: &str, url: &Url, nesting: u32, result: std::result::Result<Sitemap, String>) {
+        if let Some(host) = self.hosts.get_mut(host) {
+            host.finish(Duration::ZERO, false);
+        }
         match result {
             Ok(Sitemap::Urls { urls, truncated }) => {
                 if truncated {
@@ -769,7 +789,7 @@ impl Run {
                     if let Ok(child) = Url::parse(&child)
                         && host_key_of(&child).as_deref() == Some(host)
                     {
-                        self.fetch_sitemap(host, child, nesting + 1);
+                        self.queue_sitemap(host, child, nesting + 1);
                     }
                 }
             }
