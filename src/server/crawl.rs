@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::SCHEMA_VERSION;
-use super::routes::{Shared, busy, problem};
+use super::routes::{Shared, busy, problem, read_json};
 use crate::crawl::{CrawlEvent, CrawlHandle, CrawlOptions, CrawlReport, Crawler, Scope};
 use crate::executor::{EngineChoice, PageOptions};
 
@@ -164,24 +164,9 @@ impl CrawlRequest {
 /// `POST /v1/crawl`: one NDJSON line per emitted page or failed URL, as they come, then a last
 /// line `{"report": {...}}`.
 pub(super) async fn crawl(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
-    let request = match body.map(|body| serde_json::from_slice::<CrawlRequest>(&body)) {
-        Ok(Ok(request)) => request,
-        Ok(Err(e)) => {
-            return problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "server.invalid_request",
-                &format!("the request is not valid: {e}"),
-                SHAPE,
-            );
-        }
-        Err(rejection) => {
-            return problem(
-                rejection.status(),
-                "server.invalid_request",
-                &rejection.body_text(),
-                SHAPE,
-            );
-        }
+    let request: CrawlRequest = match read_json(body, SHAPE) {
+        Ok(request) => request,
+        Err(answer) => return answer,
     };
     let options = match request.options(shared.max_crawl_pages, shared.admission.in_flight()) {
         Ok(options) => options,

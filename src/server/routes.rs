@@ -327,32 +327,13 @@ impl ExtractRequest {
     }
 }
 
-/// Reads the body as JSON whatever its `Content-Type` says (`curl -d` sends a form type).
+/// `POST /v1/extract`.
 async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
     let arrived = Instant::now();
     const SHAPE: &str = r#"send JSON: {"url": "https://..."} or {"urls": [...]}, optionally with "engine" ("auto", "static" or "headless"), "wait_until" ("load", "domcontentloaded", "networkidle"), "wait_for" (a CSS selector), "isolation" ("site", "page", "shared"), "markdown", "html" (true or false) and "timeout_secs""#;
-    let request = match body.map(|body| serde_json::from_slice::<ExtractRequest>(&body)) {
-        Ok(Ok(request)) => request,
-        Ok(Err(e)) => {
-            let status = match e.classify() {
-                serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return problem(
-                status,
-                "server.invalid_request",
-                &format!("the request is not valid: {e}"),
-                SHAPE,
-            );
-        }
-        Err(rejection) => {
-            return problem(
-                rejection.status(),
-                "server.invalid_request",
-                &rejection.body_text(),
-                SHAPE,
-            );
-        }
+    let request: ExtractRequest = match read_json(body, SHAPE) {
+        Ok(request) => request,
+        Err(answer) => return answer,
     };
     let options = match request.options() {
         Ok(options) => options,
@@ -416,6 +397,40 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
             "give either `url` or `urls`",
             r#"send {"url": "https://..."} for one page, {"urls": [...]} for several"#,
         ),
+    }
+}
+
+/// The body as JSON of `T` whatever its `Content-Type` says (`curl -d` sends a form type), or
+/// the answer that says what is wrong with it: `400` for what is not JSON, `422` for JSON of
+/// the wrong shape, and `shape` as the hint.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the answer, returned at once; never carried further"
+)]
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    shape: &str,
+) -> Result<T, Response> {
+    match body.map(|body| serde_json::from_slice::<T>(&body)) {
+        Ok(Ok(request)) => Ok(request),
+        Ok(Err(e)) => {
+            let status = match e.classify() {
+                serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Err(problem(
+                status,
+                "server.invalid_request",
+                &format!("the request is not valid: {e}"),
+                shape,
+            ))
+        }
+        Err(rejection) => Err(problem(
+            rejection.status(),
+            "server.invalid_request",
+            &rejection.body_text(),
+            shape,
+        )),
     }
 }
 
