@@ -1,5 +1,6 @@
-//! Cookies, a proxy with credentials and a per-request timeout (issue 10, item 5), in both
-//! engines through the executor: real Chromium, a real proxy (Debian's tinyproxy) and local
+//! Cookies, a proxy with credentials (never given to an origin that asks for a password) and a
+//! per-request timeout (issue 10, item 5; issue 26), in both engines and both providers through
+//! the executor: real Chromium, a real proxy (Debian's tinyproxy) and local
 //! servers that record every request they receive.
 #![cfg(all(feature = "chrome", feature = "wasmtime"))]
 
@@ -151,6 +152,61 @@ async fn a_proxy_that_refuses_the_credentials_lets_nothing_through<P: TestedProv
     executor.shutdown().await.expect("shutdown");
 }
 
+/// A page whose origin asks for a password (401 with `WWW-Authenticate: Basic`), rendered
+/// through a proxy that asks for its own: the proxy's challenge gets the proxy's credentials,
+/// the origin's is cancelled, and no request that reaches the origin carries a password.
+async fn an_origin_that_asks_for_a_password_never_gets_the_proxys<P: TestedProvider>() {
+    let Some((plain, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
+    let Some(proxy) = Tinyproxy::start_or_skip() else {
+        return;
+    };
+    let executable = plain.executable().expect("local").to_path_buf();
+    let mut config = RiptideConfig::default();
+    config.network.proxy = Some(proxy.url_with_credentials(tinyproxy::USER, tinyproxy::PASSWORD));
+    config.optimizations.adaptive_timeout.request_timeout_secs = Some(10.0);
+    let executor = common::executor_builder(provider::<P>(&executable, &config), config)
+        .build()
+        .expect("executor");
+    let site = LocalServer::start(|target| match target {
+        "/locked" => Reply::Status {
+            status: 401,
+            content_type: "text/html",
+            headers: vec![("www-authenticate", "Basic realm=\"origin\"")],
+            body: b"<!doctype html><title>locked</title><p>A password is needed here.</p>".to_vec(),
+        },
+        _ => Reply::Html(PAGE.into()),
+    })
+    .expect("local server");
+    // A first page, so the proxy's credentials are in the browser's cache when the origin asks.
+    let page = executor
+        .extract_with(&site.url("/"), EngineChoice::Headless)
+        .await
+        .expect("through the proxy");
+    assert!(page.extracted.text.contains("request controls"));
+    let e = executor
+        .extract_with(&site.url("/locked"), EngineChoice::Headless)
+        .await
+        .expect_err("the origin's challenge is cancelled");
+    assert!(e.to_string().contains("401"), "{e:#}");
+    let received = site.received();
+    assert!(received.iter().any(|r| r.target == "/locked"), "{received:?}");
+    for request in &received {
+        assert!(
+            request.header("via").unwrap_or_default().contains("tinyproxy"),
+            "not through the proxy: {request:?}"
+        );
+        assert_eq!(request.header("authorization"), None, "{request:?}");
+        assert_eq!(request.header("proxy-authorization"), None, "{request:?}");
+        assert!(
+            !request.headers.iter().any(|(_, v)| v.contains("YWxpY2U")),
+            "the proxy's credentials (base64 of `alice:`) reached the origin: {request:?}"
+        );
+    }
+    executor.shutdown().await.expect("shutdown");
+}
+
 async fn the_request_timeout_bounds_every_attempt_of_a_page<P: TestedProvider>() {
     let Some((plain, _dir)) = provider_or_skip::<P>() else {
         return;
@@ -199,6 +255,18 @@ macro_rules! for_each_provider {
             async fn the_request_timeout_bounds_every_attempt_of_a_page() {
                 super::the_request_timeout_bounds_every_attempt_of_a_page::<P>().await
             }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn both_engines_go_through_the_proxy_with_its_credentials() {
+                super::both_engines_go_through_the_proxy_with_its_credentials::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_proxy_that_refuses_the_credentials_lets_nothing_through() {
+                super::a_proxy_that_refuses_the_credentials_lets_nothing_through::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn an_origin_that_asks_for_a_password_never_gets_the_proxys() {
+                super::an_origin_that_asks_for_a_password_never_gets_the_proxys::<P>().await
+            }
         }
     };
 }
@@ -206,39 +274,3 @@ macro_rules! for_each_provider {
 for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
 #[cfg(feature = "chromiumoxide")]
 for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);
-
-/// A proxy's credentials are answered by the chrome provider alone (chromiumoxide answers
-/// every challenge itself); the chromiumoxide provider refuses them with an error that says so.
-mod proxy_credentials {
-    use riptide::backends::chrome::ChromeProvider;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn both_engines_go_through_the_proxy_with_its_credentials() {
-        super::both_engines_go_through_the_proxy_with_its_credentials::<ChromeProvider>().await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_proxy_that_refuses_the_credentials_lets_nothing_through() {
-        super::a_proxy_that_refuses_the_credentials_lets_nothing_through::<ChromeProvider>().await
-    }
-
-    #[cfg(feature = "chromiumoxide")]
-    #[test]
-    fn chromiumoxide_refuses_a_proxy_with_credentials_clearly() {
-        use riptide::backends::chromiumoxide::ChromiumoxideProvider;
-        let Some((_, dir)) = super::provider_or_skip::<ChromiumoxideProvider>() else {
-            return;
-        };
-        let mut config = riptide::RiptideConfig::default();
-        config.network.proxy = Some("http://user:secret@127.0.0.1:3128".into());
-        let options = super::ChromeOptions {
-            runtime_dir: Some(dir),
-            proxy: config.network.proxy_server().expect("a proxy URL"),
-            ..Default::default()
-        };
-        let err = ChromiumoxideProvider::local(options).expect_err("refused");
-        assert_eq!(err.code(), "config.invalid", "{err}");
-        assert!(err.to_string().contains("chrome provider"), "{err}");
-        assert!(!err.to_string().contains("secret"), "no password in messages: {err}");
-    }
-}

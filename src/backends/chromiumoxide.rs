@@ -13,20 +13,20 @@
 //!   tokio runtime (two workers) that runs every browser's connection, and a blocking call hands
 //!   its work to that runtime and waits on a channel. That works from any thread, even an async
 //!   one (where `block_on` would panic).
-//! - Not here: answering a proxy's credential challenge. chromiumoxide answers every
-//!   `Fetch.authRequired` of a page itself (with its own credentials, or none), ahead of any
-//!   listener; giving it the proxy's would also hand them to any site that asks. A provider
-//!   given a proxy with credentials is refused with an error that says so.
+//! - A proxy's credential challenge is answered on a second DevTools connection
+//!   (`side_channel.rs`), never on chromiumoxide's: chromiumoxide answers every
+//!   `Fetch.authRequired` of its session itself, and would give the proxy's credentials to any
+//!   site that asks.
 //! - A render is the same two calls as in `chrome`: `Page.navigate` (on a second connection,
-//!   because chromiumoxide holds its own navigations until `load`: `navigator.rs`), then one
+//!   because chromiumoxide holds its own navigations until `load`: `side_channel.rs`), then one
 //!   evaluation of the shared in-page wait (`chromium/page_script.rs`). Deadlines, cancels and the memory watch
 //!   race the render on the runtime; a render that misses its deadline gets `Page.stopLoading`,
 //!   and a renderer that cannot answer an evaluation after it has its browser killed.
 
 mod browser;
-mod navigator;
 mod process;
 mod raw;
+mod side_channel;
 mod stealth;
 mod tab;
 
@@ -54,8 +54,8 @@ use crate::network::AddressPolicy;
 use crate::network::RequestCookie;
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
 use browser::{Inner, Rendering};
-use navigator::Navigator;
 use process::Process;
+use side_channel::SideChannel;
 use tab::Renderer;
 
 /// How long chromiumoxide keeps a DevTools call waiting for its answer. riptide keeps its own
@@ -156,21 +156,8 @@ impl ChromiumoxideProvider {
     /// directories as [`ChromeProvider::local`](super::chrome::ChromeProvider)).
     ///
     /// Fails with [`BrowserError::NotFound`] when no binary is found, naming what was tried and
-    /// how to install one, and with a configuration error for a proxy with credentials (see
-    /// the module docs).
+    /// how to install one.
     pub fn local(options: ChromeOptions) -> Result<Self> {
-        if options
-            .proxy
-            .as_ref()
-            .is_some_and(|proxy| proxy.credentials().is_some())
-        {
-            return Err(Error::config(
-                "network.proxy",
-                "the caller",
-                "the chromiumoxide provider cannot answer a proxy's credential challenge yet (chromiumoxide answers \
-                 every challenge itself); use the chrome provider for a proxy with credentials",
-            ));
-        }
         Ok(Self {
             mode: Mode::Local(LocalChromium::new(&options)?),
             render_memory_limit: options.render_memory_limit,
@@ -428,15 +415,15 @@ impl ChromiumoxideProvider {
     }
 }
 
-/// Opens a readied tab in `browser`, with its own navigator connection to `ws_url`.
+/// Opens a readied tab in `browser`, with its own side connection to `ws_url`.
 async fn open_renderer(
     browser: &Browser,
     ws_url: &str,
     setup: &TabSettings,
 ) -> std::result::Result<Renderer, BoxError> {
-    let mut navigator = Navigator::connect(ws_url).await?;
-    let tab = tab::Tab::open(browser, &mut navigator, None, setup).await?;
-    Ok(Renderer { tab, navigator })
+    let side = SideChannel::connect(ws_url).await?;
+    let tab = tab::Tab::open(browser, &side, None, setup).await?;
+    Ok(Renderer { tab, side })
 }
 
 impl BrowserProvider for ChromiumoxideProvider {

@@ -22,9 +22,7 @@ pub(crate) struct TabSettings {
     pub headers: Vec<(String, String)>,
     /// Set in every context before its first page.
     pub cookies: Vec<RequestCookie>,
-    /// The proxy the browser was started with, whose credentials answer its challenges. Only
-    /// the chrome provider reads it: chromiumoxide refuses a proxy with credentials up front.
-    #[cfg_attr(not(feature = "chrome"), allow(dead_code))]
+    /// The proxy the browser was started with, whose credentials answer its challenges.
     pub proxy: Option<ProxyServer>,
 }
 

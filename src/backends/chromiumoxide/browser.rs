@@ -30,7 +30,7 @@ pub(super) enum Rendering {
 /// What the runtime's tasks share with the blocking side.
 pub(super) struct Inner {
     pub process: Arc<Process>,
-    /// The tab pages render in now and its navigator; held for a whole fetch (one navigation
+    /// The tab pages render in now and its side connection; held for a whole fetch (one navigation
     /// at a time).
     pub current: Mutex<Renderer>,
     /// Set by [`BrowserProvider::cancel`](crate::traits::BrowserProvider::cancel); the fetch it

@@ -68,7 +68,7 @@ impl Process {
         }
     }
 
-    /// Where a new tab's navigator connects.
+    /// Where a new tab's side connection connects.
     pub(super) fn ws_url(&self) -> &str {
         match &self.local {
             Some(local) => &local.ws_url,

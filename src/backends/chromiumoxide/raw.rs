@@ -1,7 +1,7 @@
 //! A DevTools command by name with JSON parameters, for the calls whose generated types in
 //! chromiumoxide's protocol version do not match what riptide sends (`Network.setBlockedURLs`
 //! with `urls`) or would only restate a JSON object field by field. Never `Page.navigate`:
-//! chromiumoxide treats that one by name (see `navigator.rs`).
+//! chromiumoxide treats that one by name (see `side_channel.rs`).
 
 use serde_json::Value;
 

@@ -5,12 +5,8 @@
 use std::time::{Duration, Instant};
 
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
-use chromiumoxide::cdp::browser_protocol::fetch::{
-    self, ContinueRequestParams, EventRequestPaused, FailRequestParams, RequestPattern, RequestStage,
-};
 use chromiumoxide::cdp::browser_protocol::network::{
-    CookieParam, ErrorReason, Headers, ResourceType, SetCookiesParams, SetExtraHttpHeadersParams,
-    SetUserAgentOverrideParams,
+    CookieParam, Headers, SetCookiesParams, SetExtraHttpHeadersParams, SetUserAgentOverrideParams,
 };
 use chromiumoxide::cdp::browser_protocol::page::{
     AddScriptToEvaluateOnNewDocumentParams, CaptureScreenshotFormat, CaptureScreenshotParams,
@@ -19,10 +15,9 @@ use chromiumoxide::cdp::browser_protocol::security::SetIgnoreCertificateErrorsPa
 use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams, SessionId};
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::{Browser, Page};
-use futures_util::StreamExt;
 
-use super::navigator::Navigator;
 use super::raw::Raw;
+use super::side_channel::{Interception, SideChannel};
 use crate::backends::chromium::isolation::{needs_fresh_context, site_of};
 use crate::backends::chromium::page_script::{self, LEAVING_MARK, MAX_REWAITS, NO_DIALOGS};
 use crate::backends::chromium::rendered::read_wait_reply;
@@ -32,16 +27,17 @@ use crate::error::BoxError;
 use crate::network::RequestCookie;
 use crate::traits::PageRequest;
 
-/// What a browser renders with: its readied tab, and the connection that navigates it.
+/// What a browser renders with: its readied tab, and the side connection that navigates it
+/// and answers its paused requests.
 pub(super) struct Renderer {
     pub tab: Tab,
-    pub navigator: Navigator,
+    pub side: SideChannel,
 }
 
 /// A readied tab, the context it is in, and what it rendered.
 pub(super) struct Tab {
     pub page: Page,
-    /// The tab's session on the [`Navigator`]'s connection.
+    /// The tab's session on the [`SideChannel`].
     navigation: SessionId,
     /// The browser context riptide made for this tab (`None`: the browser's default one).
     context: Option<BrowserContextId>,
@@ -56,14 +52,14 @@ impl Tab {
     /// Opens a tab in `context` (the browser's default one when `None`) and readies it.
     pub(super) async fn open(
         browser: &Browser,
-        navigator: &mut Navigator,
+        side: &SideChannel,
         context: Option<BrowserContextId>,
         setup: &TabSettings,
     ) -> Result<Tab, BoxError> {
         let mut target = CreateTargetParams::new("about:blank");
         target.browser_context_id = context.clone();
         let page = browser.new_page(target).await?;
-        let navigation = match navigator.attach(page.target_id()).await {
+        let navigation = match side.attach(page.target_id()).await {
             Ok(session) => session,
             Err(e) => {
                 let _ = page.close().await;
@@ -78,8 +74,14 @@ impl Tab {
             site: None,
             visited: false,
         };
-        match prepare(setup, &tab.page, &tab.refusals).await {
-            Ok(()) => Ok(tab),
+        let intercepted = async {
+            match Interception::for_tab(setup, &tab.refusals) {
+                Some(interception) => side.intercept(&tab.navigation, interception).await,
+                None => Ok(()),
+            }
+        };
+        match futures_util::try_join!(prepare(setup, &tab.page), intercepted) {
+            Ok(_) => Ok(tab),
             Err(e) => {
                 tab.close(browser).await;
                 Err(e)
@@ -108,10 +110,9 @@ impl Tab {
 
 /// Readies a new tab: no blocking dialogs in any page it loads and documents marked when
 /// they leave, certificates verified (or not) as configured whatever flags the browser was
-/// started with, the request controls, and, when the address policy refuses anything, every
-/// document request checked against it (documents only: intercepting every image and
-/// script would cost a DevTools round trip each). The calls go out together.
-async fn prepare(setup: &TabSettings, page: &Page, refusals: &Refusals) -> Result<(), BoxError> {
+/// started with, and the request controls. The calls go out together. (The address policy and
+/// the proxy's credentials are answered on the [`SideChannel`]: see `side_channel.rs`.)
+async fn prepare(setup: &TabSettings, page: &Page) -> Result<(), BoxError> {
     let scripts = async {
         page.execute(AddScriptToEvaluateOnNewDocumentParams::new(format!(
             "{NO_DIALOGS}\n{LEAVING_MARK}"
@@ -171,58 +172,6 @@ async fn prepare(setup: &TabSettings, page: &Page, refusals: &Refusals) -> Resul
     };
     let others = async { futures_util::try_join!(scripts, certificates, blocked, headers, cookies) };
     futures_util::try_join!(async { others.await.map_err(BoxError::from) }, user_agent)?;
-    intercept(setup, page, refusals).await
-}
-
-/// When the address policy refuses anything, pauses every document request of `page`,
-/// checks it (after resolving its host) and continues or fails it, noting refusals in
-/// `refusals`. Interception pauses only documents, each for one round trip.
-async fn intercept(setup: &TabSettings, page: &Page, refusals: &Refusals) -> Result<(), BoxError> {
-    if !setup.addresses.restricts() {
-        return Ok(());
-    }
-    let mut paused = page.event_listener::<EventRequestPaused>().await?;
-    let (policy, refused, answering) = (setup.addresses.clone(), refusals.clone(), page.clone());
-    tokio::spawn(async move {
-        while let Some(event) = paused.next().await {
-            let (url, policy) = (event.request.url.clone(), policy.clone());
-            // Resolving the host blocks: off the runtime's workers.
-            let verdict = tokio::task::spawn_blocking(move || {
-                url::Url::parse(&url)
-                    .map_err(|e| format!("{url} is not a valid URL: {e}"))
-                    .and_then(|parsed| policy.check_url_resolving(&parsed).map_err(|why| why.to_string()))
-                    .map_err(|why| format!("{url}: {why}"))
-            })
-            .await
-            .unwrap_or_else(|e| Err(format!("the address check failed: {e}")));
-            let answered = match verdict {
-                Ok(()) => answering
-                    .execute(ContinueRequestParams::new(event.request_id.clone()))
-                    .await
-                    .map(drop),
-                Err(why) => {
-                    *crate::sync::lock(&refused) = Some(why);
-                    answering
-                        .execute(FailRequestParams::new(
-                            event.request_id.clone(),
-                            ErrorReason::BlockedByClient,
-                        ))
-                        .await
-                        .map(drop)
-                }
-            };
-            if let Err(e) = answered {
-                tracing::debug!(target: "riptide::chromiumoxide", "could not answer a paused request: {e}");
-            }
-        }
-    });
-    let pattern = RequestPattern::builder()
-        .url_pattern("*")
-        .resource_type(ResourceType::Document)
-        .request_stage(RequestStage::Request)
-        .build();
-    page.execute(fetch::EnableParams::builder().pattern(pattern).build())
-        .await?;
     Ok(())
 }
 
@@ -248,17 +197,14 @@ pub(super) async fn render(
     request: &PageRequest,
     started: Instant,
 ) -> Rendered {
-    let Renderer {
-        tab: current,
-        navigator,
-    } = renderer;
+    let Renderer { tab: current, side } = renderer;
     let site = site_of(&request.url);
     if needs_fresh_context(request.isolation, current.visited, &current.site, &site) {
         let context = browser
             .create_browser_context(CreateBrowserContextParams::default())
             .await
             .map_err(|e| RenderFailure::Protocol(e.into()))?;
-        let fresh = Tab::open(browser, navigator, Some(context), setup)
+        let fresh = Tab::open(browser, side, Some(context), setup)
             .await
             .map_err(RenderFailure::Protocol)?;
         // Closing costs a round trip or two, which chromiumoxide answers in about a millisecond.
@@ -267,7 +213,7 @@ pub(super) async fn render(
     current.visited = true;
     current.site = site;
     let tab_found_in = started.elapsed();
-    let mut page = load(current, navigator, request, started).await?;
+    let mut page = load(current, side, request, started).await?;
     if let Some(page) = &mut page {
         page.profile.tab = tab_found_in;
         if request.screenshot {
@@ -290,11 +236,11 @@ pub(super) async fn render(
 
 /// Navigates, then waits inside the page for readiness and returns the HTML and the page's
 /// URL in the same call; see `chromium/page_script.rs`. The navigation goes out on the
-/// [`Navigator`]'s connection.
-async fn load(tab: &Tab, navigator: &mut Navigator, request: &PageRequest, started: Instant) -> Rendered {
+/// [`SideChannel`].
+async fn load(tab: &Tab, side: &SideChannel, request: &PageRequest, started: Instant) -> Rendered {
     let page = &tab.page;
     let navigating = Instant::now();
-    let navigated = navigator
+    let navigated = side
         .navigate(&tab.navigation, &request.url)
         .await
         .map_err(RenderFailure::Protocol)?;
