@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Headless batch throughput: `riptide extract --engine headless` (with each browser provider the
-# binary has: `chrome`, and `chromiumoxide` when built with that feature, alone and with two
-# pooled browsers per Chromium process, `chromiumoxide+tabs2`) against a puppeteer-core script
+# Headless batch throughput: `riptide extract --engine headless` (with no settings, `default`;
+# chromiumoxide with one and two pooled browsers per Chromium process; and `chrome` when built
+# with that feature) against a puppeteer-core script
 # (benches/support/puppeteer/render.mjs: one browser, a new page per URL, `goto` until `load`,
 # wait for `#ready`, `page.content()`) on the same 40 local pages whose content a script builds
 # 20 ms after `load`, side by side in one run. Issue 16's targets: riptide at least 1.5x
 # puppeteer's pages/s at concurrency 2 and 4, and a first page (browser launch included) no
 # slower than puppeteer's.
 #
-#   cargo build --release --bin riptide [--features chromiumoxide]
+#   cargo build --release --bin riptide [--features chrome]
 #   (cd benches/support/puppeteer && npm ci)        # puppeteer-core, on the system Chromium
 #   benches/headless_vs_puppeteer.sh [RUNS]
 #
@@ -22,7 +22,7 @@ riptide="${RIPTIDE_BIN:-$here/target/release/riptide}"
 # riptide reads every RIPTIDE_* variable as configuration, and refuses one it does not know.
 unset RIPTIDE_BIN
 puppeteer="$here/benches/support/puppeteer"
-[ -x "$riptide" ] || { echo "build riptide first: cargo build --release --bin riptide" >&2; exit 2; }
+[ -x "$riptide" ] || { echo "build riptide first: cargo build --release --features chrome --bin riptide" >&2; exit 2; }
 [ -d "$puppeteer/node_modules/puppeteer-core" ] || { echo "run: (cd $puppeteer && npm ci)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
@@ -30,12 +30,12 @@ work="$(mktemp -d)"
 server=""
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/site" "$work/home"
-# The providers this binary was built with: chromiumoxide only with its feature.
-providers="chrome"
-if env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER=chromiumoxide \
-    "$riptide" -q pool status >/dev/null 2>&1; then
-  # `chromiumoxide+tabs2`: two pooled browsers per Chromium process (tabs_per_browser = 2).
-  providers="chrome chromiumoxide chromiumoxide+tabs2"
+# `default` (no settings), and the other layouts this binary was built with: chrome only with
+# its feature. `chromiumoxide+tabsN`: N pooled browsers per Chromium process.
+providers="default chromiumoxide+tabs1 chromiumoxide+tabs2"
+if env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER=chrome \
+    RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__TABS_PER_BROWSER=1 "$riptide" -q pool status >/dev/null 2>&1; then
+  providers="$providers chrome"
 fi
 # BENCH_PROVIDERS="chromiumoxide+tabs2 chromiumoxide+tabs4" times just those.
 providers="${BENCH_PROVIDERS:-$providers}"
@@ -55,11 +55,13 @@ until curl -sf "http://127.0.0.1:$port/p1.html" >/dev/null; do sleep 0.1; done
 for i in $(seq 1 40); do echo "http://127.0.0.1:$port/p$i.html"; done > "$work/list.txt"
 head -n 1 "$work/list.txt" > "$work/first.txt"
 
-riptide_batch() { # provider[+tabsN], concurrency, list
-  local tabs=1
+riptide_batch() { # default | provider[+tabsN], concurrency, list
+  local tabs=1 settings=()
   case "$1" in *+tabs*) tabs="${1##*+tabs}" ;; esac
-  env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER="${1%%+*}" \
-    RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__TABS_PER_BROWSER="$tabs" "$riptide" -q extract \
+  # `default`: no setting at all, what `cargo install riptide` gets.
+  [ "$1" = default ] || settings=(RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER="${1%%+*}"
+    RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__TABS_PER_BROWSER="$tabs")
+  env RIPTIDE_HOME="$work/home" "${settings[@]}" "$riptide" -q extract \
     --engine headless --concurrency "$2" --wait-for '#ready' --input "$3" --format jsonl --output "$work/riptide.jsonl"
 }
 time_it() { # label, command...
@@ -76,7 +78,7 @@ check_riptide() { # expected pages
 export -f riptide_batch
 export riptide work
 : > "$work/results"
-riptide_batch chrome 2 "$work/first.txt" # warms the module cache in $work/home
+riptide_batch default 2 "$work/first.txt" # warms the module cache in $work/home
 for i in $(seq "$runs"); do
   for c in 2 4; do
     for provider in $providers; do

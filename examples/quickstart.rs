@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Offline: the site is `examples/demo_site/`. Uses the default stack (wasmtime, redb, local
-//! Chromium) with a fresh home in a temporary directory, so "cold" really is cold. Without
+//! Chromium driven by the chromiumoxide provider, four pooled browsers per Chromium process)
+//! with a fresh home in a temporary directory, so "cold" really is cold. Without
 //! Chromium (`apt-get install -y chromium`) the static pages still extract and the rendered ones
 //! say what is missing.
 
@@ -27,6 +28,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let home = tempfile::tempdir()?;
     let config = RiptideConfig::default();
     let executor = Stack::from_config(&config).home(home.path()).build()?;
+    let pool = &config.optimizations.browser_pool;
+    println!(
+        "browser provider: {} ({} pooled browsers per Chromium process)\n",
+        format!("{:?}", pool.provider).to_lowercase(),
+        pool.tabs_per_browser()
+    );
 
     println!(
         "{:<34} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",

@@ -26,7 +26,7 @@ mod network;
 mod queue;
 mod server;
 
-pub use browser_pool::{BrowserPoolConfig, BrowserProviderKind};
+pub use browser_pool::{BrowserPoolConfig, BrowserProviderKind, DEFAULT_TABS_PER_BROWSER};
 pub use network::NetworkConfig;
 pub use queue::{QueueConfig, QueueStorage};
 pub use server::ServerConfig;
@@ -529,10 +529,10 @@ fn validate(c: &RiptideConfig, figment: &Figment) -> Result<()> {
             ),
         ));
     }
-    if pool.tabs_per_browser == 0 {
+    if pool.tabs_per_browser == Some(0) {
         return Err(fail(&format!("{p}.tabs_per_browser"), "must be at least 1".into()));
     }
-    if pool.tabs_per_browser > 1 && pool.provider == BrowserProviderKind::Chrome {
+    if pool.tabs_per_browser() > 1 && pool.provider == BrowserProviderKind::Chrome {
         return Err(fail(
             &format!("{p}.tabs_per_browser"),
             "more than one tab per browser needs provider = \"chromiumoxide\" (the chrome provider renders in one tab per \

@@ -43,13 +43,13 @@
 //! | `wasmtime` | yes     | [`backends::wasmtime::WasmtimeRuntime`]                   |
 //! | `wasmer`   | no      | [`backends::wasmer::WasmerRuntime`] (Cranelift, metering) |
 //! | `redb`     | yes     | [`backends::redb::RedbModuleCache`]: artifacts on disk          |
-//! | `chrome`   | yes     | [`backends::chrome::ChromeProvider`] (headless_chrome)    |
-//! | `chromiumoxide` | no | `backends::chromiumoxide::ChromiumoxideProvider`: the same browsers over async DevTools (chromiumoxide) |
+//! | `chromiumoxide` | yes | [`backends::chromiumoxide::ChromiumoxideProvider`]: local Chromium (four pooled browsers per process) or remote endpoints, over async DevTools |
+//! | `chrome`   | no      | `backends::chrome::ChromeProvider`: the same browsers over headless_chrome |
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
 //! | `server`   | yes     | [`server::Server`]: one executor behind HTTP (axum)        |
 //! | `crawl`    | yes (via `cli`) | [`crawl`]: the Spider engine, a polite, resumable site crawler (robots.txt, sitemaps, per-host limits) |
 //! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`); `backends::nats_kv::NatsProfileStore`: learning shared through a key-value bucket |
-//! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chrome`, `server` |
+//! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chromiumoxide`, `server`, `crawl` |
 //!
 //! Without `redb`, [`backends::memory::MemoryModuleCache`] keeps artifacts in memory.
 
@@ -101,12 +101,12 @@ pub type DefaultCompileCache = CompileCache<backends::wasmtime::WasmtimeRuntime,
 pub type StaticExecutor<R> =
     Executor<backends::no_browser::NoBrowser, R, backends::memory::MemoryModuleCache, policies::AdaptiveTimeout>;
 
-/// The default stack's executor by its parts: local Chromium, wasmtime, artifacts in redb,
-/// learned timeouts persisted in redb. [`Stack::build`] gives the same stack (or the one a
-/// configuration names) as a [`BoxExecutor`].
-#[cfg(all(feature = "chrome", feature = "wasmtime", feature = "redb"))]
+/// The default stack's executor by its parts: local Chromium driven by chromiumoxide, wasmtime,
+/// artifacts in redb, learned timeouts persisted in redb. [`Stack::build`] gives the same stack
+/// (or the one a configuration names) as a [`BoxExecutor`].
+#[cfg(all(feature = "chromiumoxide", feature = "wasmtime", feature = "redb"))]
 pub type DefaultExecutor = Executor<
-    backends::chrome::ChromeProvider,
+    backends::chromiumoxide::ChromiumoxideProvider,
     backends::wasmtime::WasmtimeRuntime,
     backends::redb::RedbModuleCache,
     policies::AdaptiveTimeout,

@@ -82,3 +82,48 @@ macro_rules! for_each_provider {
 for_each_provider!(chrome, riptide::backends::chrome::ChromeProvider);
 #[cfg(feature = "chromiumoxide")]
 for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::ChromiumoxideProvider);
+
+/// The default layout (chromiumoxide, several pooled browsers as tabs of one process): each
+/// pooled browser keeps to itself what it rendered, as a browser of its own would, though its
+/// process is shared; and each runs the isolations as above.
+#[cfg(feature = "chromiumoxide")]
+#[test]
+fn pooled_browsers_sharing_a_process_share_nothing_else() {
+    use riptide::RiptideConfig;
+    use riptide::backends::chromiumoxide::ChromiumoxideProvider;
+    use riptide::config::BrowserProviderKind;
+    use riptide::traits::BrowserProvider;
+
+    let pool = RiptideConfig::default().optimizations.browser_pool;
+    assert_eq!(
+        pool.provider,
+        BrowserProviderKind::Chromiumoxide,
+        "the default provider"
+    );
+    assert!(pool.tabs_per_browser() > 1, "the default layout shares processes");
+    let Some((provider, _dir)) = provider_or_skip::<ChromiumoxideProvider>() else {
+        return;
+    };
+    let provider = provider.tabs_per_browser(pool.tabs_per_browser() as usize);
+    let server = server();
+    let a = server.url("/a");
+    let b = a.replace("127.0.0.1", "localhost");
+    let first = provider.launch().expect("launch");
+    let second = provider.launch().expect("launch");
+    assert_eq!(first.pid(), second.pid(), "two tabs of one process");
+
+    // A session in the first pooled browser...
+    assert_eq!(visit(&provider, &first, &a, Isolation::Shared), "cookie 1 storage 1");
+    assert_eq!(visit(&provider, &first, &a, Isolation::Shared), "cookie 2 storage 2");
+    // ...is not seen by the second, whatever its isolation; nor the second's by the first.
+    assert_eq!(visit(&provider, &second, &a, Isolation::Shared), "cookie 1 storage 1");
+    assert_eq!(visit(&provider, &second, &a, Isolation::Site), "cookie 2 storage 2");
+    assert_eq!(visit(&provider, &first, &a, Isolation::Shared), "cookie 3 storage 3");
+    // Site and page isolation hold in a shared process as in a process of one's own.
+    assert_eq!(visit(&provider, &second, &b, Isolation::Site), "cookie 1 storage 1");
+    assert_eq!(visit(&provider, &second, &a, Isolation::Site), "cookie 1 storage 1");
+    assert_eq!(visit(&provider, &first, &a, Isolation::Page), "cookie 1 storage 1");
+    assert_eq!(visit(&provider, &first, &a, Isolation::Page), "cookie 1 storage 1");
+    provider.close(first);
+    provider.close(second);
+}

@@ -417,18 +417,22 @@ fn browser_pool_controls_parse_and_bad_values_name_their_key() {
     use riptide::config::BrowserProviderKind;
     let home = home_with("");
     let pool = load(home.path(), &[]).expect("valid").optimizations.browser_pool;
-    assert_eq!(pool.provider, BrowserProviderKind::Chrome, "the default");
-    let env = [("RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER", "chromiumoxide")];
+    // The default is the fastest provider the build has, chromiumoxide, with four pooled
+    // browsers per process; chrome renders one per process.
+    assert_eq!(pool.provider, BrowserProviderKind::Chromiumoxide, "the default");
+    assert_eq!((pool.tabs_per_browser, pool.tabs_per_browser()), (None, 4));
+    let env = [("RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER", "chrome")];
     let pool = load(home.path(), &env).expect("valid").optimizations.browser_pool;
-    assert_eq!(pool.provider, BrowserProviderKind::Chromiumoxide);
+    assert_eq!(pool.provider, BrowserProviderKind::Chrome);
+    assert_eq!(pool.tabs_per_browser(), 1, "chrome's tabs default to one, not an error");
     let home = home_with("[optimizations.browser_pool]\nprovider = \"firefox\"\n");
     let (key, _, message) = config_error(load(home.path(), &[]));
     assert_eq!(key, "optimizations.browser_pool.provider", "{message}");
     // Tabs per browser: chromiumoxide only, and at least one.
     let home = home_with("[optimizations.browser_pool]\nprovider = \"chromiumoxide\"\ntabs_per_browser = 2\n");
     let pool = load(home.path(), &[]).expect("valid").optimizations.browser_pool;
-    assert_eq!(pool.tabs_per_browser, 2);
-    let home = home_with("[optimizations.browser_pool]\ntabs_per_browser = 2\n");
+    assert_eq!(pool.tabs_per_browser(), 2);
+    let home = home_with("[optimizations.browser_pool]\nprovider = \"chrome\"\ntabs_per_browser = 2\n");
     let (key, _, message) = config_error(load(home.path(), &[]));
     assert_eq!(key, "optimizations.browser_pool.tabs_per_browser", "{message}");
     assert!(message.contains("chromiumoxide"), "{message}");

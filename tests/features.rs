@@ -36,7 +36,14 @@ fn normal_deps(features: &[&str]) -> Vec<String> {
 fn wasmer_only_build_pulls_in_no_default_backend() {
     let deps = normal_deps(&["--no-default-features", "--features", "wasmer"]);
     assert!(deps.iter().any(|d| d == "wasmer"), "wasmer is there: {deps:?}");
-    for heavy in ["wasmtime", "redb", "headless_chrome", "clap", "wasmer-cache"] {
+    for heavy in [
+        "wasmtime",
+        "redb",
+        "headless_chrome",
+        "chromiumoxide",
+        "clap",
+        "wasmer-cache",
+    ] {
         assert!(
             !deps.iter().any(|d| d == heavy),
             "{heavy} is compiled into a wasmer-only build"
@@ -47,11 +54,15 @@ fn wasmer_only_build_pulls_in_no_default_backend() {
 #[test]
 fn default_build_has_the_default_stack() {
     let deps = normal_deps(&[]);
-    for expected in ["wasmtime", "redb", "headless_chrome"] {
+    for expected in ["wasmtime", "redb", "chromiumoxide"] {
         assert!(
             deps.iter().any(|d| d == expected),
             "{expected} missing from the default build"
         );
     }
     assert!(!deps.iter().any(|d| d == "wasmer"), "wasmer is opt-in");
+    assert!(
+        !deps.iter().any(|d| d == "headless_chrome"),
+        "the chrome provider is opt-in (feature `chrome`)"
+    );
 }

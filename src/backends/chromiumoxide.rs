@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 use chromiumoxide::Browser;
 use chromiumoxide::cdp::browser_protocol::browser::GetVersionParams;
 use chromiumoxide::cdp::browser_protocol::page::StopLoadingParams;
+use chromiumoxide::cdp::browser_protocol::target::CreateBrowserContextParams;
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::handler::HandlerConfig;
 use futures_util::StreamExt;
@@ -208,7 +209,7 @@ impl ChromiumoxideProvider {
         let options = ChromeOptions::from_config(config)?;
         let endpoints = &config.optimizations.browser_pool.remote_endpoints;
         if endpoints.is_empty() {
-            let tabs = config.optimizations.browser_pool.tabs_per_browser;
+            let tabs = config.optimizations.browser_pool.tabs_per_browser();
             return Ok(Self::local(options)?.tabs_per_browser(usize::try_from(tabs).unwrap_or(usize::MAX)));
         }
         options.refuse_proxy_for_remote()?;
@@ -305,6 +306,7 @@ impl ChromiumoxideProvider {
     ) -> std::result::Result<Inner, (BoxError, Option<StartedChromium>)> {
         let setup = self.setup.clone();
         let endpoint = started.is_none().then(|| ws_url.clone());
+        let shared = started.is_some() && self.tabs_per_browser > 1;
         let connecting = async move {
             let config = HandlerConfig {
                 ignore_https_errors: setup.accept_invalid_certs,
@@ -323,7 +325,7 @@ impl ChromiumoxideProvider {
                     }
                 }
             });
-            match open_renderer(&browser, &ws_url, &setup).await {
+            match open_renderer(&browser, &ws_url, &setup, shared).await {
                 Ok(renderer) => Ok((browser, connection, renderer)),
                 Err(e) => {
                     connection.abort();
@@ -357,7 +359,7 @@ impl ChromiumoxideProvider {
             async move {
                 match tokio::time::timeout(
                     CONNECT_DEADLINE,
-                    open_renderer(&process.browser, process.ws_url(), &setup),
+                    open_renderer(&process.browser, process.ws_url(), &setup, true),
                 )
                 .await
                 {
@@ -416,14 +418,38 @@ impl ChromiumoxideProvider {
 }
 
 /// Opens a readied tab in `browser`, with its own side connection to `ws_url`.
+///
+/// A tab of a local process `shared` with other pooled browsers opens in a browser context of
+/// its own: the process's default context is one cookie jar and storage for all its tabs, and
+/// a pooled browser must keep what it rendered to itself as a browser of its own would
+/// (`Isolation`). A remote browser's first tab stays in its default context, which is where a
+/// remote profile keeps its sessions (`Isolation::Shared` uses them).
 async fn open_renderer(
     browser: &Browser,
     ws_url: &str,
     setup: &TabSettings,
+    shared: bool,
 ) -> std::result::Result<Renderer, BoxError> {
     let side = SideChannel::connect(ws_url).await?;
-    let tab = tab::Tab::open(browser, &side, None, setup).await?;
-    Ok(Renderer { tab, side })
+    let context = match shared {
+        true => Some(
+            browser
+                .create_browser_context(CreateBrowserContextParams::default())
+                .await?,
+        ),
+        false => None,
+    };
+    match tab::Tab::open(browser, &side, context.clone(), setup).await {
+        Ok(tab) => Ok(Renderer { tab, side }),
+        Err(e) => {
+            // Whether or not Tab::open got as far as disposing of it: a second disposal is
+            // refused harmlessly, a context left behind is not.
+            if let Some(context) = context {
+                let _ = browser.dispose_browser_context(context).await;
+            }
+            Err(e)
+        }
+    }
 }
 
 impl BrowserProvider for ChromiumoxideProvider {
@@ -431,6 +457,13 @@ impl BrowserProvider for ChromiumoxideProvider {
 
     fn name(&self) -> &'static str {
         "chromiumoxide"
+    }
+
+    fn tabs_per_process(&self) -> usize {
+        match self.mode {
+            Mode::Local(_) => self.tabs_per_browser,
+            Mode::Remote { .. } => 1,
+        }
     }
 
     fn launch(&self) -> Result<ChromiumoxideBrowser> {

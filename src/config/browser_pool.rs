@@ -37,14 +37,17 @@ pub struct BrowserPoolConfig {
     pub chrome_path: Option<PathBuf>,
     /// DevTools websocket URLs of running browsers to use instead of launching local ones.
     pub remote_endpoints: Vec<String>,
-    /// The DevTools client that drives the browsers: `chrome` (headless_chrome) or
-    /// `chromiumoxide` (needs the `chromiumoxide` Cargo feature); see the README's "Browser
-    /// providers".
+    /// The DevTools client that drives the browsers: `chromiumoxide` (the default, with the
+    /// `chromiumoxide` Cargo feature, which the defaults include) or `chrome` (headless_chrome,
+    /// feature `chrome`; the default of a build without chromiumoxide); see
+    /// docs/browser-pool.md, "Browser providers".
     pub provider: BrowserProviderKind,
     /// Pooled browsers that share one local Chromium process, each in its own tab (at least
     /// 1; above 1 needs `provider = "chromiumoxide"`). `max_instances` still counts pooled
     /// browsers, so the pool runs `max_instances / tabs_per_browser` processes, rounded up.
-    pub tabs_per_browser: u32,
+    /// Unset: the provider's default ([`DEFAULT_TABS_PER_BROWSER`] with chromiumoxide, 1 with
+    /// chrome); see [`tabs_per_browser`](Self::tabs_per_browser).
+    pub tabs_per_browser: Option<u32>,
     /// Warm up in the background instead of before the pool is returned.
     pub background_warmup: bool,
     /// Browsers hide that they are automated (user agent, client hints, `navigator.webdriver`,
@@ -82,7 +85,7 @@ impl Default for BrowserPoolConfig {
             chrome_path: None,
             remote_endpoints: Vec::new(),
             provider: BrowserProviderKind::default(),
-            tabs_per_browser: 1,
+            tabs_per_browser: None,
             background_warmup: false,
             stealth: false,
             isolation: crate::traits::Isolation::Site,
@@ -93,14 +96,43 @@ impl Default for BrowserPoolConfig {
     }
 }
 
+/// Pooled browsers per Chromium process when `tabs_per_browser` is unset and the provider is
+/// chromiumoxide: the fastest layout measured on two cores, whose memory per pooled browser is
+/// also the smallest (BENCHMARKS.md, "The default provider and layout").
+pub const DEFAULT_TABS_PER_BROWSER: u32 = 4;
+
+impl BrowserPoolConfig {
+    /// Pooled browsers per Chromium process: `tabs_per_browser` when set, else the provider's
+    /// default ([`DEFAULT_TABS_PER_BROWSER`] with chromiumoxide; chrome renders one tab per
+    /// process).
+    pub fn tabs_per_browser(&self) -> u32 {
+        self.tabs_per_browser.unwrap_or(match self.provider {
+            BrowserProviderKind::Chromiumoxide => DEFAULT_TABS_PER_BROWSER,
+            BrowserProviderKind::Chrome => 1,
+        })
+    }
+}
+
 /// Which browser provider drives the pool's browsers (`browser_pool.provider`). Both start and
 /// stop Chromium the same way; they differ in the DevTools client.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The default is the fastest this build has: chromiumoxide when the `chromiumoxide` feature
+/// is on (it is in the defaults), else chrome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BrowserProviderKind {
     /// `backends::chrome::ChromeProvider` (headless_chrome).
-    #[default]
     Chrome,
     /// `backends::chromiumoxide::ChromiumoxideProvider` (chromiumoxide, async on tokio).
     Chromiumoxide,
+}
+
+impl Default for BrowserProviderKind {
+    fn default() -> Self {
+        if cfg!(feature = "chromiumoxide") {
+            Self::Chromiumoxide
+        } else {
+            Self::Chrome
+        }
+    }
 }

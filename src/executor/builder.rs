@@ -27,9 +27,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 /// error, not a runtime one.
 ///
 /// ```no_run
-/// # #[cfg(all(feature = "chrome", feature = "wasmtime"))]
+/// # #[cfg(all(feature = "chromiumoxide", feature = "wasmtime"))]
 /// # async fn demo() -> riptide::Result<()> {
-/// use riptide::backends::chrome::ChromeProvider;
+/// use riptide::backends::chromiumoxide::ChromiumoxideProvider;
 /// use riptide::backends::memory::MemoryModuleCache;
 /// use riptide::backends::wasmtime::WasmtimeRuntime;
 /// use riptide::policies::AdaptiveTimeout;
@@ -37,7 +37,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
 ///
 /// let config = RiptideConfig::load()?;
 /// let executor = Executor::builder(
-///     ChromeProvider::from_config(&config)?,
+///     ChromiumoxideProvider::from_config(&config)?,
 ///     CompileCache::new(WasmtimeRuntime::new(GuestLimits::default(), true)?, MemoryModuleCache::new(), CacheOptions::default()),
 ///     AdaptiveTimeout::new(config.optimizations.adaptive_timeout.clone()),
 /// )

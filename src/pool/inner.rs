@@ -207,6 +207,7 @@ impl<P: BrowserProvider> PoolInner<P> {
         let m = &self.metrics;
         PoolStatus {
             provider: self.provider.name(),
+            tabs_per_process: self.provider.tabs_per_process(),
             total,
             in_use,
             available,

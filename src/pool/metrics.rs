@@ -159,8 +159,10 @@ pub struct BrowserStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct PoolStatus {
-    /// The provider (`"chrome"`).
+    /// The provider (`"chromiumoxide"`).
     pub provider: &'static str,
+    /// Pooled browsers per local Chromium process, each in a tab of its own.
+    pub tabs_per_process: usize,
     /// Browsers alive or launching: always `in_use + available + launching + maintaining`.
     pub total: usize,
     /// Checked out now.

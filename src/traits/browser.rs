@@ -12,13 +12,20 @@ use crate::error::Result;
 
 /// Launches or connects to browsers and fetches pages with them.
 ///
-/// Implementation: [`crate::backends::chrome::ChromeProvider`] (feature `chrome`).
+/// Implementations: [`crate::backends::chromiumoxide::ChromiumoxideProvider`] (feature
+/// `chromiumoxide`, the default) and [`crate::backends::chrome::ChromeProvider`] (feature `chrome`).
 pub trait BrowserProvider: Send + Sync + 'static {
     /// One browser: a local process or a connection to a remote endpoint.
     type Browser: Send + Sync + 'static;
 
-    /// A short name for messages and metrics (`"chrome"`).
+    /// A short name for messages and metrics (`"chromiumoxide"`).
     fn name(&self) -> &'static str;
+
+    /// How many of its browsers share one local process (each in a tab of its own); shown by
+    /// [`PoolStatus`](crate::PoolStatus). Default 1: a process per browser.
+    fn tabs_per_process(&self) -> usize {
+        1
+    }
 
     /// Starts a local browser, or connects to a remote one. Blocks until it is ready for
     /// [`fetch`](BrowserProvider::fetch).

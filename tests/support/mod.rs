@@ -300,6 +300,9 @@ impl<P: BrowserProvider> BrowserProvider for Recording<P> {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
+    fn tabs_per_process(&self) -> usize {
+        self.inner.tabs_per_process()
+    }
     fn launch(&self) -> riptide::Result<P::Browser> {
         let start = Instant::now();
         let browser = self.inner.launch()?;
