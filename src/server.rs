@@ -33,7 +33,11 @@
 //!
 //! **Safety.** It listens on `127.0.0.1` unless told otherwise, and anywhere else only with a
 //! bearer token ([`ServerOptions::token`]), which every route but the health checks then
-//! requires. Which pages may be fetched is the executor's address policy: `riptide serve` builds
+//! requires. Web pages cannot drive it: a request whose `Host` does not name the server
+//! (`421`, DNS rebinding), whose `Origin` is another site's (`403`), or a `POST` whose body is
+//! not `Content-Type: application/json` (`415`, what a page's form sends) is refused
+//! ([`ServerOptions::allowed_hosts`] adds names). Which pages may be fetched is the
+//! executor's address policy: `riptide serve` builds
 //! its executor with `file://` and non-public addresses refused (checked after DNS resolution
 //! and on every redirect) unless its flags allow them.
 //!
@@ -43,6 +47,7 @@
 
 mod admission;
 mod crawl;
+mod guard;
 mod metrics;
 mod routes;
 
@@ -88,6 +93,10 @@ pub struct ServerOptions {
     /// How long a client may take to send a request's headers; a slower one is disconnected.
     /// Default 10 s.
     pub header_read_timeout: Duration,
+    /// Names the server answers to besides its listen address (and `localhost` on loopback):
+    /// a request whose `Host` names anything else is refused with `421`, one whose `Origin` is
+    /// not the server's own with `403`, so that web pages cannot drive the server. Default none.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -103,6 +112,7 @@ impl Default for ServerOptions {
             max_crawl_pages: 10_000,
             max_batch_urls: 1_000,
             header_read_timeout: Duration::from_secs(10),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -136,6 +146,7 @@ impl ServerOptions {
             max_crawl_pages: c.max_crawl_pages,
             max_batch_urls: c.max_batch_urls as usize,
             header_read_timeout: Duration::from_secs(c.header_read_timeout_secs),
+            allowed_hosts: c.allowed_hosts.clone(),
         };
         options.validate()?;
         Ok(options)
@@ -212,6 +223,7 @@ impl Server {
                 max_crawl_pages: options.max_crawl_pages,
                 max_batch_urls: options.max_batch_urls,
             },
+            guard::Site::new(addr, &options.allowed_hosts),
         ));
         Ok(Self {
             listener,

@@ -61,8 +61,7 @@ impl Running {
         let response = self
             .client
             .post(format!("{}/v1/extract", self.base))
-            // What `curl -d` sends: the body is read as JSON whatever its type says.
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", "application/json")
             .body(body.to_string())
             .send()
             .await
@@ -672,5 +671,176 @@ async fn a_client_that_trickles_its_headers_is_cut_off() {
     // The server still serves whoever sends a whole request.
     let (status, body) = server.get("/healthz", None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("alive")));
+    server.stop().await;
+}
+
+impl Running {
+    /// A request to `path` with `headers` (a `Host` among them replaces the real one): its
+    /// status and JSON answer.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.body(body.to_string()).send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("a body");
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// Issue 28, item 2: a web page could drive the server. Its "simple" requests (a form's
+/// `text/plain` or `x-www-form-urlencoded` body, no preflight) were parsed as JSON and run, and
+/// any `Host` and `Origin` were answered, so a page whose name was rebound to 127.0.0.1 could
+/// read the answers. Each is now refused with its own status and `error_kind`; the server's own
+/// origin, programs (no `Origin`) and the names in `allowed_hosts` still pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_cannot_drive_the_server() {
+    let pages = Pages::start();
+    let mut o = options();
+    o.allowed_hosts = vec!["Riptide.Internal".into()];
+    let server = Running::start(executor(10), o).await;
+    let page = serde_json::json!({ "url": pages.url("/page/1"), "engine": "static" }).to_string();
+    let own_host = server.base.trim_start_matches("http://").to_string();
+    let own_origin = server.base.clone();
+    let post = reqwest::Method::POST;
+    let get = reqwest::Method::GET;
+    let json = ("content-type", "application/json");
+    for (method, path, headers, status, kind) in [
+        // What a page's form or a preflight-free fetch can send.
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![("content-type", "text/plain")],
+            415,
+            "server.unsupported_media_type",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![("content-type", "application/x-www-form-urlencoded")],
+            415,
+            "server.unsupported_media_type",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![("content-type", "multipart/form-data; boundary=x")],
+            415,
+            "server.unsupported_media_type",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![],
+            415,
+            "server.unsupported_media_type",
+        ),
+        (
+            post.clone(),
+            "/v1/crawl",
+            vec![("content-type", "text/plain")],
+            415,
+            "server.unsupported_media_type",
+        ),
+        // A page on another site, or in a sandboxed frame.
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![json, ("origin", "http://evil.example")],
+            403,
+            "server.cross_origin",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![json, ("origin", "http://127.0.0.1:1")],
+            403,
+            "server.cross_origin",
+        ),
+        (
+            get.clone(),
+            "/v1/report",
+            vec![("origin", "null")],
+            403,
+            "server.cross_origin",
+        ),
+        // DNS rebinding: the page's own name, resolved to the server.
+        (
+            get.clone(),
+            "/v1/timeouts",
+            vec![("host", "rebound.example")],
+            421,
+            "server.host_not_allowed",
+        ),
+        (
+            get.clone(),
+            "/v1/report",
+            vec![("host", "rebound.example:80")],
+            421,
+            "server.host_not_allowed",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![json, ("host", "rebound.example")],
+            421,
+            "server.host_not_allowed",
+        ),
+    ] {
+        let (got, answer) = server.send(method.clone(), path, &headers, &page).await;
+        assert_eq!(
+            (got, answer["error_kind"].as_str()),
+            (status, Some(kind)),
+            "{method} {path} {headers:?}: {answer}"
+        );
+        assert!(answer["hint"].as_str().is_some_and(|h| !h.is_empty()), "{answer}");
+    }
+    let (status, answer) = server
+        .send(post.clone(), "/v1/extract", &[("content-type", "text/plain")], &page)
+        .await;
+    assert!(
+        answer["hint"].as_str().is_some_and(|h| h.contains("application/json")),
+        "{status}: {answer}"
+    );
+    let (_, answer) = server
+        .send(get.clone(), "/v1/report", &[("host", "rebound.example")], "")
+        .await;
+    assert!(
+        answer["hint"].as_str().is_some_and(|h| h.contains("allowed_hosts")),
+        "{answer}"
+    );
+    let (_, report) = server.get("/v1/report", None).await;
+    assert_eq!(report["extraction"]["pages"], 0, "none of those ran a page: {report}");
+
+    // What still passes: a program, the server's own origin, the names it answers to.
+    for headers in [
+        vec![json],
+        vec![("content-type", "Application/JSON; charset=utf-8")],
+        vec![json, ("origin", own_origin.as_str())],
+        vec![json, ("host", own_host.as_str()), ("origin", own_origin.as_str())],
+        vec![
+            json,
+            ("host", "riptide.internal:8443"),
+            ("origin", "https://riptide.internal"),
+        ],
+        vec![json, ("host", "localhost")],
+    ] {
+        let (status, record) = server.send(post.clone(), "/v1/extract", &headers, &page).await;
+        assert_eq!(
+            (status, record["title"].as_str()),
+            (200, Some("page 1")),
+            "{headers:?}: {record}"
+        );
+    }
+    // The health checks answer whatever the name: a load balancer probes by its own.
+    let (status, _) = server.send(get, "/healthz", &[("host", "pod.example")], "").await;
+    assert_eq!(status, 200);
     server.stop().await;
 }

@@ -39,6 +39,8 @@ pub(super) struct Shared {
     pub(super) max_crawl_pages: u64,
     /// The most URLs one extract batch may name.
     max_batch_urls: usize,
+    /// Who the server is, for the `Host` and `Origin` checks.
+    pub(super) site: super::guard::Site,
 }
 
 /// What one request may ask for at most.
@@ -62,6 +64,7 @@ impl Shared {
         token: Option<String>,
         metrics: bool,
         limits: Limits,
+        site: super::guard::Site,
     ) -> Self {
         Self {
             executor,
@@ -74,6 +77,7 @@ impl Shared {
             crawls: super::crawl::Crawls::default(),
             max_crawl_pages: limits.max_crawl_pages,
             max_batch_urls: limits.max_batch_urls,
+            site,
         }
     }
 
@@ -152,7 +156,8 @@ fn status_of(e: &Error) -> StatusCode {
     }
 }
 
-/// The routes, the token check in front of all but the health checks.
+/// The routes, the same-site checks ([`guard`](super::guard)) and the token check in front of
+/// all but the health checks.
 pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
     let guarded = axum::Router::new()
         .route("/v1/extract", post(extract))
@@ -162,7 +167,10 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/v1/report", get(report))
         .route("/v1/timeouts", get(timeouts))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(shared.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(shared.clone(), require_token))
+        // Outside the token's check: a page from another site is refused whether or not it
+        // knows the token.
+        .route_layer(middleware::from_fn_with_state(shared.clone(), super::guard::same_site));
     axum::Router::new()
         .route(
             "/healthz",
@@ -400,9 +408,9 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
     }
 }
 
-/// The body as JSON of `T` whatever its `Content-Type` says (`curl -d` sends a form type), or
-/// the answer that says what is wrong with it: `400` for what is not JSON, `422` for JSON of
-/// the wrong shape, and `shape` as the hint.
+/// The body as JSON of `T` (its `Content-Type: application/json` was checked by
+/// [`guard`](super::guard)), or the answer that says what is wrong with it: `400` for what is
+/// not JSON, `422` for JSON of the wrong shape, and `shape` as the hint.
 #[allow(
     clippy::result_large_err,
     reason = "the error is the answer, returned at once; never carried further"
