@@ -14,6 +14,7 @@
 //! | `DELETE /v1/crawls/{id}` | stops a running crawl |
 //! | `GET /v1/report` | the executor's [`PerformanceReport`](crate::PerformanceReport) |
 //! | `GET /v1/timeouts` | the learned timeout profiles |
+//! | `GET /v1/activity` | pages, pages/s and latency percentiles over the last five minutes, in 5 s buckets |
 //! | `GET /metrics` | Prometheus text, unless [`ServerOptions::metrics`] is off |
 //! | `GET /healthz` | `200` while the process serves |
 //! | `GET /readyz` | `200` once the pool is warm and the extractor loaded, `503` before |
@@ -45,6 +46,7 @@
 //! requests in progress finish for [`ServerOptions::shutdown_grace`], then cancels the rest;
 //! the caller then shuts the executor down (saving what it learned, closing the browsers).
 
+mod activity;
 mod admission;
 mod crawl;
 mod guard;

@@ -412,6 +412,21 @@ async fn readiness_report_and_timeouts() {
     assert_eq!(status, 200);
     assert_eq!(profiles[0]["host"], "127.0.0.1", "{profiles}");
     assert_eq!(profiles[0]["samples"], 3, "{profiles}");
+    // The console's chart: the last five minutes in 5 s buckets, these three pages in them.
+    let (status, activity) = server.get("/v1/activity", None).await;
+    assert_eq!(status, 200, "{activity}");
+    assert_eq!(activity["bucket_secs"], 5, "{activity}");
+    let buckets = activity["buckets"].as_array().expect("buckets");
+    assert_eq!(buckets.len(), 60, "{activity}");
+    let pages: u64 = buckets.iter().filter_map(|b| b["pages"].as_u64()).sum();
+    assert_eq!(pages, 3, "{activity}");
+    assert!(
+        buckets
+            .iter()
+            .filter(|b| b["pages"] != 0)
+            .all(|b| b["p50_ms"].as_f64().is_some_and(|ms| ms > 0.0) && b["pages_per_sec"].as_f64() > Some(0.0)),
+        "{activity}"
+    );
     server.stop().await;
 }
 
@@ -844,3 +859,4 @@ async fn web_pages_cannot_drive_the_server() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
