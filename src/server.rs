@@ -7,6 +7,7 @@
 //!
 //! | route | answer |
 //! |---|---|
+//! | `GET /` | the console: a page showing the pool, cache, timeouts, crawls and recent activity, with a form to try a URL |
 //! | `POST /v1/extract` `{"url": U}` | the page as `riptide extract --format json` prints it, with `schema_version` |
 //! | `POST /v1/extract` `{"urls": [U, ...]}` | one such record per line (NDJSON), in completion order |
 //! | `POST /v1/crawl` `{"seeds": [U, ...]}` | a crawl: each page (or failure) as `riptide crawl` writes it, one per line (NDJSON), then `{"report": ...}` |
@@ -48,6 +49,7 @@
 
 mod activity;
 mod admission;
+mod console;
 mod crawl;
 mod guard;
 mod metrics;

@@ -860,3 +860,90 @@ async fn web_pages_cannot_drive_the_server() {
     server.stop().await;
 }
 
+/// Issue 30: the console's three files are served without a token (they hold nothing), with a
+/// policy that allows only them, and never assign HTML or load anything from elsewhere; the
+/// `Host` and `Origin` checks guard them as they guard the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_served_under_a_strict_policy() {
+    let mut o = options();
+    o.token = Some("s3cret".into());
+    let server = Running::start(executor(10), o).await;
+    let mut files = Vec::new();
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/console.js", "text/javascript; charset=utf-8"),
+        ("/console.css", "text/css; charset=utf-8"),
+    ] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(header("content-type"), content_type, "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        let policy = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {directive} missing from {policy}");
+        }
+        assert!(!policy.contains("unsafe"), "{policy}");
+        files.push((path, response.text().await.expect("text")));
+    }
+    let (_, page) = &files[0];
+    assert!(page.contains(r#"<script src="/console.js" defer></script>"#));
+    assert_eq!(page.matches("<script").count(), 1, "no inline script");
+    let (_, script) = &files[1];
+    for (path, text) in &files {
+        assert!(!text.contains(" style=\""), "{path}: an inline style");
+        let elsewhere: Vec<&str> = text
+            .split(['"', '\'', '(', ' '])
+            .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+            // The SVG namespace and the URL field's placeholder name, but load, nothing.
+            .filter(|w| !w.starts_with("http://www.w3.org/2000/svg") && *w != "https://example.com/")
+            .collect();
+        assert!(elsewhere.is_empty(), "{path} names other origins: {elsewhere:?}");
+    }
+    for unsafe_sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        "localStorage",
+    ] {
+        assert!(!script.contains(unsafe_sink), "the console's script uses {unsafe_sink}");
+    }
+    // The API it polls still wants the token.
+    let (status, _) = server.get("/v1/activity", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = server.get("/v1/activity", Some("s3cret")).await;
+    assert_eq!(status, 200);
+    // A page elsewhere cannot frame or fetch it, nor reach it by a rebound name.
+    let (status, _) = server
+        .send(reqwest::Method::GET, "/", &[("origin", "http://evil.example")], "")
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = server
+        .send(reqwest::Method::GET, "/", &[("host", "rebound.example")], "")
+        .await;
+    assert_eq!(status, 421);
+    server.stop().await;
+}

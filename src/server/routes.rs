@@ -180,6 +180,8 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/v1/activity", get(activity))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(shared.clone(), require_token))
+        // The console's files need no token: its script asks for one when a route wants it.
+        .merge(super::console::routes())
         // Outside the token's check: a page from another site is refused whether or not it
         // knows the token.
         .route_layer(middleware::from_fn_with_state(shared.clone(), super::guard::same_site));
