@@ -51,7 +51,7 @@ one() { # request number -> "status seconds" (nothing once a soak's END has pass
   [ $((n % 3)) -eq 0 ] && engine=headless
   curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 120 \
     "http://127.0.0.1:$sport/v1/extract" \
-    -d "{\"url\": \"http://127.0.0.1:$port/p$(( (n % 20) + 1 )).html\", \"engine\": \"$engine\"}" || true
+    -H 'content-type: application/json' -d "{\"url\": \"http://127.0.0.1:$port/p$(( (n % 20) + 1 )).html\", \"engine\": \"$engine\"}" || true
 }
 export -f one
 export sport port

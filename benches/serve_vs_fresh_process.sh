@@ -53,7 +53,7 @@ pids+=($!)
 until curl -sf "http://127.0.0.1:$sport/readyz" >/dev/null; do sleep 0.2; done
 request() {
   curl -sf -o "$work/server.json" -w '%{time_total}\n' "http://127.0.0.1:$sport/v1/extract" \
-    -d "{\"url\": \"$url\", \"engine\": \"headless\"}" --max-time 60
+    -H 'content-type: application/json' -d "{\"url\": \"$url\", \"engine\": \"headless\"}" --max-time 60
 }
 # The 1st request, not counted.
 request >/dev/null

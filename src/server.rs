@@ -7,6 +7,7 @@
 //!
 //! | route | answer |
 //! |---|---|
+//! | `GET /` | the console: a page showing the pool, cache, timeouts, crawls and recent activity, with a form to try a URL |
 //! | `POST /v1/extract` `{"url": U}` | the page as `riptide extract --format json` prints it, with `schema_version` |
 //! | `POST /v1/extract` `{"urls": [U, ...]}` | one such record per line (NDJSON), in completion order |
 //! | `POST /v1/crawl` `{"seeds": [U, ...]}` | a crawl: each page (or failure) as `riptide crawl` writes it, one per line (NDJSON), then `{"report": ...}` |
@@ -14,6 +15,7 @@
 //! | `DELETE /v1/crawls/{id}` | stops a running crawl |
 //! | `GET /v1/report` | the executor's [`PerformanceReport`](crate::PerformanceReport) |
 //! | `GET /v1/timeouts` | the learned timeout profiles |
+//! | `GET /v1/activity` | pages, pages/s and latency percentiles over the last five minutes, in 5 s buckets |
 //! | `GET /metrics` | Prometheus text, unless [`ServerOptions::metrics`] is off |
 //! | `GET /healthz` | `200` while the process serves |
 //! | `GET /readyz` | `200` once the pool is warm and the extractor loaded, `503` before |
@@ -33,7 +35,11 @@
 //!
 //! **Safety.** It listens on `127.0.0.1` unless told otherwise, and anywhere else only with a
 //! bearer token ([`ServerOptions::token`]), which every route but the health checks then
-//! requires. Which pages may be fetched is the executor's address policy: `riptide serve` builds
+//! requires. Web pages cannot drive it: a request whose `Host` does not name the server
+//! (`421`, DNS rebinding), whose `Origin` is another site's (`403`), or a `POST` whose body is
+//! not `Content-Type: application/json` (`415`, what a page's form sends) is refused
+//! ([`ServerOptions::allowed_hosts`] adds names). Which pages may be fetched is the
+//! executor's address policy: `riptide serve` builds
 //! its executor with `file://` and non-public addresses refused (checked after DNS resolution
 //! and on every redirect) unless its flags allow them.
 //!
@@ -41,8 +47,11 @@
 //! requests in progress finish for [`ServerOptions::shutdown_grace`], then cancels the rest;
 //! the caller then shuts the executor down (saving what it learned, closing the browsers).
 
+mod activity;
 mod admission;
+mod console;
 mod crawl;
+mod guard;
 mod metrics;
 mod routes;
 
@@ -88,6 +97,10 @@ pub struct ServerOptions {
     /// How long a client may take to send a request's headers; a slower one is disconnected.
     /// Default 10 s.
     pub header_read_timeout: Duration,
+    /// Names the server answers to besides its listen address (and `localhost` on loopback):
+    /// a request whose `Host` names anything else is refused with `421`, one whose `Origin` is
+    /// not the server's own with `403`, so that web pages cannot drive the server. Default none.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -103,6 +116,7 @@ impl Default for ServerOptions {
             max_crawl_pages: 10_000,
             max_batch_urls: 1_000,
             header_read_timeout: Duration::from_secs(10),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -136,6 +150,7 @@ impl ServerOptions {
             max_crawl_pages: c.max_crawl_pages,
             max_batch_urls: c.max_batch_urls as usize,
             header_read_timeout: Duration::from_secs(c.header_read_timeout_secs),
+            allowed_hosts: c.allowed_hosts.clone(),
         };
         options.validate()?;
         Ok(options)
@@ -212,6 +227,7 @@ impl Server {
                 max_crawl_pages: options.max_crawl_pages,
                 max_batch_urls: options.max_batch_urls,
             },
+            guard::Site::new(addr, &options.allowed_hosts),
         ));
         Ok(Self {
             listener,

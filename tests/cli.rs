@@ -977,6 +977,70 @@ fn serve_answers_and_stops_on_sigterm() {
     assert!(home.path().join("timeouts.redb").is_file(), "what it learned was saved");
 }
 
+/// Issue 30: `riptide serve --open` prints the console's URL and hands it to the desktop's
+/// opener when a desktop session exists (here a stand-in `xdg-open` that records its argument),
+/// and only then; the console answers at that URL.
+#[test]
+fn serve_open_prints_the_console_and_opens_it_only_on_a_desktop() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().expect("bin dir");
+    let opened = bin.path().join("opened");
+    let opener = bin.path().join("xdg-open");
+    std::fs::write(&opener, format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display())).expect("opener");
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).expect("executable");
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    for desktop in [false, true] {
+        let home = tempfile::tempdir().expect("home");
+        let mut serve = command(home.path());
+        serve
+            .args(["serve", "--listen", "127.0.0.1:0", "--open"])
+            .env("RIPTIDE_POOL_ENABLED", "false")
+            .env("PATH", &path)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .stderr(std::process::Stdio::piped());
+        if desktop {
+            serve.env("DISPLAY", ":99");
+        }
+        let mut child = serve.spawn().expect("start riptide serve");
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        let console = loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).expect("read stderr") > 0,
+                "riptide serve exited early"
+            );
+            if let Some(url) = line.trim().strip_prefix("riptide serve: console at ") {
+                break url.to_string();
+            }
+        };
+        assert!(
+            console.starts_with("http://127.0.0.1:") && console.ends_with('/'),
+            "{console}"
+        );
+        let page = tokio::runtime::Runtime::new().expect("runtime").block_on(async {
+            let response = reqwest::get(&console).await.expect("the console answers");
+            assert_eq!(response.status().as_u16(), 200);
+            response.text().await.expect("the page")
+        });
+        assert!(page.contains("<title>riptide console</title>"), "{page}");
+        if desktop {
+            assert!(
+                support::eventually(std::time::Duration::from_secs(10), || {
+                    std::fs::read_to_string(&opened).is_ok_and(|u| u.trim() == console)
+                }),
+                "xdg-open was not given {console}"
+            );
+        } else {
+            assert!(!opened.exists(), "opened without a desktop");
+        }
+        support::send_signal(child.id(), libc::SIGTERM);
+        assert!(child.wait().expect("exits").success());
+    }
+}
+
 /// Starts `riptide serve` (static pages only, local addresses allowed) on a port of the OS's
 /// choosing: the process, its base URL, and its standard error after the line naming it.
 fn start_serve(

@@ -61,8 +61,7 @@ impl Running {
         let response = self
             .client
             .post(format!("{}/v1/extract", self.base))
-            // What `curl -d` sends: the body is read as JSON whatever its type says.
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", "application/json")
             .body(body.to_string())
             .send()
             .await
@@ -413,6 +412,21 @@ async fn readiness_report_and_timeouts() {
     assert_eq!(status, 200);
     assert_eq!(profiles[0]["host"], "127.0.0.1", "{profiles}");
     assert_eq!(profiles[0]["samples"], 3, "{profiles}");
+    // The console's chart: the last five minutes in 5 s buckets, these three pages in them.
+    let (status, activity) = server.get("/v1/activity", None).await;
+    assert_eq!(status, 200, "{activity}");
+    assert_eq!(activity["bucket_secs"], 5, "{activity}");
+    let buckets = activity["buckets"].as_array().expect("buckets");
+    assert_eq!(buckets.len(), 60, "{activity}");
+    let pages: u64 = buckets.iter().filter_map(|b| b["pages"].as_u64()).sum();
+    assert_eq!(pages, 3, "{activity}");
+    assert!(
+        buckets
+            .iter()
+            .filter(|b| b["pages"] != 0)
+            .all(|b| b["p50_ms"].as_f64().is_some_and(|ms| ms > 0.0) && b["pages_per_sec"].as_f64() > Some(0.0)),
+        "{activity}"
+    );
     server.stop().await;
 }
 
@@ -672,5 +686,264 @@ async fn a_client_that_trickles_its_headers_is_cut_off() {
     // The server still serves whoever sends a whole request.
     let (status, body) = server.get("/healthz", None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("alive")));
+    server.stop().await;
+}
+
+impl Running {
+    /// A request to `path` with `headers` (a `Host` among them replaces the real one): its
+    /// status and JSON answer.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.body(body.to_string()).send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("a body");
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// Issue 28, item 2: a web page could drive the server. Its "simple" requests (a form's
+/// `text/plain` or `x-www-form-urlencoded` body, no preflight) were parsed as JSON and run, and
+/// any `Host` and `Origin` were answered, so a page whose name was rebound to 127.0.0.1 could
+/// read the answers. Each is now refused with its own status and `error_kind`; the server's own
+/// origin, programs (no `Origin`) and the names in `allowed_hosts` still pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_pages_cannot_drive_the_server() {
+    let pages = Pages::start();
+    let mut o = options();
+    o.allowed_hosts = vec!["Riptide.Internal".into()];
+    let server = Running::start(executor(10), o).await;
+    let page = serde_json::json!({ "url": pages.url("/page/1"), "engine": "static" }).to_string();
+    let own_host = server.base.trim_start_matches("http://").to_string();
+    let own_origin = server.base.clone();
+    let post = reqwest::Method::POST;
+    let get = reqwest::Method::GET;
+    let json = ("content-type", "application/json");
+    for (method, path, headers, status, kind) in [
+        // What a page's form or a preflight-free fetch can send.
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![("content-type", "text/plain")],
+            415,
+            "server.unsupported_media_type",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![("content-type", "application/x-www-form-urlencoded")],
+            415,
+            "server.unsupported_media_type",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![("content-type", "multipart/form-data; boundary=x")],
+            415,
+            "server.unsupported_media_type",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![],
+            415,
+            "server.unsupported_media_type",
+        ),
+        (
+            post.clone(),
+            "/v1/crawl",
+            vec![("content-type", "text/plain")],
+            415,
+            "server.unsupported_media_type",
+        ),
+        // A page on another site, or in a sandboxed frame.
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![json, ("origin", "http://evil.example")],
+            403,
+            "server.cross_origin",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![json, ("origin", "http://127.0.0.1:1")],
+            403,
+            "server.cross_origin",
+        ),
+        (
+            get.clone(),
+            "/v1/report",
+            vec![("origin", "null")],
+            403,
+            "server.cross_origin",
+        ),
+        // DNS rebinding: the page's own name, resolved to the server.
+        (
+            get.clone(),
+            "/v1/timeouts",
+            vec![("host", "rebound.example")],
+            421,
+            "server.host_not_allowed",
+        ),
+        (
+            get.clone(),
+            "/v1/report",
+            vec![("host", "rebound.example:80")],
+            421,
+            "server.host_not_allowed",
+        ),
+        (
+            post.clone(),
+            "/v1/extract",
+            vec![json, ("host", "rebound.example")],
+            421,
+            "server.host_not_allowed",
+        ),
+    ] {
+        let (got, answer) = server.send(method.clone(), path, &headers, &page).await;
+        assert_eq!(
+            (got, answer["error_kind"].as_str()),
+            (status, Some(kind)),
+            "{method} {path} {headers:?}: {answer}"
+        );
+        assert!(answer["hint"].as_str().is_some_and(|h| !h.is_empty()), "{answer}");
+    }
+    let (status, answer) = server
+        .send(post.clone(), "/v1/extract", &[("content-type", "text/plain")], &page)
+        .await;
+    assert!(
+        answer["hint"].as_str().is_some_and(|h| h.contains("application/json")),
+        "{status}: {answer}"
+    );
+    let (_, answer) = server
+        .send(get.clone(), "/v1/report", &[("host", "rebound.example")], "")
+        .await;
+    assert!(
+        answer["hint"].as_str().is_some_and(|h| h.contains("allowed_hosts")),
+        "{answer}"
+    );
+    let (_, report) = server.get("/v1/report", None).await;
+    assert_eq!(report["extraction"]["pages"], 0, "none of those ran a page: {report}");
+
+    // What still passes: a program, the server's own origin, the names it answers to.
+    for headers in [
+        vec![json],
+        vec![("content-type", "Application/JSON; charset=utf-8")],
+        vec![json, ("origin", own_origin.as_str())],
+        vec![json, ("host", own_host.as_str()), ("origin", own_origin.as_str())],
+        vec![
+            json,
+            ("host", "riptide.internal:8443"),
+            ("origin", "https://riptide.internal"),
+        ],
+        vec![json, ("host", "localhost")],
+    ] {
+        let (status, record) = server.send(post.clone(), "/v1/extract", &headers, &page).await;
+        assert_eq!(
+            (status, record["title"].as_str()),
+            (200, Some("page 1")),
+            "{headers:?}: {record}"
+        );
+    }
+    // The health checks answer whatever the name: a load balancer probes by its own.
+    let (status, _) = server.send(get, "/healthz", &[("host", "pod.example")], "").await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+/// Issue 30: the console's three files are served without a token (they hold nothing), with a
+/// policy that allows only them, and never assign HTML or load anything from elsewhere; the
+/// `Host` and `Origin` checks guard them as they guard the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_served_under_a_strict_policy() {
+    let mut o = options();
+    o.token = Some("s3cret".into());
+    let server = Running::start(executor(10), o).await;
+    let mut files = Vec::new();
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/console.js", "text/javascript; charset=utf-8"),
+        ("/console.css", "text/css; charset=utf-8"),
+    ] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(header("content-type"), content_type, "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        let policy = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {directive} missing from {policy}");
+        }
+        assert!(!policy.contains("unsafe"), "{policy}");
+        files.push((path, response.text().await.expect("text")));
+    }
+    let (_, page) = &files[0];
+    assert!(page.contains(r#"<script src="/console.js" defer></script>"#));
+    assert_eq!(page.matches("<script").count(), 1, "no inline script");
+    let (_, script) = &files[1];
+    for (path, text) in &files {
+        assert!(!text.contains(" style=\""), "{path}: an inline style");
+        let elsewhere: Vec<&str> = text
+            .split(['"', '\'', '(', ' '])
+            .filter(|w| w.starts_with("http://") || w.starts_with("https://"))
+            // The SVG namespace and the URL field's placeholder name, but load, nothing.
+            .filter(|w| !w.starts_with("http://www.w3.org/2000/svg") && *w != "https://example.com/")
+            .collect();
+        assert!(elsewhere.is_empty(), "{path} names other origins: {elsewhere:?}");
+    }
+    for unsafe_sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        "localStorage",
+    ] {
+        assert!(!script.contains(unsafe_sink), "the console's script uses {unsafe_sink}");
+    }
+    // The API it polls still wants the token.
+    let (status, _) = server.get("/v1/activity", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = server.get("/v1/activity", Some("s3cret")).await;
+    assert_eq!(status, 200);
+    // A page elsewhere cannot frame or fetch it, nor reach it by a rebound name.
+    let (status, _) = server
+        .send(reqwest::Method::GET, "/", &[("origin", "http://evil.example")], "")
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = server
+        .send(reqwest::Method::GET, "/", &[("host", "rebound.example")], "")
+        .await;
+    assert_eq!(status, 421);
     server.stop().await;
 }

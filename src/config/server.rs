@@ -34,6 +34,10 @@ pub struct ServerConfig {
     pub max_batch_urls: u32,
     /// Seconds a client may take to send a request's headers; a slower one is disconnected.
     pub header_read_timeout_secs: u64,
+    /// Names the server answers to besides its listen address (and `localhost` on loopback),
+    /// e.g. its DNS name behind a proxy: a request whose `Host` names anything else is refused
+    /// (`421`), and a browser's request whose `Origin` is not the server's own (`403`).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +54,7 @@ impl Default for ServerConfig {
             max_crawl_pages: 10_000,
             max_batch_urls: 1_000,
             header_read_timeout_secs: 10,
+            allowed_hosts: Vec::new(),
         }
     }
 }

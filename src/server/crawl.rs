@@ -199,10 +199,19 @@ pub(super) async fn crawl(State(shared): State<Arc<Shared>>, body: Result<Bytes,
     };
     let lines = crawl
         .take_until(Box::pin(stop))
-        .map(|event| match event {
-            CrawlEvent::Page(page) => page.to_record(),
-            CrawlEvent::Failed(failure) => failure.to_record(),
-            CrawlEvent::Unchanged(page) => page.to_record(),
+        .map({
+            let shared = shared.clone();
+            move |event| match event {
+                CrawlEvent::Page(page) => {
+                    shared.activity.page(Some(page.content.timings.total));
+                    page.to_record()
+                }
+                CrawlEvent::Failed(failure) => {
+                    shared.activity.page(None);
+                    failure.to_record()
+                }
+                CrawlEvent::Unchanged(page) => page.to_record(),
+            }
         })
         .chain(futures_util::stream::once(async move {
             serde_json::json!({ "report": handle.report() })

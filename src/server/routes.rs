@@ -39,6 +39,10 @@ pub(super) struct Shared {
     pub(super) max_crawl_pages: u64,
     /// The most URLs one extract batch may name.
     max_batch_urls: usize,
+    /// Who the server is, for the `Host` and `Origin` checks.
+    pub(super) site: super::guard::Site,
+    /// The pages of the last minutes (`GET /v1/activity`).
+    pub(super) activity: super::activity::Activity,
 }
 
 /// What one request may ask for at most.
@@ -62,6 +66,7 @@ impl Shared {
         token: Option<String>,
         metrics: bool,
         limits: Limits,
+        site: super::guard::Site,
     ) -> Self {
         Self {
             executor,
@@ -74,6 +79,8 @@ impl Shared {
             crawls: super::crawl::Crawls::default(),
             max_crawl_pages: limits.max_crawl_pages,
             max_batch_urls: limits.max_batch_urls,
+            site,
+            activity: super::activity::Activity::default(),
         }
     }
 
@@ -117,9 +124,17 @@ impl Shared {
                 if let Some(metrics) = &self.metrics {
                     metrics.extracted(content.engine.as_str(), arrived.elapsed().as_secs_f64());
                 }
-                (StatusCode::OK, serde_json::to_value(&content).unwrap_or_default())
+                self.activity.page(Some(arrived.elapsed()));
+                let mut record = serde_json::to_value(&content).unwrap_or_default();
+                if let (Some(png), Some(fields)) = (&content.screenshot, record.as_object_mut()) {
+                    fields.insert("screenshot_png_base64".into(), base64(png).into());
+                }
+                (StatusCode::OK, record)
             }
-            Err(e) => (status_of(&e), e.to_record(&url)),
+            Err(e) => {
+                self.activity.page(None);
+                (status_of(&e), e.to_record(&url))
+            }
         };
         if let Some(fields) = record.as_object_mut() {
             fields.insert("schema_version".into(), SCHEMA_VERSION.into());
@@ -152,7 +167,8 @@ fn status_of(e: &Error) -> StatusCode {
     }
 }
 
-/// The routes, the token check in front of all but the health checks.
+/// The routes, the same-site checks ([`guard`](super::guard)) and the token check in front of
+/// all but the health checks.
 pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
     let guarded = axum::Router::new()
         .route("/v1/extract", post(extract))
@@ -161,8 +177,14 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
         .route("/v1/crawls/{id}", axum::routing::delete(super::crawl::cancel))
         .route("/v1/report", get(report))
         .route("/v1/timeouts", get(timeouts))
+        .route("/v1/activity", get(activity))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(shared.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(shared.clone(), require_token))
+        // The console's files need no token: its script asks for one when a route wants it.
+        .merge(super::console::routes())
+        // Outside the token's check: a page from another site is refused whether or not it
+        // knows the token.
+        .route_layer(middleware::from_fn_with_state(shared.clone(), super::guard::same_site));
     axum::Router::new()
         .route(
             "/healthz",
@@ -279,6 +301,29 @@ async fn timeouts(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.executor.timeout_profiles()).into_response()
 }
 
+async fn activity(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.activity.report()).into_response()
+}
+
+/// `bytes` in standard base64 (RFC 4648, padded): a screenshot inside a JSON record.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let at = |i: usize| *chunk.get(i).unwrap_or(&0);
+        let b = [at(0), at(1), at(2)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> shift & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// The body of `POST /v1/extract`: the page (or pages), and the per-page settings
 /// ([`PageOptions`]) that apply to each of them.
 #[derive(Debug, Deserialize)]
@@ -297,6 +342,8 @@ struct ExtractRequest {
     html: Option<bool>,
     /// The page's time limit in seconds; it can only shorten the server's own.
     timeout_secs: Option<f64>,
+    /// A rendered page's screenshot too (`screenshot_png_base64`).
+    screenshot: Option<bool>,
 }
 
 impl ExtractRequest {
@@ -308,6 +355,7 @@ impl ExtractRequest {
         options.isolation = self.isolation;
         options.markdown = self.markdown;
         options.content_html = self.html;
+        options.screenshot = self.screenshot;
         if let Some(secs) = self.timeout_secs {
             match Duration::try_from_secs_f64(secs) {
                 Ok(limit) if !limit.is_zero() => options.time_limit = Some(limit),
@@ -330,7 +378,7 @@ impl ExtractRequest {
 /// `POST /v1/extract`.
 async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
     let arrived = Instant::now();
-    const SHAPE: &str = r#"send JSON: {"url": "https://..."} or {"urls": [...]}, optionally with "engine" ("auto", "static" or "headless"), "wait_until" ("load", "domcontentloaded", "networkidle"), "wait_for" (a CSS selector), "isolation" ("site", "page", "shared"), "markdown", "html" (true or false) and "timeout_secs""#;
+    const SHAPE: &str = r#"send JSON: {"url": "https://..."} or {"urls": [...]}, optionally with "engine" ("auto", "static" or "headless"), "wait_until" ("load", "domcontentloaded", "networkidle"), "wait_for" (a CSS selector), "isolation" ("site", "page", "shared"), "markdown", "html", "screenshot" (true or false) and "timeout_secs""#;
     let request: ExtractRequest = match read_json(body, SHAPE) {
         Ok(request) => request,
         Err(answer) => return answer,
@@ -400,9 +448,9 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
     }
 }
 
-/// The body as JSON of `T` whatever its `Content-Type` says (`curl -d` sends a form type), or
-/// the answer that says what is wrong with it: `400` for what is not JSON, `422` for JSON of
-/// the wrong shape, and `shape` as the hint.
+/// The body as JSON of `T` (its `Content-Type: application/json` was checked by
+/// [`guard`](super::guard)), or the answer that says what is wrong with it: `400` for what is
+/// not JSON, `422` for JSON of the wrong shape, and `shape` as the hint.
 #[allow(
     clippy::result_large_err,
     reason = "the error is the answer, returned at once; never carried further"
@@ -453,7 +501,23 @@ pub(super) fn busy(shared: &Shared) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{same_secret, status_of};
+    use super::{base64, same_secret, status_of};
+
+    #[test]
+    fn base64_is_rfc_4648() {
+        for (bytes, encoded) in [
+            (&b""[..], ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg=="),
+            (b"fooba", "Zm9vYmE="),
+            (b"foobar", "Zm9vYmFy"),
+            (&[0xff, 0xfe, 0x00], "//4A"),
+        ] {
+            assert_eq!(base64(bytes), encoded);
+        }
+    }
     use crate::error::{Error, LastAttempt, RetryError};
 
     /// Issue 28, item 10: pages whose every attempt timed out were answered `502`.
