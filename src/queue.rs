@@ -28,6 +28,7 @@
 //! every machine of a cluster must use the same.
 
 mod abandoned;
+pub mod crawl;
 mod connection;
 mod job;
 mod results;
