@@ -28,8 +28,8 @@
 //! every machine of a cluster must use the same.
 
 mod abandoned;
-pub mod crawl;
 mod connection;
+pub mod crawl;
 mod job;
 mod results;
 mod status;

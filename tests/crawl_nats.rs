@@ -196,7 +196,9 @@ fn all_pages(server: &LocalServer, pages: usize) -> Vec<String> {
 /// emitted, and at most the killed worker's in-flight pages (its `--concurrency`, 4) twice.
 #[test]
 fn a_worker_killed_mid_crawl_loses_no_page() {
-    let Some(nats) = NatsServer::start_or_skip() else { return };
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
     const PAGES: usize = 40;
     let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(60));
     let home = Home::new();
@@ -231,7 +233,9 @@ fn a_worker_killed_mid_crawl_loses_no_page() {
 /// (robots.txt and sitemaps included), and both hosts are crawled whole.
 #[test]
 fn two_workers_never_exceed_per_host_1() {
-    let Some(nats) = NatsServer::start_or_skip() else { return };
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
     const PAGES: usize = 12;
     let one = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(30));
     let two = site(Ipv4Addr::new(127, 0, 0, 2), PAGES, Duration::from_millis(30));
@@ -256,7 +260,11 @@ fn two_workers_never_exceed_per_host_1() {
         assert!(spans.len() > PAGES, "{} requests", spans.len());
         for pair in spans.windows(2) {
             let ((a, _, a_end), (b, b_start, _)) = (&pair[0], &pair[1]);
-            assert!(b_start >= a_end, "{b} started before {a} was answered on {}", server.url("/"));
+            assert!(
+                b_start >= a_end,
+                "{b} started before {a} was answered on {}",
+                server.url("/")
+            );
         }
     }
 }
@@ -265,7 +273,9 @@ fn two_workers_never_exceed_per_host_1() {
 /// everything it kept on the server.
 #[test]
 fn a_crawl_reattaches_and_cancel_removes_its_state() {
-    let Some(nats) = NatsServer::start_or_skip() else { return };
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
     const PAGES: usize = 20;
     let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(40));
     let home = Home::new();
@@ -285,7 +295,10 @@ fn a_crawl_reattaches_and_cancel_removes_its_state() {
         *counts.entry(url).or_default() += n;
     }
     assert_eq!(counts.len(), PAGES + 1, "{counts:?}");
-    assert!(counts.values().all(|n| *n == 1), "each page once over both runs: {counts:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each page once over both runs: {counts:?}"
+    );
 
     let status = |home: &Home| -> serde_json::Value {
         let out = home
@@ -310,7 +323,11 @@ fn a_crawl_reattaches_and_cancel_removes_its_state() {
     let after = status(&home);
     assert_eq!(after["crawls"], serde_json::json!({}), "{after}");
     let streams = std::fs::read_dir(nats.store().join("jetstream/$G/streams"))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     assert!(
         streams.iter().all(|s| !s.contains("CRAWL_again")),

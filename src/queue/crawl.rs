@@ -33,8 +33,8 @@ pub use attach::CrawlResults;
 pub use runner::run_crawls;
 pub use spec::{CRAWL_SPEC_VERSION, CrawlSpec};
 pub use state::{
-    ATTACHED_CONSUMER, CrawlStats, CrawlStatus, NatsCrawl, REGISTRY_BUCKET, SHARDS, WORKERS_CONSUMER, check_name,
-    crawl_names, nats_name,
+    ATTACHED_CONSUMER, CrawlStatus, NatsCrawl, REGISTRY_BUCKET, SHARDS, WORKERS_CONSUMER, check_name, crawl_names,
+    nats_name,
 };
 
 use crate::crawl::CrawlFailure;
@@ -44,7 +44,11 @@ use crate::queue::Queue;
 /// Starts the crawl `name` of `spec` on the server, or finds it when it runs already, and
 /// queues its seeds the first time. Returns the crawl, the spec it runs with (a running crawl
 /// keeps its own), whether it was created now, and the seeds that are not URLs.
-pub async fn start_crawl(queue: &Queue, name: &str, spec: &CrawlSpec) -> Result<(NatsCrawl, CrawlSpec, bool, Vec<CrawlFailure>)> {
+pub async fn start_crawl(
+    queue: &Queue,
+    name: &str,
+    spec: &CrawlSpec,
+) -> Result<(NatsCrawl, CrawlSpec, bool, Vec<CrawlFailure>)> {
     let (crawl, spec, created) = NatsCrawl::create(queue, name, spec).await?;
     let mut failures = Vec::new();
     if crawl.get("seeded").await?.is_none() {

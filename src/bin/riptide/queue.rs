@@ -195,7 +195,10 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
         .await?;
     crawls_stop.store(true, std::sync::atomic::Ordering::SeqCst);
     // The crawls' pages in progress are left un-acked: JetStream hands them to another worker.
-    if tokio::time::timeout(std::time::Duration::from_secs(3), crawls).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(3), crawls)
+        .await
+        .is_err()
+    {
         tracing::debug!("the crawls did not stop in time");
     }
     if let Err(e) = executor.shutdown().await {

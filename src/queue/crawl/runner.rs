@@ -33,8 +33,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use url::Url;
 
-use super::state::{Claim, CrawlStats, FrontierEntry, NatsCrawl, digest};
 use super::spec::CrawlSpec;
+use super::state::{Claim, FrontierEntry, NatsCrawl, digest};
 use crate::crawl::page_rules::{
     MAX_SITEMAP_NESTING, MAX_SITEMAPS_PER_HOST, PageReading, deferral, emitted_mark, host_key_of, origin_of,
     sitemaps_of,
@@ -42,7 +42,7 @@ use crate::crawl::page_rules::{
 use crate::crawl::robots::RobotsRules;
 use crate::crawl::scope::ScopeRules;
 use crate::crawl::sitemap::Sitemap;
-use crate::crawl::{CrawlFailure, CrawledPage, FoundVia, TrapLimits, discover, normalize::normalize};
+use crate::crawl::{CrawlFailure, CrawlReport, CrawledPage, FoundVia, TrapLimits, discover, normalize::normalize};
 use crate::error::{CrawlError, Error, Result};
 use crate::executor::{BoxExecutor, PageOptions};
 use crate::queue::Queue;
@@ -133,7 +133,7 @@ struct Ctx {
     robots: Mutex<HashMap<String, Arc<HostRules>>>,
     /// URL hashes this worker knows are claimed crawl-wide (and published, when ours).
     seen: Mutex<HashSet<String>>,
-    stats: Mutex<CrawlStats>,
+    stats: Mutex<CrawlReport>,
 }
 
 struct HostRules {
@@ -150,7 +150,13 @@ enum Handled {
 }
 
 impl Ctx {
-    fn new(crawl: NatsCrawl, spec: CrawlSpec, executor: BoxExecutor, client: reqwest::Client, worker: &str) -> Result<Self> {
+    fn new(
+        crawl: NatsCrawl,
+        spec: CrawlSpec,
+        executor: BoxExecutor,
+        client: reqwest::Client,
+        worker: &str,
+    ) -> Result<Self> {
         Ok(Self {
             scope: spec.scope_rules()?,
             traps: spec.traps(),
@@ -162,7 +168,7 @@ impl Ctx {
             worker: worker.to_string(),
             robots: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashSet::new()),
-            stats: Mutex::new(CrawlStats::default()),
+            stats: Mutex::new(CrawlReport::default()),
         })
     }
 
@@ -171,17 +177,24 @@ impl Ctx {
     }
 
     fn skip_n(&self, reason: &str, n: u64) {
-        *crate::sync::lock(&self.stats).skipped.entry(reason.to_string()).or_default() += n;
+        *crate::sync::lock(&self.stats)
+            .skipped
+            .entry(reason.to_string())
+            .or_default() += n;
     }
 
-    fn stat(&self, f: impl FnOnce(&mut CrawlStats)) {
+    fn stat(&self, f: impl FnOnce(&mut CrawlReport)) {
         f(&mut crate::sync::lock(&self.stats));
     }
 
     async fn save_stats(&self) {
         let stats = crate::sync::lock(&self.stats).clone();
         let key = format!("stats.{}", self.worker);
-        if let Err(e) = self.crawl.put(&key, serde_json::to_vec(&stats).unwrap_or_default()).await {
+        if let Err(e) = self
+            .crawl
+            .put(&key, serde_json::to_vec(&stats).unwrap_or_default())
+            .await
+        {
             tracing::debug!(error = %format!("{e:#}"), "could not write the worker's crawl counts");
         }
     }
@@ -211,7 +224,9 @@ async fn run_one(ctx: Arc<Ctx>, slots: Arc<Semaphore>, shutdown: Arc<AtomicBool>
             tracing::info!(crawl = ctx.crawl.name(), reason, "the crawl ended");
             break;
         }
-        let Ok(first) = slots.clone().acquire_owned().await else { break };
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            break;
+        };
         let wanted = 1 + slots.available_permits().min(15);
         let batch = consumer
             .batch()
@@ -380,8 +395,12 @@ async fn host_rules(ctx: &Ctx, host_key: &str, token: &str) -> Result<Arc<HostRu
         }
         if ctx.crawl.try_robots_lock(&host, token).await? {
             let answer = if ctx.spec.obey_robots {
-                let origin = origin_of(host_key)
-                    .ok_or_else(|| Error::from(CrawlError::Seed { seed: host_key.into(), why: "no origin".into() }))?;
+                let origin = origin_of(host_key).ok_or_else(|| {
+                    Error::from(CrawlError::Seed {
+                        seed: host_key.into(),
+                        why: "no origin".into(),
+                    })
+                })?;
                 let slot = take_slot(ctx, host_key, None, token).await?;
                 let answer = discover::robots_response(&ctx.client, &origin).await;
                 slot.release().await;
@@ -428,14 +447,19 @@ fn decode_robots(bytes: &[u8]) -> std::result::Result<(u16, Vec<u8>), String> {
         .and_then(serde_json::Value::as_u64)
         .and_then(|s| u16::try_from(s).ok())
         .ok_or("no status")?;
-    let body = value.get("body").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let body = value
+        .get("body")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
     Ok((status, body.as_bytes().to_vec()))
 }
 
 /// Reads `host_key`'s sitemaps (each with a fetch slot) and offers what they list.
 async fn read_sitemaps(ctx: &Ctx, host_key: &str, rules: &HostRules, token: &str) -> Result<()> {
-    let mut queue: std::collections::VecDeque<(Url, u32)> =
-        sitemaps_of(host_key, &rules.rules).into_iter().map(|u| (u, 0)).collect();
+    let mut queue: std::collections::VecDeque<(Url, u32)> = sitemaps_of(host_key, &rules.rules)
+        .into_iter()
+        .map(|u| (u, 0))
+        .collect();
     let mut fetched = 0usize;
     while let Some((url, nesting)) = queue.pop_front() {
         if fetched >= MAX_SITEMAPS_PER_HOST {
@@ -517,7 +541,10 @@ async fn offer(ctx: &Ctx, raw: &str, depth: u32, parent: &str, via: FoundVia, to
         && let Some(key) = ctx.traps.query_budget_key(&url)
         && !ctx
             .crawl
-            .count_up_to(&format!("trap.{key:016x}"), Some(u64::from(ctx.traps.max_query_variants)))
+            .count_up_to(
+                &format!("trap.{key:016x}"),
+                Some(u64::from(ctx.traps.max_query_variants)),
+            )
             .await?
     {
         ctx.skip("query_variants");
@@ -595,7 +622,12 @@ async fn handle(ctx: &Ctx, entry: &FrontierEntry, delivered: i64) -> Result<Hand
         found_via: via,
         error,
     };
-    if ctx.crawl.get(&format!("emitted.{}", digest(&emitted_mark(&entry.url)))).await?.is_some_and(|v| v != token.as_bytes()) {
+    if ctx
+        .crawl
+        .get(&format!("emitted.{}", digest(&emitted_mark(&entry.url))))
+        .await?
+        .is_some_and(|v| v != token.as_bytes())
+    {
         // A redirect from another URL already brought this page.
         ctx.skip("redirect_seen");
         return Ok(Handled::Ack);
@@ -605,7 +637,11 @@ async fn handle(ctx: &Ctx, entry: &FrontierEntry, delivered: i64) -> Result<Hand
         match &rules.unreachable {
             Some(why) => {
                 let robots_url = crate::crawl::robots::robots_url(&url).to_string();
-                let error = CrawlError::RobotsUnreachable { robots_url, why: why.clone() }.into();
+                let error = CrawlError::RobotsUnreachable {
+                    robots_url,
+                    why: why.clone(),
+                }
+                .into();
                 publish_failure(ctx, failure(error)).await?;
             }
             None => ctx.skip("robots"),
@@ -676,7 +712,15 @@ async fn on_content(
     if reading.nofollow > 0 {
         ctx.skip_n("nofollow", reading.nofollow);
     }
-    offer_all(ctx, &reading.followed, entry.depth + 1, &page_url, FoundVia::Link, token).await?;
+    offer_all(
+        ctx,
+        &reading.followed,
+        entry.depth + 1,
+        &page_url,
+        FoundVia::Link,
+        token,
+    )
+    .await?;
     if reading.directives.noindex {
         ctx.skip("noindex");
         return Ok(Handled::Ack);
@@ -684,7 +728,11 @@ async fn on_content(
     if let Some(canonical) = &reading.canonical
         && canonical.as_str() != page_url
         && ctx.scope.check(canonical).is_ok()
-        && ctx.crawl.claim(&format!("seen.{}", digest(canonical.as_str())), token).await? == Claim::Taken
+        && ctx
+            .crawl
+            .claim(&format!("seen.{}", digest(canonical.as_str())), token)
+            .await?
+            == Claim::Taken
     {
         ctx.skip("canonical");
         return Ok(Handled::Ack);
@@ -695,7 +743,11 @@ async fn on_content(
         ctx.skip("duplicate_content");
         return Ok(Handled::Ack);
     }
-    match ctx.crawl.claim(&format!("emitted.{}", digest(&emitted_mark(&page_url))), token).await? {
+    match ctx
+        .crawl
+        .claim(&format!("emitted.{}", digest(&emitted_mark(&page_url))), token)
+        .await?
+    {
         Claim::Taken => {
             ctx.skip("redirect_seen");
             return Ok(Handled::Ack);
@@ -717,7 +769,9 @@ async fn on_content(
         parent,
         found_via,
     };
-    ctx.crawl.publish_result(&format!("p-{}", digest(&page_url)), &page.to_record()).await?;
+    ctx.crawl
+        .publish_result(&format!("p-{}", digest(&page_url)), &page.to_record())
+        .await?;
     ctx.stat(|s| s.emitted += 1);
     Ok(Handled::Ack)
 }

@@ -18,12 +18,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::kv::{self, CreateErrorKind};
-use async_nats::jetstream::{self, consumer, stream};
+use async_nats::jetstream::{consumer, stream};
 use serde::{Deserialize, Serialize};
 
 use super::spec::CrawlSpec;
 use crate::backends::nats_kv::bucket_stream;
 use crate::config::QueueStorage;
+use crate::crawl::CrawlReport;
 use crate::error::{Error, QueueError, Result};
 use crate::queue::Queue;
 
@@ -61,16 +62,17 @@ pub struct NatsCrawl {
 
 impl std::fmt::Debug for NatsCrawl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsCrawl").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("NatsCrawl")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
 /// A crawl's name across machines: letters, digits, `-` and `_` (it is part of stream, bucket
 /// and subject names), at most 64.
 pub fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok =
+        !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -189,23 +191,16 @@ impl NatsCrawl {
             })
             .await
             .map_err(|e| js_error("create a crawl's frontier stream")(e.into()))?;
-        frontier
-            .get_or_create_consumer::<consumer::pull::Config>(
-                WORKERS_CONSUMER,
-                consumer::pull::Config {
-                    durable_name: Some(WORKERS_CONSUMER.into()),
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(c.ack_wait_secs),
-                    // A URL is put back for its host's sake as often as the crawl allows; the
-                    // worker decides when it has failed.
-                    max_deliver: -1,
-                    // The crawl's --concurrency, over all workers together.
-                    max_ack_pending: i64::from(spec.concurrency.max(1)),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| js_error("create a crawl's frontier consumer")(e.into()))?;
+        // A URL is put back for its host's sake as often as the crawl allows (the worker decides
+        // when it has failed); the crawl's --concurrency holds over all workers together.
+        durable(
+            &frontier,
+            WORKERS_CONSUMER,
+            -1,
+            i64::from(spec.concurrency.max(1)),
+            c.ack_wait_secs,
+        )
+        .await?;
         let results = js
             .get_or_create_stream(stream::Config {
                 name: Self::results_stream_name(name),
@@ -216,18 +211,7 @@ impl NatsCrawl {
             })
             .await
             .map_err(|e| js_error("create a crawl's results stream")(e.into()))?;
-        results
-            .get_or_create_consumer::<consumer::pull::Config>(
-                ATTACHED_CONSUMER,
-                consumer::pull::Config {
-                    durable_name: Some(ATTACHED_CONSUMER.into()),
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(c.ack_wait_secs),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| js_error("create a crawl's results consumer")(e.into()))?;
+        durable(&results, ATTACHED_CONSUMER, -1, 1000, c.ack_wait_secs).await?;
         let crawl = Self::objects(queue, name).await?;
         let registry = registry(queue).await?;
         match registry.create(name, spec.to_json().into()).await {
@@ -335,7 +319,7 @@ impl NatsCrawl {
             .map_err(|e| js_error("find a crawl's frontier")(e.into()))?
             .get_consumer(WORKERS_CONSUMER)
             .await
-            .map_err(|e| js_error("find a crawl's frontier consumer")(e.into()))
+            .map_err(|e| js_error("find a crawl's frontier consumer")(e))
     }
 
     /// The attached command's consumer of the results.
@@ -347,7 +331,7 @@ impl NatsCrawl {
             .map_err(|e| js_error("find a crawl's results")(e.into()))?
             .get_consumer(ATTACHED_CONSUMER)
             .await
-            .map_err(|e| js_error("find a crawl's results consumer")(e.into()))
+            .map_err(|e| js_error("find a crawl's results consumer")(e))
     }
 
     /// Publishes a URL to the frontier (its host's shard), with the URL's digest as message
@@ -376,29 +360,7 @@ impl NatsCrawl {
     }
 
     async fn publish(&self, subject: String, id: &str, payload: Vec<u8>) -> Result<()> {
-        let mut last = None;
-        for attempt in 0..5u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200) * attempt).await;
-            }
-            let message = jetstream::message::PublishMessage::build()
-                .payload(payload.clone().into())
-                .message_id(id);
-            let stored = async {
-                self.queue
-                    .jetstream()
-                    .send_publish(subject.clone(), message)
-                    .await
-                    .map_err(|e| QueueError::jetstream(format!("publish to {subject}"), e))?
-                    .await
-                    .map_err(|e| QueueError::jetstream(format!("store a message on {subject}"), e))
-            };
-            match stored.await {
-                Ok(_) => return Ok(()),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.map_or_else(|| QueueError::jetstream("publish", "no attempt").into(), Error::from))
+        self.queue.publish_stored(subject, id, payload, None).await
     }
 
     /// Claims `key` in the crawl's bucket for `token` (see [`Claim`]).
@@ -465,7 +427,11 @@ impl NatsCrawl {
                 return Ok(true);
             }
         }
-        Err(QueueError::jetstream("count in a crawl's bucket", "too many workers wrote the counter at once").into())
+        Err(QueueError::jetstream(
+            "count in a crawl's bucket",
+            "too many workers wrote the counter at once",
+        )
+        .into())
     }
 
     /// A counter's value.
@@ -502,7 +468,11 @@ impl NatsCrawl {
 
     /// Tries to take the lock on fetching `host`'s robots.txt. Whether it was taken.
     pub(crate) async fn try_robots_lock(&self, host: &str, token: &str) -> Result<bool> {
-        match self.leases.create(format!("robots.{host}"), token.to_string().into()).await {
+        match self
+            .leases
+            .create(format!("robots.{host}"), token.to_string().into())
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(js_error("lock a host's robots.txt")(e.into())),
@@ -571,7 +541,7 @@ impl NatsCrawl {
     }
 
     /// Each worker's counts for this crawl, by worker name.
-    pub async fn worker_stats(&self) -> Result<BTreeMap<String, CrawlStats>> {
+    pub async fn worker_stats(&self) -> Result<BTreeMap<String, CrawlReport>> {
         let stream = self
             .queue
             .jetstream()
@@ -582,7 +552,9 @@ impl NatsCrawl {
         let subjects = subjects_under(&stream, &format!("{prefix}*")).await?;
         let mut stats = BTreeMap::new();
         for subject in subjects {
-            let Some(worker) = subject.strip_prefix(&prefix) else { continue };
+            let Some(worker) = subject.strip_prefix(&prefix) else {
+                continue;
+            };
             if let Some(value) = self.get(&format!("stats.{worker}")).await?
                 && let Ok(s) = serde_json::from_slice(&value)
             {
@@ -603,6 +575,31 @@ impl NatsCrawl {
         let pattern = format!("$KV.{}.robots.*", Self::bucket_name(&self.name));
         Ok(subjects_under(&stream, &pattern).await?.len() as u64)
     }
+}
+
+/// Creates the durable pull consumer `name` on `stream` where it is missing.
+async fn durable(
+    stream: &stream::Stream,
+    name: &str,
+    max_deliver: i64,
+    max_ack_pending: i64,
+    ack_wait_secs: u64,
+) -> Result<()> {
+    stream
+        .get_or_create_consumer::<consumer::pull::Config>(
+            name,
+            consumer::pull::Config {
+                durable_name: Some(name.into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(ack_wait_secs),
+                max_deliver,
+                max_ack_pending,
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| js_error(format!("create the consumer {name:?}"))(e.into()))
 }
 
 async fn subjects_under(stream: &stream::Stream, pattern: &str) -> Result<Vec<String>> {
@@ -637,47 +634,6 @@ pub(crate) struct FrontierEntry {
     pub(crate) found_via: String,
 }
 
-/// What one worker did for one crawl (`riptide queue status` adds every worker's up).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CrawlStats {
-    /// Pages the executor was asked for.
-    pub fetched: u64,
-    /// Pages emitted.
-    pub emitted: u64,
-    /// Failure rows.
-    pub failed: u64,
-    /// URLs and pages cut on purpose, by reason (the reasons of a local crawl's report).
-    pub skipped: BTreeMap<String, u64>,
-    /// robots.txt files fetched (once per host per crawl, over all workers).
-    pub robots_fetches: u64,
-    /// Sitemaps fetched.
-    pub sitemaps_fetched: u64,
-    /// URLs the sitemaps listed.
-    pub sitemap_urls: u64,
-    /// Fetches that waited for their host's delay.
-    pub delays_applied: u64,
-    /// Times a host asked to back off and its URL was put back.
-    pub backoffs: u64,
-}
-
-impl CrawlStats {
-    /// Adds `other`'s counts to these.
-    pub fn accumulate(&mut self, other: &CrawlStats) {
-        self.fetched += other.fetched;
-        self.emitted += other.emitted;
-        self.failed += other.failed;
-        self.robots_fetches += other.robots_fetches;
-        self.sitemaps_fetched += other.sitemaps_fetched;
-        self.sitemap_urls += other.sitemap_urls;
-        self.delays_applied += other.delays_applied;
-        self.backoffs += other.backoffs;
-        for (reason, n) in &other.skipped {
-            *self.skipped.entry(reason.clone()).or_default() += n;
-        }
-    }
-}
-
 /// One crawl as `riptide queue status` shows it.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
@@ -696,10 +652,12 @@ pub struct CrawlStatus {
     pub in_flight: u64,
     /// Hosts the crawl has met.
     pub hosts: u64,
-    /// Every worker's counts added up.
-    pub totals: CrawlStats,
-    /// Each worker's counts.
-    pub workers: BTreeMap<String, CrawlStats>,
+    /// Every worker's counts added up: `fetched`, `emitted`, `failed`, `skipped` by reason,
+    /// `robots_fetches`, `sitemaps_fetched`, `sitemap_urls`, `delays_applied`, `backoffs` (the
+    /// fields of a local crawl's report that a worker counts).
+    pub totals: CrawlReport,
+    /// Each worker's counts (the same fields).
+    pub workers: BTreeMap<String, CrawlReport>,
 }
 
 impl CrawlStatus {
@@ -718,7 +676,7 @@ impl CrawlStatus {
             .map_err(|e| js_error("read a crawl's results")(e.into()))?
             .clone();
         let workers = crawl.worker_stats().await?;
-        let mut totals = CrawlStats::default();
+        let mut totals = CrawlReport::default();
         for stats in workers.values() {
             totals.accumulate(stats);
         }
@@ -744,7 +702,11 @@ mod tests {
     fn names_are_checked_and_made() {
         assert!(check_name("docs-1_a").is_ok());
         for bad in ["", "a.b", "a b", "a*", &"x".repeat(65)] {
-            assert_eq!(check_name(bad).map_err(|e| e.code()).err(), Some("queue.crawl_name"), "{bad}");
+            assert_eq!(
+                check_name(bad).map_err(|e| e.code()).err(),
+                Some("queue.crawl_name"),
+                "{bad}"
+            );
         }
         assert_eq!(nats_name("docs.example.com_guide-1a2b"), "docs_example_com_guide-1a2b");
         assert!(check_name(&nats_name(&"a.".repeat(80))).is_ok());

@@ -22,11 +22,15 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
     };
     check_name(&name)?;
     if args.format == CrawlFormat::Markdown {
-        eprintln!("error: --format markdown is not available with --nats\n  hint: write JSON lines (the default), to --output FILE or stdout");
+        eprintln!(
+            "error: --format markdown is not available with --nats\n  hint: write JSON lines (the default), to --output FILE or stdout"
+        );
         return Ok(Outcome::Usage);
     }
     if args.fresh {
-        eprintln!("error: --fresh does not apply with --nats\n  hint: run with --cancel to remove the crawl's state, then start it again");
+        eprintln!(
+            "error: --fresh does not apply with --nats\n  hint: run with --cancel to remove the crawl's state, then start it again"
+        );
         return Ok(Outcome::Usage);
     }
     let queue = Queue::connect(&url, "riptide-crawl", &config.queue).await?;
@@ -57,7 +61,9 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
     }
     let mut results = CrawlResults::attach(&crawl).await?;
     let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
-    let deadline = args.max_duration.map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs));
+    let deadline = args
+        .max_duration
+        .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs));
     let mut interrupted = None;
     let mut timed_out = false;
     loop {
