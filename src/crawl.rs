@@ -14,13 +14,14 @@
 
 mod crawler;
 mod directives;
-mod discover;
+pub(crate) mod discover;
 mod event;
 pub mod frontier;
 mod host;
 pub mod normalize;
 mod options;
 mod page_memory;
+pub(crate) mod page_rules;
 mod report;
 pub mod robots;
 pub mod scope;

@@ -29,6 +29,7 @@
 
 mod abandoned;
 mod connection;
+pub mod crawl;
 mod job;
 mod results;
 mod status;

@@ -45,6 +45,9 @@ pub(crate) enum Reply {
     /// `200`, `text/html`, with this `ETag`; `304 Not Modified` to a request whose
     /// `If-None-Match` names it.
     Conditional { html: String, etag: String },
+    /// `200`, `text/html; charset=utf-8`, answered after `delay` (a page that takes time, so
+    /// that requests overlap unless something keeps them apart).
+    Slow { html: String, delay: std::time::Duration },
     /// Any status, content type, extra headers and body.
     Status {
         status: u16,
@@ -78,11 +81,16 @@ impl Received {
 
 type Log = Arc<std::sync::Mutex<Vec<Received>>>;
 
+/// When each request was received and when its answer was ready: (target, start, finish).
+pub(crate) type Span = (String, std::time::Instant, std::time::Instant);
+type Spans = Arc<std::sync::Mutex<Vec<Span>>>;
+
 /// A running server; stops (closing every connection) when dropped.
 pub(crate) struct LocalServer {
     addr: SocketAddr,
     https: bool,
     log: Log,
+    spans: Spans,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -127,8 +135,10 @@ impl LocalServer {
         let route = Arc::new(route);
         let log = Log::default();
         let received = log.clone();
+        let spans = Spans::default();
+        let answered = spans.clone();
         let thread = std::thread::spawn(move || {
-            runtime.block_on(accept(listener, tls, route, received, stopped));
+            runtime.block_on(accept(listener, tls, route, received, answered, stopped));
             // Dropping the runtime drops every connection task: hanging requests end here.
             drop(runtime);
         });
@@ -136,6 +146,7 @@ impl LocalServer {
             addr,
             https,
             log,
+            spans,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -144,6 +155,12 @@ impl LocalServer {
     /// Every request received so far, in order.
     pub(crate) fn received(&self) -> Vec<Received> {
         self.log.lock().map(|log| log.clone()).unwrap_or_default()
+    }
+
+    /// Each answered request's target, arrival and the moment its answer was ready, in the
+    /// order they were answered.
+    pub(crate) fn spans(&self) -> Vec<Span> {
+        self.spans.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// The address the server listens on.
@@ -177,6 +194,7 @@ async fn accept<F>(
     tls: Option<Acceptor>,
     route: Arc<F>,
     log: Log,
+    spans: Spans,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) where
     F: Fn(&str) -> Reply + Send + Sync + 'static,
@@ -195,9 +213,12 @@ async fn accept<F>(
         let route = route.clone();
         let tls = tls.clone();
         let log = log.clone();
+        let spans = spans.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                 let route = route.clone();
+                let spans = spans.clone();
+                let start = std::time::Instant::now();
                 if let Ok(mut log) = log.lock() {
                     log.push(Received {
                         at: std::time::Instant::now(),
@@ -214,7 +235,14 @@ async fn accept<F>(
                             .collect(),
                     });
                 }
-                async move { Ok::<_, Infallible>(answer(&*route, &request).await) }
+                async move {
+                    let response = answer(&*route, &request).await;
+                    let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+                    if let Ok(mut spans) = spans.lock() {
+                        spans.push((target, start, std::time::Instant::now()));
+                    }
+                    Ok::<_, Infallible>(response)
+                }
             });
             let http = hyper::server::conn::http1::Builder::new();
             // A client that goes away mid-request (or refuses the certificate) is its own
@@ -254,6 +282,10 @@ async fn answer<F: Fn(&str) -> Reply>(route: &F, request: &Request<hyper::body::
             (status, "text/html; charset=utf-8", body)
         }
         Reply::Html(html) => (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes()),
+        Reply::Slow { html, delay } => {
+            tokio::time::sleep(delay).await;
+            (StatusCode::OK, "text/html; charset=utf-8", html.into_bytes())
+        }
         Reply::Data { content_type, body } => (StatusCode::OK, content_type, body),
         Reply::Gzip { content_type, body } => {
             extra.push(("content-encoding", "gzip"));

@@ -330,6 +330,28 @@ impl NatsProfileStore {
     }
 }
 
+/// The stream of key-value bucket `bucket` as the client's `create_key_value` would make it
+/// (see the module's documentation for why riptide makes it itself): `KV_<bucket>` on
+/// `$KV.<bucket>.>`, one message per key, rollups allowed, deletes denied, direct gets,
+/// discard new. Set `max_age` on it for keys that expire (leases).
+pub fn bucket_stream(bucket: &str, storage: QueueStorage, description: &str) -> stream::Config {
+    stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        storage: match storage {
+            QueueStorage::File => stream::StorageType::File,
+            QueueStorage::Memory => stream::StorageType::Memory,
+        },
+        description: Some(description.into()),
+        ..Default::default()
+    }
+}
+
 /// Why a compare-and-set write did not happen.
 enum Conflict {
     /// Another process wrote the key since it was read.
@@ -345,21 +367,11 @@ impl Shared {
         let store = self
             .store
             .get_or_try_init(|| async {
-                let config = stream::Config {
-                    name: format!("KV_{}", self.bucket),
-                    subjects: vec![format!("$KV.{}.>", self.bucket)],
-                    max_messages_per_subject: 1,
-                    allow_rollup: true,
-                    deny_delete: true,
-                    allow_direct: true,
-                    discard: stream::DiscardPolicy::New,
-                    storage: match self.storage {
-                        QueueStorage::File => stream::StorageType::File,
-                        QueueStorage::Memory => stream::StorageType::Memory,
-                    },
-                    description: Some("riptide: timeout profiles and rendering evidence shared by workers".into()),
-                    ..Default::default()
-                };
+                let config = bucket_stream(
+                    &self.bucket,
+                    self.storage,
+                    "riptide: timeout profiles and rendering evidence shared by workers",
+                );
                 self.jetstream.get_or_create_stream(config).await?;
                 self.jetstream.get_key_value(&self.bucket).await.map_err(BoxError::from)
             })

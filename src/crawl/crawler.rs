@@ -25,7 +25,6 @@ use tokio::task::{Id as TaskId, JoinSet};
 use tokio::time::Instant;
 use url::Url;
 
-use super::directives::PageDirectives;
 use super::discover;
 use super::event::{CrawlEvent, CrawlFailure, CrawledPage, UnchangedPage};
 use super::frontier::{FoundVia, Frontier, QueuedUrl};
@@ -33,20 +32,19 @@ use super::host::{Host, Robots, Turn};
 use super::normalize::normalize;
 use super::options::CrawlOptions;
 use super::page_memory::PageMemory;
+use super::page_rules::{
+    MAX_SITEMAP_NESTING, MAX_SITEMAPS_PER_HOST, PageReading, deferral, emitted_mark, host_key_of, origin_of,
+    parse_seed, pattern_error, sitemaps_of,
+};
 use super::report::CrawlReport;
 use super::robots::{RobotsRules, robots_url};
 use super::scope::ScopeRules;
 use super::sitemap::Sitemap;
 use super::traps::TrapGuard;
-use crate::error::{CrawlError, Error, ErrorKind, FetchError, LastAttempt, Result, RetryError};
+use crate::error::{CrawlError, Error, ErrorKind, FetchError, Result};
 use crate::executor::{BoxExecutor, PageOptions, Validators};
 use crate::extract::Content;
-use crate::traits::FailureClass;
 
-/// Sitemaps fetched at most per host and run (indexes and the sitemaps they list).
-const MAX_SITEMAPS_PER_HOST: usize = 1_000;
-/// A sitemap index may list indexes this deep (the protocol allows none; sites do it anyway).
-const MAX_SITEMAP_NESTING: u32 = 2;
 /// How often the trap guards' counts are written while the crawl runs (also at its end).
 const TRAPS_SAVE_EVERY: Duration = Duration::from_secs(30);
 
@@ -578,7 +576,7 @@ impl Run {
             match host.unreachable.clone() {
                 // Not the site's wish but its silence: each URL is a row, so the user sees it.
                 Some(why) => {
-                    let robots_url = self.frontier_origin(host_key).map(|o| robots_url(&o).to_string());
+                    let robots_url = origin_of(host_key).map(|o| robots_url(&o).to_string());
                     self.fail(
                         queued,
                         CrawlError::RobotsUnreachable {
@@ -618,7 +616,7 @@ impl Run {
     }
 
     fn fetch_robots(&mut self, host_key: &str) {
-        let Some(origin) = self.frontier_origin(host_key) else {
+        let Some(origin) = origin_of(host_key) else {
             return;
         };
         let client = self.client.clone();
@@ -633,11 +631,6 @@ impl Run {
                 unreachable,
             }
         });
-    }
-
-    /// The root URL of a host key (an origin).
-    fn frontier_origin(&self, host_key: &str) -> Option<Url> {
-        Url::parse(&format!("{host_key}/")).ok()
     }
 
     /// Queues a sitemap of `host`; it is fetched at one of the host's turns.
@@ -730,7 +723,6 @@ impl Run {
     }
 
     fn on_robots(&mut self, host_key: &str, rules: RobotsRules, unreachable: Option<String>) {
-        let sitemaps: Vec<String> = rules.sitemaps().to_vec();
         if let Some(host) = self.hosts.get_mut(host_key) {
             host.finish(Duration::ZERO, false);
             host.robots_ready(rules);
@@ -739,31 +731,12 @@ impl Run {
         if !self.options.sitemaps {
             return;
         }
-        // `Sitemap:` lines should be absolute; a relative one is read against robots.txt's URL.
-        let base = self.frontier_origin(host_key).map(|o| robots_url(&o));
-        let mut urls: Vec<Url> = sitemaps
-            .iter()
-            .filter_map(|s| match &base {
-                Some(base) => base.join(s).ok(),
-                None => Url::parse(s).ok(),
-            })
-            .collect();
-        if urls.is_empty()
-            && let Some(origin) = self.frontier_origin(host_key)
-            && let Ok(default) = origin.join("/sitemap.xml")
-        {
-            urls.push(default);
-        }
         let rules = match self.hosts.get(host_key).map(|h| &h.robots) {
             Some(Robots::Ready(rules)) => rules.clone(),
             _ => return,
         };
-        for url in urls {
-            // A sitemap of another host is that host's business, not this crawl's; and a host
-            // whose robots.txt forbids (or could not say) gets no request beyond it.
-            if host_key_of(&url).as_deref() == Some(host_key) && rules.allowed(&url) {
-                self.queue_sitemap(host_key, url, 0);
-            }
+        for url in sitemaps_of(host_key, &rules) {
+            self.queue_sitemap(host_key, url, 0);
         }
     }
 
@@ -890,12 +863,10 @@ impl Run {
             mut found_via,
             ..
         } = queued;
+        let reading = PageReading::read(&asked, &content, &self.options.user_agent_token);
         let mut page_url = asked.clone();
-        let landed = Url::parse(&content.final_url).ok().and_then(|u| normalize(&u));
-        if let Some(landed) = landed
-            && landed.as_str() != asked
-        {
-            if self.scope.check(&landed).is_err() {
+        if let Some(landed) = &reading.landed {
+            if self.scope.check(landed).is_err() {
                 self.skip("redirect_out_of_scope");
                 return;
             }
@@ -906,67 +877,39 @@ impl Run {
             parent = Some(asked);
             found_via = FoundVia::Redirect;
         }
-        let extracted = &content.extracted;
-        let directives = PageDirectives::read(
-            extracted.robots.as_deref(),
-            content.x_robots_tag.as_deref(),
-            &self.options.user_agent_token,
-        );
-        let mut followed = Vec::new();
-        if directives.nofollow {
-            if !extracted.links.is_empty() {
-                self.skip_n("nofollow", extracted.links.len() as u64);
-            }
-        } else {
-            let nofollow: HashSet<&str> = extracted.nofollow_links.iter().map(String::as_str).collect();
-            followed = extracted
-                .links
-                .iter()
-                .filter(|l| !nofollow.contains(l.as_str()))
-                .cloned()
-                .collect();
-            if !nofollow.is_empty() {
-                self.skip_n("nofollow", nofollow.len() as u64);
-            }
-            for link in &followed {
-                self.offer_raw(link, depth + 1, Some(&page_url), FoundVia::Link);
-            }
+        if reading.nofollow > 0 {
+            self.skip_n("nofollow", reading.nofollow);
+        }
+        for link in &reading.followed {
+            self.offer_raw(link, depth + 1, Some(&page_url), FoundVia::Link);
         }
         if let Some(memory) = &mut self.memory {
             let validators = Validators::new(content.etag.clone(), content.last_modified.clone());
-            memory.remember(&page_url, validators.as_ref(), &followed);
+            memory.remember(&page_url, validators.as_ref(), &reading.followed);
             if let Some(asked) = &parent
                 && found_via == FoundVia::Redirect
             {
                 // A recrawl asks for the URL that redirected here.
-                memory.remember(asked, validators.as_ref(), &followed);
+                memory.remember(asked, validators.as_ref(), &reading.followed);
             }
         }
-        if directives.noindex {
+        if reading.directives.noindex {
             self.skip("noindex");
             return;
         }
-        let canonical = content
-            .extracted
-            .canonical_url
-            .as_deref()
-            .and_then(|c| Url::parse(c).ok())
-            .and_then(|c| normalize(&c));
-        if let Some(canonical) = canonical
+        if let Some(canonical) = &reading.canonical
             && canonical.as_str() != page_url
-            && self.scope.check(&canonical).is_ok()
+            && self.scope.check(canonical).is_ok()
             && !self.frontier.mark_seen(canonical.as_str())
         {
             self.skip("canonical");
             return;
         }
-        if !content.extracted.text.trim().is_empty() {
-            let digest = blake3::hash(content.extracted.text.as_bytes());
-            let key: String = digest.as_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect();
-            if !self.frontier.mark_seen(&format!("content:{key}")) {
-                self.skip("duplicate_content");
-                return;
-            }
+        if let Some(key) = &reading.content_key
+            && !self.frontier.mark_seen(key)
+        {
+            self.skip("duplicate_content");
+            return;
         }
         if self.options.max_pages.is_some_and(|max| self.emitted >= max) {
             self.skip("max_pages");
@@ -1074,30 +1017,6 @@ impl Drop for Run {
     }
 }
 
-/// How long a host asked to be left alone, when this error says it did: a `429` or `503`
-/// after the executor's own retries (at least its `Retry-After`), or a circuit the retrier
-/// opened for the host.
-fn deferral(error: &Error) -> Option<Duration> {
-    const BRIEF: Duration = Duration::from_secs(1);
-    let asked = |e: &Error| match e.kind() {
-        ErrorKind::Fetch(FetchError::HttpStatus {
-            status: 429 | 503,
-            retry_after,
-        }) => Some(retry_after.unwrap_or(BRIEF)),
-        _ => None,
-    };
-    match error.kind() {
-        ErrorKind::Retry(RetryError::CircuitOpen { retry_after, .. }) => Some(*retry_after),
-        ErrorKind::Retry(RetryError::BudgetExhausted { .. }) => Some(BRIEF),
-        ErrorKind::Retry(RetryError::Exhausted {
-            last: LastAttempt::Failed(FailureClass::HttpStatus(429 | 503)),
-            last_error,
-            ..
-        }) => Some(last_error.as_ref().and_then(asked).unwrap_or(BRIEF)),
-        _ => asked(error),
-    }
-}
-
 /// Deletes `path`; a missing file is fine.
 fn remove_if_there(path: &std::path::Path) -> Result<()> {
     match std::fs::remove_file(path) {
@@ -1105,73 +1024,6 @@ fn remove_if_there(path: &std::path::Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("remove the crawl's page memory", path, e)),
     }
-}
-
-/// The seen-set entry that says a page was emitted under `url` (the seen-set keeps hashes of
-/// any strings: URLs, these marks, and content digests).
-fn emitted_mark(url: &str) -> String {
-    format!("emitted:{url}")
-}
-
-/// Why the scope could not be built: a pattern that is not a regular expression (the seeds
-/// were checked before).
-fn pattern_error(e: super::scope::ScopeError) -> Error {
-    use super::scope::ScopeError;
-    match e {
-        ScopeError::BadPattern { pattern, source } => CrawlError::Pattern {
-            pattern,
-            source: Box::new(source),
-        }
-        .into(),
-        ScopeError::BadSeed(seed) => CrawlError::Seed {
-            seed,
-            why: "a crawl starts from an http:// or https:// URL with a host".into(),
-        }
-        .into(),
-        other => CrawlError::Seed {
-            seed: String::new(),
-            why: other.to_string(),
-        }
-        .into(),
-    }
-}
-
-/// A seed as a URL: `http(s)://` as given, or a bare host (`example.com/docs`) as `https://`.
-fn parse_seed(seed: &str) -> Result<Url> {
-    let trimmed = seed.trim();
-    let parsed = match Url::parse(trimmed) {
-        Ok(url) => url,
-        Err(url::ParseError::RelativeUrlWithoutBase) if !trimmed.is_empty() => {
-            Url::parse(&format!("https://{trimmed}")).map_err(|e| {
-                Error::from(CrawlError::Seed {
-                    seed: seed.to_string(),
-                    why: e.to_string(),
-                })
-            })?
-        }
-        Err(e) => {
-            return Err(CrawlError::Seed {
-                seed: seed.to_string(),
-                why: e.to_string(),
-            }
-            .into());
-        }
-    };
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(CrawlError::Seed {
-            seed: seed.to_string(),
-            why: "a crawl starts from an http:// or https:// URL with a host".into(),
-        }
-        .into());
-    }
-    Ok(parsed)
-}
-
-/// The key politeness and robots.txt are kept by: the URL's origin (`scheme://host[:port]`),
-/// as RFC 9309 scopes a robots.txt.
-pub(crate) fn host_key_of(url: &Url) -> Option<String> {
-    url.host_str()?;
-    Some(url.origin().ascii_serialization())
 }
 
 async fn sleep_until_some(at: Option<Instant>) {
@@ -1206,32 +1058,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seeds_parse_or_say_why_not() {
-        assert_eq!(
-            parse_seed("https://a.example/x").map(String::from).ok().as_deref(),
-            Some("https://a.example/x")
-        );
-        assert_eq!(
-            parse_seed("a.example/docs").map(String::from).ok().as_deref(),
-            Some("https://a.example/docs")
-        );
-        for bad in ["", "ftp://a.example/", "mailto:x@a.example", "http://"] {
-            let e = parse_seed(bad).expect_err(bad);
-            assert_eq!(e.code(), "crawl.seed", "{bad}");
-        }
-    }
-
-    #[test]
     fn trap_counts_round_trip() {
         let counts = vec![(1, 2), (u64::MAX, 7)];
         assert_eq!(decode_counts(&encode_counts(&counts)), counts);
         assert!(decode_counts(&[1, 2, 3]).is_empty());
-    }
-
-    #[test]
-    fn host_keys_are_origins() {
-        let key = |u: &str| Url::parse(u).ok().and_then(|u| host_key_of(&u));
-        assert_eq!(key("http://127.0.0.2:8080/x").as_deref(), Some("http://127.0.0.2:8080"));
-        assert_eq!(key("https://Example.com:443/").as_deref(), Some("https://example.com"));
     }
 }

@@ -33,17 +33,29 @@ pub(crate) fn client(config: &crate::config::RiptideConfig) -> crate::Result<req
 /// or no answer disallows everything until the next run asks again. With the rules, why they
 /// forbid everything when they do (the status, or the network error).
 pub(crate) async fn robots(client: &reqwest::Client, page: &Url, agent: &str) -> (RobotsRules, Option<String>) {
+    robots_rules(&robots_response(client, page).await, agent)
+}
+
+/// The answer to robots.txt of `page`'s origin as it came (status and the first 512 KiB), or
+/// why there was none: what a crawl across machines keeps for every worker to read.
+pub(crate) async fn robots_response(client: &reqwest::Client, page: &Url) -> Result<(u16, Vec<u8>), String> {
     let url = robots_url(page);
-    match get(client, &url, ROBOTS_LIMIT).await {
+    let answer = get(client, &url, ROBOTS_LIMIT).await;
+    if let Err(e) = &answer {
+        tracing::debug!(url = %url, error = %e, "robots.txt unreachable: the host is not crawled");
+    }
+    answer
+}
+
+/// The rules of a robots.txt answer (see [`robots`]).
+pub(crate) fn robots_rules(answer: &Result<(u16, Vec<u8>), String>, agent: &str) -> (RobotsRules, Option<String>) {
+    match answer {
         Ok((status, body)) => {
-            let rules = RobotsRules::from_response(status, &body, agent);
+            let rules = RobotsRules::from_response(*status, body, agent);
             let why = matches!(rules.kind(), RobotsKind::Unreachable { .. }).then(|| format!("HTTP {status}"));
             (rules, why)
         }
-        Err(e) => {
-            tracing::debug!(url = %url, error = %e, "robots.txt unreachable: the host is not crawled");
-            (RobotsRules::unreachable(), Some(e))
-        }
+        Err(e) => (RobotsRules::unreachable(), Some(e.clone())),
     }
 }
 

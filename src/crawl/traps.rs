@@ -41,6 +41,27 @@ impl Default for TrapLimits {
     }
 }
 
+impl TrapLimits {
+    /// The checks that need no counts: the URL's length and its repeated segments. A crawl
+    /// whose query budgets are kept elsewhere (across machines, in a key-value bucket) runs
+    /// these here and counts [`query_budget_key`](Self::query_budget_key) itself.
+    pub fn check_shape(&self, url: &Url) -> Result<(), Trap> {
+        if self.max_url_len > 0 && url.as_str().len() > self.max_url_len {
+            return Err(Trap::UrlTooLong);
+        }
+        if self.max_repeated_segments > 0 && has_repeated_segments(url.path(), self.max_repeated_segments) {
+            return Err(Trap::RepeatedSegments);
+        }
+        Ok(())
+    }
+
+    /// The key of the query-variant budget `url` spends (its host, port and path), when it has
+    /// a query and the budget is on.
+    pub fn query_budget_key(&self, url: &Url) -> Option<u64> {
+        (self.max_query_variants > 0 && url.query().is_some_and(|q| !q.is_empty())).then(|| path_key(url))
+    }
+}
+
 /// Which trap a URL looks like. [`as_str`](Self::as_str) gives stable names for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Trap {
@@ -110,16 +131,10 @@ impl TrapGuard {
     ///
     /// [`max_query_variants`]: TrapLimits::max_query_variants
     pub fn check(&mut self, url: &Url) -> Result<(), Trap> {
-        let limits = self.limits;
-        if limits.max_url_len > 0 && url.as_str().len() > limits.max_url_len {
-            return Err(Trap::UrlTooLong);
-        }
-        if limits.max_repeated_segments > 0 && has_repeated_segments(url.path(), limits.max_repeated_segments) {
-            return Err(Trap::RepeatedSegments);
-        }
-        if limits.max_query_variants > 0 && url.query().is_some_and(|q| !q.is_empty()) {
-            let count = self.query_variants.entry(path_key(url)).or_insert(0);
-            if *count >= limits.max_query_variants {
+        self.limits.check_shape(url)?;
+        if let Some(key) = self.limits.query_budget_key(url) {
+            let count = self.query_variants.entry(key).or_insert(0);
+            if *count >= self.limits.max_query_variants {
                 return Err(Trap::QueryVariants);
             }
             *count += 1;

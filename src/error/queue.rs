@@ -52,6 +52,21 @@ pub enum QueueError {
         source: BoxError,
     },
 
+    /// A name given to a crawl across machines (`riptide crawl --nats --name`) that cannot name
+    /// its streams and buckets.
+    #[error("`{name}` cannot name a crawl across machines")]
+    CrawlName {
+        /// The name as given.
+        name: String,
+    },
+
+    /// There is no crawl of that name on the server (it ended and was cancelled, or never ran).
+    #[error("there is no crawl named `{name}` on the server")]
+    NoSuchCrawl {
+        /// The name as given.
+        name: String,
+    },
+
     /// A message on the jobs subject is not a job this version of riptide can run.
     #[error("the job message is not a riptide job: {reason}")]
     BadJob {
@@ -83,6 +98,12 @@ impl QueueError {
             QueueError::Abandoned { .. } => {
                 "look for what makes workers crash or hang on this page (their logs); submit it again once fixed (it was moved to the dead letters)"
             }
+            QueueError::CrawlName { .. } => {
+                "give `--name` up to 64 letters, digits, `-` and `_` (it names the crawl's streams and buckets)"
+            }
+            QueueError::NoSuchCrawl { .. } => {
+                "`riptide queue status` lists the crawls; start one with `riptide crawl --nats URL --name NAME SEED`"
+            }
             QueueError::BadJob { .. } => {
                 "submit jobs with `riptide submit` (or publish the same JSON, with its `version`); the message was moved to the dead letters"
             }
@@ -95,6 +116,8 @@ impl QueueError {
             QueueError::JetStream { .. } => "queue.jetstream",
             QueueError::Bucket { .. } => "queue.bucket",
             QueueError::Abandoned { .. } => "queue.abandoned",
+            QueueError::CrawlName { .. } => "queue.crawl_name",
+            QueueError::NoSuchCrawl { .. } => "queue.no_such_crawl",
             QueueError::BadJob { .. } => "queue.bad_job",
         }
     }

@@ -224,15 +224,30 @@ impl Queue {
         record: &serde_json::Value,
     ) -> Result<()> {
         let payload = serde_json::to_vec(record).unwrap_or_default();
+        self.publish_stored(subject, id.as_str(), payload, Some(worker)).await
+    }
+
+    /// Publishes `payload` to `subject` with `id` as message id (and `worker` in
+    /// [`WORKER_HEADER`]) and waits until JetStream stored it, trying a few times across a
+    /// reconnect. A copy within the duplicate window is dropped by JetStream.
+    pub(crate) async fn publish_stored(
+        &self,
+        subject: String,
+        id: &str,
+        payload: Vec<u8>,
+        worker: Option<&str>,
+    ) -> Result<()> {
         let mut last = None;
         for attempt in 0..5u32 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(500) * attempt).await;
             }
-            let message = jetstream::message::PublishMessage::build()
+            let mut message = jetstream::message::PublishMessage::build()
                 .payload(payload.clone().into())
-                .message_id(id.as_str())
-                .header(WORKER_HEADER, worker);
+                .message_id(id);
+            if let Some(worker) = worker {
+                message = message.header(WORKER_HEADER, worker);
+            }
             let stored = async {
                 self.jetstream
                     .send_publish(subject.clone(), message)

@@ -32,6 +32,8 @@ pub struct QueueStatus {
     pub dead_letters: u64,
     /// Each worker's counts, by name, as it last published them.
     pub workers: BTreeMap<String, WorkerCounts>,
+    /// Each crawl across machines (`riptide crawl --nats`), by name.
+    pub crawls: BTreeMap<String, super::crawl::CrawlStatus>,
 }
 
 impl QueueStatus {
@@ -66,7 +68,14 @@ impl QueueStatus {
                 workers.insert(name, counts);
             }
         }
+        let mut crawls = BTreeMap::new();
+        for name in super::crawl::crawl_names(queue).await? {
+            if let Some((crawl, _)) = super::crawl::NatsCrawl::open(queue, &name).await? {
+                crawls.insert(name, super::crawl::CrawlStatus::read(&crawl).await?);
+            }
+        }
         Ok(Self {
+            crawls,
             pending: info.num_pending,
             in_flight: info.num_ack_pending as u64,
             redelivered: info.num_redelivered as u64,

@@ -15,14 +15,27 @@ use super::extract_args::parse_seconds;
 use super::interrupts::Interrupts;
 use super::{CliResult, Outcome};
 
+#[cfg(feature = "nats")]
+mod nats;
+
 /// The file in the home where the last crawl's report is kept (`performance report` shows it).
 pub(crate) const LAST_CRAWL_REPORT: &str = "last-crawl.json";
 
 #[derive(Args)]
 pub(crate) struct CrawlArgs {
     /// Where the crawl starts: http(s) URLs (a bare `example.com/docs` means https).
-    #[arg(value_name = "URL", required = true)]
+    #[cfg_attr(feature = "nats", arg(value_name = "URL", required_unless_present = "cancel"))]
+    #[cfg_attr(not(feature = "nats"), arg(value_name = "URL", required = true))]
     seeds: Vec<String>,
+    /// Run the crawl on the `riptide worker`s of this NATS server (or cluster) and stream its
+    /// pages back; the same command again (same --name) re-attaches.
+    #[cfg(feature = "nats")]
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// With --nats: stop the crawl named by --name (or the seeds) and remove its state.
+    #[cfg(feature = "nats")]
+    #[arg(long)]
+    cancel: bool,
     /// Which URLs belong to the crawl: the seeds' hosts, their registrable domains with every
     /// subdomain, or the URLs under the seeds' folders.
     #[arg(long, value_enum, default_value_t = ScopeArg::Host)]
@@ -126,15 +139,8 @@ enum Sink {
     },
 }
 
-pub(crate) async fn crawl(config: &RiptideConfig, home: &Path, args: CrawlArgs, quiet: bool) -> CliResult<Outcome> {
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| riptide::crawl::name_for_seeds(&args.seeds));
-    let mut sink = open_sink(&args)?;
-    let state_dir = home.join("crawls");
-    std::fs::create_dir_all(&state_dir)
-        .map_err(|e| format!("cannot create the crawl state folder {}: {e}", state_dir.display()))?;
+/// The crawl's options from its flags (without its state file).
+fn crawl_options(args: &CrawlArgs, name: &str) -> CrawlOptions {
     let markdown = args.format == CrawlFormat::Markdown;
     let engine = match args.engine {
         CrawlEngineArg::Auto => EngineChoice::Auto,
@@ -142,7 +148,7 @@ pub(crate) async fn crawl(config: &RiptideConfig, home: &Path, args: CrawlArgs, 
         CrawlEngineArg::Headless => EngineChoice::Headless,
     };
     let mut options = CrawlOptions::new()
-        .name(name.clone())
+        .name(name)
         .scope(match args.scope {
             ScopeArg::Host => Scope::Host,
             ScopeArg::Domain => Scope::Domain,
@@ -155,9 +161,7 @@ pub(crate) async fn crawl(config: &RiptideConfig, home: &Path, args: CrawlArgs, 
         .engine(engine)
         .obey_robots(!args.ignore_robots)
         .sitemaps(!args.no_sitemaps)
-        .page(PageOptions::new().markdown(markdown).links_only(args.map))
-        .state_file(state_dir.join(format!("{name}.redb")))
-        .fresh(args.fresh);
+        .page(PageOptions::new().markdown(markdown).links_only(args.map));
     for pattern in &args.include {
         options = options.include(pattern.clone());
     }
@@ -170,6 +174,25 @@ pub(crate) async fn crawl(config: &RiptideConfig, home: &Path, args: CrawlArgs, 
     if let Some(secs) = args.max_duration {
         options = options.max_duration(Duration::from_secs_f64(secs));
     }
+    options
+}
+
+pub(crate) async fn crawl(config: &RiptideConfig, home: &Path, args: CrawlArgs, quiet: bool) -> CliResult<Outcome> {
+    #[cfg(feature = "nats")]
+    if args.nats.is_some() || args.cancel {
+        return nats::crawl(config, args, quiet).await;
+    }
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| riptide::crawl::name_for_seeds(&args.seeds));
+    let mut sink = open_sink(&args)?;
+    let state_dir = home.join("crawls");
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| format!("cannot create the crawl state folder {}: {e}", state_dir.display()))?;
+    let options = crawl_options(&args, &name)
+        .state_file(state_dir.join(format!("{name}.redb")))
+        .fresh(args.fresh);
     let mut config = config.clone();
     // A crawl's pages are never more at once than its concurrency: no browser beyond that.
     let pool = &mut config.optimizations.browser_pool;

@@ -173,6 +173,16 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
         tracing::warn!(error = %format!("{e:#}"), "the worker could not warm up; pages that need it will fail");
     }
     let name = options.name.clone();
+    // The crawls across machines (`riptide crawl --nats`) run beside the jobs, on the same
+    // executor, at most `--concurrency` pages at once.
+    let crawls_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let crawls = tokio::spawn(riptide::queue::crawl::run_crawls(
+        queue.clone(),
+        executor.clone(),
+        name.clone(),
+        options.concurrency,
+        crawls_stop.clone(),
+    ));
     let worker = Worker::new(queue, executor.clone(), options);
     // The one line a supervisor (or a test) reads to know the worker pulls jobs.
     eprintln!("riptide worker: {name} pulling jobs");
@@ -183,6 +193,14 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
             let _ = signal_tx.send(code);
         })
         .await?;
+    crawls_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    // The crawls' pages in progress are left un-acked: JetStream hands them to another worker.
+    if tokio::time::timeout(std::time::Duration::from_secs(3), crawls)
+        .await
+        .is_err()
+    {
+        tracing::debug!("the crawls did not stop in time");
+    }
     if let Err(e) = executor.shutdown().await {
         tracing::warn!(error = %e, "could not save everything at shutdown");
     }

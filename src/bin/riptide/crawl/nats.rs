@@ -1,0 +1,147 @@
+//! `riptide crawl --nats`: a crawl run by the `riptide worker`s of a NATS server, its pages
+//! streamed back here; `--cancel` stops it and removes its state ([`riptide::queue::crawl`]).
+
+use std::io::Write;
+use std::time::Duration;
+
+use riptide::RiptideConfig;
+use riptide::crawl::name_for_seeds;
+use riptide::error::QueueError;
+use riptide::queue::Queue;
+use riptide::queue::crawl::{CrawlResults, CrawlSpec, NatsCrawl, check_name, nats_name, start_crawl};
+
+use super::super::interrupts::Interrupts;
+use super::super::{CliResult, Outcome};
+use super::{CrawlArgs, CrawlFormat, Sink, crawl_options, open_sink};
+
+pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) -> CliResult<Outcome> {
+    let url = args.nats.clone().unwrap_or_else(|| config.queue.url.clone());
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => nats_name(&name_for_seeds(&args.seeds)),
+    };
+    check_name(&name)?;
+    if args.format == CrawlFormat::Markdown {
+        eprintln!(
+            "error: --format markdown is not available with --nats\n  hint: write JSON lines (the default), to --output FILE or stdout"
+        );
+        return Ok(Outcome::Usage);
+    }
+    if args.fresh {
+        eprintln!(
+            "error: --fresh does not apply with --nats\n  hint: run with --cancel to remove the crawl's state, then start it again"
+        );
+        return Ok(Outcome::Usage);
+    }
+    let queue = Queue::connect(&url, "riptide-crawl", &config.queue).await?;
+    if args.cancel {
+        if !NatsCrawl::cancel(&queue, &name).await? {
+            return Err(riptide::Error::from(QueueError::NoSuchCrawl { name }).into());
+        }
+        eprintln!("riptide crawl: `{name}` cancelled and its state removed from {url}");
+        return Ok(Outcome::Done);
+    }
+    let spec = CrawlSpec::new(&args.seeds, &crawl_options(&args, &name));
+    let (crawl, running, created, bad_seeds) = start_crawl(&queue, &name, &spec).await?;
+    if !quiet {
+        let verb = if created { "started" } else { "attached to" };
+        eprintln!("riptide crawl: {verb} `{name}` on {url}; the `riptide worker`s there run it");
+        if !created && running != spec {
+            eprintln!("riptide crawl: `{name}` keeps the options it was started with (--cancel to start over)");
+        }
+    }
+    let mut sink = open_sink(&args)?;
+    let Sink::Lines(out) = &mut sink else {
+        return Ok(Outcome::Usage);
+    };
+    let (mut emitted, mut failed) = (0u64, 0u64);
+    for failure in bad_seeds {
+        failed += 1;
+        write_line(out, &failure.to_record())?;
+    }
+    let mut results = CrawlResults::attach(&crawl).await?;
+    let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
+    let deadline = args
+        .max_duration
+        .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs));
+    let mut interrupted = None;
+    let mut timed_out = false;
+    loop {
+        let next = tokio::select! {
+            next = results.next() => next?,
+            code = stop.recv() => {
+                interrupted = Some(code);
+                break;
+            }
+            () = sleep_until(deadline) => {
+                timed_out = true;
+                break;
+            }
+        };
+        let Some(record) = next else { break };
+        if record.get("error").is_some() {
+            failed += 1;
+            if !quiet {
+                eprintln!(
+                    "error: {}: {}\n  hint: {}",
+                    record["url"].as_str().unwrap_or_default(),
+                    record["error"].as_str().unwrap_or_default(),
+                    record["hint"].as_str().unwrap_or_default()
+                );
+            }
+        } else {
+            emitted += 1;
+        }
+        let record = if args.map && record.get("error").is_none() {
+            map_record(&record)
+        } else {
+            record
+        };
+        write_line(out, &record)?;
+    }
+    // The last record was written: it is not read again on re-attach.
+    results.ack_last().await;
+    let ended = match (interrupted, timed_out) {
+        (Some(_), _) => "interrupted (the workers go on; run the same command to re-attach)".to_string(),
+        (None, true) => "max_duration (the workers go on; run the same command to re-attach)".to_string(),
+        (None, false) => results.ended().unwrap_or("done").to_string(),
+    };
+    if !quiet {
+        eprintln!("riptide crawl: `{name}`: {emitted} pages, {failed} failed this run; ended: {ended}");
+    }
+    Ok(match interrupted {
+        Some(code) => Outcome::Interrupted(code),
+        None if emitted == 0 && failed > 0 => Outcome::SomeFailed,
+        None => Outcome::Done,
+    })
+}
+
+fn write_line(out: &mut Box<dyn Write>, record: &serde_json::Value) -> CliResult<()> {
+    serde_json::to_writer(&mut *out, record)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A page record cut to what `--map` prints.
+fn map_record(record: &serde_json::Value) -> serde_json::Value {
+    let title = record
+        .get("title")
+        .or_else(|| record.get("extracted").and_then(|e| e.get("title")))
+        .cloned()
+        .unwrap_or_default();
+    serde_json::json!({
+        "url": record["url"],
+        "depth": record["depth"],
+        "parent": record["parent"],
+        "found_via": record["found_via"],
+        "title": title,
+    })
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,342 @@
+//! Crawls across machines (`riptide crawl --nats`, feature `nats`) against a real
+//! `nats-server -js` on a free port, real `riptide worker` processes and local sites: a worker
+//! killed with `-9` mid-crawl, `--per-host 1` held by two workers together, and a crawl
+//! re-attached and cancelled.
+#![cfg(all(feature = "nats", feature = "cli"))]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::eventually;
+use support::local_server::{LocalServer, Reply};
+use support::nats::NatsServer;
+
+/// The pages of a site: `/` links to `/p/0`; `/p/i` links to the next three pages, so links
+/// are found several times, often by two workers at once.
+fn site(ip: Ipv4Addr, pages: usize, delay: Duration) -> LocalServer {
+    LocalServer::start_on(IpAddr::V4(ip), move |target| {
+        let links = |from: usize| -> String {
+            (from..from + 3)
+                .filter(|n| *n < pages)
+                .map(|n| format!("<a href=\"/p/{n}\">page {n}</a> "))
+                .collect()
+        };
+        // The host in the text: two hosts' pages are not copies of each other.
+        let html = |title: &str, body: String| {
+            format!(
+                "<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>This is {title}, a page of the test site on {ip} with enough words in it to be extracted as an article by the extractor.</p><p>{body}</p></article></body></html>"
+            )
+        };
+        match target {
+            "/" => Reply::Slow {
+                html: html("Home", links(0)),
+                delay,
+            },
+            t => match t.strip_prefix("/p/").and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) if n < pages => Reply::Slow {
+                    html: html(&format!("Page {n}"), links(n + 1)),
+                    delay,
+                },
+                _ => Reply::NotFound,
+            },
+        }
+    })
+    .expect("start the site")
+}
+
+/// A temporary home with short queue limits (a dead worker's URLs come back after 2 s) and no
+/// browser pool.
+struct Home(tempfile::TempDir);
+
+impl Home {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("home");
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[queue]\nack_wait_secs = 2\nduplicate_window_secs = 120\nshutdown_grace_secs = 1\n\n[optimizations.browser_pool]\nenabled = false\n",
+        )
+        .expect("config");
+        Self(dir)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_riptide"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("RIPTIDE_")) {
+            cmd.env_remove(key);
+        }
+        cmd.arg("--home").arg(self.0.path()).args(args);
+        cmd
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+}
+
+/// A child process killed (SIGKILL) on drop if still running.
+struct Process(Child);
+
+impl Process {
+    /// A `riptide worker`, once it says it pulls jobs.
+    fn worker(home: &Home, nats: &NatsServer, name: &str) -> Self {
+        let mut child = home
+            .command(&[
+                "worker",
+                "--nats",
+                &nats.url(),
+                "--name",
+                name,
+                "--concurrency",
+                "4",
+                "--allow-private-addresses",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start riptide worker");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("pulling jobs") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        is_ready
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the worker says it pulls jobs");
+        Self(child)
+    }
+
+    /// `riptide crawl --nats ... --output FILE SEEDS`.
+    fn crawl(home: &Home, nats: &NatsServer, name: &str, output: &Path, extra: &[&str], seeds: &[String]) -> Self {
+        let mut args = vec![
+            "crawl",
+            "--nats",
+            nats.url().leak(),
+            "--name",
+            name,
+            "--engine",
+            "static",
+            "--output",
+            output.to_str().expect("utf-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        args.extend(seeds.iter().map(String::as_str));
+        let child = home
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start riptide crawl --nats");
+        Self(child)
+    }
+
+    fn kill_9(&mut self) {
+        self.0.kill().expect("SIGKILL");
+        let _ = self.0.wait();
+    }
+
+    /// Waits for it to exit on its own; its exit code.
+    fn wait_exit(&mut self, guard: Duration) -> Option<i32> {
+        let mut code = None;
+        let exited = eventually(guard, || match self.0.try_wait() {
+            Ok(Some(status)) => {
+                code = status.code();
+                true
+            }
+            _ => false,
+        });
+        assert!(exited, "the process did not end within {guard:?}");
+        code
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The records written to `output` so far.
+fn records(output: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(output)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// How many times each page URL was emitted.
+fn emitted(output: &Path) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for record in records(output) {
+        assert!(record.get("error").is_none(), "a failure row: {record}");
+        let url = record["url"].as_str().expect("a url").to_string();
+        *counts.entry(url).or_default() += 1;
+    }
+    counts
+}
+
+fn all_pages(server: &LocalServer, pages: usize) -> Vec<String> {
+    let mut urls = vec![server.url("/")];
+    urls.extend((0..pages).map(|n| server.url(&format!("/p/{n}"))));
+    urls
+}
+
+/// Two workers crawl; one is killed with `-9` mid-crawl and a third joins: every page is
+/// emitted, and at most the killed worker's in-flight pages (its `--concurrency`, 4) twice.
+#[test]
+fn a_worker_killed_mid_crawl_loses_no_page() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const PAGES: usize = 40;
+    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(60));
+    let home = Home::new();
+    let output = home.path("pages.jsonl");
+    let mut a = Process::worker(&home, &nats, "a");
+    let _b = Process::worker(&home, &nats, "b");
+    let mut crawl = Process::crawl(
+        &home,
+        &nats,
+        "killed",
+        &output,
+        &["--per-host", "4", "--concurrency", "8"],
+        &[server.url("/")],
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || records(&output).len() >= 8),
+        "the crawl got going"
+    );
+    a.kill_9();
+    let _c = Process::worker(&home, &nats, "c");
+    assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
+    let counts = emitted(&output);
+    for url in all_pages(&server, PAGES) {
+        assert!(counts.contains_key(&url), "{url} was never emitted: {counts:?}");
+    }
+    assert_eq!(counts.len(), PAGES + 1, "only the site's pages: {counts:?}");
+    let twice: usize = counts.values().map(|n| n - 1).sum();
+    assert!(twice <= 4, "{twice} pages emitted more than once: {counts:?}");
+}
+
+/// Two workers with `--per-host 1` on two hosts: no two requests to one host ever overlap
+/// (robots.txt and sitemaps included), and both hosts are crawled whole.
+#[test]
+fn two_workers_never_exceed_per_host_1() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const PAGES: usize = 12;
+    let one = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(30));
+    let two = site(Ipv4Addr::new(127, 0, 0, 2), PAGES, Duration::from_millis(30));
+    let home = Home::new();
+    let output = home.path("pages.jsonl");
+    let _a = Process::worker(&home, &nats, "a");
+    let _b = Process::worker(&home, &nats, "b");
+    let mut crawl = Process::crawl(
+        &home,
+        &nats,
+        "polite",
+        &output,
+        &["--per-host", "1", "--concurrency", "8"],
+        &[one.url("/"), two.url("/")],
+    );
+    assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
+    let counts = emitted(&output);
+    assert_eq!(counts.len(), 2 * (PAGES + 1), "{counts:?}");
+    for server in [&one, &two] {
+        let mut spans = server.spans();
+        spans.sort_by_key(|(_, start, _)| *start);
+        assert!(spans.len() > PAGES, "{} requests", spans.len());
+        for pair in spans.windows(2) {
+            let ((a, _, a_end), (b, b_start, _)) = (&pair[0], &pair[1]);
+            assert!(
+                b_start >= a_end,
+                "{b} started before {a} was answered on {}",
+                server.url("/")
+            );
+        }
+    }
+}
+
+/// A crawl stopped and re-attached goes on where its reader stopped, and `--cancel` removes
+/// everything it kept on the server.
+#[test]
+fn a_crawl_reattaches_and_cancel_removes_its_state() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const PAGES: usize = 20;
+    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(40));
+    let home = Home::new();
+    let first = home.path("first.jsonl");
+    let second = home.path("second.jsonl");
+    let seeds = [server.url("/")];
+    let _a = Process::worker(&home, &nats, "a");
+    let mut attached = Process::crawl(&home, &nats, "again", &first, &["--per-host", "1"], &seeds);
+    assert!(eventually(Duration::from_secs(60), || records(&first).len() >= 3));
+    // Stopped as Ctrl-C would: it acks what it wrote and leaves the crawl to the workers.
+    support::send_signal(attached.0.id(), libc::SIGINT);
+    attached.wait_exit(Duration::from_secs(20));
+    let mut again = Process::crawl(&home, &nats, "again", &second, &[], &seeds);
+    assert_eq!(again.wait_exit(Duration::from_secs(120)), Some(0));
+    let mut counts = emitted(&first);
+    for (url, n) in emitted(&second) {
+        *counts.entry(url).or_default() += n;
+    }
+    assert_eq!(counts.len(), PAGES + 1, "{counts:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each page once over both runs: {counts:?}"
+    );
+
+    let status = |home: &Home| -> serde_json::Value {
+        let out = home
+            .command(&["queue", "status", "--nats", &nats.url()])
+            .output()
+            .expect("queue status");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("status JSON")
+    };
+    let before = status(&home);
+    let crawl = &before["crawls"]["again"];
+    assert_eq!(crawl["emitted"], serde_json::json!(PAGES + 1), "{before}");
+    assert_eq!(crawl["ended"], "done", "{before}");
+    assert_eq!(crawl["queued"], 0, "{before}");
+    assert_eq!(crawl["hosts"], 1, "{before}");
+
+    let cancel = home
+        .command(&["crawl", "--nats", &nats.url(), "--name", "again", "--cancel"])
+        .output()
+        .expect("cancel");
+    assert!(cancel.status.success(), "{}", String::from_utf8_lossy(&cancel.stderr));
+    let after = status(&home);
+    assert_eq!(after["crawls"], serde_json::json!({}), "{after}");
+    let streams = std::fs::read_dir(nats.store().join("jetstream/$G/streams"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    assert!(
+        streams.iter().all(|s| !s.contains("CRAWL_again")),
+        "the crawl's streams and buckets are gone: {streams:?}"
+    );
+    let missing = home
+        .command(&["crawl", "--nats", &nats.url(), "--name", "again", "--cancel"])
+        .output()
+        .expect("cancel again");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no crawl named"));
+}
