@@ -319,7 +319,9 @@ fn pool_status_warms_and_probes_a_pool() {
     assert!(o.status.success(), "{}", stderr(&o));
     let status: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     assert!(status["total"].as_u64() >= Some(1), "{status}");
-    assert_eq!(status["provider"], "chrome");
+    // The default provider and layout, as `riptide pool status` shows them.
+    assert_eq!(status["provider"], "chromiumoxide", "{status}");
+    assert_eq!(status["tabs_per_process"], 4, "{status}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Crawls across machines (`riptide crawl --nats`, feature `nats`) against a real
 //! `nats-server -js` on a free port, real `riptide worker` processes and local sites: a worker
-//! killed with `-9` mid-crawl, `--per-host 1` held by two workers together, and a crawl
-//! re-attached and cancelled.
+//! killed with `-9` mid-crawl, `--per-host 1` held by two workers together, a crawl
+//! re-attached and cancelled, and the NATS server restarted under a crawl.
 #![cfg(all(feature = "nats", feature = "cli"))]
 
 mod support;
@@ -339,4 +339,41 @@ fn a_crawl_reattaches_and_cancel_removes_its_state() {
         .expect("cancel again");
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no crawl named"));
+}
+
+/// The NATS server killed (`-9`) and started again on its store mid-crawl: the workers and the
+/// attached command reconnect, and the crawl finishes with every page once. (The server
+/// delivers again records whose acks it had not written down when it was killed; the command
+/// passes a URL it already wrote over.)
+#[test]
+fn a_crawl_goes_on_after_the_nats_server_restarts() {
+    let Some(mut nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const PAGES: usize = 30;
+    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(60));
+    let home = Home::new();
+    let output = home.path("pages.jsonl");
+    let _a = Process::worker(&home, &nats, "a");
+    let _b = Process::worker(&home, &nats, "b");
+    let mut crawl = Process::crawl(
+        &home,
+        &nats,
+        "restarted",
+        &output,
+        &["--per-host", "2", "--concurrency", "4"],
+        &[server.url("/")],
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || records(&output).len() >= 5),
+        "the crawl got going"
+    );
+    nats.restart();
+    assert_eq!(crawl.wait_exit(Duration::from_secs(180)), Some(0));
+    let counts = emitted(&output);
+    for url in all_pages(&server, PAGES) {
+        assert!(counts.contains_key(&url), "{url} was never emitted: {counts:?}");
+    }
+    assert_eq!(counts.len(), PAGES + 1, "only the site's pages: {counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "each page once: {counts:?}");
 }

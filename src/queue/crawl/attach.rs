@@ -6,8 +6,14 @@
 //! crawl is over when nothing is left on its frontier or in flight on any worker; then every
 //! record was published (a worker acks a URL only after its record is stored), and once those
 //! are read the stream ends.
+//!
+//! A record can come twice: a worker that died after storing it and before acking its URL
+//! makes the next one store it again (JetStream drops that copy only within its duplicate
+//! window), and a NATS server killed before it wrote the consumer's acks down delivers again
+//! what was acked. Within one run the command passes each page's URL on once.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
@@ -28,6 +34,9 @@ pub struct CrawlResults {
     /// The record last returned, acked when the next is asked for.
     unacked: Option<jetstream::Message>,
     ended: Option<String>,
+    /// The URLs of the records returned in this run (hashed), so a record delivered again is
+    /// passed over.
+    returned: HashSet<u64>,
 }
 
 impl std::fmt::Debug for CrawlResults {
@@ -48,6 +57,7 @@ impl CrawlResults {
             buffered: VecDeque::new(),
             unacked: None,
             ended: None,
+            returned: HashSet::new(),
         })
     }
 
@@ -57,9 +67,18 @@ impl CrawlResults {
         self.ack_last().await;
         loop {
             if let Some(message) = self.buffered.pop_front() {
-                let record = serde_json::from_slice(&message.payload).unwrap_or_else(|e| {
+                let record: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_else(|e| {
                     serde_json::json!({ "error": format!("a crawl record is not JSON: {e}"), "error_kind": "queue.bad_result" })
                 });
+                if let Some(url) = record.get("url").and_then(serde_json::Value::as_str) {
+                    let mut hasher = std::hash::DefaultHasher::new();
+                    url.hash(&mut hasher);
+                    if !self.returned.insert(hasher.finish()) {
+                        self.unacked = Some(message);
+                        self.ack_last().await;
+                        continue;
+                    }
+                }
                 self.unacked = Some(message);
                 return Ok(Some(record));
             }
