@@ -596,6 +596,54 @@ async fn pages_that_navigate_away_are_followed<P: TestedProvider>() {
     pool.shutdown().await;
 }
 
+/// Issue 28, item 5: a page that sends itself (a `<meta refresh>`, a script's `location`) to a
+/// URL nothing answers used to come back as a page: Chromium's "This site can't be reached",
+/// at `chrome-error://chromewebdata/`. It is a failure, with Chromium's network error and the
+/// URL that failed.
+async fn a_page_that_sends_itself_to_a_failing_url_fails<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
+    // Bound, then closed: nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let refused = format!("http://127.0.0.1:{}/gone", closed.local_addr().expect("addr").port());
+    drop(closed);
+    let to = refused.clone();
+    let server = LocalServer::start(move |target| match target {
+        "/refresh" => Reply::Html(format!(
+            "<!doctype html><title>leaving</title><meta http-equiv=refresh content=\"0; url={to}\"><p>leaving</p>"
+        )),
+        "/script" => Reply::Html(format!(
+            "<!doctype html><title>leaving</title><p>leaving</p><script>location.href = {to:?};</script>"
+        )),
+        _ => Reply::NotFound,
+    })
+    .expect("local server");
+    let pool = BrowserPool::new(provider, options()).await.expect("pool");
+    for path in ["/refresh", "/script"] {
+        let mut browser = pool.checkout().await.expect("checkout");
+        let err = guarded(
+            "a page sent on to a refused URL",
+            browser.fetch(PageRequest::new(server.url(path)).deadline(Duration::from_secs(10))),
+        )
+        .await
+        .expect_err("Chromium's error page is not a page");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::Fetch(FetchError::Network {
+                    class: FailureClass::ConnectionRefused,
+                    ..
+                })
+            ),
+            "{path}: {err:#}"
+        );
+        let said = format!("{err:#}");
+        assert!(said.contains("net::ERR_CONNECTION_REFUSED"), "{path}: {said}");
+    }
+    pool.shutdown().await;
+}
+
 /// The main processes of the browsers under `runtime_dir` (a browser's helpers carry `--type=`).
 fn browsers_under(runtime_dir: &std::path::Path) -> Vec<u32> {
     let marker = runtime_dir.display().to_string();
@@ -723,6 +771,10 @@ macro_rules! for_each_provider {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn pages_that_navigate_away_are_followed() {
                 super::pages_that_navigate_away_are_followed::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_page_that_sends_itself_to_a_failing_url_fails() {
+                super::a_page_that_sends_itself_to_a_failing_url_fails::<P>().await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_batch_through_every_fault_leaves_no_browser_or_directory_behind() {

@@ -3,7 +3,8 @@
 //! now sets a file it cannot read aside and goes on (timeouts unlearned, modules compiled), and
 //! nothing panics out of the library.
 //!
-//! Byte flips at many offsets over real files, opened by real redb.
+//! Byte flips at many offsets over real files, opened by real redb; and an artifact rewritten in
+//! place under a process that loaded it (issue 28, item 4).
 #![cfg(all(feature = "redb", feature = "wasmtime"))]
 
 mod common;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use riptide::backends::redb::{RedbModuleCache, RedbProfileStore};
 use riptide::policies::AdaptiveTimeout;
 use riptide::traits::{Engine, Outcome, Target, TimeoutPolicy};
-use riptide::{CacheOptions, CompileCache};
+use riptide::{CacheOptions, CompileCache, ModuleSource};
 
 /// Offsets to flip in a file of `len` bytes: every byte of the first 4 KiB (redb's header and
 /// its first pages) at a stride, then the rest of the file at a coarser one.
@@ -105,4 +106,71 @@ fn a_flipped_byte_in_the_cache_index_never_panics() {
             let _ = cache.flush_stats();
         }
     }
+}
+
+/// Issue 28, item 4: an artifact rewritten in place (truncated, or `cp` over it) while a process
+/// ran the module it had loaded from it killed that process with `SIGBUS`: wasmtime mapped the
+/// file, and the mapping's pages went with the file's bytes. Modules are now loaded from a
+/// verified copy in memory, which nothing done to the file reaches. (Before the fix this test
+/// dies of the signal.)
+#[test]
+fn an_artifact_rewritten_in_place_never_reaches_a_loaded_module() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache_dir = dir.path().join("wasm-cache");
+    let extractor = ModuleSource::extractor();
+    let open = || {
+        CompileCache::new(
+            common::wasmtime(),
+            RedbModuleCache::open(&cache_dir).expect("open"),
+            CacheOptions::default(),
+        )
+    };
+    open().get_or_compile(extractor).expect("compiles and stores");
+    // Another process's cache: it loads the stored artifact from disk.
+    let cache = open();
+    let page = common::large_page();
+    let first = cache.extract(extractor, &page, None).expect("extracts");
+    let mut rewritten = 0;
+    for entry in walk(&cache_dir) {
+        if entry.extension().is_some_and(|e| e == "redb") {
+            continue;
+        }
+        let len = std::fs::metadata(&entry).expect("stat").len();
+        std::fs::File::create(&entry).expect("truncate in place");
+        std::fs::write(&entry, vec![0u8; usize::try_from(len).expect("size")]).expect("rewrite in place");
+        rewritten += 1;
+    }
+    assert!(
+        rewritten > 0,
+        "the artifact file was found under {}",
+        cache_dir.display()
+    );
+    for _ in 0..3 {
+        let again = cache
+            .extract(extractor, &page, None)
+            .expect("the loaded module still runs");
+        assert_eq!(again.title, first.title);
+        assert_eq!(again.text, first.text);
+    }
+    // And the damaged file is refused, not loaded, by the next process.
+    let next = open();
+    next.extract(extractor, &page, None).expect("recompiles instead");
+    let stats = next.stats().expect("stats");
+    assert!(stats.invalid_entries >= 1, "{stats:?}");
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+    {
+        if entry.is_dir() {
+            files.extend(walk(&entry));
+        } else {
+            files.push(entry);
+        }
+    }
+    files
 }

@@ -180,13 +180,6 @@ impl WasmRuntime for WasmerRuntime {
         self.loaded(unsafe { Module::deserialize(&self.engine, artifact) })
     }
 
-    unsafe fn deserialize_file(&self, _file: std::fs::File, path: &std::path::Path) -> Result<WasmerModule> {
-        // SAFETY: as for `deserialize`, plus the caller's promise that the file is not modified
-        // in place; wasmer reads it by path, which the cache makes the open file's own
-        // (`/proc/self/fd/N`), so it reads the bytes that were verified.
-        self.loaded(unsafe { Module::deserialize_from_file(&self.engine, path) })
-    }
-
     fn instantiate(&self, module: &WasmerModule, input_len: usize) -> Result<WasmerInstance> {
         let mut store = Store::new(module.engine.clone());
         // The extractor must import nothing; a module that does fails here.

@@ -182,14 +182,6 @@ impl WasmRuntime for WasmtimeRuntime {
         self.prepare(module)
     }
 
-    unsafe fn deserialize_file(&self, file: std::fs::File, _path: &std::path::Path) -> Result<WasmtimeModule> {
-        // SAFETY: as for `deserialize`, plus the caller's promise that the file is not modified
-        // in place while mapped; wasmtime maps it instead of copying it.
-        let module = unsafe { Module::deserialize_open_file(&self.engine, file) }
-            .map_err(|e| engine_err("load a compiled module", e))?;
-        self.prepare(module)
-    }
-
     fn instantiate(&self, module: &WasmtimeModule, _input_len: usize) -> Result<WasmtimeInstance> {
         let mut store = Store::new(
             &self.engine,

@@ -6,8 +6,11 @@
 //! anything is handed to an engine: a truncated, bit-flipped, empty, foreign (other engine, other
 //! key, other format) or tampered artifact is rejected with the reason, and the caller recompiles.
 //!
-//! The body is exactly the engine's bytes (or their deflate), so a file-backed store can hand
-//! the engine the file itself to map, instead of a copy.
+//! A file-backed body is read into memory, verified there, and the engine loads that copy:
+//! never the file itself. An engine that maps a file runs code from pages the file backs, and a
+//! file truncated or rewritten in place under the mapping (by `cp` over it, by another tool)
+//! kills the process with `SIGBUS`, whatever riptide checked before (issue 28, item 4). Reading
+//! costs a copy of 2-6 MB per load; crashing costs the process.
 //!
 //! Why BLAKE3 rather than SHA-256 (which keys use): it is cryptographic too, and it hashes the
 //! 2–6 MB artifacts about twice as fast here, on the path every fresh process takes.
@@ -15,7 +18,6 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
 
 use flate2::Compression;
 use flate2::read::DeflateDecoder;
@@ -55,16 +57,9 @@ pub(crate) fn seal<'a>(
     (meta, body)
 }
 
-/// A verified artifact, ready for the engine.
+/// A verified artifact in memory, ready for the engine: the very bytes that were checked.
 #[derive(Debug)]
-pub(crate) enum Verified {
-    /// Bytes in memory (a memory store, or a decompressed body).
-    Bytes(Vec<u8>),
-    /// An uncompressed body in a file, rewound, for the engine to map, with a path that names
-    /// that same open file (`/proc/self/fd/N`), never the store's path: a file renamed over the
-    /// store's path after verification is not what the engine loads.
-    File(File, PathBuf),
-}
+pub(crate) struct Verified(pub(crate) Vec<u8>);
 
 /// Checks `stored` against what `key` and `fingerprint` require, and its body against its
 /// recorded length and digest.
@@ -81,7 +76,7 @@ pub(crate) fn verify(key: &CacheKey, fingerprint: [u8; 32], stored: StoredArtifa
     }
     let body = match stored.body {
         ArtifactBody::Bytes(bytes) => {
-            check_digest(&meta, bytes.len() as u64, blake3::hash(&bytes))?;
+            check_digest(&meta, bytes.len() as u64, hash(&bytes))?;
             bytes
         }
         ArtifactBody::File { mut file, path } => {
@@ -95,32 +90,23 @@ pub(crate) fn verify(key: &CacheKey, fingerprint: [u8; 32], stored: StoredArtifa
                     meta.len
                 ));
             }
-            if !meta.compressed
-                && let Some(opened) = opened_path(&file)
-            {
-                let digest = hash_file(&opened).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                check_digest(&meta, len, digest)?;
-                file.seek(SeekFrom::Start(0))
-                    .map_err(|e| format!("cannot rewind {}: {e}", path.display()))?;
-                return Ok(Verified::File(file, opened));
-            }
             let mut bytes = Vec::with_capacity(len as usize);
             file.seek(SeekFrom::Start(0))
                 .and_then(|_| file.read_to_end(&mut bytes))
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            // Re-check what was read: the file could have changed between the two reads.
-            check_digest(&meta, bytes.len() as u64, blake3::hash(&bytes))?;
+            // Checked as read: what the engine gets is this copy, whatever happens to the file.
+            check_digest(&meta, bytes.len() as u64, hash(&bytes))?;
             bytes
         }
     };
     if !meta.compressed {
-        return Ok(Verified::Bytes(body));
+        return Ok(Verified(body));
     }
     let mut out = Vec::with_capacity(body.len() * 3);
     DeflateDecoder::new(body.as_slice())
         .read_to_end(&mut out)
         .map_err(|e| format!("cannot decompress: {e}"))?;
-    Ok(Verified::Bytes(out))
+    Ok(Verified(out))
 }
 
 fn check_digest(meta: &ArtifactMeta, len: u64, digest: blake3::Hash) -> Result<(), String> {
@@ -136,21 +122,12 @@ fn check_digest(meta: &ArtifactMeta, len: u64, digest: blake3::Hash) -> Result<(
     Ok(())
 }
 
-/// A path that opens the very file `file` is open on, whatever has been renamed over its
-/// original path since (Linux's `/proc/self/fd`); `None` without `/proc`.
-fn opened_path(file: &File) -> Option<PathBuf> {
-    use std::os::fd::AsRawFd;
-    let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
-    path.exists().then_some(path)
-}
-
-/// BLAKE3 of a whole file: memory-mapped and hashed on all cores (blake3's own `mmap` and
-/// `rayon` support), which matters for wasmer's 6 MB artifacts. `path` is the open file's own
-/// (see [`opened_path`]), so what is hashed is what the engine then loads.
-fn hash_file(path: &std::path::Path) -> std::io::Result<blake3::Hash> {
+/// BLAKE3 of a body in memory, on all cores for the 2-6 MB artifacts (blake3's `rayon`
+/// support), which matters on the path every fresh process takes.
+fn hash(bytes: &[u8]) -> blake3::Hash {
     let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap_rayon(path)?;
-    Ok(hasher.finalize())
+    hasher.update_rayon(bytes);
+    hasher.finalize()
 }
 
 #[cfg(test)]
@@ -168,10 +145,7 @@ mod tests {
     }
 
     fn payload_of(v: Verified) -> Vec<u8> {
-        match v {
-            Verified::Bytes(b) => b,
-            Verified::File(..) => unreachable!("bytes in, bytes out"),
-        }
+        v.0
     }
 
     #[test]
@@ -211,11 +185,11 @@ mod tests {
         assert_eq!(ArtifactMeta::decode(b"short"), None);
     }
 
-    /// Issue 15, item 9: the digest used to be computed over the store's *path* while the engine
-    /// loaded the *opened* file (or, wasmer, the path again), so a file renamed over the path in
-    /// between was loaded unverified. Now what is hashed and what is loaded are the open file.
+    /// Issue 15, item 9: what is verified and what is loaded are the open file's bytes, not
+    /// whatever a rename put at the store's path. Issue 28, item 4: and they are a copy, so a
+    /// file rewritten in place (truncated, `cp` over it) after verification cannot reach them.
     #[test]
-    fn a_file_renamed_over_the_path_is_not_what_gets_verified_or_loaded() {
+    fn what_is_loaded_is_a_verified_copy_that_no_change_to_the_file_reaches() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("a.art");
         let payload = b"the real compiled module".repeat(100);
@@ -233,19 +207,11 @@ mod tests {
                 path: path.clone(),
             },
         };
-        let Verified::File(_open, load_from) = verify(&KEY, ENGINE, artifact).expect("the opened file is intact")
-        else {
-            panic!("an uncompressed file body is handed over as a file");
-        };
-        assert_ne!(load_from, path, "the engine is not pointed at the swappable path");
-        assert_eq!(
-            std::fs::read(&load_from).expect("read"),
-            payload,
-            "it loads what was verified"
-        );
-        // Swapped again after verification: the engine still reads the verified bytes.
-        std::fs::write(&swapped, vec![0xdd; body.len()]).expect("write");
-        std::fs::rename(&swapped, &path).expect("rename over");
-        assert_eq!(std::fs::read(&load_from).expect("read"), payload);
+        let verified = verify(&KEY, ENGINE, artifact).expect("the opened file is intact");
+        assert_eq!(verified.0, payload, "it loads what was verified");
+        // Rewritten in place, then truncated, after verification: the copy is untouched.
+        std::fs::write(&path, vec![0xdd; body.len()]).expect("rewrite in place");
+        File::create(&path).expect("truncate");
+        assert_eq!(verified.0, payload);
     }
 }

@@ -207,16 +207,12 @@ impl<R: WasmRuntime, C: ModuleCache> CompileCache<R, C> {
             }
             return Ok(None);
         }
-        // Both arms: `verify` checked that this body is, byte for byte, what was sealed under
+        let Verified(bytes) = artifact::verify(key, self.runtime.fingerprint(), stored)?;
+        // SAFETY: `verify` checked that these bytes are, byte for byte, what was sealed under
         // `key` by an engine with this runtime's fingerprint (recorded length and BLAKE3
         // digest), i.e. unmodified `serialize` output of a compatible engine, as `deserialize`
-        // requires. Files are only ever replaced by rename, never rewritten.
-        let module = match artifact::verify(key, self.runtime.fingerprint(), stored)? {
-            // SAFETY: verified above: this library's own `serialize` output for this engine.
-            Verified::Bytes(bytes) => unsafe { self.runtime.deserialize(&bytes) },
-            // SAFETY: verified above, and the file is never rewritten in place.
-            Verified::File(file, path) => unsafe { self.runtime.deserialize_file(file, &path) },
-        };
+        // requires; and they are a copy in memory that nothing outside this process can change.
+        let module = unsafe { self.runtime.deserialize(&bytes) };
         module.map(Some).map_err(|e| e.to_string())
     }
 

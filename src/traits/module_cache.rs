@@ -43,27 +43,10 @@ pub trait WasmRuntime: Send + Sync + 'static {
     /// The bytes are machine code that will run in this process. They must be exactly what
     /// `serialize` produced on an engine with the same [`fingerprint`](WasmRuntime::fingerprint),
     /// unmodified since. Engines do not (wasmer) or cannot fully (wasmtime) check this themselves.
-    /// [`crate::cache::CompileCache`] upholds it by verifying a SHA-256 digest recorded when the
-    /// artifact was written.
+    /// [`crate::cache::CompileCache`] upholds it by verifying a BLAKE3 digest recorded when the
+    /// artifact was written, on a copy in memory that no change to the file can reach. Engines
+    /// must copy what they keep of `artifact` (both do), never map a file behind it.
     unsafe fn deserialize(&self, artifact: &[u8]) -> Result<Self::Module>;
-
-    /// Loads a compiled module from a file holding exactly what [`WasmRuntime::serialize`]
-    /// produced. `file` is open on `path`, and `path` names that open file itself
-    /// (`/proc/self/fd/N` on Linux), so loading by either gives the bytes that were verified. Engines that can map the file instead of copying it
-    /// (wasmtime, wasmer) override this; the default reads it and calls `deserialize`.
-    ///
-    /// # Safety
-    /// As for [`WasmRuntime::deserialize`], and the file must not be modified in place while the
-    /// module lives (engines may map it lazily). riptide replaces artifacts by rename only.
-    unsafe fn deserialize_file(&self, file: std::fs::File, path: &std::path::Path) -> Result<Self::Module> {
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        let mut file = file;
-        file.read_to_end(&mut bytes)
-            .map_err(|e| crate::error::Error::io("read the cached artifact", path, e))?;
-        // SAFETY: the caller's guarantee covers these bytes.
-        unsafe { self.deserialize(&bytes) }
-    }
 
     /// Creates a fresh instance with a budget sized for `input_len` bytes of input.
     fn instantiate(&self, module: &Self::Module, input_len: usize) -> Result<Self::Instance>;
@@ -216,7 +199,7 @@ impl StoredCounters {
 }
 
 /// What riptide records about an artifact, kept by the store beside (not inside) the engine's
-/// bytes, so the bytes stay exactly what the engine wrote and can be mapped straight from disk.
+/// bytes, so the bytes stay exactly what the engine wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArtifactMeta {
     /// riptide's artifact format version ([`crate::cache::FORMAT_VERSION`]).
@@ -299,11 +282,12 @@ pub struct StoredArtifact {
 pub enum ArtifactBody {
     /// In memory.
     Bytes(Vec<u8>),
-    /// In a file, open for reading, so engines can map it instead of copying it.
+    /// In a file, open for reading: the cache reads it once into memory and verifies that copy,
+    /// so a store need not read a body it may not use.
     File {
         /// The open file.
         file: std::fs::File,
-        /// Its path, for engines that open by path and for messages.
+        /// Its path, for messages.
         path: std::path::PathBuf,
     },
 }

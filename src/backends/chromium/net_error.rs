@@ -21,13 +21,21 @@ pub(crate) fn net_error_class(code: &str) -> FailureClass {
     }
 }
 
-/// Chrome's network error code as an error value (the source of a failed navigation).
+/// Chrome's network error code as an error value (the source of a failed navigation), and the
+/// URL that failed when it is not the page's own (a page that sent itself on to it).
 #[derive(Debug)]
-pub(crate) struct NetError(pub String);
+pub(crate) struct NetError {
+    pub code: String,
+    pub url: Option<String>,
+}
 
 impl std::fmt::Display for NetError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the browser reported {}", self.0)
+        write!(f, "the browser reported {}", self.code)?;
+        match &self.url {
+            Some(url) => write!(f, " loading {url}, where the page sent itself"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -21,6 +21,9 @@ pub(crate) enum RenderFailure {
     Script(String),
     /// The page came with this error status (4xx, 5xx), as the static engine would refuse it.
     HttpStatus(u16),
+    /// The page sent itself on to a URL that failed to load, and the render ended on Chromium's
+    /// error page: its network error code and, when the page names it, the URL that failed.
+    ErrorPage { code: String, url: Option<String> },
 }
 
 /// What a render answers: the page (partial if it did not get ready by the deadline), `None`
@@ -40,8 +43,38 @@ pub(crate) fn read_wait_reply(exception: Option<String>, value: Option<Value>) -
     };
     match parse_reply(value).map_err(RenderFailure::Script)? {
         Reply::HttpStatus(status) => Err(RenderFailure::HttpStatus(status)),
+        Reply::Page(page) if page.final_url.starts_with(ERROR_PAGE) => Err(error_page_failure(&page.html)),
         Reply::Page(page) => Ok(Some(*page)),
     }
+}
+
+/// Where Chromium shows a page that failed to load. A render ends there when the page it was
+/// given loaded, then sent itself on (a script's `location`, a `<meta refresh>`) to a URL that
+/// failed or was refused: `Page.navigate` succeeded, and the page the wait read is Chromium's
+/// "This site can't be reached" (issue 28, item 5). That is a failure, not a page.
+const ERROR_PAGE: &str = "chrome-error://";
+
+/// The failure Chromium's error page shows: its network error code (`ERR_CONNECTION_REFUSED`,
+/// as `net::ERR_CONNECTION_REFUSED`; `net::ERR_FAILED` if the page shows none) and the URL
+/// that failed, when the page names it.
+fn error_page_failure(html: &str) -> RenderFailure {
+    let code = html
+        .match_indices("ERR_")
+        .map(|(at, _)| {
+            let rest = &html[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .find(|code| code.len() > "ERR_".len())
+        .map_or_else(|| "net::ERR_FAILED".to_string(), |code| format!("net::{code}"));
+    let url = ["\"failedUrl\":\"", "\"failedUrl\": \""].iter().find_map(|key| {
+        let start = html.find(key)? + key.len();
+        let end = html[start..].find('"')?;
+        Some(html[start..start + end].replace("\\/", "/"))
+    });
+    RenderFailure::ErrorPage { code, url }
 }
 
 /// The fetch's result from a render that answered. A failed render is the address policy's
@@ -65,7 +98,12 @@ pub(crate) fn fetch_result(
             (None, RenderFailure::Protocol(source)) => BrowserError::Protocol { source }.into(),
             (None, RenderFailure::Navigation(code)) => FetchError::Network {
                 class: net_error_class(&code),
-                source: Box::new(NetError(code)),
+                source: Box::new(NetError { code, url: None }),
+            }
+            .into(),
+            (None, RenderFailure::ErrorPage { code, url }) => FetchError::Network {
+                class: net_error_class(&code),
+                source: Box::new(NetError { code, url }),
             }
             .into(),
             (None, RenderFailure::Script(reason)) => FetchError::Script { reason }.into(),
