@@ -640,6 +640,7 @@ async fn a_page_that_sends_itself_to_a_failing_url_fails<P: TestedProvider>() {
         );
         let said = format!("{err:#}");
         assert!(said.contains("net::ERR_CONNECTION_REFUSED"), "{path}: {said}");
+        assert!(said.contains(&refused), "{path}: the URL that failed: {said}");
     }
     pool.shutdown().await;
 }

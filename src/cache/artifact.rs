@@ -16,7 +16,6 @@
 //! 2–6 MB artifacts about twice as fast here, on the path every fresh process takes.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use flate2::Compression;
@@ -133,6 +132,7 @@ fn hash(bytes: &[u8]) -> blake3::Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     const KEY: CacheKey = CacheKey([7; 32]);
     const ENGINE: [u8; 32] = [9; 32];

@@ -55,25 +55,20 @@ pub(crate) fn read_wait_reply(exception: Option<String>, value: Option<Value>) -
 const ERROR_PAGE: &str = "chrome-error://";
 
 /// The failure Chromium's error page shows: its network error code (`ERR_CONNECTION_REFUSED`,
-/// as `net::ERR_CONNECTION_REFUSED`; `net::ERR_FAILED` if the page shows none) and the URL
-/// that failed, when the page names it.
+/// as `net::ERR_CONNECTION_REFUSED`; `net::ERR_FAILED` if the page shows none) and the URL that
+/// failed (its reload button's). Both are read from the page's `loadTimeData` (JSON in a
+/// script), which also names other codes in its strings, so the error code is taken from its
+/// `errorCode` key, not from the first code in the page.
 fn error_page_failure(html: &str) -> RenderFailure {
-    let code = html
-        .match_indices("ERR_")
-        .map(|(at, _)| {
-            let rest = &html[at..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        })
-        .find(|code| code.len() > "ERR_".len())
-        .map_or_else(|| "net::ERR_FAILED".to_string(), |code| format!("net::{code}"));
-    let url = ["\"failedUrl\":\"", "\"failedUrl\": \""].iter().find_map(|key| {
+    let string_at = |key: &str| {
         let start = html.find(key)? + key.len();
         let end = html[start..].find('"')?;
         Some(html[start..start + end].replace("\\/", "/"))
-    });
+    };
+    let code = string_at("\"errorCode\":\"")
+        .filter(|code| code.starts_with("ERR_"))
+        .map_or_else(|| "net::ERR_FAILED".to_string(), |code| format!("net::{code}"));
+    let url = string_at("\"reloadUrl\":\"").filter(|url| !url.is_empty());
     RenderFailure::ErrorPage { code, url }
 }
 
