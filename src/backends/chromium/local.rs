@@ -34,6 +34,9 @@ pub(crate) struct LocalChromium {
     pub runtime_dir: PathBuf,
     pub extra_args: Vec<String>,
     pub sandbox: bool,
+    /// The fresh directory used when the shared one could not be (see
+    /// [`default_runtime_dir_in`]): removed when the last clone of this goes, with the provider.
+    _fallback: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl LocalChromium {
@@ -42,12 +45,12 @@ impl LocalChromium {
     /// processes that no longer run, and turns the proxy and memory limit into flags.
     pub(crate) fn new(options: &ChromeOptions) -> Result<Self> {
         let executable = find_executable(options.executable.as_deref())?;
-        let runtime_dir = match &options.runtime_dir {
+        let (runtime_dir, fallback) = match &options.runtime_dir {
             Some(dir) => {
                 crate::private_dir::ensure_private_dir(dir, "create the browser runtime directory")?;
-                dir.clone()
+                (dir.clone(), None)
             }
-            None => default_runtime_dir()?,
+            None => default_runtime_dir_in(&std::env::temp_dir())?,
         };
         sweep_leftovers(&runtime_dir);
         let mut extra_args = options.extra_args.clone();
@@ -68,6 +71,7 @@ impl LocalChromium {
             extra_args,
             // Chromium refuses its sandbox as root; elsewhere keep it.
             sandbox: !running_as_root(),
+            _fallback: fallback,
         })
     }
 
@@ -159,29 +163,25 @@ fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {
     Err(BrowserError::NotFound { tried }.into())
 }
 
-/// `$TMPDIR/riptide-chrome-<uid>`: per user, so users sharing `/tmp` do not collide. Anyone can
-/// create that path first (in `/tmp`, to keep riptide's browsers from starting); then a fresh
-/// private directory is used instead, with a warning.
-fn default_runtime_dir() -> Result<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
+/// `<tmp>/riptide-chrome-<uid>` (`tmp` is `$TMPDIR`): per user, so users sharing `/tmp` do not
+/// collide. Anyone can create that path first (in `/tmp`, to keep riptide's browsers from
+/// starting); then a fresh directory is used instead, with a warning: made `0700` whatever the
+/// umask (other users must not list its profiles or read a browser's `DevToolsActivePort`), and
+/// removed when the returned guard drops (issue 28, item 7).
+fn default_runtime_dir_in(tmp: &Path) -> Result<(PathBuf, Option<std::sync::Arc<tempfile::TempDir>>)> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
-    let shared = std::env::temp_dir().join(format!("riptide-chrome-{uid}"));
+    let shared = tmp.join(format!("riptide-chrome-{uid}"));
     match crate::private_dir::ensure_private_dir(&shared, "create the browser runtime directory") {
-        Ok(()) => Ok(shared),
+        Ok(()) => Ok((shared, None)),
         Err(e) if matches!(e.kind(), ErrorKind::UnsafeDirectory { .. }) => {
             let fresh = tempfile::Builder::new()
                 .prefix("riptide-chrome-")
-                .tempdir()
-                .map_err(|io| {
-                    Error::io(
-                        "create a private browser runtime directory in",
-                        std::env::temp_dir(),
-                        io,
-                    )
-                })?
-                .keep();
-            tracing::warn!(error = %e, dir = %fresh.display(), "using a fresh private directory for the browsers instead");
-            Ok(fresh)
+                .permissions(std::fs::Permissions::from_mode(0o700))
+                .tempdir_in(tmp)
+                .map_err(|io| Error::io("create a private browser runtime directory in", tmp, io))?;
+            tracing::warn!(error = %e, dir = %fresh.path().display(), "using a fresh private directory for the browsers instead");
+            Ok((fresh.path().to_path_buf(), Some(std::sync::Arc::new(fresh))))
         }
         Err(e) => Err(e),
     }
@@ -211,5 +211,37 @@ fn sweep_leftovers(runtime_dir: &Path) {
             tracing::info!(dir = %entry.path().display(), "removing a browser directory left by an exited process");
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    /// Issue 28, item 7: with `<tmp>/riptide-chrome-<uid>` made first by another user, the
+    /// fresh directory used instead was `0755` (other users could list the profiles and read
+    /// `DevToolsActivePort` while pages rendered) and was left behind. It is `0700` and goes
+    /// with its guard. Needs root to give a directory away (CI runs as root).
+    #[test]
+    fn the_fallback_directory_is_private_and_removed() {
+        if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+            eprintln!("SKIPPED: giving a directory to another user needs root");
+            return;
+        }
+        let tmp = tempfile::tempdir().expect("tmp");
+        // Like /tmp: anyone may make a directory in it.
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        let taken = tmp.path().join(format!("riptide-chrome-{}", 0));
+        std::fs::create_dir(&taken).expect("mkdir");
+        std::os::unix::fs::chown(&taken, Some(65534), Some(65534)).expect("chown to nobody");
+        let (dir, guard) = default_runtime_dir_in(tmp.path()).expect("a fallback");
+        assert_ne!(dir, taken, "the other user's directory is not used");
+        assert!(guard.is_some(), "the fallback is ours to remove");
+        let mode = std::fs::metadata(&dir).expect("stat").mode() & 0o777;
+        assert_eq!(mode, 0o700, "{mode:o}");
+        drop(guard);
+        assert!(!dir.exists(), "removed with its guard");
+        assert!(taken.exists(), "theirs is left alone");
     }
 }
