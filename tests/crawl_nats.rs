@@ -99,19 +99,7 @@ impl Process {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start riptide worker");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (ready, is_ready) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("pulling jobs") {
-                    let _ = ready.send(());
-                }
-            }
-        });
-        is_ready
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the worker says it pulls jobs");
+        support::await_stderr_line(&mut child, "pulling jobs");
         Self(child)
     }
 
@@ -186,6 +174,17 @@ fn emitted(output: &Path) -> BTreeMap<String, usize> {
     counts
 }
 
+/// How many times each page of `output` was emitted, once every page of `server`'s site (and
+/// nothing else) is checked to be there.
+fn every_page_once_at_least(output: &Path, server: &LocalServer, pages: usize) -> BTreeMap<String, usize> {
+    let counts = emitted(output);
+    for url in all_pages(server, pages) {
+        assert!(counts.contains_key(&url), "{url} was never emitted: {counts:?}");
+    }
+    assert_eq!(counts.len(), pages + 1, "only the site's pages: {counts:?}");
+    counts
+}
+
 fn all_pages(server: &LocalServer, pages: usize) -> Vec<String> {
     let mut urls = vec![server.url("/")];
     urls.extend((0..pages).map(|n| server.url(&format!("/p/{n}"))));
@@ -220,11 +219,7 @@ fn a_worker_killed_mid_crawl_loses_no_page() {
     a.kill_9();
     let _c = Process::worker(&home, &nats, "c");
     assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
-    let counts = emitted(&output);
-    for url in all_pages(&server, PAGES) {
-        assert!(counts.contains_key(&url), "{url} was never emitted: {counts:?}");
-    }
-    assert_eq!(counts.len(), PAGES + 1, "only the site's pages: {counts:?}");
+    let counts = every_page_once_at_least(&output, &server, PAGES);
     let twice: usize = counts.values().map(|n| n - 1).sum();
     assert!(twice <= 4, "{twice} pages emitted more than once: {counts:?}");
 }
@@ -370,10 +365,6 @@ fn a_crawl_goes_on_after_the_nats_server_restarts() {
     );
     nats.restart();
     assert_eq!(crawl.wait_exit(Duration::from_secs(180)), Some(0));
-    let counts = emitted(&output);
-    for url in all_pages(&server, PAGES) {
-        assert!(counts.contains_key(&url), "{url} was never emitted: {counts:?}");
-    }
-    assert_eq!(counts.len(), PAGES + 1, "only the site's pages: {counts:?}");
+    let counts = every_page_once_at_least(&output, &server, PAGES);
     assert!(counts.values().all(|n| *n == 1), "each page once: {counts:?}");
 }

@@ -113,20 +113,7 @@ impl WorkerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start riptide worker");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (ready, is_ready) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            // Read to the end, so that the worker never blocks on a full pipe.
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("pulling jobs") {
-                    let _ = ready.send(());
-                }
-            }
-        });
-        is_ready
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the worker says it pulls jobs");
+        support::await_stderr_line(&mut child, "pulling jobs");
         Self(child)
     }
 

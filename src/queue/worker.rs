@@ -255,15 +255,9 @@ impl Worker {
                     let _ = message.ack_with(AckKind::Nak(None)).await;
                     continue;
                 }
-                let slot = match first.take() {
-                    Some(slot) => slot,
-                    None => match slots.clone().try_acquire_owned() {
-                        Ok(slot) => slot,
-                        Err(_) => {
-                            let _ = message.ack_with(AckKind::Nak(None)).await;
-                            continue;
-                        }
-                    },
+                let Some(slot) = take_slot(&mut first, &slots) else {
+                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                    continue;
                 };
                 let shared = shared.clone();
                 let handing_back = handing_back.clone();
@@ -478,6 +472,15 @@ async fn dead_letter(
             .await
         }
     }
+}
+
+/// A run slot for a message just pulled: the one the pull waited for (`first`), else a free
+/// one, else `None` (the message goes back, nacked, for a worker with room).
+pub(crate) fn take_slot(
+    first: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+    slots: &Arc<tokio::sync::Semaphore>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    first.take().or_else(|| slots.clone().try_acquire_owned().ok())
 }
 
 #[cfg(test)]

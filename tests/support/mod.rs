@@ -376,6 +376,25 @@ pub(crate) fn processes_mentioning(marker: &str) -> Vec<u32> {
 }
 
 /// Polls `done` until it holds or `guard` passes (a condition with a bound, not a delay).
+/// Waits until `child` (spawned with its stderr piped) writes a line containing `marker` to
+/// stderr, within a minute; reads its stderr to the end meanwhile, so it never blocks on a full
+/// pipe.
+pub(crate) fn await_stderr_line(child: &mut std::process::Child, marker: &'static str) {
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (seen, is_seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(marker) {
+                let _ = seen.send(());
+            }
+        }
+    });
+    is_seen
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("the process never said {marker:?}"));
+}
+
 pub(crate) fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
     let until = Instant::now() + guard;
     while Instant::now() < until {

@@ -246,15 +246,9 @@ async fn run_one(ctx: Arc<Ctx>, slots: Arc<Semaphore>, shutdown: Arc<AtomicBool>
         let mut first = Some(first);
         while let Some(message) = batch.next().await {
             let Ok(message) = message else { break };
-            let slot = match first.take() {
-                Some(slot) => slot,
-                None => match slots.clone().try_acquire_owned() {
-                    Ok(slot) => slot,
-                    Err(_) => {
-                        let _ = message.ack_with(AckKind::Nak(None)).await;
-                        continue;
-                    }
-                },
+            let Some(slot) = crate::queue::worker::take_slot(&mut first, &slots) else {
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+                continue;
             };
             let ctx = ctx.clone();
             pages.spawn(async move {

@@ -312,26 +312,34 @@ impl NatsCrawl {
 
     /// The frontier's shared consumer.
     pub(crate) async fn frontier_consumer(&self) -> Result<consumer::PullConsumer> {
-        self.queue
-            .jetstream()
-            .get_stream(Self::frontier_stream(&self.name))
-            .await
-            .map_err(|e| js_error("find a crawl's frontier")(e.into()))?
-            .get_consumer(WORKERS_CONSUMER)
-            .await
-            .map_err(|e| js_error("find a crawl's frontier consumer")(e))
+        self.pull_consumer(
+            Self::frontier_stream(&self.name),
+            WORKERS_CONSUMER,
+            "find a crawl's frontier",
+        )
+        .await
     }
 
     /// The attached command's consumer of the results.
     pub(crate) async fn results_consumer(&self) -> Result<consumer::PullConsumer> {
+        self.pull_consumer(
+            Self::results_stream_name(&self.name),
+            ATTACHED_CONSUMER,
+            "find a crawl's results",
+        )
+        .await
+    }
+
+    /// The durable consumer `name` of `stream`.
+    async fn pull_consumer(&self, stream: String, name: &str, action: &'static str) -> Result<consumer::PullConsumer> {
         self.queue
             .jetstream()
-            .get_stream(Self::results_stream_name(&self.name))
+            .get_stream(stream)
             .await
-            .map_err(|e| js_error("find a crawl's results")(e.into()))?
-            .get_consumer(ATTACHED_CONSUMER)
+            .map_err(|e| js_error(action)(e.into()))?
+            .get_consumer(name)
             .await
-            .map_err(|e| js_error("find a crawl's results consumer")(e))
+            .map_err(js_error(action))
     }
 
     /// Publishes a URL to the frontier (its host's shard), with the URL's digest as message
