@@ -91,19 +91,33 @@ async fn cookies_reach_their_own_site_and_no_other_in_both_engines<P: TestedProv
     executor.shutdown().await.expect("shutdown");
 }
 
-async fn both_engines_go_through_the_proxy_with_its_credentials<P: TestedProvider>() {
-    let Some((plain, _dir)) = provider_or_skip::<P>() else {
-        return;
-    };
-    let Some(proxy) = Tinyproxy::start_or_skip() else {
-        return;
-    };
+type ProxiedExecutor<P> = riptide::Executor<
+    P,
+    riptide::backends::wasmtime::WasmtimeRuntime,
+    common::SharedModuleCache,
+    riptide::policies::AdaptiveTimeout,
+>;
+
+/// An executor whose browser and static fetches go through a real tinyproxy that asks for
+/// credentials, given `password` for it (and 10 s per page); `None` (skip) without Chromium or
+/// tinyproxy outside CI. The proxy lives as long as the tuple.
+fn proxied_executor<P: TestedProvider>(password: &str) -> Option<(ProxiedExecutor<P>, Tinyproxy, std::path::PathBuf)> {
+    let (plain, dir) = provider_or_skip::<P>()?;
+    let proxy = Tinyproxy::start_or_skip()?;
     let executable = plain.executable().expect("local").to_path_buf();
     let mut config = RiptideConfig::default();
-    config.network.proxy = Some(proxy.url_with_credentials(tinyproxy::USER, tinyproxy::PASSWORD));
+    config.network.proxy = Some(proxy.url_with_credentials(tinyproxy::USER, password));
+    config.optimizations.adaptive_timeout.request_timeout_secs = Some(10.0);
     let executor = common::executor_builder(provider::<P>(&executable, &config), config)
         .build()
         .expect("executor");
+    Some((executor, proxy, dir))
+}
+
+async fn both_engines_go_through_the_proxy_with_its_credentials<P: TestedProvider>() {
+    let Some((executor, _proxy, _dir)) = proxied_executor::<P>(tinyproxy::PASSWORD) else {
+        return;
+    };
     for engine in [EngineChoice::Static, EngineChoice::Headless] {
         let site = server_on(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let page = executor.extract_with(&site.url("/"), engine).await.expect("extracts");
@@ -125,19 +139,9 @@ async fn both_engines_go_through_the_proxy_with_its_credentials<P: TestedProvide
 }
 
 async fn a_proxy_that_refuses_the_credentials_lets_nothing_through<P: TestedProvider>() {
-    let Some((plain, _dir)) = provider_or_skip::<P>() else {
+    let Some((executor, _proxy, _dir)) = proxied_executor::<P>("wrong") else {
         return;
     };
-    let Some(proxy) = Tinyproxy::start_or_skip() else {
-        return;
-    };
-    let executable = plain.executable().expect("local").to_path_buf();
-    let mut config = RiptideConfig::default();
-    config.network.proxy = Some(proxy.url_with_credentials(tinyproxy::USER, "wrong"));
-    config.optimizations.adaptive_timeout.request_timeout_secs = Some(10.0);
-    let executor = common::executor_builder(provider::<P>(&executable, &config), config)
-        .build()
-        .expect("executor");
     for engine in [EngineChoice::Static, EngineChoice::Headless] {
         let site = server_on(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let e = executor
@@ -156,19 +160,9 @@ async fn a_proxy_that_refuses_the_credentials_lets_nothing_through<P: TestedProv
 /// through a proxy that asks for its own: the proxy's challenge gets the proxy's credentials,
 /// the origin's is cancelled, and no request that reaches the origin carries a password.
 async fn an_origin_that_asks_for_a_password_never_gets_the_proxys<P: TestedProvider>() {
-    let Some((plain, _dir)) = provider_or_skip::<P>() else {
+    let Some((executor, _proxy, _dir)) = proxied_executor::<P>(tinyproxy::PASSWORD) else {
         return;
     };
-    let Some(proxy) = Tinyproxy::start_or_skip() else {
-        return;
-    };
-    let executable = plain.executable().expect("local").to_path_buf();
-    let mut config = RiptideConfig::default();
-    config.network.proxy = Some(proxy.url_with_credentials(tinyproxy::USER, tinyproxy::PASSWORD));
-    config.optimizations.adaptive_timeout.request_timeout_secs = Some(10.0);
-    let executor = common::executor_builder(provider::<P>(&executable, &config), config)
-        .build()
-        .expect("executor");
     let site = LocalServer::start(|target| match target {
         "/locked" => Reply::Status {
             status: 401,
