@@ -368,3 +368,28 @@ fn a_crawl_goes_on_after_the_nats_server_restarts() {
     let counts = every_page_once_at_least(&output, &server, PAGES);
     assert!(counts.values().all(|n| *n == 1), "each page once: {counts:?}");
 }
+
+/// `--format markdown` across machines as on one: a file per page in the site's layout, under
+/// its title, and the folder's `index.jsonl`.
+#[test]
+fn a_crawl_across_machines_writes_markdown() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const PAGES: usize = 6;
+    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(5));
+    let home = Home::new();
+    let dir = home.path("site-md");
+    let _a = Process::worker(&home, &nats, "a");
+    let mut crawl = Process::crawl(&home, &nats, "md", &dir, &["--format", "markdown"], &[server.url("/")]);
+    assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
+    let index = records(&dir.join("index.jsonl"));
+    assert_eq!(index.len(), PAGES + 1, "{index:?}");
+    for line in &index {
+        let file = dir.join(line["file"].as_str().expect("a file"));
+        let text = std::fs::read_to_string(&file).expect("the page's Markdown");
+        let title = line["title"].as_str().expect("a title");
+        assert!(text.starts_with(&format!("# {title}\n")), "{}: {text}", file.display());
+        assert!(text.contains("a page of the test site"), "{}: {text}", file.display());
+    }
+}

@@ -304,56 +304,76 @@ fn open_sink(args: &CrawlArgs) -> CliResult<Sink> {
 }
 
 fn write_page(sink: &mut Sink, page: &CrawledPage, map: bool, n: u64) -> CliResult<()> {
-    let record = if map {
-        serde_json::json!({
-            "url": page.content.url,
-            "depth": page.depth,
-            "parent": page.parent,
-            "found_via": page.found_via.as_str(),
-            "title": page.content.extracted.title,
-        })
-    } else {
-        page.to_record()
-    };
+    let record = page.to_record();
     match sink {
         Sink::Lines(out) => {
+            let record = if map { map_record(&record) } else { record };
             serde_json::to_writer(&mut *out, &record)?;
             writeln!(out)?;
             out.flush()?;
         }
-        Sink::Markdown { dir, index } => {
-            let relative = markdown_path(&page.content.url, n);
-            let path = dir.join(&relative);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-            }
-            let extracted = &page.content.extracted;
-            let mut text = String::new();
-            if let Some(title) = &extracted.title {
-                text.push_str(&format!("# {title}\n\n"));
-            }
-            text.push_str(extracted.markdown.as_deref().unwrap_or(&extracted.text));
-            text.push('\n');
-            std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            let mut line = if map {
-                record
-            } else {
-                serde_json::json!({
-                    "url": page.content.url,
-                    "title": extracted.title,
-                    "depth": page.depth,
-                    "parent": page.parent,
-                    "found_via": page.found_via.as_str(),
-                    "word_count": extracted.word_count,
-                })
-            };
-            if let Some(fields) = line.as_object_mut() {
-                fields.insert("file".into(), relative.display().to_string().into());
-            }
-            serde_json::to_writer(&mut *index, &line)?;
-            writeln!(index)?;
-        }
+        Sink::Markdown { dir, index } => write_markdown(dir, index, &record, map, n)?,
     }
+    Ok(())
+}
+
+/// A page record cut to what `--map` prints.
+pub(super) fn map_record(record: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "url": record["url"],
+        "depth": record["depth"],
+        "parent": record["parent"],
+        "found_via": record["found_via"],
+        "title": record["title"],
+    })
+}
+
+/// Writes a page record ([`CrawledPage::to_record`], as a local crawl makes it or a worker
+/// sends it) as a Markdown file under `dir`, and its line in the folder's `index`.
+pub(super) fn write_markdown(
+    dir: &std::path::Path,
+    index: &mut std::io::BufWriter<std::fs::File>,
+    record: &serde_json::Value,
+    map: bool,
+    n: u64,
+) -> CliResult<()> {
+    // The extracted fields are flattened into the record.
+    let url = record["url"].as_str().unwrap_or_default();
+    let title = record["title"].as_str();
+    let relative = markdown_path(url, n);
+    let path = dir.join(&relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let mut text = String::new();
+    if let Some(title) = title {
+        text.push_str(&format!("# {title}\n\n"));
+    }
+    text.push_str(
+        record["markdown"]
+            .as_str()
+            .or_else(|| record["text"].as_str())
+            .unwrap_or_default(),
+    );
+    text.push('\n');
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut line = if map {
+        map_record(record)
+    } else {
+        serde_json::json!({
+            "url": url,
+            "title": title,
+            "depth": record["depth"],
+            "parent": record["parent"],
+            "found_via": record["found_via"],
+            "word_count": record["word_count"],
+        })
+    };
+    if let Some(fields) = line.as_object_mut() {
+        fields.insert("file".into(), relative.display().to_string().into());
+    }
+    serde_json::to_writer(&mut *index, &line)?;
+    writeln!(index)?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use riptide::queue::crawl::{CrawlResults, CrawlSpec, NatsCrawl, check_name, nats
 
 use super::super::interrupts::Interrupts;
 use super::super::{CliResult, Outcome};
-use super::{CrawlArgs, CrawlFormat, Sink, crawl_options, open_sink};
+use super::{CrawlArgs, Sink, crawl_options, map_record, open_sink, write_markdown};
 
 pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) -> CliResult<Outcome> {
     let url = args.nats.clone().unwrap_or_else(|| config.queue.url.clone());
@@ -21,12 +21,6 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
         None => nats_name(&name_for_seeds(&args.seeds)),
     };
     check_name(&name)?;
-    if args.format == CrawlFormat::Markdown {
-        eprintln!(
-            "error: --format markdown is not available with --nats\n  hint: write JSON lines (the default), to --output FILE or stdout"
-        );
-        return Ok(Outcome::Usage);
-    }
     if args.fresh {
         eprintln!(
             "error: --fresh does not apply with --nats\n  hint: run with --cancel to remove the crawl's state, then start it again"
@@ -51,13 +45,12 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
         }
     }
     let mut sink = open_sink(&args)?;
-    let Sink::Lines(out) = &mut sink else {
-        return Ok(Outcome::Usage);
-    };
     let (mut emitted, mut failed) = (0u64, 0u64);
     for failure in bad_seeds {
         failed += 1;
-        write_line(out, &failure.to_record())?;
+        if let Sink::Lines(out) = &mut sink {
+            write_line(out, &failure.to_record())?;
+        }
     }
     let mut results = CrawlResults::attach(&crawl).await?;
     let mut stop = Interrupts::listen().map_err(|e| format!("cannot listen for Ctrl-C and SIGTERM: {e}"))?;
@@ -89,15 +82,21 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
                     record["hint"].as_str().unwrap_or_default()
                 );
             }
-        } else {
-            emitted += 1;
+            // As a local crawl: failures go to JSON lines, and to stderr above.
+            if let Sink::Lines(out) = &mut sink {
+                write_line(out, &record)?;
+            }
+            continue;
         }
-        let record = if args.map && record.get("error").is_none() {
-            map_record(&record)
-        } else {
-            record
-        };
-        write_line(out, &record)?;
+        emitted += 1;
+        match &mut sink {
+            Sink::Lines(out) if args.map => write_line(out, &map_record(&record))?,
+            Sink::Lines(out) => write_line(out, &record)?,
+            Sink::Markdown { dir, index } => {
+                write_markdown(dir, index, &record, args.map, emitted)?;
+                index.flush()?;
+            }
+        }
     }
     // The last record was written: it is not read again on re-attach.
     results.ack_last().await;
@@ -121,22 +120,6 @@ fn write_line(out: &mut Box<dyn Write>, record: &serde_json::Value) -> CliResult
     writeln!(out)?;
     out.flush()?;
     Ok(())
-}
-
-/// A page record cut to what `--map` prints.
-fn map_record(record: &serde_json::Value) -> serde_json::Value {
-    let title = record
-        .get("title")
-        .or_else(|| record.get("extracted").and_then(|e| e.get("title")))
-        .cloned()
-        .unwrap_or_default();
-    serde_json::json!({
-        "url": record["url"],
-        "depth": record["depth"],
-        "parent": record["parent"],
-        "found_via": record["found_via"],
-        "title": title,
-    })
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {
