@@ -22,7 +22,7 @@ pub trait BrowserProvider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// How many of its browsers share one local process (each in a tab of its own); shown by
-    /// [`PoolStatus`](crate::PoolStatus). Default 1: a process per browser.
+    /// [`PoolStatus`](crate::pool::PoolStatus). Default 1: a process per browser.
     fn tabs_per_process(&self) -> usize {
         1
     }
