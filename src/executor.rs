@@ -538,7 +538,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 let renderer = &renderer;
                 async move {
                     match renderer.fetch(request).await {
-                        Ok(page) => Ok(page),
+                        Ok(page) => Ok(Ok(page)),
+                        // The server answered, with something that is not a page (a PDF, plain
+                        // text): the attempt succeeded as far as the host goes, and the request
+                        // fails after it, not retried, as a static fetch's does.
+                        Err(e) if matches!(e.kind(), ErrorKind::Fetch(FetchError::NotHtml { .. })) => Ok(Err(e)),
                         // Not even a DOM by the deadline: let the attempt's own time-out fire, so
                         // the policy sees a time-out (a censored latency), not a failure.
                         Err(e) if matches!(e.kind(), ErrorKind::Fetch(FetchError::Timeout { .. })) => {
@@ -549,7 +553,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
                 }
             })
             .await
-            .map_err(the_attempts_error)?;
+            .map_err(the_attempts_error)??;
         if let (Some(memory), Some(pause), false) = (&self.settle_memory, page.profile.settle_pause, page.partial) {
             crate::sync::lock(memory).observe(source.host(), pause);
         }

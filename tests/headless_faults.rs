@@ -645,6 +645,43 @@ async fn a_page_that_sends_itself_to_a_failing_url_fails<P: TestedProvider>() {
     pool.shutdown().await;
 }
 
+/// Issue 28, item 12: a PDF (or plain text) rendered headless used to be a successful page with
+/// next to no text, where the static engine says `fetch.not_html`. Both engines now fail it
+/// alike, at once, without retrying.
+async fn a_document_that_is_not_html_fails_in_both_engines<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
+    const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
+    let server = LocalServer::start(|target| match target {
+        "/paper.pdf" => Reply::Data {
+            content_type: "application/pdf",
+            body: PDF.to_vec(),
+        },
+        "/notes.txt" => Reply::Data {
+            content_type: "text/plain; charset=utf-8",
+            body: b"Plain notes, not a page.".to_vec(),
+        },
+        _ => Reply::NotFound,
+    })
+    .expect("local server");
+    let executor = executor(provider, RiptideConfig::default());
+    for path in ["/paper.pdf", "/notes.txt"] {
+        for engine in [EngineChoice::Static, EngineChoice::Headless] {
+            let err = guarded(
+                "a document that is not HTML",
+                executor.extract_with(&server.url(path), engine),
+            )
+            .await
+            .expect_err("not a page riptide extracts");
+            assert_eq!(err.code(), "fetch.not_html", "{path}, {engine:?}: {err:#}");
+        }
+        let asked = server.received().iter().filter(|r| r.target == path).count();
+        assert_eq!(asked, 2, "{path}: once per engine, never retried");
+    }
+    executor.shutdown().await.expect("shutdown");
+}
+
 /// The main processes of the browsers under `runtime_dir` (a browser's helpers carry `--type=`).
 fn browsers_under(runtime_dir: &std::path::Path) -> Vec<u32> {
     let marker = runtime_dir.display().to_string();
@@ -776,6 +813,10 @@ macro_rules! for_each_provider {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_page_that_sends_itself_to_a_failing_url_fails() {
                 super::a_page_that_sends_itself_to_a_failing_url_fails::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_document_that_is_not_html_fails_in_both_engines() {
+                super::a_document_that_is_not_html_fails_in_both_engines::<P>().await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_batch_through_every_fault_leaves_no_browser_or_directory_behind() {

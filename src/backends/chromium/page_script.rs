@@ -83,7 +83,7 @@ pub(crate) fn wait_expression(request: &PageRequest, remaining: Duration) -> Str
             }};
             const ready = () => !leaving() && !refreshing() && {loaded} && (!selector || document.querySelector(selector) !== null);
             const status = () => (performance.getEntriesByType("navigation")[0] || {{}}).responseStatus || 0;
-            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status(), [marks.loaded, marks.ready, performance.now(), readyAt === null || {quiet} === 0 ? null : longestPause]];
+            const html = (complete) => [location.href, (document.doctype ? new XMLSerializer().serializeToString(document.doctype) + "\n" : "") + document.documentElement.outerHTML, complete, status(), [marks.loaded, marks.ready, performance.now(), readyAt === null || {quiet} === 0 ? null : longestPause], document.contentType];
             let lastChange = Date.now();
             let readyAt = null;
             // The longest quiet spell after the page was ready that a DOM change ended: what the
@@ -122,6 +122,16 @@ pub(crate) enum Reply {
     Page(Box<RenderedPage>),
     /// The page came with this error status (4xx, 5xx), as the static engine would refuse it.
     HttpStatus(u16),
+    /// The document is not HTML (a PDF in Chromium's viewer, plain text, an image): this
+    /// content type, as the static engine refuses it.
+    NotHtml(String),
+}
+
+/// Whether a document of `content_type` (`document.contentType`) is a page riptide extracts:
+/// HTML or XHTML, as the static engine takes them.
+fn is_html(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("text/html") || essence.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
 /// The page's own clock (`performance.now()`, from its navigation start) when it was loaded,
@@ -130,9 +140,10 @@ type InPageMarks = (Option<f64>, Option<f64>, f64, Option<f64>);
 
 /// Reads the value [`wait_expression`] resolved to; the error says what shape it had instead.
 pub(crate) fn parse_reply(value: serde_json::Value) -> Result<Reply, String> {
-    match serde_json::from_value::<(String, String, bool, u16, InPageMarks)>(value) {
-        Ok((_, _, _, status, _)) if status >= 400 => Ok(Reply::HttpStatus(status)),
-        Ok((final_url, html, ready, _, (loaded_at, ready_at, taken_at, settle_pause))) => {
+    match serde_json::from_value::<(String, String, bool, u16, InPageMarks, String)>(value) {
+        Ok((_, _, _, status, _, _)) if status >= 400 => Ok(Reply::HttpStatus(status)),
+        Ok((_, _, _, _, _, content_type)) if !is_html(&content_type) => Ok(Reply::NotHtml(content_type)),
+        Ok((final_url, html, ready, _, (loaded_at, ready_at, taken_at, settle_pause), _)) => {
             let millis = |ms: Option<f64>| {
                 ms.filter(|ms| ms.is_finite() && *ms >= 0.0)
                     .map(|ms| Duration::from_secs_f64(ms / 1000.0))
@@ -155,7 +166,14 @@ mod tests {
 
     #[test]
     fn a_reply_is_a_page_or_an_error_status() {
-        let page = serde_json::json!(["http://a/", "<html></html>", false, 200, [1.5, null, 9.0, null]]);
+        let page = serde_json::json!([
+            "http://a/",
+            "<html></html>",
+            false,
+            200,
+            [1.5, null, 9.0, null],
+            "text/html"
+        ]);
         let Ok(Reply::Page(page)) = parse_reply(page) else {
             panic!("a page")
         };
@@ -164,13 +182,29 @@ mod tests {
         assert_eq!(page.profile.loaded_at, Some(Duration::from_micros(1500)));
         assert_eq!(page.profile.ready_at, None);
         assert_eq!(page.profile.settle_pause, None);
-        let settled = serde_json::json!(["http://a/", "<html></html>", true, 200, [1.0, 2.0, 9.0, 20.0]]);
+        let settled = serde_json::json!([
+            "http://a/",
+            "<html></html>",
+            true,
+            200,
+            [1.0, 2.0, 9.0, 20.0],
+            "application/xhtml+xml"
+        ]);
         let Ok(Reply::Page(settled)) = parse_reply(settled) else {
             panic!("a page")
         };
         assert_eq!(settled.profile.settle_pause, Some(Duration::from_millis(20)));
-        let gone = serde_json::json!(["http://a/", "", true, 404, [null, null, 1.0, null]]);
+        let gone = serde_json::json!(["http://a/", "", true, 404, [null, null, 1.0, null], "text/html"]);
         assert!(matches!(parse_reply(gone), Ok(Reply::HttpStatus(404))));
+        let pdf = serde_json::json!([
+            "http://a/x.pdf",
+            "<html></html>",
+            true,
+            200,
+            [null, null, 1.0, null],
+            "application/pdf"
+        ]);
+        assert!(matches!(parse_reply(pdf), Ok(Reply::NotHtml(t)) if t == "application/pdf"));
         assert!(parse_reply(serde_json::json!({"no": "array"})).is_err());
     }
 

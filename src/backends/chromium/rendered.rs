@@ -21,6 +21,8 @@ pub(crate) enum RenderFailure {
     Script(String),
     /// The page came with this error status (4xx, 5xx), as the static engine would refuse it.
     HttpStatus(u16),
+    /// The document was not HTML; this is its content type.
+    NotHtml(String),
     /// The page sent itself on to a URL that failed to load, and the render ended on Chromium's
     /// error page: its network error code and, when the page names it, the URL that failed.
     ErrorPage { code: String, url: Option<String> },
@@ -43,6 +45,7 @@ pub(crate) fn read_wait_reply(exception: Option<String>, value: Option<Value>) -
     };
     match parse_reply(value).map_err(RenderFailure::Script)? {
         Reply::HttpStatus(status) => Err(RenderFailure::HttpStatus(status)),
+        Reply::NotHtml(content_type) => Err(RenderFailure::NotHtml(content_type)),
         Reply::Page(page) if page.final_url.starts_with(ERROR_PAGE) => Err(error_page_failure(&page.html)),
         Reply::Page(page) => Ok(Some(*page)),
     }
@@ -96,6 +99,7 @@ pub(crate) fn fetch_result(
                 source: Box::new(NetError { code, url: None }),
             }
             .into(),
+            (None, RenderFailure::NotHtml(content_type)) => FetchError::NotHtml { content_type }.into(),
             (None, RenderFailure::ErrorPage { code, url }) => FetchError::Network {
                 class: net_error_class(&code),
                 source: Box::new(NetError { code, url }),
