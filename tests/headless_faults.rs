@@ -646,8 +646,9 @@ async fn a_page_that_sends_itself_to_a_failing_url_fails<P: TestedProvider>() {
 }
 
 /// Issue 28, item 12: a PDF (or plain text) rendered headless used to be a successful page with
-/// next to no text, where the static engine says `fetch.not_html`. Both engines now fail it
-/// alike, at once, without retrying.
+/// next to no text, and a binary body (which the browser downloads) failed as
+/// `net::ERR_ABORTED` and was tried four times, where the static engine says `fetch.not_html`.
+/// Both engines now fail them alike, at once, without retrying.
 async fn a_document_that_is_not_html_fails_in_both_engines<P: TestedProvider>() {
     let Some((provider, _dir)) = provider_or_skip::<P>() else {
         return;
@@ -662,11 +663,16 @@ async fn a_document_that_is_not_html_fails_in_both_engines<P: TestedProvider>() 
             content_type: "text/plain; charset=utf-8",
             body: b"Plain notes, not a page.".to_vec(),
         },
+        // What a browser downloads instead of showing it.
+        "/blob" => Reply::Data {
+            content_type: "application/octet-stream",
+            body: (0..=255u8).cycle().take(4096).collect(),
+        },
         _ => Reply::NotFound,
     })
     .expect("local server");
     let executor = executor(provider, RiptideConfig::default());
-    for path in ["/paper.pdf", "/notes.txt"] {
+    for path in ["/paper.pdf", "/notes.txt", "/blob"] {
         for engine in [EngineChoice::Static, EngineChoice::Headless] {
             let err = guarded(
                 "a document that is not HTML",

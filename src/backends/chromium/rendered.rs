@@ -51,6 +51,9 @@ pub(crate) fn read_wait_reply(exception: Option<String>, value: Option<Value>) -
     }
 }
 
+/// The code `Page.navigate` answers when the browser does not show the response.
+const ABORTED: &str = "net::ERR_ABORTED";
+
 /// Where Chromium shows a page that failed to load. A render ends there when the page it was
 /// given loaded, then sent itself on (a script's `location`, a `<meta refresh>`) to a URL that
 /// failed or was refused: `Page.navigate` succeeded, and the page the wait read is Chromium's
@@ -94,6 +97,14 @@ pub(crate) fn fetch_result(
             _ if elapsed >= deadline => timed_out(),
             (None, RenderFailure::Protocol(source)) if !alive() => BrowserError::Dead { source }.into(),
             (None, RenderFailure::Protocol(source)) => BrowserError::Protocol { source }.into(),
+            // A navigation the browser ends itself as it commits: the response was not for
+            // showing (a body it downloads instead: `application/octet-stream`, or no type
+            // and bytes that sniff as binary; or `204 No Content`). Not a page, and asking
+            // again gets the same answer.
+            (None, RenderFailure::Navigation(code)) if code == ABORTED => FetchError::NotHtml {
+                content_type: "a body the browser downloads instead of showing".into(),
+            }
+            .into(),
             (None, RenderFailure::Navigation(code)) => FetchError::Network {
                 class: net_error_class(&code),
                 source: Box::new(NetError { code, url: None }),
