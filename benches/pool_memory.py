@@ -16,7 +16,6 @@ Markdown table. Results are in BENCHMARKS.md, "The default provider and layout".
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,10 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+
+# The /proc readers of the browser memory bench, beside this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chromium_memory import free_port, pss_kib, tree  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RIPTIDE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "target/release/riptide")
@@ -51,43 +54,10 @@ class Pages(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children():
-    """ppid -> [pid] for every process now."""
-    tree = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(name))
-    return tree
-
-
 def pss_under(root):
     """PSS (MiB) of every process under `root`, `root` itself not counted, and how many."""
-    tree, todo, total, count = children(), list(children().get(root, [])), 0, 0
-    while todo:
-        pid = todo.pop()
-        todo.extend(tree.get(pid, []))
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-                        count += 1
-        except OSError:
-            pass
-    return total / 1024, count
+    processes = tree(root)[1:]
+    return sum(pss_kib(pid) for pid in processes) / 1024, len(processes)
 
 
 def call(url, body=None):

@@ -191,6 +191,37 @@ fn all_pages(server: &LocalServer, pages: usize) -> Vec<String> {
     urls
 }
 
+/// A crawl under way: a site of `pages` pages (60 ms each), two workers (`a`, `b`) and the
+/// attached command, once it has written `written` records.
+struct MidCrawl {
+    server: LocalServer,
+    home: Home,
+    output: PathBuf,
+    workers: Vec<Process>,
+    crawl: Process,
+}
+
+impl MidCrawl {
+    fn start(nats: &NatsServer, name: &str, pages: usize, flags: &[&str], written: usize) -> Self {
+        let server = site(Ipv4Addr::LOCALHOST, pages, Duration::from_millis(60));
+        let home = Home::new();
+        let output = home.path("pages.jsonl");
+        let workers = vec![Process::worker(&home, nats, "a"), Process::worker(&home, nats, "b")];
+        let crawl = Process::crawl(&home, nats, name, &output, flags, &[server.url("/")]);
+        assert!(
+            eventually(Duration::from_secs(60), || records(&output).len() >= written),
+            "the crawl got going"
+        );
+        Self {
+            server,
+            home,
+            output,
+            workers,
+            crawl,
+        }
+    }
+}
+
 /// Two workers crawl; one is killed with `-9` mid-crawl and a third joins: every page is
 /// emitted, and at most the killed worker's in-flight pages (its `--concurrency`, 4) twice.
 #[test]
@@ -199,27 +230,11 @@ fn a_worker_killed_mid_crawl_loses_no_page() {
         return;
     };
     const PAGES: usize = 40;
-    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(60));
-    let home = Home::new();
-    let output = home.path("pages.jsonl");
-    let mut a = Process::worker(&home, &nats, "a");
-    let _b = Process::worker(&home, &nats, "b");
-    let mut crawl = Process::crawl(
-        &home,
-        &nats,
-        "killed",
-        &output,
-        &["--per-host", "4", "--concurrency", "8"],
-        &[server.url("/")],
-    );
-    assert!(
-        eventually(Duration::from_secs(60), || records(&output).len() >= 8),
-        "the crawl got going"
-    );
-    a.kill_9();
-    let _c = Process::worker(&home, &nats, "c");
-    assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
-    let counts = every_page_once_at_least(&output, &server, PAGES);
+    let mut run = MidCrawl::start(&nats, "killed", PAGES, &["--per-host", "4", "--concurrency", "8"], 8);
+    run.workers[0].kill_9();
+    let _c = Process::worker(&run.home, &nats, "c");
+    assert_eq!(run.crawl.wait_exit(Duration::from_secs(120)), Some(0));
+    let counts = every_page_once_at_least(&run.output, &run.server, PAGES);
     let twice: usize = counts.values().map(|n| n - 1).sum();
     assert!(twice <= 4, "{twice} pages emitted more than once: {counts:?}");
 }
@@ -346,26 +361,10 @@ fn a_crawl_goes_on_after_the_nats_server_restarts() {
         return;
     };
     const PAGES: usize = 30;
-    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(60));
-    let home = Home::new();
-    let output = home.path("pages.jsonl");
-    let _a = Process::worker(&home, &nats, "a");
-    let _b = Process::worker(&home, &nats, "b");
-    let mut crawl = Process::crawl(
-        &home,
-        &nats,
-        "restarted",
-        &output,
-        &["--per-host", "2", "--concurrency", "4"],
-        &[server.url("/")],
-    );
-    assert!(
-        eventually(Duration::from_secs(60), || records(&output).len() >= 5),
-        "the crawl got going"
-    );
+    let mut run = MidCrawl::start(&nats, "restarted", PAGES, &["--per-host", "2", "--concurrency", "4"], 5);
     nats.restart();
-    assert_eq!(crawl.wait_exit(Duration::from_secs(180)), Some(0));
-    let counts = every_page_once_at_least(&output, &server, PAGES);
+    assert_eq!(run.crawl.wait_exit(Duration::from_secs(180)), Some(0));
+    let counts = every_page_once_at_least(&run.output, &run.server, PAGES);
     assert!(counts.values().all(|n| *n == 1), "each page once: {counts:?}");
 }
 
