@@ -82,6 +82,9 @@ impl std::str::FromStr for EngineChoice {
 /// retry helper gives up on the attempt.
 const PARTIAL_MARGIN: Duration = Duration::from_millis(500);
 
+/// Pages up to this size have their links read on the async worker itself (links-only).
+const INLINE_LINK_READ_BYTES: usize = 64 * 1024;
+
 /// Extracts pages with a browser provider `B`, a WASM engine `R`, a module store `C` and a
 /// timeout policy `T`. Build one with [`Executor::builder`] (or
 /// [`Stack`](crate::Stack) for the stack a configuration describes) and share it: every
@@ -299,7 +302,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let host = source.host().to_string();
         // A local file is what it is: `Auto` never renders one (ask for `Headless` to); nor a
         // links-only page, which has no content to judge by.
-        let auto = engine == EngineChoice::Auto && !source.is_file() && options.links_only != Some(true);
+        let auto = engine == EngineChoice::Auto && !source.is_file() && !self.links_only(options);
         let directly = auto && crate::sync::lock(&self.rendering_evidence).render_directly(&host);
         let mut engine_choice = Duration::ZERO;
         let mut escalated = false;
@@ -357,9 +360,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         source: &PageSource,
         options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
-        let (fetched, module) = self
-            .while_loading_the_module(self.fetch_static(source, options.time_limit, options.validators.as_ref()))
-            .await;
+        let fetch = self.fetch_static(source, options.time_limit, options.validators.as_ref());
+        let (fetched, module) = self.while_loading_the_module(fetch, options).await;
         self.extract_fetched(fetched?, module, options).await
     }
 
@@ -368,16 +370,23 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         source: &PageSource,
         options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
-        let (fetched, module) = self.while_loading_the_module(self.render(source, options)).await;
+        let (fetched, module) = self
+            .while_loading_the_module(self.render(source, options), options)
+            .await;
         self.extract_fetched(fetched?, module, options).await
     }
 
     /// Runs `fetch` while the extractor loads, the first time: a process's first page would
     /// otherwise fetch (or launch a browser and render) and only then read the module from
     /// disk. Later pages find the module loaded and run `fetch` alone. A load that fails here
-    /// is tried again, and reports its error, in [`Self::extract_fetched`].
-    async fn while_loading_the_module<F: Future>(&self, fetch: F) -> (F::Output, Option<R::Module>) {
-        if self.module_loaded.load(Ordering::Acquire) {
+    /// is tried again, and reports its error, in [`Self::extract_fetched`]. A links-only page
+    /// needs no extractor, and loads none.
+    async fn while_loading_the_module<F: Future>(
+        &self,
+        fetch: F,
+        options: &PageOptions,
+    ) -> (F::Output, Option<R::Module>) {
+        if self.module_loaded.load(Ordering::Acquire) || self.links_only(options) {
             return (fetch.await, None);
         }
         let (fetched, loaded) = tokio::join!(fetch, self.module());
@@ -395,12 +404,27 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         module: Option<R::Module>,
         page_options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
+        if self.links_only(page_options) {
+            // Read natively, outside the guest: see `extract/links.rs` for why. A page of
+            // ordinary size is read in tens of microseconds, less than handing it to a
+            // blocking thread costs; a large one goes there, off the async workers.
+            let inline = fetched.html.len() <= INLINE_LINK_READ_BYTES;
+            let read = move || {
+                let t = Instant::now();
+                let mut page = crate::extract::read_links(&fetched.html, Some(&fetched.final_url));
+                page.language.clone_from(&fetched.content_language);
+                Ok((fetched, page, Duration::ZERO, t.elapsed()))
+            };
+            if inline {
+                return read();
+            }
+            return join_blocking(tokio::task::spawn_blocking(read).await, "read a page's links");
+        }
         let cache = self.cache.clone();
         let extractor = self.extractor.clone();
         let mut options = self.extract_options;
         options.markdown = page_options.markdown.unwrap_or(options.markdown);
         options.content_html = page_options.content_html.unwrap_or(options.content_html);
-        options.links_only = page_options.links_only.unwrap_or(options.links_only);
         let extracted = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let module = match module {
@@ -423,6 +447,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         })
         .await;
         join_blocking(extracted, "extract a page")
+    }
+
+    /// Whether `options` (else the executor's defaults) ask for the links alone.
+    fn links_only(&self, options: &PageOptions) -> bool {
+        options.links_only.unwrap_or(self.extract_options.links_only)
     }
 
     async fn module(&self) -> Result<R::Module> {

@@ -5,6 +5,10 @@
 //! length it returns is checked against the limits and its memory, and its reply must be UTF-8
 //! JSON matching [`ExtractedContent`] exactly. Engines enforce the execution budget and memory cap.
 
+mod links;
+
+pub use links::read_links;
+
 use std::collections::BTreeMap;
 
 use std::time::Duration;
@@ -149,7 +153,9 @@ pub struct ExtractOptions {
     /// Fill [`ExtractedContent::content_html`] with the cleaned article HTML (default: off).
     pub content_html: bool,
     /// Only the links (and `nofollow_links`), `robots`, `canonical_url` and the `<title>`:
-    /// no content pass, for a crawler that maps a site (default: off).
+    /// no content pass, for a crawler that maps a site (default: off). The executor reads a
+    /// links-only page natively instead ([`PageOptions::links_only`](crate::PageOptions::links_only));
+    /// this asks the guest itself, for callers of [`run_extractor_with`].
     pub links_only: bool,
 }
 

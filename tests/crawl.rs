@@ -661,8 +661,12 @@ async fn a_links_only_crawl_maps_the_site_without_the_content_pass() {
     })
     .expect("server");
     let options = CrawlOptions::new().page(riptide::PageOptions::new().links_only(true));
-    let out = crawl(static_executor(), options, &[server.url("/")]).await;
+    let executor = static_executor();
+    let out = crawl(executor.clone(), options, &[server.url("/")]).await;
     assert_eq!(out.paths(), ["/", "/a", "/b"]);
+    // The links are read natively: the extractor is never compiled nor loaded.
+    let cache = executor.report().await.wasm_cache.expect("cache stats");
+    assert_eq!((cache.compilations, cache.hits, cache.misses), (0, 0, 0), "{cache:?}");
     let a = out.page("/a");
     assert_eq!(a.content.extracted.title.as_deref(), Some("A"));
     assert!(a.content.extracted.text.is_empty(), "no content pass");

@@ -85,3 +85,37 @@ fn trafilatura_pages_score_above_the_floors() {
     at_least("precision", s.precision, 0.905);
     at_least("recall", s.recall, 0.93);
 }
+
+/// `crawl --map` reads links natively (`riptide::extract::read_links`) instead of asking the
+/// guest: on every real page of both corpora it must find what the guest's links-only mode
+/// finds, or a map and a crawl of the same site would follow different links.
+#[test]
+fn links_read_natively_are_the_guests_links_on_every_page() {
+    let runtime = WasmtimeRuntime::new(GuestLimits::default(), true).expect("wasmtime engine");
+    let module = runtime.compile(EXTRACTOR_WASM).expect("extractor compiles");
+    let links_only = riptide::extract::ExtractOptions {
+        links_only: true,
+        ..Default::default()
+    };
+    let mut compared = 0;
+    for name in ["readability", "trafilatura-eval"] {
+        let Some(corpus) = corpus(name) else { return };
+        for page in &corpus.pages {
+            let guest =
+                riptide::extract::run_extractor_with(&runtime, &module, &page.html, Some(&page.url), links_only)
+                    .unwrap_or_else(|e| panic!("{}: the guest failed: {e}", page.id));
+            let native = riptide::extract::read_links(&page.html, Some(&page.url));
+            assert_eq!(native.links, guest.links, "{}: links", page.id);
+            assert_eq!(
+                native.nofollow_links, guest.nofollow_links,
+                "{}: nofollow links",
+                page.id
+            );
+            assert_eq!(native.robots, guest.robots, "{}: robots", page.id);
+            assert_eq!(native.canonical_url, guest.canonical_url, "{}: canonical", page.id);
+            assert_eq!(native.title, guest.title, "{}: title", page.id);
+            compared += 1;
+        }
+    }
+    assert!(compared > 300, "only {compared} pages compared");
+}

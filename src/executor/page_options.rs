@@ -37,9 +37,11 @@ pub struct PageOptions {
     /// `[extraction] content_html`).
     pub content_html: Option<bool>,
     /// Only the page's links, robots directives, canonical URL and title, without the content
-    /// pass: what a crawler mapping a site needs (`riptide crawl --map`). With
-    /// [`EngineChoice::Auto`] such a page is fetched statically (there is no content to judge
-    /// whether it needs JavaScript); ask for [`EngineChoice::Headless`] to render it.
+    /// pass: what a crawler mapping a site needs (`riptide crawl --map`). The links are read
+    /// natively by a tokenizer, not by the extractor (which is not even loaded for such a
+    /// page). With [`EngineChoice::Auto`] such a page is fetched statically (there is no
+    /// content to judge whether it needs JavaScript); ask for [`EngineChoice::Headless`] to
+    /// render it.
     pub links_only: Option<bool>,
     /// The page's time limit, all attempts together (else the executor's request timeout).
     /// It can only shorten the executor's: a page never waits longer than the executor was
