@@ -55,10 +55,17 @@ struct Home(tempfile::TempDir);
 
 impl Home {
     fn new() -> Self {
+        Self::with_ack_wait(2)
+    }
+
+    /// A home whose un-acked URLs come back after `ack_wait_secs`.
+    fn with_ack_wait(ack_wait_secs: u64) -> Self {
         let dir = tempfile::tempdir().expect("home");
         std::fs::write(
             dir.path().join("config.toml"),
-            "[queue]\nack_wait_secs = 2\nduplicate_window_secs = 120\nshutdown_grace_secs = 1\n\n[optimizations.browser_pool]\nenabled = false\n",
+            format!(
+                "[queue]\nack_wait_secs = {ack_wait_secs}\nduplicate_window_secs = 120\nshutdown_grace_secs = 1\n\n[optimizations.browser_pool]\nenabled = false\n"
+            ),
         )
         .expect("config");
         Self(dir)
@@ -237,6 +244,34 @@ fn a_worker_killed_mid_crawl_loses_no_page() {
     let counts = every_page_once_at_least(&run.output, &run.server, PAGES);
     let twice: usize = counts.values().map(|n| n - 1).sum();
     assert!(twice <= 4, "{twice} pages emitted more than once: {counts:?}");
+}
+
+/// A worker stopped with Ctrl-C hands the pages it was fetching back at once (after its
+/// `shutdown_grace_secs`, 1 s), and gives back its host slots: with `ack_wait` at ten minutes,
+/// only that lets the next worker finish the crawl within the test's two.
+#[test]
+fn a_worker_stopped_with_ctrl_c_hands_its_pages_back_at_once() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const PAGES: usize = 3;
+    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_secs(3));
+    let home = Home::with_ack_wait(600);
+    let output = home.path("pages.jsonl");
+    let mut a = Process::worker(&home, &nats, "a");
+    let mut crawl = Process::crawl(&home, &nats, "handed-back", &output, &[], &[server.url("/")]);
+    assert!(
+        eventually(Duration::from_secs(60), || server
+            .received()
+            .iter()
+            .any(|r| r.target == "/p/0")),
+        "worker a is fetching /p/0"
+    );
+    support::send_signal(a.0.id(), libc::SIGINT);
+    a.wait_exit(Duration::from_secs(30));
+    let _b = Process::worker(&home, &nats, "b");
+    assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
+    every_page_once_at_least(&output, &server, PAGES);
 }
 
 /// Two workers with `--per-host 1` on two hosts: no two requests to one host ever overlap

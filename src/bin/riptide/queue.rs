@@ -175,14 +175,15 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
     let name = options.name.clone();
     // The crawls across machines (`riptide crawl --nats`) run beside the jobs, on the same
     // executor, at most `--concurrency` pages at once.
-    let crawls_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (crawls_stop, crawls_stopping) = tokio::sync::watch::channel(false);
     let crawls = tokio::spawn(riptide::queue::crawl::run_crawls(
         queue.clone(),
         executor.clone(),
         name.clone(),
         options.concurrency,
-        crawls_stop.clone(),
+        crawls_stopping,
     ));
+    let crawls_grace = options.shutdown_grace;
     let worker = Worker::new(queue, executor.clone(), options);
     // The one line a supervisor (or a test) reads to know the worker pulls jobs.
     eprintln!("riptide worker: {name} pulling jobs");
@@ -190,12 +191,14 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
     let counts = worker
         .run(async move {
             let code = stop.recv().await;
+            // The crawls stop with the jobs: their pages in progress get the same grace, and
+            // the rest are handed back for another worker to take at once.
+            crawls_stop.send_replace(true);
             let _ = signal_tx.send(code);
         })
         .await?;
-    crawls_stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    // The crawls' pages in progress are left un-acked: JetStream hands them to another worker.
-    if tokio::time::timeout(std::time::Duration::from_secs(3), crawls)
+    // (Also if the jobs stopped on their own: the sender is gone with the future above.)
+    if tokio::time::timeout(crawls_grace + std::time::Duration::from_secs(3), crawls)
         .await
         .is_err()
     {

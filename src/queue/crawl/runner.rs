@@ -23,13 +23,12 @@
 //! twice is at most the pages that were in flight.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use url::Url;
 
@@ -54,15 +53,20 @@ const STATS_EVERY: Duration = Duration::from_secs(2);
 /// Links of one page claimed and published at once.
 const OFFERS_IN_FLIGHT: usize = 16;
 
-/// Runs the registry's crawls on `executor` until `shutdown` is set: at most `concurrency`
-/// pages at once over all of them (each crawl's own `--concurrency` holds over all workers
-/// through its consumer). `worker` names this worker's counts.
+/// Runs the registry's crawls on `executor` until `shutdown` turns `true` (or its sender is
+/// dropped): at most `concurrency` pages at once over all of them (each crawl's own
+/// `--concurrency` holds over all workers through its consumer). `worker` names this worker's
+/// counts.
+///
+/// On shutdown no URL is pulled any more; the pages in progress get `[queue]
+/// shutdown_grace_secs` to finish, and the rest are handed back at once (a `nak`), so other
+/// workers take them now rather than after `ack_wait`.
 pub async fn run_crawls(
     queue: Queue,
     executor: BoxExecutor,
     worker: String,
     concurrency: usize,
-    shutdown: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let client = match discover::client(executor.config()) {
@@ -73,7 +77,7 @@ pub async fn run_crawls(
         }
     };
     let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
-    while !shutdown.load(Ordering::SeqCst) {
+    while !stopping(&shutdown) {
         match super::state::crawl_names(&queue).await {
             Ok(names) => {
                 let names: HashSet<String> = names.into_iter().collect();
@@ -112,11 +116,25 @@ pub async fn run_crawls(
             }
             Err(e) => tracing::debug!(error = %format!("{e:#}"), "cannot read the crawls' registry"),
         }
-        tokio::time::sleep(REGISTRY_EVERY).await;
+        tokio::select! {
+            () = tokio::time::sleep(REGISTRY_EVERY) => {}
+            () = told(&mut shutdown) => {}
+        }
     }
+    // Each crawl hands its pages in progress back before it returns.
     for (_, task) in running {
-        task.abort();
+        let _ = task.await;
     }
+}
+
+/// Whether the worker is stopping (told so, or its owner is gone).
+fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow() || shutdown.has_changed().is_err()
+}
+
+/// Resolves once `flag` is `true`, or its sender is gone.
+async fn told(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|set| *set).await;
 }
 
 /// What one worker keeps for one crawl.
@@ -201,7 +219,7 @@ impl Ctx {
 }
 
 /// Pulls one crawl's frontier until it ends, is cancelled, or the worker stops.
-async fn run_one(ctx: Arc<Ctx>, slots: Arc<Semaphore>, shutdown: Arc<AtomicBool>) {
+async fn run_one(ctx: Arc<Ctx>, slots: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>) {
     let consumer = match ctx.crawl.frontier_consumer().await {
         Ok(consumer) => consumer,
         Err(e) => {
@@ -219,12 +237,17 @@ async fn run_one(ctx: Arc<Ctx>, slots: Arc<Semaphore>, shutdown: Arc<AtomicBool>
         })
     };
     let mut pages = JoinSet::new();
-    while !shutdown.load(Ordering::SeqCst) {
+    let (hand_back, handing_back) = watch::channel(false);
+    while !stopping(&shutdown) {
         if let Ok(Some(reason)) = ctx.crawl.ended().await {
             tracing::info!(crawl = ctx.crawl.name(), reason, "the crawl ended");
             break;
         }
-        let Ok(first) = slots.clone().acquire_owned().await else {
+        let first = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = told(&mut shutdown) => break,
+        };
+        let Ok(first) = first else {
             break;
         };
         let wanted = 1 + slots.available_permits().min(15);
@@ -250,23 +273,28 @@ async fn run_one(ctx: Arc<Ctx>, slots: Arc<Semaphore>, shutdown: Arc<AtomicBool>
                 let _ = message.ack_with(AckKind::Nak(None)).await;
                 continue;
             };
-            let ctx = ctx.clone();
+            let (ctx, handing_back) = (ctx.clone(), handing_back.clone());
             pages.spawn(async move {
-                handle_message(&ctx, message).await;
+                handle_message(&ctx, message, handing_back).await;
                 drop(slot);
             });
         }
         while pages.try_join_next().is_some() {}
     }
-    // The pages in progress are handed back by not being acked: JetStream delivers them again
-    // after `ack_wait`.
-    pages.abort_all();
+    let grace = Duration::from_secs(ctx.crawl.queue().config().shutdown_grace_secs);
+    let finished = tokio::time::timeout(grace, async { while pages.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        hand_back.send_replace(true);
+        while pages.join_next().await.is_some() {}
+    }
     reporter.abort();
     ctx.save_stats().await;
 }
 
-/// Handles one frontier message to its end, with progress acks while it runs.
-async fn handle_message(ctx: &Ctx, message: jetstream::Message) {
+/// Handles one frontier message to its end, with progress acks while it runs; or hands it
+/// back when `handing_back` turns `true` (the worker stops): as if this worker had died at
+/// that point, which every step allows for, only without the wait for `ack_wait`.
+async fn handle_message(ctx: &Ctx, message: jetstream::Message, mut handing_back: watch::Receiver<bool>) {
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
     let Ok(entry) = serde_json::from_slice::<FrontierEntry>(&message.payload) else {
         tracing::warn!("a frontier message is not a URL entry; dropped");
@@ -282,6 +310,10 @@ async fn handle_message(ctx: &Ctx, message: jetstream::Message) {
             handled = &mut work => break handled,
             _ = progress.tick() => {
                 let _ = message.ack_with(AckKind::Progress).await;
+            }
+            () = told(&mut handing_back) => {
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+                return;
             }
         }
     };
@@ -320,12 +352,26 @@ struct Slot<'a> {
     ctx: &'a Ctx,
     key: String,
     renew: tokio::task::JoinHandle<()>,
+    released: bool,
 }
 
 impl Slot<'_> {
-    async fn release(self) {
+    async fn release(mut self) {
         self.renew.abort();
+        self.released = true;
         self.ctx.crawl.release(&self.key).await;
+    }
+}
+
+impl Drop for Slot<'_> {
+    /// A page handed back mid-fetch (the worker stops) drops its slot: the lease is given back
+    /// as soon as can be, not left to expire after `ack_wait` with the host one slot short.
+    fn drop(&mut self) {
+        self.renew.abort();
+        if !self.released {
+            let (crawl, key) = (self.ctx.crawl.clone(), std::mem::take(&mut self.key));
+            tokio::spawn(async move { crawl.release(&key).await });
+        }
     }
 }
 
@@ -352,7 +398,12 @@ async fn take_slot<'a>(ctx: &'a Ctx, host_key: &str, crawl_delay: Option<Duratio
             }
         })
     };
-    let slot = Slot { ctx, key, renew };
+    let slot = Slot {
+        ctx,
+        key,
+        renew,
+        released: false,
+    };
     let delay = ctx.spec.delay().max(crawl_delay.unwrap_or_default());
     if !delay.is_zero() {
         match ctx.crawl.wait_turn(&host, delay).await {
