@@ -274,6 +274,35 @@ fn a_worker_stopped_with_ctrl_c_hands_its_pages_back_at_once() {
     every_page_once_at_least(&output, &server, PAGES);
 }
 
+/// `--fresh` starts a crawl over: run again, a finished crawl emits nothing more; with
+/// `--fresh`, its state is removed and every page is fetched and emitted again, once.
+#[test]
+fn fresh_starts_a_finished_crawl_over() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const PAGES: usize = 6;
+    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(10));
+    let home = Home::new();
+    let seeds = [server.url("/")];
+    let _a = Process::worker(&home, &nats, "a");
+    let run = |file: &str, extra: &[&str]| {
+        let output = home.path(file);
+        let mut crawl = Process::crawl(&home, &nats, "over", &output, extra, &seeds);
+        assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0), "{file}");
+        output
+    };
+    let first = run("first.jsonl", &[]);
+    every_page_once_at_least(&first, &server, PAGES);
+    let fetched = server.received().len();
+    let again = run("again.jsonl", &[]);
+    assert!(records(&again).is_empty(), "a finished crawl emits nothing more");
+    assert_eq!(server.received().len(), fetched, "nor fetches anything");
+    let fresh = run("fresh.jsonl", &["--fresh"]);
+    let counts = every_page_once_at_least(&fresh, &server, PAGES);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
 /// Two workers with `--per-host 1` on two hosts: no two requests to one host ever overlap
 /// (robots.txt and sitemaps included), and both hosts are crawled whole.
 #[test]

@@ -76,34 +76,36 @@ pub async fn run_crawls(
             return;
         }
     };
-    let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    // Each crawl run here, with the generation of its start: a crawl cancelled and started
+    // again (`--fresh`) is a new start, and the old one's task stops.
+    let mut running: HashMap<String, (u64, tokio::task::JoinHandle<()>)> = HashMap::new();
     while !stopping(&shutdown) {
-        match super::state::crawl_names(&queue).await {
-            Ok(names) => {
-                let names: HashSet<String> = names.into_iter().collect();
-                running.retain(|name, task| {
-                    let keep = names.contains(name) && !task.is_finished();
+        match super::state::registered(&queue).await {
+            Ok(registered) => {
+                running.retain(|name, (generation, task)| {
+                    let keep = registered.get(name) == Some(generation) && !task.is_finished();
                     if !keep {
                         task.abort();
                     }
                     keep
                 });
-                for name in names {
-                    if running.contains_key(&name) {
+                for name in registered.keys() {
+                    if running.contains_key(name) {
                         continue;
                     }
-                    let crawl = match NatsCrawl::open(&queue, &name).await {
-                        Ok(Some((crawl, spec))) => (crawl, spec),
+                    let (crawl, spec) = match NatsCrawl::open(&queue, name).await {
+                        Ok(Some(found)) => found,
                         Ok(None) => continue,
                         Err(e) => {
                             tracing::warn!(crawl = %name, error = %format!("{e:#}"), "cannot run the crawl");
                             continue;
                         }
                     };
-                    if matches!(crawl.0.ended().await, Ok(Some(_))) {
+                    if matches!(crawl.ended().await, Ok(Some(_))) {
                         continue;
                     }
-                    let ctx = match Ctx::new(crawl.0, crawl.1, executor.clone(), client.clone(), &worker) {
+                    let generation = spec.generation;
+                    let ctx = match Ctx::new(crawl, spec, executor.clone(), client.clone(), &worker) {
                         Ok(ctx) => Arc::new(ctx),
                         Err(e) => {
                             tracing::warn!(crawl = %name, error = %format!("{e:#}"), "cannot run the crawl");
@@ -111,7 +113,8 @@ pub async fn run_crawls(
                         }
                     };
                     tracing::info!(crawl = %name, "running the crawl");
-                    running.insert(name, tokio::spawn(run_one(ctx, slots.clone(), shutdown.clone())));
+                    let task = tokio::spawn(run_one(ctx, slots.clone(), shutdown.clone()));
+                    running.insert(name.clone(), (generation, task));
                 }
             }
             Err(e) => tracing::debug!(error = %format!("{e:#}"), "cannot read the crawls' registry"),
@@ -122,7 +125,7 @@ pub async fn run_crawls(
         }
     }
     // Each crawl hands its pages in progress back before it returns.
-    for (_, task) in running {
+    for (_, (_, task)) in running {
         let _ = task.await;
     }
 }

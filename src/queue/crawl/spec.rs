@@ -63,6 +63,13 @@ pub struct CrawlSpec {
     pub links_only: bool,
     /// The product token matched against robots.txt groups and `<meta name=...>`.
     pub user_agent_token: String,
+    /// Which start of the crawl this is: set when it is registered (the time, in milliseconds),
+    /// and part of its streams', buckets' and subjects' names, so a crawl cancelled and started
+    /// again under its name (`--fresh`) shares nothing with the one before, not even with a
+    /// worker still finishing a page of it. 0 in a spec not registered yet (and in crawls
+    /// registered before generations, whose objects carry the bare name).
+    #[serde(default)]
+    pub generation: u64,
 }
 
 impl CrawlSpec {
@@ -90,7 +97,15 @@ impl CrawlSpec {
             markdown: options.page.markdown.unwrap_or(false),
             links_only: options.page.links_only.unwrap_or(false),
             user_agent_token: options.user_agent_token.clone(),
+            generation: 0,
         }
+    }
+
+    /// Whether `other` asks for the same crawl (whatever start of it each is).
+    pub fn same_options(&self, other: &CrawlSpec) -> bool {
+        let mut other = other.clone();
+        other.generation = self.generation;
+        *self == other
     }
 
     /// The spec as JSON.
@@ -171,5 +186,13 @@ mod tests {
         assert_eq!(back.scope_kind(), Scope::Prefix);
         assert!(CrawlSpec::from_json(br#"{"version": 99}"#).is_err());
         assert!(back.scope_rules().is_ok());
+        let mut restarted = back.clone();
+        restarted.generation = 42;
+        assert!(restarted.same_options(&spec) && restarted != spec);
+        // A spec written before generations reads as generation 0.
+        let mut old: serde_json::Value = serde_json::from_slice(&spec.to_json()).expect("json");
+        old.as_object_mut().expect("object").remove("generation");
+        let old = CrawlSpec::from_json(&serde_json::to_vec(&old).expect("json")).expect("old spec");
+        assert_eq!(old.generation, 0);
     }
 }

@@ -14,7 +14,7 @@
 //!
 //! Keys name hosts and URLs by hex digests, so any URL makes a valid key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::kv::{self, CreateErrorKind};
@@ -55,6 +55,9 @@ pub(crate) enum Claim {
 pub struct NatsCrawl {
     queue: Queue,
     name: String,
+    /// What its objects are named by: the name and the start's generation
+    /// ([`CrawlSpec::generation`]).
+    id: String,
     pub(crate) bucket: kv::Store,
     pub(crate) leases: kv::Store,
     lease_ttl: Duration,
@@ -64,6 +67,7 @@ impl std::fmt::Debug for NatsCrawl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NatsCrawl")
             .field("name", &self.name)
+            .field("id", &self.id)
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +140,34 @@ async fn bucket(queue: &Queue, name: &str, max_age: Option<Duration>, descriptio
         .map_err(|e| js_error(format!("open the bucket {name:?}"))(e.into()))
 }
 
+/// What a crawl's objects are named by: `name` and its start's `generation` (the bare name for
+/// a crawl registered before generations).
+fn crawl_id(name: &str, generation: u64) -> String {
+    if generation == 0 {
+        name.to_string()
+    } else {
+        format!("{name}_g{generation:x}")
+    }
+}
+
+/// The crawls in the registry, by name, each with the generation of its start (a spec that
+/// cannot be read is left out: `open` says why).
+pub(crate) async fn registered(queue: &Queue) -> Result<HashMap<String, u64>> {
+    let registry = registry(queue).await?;
+    let mut crawls = HashMap::new();
+    for name in crawl_names(queue).await? {
+        if let Some(spec) = registry
+            .get(&name)
+            .await
+            .map_err(|e| js_error("read a crawl's spec")(e.into()))?
+            .and_then(|b| CrawlSpec::from_json(&b).ok())
+        {
+            crawls.insert(name, spec.generation);
+        }
+    }
+    Ok(crawls)
+}
+
 /// The crawls in the registry, by name.
 pub async fn crawl_names(queue: &Queue) -> Result<Vec<String>> {
     use futures_util::TryStreamExt;
@@ -177,13 +209,42 @@ impl NatsCrawl {
     /// created now.
     pub async fn create(queue: &Queue, name: &str, spec: &CrawlSpec) -> Result<(Self, CrawlSpec, bool)> {
         check_name(name)?;
+        let registry = registry(queue).await?;
+        let mut fresh = spec.clone();
+        fresh.generation = now_ms().max(1);
+        // Registered first: the spec decides the generation, and so the objects' names. A
+        // worker that reads it before the streams below exist finds no crawl yet (`open`).
+        let (running, created) = match registry.create(name, fresh.to_json().into()).await {
+            Ok(_) => (fresh, true),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                let stored = registry
+                    .get(name)
+                    .await
+                    .map_err(|e| js_error("read a crawl's spec")(e.into()))?
+                    .map(|b| CrawlSpec::from_json(&b))
+                    .transpose()?;
+                match stored {
+                    Some(stored) => (stored, false),
+                    // Cancelled in between: this start registers it.
+                    None => {
+                        registry
+                            .put(name, fresh.to_json().into())
+                            .await
+                            .map_err(|e| js_error("register the crawl")(e.into()))?;
+                        (fresh, true)
+                    }
+                }
+            }
+            Err(e) => return Err(js_error("register the crawl")(e.into())),
+        };
+        let id = crawl_id(name, running.generation);
         let c = queue.config();
         let prefix = &c.subject_prefix;
         let js = queue.jetstream();
         let frontier = js
             .get_or_create_stream(stream::Config {
-                name: Self::frontier_stream(name),
-                subjects: vec![format!("{prefix}.crawl.{name}.frontier.*")],
+                name: Self::frontier_stream(&id),
+                subjects: vec![format!("{prefix}.crawl.{id}.frontier.*")],
                 retention: stream::RetentionPolicy::WorkQueue,
                 storage: storage(queue),
                 duplicate_window: Duration::from_secs(c.duplicate_window_secs),
@@ -197,14 +258,14 @@ impl NatsCrawl {
             &frontier,
             WORKERS_CONSUMER,
             -1,
-            i64::from(spec.concurrency.max(1)),
+            i64::from(running.concurrency.max(1)),
             c.ack_wait_secs,
         )
         .await?;
         let results = js
             .get_or_create_stream(stream::Config {
-                name: Self::results_stream_name(name),
-                subjects: vec![format!("{prefix}.crawl.{name}.results")],
+                name: Self::results_stream_name(&id),
+                subjects: vec![format!("{prefix}.crawl.{id}.results")],
                 storage: storage(queue),
                 duplicate_window: Duration::from_secs(c.duplicate_window_secs),
                 ..Default::default()
@@ -212,30 +273,16 @@ impl NatsCrawl {
             .await
             .map_err(|e| js_error("create a crawl's results stream")(e.into()))?;
         durable(&results, ATTACHED_CONSUMER, -1, 1000, c.ack_wait_secs).await?;
-        let crawl = Self::objects(queue, name).await?;
-        let registry = registry(queue).await?;
-        match registry.create(name, spec.to_json().into()).await {
-            Ok(_) => Ok((crawl, spec.clone(), true)),
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
-                let stored = registry
-                    .get(name)
-                    .await
-                    .map_err(|e| js_error("read a crawl's spec")(e.into()))?
-                    .map(|b| CrawlSpec::from_json(&b))
-                    .transpose()?
-                    .unwrap_or_else(|| spec.clone());
-                Ok((crawl, stored, false))
-            }
-            Err(e) => Err(js_error("register the crawl")(e.into())),
-        }
+        let crawl = Self::objects(queue, name, id).await?;
+        Ok((crawl, running, created))
     }
 
-    async fn objects(queue: &Queue, name: &str) -> Result<Self> {
+    async fn objects(queue: &Queue, name: &str, id: String) -> Result<Self> {
         let lease_ttl = Self::lease_ttl(queue);
-        let state = bucket(queue, &Self::bucket_name(name), None, "riptide: a crawl's shared state").await?;
+        let state = bucket(queue, &Self::bucket_name(&id), None, "riptide: a crawl's shared state").await?;
         let leases = bucket(
             queue,
-            &Self::leases_name(name),
+            &Self::leases_name(&id),
             Some(lease_ttl),
             "riptide: a crawl's per-host fetch slots",
         )
@@ -243,6 +290,7 @@ impl NatsCrawl {
         Ok(Self {
             queue: queue.clone(),
             name: name.to_string(),
+            id,
             bucket: state,
             leases,
             lease_ttl,
@@ -261,11 +309,12 @@ impl NatsCrawl {
             return Ok(None);
         };
         let spec = CrawlSpec::from_json(&spec)?;
+        let id = crawl_id(name, spec.generation);
         let js = queue.jetstream();
-        if js.get_stream(Self::frontier_stream(name)).await.is_err() {
+        if js.get_stream(Self::frontier_stream(&id)).await.is_err() {
             return Ok(None);
         }
-        Ok(Some((Self::objects(queue, name).await?, spec)))
+        Ok(Some((Self::objects(queue, name, id).await?, spec)))
     }
 
     /// Stops the crawl `name` and removes everything it kept: its registry entry, streams and
@@ -276,22 +325,29 @@ impl NatsCrawl {
         let registered = registry
             .get(name)
             .await
-            .map_err(|e| js_error("read a crawl's spec")(e.into()))?
-            .is_some();
+            .map_err(|e| js_error("read a crawl's spec")(e.into()))?;
+        // The objects of the start registered, and those a crawl from before generations
+        // (or a start whose registration was lost) left under the bare name.
+        let mut ids = vec![name.to_string()];
+        if let Some(spec) = registered.as_deref().and_then(|b| CrawlSpec::from_json(b).ok()) {
+            ids.push(crawl_id(name, spec.generation));
+        }
         // First out of the registry, so workers stop taking its URLs.
         registry
             .purge(name)
             .await
             .map_err(|e| js_error("remove the crawl from the registry")(e.into()))?;
         let js = queue.jetstream();
-        let mut removed = registered;
-        for stream in [
-            Self::frontier_stream(name),
-            Self::results_stream_name(name),
-            format!("KV_{}", Self::bucket_name(name)),
-            format!("KV_{}", Self::leases_name(name)),
-        ] {
-            removed |= js.delete_stream(&stream).await.is_ok();
+        let mut removed = registered.is_some();
+        for id in ids {
+            for stream in [
+                Self::frontier_stream(&id),
+                Self::results_stream_name(&id),
+                format!("KV_{}", Self::bucket_name(&id)),
+                format!("KV_{}", Self::leases_name(&id)),
+            ] {
+                removed |= js.delete_stream(&stream).await.is_ok();
+            }
         }
         Ok(removed)
     }
@@ -313,7 +369,7 @@ impl NatsCrawl {
     /// The frontier's shared consumer.
     pub(crate) async fn frontier_consumer(&self) -> Result<consumer::PullConsumer> {
         self.pull_consumer(
-            Self::frontier_stream(&self.name),
+            Self::frontier_stream(&self.id),
             WORKERS_CONSUMER,
             "find a crawl's frontier",
         )
@@ -323,7 +379,7 @@ impl NatsCrawl {
     /// The attached command's consumer of the results.
     pub(crate) async fn results_consumer(&self) -> Result<consumer::PullConsumer> {
         self.pull_consumer(
-            Self::results_stream_name(&self.name),
+            Self::results_stream_name(&self.id),
             ATTACHED_CONSUMER,
             "find a crawl's results",
         )
@@ -354,7 +410,7 @@ impl NatsCrawl {
         let subject = format!(
             "{}.crawl.{}.frontier.{shard}",
             self.queue.config().subject_prefix,
-            self.name
+            self.id
         );
         self.publish(subject, url_digest, serde_json::to_vec(entry).unwrap_or_default())
             .await
@@ -362,7 +418,7 @@ impl NatsCrawl {
 
     /// Publishes a page or failure record to the results, with `id` as message id.
     pub(crate) async fn publish_result(&self, id: &str, record: &serde_json::Value) -> Result<()> {
-        let subject = format!("{}.crawl.{}.results", self.queue.config().subject_prefix, self.name);
+        let subject = format!("{}.crawl.{}.results", self.queue.config().subject_prefix, self.id);
         self.publish(subject, id, serde_json::to_vec(record).unwrap_or_default())
             .await
     }
@@ -553,10 +609,10 @@ impl NatsCrawl {
         let stream = self
             .queue
             .jetstream()
-            .get_stream(format!("KV_{}", Self::bucket_name(&self.name)))
+            .get_stream(format!("KV_{}", Self::bucket_name(&self.id)))
             .await
             .map_err(|e| js_error("find a crawl's bucket")(e.into()))?;
-        let prefix = format!("$KV.{}.stats.", Self::bucket_name(&self.name));
+        let prefix = format!("$KV.{}.stats.", Self::bucket_name(&self.id));
         let subjects = subjects_under(&stream, &format!("{prefix}*")).await?;
         let mut stats = BTreeMap::new();
         for subject in subjects {
@@ -577,10 +633,10 @@ impl NatsCrawl {
         let stream = self
             .queue
             .jetstream()
-            .get_stream(format!("KV_{}", Self::bucket_name(&self.name)))
+            .get_stream(format!("KV_{}", Self::bucket_name(&self.id)))
             .await
             .map_err(|e| js_error("find a crawl's bucket")(e.into()))?;
-        let pattern = format!("$KV.{}.robots.*", Self::bucket_name(&self.name));
+        let pattern = format!("$KV.{}.robots.*", Self::bucket_name(&self.id));
         Ok(subjects_under(&stream, &pattern).await?.len() as u64)
     }
 }

@@ -21,12 +21,6 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
         None => nats_name(&name_for_seeds(&args.seeds)),
     };
     check_name(&name)?;
-    if args.fresh {
-        eprintln!(
-            "error: --fresh does not apply with --nats\n  hint: run with --cancel to remove the crawl's state, then start it again"
-        );
-        return Ok(Outcome::Usage);
-    }
     let queue = Queue::connect(&url, "riptide-crawl", &config.queue).await?;
     if args.cancel {
         if !NatsCrawl::cancel(&queue, &name).await? {
@@ -35,12 +29,17 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
         eprintln!("riptide crawl: `{name}` cancelled and its state removed from {url}");
         return Ok(Outcome::Done);
     }
+    // A fresh start is a new generation of the crawl: the old one's state goes, and a worker
+    // still finishing one of its pages writes into nothing the new one reads.
+    if args.fresh && NatsCrawl::cancel(&queue, &name).await? && !quiet {
+        eprintln!("riptide crawl: `{name}`: its earlier state removed (--fresh)");
+    }
     let spec = CrawlSpec::new(&args.seeds, &crawl_options(&args, &name));
     let (crawl, running, created, bad_seeds) = start_crawl(&queue, &name, &spec).await?;
     if !quiet {
         let verb = if created { "started" } else { "attached to" };
         eprintln!("riptide crawl: {verb} `{name}` on {url}; the `riptide worker`s there run it");
-        if !created && running != spec {
+        if !created && !running.same_options(&spec) {
             eprintln!("riptide crawl: `{name}` keeps the options it was started with (--cancel to start over)");
         }
     }
