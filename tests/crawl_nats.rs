@@ -343,6 +343,58 @@ fn two_workers_never_exceed_per_host_1() {
     }
 }
 
+/// `--max-duration` ends a run as it does on one machine: the crawl is paused (its workers
+/// finish their pages and take no more, so nothing is in flight while URLs wait), and the
+/// same command again resumes it; every page is emitted once over both runs.
+#[test]
+fn max_duration_pauses_the_crawl_until_it_is_run_again() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const PAGES: usize = 30;
+    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(100));
+    let home = Home::new();
+    let (first, second) = (home.path("first.jsonl"), home.path("second.jsonl"));
+    let seeds = [server.url("/")];
+    let _a = Process::worker(&home, &nats, "a");
+    let flags = ["--per-host", "1", "--max-duration", "1"];
+    let mut run = Process::crawl(&home, &nats, "paused", &first, &flags, &seeds);
+    assert_eq!(run.wait_exit(Duration::from_secs(60)), Some(0));
+    let status = || -> serde_json::Value {
+        let out = home
+            .command(&["queue", "status", "--nats", &nats.url()])
+            .output()
+            .expect("queue status");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("status JSON")["crawls"]["paused"].clone()
+    };
+    let mut last = serde_json::Value::Null;
+    let settled = eventually(Duration::from_secs(30), || {
+        last = status();
+        last["in_flight"] == 0
+    });
+    assert!(settled, "the worker took no more URLs: {last}");
+    assert_eq!(last["paused"], "max_duration", "{last}");
+    assert!(
+        last["queued"].as_u64().unwrap_or(0) > 0,
+        "URLs wait for the next run: {last}"
+    );
+    assert!(last["ended"].is_null(), "{last}");
+
+    let mut again = Process::crawl(&home, &nats, "paused", &second, &["--per-host", "1"], &seeds);
+    assert_eq!(again.wait_exit(Duration::from_secs(120)), Some(0));
+    let mut counts = emitted(&first);
+    for (url, n) in emitted(&second) {
+        *counts.entry(url).or_default() += n;
+    }
+    assert_eq!(counts.len(), PAGES + 1, "{counts:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each page once over both runs: {counts:?}"
+    );
+    assert!(status()["paused"].is_null(), "resumed");
+}
+
 /// A crawl stopped and re-attached goes on where its reader stopped, and `--cancel` removes
 /// everything it kept on the server.
 #[test]

@@ -50,6 +50,8 @@ pub async fn start_crawl(
     spec: &CrawlSpec,
 ) -> Result<(NatsCrawl, CrawlSpec, bool, Vec<CrawlFailure>)> {
     let (crawl, spec, created) = NatsCrawl::create(queue, name, spec).await?;
+    // Attaching is what resumes a crawl a run's `--max-duration` paused.
+    crawl.resume().await?;
     let mut failures = Vec::new();
     if crawl.get("seeded").await?.is_none() {
         failures = runner::offer_seeds(&crawl, &spec).await?;

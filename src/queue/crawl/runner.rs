@@ -50,6 +50,8 @@ use crate::queue::Queue;
 const REGISTRY_EVERY: Duration = Duration::from_secs(1);
 /// How often a worker writes its counts for each crawl.
 const STATS_EVERY: Duration = Duration::from_secs(2);
+/// How often a paused crawl is looked at again.
+const PAUSED_EVERY: Duration = Duration::from_secs(1);
 /// Links of one page claimed and published at once.
 const OFFERS_IN_FLIGHT: usize = 16;
 
@@ -245,6 +247,15 @@ async fn run_one(ctx: Arc<Ctx>, slots: Arc<Semaphore>, mut shutdown: watch::Rece
         if let Ok(Some(reason)) = ctx.crawl.ended().await {
             tracing::info!(crawl = ctx.crawl.name(), reason, "the crawl ended");
             break;
+        }
+        if let Ok(Some(reason)) = ctx.crawl.paused().await {
+            tracing::debug!(crawl = ctx.crawl.name(), reason, "the crawl is paused");
+            tokio::select! {
+                () = tokio::time::sleep(PAUSED_EVERY) => {}
+                () = told(&mut shutdown) => {}
+            }
+            while pages.try_join_next().is_some() {}
+            continue;
         }
         let first = tokio::select! {
             slot = slots.clone().acquire_owned() => slot,

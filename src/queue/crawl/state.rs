@@ -516,6 +516,29 @@ impl NatsCrawl {
         self.put("ended", reason.as_bytes().to_vec()).await
     }
 
+    /// Why the crawl is paused (`max_duration`: the attached run's time was up), if it is:
+    /// workers take none of its URLs until a command attaches again.
+    pub async fn paused(&self) -> Result<Option<String>> {
+        Ok(self
+            .get("paused")
+            .await?
+            .filter(|v| !v.is_empty())
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Pauses the crawl, for `reason`: the pages in progress finish, and nothing more is taken.
+    pub async fn pause(&self, reason: &str) -> Result<()> {
+        self.put("paused", reason.as_bytes().to_vec()).await
+    }
+
+    /// Lets workers take the crawl's URLs again.
+    pub async fn resume(&self) -> Result<()> {
+        if self.get("paused").await?.is_some_and(|v| !v.is_empty()) {
+            self.put("paused", Vec::new()).await?;
+        }
+        Ok(())
+    }
+
     /// Takes a fetch slot of the host whose key digest is `host`: one of `per_host` keys that
     /// expire after the lease time unless renewed. `None` when every slot is taken.
     pub(crate) async fn try_slot(&self, host: &str, per_host: u32, token: &str) -> Result<Option<String>> {
@@ -704,6 +727,8 @@ pub(crate) struct FrontierEntry {
 pub struct CrawlStatus {
     /// Why it ended, once it has (`done`, `max_pages`); `null` while it runs.
     pub ended: Option<String>,
+    /// Why it is paused (`max_duration`), when it is; `null` while it runs.
+    pub paused: Option<String>,
     /// Pages emitted, all workers together.
     pub emitted: u64,
     /// Records (pages and failures) in its results stream.
@@ -746,6 +771,7 @@ impl CrawlStatus {
         }
         Ok(Self {
             ended: crawl.ended().await?,
+            paused: crawl.paused().await?,
             emitted: crawl.count("count.emitted").await?,
             results: results.delivered.stream_sequence.max(results.ack_floor.stream_sequence) + results.num_pending,
             unread: results.num_pending + results.num_ack_pending as u64,

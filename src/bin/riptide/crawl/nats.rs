@@ -99,9 +99,16 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
     }
     // The last record was written: it is not read again on re-attach.
     results.ack_last().await;
+    if timed_out {
+        // As a local crawl's run: the crawl stops until it is run again.
+        crawl.pause("max_duration").await?;
+    }
     let ended = match (interrupted, timed_out) {
         (Some(_), _) => "interrupted (the workers go on; run the same command to re-attach)".to_string(),
-        (None, true) => "max_duration (the workers go on; run the same command to re-attach)".to_string(),
+        (None, true) => {
+            "max_duration (paused: the workers finish their pages and take no more; run the same command to resume)"
+                .to_string()
+        }
         (None, false) => results.ended().unwrap_or("done").to_string(),
     };
     if !quiet {
