@@ -1,10 +1,13 @@
-//! Replays the reliability audit (issue 15): the `riptide` binary against pages and files that
-//! misbehave, served and made locally, and prints one row per scenario: what was expected, what
-//! happened, and whether that is right.
+//! Replays the reliability audits (issue 15, rows `audit` and `15.N`; issue 28, rows `28.N`):
+//! the `riptide` binary against pages, files, signals and clients that misbehave, all made
+//! locally, and prints one row per scenario: what was expected, what happened, and whether that
+//! is right.
 //!
 //! ```text
-//! cargo build --bin riptide && cargo run --example fault_injection
+//! cargo build --bin riptide && cargo run --example fault_injection [ITEM...]
 //! ```
+//!
+//! `ITEM`s pick rows by their item's prefix (`28`, `15.3`); none runs every row.
 //!
 //! The binary is `$RIPTIDE_BIN`, else the `riptide` next to this example's build directory.
 //! Chromium is needed for the headless rows (they say so when it is missing). Exit status 1 if
@@ -40,8 +43,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:<6} {:<52} {:<9} {:>7}  outcome",
         "item", "scenario", "verdict", "secs"
     );
+    // Arguments pick rows by item prefix (`28`, `15.3`); none runs them all.
+    let only: Vec<String> = std::env::args().skip(1).collect();
     let mut wrong = 0;
     for scenario in scenarios() {
+        if !only.is_empty() && !only.iter().any(|prefix| scenario.item.starts_with(prefix.as_str())) {
+            continue;
+        }
         let started = Instant::now();
         let (verdict, outcome) = if scenario.headless && !chrome {
             ("skipped", "Chromium is not installed".to_string())
@@ -105,6 +113,13 @@ impl World {
             Reply::Html("<!doctype html><title>moved</title><article><p>The page after the redirect, long enough to be an article, with <a href=\"/next\">a relative link</a>.</p></article>".into())
         })?;
         let moved: &'static str = Box::leak(other_host.url("/article").into_boxed_str());
+        // Bound, then closed: nothing listens on this port.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let refused = format!("http://127.0.0.1:{}/gone", closed.local_addr()?.port());
+        drop(closed);
+        let refresh_to_refused = format!(
+            "<!doctype html><title>moving</title><meta http-equiv=\"refresh\" content=\"0;url={refused}\"><p>Moving on.</p>"
+        );
         let hangs = Arc::new((Mutex::new(0), Condvar::new()));
         let counted = hangs.clone();
         let bomb = gzip_bomb();
@@ -143,6 +158,20 @@ impl World {
                 every: Duration::from_secs(1),
             },
             "/hog" => Reply::Html("<!doctype html><title>hog</title><script>const keep = []; for (let i = 0; i < 256; i++) keep.push(new Uint8Array(16 << 20).fill(1));</script>".into()),
+            // Issue 28's pages.
+            "/heap-hog" => Reply::Html("<!doctype html><title>heap hog</title><script>const keep = []; for (;;) keep.push(new Array(100000).fill({ n: keep.length }));</script>".into()),
+            "/refresh-to-refused" => Reply::Html(refresh_to_refused.clone()),
+            "/pdf" => Reply::Data {
+                content_type: "application/pdf",
+                body: b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec(),
+            },
+            "/binary" => Reply::Data {
+                content_type: "application/octet-stream",
+                body: (0..4096u32).map(|i| (i % 251) as u8).collect(),
+            },
+            "/deep-b" => Reply::Html(deep_page("<b>", "", 1_000)),
+            "/deep-div" => Reply::Html(deep_page("<div>", "</div>", 2_000)),
+            "/deeper-div" => Reply::Html(deep_page("<div>", "</div>", 100_000)),
             _ => Reply::NotFound,
         }
         })?;
@@ -154,6 +183,19 @@ impl World {
         })
     }
 }
+
+/// A page whose article sits under `depth` levels of `open` (closed by `close`, if given), and
+/// says [`AFTER_THE_NEST`] after them.
+fn deep_page(open: &str, close: &str, depth: usize) -> String {
+    format!(
+        "<!doctype html><title>deep</title>{}<article><p>{AFTER_THE_NEST}, and this paragraph is long enough to be read as the article of the page.</p></article>{}",
+        open.repeat(depth),
+        close.repeat(depth)
+    )
+}
+
+/// What a deep page says after its nesting.
+const AFTER_THE_NEST: &str = "The words after the nest";
 
 const ARTICLE: &str = "<!doctype html><html lang=\"en\"><head><title>A fine page</title></head><body><article><h1>A fine page</h1><p>This page is served normally and is long enough to be read as an article by the extractor.</p></article></body></html>";
 
@@ -643,7 +685,376 @@ fn scenarios() -> Vec<Scenario> {
                 n => Err(format!("{n} of {had} browser processes outlived riptide")),
             }
         }),
+        // Issue 28: the second audit.
+        headless("28.1", "a pooled browser's DevTools port (other users)", |c| {
+            let run = Run::new()
+                .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
+                .env("RIPTIDE_TIMEOUT_MAX", "60");
+            let before = hangs_so_far(c);
+            let child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
+            wait_for_hang(c, before)?;
+            let tcp = processes_mentioning_both(&run.tmp.path().display().to_string(), "--remote-debugging-port");
+            signal(child.id(), libc::SIGINT);
+            let _ = finish(child);
+            match tcp {
+                0 => Ok("no browser listens on a TCP DevTools port".into()),
+                n => Err(format!(
+                    "{n} browser processes listen on a TCP DevTools port any local user can reach (item 1 open)"
+                )),
+            }
+        }),
+        row("28.2", "serve driven from a web page (type, Host, Origin)", |c| {
+            let serve = Serve::start(c, &Run::new())?;
+            let body = format!(r#"{{"urls":["{}"]}}"#, c.world.http.url("/ok"));
+            let plain = serve.post("/v1/extract", &body, &[("Content-Type", "text/plain")])?;
+            let rebound = serve.post("/v1/extract", &body, &[("Host", "rebound.example:80")])?;
+            let cross = serve.post("/v1/extract", &body, &[("Origin", "https://evil.example")])?;
+            let got = format!("text/plain {plain}, foreign Host {rebound}, cross-site Origin {cross}");
+            if (plain, rebound, cross) == (415, 421, 403) {
+                Ok(got)
+            } else {
+                Err(got)
+            }
+        }),
+        row("28.3", "deep HTML: 1,000 unclosed <b>", |c| deep(c, "/deep-b")),
+        row("28.3", "deep HTML: 2,000 nested <div>", |c| deep(c, "/deep-div")),
+        row("28.3", "deep HTML: 100,000 nested <div>", |c| deep(c, "/deeper-div")),
+        row("28.4", "cached artifacts rewritten in place under 3 processes", |c| {
+            let run = Run::new();
+            expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[])?;
+            let artifacts: Vec<PathBuf> = std::fs::read_dir(run.home.path().join("wasm-cache/artifacts"))
+                .map_err(|e| format!("no artifacts after a run: {e}"))?
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            let urls: Vec<String> = (0..10).map(|i| c.world.http.url(&format!("/ok?{i}"))).collect();
+            let mut args = vec!["extract", "--engine", "static"];
+            args.extend(urls.iter().map(String::as_str));
+            let mut runs = 0;
+            for _ in 0..5 {
+                let children: Vec<Child> = (0..3).map(|_| run.spawn(c, &args)).collect::<Result<_, _>>()?;
+                for path in &artifacts {
+                    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+                    // As `cp` does: the same file truncated and written again.
+                    std::fs::write(path, &bytes).map_err(|e| e.to_string())?;
+                }
+                for child in children {
+                    expect(&finish(child)?, 0, &[])?;
+                    runs += 1;
+                }
+            }
+            Ok(format!("{runs} runs, none crashed"))
+        }),
+        headless("28.5", "a render sent by <meta refresh> to a refused port", |c| {
+            // A failure (retried as any refused connection is), naming Chromium's error and
+            // the URL that failed; never Chromium's error page as the page.
+            let o = Run::new().run(
+                c,
+                &[
+                    "extract",
+                    "--engine",
+                    "headless",
+                    &c.world.http.url("/refresh-to-refused"),
+                ],
+            )?;
+            expect(
+                &o,
+                1,
+                &["net::ERR_CONNECTION_REFUSED", "/gone, where the page sent itself"],
+            )
+        }),
+        headless("28.6", "a page filling its JavaScript heap", |c| {
+            let run = Run::new()
+                .env("RIPTIDE_TIMEOUT_DEFAULT", "20")
+                .env("RIPTIDE_TIMEOUT_MAX", "20");
+            let o = run.run(c, &["extract", "--engine", "headless", &c.world.http.url("/heap-hog")])?;
+            let out = expect(&o, 1, &[])?;
+            match error_kind(&o).as_deref() {
+                Some("fetch.render_memory_exceeded") => Ok(out),
+                kind => Err(format!("{kind:?}, not render_memory_exceeded (item 6 open): {out}")),
+            }
+        }),
+        headless("28.7", "a browser directory pre-made by another user", |c| {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0) != 0 {
+                return Ok(format!("{SKIP}needs root to make a directory another user owns"));
+            }
+            let run = Run::new();
+            let uid = std::fs::metadata("/proc/self").map_err(|e| e.to_string())?.uid();
+            let taken = run.tmp.path().join(format!("riptide-chrome-{uid}"));
+            std::fs::create_dir(&taken).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&taken, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+            std::os::unix::fs::chown(&taken, Some(65534), Some(65534)).map_err(|e| e.to_string())?;
+            let out = expect(
+                &run.run(c, &["extract", "--engine", "headless", &c.world.http.url("/ok")])?,
+                0,
+                &[],
+            )?;
+            let left: Vec<String> = std::fs::read_dir(run.tmp.path())
+                .map_err(|e| e.to_string())?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("riptide-chrome") && *n != format!("riptide-chrome-{uid}"))
+                .collect();
+            if left.is_empty() {
+                Ok(out)
+            } else {
+                Err(format!("left behind: {left:?}"))
+            }
+        }),
+        row("28.8", "a read-only home's learned timeouts", |c| {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0) == 0 {
+                return Ok(format!(
+                    "{SKIP}root writes whatever the mode (tests/timeout_persistence.rs injects the refusal)"
+                ));
+            }
+            let run = Run::new();
+            expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[])?;
+            let home = run.home.path();
+            let store = home.join("timeouts.redb");
+            let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+            mode(&store, 0o444).map_err(|e| e.to_string())?;
+            mode(home, 0o555).map_err(|e| e.to_string())?;
+            let o = run.run(c, &["timeout", "profiles", "--format", "json"]);
+            let _ = mode(home, 0o700);
+            let _ = mode(&store, 0o600);
+            let o = o?;
+            let profiles: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+            match profiles.as_array().map(Vec::len) {
+                Some(n) if n > 0 => Ok(format!("{n} learned host(s) listed")),
+                _ => Err(format!("no learned timeouts shown: {}", summary(&o))),
+            }
+        }),
+        row("28.9", "an --input file that starts with a UTF-8 BOM", |c| {
+            let run = Run::new();
+            let list = run.home.path().join("urls.txt");
+            std::fs::write(
+                &list,
+                [b"\xef\xbb\xbf".as_slice(), c.world.http.url("/ok").as_bytes(), b"\n"].concat(),
+            )
+            .map_err(|e| e.to_string())?;
+            expect(
+                &run.run(c, &["extract", "--input", &list.display().to_string()])?,
+                0,
+                &[],
+            )
+        }),
+        row("28.10", "serve: a page that times out is 504", |c| {
+            let serve = Serve::start(c, &Run::new())?;
+            let body = format!(r#"{{"url":"{}"}}"#, c.world.http.url("/hang"));
+            match serve.post("/v1/extract", &body, &[])? {
+                504 => Ok("504".into()),
+                status => Err(format!("{status}")),
+            }
+        }),
+        row(
+            "28.11",
+            "every flag a hint names exists (serve on 0.0.0.0, no token)",
+            |c| {
+                let run = Run::new();
+                let o = run.run(c, &["serve", "--listen", "0.0.0.0:0"])?;
+                let out = expect(&o, 2, &["hint"]).or_else(|_| expect(&o, 1, &["hint"]))?;
+                let help = String::from_utf8_lossy(&run.run(c, &["serve", "--help"])?.stdout).into_owned();
+                let err = stderr(&o);
+                let unknown: Vec<&str> = err
+                    .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-'))
+                    .filter(|w| w.starts_with("--") && w.len() > 2)
+                    .filter(|flag| !help.contains(flag))
+                    .collect();
+                if unknown.is_empty() {
+                    Ok(out)
+                } else {
+                    Err(format!("unknown flags named: {unknown:?}"))
+                }
+            },
+        ),
+        headless("28.12", "a PDF, headless", |c| not_html(c, "/pdf")),
+        headless("28.12", "an octet-stream body, headless", |c| not_html(c, "/binary")),
+        row("28.12", "a directory given to --config", |c| {
+            let run = Run::new();
+            let dir = run.home.path().display().to_string();
+            expect(
+                &run.run(c, &["--config", &dir, "extract", &c.world.http.url("/ok")])?,
+                1,
+                &["directory"],
+            )
+        }),
+        row("28.b", "serve: a batch over max_batch_urls (1,001 URLs)", |c| {
+            let serve = Serve::start(c, &Run::new())?;
+            let urls: Vec<String> = (0..1001)
+                .map(|i| format!("\"{}\"", c.world.http.url(&format!("/ok?{i}"))))
+                .collect();
+            let body = format!(r#"{{"urls":[{}]}}"#, urls.join(","));
+            match serve.post("/v1/extract", &body, &[])? {
+                413 => Ok("413".into()),
+                status => Err(format!("{status}")),
+            }
+        }),
+        row("28.h", "serve: a client sending its headers a byte a second", |c| {
+            use std::io::Read as _;
+            let serve = Serve::start(c, &Run::new().env("RIPTIDE_SERVER__HEADER_READ_TIMEOUT_SECS", "2"))?;
+            let mut stream = std::net::TcpStream::connect(&serve.addr).map_err(|e| e.to_string())?;
+            stream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .map_err(|e| e.to_string())?;
+            let started = Instant::now();
+            for byte in b"GET /health HTTP/1.1\r\nX-Slow: ".iter().cycle() {
+                if started.elapsed() > Duration::from_secs(30) {
+                    return Err("still open after 30 s".into());
+                }
+                if stream.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                let mut buf = [0u8; 512];
+                match stream.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                        std::thread::sleep(Duration::from_millis(800));
+                    }
+                    Err(_) => break,
+                }
+            }
+            Ok(format!("closed after {:.1?}", started.elapsed()))
+        }),
     ]
+}
+
+/// A static extraction of a deeply nested page: it succeeds, with the text after the nest.
+fn deep(c: &Ctx, path: &str) -> Result<String, String> {
+    let o = Run::new()
+        .env("RIPTIDE_TIMEOUT_DEFAULT", "30")
+        .env("RIPTIDE_TIMEOUT_MAX", "30")
+        .run(
+            c,
+            &[
+                "extract",
+                "--engine",
+                "static",
+                "--format",
+                "jsonl",
+                &c.world.http.url(path),
+            ],
+        )?;
+    let out = expect(&o, 0, &[]).map_err(|e| format!("{e} ({:?})", error_kind_of_lines(&o)))?;
+    if String::from_utf8_lossy(&o.stdout).contains(AFTER_THE_NEST) {
+        Ok(out)
+    } else {
+        Err(format!("the text after the nest is missing: {out}"))
+    }
+}
+
+/// The first `error_kind` of JSON lines output.
+fn error_kind_of_lines(o: &Output) -> Option<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|r| r.get("error_kind")?.as_str().map(str::to_string))
+}
+
+/// A body that is not HTML, rendered: it fails as `fetch.not_html` after one attempt.
+fn not_html(c: &Ctx, path: &str) -> Result<String, String> {
+    let o = Run::new().run(c, &["extract", "--engine", "headless", &c.world.http.url(path)])?;
+    let out = expect(&o, 1, &[])?;
+    let record = records(&o).into_iter().next().unwrap_or_default();
+    match (record["error_kind"].as_str(), record["attempts"].as_u64()) {
+        (Some("fetch.not_html"), Some(1) | None) => Ok(out),
+        (kind, attempts) => Err(format!("{kind:?} after {attempts:?} attempts: {out}")),
+    }
+}
+
+/// `riptide serve` of a run, on a port of the system's choosing; killed when dropped.
+struct Serve {
+    child: Child,
+    addr: String,
+}
+
+impl Serve {
+    fn start(c: &Ctx, run: &Run) -> Result<Self, String> {
+        use std::io::BufRead as _;
+        let mut child = run
+            .command(c, &["serve", "--listen", "127.0.0.1:0", "--allow-private-addresses"])
+            .env("RIPTIDE_POOL_ENABLED", "false")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start riptide serve: {e}"))?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(at) = line.trim().strip_prefix("riptide serve: listening on http://") {
+                        break at.to_string();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    return Err("riptide serve ended before it listened".into());
+                }
+            }
+        };
+        // Keep reading its stderr, so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self { child, addr })
+    }
+
+    /// POSTs `body` as JSON to `path` (with `headers` added or replacing the defaults): the
+    /// answer's status.
+    fn post(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Result<u16, String> {
+        use std::io::Read as _;
+        let mut head = vec![
+            ("Host".to_string(), self.addr.clone()),
+            ("Content-Type".to_string(), "application/json".to_string()),
+        ];
+        for (name, value) in headers {
+            head.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            head.push(((*name).to_string(), (*value).to_string()));
+        }
+        let mut request = format!("POST {path} HTTP/1.1\r\n");
+        for (name, value) in &head {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        let mut stream = std::net::TcpStream::connect(&self.addr).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(GUARD)).map_err(|e| e.to_string())?;
+        stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("no HTTP answer: {:?}", answer.chars().take(80).collect::<String>()))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Processes whose command line mentions both `marker` and `flag`.
+fn processes_mentioning_both(marker: &str, flag: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let line = String::from_utf8_lossy(&c);
+                line.contains(marker) && line.contains(flag)
+            })
+        })
+        .count()
 }
 
 /// Flips a byte at several offsets of a store file written by a first run; every later run must
