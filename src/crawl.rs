@@ -26,6 +26,7 @@ mod report;
 pub mod robots;
 pub mod scope;
 pub mod sitemap;
+pub(crate) mod slowdown;
 pub mod traps;
 
 pub use crawler::{Crawl, CrawlHandle, Crawler};

@@ -274,6 +274,69 @@ fn a_worker_stopped_with_ctrl_c_hands_its_pages_back_at_once() {
     every_page_once_at_least(&output, &server, PAGES);
 }
 
+/// A host that starts answering slowly is slowed down by every worker together: once its
+/// answers climb (two 700 ms answers after fast ones), each worker shares the slow-down it
+/// learned, and from then on (with a second for the other worker to read it) no two requests
+/// to the host start less than the least slow-down (50 ms) apart. Before, workers had none,
+/// and four slots' worth of requests started at once.
+#[test]
+fn workers_share_a_struggling_hosts_slow_down() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    const SLOW_FROM: usize = 4;
+    let slow = Duration::from_millis(700);
+    let server = LocalServer::start(move |target| {
+        let n = target.strip_prefix("/p/").and_then(|n| n.parse::<usize>().ok());
+        let links: String = (n.map_or(0, |n| n + 1)..n.map_or(0, |n| n + 1) + 3)
+            .map(|i| format!("<a href=\"/p/{i}\">page {i}</a> "))
+            .collect();
+        let html = format!(
+            "<html><head><title>{target}</title></head><body><article><h1>{target}</h1><p>This is {target}, a page of a host that tires, with enough words in it to be read as an article.</p><p>{links}</p></article></body></html>"
+        );
+        match n {
+            Some(n) if n >= SLOW_FROM => Reply::Slow { html, delay: slow },
+            Some(_) => Reply::Html(html),
+            None if target == "/" => Reply::Html(html),
+            None => Reply::NotFound,
+        }
+    })
+    .expect("start the site");
+    let home = Home::new();
+    let output = home.path("pages.jsonl");
+    let _a = Process::worker(&home, &nats, "a");
+    let _b = Process::worker(&home, &nats, "b");
+    let flags = ["--per-host", "4", "--concurrency", "8", "--max-pages", "16"];
+    let mut crawl = Process::crawl(&home, &nats, "tiring", &output, &flags, &[server.url("/")]);
+    assert_eq!(crawl.wait_exit(Duration::from_secs(180)), Some(0));
+    let slow_starts: Vec<std::time::Instant> = server
+        .received()
+        .into_iter()
+        .filter(|r| {
+            r.target
+                .strip_prefix("/p/")
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n >= SLOW_FROM)
+        })
+        .map(|r| r.at)
+        .collect();
+    assert!(slow_starts.len() >= 6, "{} slow pages asked for", slow_starts.len());
+    let settled = slow_starts[2] + slow + Duration::from_millis(1200);
+    let after: Vec<_> = slow_starts.iter().filter(|at| **at >= settled).collect();
+    assert!(
+        after.len() >= 3,
+        "only {} requests once the slow-down settled",
+        after.len()
+    );
+    for pair in after.windows(2) {
+        let gap = pair[1].duration_since(*pair[0]);
+        assert!(
+            gap >= Duration::from_millis(45),
+            "two requests {gap:?} apart: {slow_starts:?}"
+        );
+    }
+}
+
 /// `--fresh` starts a crawl over: run again, a finished crawl emits nothing more; with
 /// `--fresh`, its state is removed and every page is fetched and emitted again, once.
 #[test]

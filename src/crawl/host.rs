@@ -12,15 +12,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::robots::RobotsRules;
+use super::slowdown::SlowDown;
 
-/// The most a host's slow-down adds between two requests.
-const MAX_SLOWDOWN: Duration = Duration::from_secs(5);
 /// The longest back-off a host's `429`s or `503`s earn.
 const MAX_BACKOFF: Duration = Duration::from_secs(120);
-/// A host is slowing when its recent latency is this many times its best...
-const SLOWING_FACTOR: f64 = 3.0;
-/// ...and longer than this.
-const SLOW_ENOUGH_SECS: f64 = 0.25;
 
 /// Where a host's robots.txt stands.
 #[derive(Debug, Clone)]
@@ -52,11 +47,8 @@ pub(crate) struct Host {
     next_allowed: Instant,
     /// The configured delay, raised by `Crawl-delay`.
     delay: Duration,
-    slowdown: Duration,
+    slowdown: SlowDown,
     backoffs: u32,
-    /// Recent latency (an exponentially weighted mean) and the best it has been.
-    latency: Option<f64>,
-    best_latency: Option<f64>,
     /// The scheduler passed the host over for its delay since its last start.
     pub(crate) held_back: bool,
     /// Why robots.txt forbids everything, when it was unreachable.
@@ -70,10 +62,8 @@ impl Host {
             in_flight: 0,
             next_allowed: now,
             delay,
-            slowdown: Duration::ZERO,
+            slowdown: SlowDown::default(),
             backoffs: 0,
-            latency: None,
-            best_latency: None,
             held_back: false,
             unreachable: None,
         }
@@ -101,7 +91,7 @@ impl Host {
     /// A request starts now; says whether the delay held it back.
     pub(crate) fn start(&mut self, now: Instant) -> bool {
         self.in_flight += 1;
-        self.next_allowed = now + self.delay + self.slowdown;
+        self.next_allowed = now + self.delay + self.slowdown.get();
         std::mem::take(&mut self.held_back)
     }
 
@@ -112,22 +102,7 @@ impl Host {
             return;
         }
         self.backoffs = 0;
-        let secs = latency.as_secs_f64();
-        let recent = self.latency.map_or(secs, |l| 0.7 * l + 0.3 * secs);
-        self.latency = Some(recent);
-        let best = self.best_latency.map_or(recent, |b| b.min(recent));
-        self.best_latency = Some(best);
-        // Only a real climb counts: a host at 2 ms that answers in 6 ms (or 60 ms, while this
-        // machine's cores are all busy extracting) is not struggling.
-        if recent > best * SLOWING_FACTOR && recent > SLOW_ENOUGH_SECS {
-            self.slowdown = (self.slowdown * 2).max(Duration::from_millis(50)).min(MAX_SLOWDOWN);
-        } else {
-            // Not (or no longer) slowing: a slowed host must find its way back.
-            self.slowdown /= 2;
-            if self.slowdown < Duration::from_millis(10) {
-                self.slowdown = Duration::ZERO;
-            }
-        }
+        self.slowdown.observe(latency);
     }
 
     /// The host asked the crawl to wait (`429`, `503`, an open circuit): nothing more starts
@@ -143,13 +118,14 @@ impl Host {
     /// The current slow-down (for the progress and tests).
     #[cfg(test)]
     pub(crate) fn slowdown(&self) -> Duration {
-        self.slowdown
+        self.slowdown.get()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crawl::slowdown::MAX_SLOWDOWN;
 
     #[test]
     fn per_host_slots_and_the_delay_hold_requests_back() {

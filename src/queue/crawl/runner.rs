@@ -8,7 +8,8 @@
 //! 1. robots.txt of the URL's host: read from the crawl's bucket, or fetched by the one worker
 //!    that takes the host's robots lock (then its sitemaps too) and stored for the others;
 //! 2. a fetch slot of the host (a lease key, one of `per_host`) and its turn (`next.<host>`,
-//!    moved `delay` on with compare-and-set); the page is fetched by the executor;
+//!    moved `delay` on with compare-and-set, plus the slow-down the workers learned from the
+//!    host's answer times, shared as `slow.<host>`); the page is fetched by the executor;
 //! 3. each link: normalized, depth, scope and shape checks, then *claimed* in the seen-set
 //!    (`create` of `seen.<hash>`: exactly one discoverer wins) and published to the frontier
 //!    with its hash as message id;
@@ -41,6 +42,7 @@ use crate::crawl::page_rules::{
 use crate::crawl::robots::RobotsRules;
 use crate::crawl::scope::ScopeRules;
 use crate::crawl::sitemap::Sitemap;
+use crate::crawl::slowdown::{MAX_SLOWDOWN, SlowDown};
 use crate::crawl::{CrawlFailure, CrawlReport, CrawledPage, FoundVia, TrapLimits, discover, normalize::normalize};
 use crate::error::{CrawlError, Error, Result};
 use crate::executor::{BoxExecutor, PageOptions};
@@ -50,6 +52,8 @@ use crate::queue::Queue;
 const REGISTRY_EVERY: Duration = Duration::from_secs(1);
 /// How often a worker writes its counts for each crawl.
 const STATS_EVERY: Duration = Duration::from_secs(2);
+/// How long a worker uses a host's shared slow-down before reading it again.
+const SLOWDOWN_EVERY: Duration = Duration::from_secs(1);
 /// How often a paused crawl is looked at again.
 const PAUSED_EVERY: Duration = Duration::from_secs(1);
 /// Links of one page claimed and published at once.
@@ -156,6 +160,10 @@ struct Ctx {
     robots: Mutex<HashMap<String, Arc<HostRules>>>,
     /// URL hashes this worker knows are claimed crawl-wide (and published, when ours).
     seen: Mutex<HashSet<String>>,
+    /// Each host's answer times as this worker saw them, and the slow-down it last shared.
+    pace: Mutex<HashMap<String, (SlowDown, Duration)>>,
+    /// Each host's shared slow-down, and when it was read.
+    shared_slowdown: Mutex<HashMap<String, (tokio::time::Instant, Duration)>>,
     stats: Mutex<CrawlReport>,
 }
 
@@ -191,6 +199,8 @@ impl Ctx {
             worker: worker.to_string(),
             robots: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashSet::new()),
+            pace: Mutex::new(HashMap::new()),
+            shared_slowdown: Mutex::new(HashMap::new()),
             stats: Mutex::new(CrawlReport::default()),
         })
     }
@@ -418,7 +428,8 @@ async fn take_slot<'a>(ctx: &'a Ctx, host_key: &str, crawl_delay: Option<Duratio
         renew,
         released: false,
     };
-    let delay = ctx.spec.delay().max(crawl_delay.unwrap_or_default());
+    // The delay, raised by `Crawl-delay`, plus the slow-down the workers learned together.
+    let delay = ctx.spec.delay().max(crawl_delay.unwrap_or_default()) + shared_slowdown(ctx, host_key).await;
     if !delay.is_zero() {
         match ctx.crawl.wait_turn(&host, delay).await {
             Ok(true) => ctx.stat(|s| s.delays_applied += 1),
@@ -719,7 +730,10 @@ async fn handle(ctx: &Ctx, entry: &FrontierEntry, delivered: i64) -> Result<Hand
     let result = ctx.executor.extract_page(&entry.url, ctx.page_options.clone()).await;
     slot.release().await;
     let content = match result {
-        Ok(content) => content,
+        Ok(content) => {
+            observe_pace(ctx, &host_key, content.timings.fetch).await;
+            content
+        }
         Err(error) => {
             if let Some(wait) = deferral(&error) {
                 let tries = u32::try_from(delivered.saturating_sub(1)).unwrap_or(u32::MAX);
@@ -734,6 +748,50 @@ async fn handle(ctx: &Ctx, entry: &FrontierEntry, delivered: i64) -> Result<Hand
         }
     };
     on_content(ctx, entry, via, content, &token).await
+}
+
+/// Learns from a host's answer time (as a local crawl does, `crawl/slowdown.rs`) and, when the
+/// slow-down it earns changes, shares it in the crawl's bucket (`slow.<host>`, milliseconds):
+/// every worker adds it to the host's delay.
+async fn observe_pace(ctx: &Ctx, host_key: &str, answered_in: Duration) {
+    let changed = {
+        let mut pace = crate::sync::lock(&ctx.pace);
+        let (slowdown, shared) = pace.entry(host_key.to_string()).or_default();
+        let now = slowdown.observe(answered_in);
+        (now != *shared).then(|| {
+            *shared = now;
+            now
+        })
+    };
+    if let Some(now) = changed {
+        let key = format!("slow.{}", digest(host_key));
+        let ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        if let Err(e) = ctx.crawl.put(&key, ms.to_string().into_bytes()).await {
+            tracing::debug!(error = %format!("{e:#}"), "could not share a host's slow-down");
+        }
+        crate::sync::lock(&ctx.shared_slowdown).insert(host_key.to_string(), (tokio::time::Instant::now(), now));
+    }
+}
+
+/// The slow-down the workers share for `host_key`, read from the bucket at most once every
+/// [`SLOWDOWN_EVERY`] per host.
+async fn shared_slowdown(ctx: &Ctx, host_key: &str) -> Duration {
+    if let Some((read, slowdown)) = crate::sync::lock(&ctx.shared_slowdown).get(host_key)
+        && read.elapsed() < SLOWDOWN_EVERY
+    {
+        return *slowdown;
+    }
+    let key = format!("slow.{}", digest(host_key));
+    let slowdown = match ctx.crawl.get(&key).await {
+        Ok(Some(ms)) => std::str::from_utf8(&ms)
+            .ok()
+            .and_then(|ms| ms.trim().parse::<u64>().ok())
+            .map_or(Duration::ZERO, Duration::from_millis)
+            .min(MAX_SLOWDOWN),
+        _ => Duration::ZERO,
+    };
+    crate::sync::lock(&ctx.shared_slowdown).insert(host_key.to_string(), (tokio::time::Instant::now(), slowdown));
+    slowdown
 }
 
 async fn publish_failure(ctx: &Ctx, failure: CrawlFailure) -> Result<()> {
