@@ -337,33 +337,88 @@ fn workers_share_a_struggling_hosts_slow_down() {
     }
 }
 
-/// `--fresh` starts a crawl over: run again, a finished crawl emits nothing more; with
-/// `--fresh`, its state is removed and every page is fetched and emitted again, once.
+/// A finished crawl run again is a recrawl, as on one machine: each page is asked for with
+/// what it answered last time, an unchanged one is an `"unchanged": true` row (its remembered
+/// links followed) and a changed one is extracted again. `--fresh` starts over instead: every
+/// page fetched in full, nothing asked conditionally.
 #[test]
-fn fresh_starts_a_finished_crawl_over() {
+fn a_finished_crawl_recrawls_and_fresh_starts_over() {
+    use std::sync::atomic::{AtomicU32, Ordering};
     let Some(nats) = NatsServer::start_or_skip() else {
         return;
     };
-    const PAGES: usize = 6;
-    let server = site(Ipv4Addr::LOCALHOST, PAGES, Duration::from_millis(10));
+    let version = std::sync::Arc::new(AtomicU32::new(1));
+    let current = version.clone();
+    let server = LocalServer::start(move |target| {
+        let v = current.load(Ordering::SeqCst);
+        let page = |title: &str, links: &str| {
+            format!(
+                "<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>This is {title}, a page with enough words in it to be read as the article of the page.</p><p>{links}</p></article></body></html>"
+            )
+        };
+        match target {
+            "/" => Reply::Conditional {
+                html: page("Home", "<a href=\"/a\">a</a> <a href=\"/b\">b</a>"),
+                etag: "\"home-1\"".into(),
+            },
+            "/a" => Reply::Conditional {
+                html: page(&format!("A, version {v}"), ""),
+                etag: format!("\"a-{v}\""),
+            },
+            "/b" => Reply::Conditional {
+                html: page("B", ""),
+                etag: "\"b-1\"".into(),
+            },
+            _ => Reply::NotFound,
+        }
+    })
+    .expect("start the site");
     let home = Home::new();
     let seeds = [server.url("/")];
     let _a = Process::worker(&home, &nats, "a");
     let run = |file: &str, extra: &[&str]| {
         let output = home.path(file);
-        let mut crawl = Process::crawl(&home, &nats, "over", &output, extra, &seeds);
+        let mut crawl = Process::crawl(&home, &nats, "again", &output, extra, &seeds);
         assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0), "{file}");
-        output
+        records(&output)
+    };
+    let conditional = |from: usize| {
+        server.received()[from..]
+            .iter()
+            .filter(|r| r.header("if-none-match").is_some())
+            .count()
     };
     let first = run("first.jsonl", &[]);
-    every_page_once_at_least(&first, &server, PAGES);
-    let fetched = server.received().len();
+    assert_eq!(first.len(), 3, "{first:?}");
+    version.store(2, Ordering::SeqCst);
+    let asked = server.received().len();
     let again = run("again.jsonl", &[]);
-    assert!(records(&again).is_empty(), "a finished crawl emits nothing more");
-    assert_eq!(server.received().len(), fetched, "nor fetches anything");
+    let by_url = |records: &[serde_json::Value], path: &str| -> serde_json::Value {
+        records
+            .iter()
+            .find(|r| r["url"] == server.url(path))
+            .cloned()
+            .unwrap_or_else(|| panic!("{path} missing: {records:?}"))
+    };
+    assert_eq!(again.len(), 3, "{again:?}");
+    assert_eq!(by_url(&again, "/")["unchanged"], true);
+    assert_eq!(by_url(&again, "/b")["unchanged"], true);
+    assert_eq!(
+        by_url(&again, "/a")["title"],
+        "A, version 2",
+        "a changed page is extracted again"
+    );
+    assert_eq!(conditional(asked), 3, "every page asked for conditionally");
+    let asked = server.received().len();
     let fresh = run("fresh.jsonl", &["--fresh"]);
-    let counts = every_page_once_at_least(&fresh, &server, PAGES);
-    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    assert_eq!(fresh.len(), 3, "{fresh:?}");
+    assert!(
+        fresh
+            .iter()
+            .all(|r| r.get("unchanged").is_none() && r["text"].is_string()),
+        "{fresh:?}"
+    );
+    assert_eq!(conditional(asked), 0, "--fresh forgot what pages answered");
 }
 
 /// Two workers with `--per-host 1` on two hosts: no two requests to one host ever overlap

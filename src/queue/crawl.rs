@@ -49,7 +49,11 @@ pub async fn start_crawl(
     name: &str,
     spec: &CrawlSpec,
 ) -> Result<(NatsCrawl, CrawlSpec, bool, Vec<CrawlFailure>)> {
-    let (crawl, spec, created) = NatsCrawl::create(queue, name, spec).await?;
+    let (mut crawl, mut spec, created) = NatsCrawl::create(queue, name, spec).await?;
+    // A finished crawl run again is a recrawl, as on one machine.
+    if !created && crawl.ended().await?.as_deref() == Some("done") {
+        (crawl, spec) = NatsCrawl::recrawl(queue, name, &spec).await?;
+    }
     // Attaching is what resumes a crawl a run's `--max-duration` paused.
     crawl.resume().await?;
     let mut failures = Vec::new();

@@ -34,7 +34,7 @@ use tokio::task::JoinSet;
 use url::Url;
 
 use super::spec::CrawlSpec;
-use super::state::{Claim, FrontierEntry, NatsCrawl, digest};
+use super::state::{Claim, FrontierEntry, NatsCrawl, PageMemo, digest};
 use crate::crawl::page_rules::{
     MAX_SITEMAP_NESTING, MAX_SITEMAPS_PER_HOST, PageReading, deferral, emitted_mark, host_key_of, origin_of,
     sitemaps_of,
@@ -43,9 +43,11 @@ use crate::crawl::robots::RobotsRules;
 use crate::crawl::scope::ScopeRules;
 use crate::crawl::sitemap::Sitemap;
 use crate::crawl::slowdown::{MAX_SLOWDOWN, SlowDown};
-use crate::crawl::{CrawlFailure, CrawlReport, CrawledPage, FoundVia, TrapLimits, discover, normalize::normalize};
-use crate::error::{CrawlError, Error, Result};
-use crate::executor::{BoxExecutor, PageOptions};
+use crate::crawl::{
+    CrawlFailure, CrawlReport, CrawledPage, FoundVia, TrapLimits, UnchangedPage, discover, normalize::normalize,
+};
+use crate::error::{CrawlError, Error, ErrorKind, FetchError, Result};
+use crate::executor::{BoxExecutor, PageOptions, Validators};
 use crate::queue::Queue;
 
 /// How often the registry is read for new or cancelled crawls.
@@ -725,10 +727,24 @@ async fn handle(ctx: &Ctx, entry: &FrontierEntry, delivered: i64) -> Result<Hand
             return Ok(Handled::Defer(Duration::from_secs(5)));
         }
     }
+    // A recrawl asks with what the page answered last time.
+    let memo = match ctx.spec.recrawl {
+        true => ctx.crawl.recall(&entry.url).await?,
+        false => None,
+    };
+    let mut options = ctx.page_options.clone();
+    options.validators = memo
+        .as_ref()
+        .and_then(|m| Validators::new(m.etag.clone(), m.last_modified.clone()));
     let slot = take_slot(ctx, &host_key, rules.rules.crawl_delay(), &token).await?;
     ctx.stat(|s| s.fetched += 1);
-    let result = ctx.executor.extract_page(&entry.url, ctx.page_options.clone()).await;
+    let result = ctx.executor.extract_page(&entry.url, options).await;
     slot.release().await;
+    if let Err(error) = &result
+        && matches!(error.kind(), ErrorKind::Fetch(FetchError::NotModified))
+    {
+        return on_unchanged(ctx, entry, via, memo.unwrap_or_default(), &token).await;
+    }
     let content = match result {
         Ok(content) => {
             observe_pace(ctx, &host_key, content.timings.fetch).await;
@@ -794,6 +810,27 @@ async fn shared_slowdown(ctx: &Ctx, host_key: &str) -> Duration {
     slowdown
 }
 
+/// A page its server says is unchanged since the last run: reported (`"unchanged": true`),
+/// and its remembered links followed as if it had been read again.
+async fn on_unchanged(ctx: &Ctx, entry: &FrontierEntry, via: FoundVia, memo: PageMemo, token: &str) -> Result<Handled> {
+    offer_all(ctx, &memo.links, entry.depth + 1, &entry.url, FoundVia::Link, token).await?;
+    ctx.crawl
+        .claim(&format!("emitted.{}", digest(&emitted_mark(&entry.url))), token)
+        .await?;
+    let record = UnchangedPage {
+        url: entry.url.clone(),
+        depth: entry.depth,
+        parent: entry.parent.clone(),
+        found_via: via,
+    }
+    .to_record();
+    ctx.crawl
+        .publish_result(&format!("u-{}", digest(&entry.url)), &record)
+        .await?;
+    ctx.stat(|s| s.unchanged += 1);
+    Ok(Handled::Ack)
+}
+
 async fn publish_failure(ctx: &Ctx, failure: CrawlFailure) -> Result<()> {
     let id = format!("f-{}", digest(&failure.url));
     ctx.crawl.publish_result(&id, &failure.to_record()).await?;
@@ -838,6 +875,15 @@ async fn on_content(
         token,
     )
     .await?;
+    // Remembered for a recrawl, under the URL the page was asked for (a redirect's too).
+    if content.etag.is_some() || content.last_modified.is_some() {
+        let memo = PageMemo {
+            etag: content.etag.clone(),
+            last_modified: content.last_modified.clone(),
+            links: reading.followed.clone(),
+        };
+        ctx.crawl.remember(&entry.url, &memo).await?;
+    }
     if reading.directives.noindex {
         ctx.skip("noindex");
         return Ok(Handled::Ack);

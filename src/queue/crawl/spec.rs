@@ -70,6 +70,11 @@ pub struct CrawlSpec {
     /// registered before generations, whose objects carry the bare name).
     #[serde(default)]
     pub generation: u64,
+    /// This start runs the crawl again after it finished: each page is asked for with what it
+    /// answered last time (`If-None-Match`, `If-Modified-Since`), and an unchanged one is
+    /// reported as such without being extracted again.
+    #[serde(default)]
+    pub recrawl: bool,
 }
 
 impl CrawlSpec {
@@ -98,6 +103,7 @@ impl CrawlSpec {
             links_only: options.page.links_only.unwrap_or(false),
             user_agent_token: options.user_agent_token.clone(),
             generation: 0,
+            recrawl: false,
         }
     }
 
@@ -105,6 +111,7 @@ impl CrawlSpec {
     pub fn same_options(&self, other: &CrawlSpec) -> bool {
         let mut other = other.clone();
         other.generation = self.generation;
+        other.recrawl = self.recrawl;
         *self == other
     }
 

@@ -50,6 +50,15 @@ pub(crate) enum Claim {
     Taken,
 }
 
+/// What a page answered last time: for a recrawl's conditional request, and the links to follow
+/// when the page is unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct PageMemo {
+    pub(crate) etag: Option<String>,
+    pub(crate) last_modified: Option<String>,
+    pub(crate) links: Vec<String>,
+}
+
 /// One crawl's objects on the server.
 #[derive(Clone)]
 pub struct NatsCrawl {
@@ -60,6 +69,7 @@ pub struct NatsCrawl {
     id: String,
     pub(crate) bucket: kv::Store,
     pub(crate) leases: kv::Store,
+    memo: kv::Store,
     lease_ttl: Duration,
 }
 
@@ -198,6 +208,12 @@ impl NatsCrawl {
         format!("RIPTIDE_CRAWL_{name}_LEASES")
     }
 
+    /// What each page answered last time (validators and links), kept by the crawl's *name*
+    /// across its starts, so a finished crawl run again asks conditionally.
+    fn memo_name(name: &str) -> String {
+        format!("RIPTIDE_CRAWL_{name}_MEMO")
+    }
+
     /// How long a lease lives without being renewed: a dead worker's slots free themselves
     /// after it (`[queue] ack_wait_secs`, at least 2 s).
     fn lease_ttl(queue: &Queue) -> Duration {
@@ -287,10 +303,18 @@ impl NatsCrawl {
             "riptide: a crawl's per-host fetch slots",
         )
         .await?;
+        let memo = bucket(
+            queue,
+            &Self::memo_name(name),
+            None,
+            "riptide: what a crawl's pages answered last time",
+        )
+        .await?;
         Ok(Self {
             queue: queue.clone(),
             name: name.to_string(),
             id,
+            memo,
             bucket: state,
             leases,
             lease_ttl,
@@ -320,6 +344,12 @@ impl NatsCrawl {
     /// Stops the crawl `name` and removes everything it kept: its registry entry, streams and
     /// buckets. Whether there was anything to remove.
     pub async fn cancel(queue: &Queue, name: &str) -> Result<bool> {
+        Self::remove(queue, name, false).await
+    }
+
+    /// Removes the crawl `name`'s registry entry, streams and buckets; its pages' memos too
+    /// unless `keep_memo` (a recrawl reads them).
+    async fn remove(queue: &Queue, name: &str, keep_memo: bool) -> Result<bool> {
         check_name(name)?;
         let registry = registry(queue).await?;
         let registered = registry
@@ -339,6 +369,9 @@ impl NatsCrawl {
             .map_err(|e| js_error("remove the crawl from the registry")(e.into()))?;
         let js = queue.jetstream();
         let mut removed = registered.is_some();
+        if !keep_memo {
+            removed |= js.delete_stream(format!("KV_{}", Self::memo_name(name))).await.is_ok();
+        }
         for id in ids {
             for stream in [
                 Self::frontier_stream(&id),
@@ -514,6 +547,39 @@ impl NatsCrawl {
     /// Says the crawl ended, and why.
     pub(crate) async fn end(&self, reason: &str) -> Result<()> {
         self.put("ended", reason.as_bytes().to_vec()).await
+    }
+
+    /// Starts a finished crawl again as a recrawl: a new start of it (its frontier and seen-set
+    /// begin empty) that keeps what each page answered last time, so every page is asked for
+    /// conditionally and an unchanged one is reported as such, its remembered links followed.
+    pub async fn recrawl(queue: &Queue, name: &str, spec: &CrawlSpec) -> Result<(Self, CrawlSpec)> {
+        Self::remove(queue, name, true).await?;
+        let mut again = spec.clone();
+        again.recrawl = true;
+        let (crawl, running, _) = Self::create(queue, name, &again).await?;
+        Ok((crawl, running))
+    }
+
+    /// Remembers what `url` answered: its validators and the links followed from it.
+    pub(crate) async fn remember(&self, url: &str, memo: &PageMemo) -> Result<()> {
+        self.memo
+            .put(
+                format!("m.{}", digest(url)),
+                serde_json::to_vec(memo).unwrap_or_default().into(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| js_error("remember a page's answer")(e.into()))
+    }
+
+    /// What `url` answered last time, if it was remembered.
+    pub(crate) async fn recall(&self, url: &str) -> Result<Option<PageMemo>> {
+        let value = self
+            .memo
+            .get(format!("m.{}", digest(url)))
+            .await
+            .map_err(|e| js_error("read a page's last answer")(e.into()))?;
+        Ok(value.and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     /// Why the crawl is paused (`max_duration`: the attached run's time was up), if it is:

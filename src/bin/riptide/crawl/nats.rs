@@ -37,14 +37,18 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
     let spec = CrawlSpec::new(&args.seeds, &crawl_options(&args, &name));
     let (crawl, running, created, bad_seeds) = start_crawl(&queue, &name, &spec).await?;
     if !quiet {
-        let verb = if created { "started" } else { "attached to" };
+        let verb = match (created, running.recrawl) {
+            (true, _) => "started",
+            (false, true) => "recrawling (it had finished: each page is asked for conditionally)",
+            (false, false) => "attached to",
+        };
         eprintln!("riptide crawl: {verb} `{name}` on {url}; the `riptide worker`s there run it");
         if !created && !running.same_options(&spec) {
             eprintln!("riptide crawl: `{name}` keeps the options it was started with (--cancel to start over)");
         }
     }
     let mut sink = open_sink(&args)?;
-    let (mut emitted, mut failed) = (0u64, 0u64);
+    let (mut emitted, mut failed, mut unchanged) = (0u64, 0u64, 0u64);
     for failure in bad_seeds {
         failed += 1;
         if let Sink::Lines(out) = &mut sink {
@@ -87,6 +91,14 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
             }
             continue;
         }
+        if record.get("unchanged").and_then(serde_json::Value::as_bool) == Some(true) {
+            // As a local recrawl: a line in JSON lines; a Markdown file already written stays.
+            unchanged += 1;
+            if let Sink::Lines(out) = &mut sink {
+                write_line(out, &record)?;
+            }
+            continue;
+        }
         emitted += 1;
         match &mut sink {
             Sink::Lines(out) if args.map => write_line(out, &map_record(&record))?,
@@ -112,7 +124,9 @@ pub(super) async fn crawl(config: &RiptideConfig, args: CrawlArgs, quiet: bool) 
         (None, false) => results.ended().unwrap_or("done").to_string(),
     };
     if !quiet {
-        eprintln!("riptide crawl: `{name}`: {emitted} pages, {failed} failed this run; ended: {ended}");
+        eprintln!(
+            "riptide crawl: `{name}`: {emitted} pages, {unchanged} unchanged, {failed} failed this run; ended: {ended}"
+        );
     }
     Ok(match interrupted {
         Some(code) => Outcome::Interrupted(code),
