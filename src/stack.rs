@@ -190,17 +190,21 @@ impl Stack {
     }
 
     /// The one place that matches the configured provider kind: hands the provider (or why it
-    /// cannot be had) to `visit`.
+    /// cannot be had) to `visit`. Either Chromium provider is made from the same settings
+    /// value, read from the configuration once.
     fn with_provider<V: ProviderVisitor>(&self, visit: V) -> Result<V::Output> {
         match self.config.optimizations.browser_pool.provider {
             #[cfg(feature = "chrome")]
-            BrowserProviderKind::Chrome => {
-                visit.visit(self, crate::backends::chrome::ChromeProvider::from_config(&self.config))
-            }
+            BrowserProviderKind::Chrome => visit.visit(
+                self,
+                self.chromium_settings()
+                    .and_then(crate::backends::chrome::ChromeProvider::new),
+            ),
             #[cfg(feature = "chromiumoxide")]
             BrowserProviderKind::Chromiumoxide => visit.visit(
                 self,
-                crate::backends::chromiumoxide::ChromiumoxideProvider::from_config(&self.config),
+                self.chromium_settings()
+                    .and_then(crate::backends::chromiumoxide::ChromiumoxideProvider::new),
             ),
             #[allow(unreachable_patterns, reason = "reached in builds without one of the providers")]
             kind => visit.visit(
@@ -208,6 +212,13 @@ impl Stack {
                 Err::<crate::backends::no_browser::NoBrowser, _>(provider_not_built(kind)),
             ),
         }
+    }
+
+    /// What the configuration says of the browsers: the one value either Chromium provider is
+    /// made from.
+    #[cfg(any(feature = "chrome", feature = "chromiumoxide"))]
+    fn chromium_settings(&self) -> Result<crate::backends::chromium::settings::ChromiumSettings> {
+        crate::backends::chromium::settings::ChromiumSettings::from_config(&self.config)
     }
 
     fn learning_store(&self) -> Option<Arc<dyn ProfileStore>> {

@@ -12,7 +12,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use riptide::backends::chrome::ChromeOptions;
+use riptide::backends::chrome::ChromiumSettings;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError, LastAttempt, RetryError};
 use riptide::policies::AdaptiveTimeout;
@@ -179,10 +179,10 @@ async fn a_page_over_the_render_memory_limit_is_stopped<P: TestedProvider>() {
         return;
     };
     let limit = 400 << 20;
-    let provider = P::local(ChromeOptions {
+    let provider = P::new(ChromiumSettings {
         runtime_dir: Some(dir),
         render_memory_limit: Some(limit),
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("provider");
     let server = faulty_server();
@@ -339,10 +339,10 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told<P: TestedProv
     let Some((_, dir)) = provider_or_skip::<P>() else {
         return;
     };
-    let provider = P::local(ChromeOptions {
+    let provider = P::new(ChromiumSettings {
         runtime_dir: Some(dir),
         accept_invalid_certs: true,
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("provider");
     let headless = executor(provider, trusting);
@@ -368,7 +368,7 @@ async fn a_remote_browser_verifies_certificates_as_configured<P: TestedProvider>
     let server = self_signed_server();
     let request = PageRequest::new(server.url("/secret")).deadline(Duration::from_secs(10));
 
-    let provider = P::remote(vec![remote.ws_url.clone()]).expect("remote");
+    let provider = P::new(ChromiumSettings::remote(vec![remote.ws_url.clone()])).expect("remote");
     let browser = provider.launch().expect("connect");
     let err = provider.fetch(&browser, &request).expect_err("refused");
     assert!(
@@ -383,9 +383,11 @@ async fn a_remote_browser_verifies_certificates_as_configured<P: TestedProvider>
     );
     provider.close(browser);
 
-    let provider = P::remote(vec![remote.ws_url.clone()])
-        .expect("remote")
-        .accept_invalid_certs(true);
+    let provider = P::new(ChromiumSettings {
+        accept_invalid_certs: true,
+        ..ChromiumSettings::remote(vec![remote.ws_url.clone()])
+    })
+    .expect("remote");
     let browser = provider.launch().expect("connect");
     let page = provider.fetch(&browser, &request).expect("accepted");
     assert!(page.html.contains("certificate nobody signed"));

@@ -136,7 +136,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
 
     /// Which pages may be loaded (default: the config's `[network]`, which allows
     /// everything). The static engine checks it on the input, after DNS and on every
-    /// redirect; give the browser provider the same policy (`ChromeOptions::address_policy`)
+    /// redirect; give the browser provider the same policy (`ChromiumSettings::address_policy`)
     /// for renders.
     pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
         self.addresses = Some(policy);
@@ -156,7 +156,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     }
 
     /// The `User-Agent` of static fetches (default: the config's `[network] user_agent`, else
-    /// `riptide/<version>`). Give the browser provider the same (`ChromeOptions::user_agent`)
+    /// `riptide/<version>`). Give the browser provider the same (`ChromiumSettings::user_agent`)
     /// for renders.
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());

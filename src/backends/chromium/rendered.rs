@@ -1,5 +1,7 @@
 //! What a render answers, whichever DevTools client ran it, and how that answer becomes the
-//! fetch's result: one mapping of failures to riptide's errors for both Chromium providers.
+//! fetch's result: one mapping of failures to riptide's errors for both Chromium providers, and
+//! the common end of a render (the page the in-page wait answered, timed; how a watched render
+//! ended, as an error or the page).
 
 use std::time::Duration;
 
@@ -32,9 +34,66 @@ pub(crate) enum RenderFailure {
 /// when not even a DOM came back.
 pub(crate) type Rendered = Result<Option<RenderedPage>, RenderFailure>;
 
+/// How a render ended, as the provider's watch over it saw it.
+pub(crate) enum RenderEnd {
+    /// The render answered (with a page, or how it failed).
+    Finished(Rendered),
+    /// The deadline passed first.
+    Late,
+    /// The caller cancelled the fetch.
+    Cancelled,
+    /// The browser went over the render memory limit.
+    OverMemory { used_bytes: u64, limit_bytes: u64 },
+}
+
+/// The fetch's result from how its render ended: a finished render as [`fetch_result`] reads
+/// it, a late or cancelled one as a timeout or a cancel (the provider has stopped its page
+/// already), and a browser over its memory limit given up (`abandon`) and reported so, not to
+/// be retried.
+pub(crate) fn render_result(
+    end: RenderEnd,
+    elapsed: Duration,
+    deadline: Duration,
+    refusal: impl FnOnce() -> Option<String>,
+    alive: impl FnOnce() -> bool,
+    abandon: impl FnOnce(),
+) -> crate::Result<RenderedPage> {
+    match end {
+        RenderEnd::Finished(rendered) => fetch_result(rendered, elapsed, deadline, refusal, alive),
+        RenderEnd::Late => Err(FetchError::Timeout { deadline }.into()),
+        RenderEnd::Cancelled => Err(FetchError::Cancelled.into()),
+        RenderEnd::OverMemory {
+            used_bytes,
+            limit_bytes,
+        } => {
+            abandon();
+            Err(FetchError::RenderMemoryExceeded {
+                used_bytes,
+                limit_bytes,
+            }
+            .into())
+        }
+    }
+}
+
+/// The page the in-page wait answered (see [`read_wait_reply`]), with what its navigation and
+/// its wait took.
+pub(crate) fn waited_page(
+    exception: Option<String>,
+    value: Option<Value>,
+    navigated_in: Duration,
+    waited: Duration,
+) -> Rendered {
+    Ok(read_wait_reply(exception, value)?.map(|mut page| {
+        page.profile.navigate = navigated_in;
+        page.profile.wait_and_read = waited;
+        page
+    }))
+}
+
 /// Reads the answer of the in-page wait's evaluation: its exception text if it threw, else
 /// its value (`None` or null: no DOM came back).
-pub(crate) fn read_wait_reply(exception: Option<String>, value: Option<Value>) -> Rendered {
+fn read_wait_reply(exception: Option<String>, value: Option<Value>) -> Rendered {
     if let Some(text) = exception {
         return Err(RenderFailure::Script(format!(
             "the page's script context failed: {text}"
