@@ -89,7 +89,9 @@ pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
 #[cfg(any(feature = "wasmtime", feature = "wasmer"))]
 pub use stack::{LAST_RUN_REPORT, Stack, StackCompileCache, StackRuntime};
-pub use traits::{GuestLimits, Isolation, PageRequest, RenderProfile, RenderedPage, ResourceKind, WaitUntil};
+pub use traits::{
+    GuestLimits, Isolation, PageRequest, RenderOptions, RenderProfile, RenderedPage, ResourceKind, WaitUntil,
+};
 
 /// The default stack's compile cache: wasmtime with artifacts in redb.
 #[cfg(all(feature = "wasmtime", feature = "redb"))]

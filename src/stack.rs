@@ -123,8 +123,8 @@ impl Stack {
         self
     }
 
-    /// How every page is fetched unless its own [`PageOptions`] say otherwise: `wait_until`,
-    /// `wait_for`, `isolation` and `screenshot` become the executor's defaults (the engine and
+    /// How every page is fetched unless its own [`PageOptions`] say otherwise: their
+    /// [`render`](PageOptions::render) options become the executor's defaults (the engine and
     /// the other fields are per page only).
     pub fn page_defaults(mut self, defaults: PageOptions) -> Self {
         self.page_defaults = defaults;
@@ -286,20 +286,7 @@ impl Stack {
         if let Some(store) = store {
             builder = builder.rendering_evidence_store(store);
         }
-        let defaults = &self.page_defaults;
-        if let Some(wait_until) = defaults.wait_until {
-            builder = builder.wait_until(wait_until);
-        }
-        if let Some(selector) = &defaults.wait_for {
-            builder = builder.wait_for(selector.clone());
-        }
-        if let Some(isolation) = defaults.isolation {
-            builder = builder.isolation(isolation);
-        }
-        if let Some(screenshots) = defaults.screenshot {
-            builder = builder.screenshots(screenshots);
-        }
-        Ok(builder)
+        Ok(builder.page_defaults(self.page_defaults.render.clone()))
     }
 }
 

@@ -8,7 +8,9 @@ pub mod module_cache;
 pub mod profile_store;
 pub mod timeout;
 
-pub use browser::{BrowserProvider, Isolation, PageRequest, RenderProfile, RenderedPage, ResourceKind, WaitUntil};
+pub use browser::{
+    BrowserProvider, Isolation, PageRequest, RenderOptions, RenderProfile, RenderedPage, ResourceKind, WaitUntil,
+};
 pub use module_cache::{
     ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, GuestInstance, GuestLimits, ModuleCache, StoredArtifact,
     StoredCounters, WasmRuntime,
