@@ -112,7 +112,7 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     /// Hosts where rendering kept adding content: `Auto` renders them directly.
     pub(crate) rendering_evidence: Arc<Mutex<RenderingEvidence>>,
     /// Where the rendering evidence is kept between runs, if anywhere.
-    pub(crate) evidence_store: Option<Arc<dyn crate::traits::ProfileStore>>,
+    pub(crate) evidence_store: Option<Arc<dyn crate::traits::LearningStore>>,
     /// Keeps the rendering evidence and its store in step while the executor runs.
     pub(crate) _evidence_writer: Option<evidence_writer::EvidenceWriter>,
     pub(crate) counters: ExtractionCounters,

@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use riptide::backends::chrome::{ChromeProvider, ChromiumSettings};
-use riptide::backends::redb::{RedbModuleCache, RedbProfileStore};
+use riptide::backends::redb::{RedbLearningStore, RedbModuleCache};
 use riptide::error::{BrowserError, ErrorKind};
 
 /// The uid of `nobody`, a user the tests never run as.
@@ -50,7 +50,7 @@ fn our_directories_that_others_can_write_to_are_made_private() {
     }
     let store = RedbModuleCache::open(&cache).expect("opens");
     assert!(store.has_index(), "the repaired directory is used");
-    let _profiles = RedbProfileStore::open(home.join("timeouts.redb")).expect("opens");
+    let _profiles = RedbLearningStore::open(home.join("timeouts.redb")).expect("opens");
     let provider = ChromeProvider::new(ChromiumSettings {
         runtime_dir: Some(browsers.clone()),
         ..ChromiumSettings::default()
@@ -89,7 +89,7 @@ fn another_users_directory_is_refused() {
     assert!(!store.has_index(), "another user's cache directory is not used");
     assert!(!theirs.join("index.redb").exists());
 
-    let err = RedbProfileStore::open(theirs.join("timeouts.redb")).expect_err("refused");
+    let err = RedbLearningStore::open(theirs.join("timeouts.redb")).expect_err("refused");
     assert!(matches!(err.kind(), ErrorKind::UnsafeDirectory { .. }), "{err}");
 }
 

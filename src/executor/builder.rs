@@ -17,7 +17,7 @@ use crate::network::AddressPolicy;
 use crate::policies::{FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
 use crate::traits::{
-    BrowserProvider, Isolation, ModuleCache, PageRequest, ProfileStore, RenderOptions, TimeoutPolicy, WaitUntil,
+    BrowserProvider, Isolation, LearningStore, ModuleCache, PageRequest, RenderOptions, TimeoutPolicy, WaitUntil,
     WasmRuntime,
 };
 
@@ -70,7 +70,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     report_file: Option<PathBuf>,
     retry_seed: Option<u64>,
     request_timeout: Option<Duration>,
-    evidence_store: Option<Arc<dyn ProfileStore>>,
+    evidence_store: Option<Arc<dyn LearningStore>>,
 }
 
 impl<B, R: WasmRuntime, C: ModuleCache, T> std::fmt::Debug for ExecutorBuilder<B, R, C, T> {
@@ -229,9 +229,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// `build`, written every few seconds by a background thread and at `shutdown`;
     /// `[engine_choice] evidence_ttl_days` ages it out). Without one, each executor learns it
     /// afresh. [`Stack`](crate::Stack) uses the home's `timeouts.redb`. A store shared with other
-    /// running processes ([`ProfileStore::take_changed_evidence`]) also brings in what they
+    /// running processes ([`LearningStore::take_changed_evidence`]) also brings in what they
     /// find, within seconds.
-    pub fn rendering_evidence_store(mut self, store: impl ProfileStore + 'static) -> Self {
+    pub fn rendering_evidence_store(mut self, store: impl LearningStore + 'static) -> Self {
         self.evidence_store = Some(Arc::new(store));
         self
     }
