@@ -52,6 +52,10 @@ fn faulty_server() -> LocalServer {
         "/hog" => Reply::Html(
             "<!doctype html><title>hog</title><script>const keep = []; for (let i = 0; i < 256; i++) { keep.push(new Uint8Array(16 << 20).fill(1)); }</script>".into(),
         ),
+        // JavaScript objects without end: the renderer dies at its heap cap.
+        "/heap-hog" => Reply::Html(
+            "<!doctype html><title>heap hog</title><script>const keep = []; for (;;) { keep.push(new Array(1 << 16).fill(0.5)); }</script>".into(),
+        ),
         "/ok" => Reply::Html("<!doctype html><title>ok</title><p>fine</p>".into()),
         // An article whose image never arrives: `load` never fires.
         "/stuck-image" => Reply::Html(format!(
@@ -206,6 +210,43 @@ async fn a_page_over_the_render_memory_limit_is_stopped<P: TestedProvider>() {
     assert_eq!(limit_bytes, limit);
     assert!(used_bytes > limit, "{used_bytes} is over {limit}");
     assert!(pid_stopped(pid), "the browser {pid} was killed");
+    drop(browser);
+    assert_ne!(next_page_loads(&pool, &server).await, Some(pid), "a new browser serves");
+    pool.shutdown().await;
+}
+
+/// Issue 28, item 6: a page that fills its JavaScript heap kills its renderer at the heap cap
+/// (half the render memory limit, so before the browser's memory reaches the limit itself).
+/// The render used to wait out its whole deadline for a renderer that was gone, and the
+/// executor retried it as a time-out, running the hog again each time. The renderer's death is
+/// noticed at once: the page fails as over its memory (which is not retried), and its browser
+/// is replaced.
+async fn a_page_that_fills_its_javascript_heap_fails_as_over_memory<P: TestedProvider>() {
+    let Some((_, dir)) = provider_or_skip::<P>() else {
+        return;
+    };
+    let provider = P::new(ChromiumSettings {
+        runtime_dir: Some(dir),
+        ..ChromiumSettings::default()
+    })
+    .expect("provider");
+    let heap_cap = provider.settings().render_memory_limit.expect("a limit by default") / 2;
+    let server = faulty_server();
+    let pool = BrowserPool::new(provider, options()).await.expect("pool");
+    let mut browser = pool.checkout().await.expect("checkout");
+    let pid = browser.pid().expect("local");
+    let err = guarded(
+        "a heap hog",
+        browser.fetch(PageRequest::new(server.url("/heap-hog")).deadline(Duration::from_secs(45))),
+    )
+    .await
+    .expect_err("the renderer died");
+    let ErrorKind::Fetch(FetchError::RenderMemoryExceeded { limit_bytes, .. }) = *err.kind() else {
+        panic!("expected RenderMemoryExceeded, got {err:?}");
+    };
+    assert_eq!(limit_bytes, heap_cap);
+    assert_eq!(err.code(), "fetch.render_memory_exceeded");
+    assert!(pid_stopped(pid), "the browser {pid} was given up");
     drop(browser);
     assert_ne!(next_page_loads(&pool, &server).await, Some(pid), "a new browser serves");
     pool.shutdown().await;
@@ -781,6 +822,10 @@ macro_rules! for_each_provider {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_page_over_the_render_memory_limit_is_stopped() {
                 super::a_page_over_the_render_memory_limit_is_stopped::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_page_that_fills_its_javascript_heap_fails_as_over_memory() {
+                super::a_page_that_fills_its_javascript_heap_fails_as_over_memory::<P>().await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_render_reports_the_url_after_redirects() {

@@ -213,7 +213,7 @@ impl BrowserProvider for ChromeProvider {
         // The refusals of the tab the page rendered in: read after the render, which may have
         // moved to a fresh context's tab.
         let refusals = || {
-            let refusals = crate::sync::lock(&browser.current).refusals.clone();
+            let refusals = crate::sync::lock(&browser.current).reports.refusals.clone();
             crate::sync::lock(&refusals).take()
         };
         drop(refusals());
@@ -287,6 +287,7 @@ impl BrowserProvider for ChromeProvider {
             refusals,
             || browser.alive(),
             || browser.abandon(),
+            self.setup.render_memory_limit,
         )
     }
 

@@ -442,6 +442,7 @@ impl BrowserProvider for ChromiumoxideProvider {
             || refusal,
             || browser.alive(),
             || browser.abandon(),
+            self.setup.render_memory_limit,
         )
     }
 

@@ -76,6 +76,7 @@ macro_rules! by_name {
 
 by_name! {
     AddScript => "Page.addScriptToEvaluateOnNewDocument",
+    InspectorEnable => "Inspector.enable",
     IgnoreCertificateErrors => "Security.setIgnoreCertificateErrors",
     NetworkUserAgent => "Network.setUserAgentOverride",
     NetworkEnable => "Network.enable",

@@ -15,8 +15,8 @@ use crate::backends::chromium::rendered::waited_page;
 pub(super) use crate::backends::chromium::rendered::{RenderEnd, RenderFailure, Rendered};
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
-/// How often a render in progress is looked at: for a cancel, and for its memory when a limit
-/// is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
+/// How often a render in progress is looked at: for a cancel, its renderer's death, and its
+/// memory when a limit is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
 /// page allocating as fast as it can gains some hundred megabytes between two reads.
 const WATCH_TICK: Duration = Duration::from_millis(100);
 
@@ -39,6 +39,14 @@ impl ChromeProvider {
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if left <= wait => return RenderEnd::Late,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            // The tab rendering now: the render may have moved to a fresh context's.
+            if crate::sync::lock(&browser.current)
+                .reports
+                .crashed
+                .load(Ordering::Acquire)
+            {
+                return RenderEnd::Finished(Err(RenderFailure::Crashed));
             }
             if let (Some(limit_bytes), Some(used_bytes)) = (limit, self.memory_bytes(browser))
                 && used_bytes > limit_bytes

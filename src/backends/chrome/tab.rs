@@ -4,11 +4,13 @@
 //! policy and a proxy's credentials on the requests the tab makes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use headless_chrome::Tab;
 use headless_chrome::browser::tab::RequestPausedDecision;
 use headless_chrome::browser::transport::{SessionId, Transport};
 use headless_chrome::protocol::cdp::Fetch::events::RequestPausedEvent;
+use headless_chrome::protocol::cdp::types::Event;
 use headless_chrome::protocol::cdp::{Fetch, Network};
 
 use super::devtools::{at_once, disguise_user_agent, send_all};
@@ -24,17 +26,34 @@ use crate::network::ProxyServer;
 ///
 /// The settings are independent, so they are sent [`at_once`]: this is on the path of every
 /// launch and every fresh browser context.
-pub(super) fn prepare(setup: &TabSettings, tab: &Arc<Tab>) -> std::result::Result<Refusals, BoxError> {
-    let refusals = Refusals::default();
+pub(super) fn prepare(setup: &TabSettings, tab: &Arc<Tab>) -> std::result::Result<TabReports, BoxError> {
+    let reports = TabReports::default();
+    let refusals = &reports.refusals;
+    // Holds the flag alone, not the tab (which owns its listeners).
+    let crashed = reports.crashed.clone();
+    tab.add_event_listener(Arc::new(move |event: &Event| {
+        if let Event::InspectorTargetCrashed(_) = event {
+            crashed.store(true, Ordering::Release);
+        }
+    }))?;
     at_once([
         &|| send_all(tab, tab_commands(setup)),
         &|| match setup.stealth {
             true => disguise_user_agent(tab, setup.user_agent.as_deref()),
             false => Ok(()),
         },
-        &|| intercept(setup, tab, &refusals),
+        &|| intercept(setup, tab, refusals),
     ])?;
-    Ok(refusals)
+    Ok(reports)
+}
+
+/// What a readied tab reports while it renders, apart from its answers.
+#[derive(Clone, Default)]
+pub(super) struct TabReports {
+    /// The address policy's last refusal.
+    pub refusals: Refusals,
+    /// Its renderer died (`Inspector.targetCrashed`); the render's watch reads it.
+    pub crashed: Arc<AtomicBool>,
 }
 
 /// Turns on request interception in `tab` when something needs it: the address policy,

@@ -34,6 +34,7 @@ impl Command {
 /// [`stealth_user_agent`]).
 ///
 /// What they do: no blocking dialogs and a mark on documents leaving for another in every page;
+/// the renderer's death reported (`Inspector.targetCrashed`);
 /// certificates verified (or not) as configured, whatever flags the browser was started with;
 /// the user agent; the subresources not loaded, extra headers and cookies; under stealth, the
 /// core count and the stealth script (see `stealth.rs`). The address policy and a proxy's
@@ -41,6 +42,9 @@ impl Command {
 pub(crate) fn tab_commands(setup: &TabSettings) -> Vec<Vec<Command>> {
     let mut commands = vec![
         vec![add_script(format!("{NO_DIALOGS}\n{LEAVING_MARK}"))],
+        // `Inspector.targetCrashed` tells a render at once that its renderer died (a page that
+        // filled its JavaScript heap): without it the render would wait out its deadline.
+        vec![Command::new("Inspector.enable", json!({}))],
         vec![Command::new(
             "Security.setIgnoreCertificateErrors",
             json!({ "ignore": setup.accept_invalid_certs }),

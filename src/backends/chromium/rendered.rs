@@ -28,6 +28,9 @@ pub(crate) enum RenderFailure {
     /// The page sent itself on to a URL that failed to load, and the render ended on Chromium's
     /// error page: its network error code and, when the page names it, the URL that failed.
     ErrorPage { code: String, url: Option<String> },
+    /// The tab's renderer died (`Inspector.targetCrashed`): in practice a page that filled its
+    /// JavaScript heap up to its cap, which V8 ends by ending the renderer.
+    Crashed,
 }
 
 /// What a render answers: the page (partial if it did not get ready by the deadline), `None`
@@ -49,7 +52,9 @@ pub(crate) enum RenderEnd {
 /// The fetch's result from how its render ended: a finished render as [`fetch_result`] reads
 /// it, a late or cancelled one as a timeout or a cancel (the provider has stopped its page
 /// already), and a browser over its memory limit given up (`abandon`) and reported so, not to
-/// be retried.
+/// be retried. A renderer that died is reported the same way, at once: the page filled its
+/// JavaScript heap, capped at half the `render_memory_limit` (both numbers of the error are
+/// that cap; zero without a limit), and trying it again would only run it again.
 pub(crate) fn render_result(
     end: RenderEnd,
     elapsed: Duration,
@@ -57,8 +62,18 @@ pub(crate) fn render_result(
     refusal: impl FnOnce() -> Option<String>,
     alive: impl FnOnce() -> bool,
     abandon: impl FnOnce(),
+    render_memory_limit: Option<u64>,
 ) -> crate::Result<RenderedPage> {
     match end {
+        RenderEnd::Finished(Err(RenderFailure::Crashed)) => {
+            abandon();
+            let heap_cap = render_memory_limit.map_or(0, |limit| limit / 2);
+            Err(FetchError::RenderMemoryExceeded {
+                used_bytes: heap_cap,
+                limit_bytes: heap_cap,
+            }
+            .into())
+        }
         RenderEnd::Finished(rendered) => fetch_result(rendered, elapsed, deadline, refusal, alive),
         RenderEnd::Late => Err(FetchError::Timeout { deadline }.into()),
         RenderEnd::Cancelled => Err(FetchError::Cancelled.into()),
@@ -176,6 +191,7 @@ pub(crate) fn fetch_result(
             }
             .into(),
             (None, RenderFailure::Script(reason)) => FetchError::Script { reason }.into(),
+            (None, RenderFailure::Crashed) => BrowserError::dead("its renderer crashed").into(),
             (None, RenderFailure::HttpStatus(status)) => FetchError::HttpStatus {
                 status,
                 retry_after: None,

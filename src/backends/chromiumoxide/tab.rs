@@ -5,10 +5,12 @@
 use std::time::{Duration, Instant};
 
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
+use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
 use chromiumoxide::cdp::browser_protocol::page::{CaptureScreenshotFormat, CaptureScreenshotParams};
 use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams, SessionId};
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::{Browser, Page};
+use futures_util::StreamExt;
 
 use super::raw::Raw;
 use super::side_channel::{Interception, SideChannel};
@@ -150,7 +152,17 @@ pub(super) async fn render(
     current.visited = true;
     current.site = site;
     let tab_found_in = started.elapsed();
-    let mut page = load(current, side, request, started).await?;
+    // The renderer's death ends the render at once: its evaluation would otherwise wait for an
+    // answer that never comes, to the deadline.
+    let mut crashes = current
+        .page
+        .event_listener::<EventTargetCrashed>()
+        .await
+        .map_err(|e| RenderFailure::Protocol(e.into()))?;
+    let mut page = tokio::select! {
+        page = load(current, side, request, started) => page?,
+        Some(_) = crashes.next() => return Err(RenderFailure::Crashed),
+    };
     if let Some(page) = &mut page {
         page.profile.tab = tab_found_in;
         if request.screenshot {
