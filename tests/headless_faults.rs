@@ -250,6 +250,23 @@ async fn a_page_that_fills_its_javascript_heap_fails_as_over_memory<P: TestedPro
     drop(browser);
     assert_ne!(next_page_loads(&pool, &server).await, Some(pid), "a new browser serves");
     pool.shutdown().await;
+
+    // Through the executor: one attempt, not a retried time-out.
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
+    let provider = support::Recording::new(provider);
+    let fetches = provider.settles();
+    let ex = executor(provider, RiptideConfig::default());
+    let err = guarded(
+        "a heap hog through the executor",
+        ex.extract_with(&server.url("/heap-hog"), EngineChoice::Headless),
+    )
+    .await
+    .expect_err("the renderer died");
+    assert_eq!(err.code(), "fetch.render_memory_exceeded", "{err:?}");
+    assert_eq!(fetches.lock().expect("lock").len(), 1, "rendered once, not retried");
+    ex.shutdown().await.expect("shutdown");
 }
 
 /// Item 8: after a redirect, the render reports the URL the page ended on.
