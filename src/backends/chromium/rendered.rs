@@ -64,31 +64,25 @@ pub(crate) fn render_result(
     abandon: impl FnOnce(),
     render_memory_limit: Option<u64>,
 ) -> crate::Result<RenderedPage> {
-    match end {
+    let (used_bytes, limit_bytes) = match end {
         RenderEnd::Finished(Err(RenderFailure::Crashed)) => {
-            abandon();
             let heap_cap = render_memory_limit.map_or(0, |limit| limit / 2);
-            Err(FetchError::RenderMemoryExceeded {
-                used_bytes: heap_cap,
-                limit_bytes: heap_cap,
-            }
-            .into())
+            (heap_cap, heap_cap)
         }
-        RenderEnd::Finished(rendered) => fetch_result(rendered, elapsed, deadline, refusal, alive),
-        RenderEnd::Late => Err(FetchError::Timeout { deadline }.into()),
-        RenderEnd::Cancelled => Err(FetchError::Cancelled.into()),
         RenderEnd::OverMemory {
             used_bytes,
             limit_bytes,
-        } => {
-            abandon();
-            Err(FetchError::RenderMemoryExceeded {
-                used_bytes,
-                limit_bytes,
-            }
-            .into())
-        }
+        } => (used_bytes, limit_bytes),
+        RenderEnd::Finished(rendered) => return fetch_result(rendered, elapsed, deadline, refusal, alive),
+        RenderEnd::Late => return Err(FetchError::Timeout { deadline }.into()),
+        RenderEnd::Cancelled => return Err(FetchError::Cancelled.into()),
+    };
+    abandon();
+    Err(FetchError::RenderMemoryExceeded {
+        used_bytes,
+        limit_bytes,
     }
+    .into())
 }
 
 /// The page the in-page wait answered (see [`read_wait_reply`]), with what its navigation and
@@ -155,7 +149,7 @@ fn error_page_failure(html: &str) -> RenderFailure {
 /// The fetch's result from a render that answered. A failed render is the address policy's
 /// refusal if there was one (`refusal`), a timeout once the `deadline` passed, a dead browser
 /// when a DevTools call failed and the browser is no longer `alive`; else what it says.
-pub(crate) fn fetch_result(
+fn fetch_result(
     rendered: Rendered,
     elapsed: Duration,
     deadline: Duration,
