@@ -23,7 +23,7 @@ mod local_server;
 
 use local_server::{LocalServer, Reply};
 
-use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
+use riptide::backends::chrome::{ChromeBrowser, ChromeProvider, ChromiumSettings};
 use riptide::traits::{BrowserProvider, PageRequest};
 use riptide::{BrowserPool, Isolation, PoolOptions, ResourceKind};
 use support::{criterion_dir, median_ns};
@@ -76,7 +76,7 @@ fn serve() -> LocalServer {
 }
 
 fn provider() -> ChromeProvider {
-    ChromeProvider::local(ChromeOptions::default()).expect("Chromium is installed (apt-get install -y chromium)")
+    ChromeProvider::new(ChromiumSettings::default()).expect("Chromium is installed (apt-get install -y chromium)")
 }
 
 fn pool_options(browsers: usize) -> PoolOptions {
@@ -242,9 +242,9 @@ const STEALTH_RENDERS: usize = 80;
 /// stealth adds no DevTools call to a render.
 fn stealth_overhead(base: &str) -> ((f64, f64), (f64, f64)) {
     let plain = provider();
-    let stealth = ChromeProvider::local(ChromeOptions {
+    let stealth = ChromeProvider::new(ChromiumSettings {
         stealth: true,
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("stealth provider");
     let (plain_browser, stealth_browser) = (plain.launch().expect("launch"), stealth.launch().expect("launch"));
@@ -312,9 +312,9 @@ fn isolation_cost(base: &str) -> (f64, f64, Option<f64>) {
 /// blocks them (`ResourceKind::Image`), renders alternating between the two.
 fn blocking_gain(base: &str) -> (f64, f64) {
     let plain = provider();
-    let blocking = ChromeProvider::local(ChromeOptions {
+    let blocking = ChromeProvider::new(ChromiumSettings {
         block_resources: vec![ResourceKind::Image],
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("blocking provider");
     let (plain_browser, blocking_browser) = (plain.launch().expect("launch"), blocking.launch().expect("launch"));

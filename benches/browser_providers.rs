@@ -9,7 +9,7 @@
 //! content a script builds after 20 ms (the pool's JavaScript page, with a selector wait) on a
 //! warm browser, its stages (`RenderProfile`), and pages/s through a pool of 2 and of 4 browsers
 //! with as many workers, and through a pool of 4 chromiumoxide browsers that are two tabs each of
-//! two processes (`tabs_per_browser(2)`). Prints a Markdown table (also written to
+//! two processes (`tabs_per_browser: 2`). Prints a Markdown table (also written to
 //! `target/criterion/riptide-browser-providers.md`).
 
 use std::sync::Arc;
@@ -22,7 +22,7 @@ mod support;
 mod local_server;
 
 use local_server::{LocalServer, Reply};
-use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
+use riptide::backends::chrome::{ChromeProvider, ChromiumSettings};
 use riptide::backends::chromiumoxide::ChromiumoxideProvider;
 use riptide::traits::{BrowserProvider, PageRequest, RenderProfile};
 use riptide::{BrowserPool, PoolOptions};
@@ -107,8 +107,8 @@ fn main() {
     let server = serve();
     let base = server.url("");
     let chrome =
-        ChromeProvider::local(ChromeOptions::default()).expect("Chromium is installed (apt-get install -y chromium)");
-    let oxide = ChromiumoxideProvider::local(ChromeOptions::default()).expect("Chromium is installed");
+        ChromeProvider::new(ChromiumSettings::default()).expect("Chromium is installed (apt-get install -y chromium)");
+    let oxide = ChromiumoxideProvider::new(ChromiumSettings::default()).expect("Chromium is installed");
     let (chrome_browser, oxide_browser) = (chrome.launch().expect("launch"), oxide.launch().expect("launch"));
     // One untimed render each: a browser's first page pays for its renderer's start.
     render(&chrome, &chrome_browser, &base, 0);
@@ -131,13 +131,13 @@ fn main() {
         for _ in 0..RUNS {
             c.push(pages_per_second(
                 &rt,
-                ChromeProvider::local(ChromeOptions::default()).expect("provider"),
+                ChromeProvider::new(ChromiumSettings::default()).expect("provider"),
                 &base,
                 browsers,
             ));
             o.push(pages_per_second(
                 &rt,
-                ChromiumoxideProvider::local(ChromeOptions::default()).expect("provider"),
+                ChromiumoxideProvider::new(ChromiumSettings::default()).expect("provider"),
                 &base,
                 browsers,
             ));
@@ -149,9 +149,11 @@ fn main() {
         .map(|_| {
             pages_per_second(
                 &rt,
-                ChromiumoxideProvider::local(ChromeOptions::default())
-                    .expect("provider")
-                    .tabs_per_browser(2),
+                ChromiumoxideProvider::new(ChromiumSettings {
+                    tabs_per_browser: 2,
+                    ..ChromiumSettings::default()
+                })
+                .expect("provider"),
                 &base,
                 4,
             )

@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use riptide::backends::memory::MemoryProfileStore;
+use riptide::backends::memory::MemoryLearningStore;
 use riptide::config::AdaptiveTimeoutConfig;
 use riptide::policies::{AdaptiveTimeout, SeedAdaptive};
 use riptide::traits::{Engine, Outcome, Target, TimeoutPolicy};
@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
             "adaptive+store",
             Box::new(AdaptiveTimeout::with_store(
                 AdaptiveTimeoutConfig::default(),
-                MemoryProfileStore::new(),
+                MemoryLearningStore::new(),
             )),
         ),
         ("seed", Box::new(SeedAdaptive::new(AdaptiveTimeoutConfig::default()))),

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use riptide::backends::chromiumoxide::{ChromeOptions, ChromiumoxideProvider};
+use riptide::backends::chromiumoxide::{ChromiumSettings, ChromiumoxideProvider};
 use riptide::traits::{BrowserProvider, PageRequest};
 use riptide::{BrowserPool, PoolOptions};
 
@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Cold: what every request costs without a pool. (Provider calls block; outside a runtime
     // that is fine, inside one they belong on blocking threads, as the pool does.)
-    let provider = ChromiumoxideProvider::local(ChromeOptions::default())?;
+    let provider = ChromiumoxideProvider::new(ChromiumSettings::default())?;
     let t = Instant::now();
     let browser = provider.launch()?;
     println!("cold launch:                  {:>8.1} ms", ms(t));
@@ -46,7 +46,7 @@ async fn warm(url: String) -> Result<(), Box<dyn std::error::Error>> {
         ..PoolOptions::default()
     };
     let t = Instant::now();
-    let pool = BrowserPool::new(ChromiumoxideProvider::local(ChromeOptions::default())?, options).await?;
+    let pool = BrowserPool::new(ChromiumoxideProvider::new(ChromiumSettings::default())?, options).await?;
     println!("pool warm-up (2 in parallel): {:>8.1} ms", ms(t));
     for i in 1..=3 {
         let t = Instant::now();

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use riptide::backends::memory::{MemoryModuleCache, MemoryProfileStore};
+use riptide::backends::memory::{MemoryLearningStore, MemoryModuleCache};
 use riptide::backends::no_browser::NoBrowser;
 use riptide::policies::AdaptiveTimeout;
 use riptide::{AnyExecutor, CacheOptions, CompileCache, EngineChoice, Executor, GuestLimits, RiptideConfig};
@@ -57,7 +57,10 @@ async fn main() -> riptide::Result<()> {
     let executor = Executor::builder(
         NoBrowser,
         CompileCache::new(engine()?, MemoryModuleCache::new(), CacheOptions::default()),
-        AdaptiveTimeout::with_store(config.optimizations.adaptive_timeout.clone(), MemoryProfileStore::new()),
+        AdaptiveTimeout::with_store(
+            config.optimizations.adaptive_timeout.clone(),
+            MemoryLearningStore::new(),
+        ),
     )
     .config(config)
     .build()?;

@@ -45,7 +45,7 @@ use crate::metrics::{ExtractionCounters, ExtractionStats, PerformanceReport};
 use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
 use crate::pool::PoolStatus;
 use crate::sync::now_unix_secs;
-use crate::traits::{BrowserProvider, Engine, ModuleCache, PageRequest, Target, TimeoutPolicy, WaitUntil, WasmRuntime};
+use crate::traits::{BrowserProvider, Engine, ModuleCache, PageRequest, Target, TimeoutPolicy, WasmRuntime};
 
 /// Which engine fetches a page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,18 +102,17 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) retrier: Retrier,
     pub(crate) addresses: crate::network::AddressPolicy,
     pub(crate) max_body_bytes: usize,
-    pub(crate) wait_for: Option<String>,
-    pub(crate) wait_until: WaitUntil,
-    pub(crate) settle: Option<Duration>,
+    /// What every render starts from (its URL, deadline and a learned settle aside): the
+    /// configuration's and the builder's defaults, which each page's
+    /// [`PageOptions::render`] overrides.
+    pub(crate) page_request: PageRequest,
     /// What each host's renders showed of their DOM pauses, when the settle is learned.
     pub(crate) settle_memory: Option<Mutex<SettleMemory>>,
-    pub(crate) isolation: crate::traits::Isolation,
-    pub(crate) screenshots: bool,
     pub(crate) report_file: Option<PathBuf>,
     /// Hosts where rendering kept adding content: `Auto` renders them directly.
     pub(crate) rendering_evidence: Arc<Mutex<RenderingEvidence>>,
     /// Where the rendering evidence is kept between runs, if anywhere.
-    pub(crate) evidence_store: Option<Arc<dyn crate::traits::ProfileStore>>,
+    pub(crate) evidence_store: Option<Arc<dyn crate::traits::LearningStore>>,
     /// Keeps the rendering evidence and its store in step while the executor runs.
     pub(crate) _evidence_writer: Option<evidence_writer::EvidenceWriter>,
     pub(crate) counters: ExtractionCounters,
@@ -548,7 +547,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         let target = Target::new(source.host(), Engine::Headless);
         let origin = source.origin();
         let attempts = AtomicU32::new(0);
-        let settle = match (&self.settle_memory, self.settle) {
+        let settle = match (&self.settle_memory, self.page_request.settle) {
             (Some(memory), Some(configured)) => Some(crate::sync::lock(memory).settle_for(source.host(), configured)),
             (_, configured) => configured,
         };
@@ -557,12 +556,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             .run_at_origin_within(self.policy(), &target, &origin, options.time_limit, |timeout| {
                 attempts.fetch_add(1, Ordering::Relaxed);
                 let deadline = timeout.saturating_sub(PARTIAL_MARGIN.min(timeout / 5));
-                let mut request = PageRequest::new(url.clone())
-                    .deadline(deadline)
-                    .wait_until(options.wait_until.unwrap_or(self.wait_until))
-                    .isolation(options.isolation.unwrap_or(self.isolation))
-                    .screenshot(options.screenshot.unwrap_or(self.screenshots));
-                request.wait_for = options.wait_for.clone().or_else(|| self.wait_for.clone());
+                let mut request = self.page_request.clone().with(&options.render).deadline(deadline);
+                request.url.clone_from(&url);
                 request.settle = settle;
                 let renderer = &renderer;
                 async move {

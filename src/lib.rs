@@ -11,7 +11,7 @@
 //! 3. **Adaptive timeouts** ([`traits::TimeoutPolicy`], [`policies`]): per-target timeouts
 //!    learned from latencies ([`policies::AdaptiveTimeout`]) and retries with escalation, a
 //!    retry budget and circuit breakers ([`policies::Retrier`]); learned profiles persist
-//!    through a [`traits::ProfileStore`], and [`policies::simulate`] compares policies on
+//!    through a [`traits::LearningStore`], and [`policies::simulate`] compares policies on
 //!    simulated crawls.
 //!
 //! [`Executor`] composes the three: `extract(url)` fetches statically (or renders headless when
@@ -48,7 +48,7 @@
 //! | `rustls`   | yes     | HTTPS for the static engine (reqwest + rustls)            |
 //! | `server`   | yes     | [`server::Server`]: one executor behind HTTP (axum)        |
 //! | `crawl`    | yes (via `cli`) | [`crawl`]: the Spider engine, a polite, resumable site crawler (robots.txt, sitemaps, per-host limits) |
-//! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`); `backends::nats_kv::NatsProfileStore`: learning shared through a key-value bucket |
+//! | `nats`     | no      | `queue`: a NATS JetStream work queue (`riptide submit`, `worker`, `queue status`); `backends::nats_kv::NatsLearningStore`: learning shared through a key-value bucket |
 //! | `cli`      | yes     | the `riptide` binary (clap, indicatif, tracing-subscriber); turns on `wasmtime`, `redb`, `chromiumoxide`, `server`, `crawl` |
 //!
 //! Without `redb`, [`backends::memory::MemoryModuleCache`] keeps artifacts in memory.
@@ -89,7 +89,9 @@ pub use metrics::PerformanceReport;
 pub use pool::{BrowserPool, PoolOptions, PooledBrowser};
 #[cfg(any(feature = "wasmtime", feature = "wasmer"))]
 pub use stack::{LAST_RUN_REPORT, Stack, StackCompileCache, StackRuntime};
-pub use traits::{GuestLimits, Isolation, PageRequest, RenderProfile, RenderedPage, ResourceKind, WaitUntil};
+pub use traits::{
+    GuestLimits, Isolation, PageRequest, RenderOptions, RenderProfile, RenderedPage, ResourceKind, WaitUntil,
+};
 
 /// The default stack's compile cache: wasmtime with artifacts in redb.
 #[cfg(all(feature = "wasmtime", feature = "redb"))]

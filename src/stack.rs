@@ -25,7 +25,7 @@ use crate::error::{ConfigError, Result};
 use crate::executor::{BoxExecutor, ExecutorBuilder, PageOptions};
 use crate::policies::AdaptiveTimeout;
 use crate::pool::{BrowserPool, PoolOptions, PoolStatus};
-use crate::traits::{BrowserProvider, GuestLimits, ModuleCache, ProfileStore};
+use crate::traits::{BrowserProvider, GuestLimits, LearningStore, ModuleCache};
 
 /// The WASM engine a [`Stack`] runs the extractor on: wasmtime when it is built, else wasmer.
 #[cfg(feature = "wasmtime")]
@@ -71,7 +71,7 @@ enum Learning {
     /// `<home>/timeouts.redb` when `persist_profiles` is on (and `redb` is built).
     Home,
     /// The given store; `None`: in memory only.
-    Given(Option<Arc<dyn ProfileStore>>),
+    Given(Option<Arc<dyn LearningStore>>),
 }
 
 impl std::fmt::Debug for Stack {
@@ -108,11 +108,18 @@ impl Stack {
 
     /// Keeps what is learned about hosts (timeout profiles and rendering evidence) in `store`
     /// instead of the home's `timeouts.redb`; `None`: in memory only. `riptide worker` passes a
-    /// `backends::nats_kv::NatsProfileStore` (feature `nats`) so its workers share what they
+    /// `backends::nats_kv::NatsLearningStore` (feature `nats`) so its workers share what they
     /// learn.
-    pub fn profile_store(mut self, store: Option<Arc<dyn ProfileStore>>) -> Self {
+    pub fn learning_store(mut self, store: Option<Arc<dyn LearningStore>>) -> Self {
         self.learning = Learning::Given(store);
         self
+    }
+
+    /// [`learning_store`](Self::learning_store)'s name before the store was named for all it
+    /// holds.
+    #[deprecated(note = "renamed to `Stack::learning_store`")]
+    pub fn profile_store(self, store: Option<Arc<dyn LearningStore>>) -> Self {
+        self.learning_store(store)
     }
 
     /// Keeps compiled modules in `cache` instead of redb under the home (for example one
@@ -123,8 +130,8 @@ impl Stack {
         self
     }
 
-    /// How every page is fetched unless its own [`PageOptions`] say otherwise: `wait_until`,
-    /// `wait_for`, `isolation` and `screenshot` become the executor's defaults (the engine and
+    /// How every page is fetched unless its own [`PageOptions`] say otherwise: their
+    /// [`render`](PageOptions::render) options become the executor's defaults (the engine and
     /// the other fields are per page only).
     pub fn page_defaults(mut self, defaults: PageOptions) -> Self {
         self.page_defaults = defaults;
@@ -173,11 +180,11 @@ impl Stack {
 
     /// The timeout policy alone, with what it learned before (from the home or the given store).
     ///
-    /// Never fails on the profile store: one that cannot be opened or read is logged and the
+    /// Never fails on the learning store: one that cannot be opened or read is logged and the
     /// policy starts unlearned.
     pub fn timeout_policy(&self) -> AdaptiveTimeout {
         let settings = self.config.optimizations.adaptive_timeout.clone();
-        match self.learning_store() {
+        match self.store_in_use() {
             Some(store) => AdaptiveTimeout::with_store(settings, store),
             None => AdaptiveTimeout::new(settings),
         }
@@ -190,17 +197,21 @@ impl Stack {
     }
 
     /// The one place that matches the configured provider kind: hands the provider (or why it
-    /// cannot be had) to `visit`.
+    /// cannot be had) to `visit`. Either Chromium provider is made from the same settings
+    /// value, read from the configuration once.
     fn with_provider<V: ProviderVisitor>(&self, visit: V) -> Result<V::Output> {
         match self.config.optimizations.browser_pool.provider {
             #[cfg(feature = "chrome")]
-            BrowserProviderKind::Chrome => {
-                visit.visit(self, crate::backends::chrome::ChromeProvider::from_config(&self.config))
-            }
+            BrowserProviderKind::Chrome => visit.visit(
+                self,
+                self.chromium_settings()
+                    .and_then(crate::backends::chrome::ChromeProvider::new),
+            ),
             #[cfg(feature = "chromiumoxide")]
             BrowserProviderKind::Chromiumoxide => visit.visit(
                 self,
-                crate::backends::chromiumoxide::ChromiumoxideProvider::from_config(&self.config),
+                self.chromium_settings()
+                    .and_then(crate::backends::chromiumoxide::ChromiumoxideProvider::new),
             ),
             #[allow(unreachable_patterns, reason = "reached in builds without one of the providers")]
             kind => visit.visit(
@@ -210,22 +221,30 @@ impl Stack {
         }
     }
 
-    fn learning_store(&self) -> Option<Arc<dyn ProfileStore>> {
+    /// What the configuration says of the browsers: the one value either Chromium provider is
+    /// made from.
+    #[cfg(any(feature = "chrome", feature = "chromiumoxide"))]
+    fn chromium_settings(&self) -> Result<crate::backends::chromium::settings::ChromiumSettings> {
+        crate::backends::chromium::settings::ChromiumSettings::from_config(&self.config)
+    }
+
+    /// Where what is learned goes: the store given, or the home's.
+    fn store_in_use(&self) -> Option<Arc<dyn LearningStore>> {
         match &self.learning {
             Learning::Given(store) => store.clone(),
-            Learning::Home => self.home_profile_store(),
+            Learning::Home => self.home_learning_store(),
         }
     }
 
     /// The home's `timeouts.redb`, when `persist_profiles` is on and it can be opened (logged if
     /// not: what it would keep is then learned afresh each run).
     #[cfg(feature = "redb")]
-    fn home_profile_store(&self) -> Option<Arc<dyn ProfileStore>> {
+    fn home_learning_store(&self) -> Option<Arc<dyn LearningStore>> {
         if !self.config.optimizations.adaptive_timeout.persist_profiles {
             return None;
         }
         let path = self.config.timeout_profiles_path(&self.resolved_home());
-        match crate::backends::redb::RedbProfileStore::open(path) {
+        match crate::backends::redb::RedbLearningStore::open(path) {
             Ok(store) => Some(Arc::new(store)),
             Err(e) => {
                 tracing::warn!(error = %e, "timeout profiles will not be kept across runs");
@@ -235,7 +254,7 @@ impl Stack {
     }
 
     #[cfg(not(feature = "redb"))]
-    fn home_profile_store(&self) -> Option<Arc<dyn ProfileStore>> {
+    fn home_learning_store(&self) -> Option<Arc<dyn LearningStore>> {
         None
     }
 
@@ -255,7 +274,7 @@ impl Stack {
         &self,
         provider: Result<P>,
     ) -> Result<ExecutorBuilder<P, StackRuntime, Arc<dyn ModuleCache>, AdaptiveTimeout>> {
-        let store = self.learning_store();
+        let store = self.store_in_use();
         let policy = match &store {
             Some(store) => {
                 AdaptiveTimeout::with_store(self.config.optimizations.adaptive_timeout.clone(), store.clone())
@@ -275,20 +294,7 @@ impl Stack {
         if let Some(store) = store {
             builder = builder.rendering_evidence_store(store);
         }
-        let defaults = &self.page_defaults;
-        if let Some(wait_until) = defaults.wait_until {
-            builder = builder.wait_until(wait_until);
-        }
-        if let Some(selector) = &defaults.wait_for {
-            builder = builder.wait_for(selector.clone());
-        }
-        if let Some(isolation) = defaults.isolation {
-            builder = builder.isolation(isolation);
-        }
-        if let Some(screenshots) = defaults.screenshot {
-            builder = builder.screenshots(screenshots);
-        }
-        Ok(builder)
+        Ok(builder.page_defaults(self.page_defaults.render.clone()))
     }
 }
 

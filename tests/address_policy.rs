@@ -13,7 +13,7 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use riptide::backends::chrome::ChromeOptions;
+use riptide::backends::chrome::ChromiumSettings;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError};
 use riptide::network::AddressPolicy;
@@ -171,10 +171,10 @@ async fn every_headless_redirect_is_checked<P: TestedProvider>() {
         return;
     };
     let hop = allowed_host_redirecting_to_a_refused_one();
-    let provider = P::local(ChromeOptions {
+    let provider = P::new(ChromiumSettings {
         runtime_dir: Some(dir),
         address_policy: hop.policy.clone(),
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("provider");
     let ex = executor(provider, hop.policy.clone());
@@ -201,10 +201,10 @@ async fn headless_renders_refuse_private_addresses_too<P: TestedProvider>() {
     let Some((_, dir)) = provider_or_skip::<P>() else {
         return;
     };
-    let provider = P::local(ChromeOptions {
+    let provider = P::new(ChromiumSettings {
         runtime_dir: Some(dir),
         address_policy: AddressPolicy::PUBLIC_ONLY,
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("provider");
     let (server, hits) = counting_server();

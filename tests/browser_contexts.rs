@@ -90,9 +90,10 @@ for_each_provider!(chromiumoxide, riptide::backends::chromiumoxide::Chromiumoxid
 #[test]
 fn pooled_browsers_sharing_a_process_share_nothing_else() {
     use riptide::RiptideConfig;
-    use riptide::backends::chromiumoxide::ChromiumoxideProvider;
+    use riptide::backends::chromiumoxide::{ChromiumSettings, ChromiumoxideProvider};
     use riptide::config::BrowserProviderKind;
     use riptide::traits::BrowserProvider;
+    use support::provider_with_or_skip;
 
     let pool = RiptideConfig::default().optimizations.browser_pool;
     assert_eq!(
@@ -101,10 +102,12 @@ fn pooled_browsers_sharing_a_process_share_nothing_else() {
         "the default provider"
     );
     assert!(pool.tabs_per_browser() > 1, "the default layout shares processes");
-    let Some((provider, _dir)) = provider_or_skip::<ChromiumoxideProvider>() else {
+    let Some((provider, _dir)) = provider_with_or_skip::<ChromiumoxideProvider>(ChromiumSettings {
+        tabs_per_browser: pool.tabs_per_browser() as usize,
+        ..ChromiumSettings::default()
+    }) else {
         return;
     };
-    let provider = provider.tabs_per_browser(pool.tabs_per_browser() as usize);
     let server = server();
     let a = server.url("/a");
     let b = a.replace("127.0.0.1", "localhost");

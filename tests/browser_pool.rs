@@ -11,7 +11,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
+use riptide::backends::chrome::{ChromeBrowser, ChromeProvider, ChromiumSettings};
 use riptide::error::{BrowserError, ErrorKind, FetchError, PoolError};
 use riptide::traits::{BrowserProvider, PageRequest};
 use riptide::{BrowserPool, Error, PoolOptions};
@@ -456,7 +456,7 @@ fn shutdown_and_drop_leave_no_process_or_directory<P: TestedProvider>() {
     support::assert_all_gone(&trees, &dirs);
 
     // drop without shutdown: the runtime's end drops the pool's tasks and with them the browsers
-    let provider = P::local(ChromeOptions {
+    let provider = P::new(ChromiumSettings {
         runtime_dir: Some(runtime_dir.clone()),
         ..Default::default()
     })
@@ -481,7 +481,7 @@ async fn connects_to_a_running_chromium_and_never_kills_it<P: TestedProvider>() 
     let server = Server::start();
     let remote = support::RemoteChromium::start(local.executable().expect("local binary"));
     let pool = BrowserPool::new(
-        P::remote(vec![remote.ws_url.clone()]).expect("remote"),
+        P::new(ChromiumSettings::remote(vec![remote.ws_url.clone()])).expect("remote"),
         options(1, 1, 1),
     )
     .await
@@ -507,7 +507,7 @@ fn providers_sharing_a_runtime_dir_launch_side_by_side<P: TestedProvider>() {
     let Some((first, runtime_dir)) = provider_or_skip::<P>() else {
         return;
     };
-    let second = P::local(ChromeOptions {
+    let second = P::new(ChromiumSettings {
         runtime_dir: Some(runtime_dir.clone()),
         ..Default::default()
     })
@@ -525,7 +525,7 @@ fn providers_sharing_a_runtime_dir_launch_side_by_side<P: TestedProvider>() {
 }
 
 fn missing_browser_is_a_clear_error<P: TestedProvider>() {
-    let err = P::local(ChromeOptions {
+    let err = P::new(ChromiumSettings {
         executable: Some("/nonexistent/chromium".into()),
         ..Default::default()
     })
@@ -567,7 +567,7 @@ fn a_browser_starts_without_tabs_or_ui_it_never_uses<P: TestedProvider>() {
         return;
     };
     drop(provider);
-    let provider = P::local(ChromeOptions {
+    let provider = P::new(ChromiumSettings {
         runtime_dir: Some(runtime_dir),
         extra_args: vec!["--disable-features=Translate".into()],
         ..Default::default()

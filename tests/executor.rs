@@ -330,7 +330,7 @@ async fn engine_choice_escalates_pages_and_remembers_hosts_only_on_evidence() {
     // Two hosts on one server: 127.0.0.1 and localhost.
     let thin = |n: u32| server.url(&format!("/thin/{n}"));
     let app = |n: u32| server.url(&format!("/app/{n}")).replace("127.0.0.1", "localhost");
-    let store = std::sync::Arc::new(riptide::backends::memory::MemoryProfileStore::new());
+    let store = std::sync::Arc::new(riptide::backends::memory::MemoryLearningStore::new());
     let ex = common::executor_builder(provider, config())
         .rendering_evidence_store(store.clone())
         .build()

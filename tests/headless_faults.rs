@@ -12,7 +12,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use riptide::backends::chrome::ChromeOptions;
+use riptide::backends::chrome::ChromiumSettings;
 use riptide::backends::no_browser::NoBrowser;
 use riptide::error::{ErrorKind, FetchError, LastAttempt, RetryError};
 use riptide::policies::AdaptiveTimeout;
@@ -51,6 +51,10 @@ fn faulty_server() -> LocalServer {
         // not reach), touching every page, up to 4 GiB.
         "/hog" => Reply::Html(
             "<!doctype html><title>hog</title><script>const keep = []; for (let i = 0; i < 256; i++) { keep.push(new Uint8Array(16 << 20).fill(1)); }</script>".into(),
+        ),
+        // JavaScript objects without end: the renderer dies at its heap cap.
+        "/heap-hog" => Reply::Html(
+            "<!doctype html><title>heap hog</title><script>const keep = []; for (;;) { keep.push(new Array(1 << 16).fill(0.5)); }</script>".into(),
         ),
         "/ok" => Reply::Html("<!doctype html><title>ok</title><p>fine</p>".into()),
         // An article whose image never arrives: `load` never fires.
@@ -179,10 +183,10 @@ async fn a_page_over_the_render_memory_limit_is_stopped<P: TestedProvider>() {
         return;
     };
     let limit = 400 << 20;
-    let provider = P::local(ChromeOptions {
+    let provider = P::new(ChromiumSettings {
         runtime_dir: Some(dir),
         render_memory_limit: Some(limit),
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("provider");
     let server = faulty_server();
@@ -209,6 +213,60 @@ async fn a_page_over_the_render_memory_limit_is_stopped<P: TestedProvider>() {
     drop(browser);
     assert_ne!(next_page_loads(&pool, &server).await, Some(pid), "a new browser serves");
     pool.shutdown().await;
+}
+
+/// Issue 28, item 6: a page that fills its JavaScript heap kills its renderer at the heap cap
+/// (half the render memory limit, so before the browser's memory reaches the limit itself).
+/// The render used to wait out its whole deadline for a renderer that was gone, and the
+/// executor retried it as a time-out, running the hog again each time. The renderer's death is
+/// noticed at once: the page fails as over its memory (which is not retried), and its browser
+/// is replaced.
+async fn a_page_that_fills_its_javascript_heap_fails_as_over_memory<P: TestedProvider>() {
+    let Some((_, dir)) = provider_or_skip::<P>() else {
+        return;
+    };
+    let provider = P::new(ChromiumSettings {
+        runtime_dir: Some(dir),
+        ..ChromiumSettings::default()
+    })
+    .expect("provider");
+    let heap_cap = provider.settings().render_memory_limit.expect("a limit by default") / 2;
+    let server = faulty_server();
+    let pool = BrowserPool::new(provider, options()).await.expect("pool");
+    let mut browser = pool.checkout().await.expect("checkout");
+    let pid = browser.pid().expect("local");
+    let err = guarded(
+        "a heap hog",
+        browser.fetch(PageRequest::new(server.url("/heap-hog")).deadline(Duration::from_secs(45))),
+    )
+    .await
+    .expect_err("the renderer died");
+    let ErrorKind::Fetch(FetchError::RenderMemoryExceeded { limit_bytes, .. }) = *err.kind() else {
+        panic!("expected RenderMemoryExceeded, got {err:?}");
+    };
+    assert_eq!(limit_bytes, heap_cap);
+    assert_eq!(err.code(), "fetch.render_memory_exceeded");
+    assert!(pid_stopped(pid), "the browser {pid} was given up");
+    drop(browser);
+    assert_ne!(next_page_loads(&pool, &server).await, Some(pid), "a new browser serves");
+    pool.shutdown().await;
+
+    // Through the executor: one attempt, not a retried time-out.
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
+    let provider = support::Recording::new(provider);
+    let fetches = provider.settles();
+    let ex = executor(provider, RiptideConfig::default());
+    let err = guarded(
+        "a heap hog through the executor",
+        ex.extract_with(&server.url("/heap-hog"), EngineChoice::Headless),
+    )
+    .await
+    .expect_err("the renderer died");
+    assert_eq!(err.code(), "fetch.render_memory_exceeded", "{err:?}");
+    assert_eq!(fetches.lock().expect("lock").len(), 1, "rendered once, not retried");
+    ex.shutdown().await.expect("shutdown");
 }
 
 /// Item 8: after a redirect, the render reports the URL the page ended on.
@@ -339,10 +397,10 @@ async fn both_engines_refuse_an_unverified_certificate_unless_told<P: TestedProv
     let Some((_, dir)) = provider_or_skip::<P>() else {
         return;
     };
-    let provider = P::local(ChromeOptions {
+    let provider = P::new(ChromiumSettings {
         runtime_dir: Some(dir),
         accept_invalid_certs: true,
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("provider");
     let headless = executor(provider, trusting);
@@ -368,7 +426,7 @@ async fn a_remote_browser_verifies_certificates_as_configured<P: TestedProvider>
     let server = self_signed_server();
     let request = PageRequest::new(server.url("/secret")).deadline(Duration::from_secs(10));
 
-    let provider = P::remote(vec![remote.ws_url.clone()]).expect("remote");
+    let provider = P::new(ChromiumSettings::remote(vec![remote.ws_url.clone()])).expect("remote");
     let browser = provider.launch().expect("connect");
     let err = provider.fetch(&browser, &request).expect_err("refused");
     assert!(
@@ -383,9 +441,11 @@ async fn a_remote_browser_verifies_certificates_as_configured<P: TestedProvider>
     );
     provider.close(browser);
 
-    let provider = P::remote(vec![remote.ws_url.clone()])
-        .expect("remote")
-        .accept_invalid_certs(true);
+    let provider = P::new(ChromiumSettings {
+        accept_invalid_certs: true,
+        ..ChromiumSettings::remote(vec![remote.ws_url.clone()])
+    })
+    .expect("remote");
     let browser = provider.launch().expect("connect");
     let page = provider.fetch(&browser, &request).expect("accepted");
     assert!(page.html.contains("certificate nobody signed"));
@@ -779,6 +839,10 @@ macro_rules! for_each_provider {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_page_over_the_render_memory_limit_is_stopped() {
                 super::a_page_over_the_render_memory_limit_is_stopped::<P>().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_page_that_fills_its_javascript_heap_fails_as_over_memory() {
+                super::a_page_that_fills_its_javascript_heap_fails_as_over_memory::<P>().await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_render_reports_the_url_after_redirects() {

@@ -10,7 +10,7 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use riptide::backends::chrome::ChromeOptions;
+use riptide::backends::chrome::ChromiumSettings;
 use riptide::error::{ErrorKind, LastAttempt, RetryError};
 use riptide::{EngineChoice, RiptideConfig};
 use support::local_server::{LocalServer, Reply};
@@ -39,12 +39,12 @@ fn server_on(ip: IpAddr) -> LocalServer {
 
 /// The provider `config` describes, local, with its own runtime directory.
 fn provider<P: TestedProvider>(executable: &Path, config: &RiptideConfig) -> P {
-    P::local(ChromeOptions {
+    P::new(ChromiumSettings {
         executable: Some(executable.to_path_buf()),
         runtime_dir: Some(tempfile::tempdir().expect("dir").keep()),
         cookies: config.network.request_cookies().expect("cookies"),
         proxy: config.network.proxy_server().expect("proxy"),
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("provider")
 }

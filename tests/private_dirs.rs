@@ -11,8 +11,8 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use riptide::backends::chrome::{ChromeOptions, ChromeProvider};
-use riptide::backends::redb::{RedbModuleCache, RedbProfileStore};
+use riptide::backends::chrome::{ChromeProvider, ChromiumSettings};
+use riptide::backends::redb::{RedbLearningStore, RedbModuleCache};
 use riptide::error::{BrowserError, ErrorKind};
 
 /// The uid of `nobody`, a user the tests never run as.
@@ -50,10 +50,10 @@ fn our_directories_that_others_can_write_to_are_made_private() {
     }
     let store = RedbModuleCache::open(&cache).expect("opens");
     assert!(store.has_index(), "the repaired directory is used");
-    let _profiles = RedbProfileStore::open(home.join("timeouts.redb")).expect("opens");
-    let provider = ChromeProvider::local(ChromeOptions {
+    let _profiles = RedbLearningStore::open(home.join("timeouts.redb")).expect("opens");
+    let provider = ChromeProvider::new(ChromiumSettings {
         runtime_dir: Some(browsers.clone()),
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     });
     if let Err(e) = &provider {
         // Only a missing Chromium may stop the provider; the directory check comes first.
@@ -72,10 +72,10 @@ fn another_users_directory_is_refused() {
     let root = tempfile::tempdir().expect("temp dir");
     let theirs = someone_elses_dir(root.path());
 
-    let err = ChromeProvider::local(ChromeOptions {
+    let err = ChromeProvider::new(ChromiumSettings {
         runtime_dir: Some(theirs.clone()),
         executable: Some(PathBuf::from("/bin/true")),
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect_err("refused");
     assert!(
@@ -89,7 +89,7 @@ fn another_users_directory_is_refused() {
     assert!(!store.has_index(), "another user's cache directory is not used");
     assert!(!theirs.join("index.redb").exists());
 
-    let err = RedbProfileStore::open(theirs.join("timeouts.redb")).expect_err("refused");
+    let err = RedbLearningStore::open(theirs.join("timeouts.redb")).expect_err("refused");
     assert!(matches!(err.kind(), ErrorKind::UnsafeDirectory { .. }), "{err}");
 }
 
@@ -106,10 +106,10 @@ fn a_symbolic_link_planted_by_another_user_is_refused() {
     let link = root.path().join("riptide-chrome");
     std::os::unix::fs::symlink(&ours, &link).expect("symlink");
     std::os::unix::fs::lchown(&link, Some(NOBODY), Some(NOBODY)).expect("lchown");
-    let err = ChromeProvider::local(ChromeOptions {
+    let err = ChromeProvider::new(ChromiumSettings {
         runtime_dir: Some(link.clone()),
         executable: Some(PathBuf::from("/bin/true")),
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect_err("refused");
     assert!(err.to_string().contains("symbolic link"), "{err}");
@@ -117,10 +117,10 @@ fn a_symbolic_link_planted_by_another_user_is_refused() {
     // A link of our own is fine.
     std::os::unix::fs::lchown(&link, Some(0), Some(0)).expect("lchown");
     assert!(
-        ChromeProvider::local(ChromeOptions {
+        ChromeProvider::new(ChromiumSettings {
             runtime_dir: Some(link),
             executable: Some(PathBuf::from("/bin/true")),
-            ..ChromeOptions::default()
+            ..ChromiumSettings::default()
         })
         .is_ok()
     );

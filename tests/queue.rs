@@ -15,11 +15,11 @@ use std::time::Duration;
 use std::time::SystemTime;
 
 use riptide::EngineChoice;
-use riptide::backends::nats_kv::NatsProfileStore;
+use riptide::backends::nats_kv::NatsLearningStore;
 use riptide::config::{AdaptiveTimeoutConfig, QueueConfig};
 use riptide::policies::AdaptiveTimeout;
 use riptide::queue::{Job, JobId, JobOptions, Queue, Results};
-use riptide::traits::{Engine, Outcome, ProfileStore, StoredEvidence, StoredProfile, Target, TimeoutPolicy};
+use riptide::traits::{Engine, LearningStore, Outcome, StoredEvidence, StoredProfile, Target, TimeoutPolicy};
 use support::local_server::{LocalServer, Reply};
 use support::nats::NatsServer;
 
@@ -496,11 +496,11 @@ async fn a_job_that_kills_every_worker_goes_to_the_dead_letters() {
     assert_eq!(jobs.state.messages, 0, "the abandoned job left the jobs stream");
 }
 
-// Shared learning (issue 12, item 3): the key-value bucket `NatsProfileStore` keeps timeout
+// Shared learning (issue 12, item 3): the key-value bucket `NatsLearningStore` keeps timeout
 // profiles and rendering evidence in, and policies that share it.
 
-fn learning_store(nats: &NatsServer) -> NatsProfileStore {
-    NatsProfileStore::open(&nats.url(), &queue_config()).expect("open the learning bucket")
+fn learning_store(nats: &NatsServer) -> NatsLearningStore {
+    NatsLearningStore::open(&nats.url(), &queue_config()).expect("open the learning bucket")
 }
 
 fn stored(host: &str, engine: Engine, data: &str) -> StoredProfile {
@@ -594,7 +594,7 @@ fn merged_saves_racing_on_one_key_both_count() {
     // Both processes' first merges meet here, so both have read the key before either writes.
     let first_reads = std::sync::Barrier::new(2);
     let count = |p: &StoredProfile| -> u64 { String::from_utf8_lossy(&p.data).parse().unwrap_or(0) };
-    let run = |store: &NatsProfileStore| {
+    let run = |store: &NatsLearningStore| {
         let first = std::cell::Cell::new(true);
         let merge = |ours: &StoredProfile, theirs: Option<&StoredProfile>| {
             if first.replace(false) {

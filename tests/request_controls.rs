@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use riptide::ResourceKind;
-use riptide::backends::chrome::ChromeOptions;
+use riptide::backends::chrome::ChromiumSettings;
 use riptide::traits::PageRequest;
 use support::local_server::{LocalServer, Reply};
 use support::{TestedProvider, provider_or_skip};
@@ -59,12 +59,12 @@ fn server(served: Arc<Served>) -> LocalServer {
 }
 
 fn provider<P: TestedProvider>(executable: PathBuf, kinds: Vec<ResourceKind>, urls: Vec<String>) -> P {
-    P::local(ChromeOptions {
+    P::new(ChromiumSettings {
         executable: Some(executable),
         runtime_dir: Some(tempfile::tempdir().expect("dir").keep()),
         block_resources: kinds,
         block_urls: urls,
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("provider")
 }
@@ -113,13 +113,13 @@ fn the_user_agent_and_extra_headers_reach_the_server_on_every_request<P: TestedP
     for stealth in [false, true] {
         let served = Arc::new(Served::default());
         let server = server(served);
-        let provider = P::local(ChromeOptions {
+        let provider = P::new(ChromiumSettings {
             executable: Some(executable.clone()),
             runtime_dir: Some(tempfile::tempdir().expect("dir").keep()),
             user_agent: Some("riptide-test/1.0".into()),
             headers: vec![("X-Riptide-Test".into(), "yes".into())],
             stealth,
-            ..ChromeOptions::default()
+            ..ChromiumSettings::default()
         })
         .expect("provider");
         let browser = provider.launch().expect("launch");

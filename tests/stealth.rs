@@ -7,7 +7,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use riptide::backends::chrome::ChromeOptions;
+use riptide::backends::chrome::ChromiumSettings;
 use riptide::traits::PageRequest;
 use serde_json::Value;
 use support::local_server::{LocalServer, Reply};
@@ -59,11 +59,11 @@ fn server() -> LocalServer {
 
 /// A stealth provider on the Chromium `chrome_or_skip` found.
 fn stealth_provider<P: TestedProvider>(plain: &P, runtime_dir: PathBuf) -> P {
-    P::local(ChromeOptions {
+    P::new(ChromiumSettings {
         executable: plain.executable().map(PathBuf::from),
         runtime_dir: Some(runtime_dir),
         stealth: true,
-        ..ChromeOptions::default()
+        ..ChromiumSettings::default()
     })
     .expect("stealth provider")
 }
@@ -110,7 +110,7 @@ fn stealth_hides_each_signal_the_same_way_on_every_page<P: TestedProvider>() {
         return;
     };
     let provider = stealth_provider(&plain, dir);
-    assert!(provider.is_stealth());
+    assert!(provider.settings().stealth);
     let server = server();
     let pages = signals(&provider, &server, &["/signals", "/signals-again"]);
     let s = &pages[0];
@@ -173,11 +173,15 @@ fn a_remote_browser_started_for_automation_is_disguised_too<P: TestedProvider>()
     let remote = support::RemoteChromium::start_with(&executable, &["--enable-automation"]);
     let server = server();
 
-    let plain = P::remote(vec![remote.ws_url.clone()]).expect("remote");
+    let plain = P::new(ChromiumSettings::remote(vec![remote.ws_url.clone()])).expect("remote");
     let before = &signals(&plain, &server, &["/signals"])[0];
     assert_eq!(before["webdriver"], Value::Bool(true), "{before}");
 
-    let provider = P::remote(vec![remote.ws_url.clone()]).expect("remote").stealth(true);
+    let provider = P::new(ChromiumSettings {
+        stealth: true,
+        ..ChromiumSettings::remote(vec![remote.ws_url.clone()])
+    })
+    .expect("remote");
     let s = &signals(&provider, &server, &["/signals"])[0];
     assert!(s.get("error").is_none(), "the checks threw: {s}");
     assert_eq!(s["webdriver"], Value::Bool(false), "{s}");

@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use riptide::backends::redb::{RedbModuleCache, RedbProfileStore};
+use riptide::backends::redb::{RedbLearningStore, RedbModuleCache};
 use riptide::policies::AdaptiveTimeout;
 use riptide::traits::{Engine, Outcome, Target, TimeoutPolicy};
 use riptide::{CacheOptions, CompileCache, ModuleSource};
@@ -44,7 +44,7 @@ fn a_flipped_byte_in_the_timeout_store_never_panics() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("timeouts.redb");
     {
-        let policy = AdaptiveTimeout::with_store(Default::default(), RedbProfileStore::open(&path).expect("open"));
+        let policy = AdaptiveTimeout::with_store(Default::default(), RedbLearningStore::open(&path).expect("open"));
         teach(&policy);
         policy.flush().expect("flush");
     }
@@ -57,13 +57,13 @@ fn a_flipped_byte_in_the_timeout_store_never_panics() {
         flip(&pristine, at, &path);
         // Opening, loading (through the policy), learning and saving: whatever the flip broke,
         // each step either works or reports an error, and the next run starts clean.
-        let store = RedbProfileStore::open(&path).expect("open never fails on a bad file");
+        let store = RedbLearningStore::open(&path).expect("open never fails on a bad file");
         let policy = AdaptiveTimeout::with_store(Default::default(), store);
         teach(&policy);
         let _ = policy.flush();
         assert!(policy.timeout_for(&target) > Duration::ZERO);
         drop(policy);
-        let again = AdaptiveTimeout::with_store(Default::default(), RedbProfileStore::open(&path).expect("reopen"));
+        let again = AdaptiveTimeout::with_store(Default::default(), RedbLearningStore::open(&path).expect("reopen"));
         teach(&again);
         again
             .flush()

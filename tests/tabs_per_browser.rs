@@ -13,12 +13,12 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use riptide::backends::chromiumoxide::{ChromiumoxideBrowser, ChromiumoxideProvider};
+use riptide::backends::chromiumoxide::{ChromiumSettings, ChromiumoxideBrowser, ChromiumoxideProvider};
 use riptide::error::{ErrorKind, FetchError};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 use riptide::{BrowserPool, PoolOptions};
 use support::local_server::{LocalServer, Reply};
-use support::{assert_empty_dir, pid_gone, pid_stopped, provider_or_skip, title_of};
+use support::{assert_empty_dir, pid_gone, pid_stopped, provider_with_or_skip, title_of};
 
 fn pages() -> LocalServer {
     LocalServer::start(|target| match target {
@@ -32,7 +32,10 @@ fn pages() -> LocalServer {
 }
 
 fn tabbed(tabs: usize) -> Option<(ChromiumoxideProvider, std::path::PathBuf)> {
-    provider_or_skip::<ChromiumoxideProvider>().map(|(provider, dir)| (provider.tabs_per_browser(tabs), dir))
+    provider_with_or_skip::<ChromiumoxideProvider>(ChromiumSettings {
+        tabs_per_browser: tabs,
+        ..ChromiumSettings::default()
+    })
 }
 
 fn fetch(

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use riptide::backends::memory::MemoryProfileStore;
-use riptide::backends::redb::RedbProfileStore;
+use riptide::backends::memory::MemoryLearningStore;
+use riptide::backends::redb::RedbLearningStore;
 use riptide::config::AdaptiveTimeoutConfig;
 use riptide::policies::{AdaptiveTimeout, SeedAdaptive};
-use riptide::traits::{Engine, FailureClass, Outcome, ProfileStore, StoredProfile, Target, TimeoutPolicy};
+use riptide::traits::{Engine, FailureClass, LearningStore, Outcome, StoredProfile, Target, TimeoutPolicy};
 
 const HOLD_VAR: &str = "RIPTIDE_TEST_HOLD_PROFILES";
 const LEARN_VAR: &str = "RIPTIDE_TEST_LEARN_PROFILES";
@@ -44,7 +44,7 @@ fn teach(policy: &dyn TimeoutPolicy, host: &str) -> Duration {
 }
 
 fn policy_at(path: &Path) -> AdaptiveTimeout {
-    AdaptiveTimeout::with_store(config(), RedbProfileStore::open(path).expect("open profile store"))
+    AdaptiveTimeout::with_store(config(), RedbLearningStore::open(path).expect("open profile store"))
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn profiles_older_than_the_ttl_are_dropped_on_load() {
     drop(first);
 
     // Age one profile past the 30-day TTL.
-    let store = RedbProfileStore::open(&path).expect("open");
+    let store = RedbLearningStore::open(&path).expect("open");
     let mut old = store
         .load()
         .expect("load")
@@ -103,7 +103,7 @@ fn profiles_older_than_the_ttl_are_dropped_on_load() {
     assert_eq!(hosts, ["new.example"]);
     assert_eq!(second.timeout_for(&target("new.example")), kept);
     drop(second);
-    let left: Vec<String> = RedbProfileStore::open(&path)
+    let left: Vec<String> = RedbLearningStore::open(&path)
         .expect("open")
         .load()
         .expect("load")
@@ -135,7 +135,7 @@ fn a_corrupt_profile_file_leaves_the_policy_working() {
 
 #[test]
 fn undecodable_records_are_relearned_not_trusted() {
-    let store = MemoryProfileStore::new();
+    let store = MemoryLearningStore::new();
     store
         .save(&[riptide::traits::StoredProfile {
             target: target("a.example"),
@@ -300,7 +300,7 @@ fn a_store_that_cannot_be_opened_is_left_where_it_is() {
     let path = dir.path().join("timeouts.redb");
     std::fs::create_dir(&path).expect("dir in the way");
     std::fs::write(path.join("keep"), b"mine").expect("write");
-    let store = RedbProfileStore::open(&path).expect("opens degraded, never fails");
+    let store = RedbLearningStore::open(&path).expect("opens degraded, never fails");
     assert!(!store.is_available());
     assert!(store.load().is_err(), "loads say the store is unavailable");
     assert_eq!(std::fs::read(path.join("keep")).expect("still there"), b"mine");
@@ -408,11 +408,11 @@ fn rendering_evidence_round_trips_beside_the_profiles() {
             recent: vec![false],
         },
     ];
-    RedbProfileStore::open(&path)
+    RedbLearningStore::open(&path)
         .expect("open")
         .save_evidence(&evidence)
         .expect("save");
-    let reopened = RedbProfileStore::open(&path).expect("reopen");
+    let reopened = RedbLearningStore::open(&path).expect("reopen");
     let mut loaded = reopened.load_evidence().expect("load");
     loaded.sort_by(|a, b| a.host.cmp(&b.host));
     assert_eq!(loaded, evidence);
@@ -421,14 +421,14 @@ fn rendering_evidence_round_trips_beside_the_profiles() {
         profiles.iter().any(|p| p.target == target("a.example")),
         "the profile is still there: {profiles:?}"
     );
-    assert!(MemoryProfileStore::new().load_evidence().expect("empty").is_empty());
+    assert!(MemoryLearningStore::new().load_evidence().expect("empty").is_empty());
 }
 
 /// A store shared by running processes, in memory: every record written is reported to every
 /// handle (the writer's own included, as a NATS bucket's watch does).
 #[derive(Clone)]
 struct SharedStore {
-    inner: std::sync::Arc<MemoryProfileStore>,
+    inner: std::sync::Arc<MemoryLearningStore>,
     feeds: std::sync::Arc<std::sync::Mutex<Vec<Feed>>>,
     feed: Feed,
 }
@@ -454,7 +454,7 @@ impl SharedStore {
     }
 }
 
-impl ProfileStore for SharedStore {
+impl LearningStore for SharedStore {
     fn load(&self) -> riptide::Result<Vec<StoredProfile>> {
         self.inner.load()
     }
@@ -537,7 +537,7 @@ fn a_shared_store_s_changes_are_taken_in_and_counted_once() {
 
 /// A policy that starts from `stored`.
 fn policy_from(stored: &[StoredProfile]) -> AdaptiveTimeout {
-    let store = MemoryProfileStore::new();
+    let store = MemoryLearningStore::new();
     store.save(stored).expect("save");
     AdaptiveTimeout::with_store(config(), store)
 }

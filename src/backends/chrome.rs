@@ -24,35 +24,33 @@
 //!   until it is reaped when the browser is dropped, so liveness is read from
 //!   `/proc/<pid>/stat`.
 
-mod blocking;
 mod browser;
 mod context;
 mod devtools;
 mod proxy_auth;
 mod render;
-mod stealth;
 mod tab;
 
 use crate::backends::chromium::local::LocalChromium;
-pub use crate::backends::chromium::options::{ChromeOptions, DEFAULT_RENDER_MEMORY_LIMIT};
 use crate::backends::chromium::process_tree;
-use crate::backends::chromium::rendered::fetch_result;
-use crate::backends::chromium::tab_settings::TabSettings;
+use crate::backends::chromium::rendered::render_result;
+#[allow(deprecated, reason = "the old name stays importable for one release")]
+pub use crate::backends::chromium::settings::ChromeOptions;
+pub use crate::backends::chromium::settings::{ChromiumSettings, DEFAULT_RENDER_MEMORY_LIMIT};
+use crate::backends::chromium::setup::{NextBrowser, ProviderSetup};
 pub use browser::ChromeBrowser;
 use context::BrowsingContext;
-use render::{RenderFailure, Watched, load};
+use render::{RenderEnd, RenderFailure, load};
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use headless_chrome::Browser;
 
 use crate::error::{BoxError, BrowserError, Error, FetchError, Result};
-use crate::network::AddressPolicy;
-use crate::network::RequestCookie;
-use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
+use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// How long a browser may sit idle before Chromium's connection to the crate is dropped: far
 /// beyond any pool idle timeout, so the pool (not the crate) decides when browsers go.
@@ -63,160 +61,59 @@ const IDLE_BROWSER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// or a dialog never does.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-enum Mode {
-    Local(LocalChromium),
-    Remote { endpoints: Vec<String>, next: AtomicUsize },
-}
-
 /// Launches local Chromium processes, or connects to running ones.
 pub struct ChromeProvider {
-    mode: Mode,
-    render_memory_limit: Option<u64>,
-    /// How every tab is readied; shared with the render threads that ready fresh contexts.
-    setup: Arc<TabSettings>,
+    setup: ProviderSetup,
 }
 
 impl std::fmt::Debug for ChromeProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.mode {
-            Mode::Local(local) => f
-                .debug_struct("ChromeProvider")
-                .field("executable", &local.executable)
-                .field("runtime_dir", &local.runtime_dir)
-                .finish_non_exhaustive(),
-            Mode::Remote { endpoints, .. } => f.debug_struct("ChromeProvider").field("endpoints", endpoints).finish(),
-        }
+        self.setup.debug("ChromeProvider", f)
     }
 }
 
 impl ChromeProvider {
-    /// A provider that launches local Chromium processes.
+    /// A provider with `settings`: launching local Chromium processes, or connecting to the
+    /// [`remote_endpoints`](ChromiumSettings::remote_endpoints) when there are any. It runs one
+    /// process per pooled browser (`tabs_per_browser` does not apply to it).
     ///
-    /// Fails with [`BrowserError::NotFound`] when no binary is found, naming what was tried and
-    /// how to install one. Sweeps directories left by riptide processes that no longer run.
-    pub fn local(options: ChromeOptions) -> Result<Self> {
+    /// Fails with [`BrowserError::NotFound`] when no local binary is found, naming what was
+    /// tried and how to install one, and refuses remote endpoints that are not DevTools
+    /// websocket URLs or come with a proxy. Sweeps directories left by riptide processes that
+    /// no longer run.
+    pub fn new(settings: ChromiumSettings) -> Result<Self> {
         Ok(Self {
-            mode: Mode::Local(LocalChromium::new(&options)?),
-            render_memory_limit: options.render_memory_limit,
-            setup: Arc::new(TabSettings::from_options(&options)),
+            setup: ProviderSetup::new(settings)?,
         })
     }
 
-    /// The provider the configuration describes: remote when
-    /// `[optimizations.browser_pool] remote_endpoints` is set, else local with `chrome_path`
-    /// (`~` expands) and `render_memory_limit_mb`; both verify TLS certificates unless
-    /// `[network] accept_invalid_certs` is set.
+    /// The provider the configuration describes ([`ChromiumSettings::from_config`]).
     pub fn from_config(config: &crate::config::RiptideConfig) -> Result<Self> {
-        let options = ChromeOptions::from_config(config)?;
-        let endpoints = &config.optimizations.browser_pool.remote_endpoints;
-        if endpoints.is_empty() {
-            return Self::local(options);
-        }
-        options.refuse_proxy_for_remote()?;
-        Ok(Self::remote(endpoints.clone())?
-            .accept_invalid_certs(options.accept_invalid_certs)
-            .address_policy(options.address_policy)
-            .stealth(options.stealth)
-            .block(&options.block_resources, &options.block_urls)
-            .request_headers(options.user_agent, options.headers)
-            .cookies(options.cookies))
+        Self::new(ChromiumSettings::from_config(config)?)
     }
 
-    /// Sets whether pages with a TLS certificate that does not verify load (see
-    /// [`ChromeOptions::accept_invalid_certs`]); for a remote provider it is applied to each
-    /// browser as it is connected.
-    pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
-        Arc::make_mut(&mut self.setup).accept_invalid_certs = accept;
-        self
-    }
-
-    /// Sets whether browsers hide that they are automated (see [`ChromeOptions::stealth`]). A
-    /// remote browser gets every override that does not need launch flags; its
-    /// `navigator.webdriver` is hidden by script.
-    pub fn stealth(mut self, stealth: bool) -> Self {
-        Arc::make_mut(&mut self.setup).stealth = stealth;
-        self
-    }
-
-    /// Sets the subresources browsers do not load (see [`ChromeOptions::block_resources`] and
-    /// [`ChromeOptions::block_urls`]).
-    pub fn block(mut self, kinds: &[ResourceKind], urls: &[String]) -> Self {
-        Arc::make_mut(&mut self.setup).block(kinds, urls);
-        self
-    }
-
-    /// Sets the `User-Agent` and the extra headers of every request pages make (see
-    /// [`ChromeOptions::user_agent`] and [`ChromeOptions::headers`]).
-    pub fn request_headers(mut self, user_agent: Option<String>, headers: Vec<(String, String)>) -> Self {
-        let setup = Arc::make_mut(&mut self.setup);
-        setup.user_agent = user_agent;
-        setup.headers = headers;
-        self
-    }
-
-    /// Sets the cookies every browser context starts with (see [`ChromeOptions::cookies`]).
-    pub fn cookies(mut self, cookies: Vec<RequestCookie>) -> Self {
-        Arc::make_mut(&mut self.setup).cookies = cookies;
-        self
-    }
-
-    /// Whether browsers hide that they are automated.
-    pub fn is_stealth(&self) -> bool {
-        self.setup.stealth
-    }
-
-    /// Sets which pages may be loaded (see [`ChromeOptions::address_policy`]).
-    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
-        Arc::make_mut(&mut self.setup).addresses = policy;
-        self
-    }
-
-    /// A provider that connects to already running browsers by DevTools websocket URL
-    /// (`ws://host:port/devtools/browser/<id>`), round-robin. riptide never kills them.
-    /// Certificates are verified, whatever flags the browser was started with (see
-    /// [`ChromeProvider::accept_invalid_certs`]).
-    pub fn remote(endpoints: Vec<String>) -> Result<Self> {
-        if endpoints.is_empty() {
-            return Err(BrowserError::Connect {
-                url: String::new(),
-                source: "no DevTools URL given; pass at least one ws://host:port/devtools/browser/<id>".into(),
-            }
-            .into());
-        }
-        Ok(Self {
-            mode: Mode::Remote {
-                endpoints,
-                next: AtomicUsize::new(0),
-            },
-            // A remote browser's memory cannot be read from here.
-            render_memory_limit: None,
-            setup: Arc::default(),
-        })
+    /// The settings the provider was made with.
+    pub fn settings(&self) -> &ChromiumSettings {
+        &self.setup.settings
     }
 
     /// The Chromium binary in use (local mode).
     pub fn executable(&self) -> Option<&Path> {
-        match &self.mode {
-            Mode::Local(local) => Some(&local.executable),
-            Mode::Remote { .. } => None,
-        }
+        self.setup.executable()
     }
 
     /// The directory per-browser directories are created in (local mode).
     pub fn runtime_dir(&self) -> Option<&Path> {
-        match &self.mode {
-            Mode::Local(local) => Some(&local.runtime_dir),
-            Mode::Remote { .. } => None,
-        }
+        self.setup.runtime_dir()
     }
 
     fn launch_local(&self, local: &LocalChromium) -> Result<ChromeBrowser> {
-        let started = local.start(self.setup.stealth)?;
+        let started = local.start(self.setup.tabs.stealth)?;
         let connected = Browser::connect_with_timeout(started.ws_url.clone(), IDLE_BROWSER_TIMEOUT)
             .map_err(BoxError::from)
             .and_then(|browser| {
                 let tab = browser.new_tab()?;
-                let refusals = tab::prepare(&self.setup, &tab)?;
+                let refusals = tab::prepare(&self.setup.tabs, &tab)?;
                 Ok((browser, tab, refusals))
             });
         let (browser, tab, refusals) = match connected {
@@ -239,20 +136,20 @@ impl ChromeProvider {
         })
     }
 
-    fn connect(&self, endpoints: &[String], next: &AtomicUsize) -> Result<ChromeBrowser> {
-        let url = &endpoints[next.fetch_add(1, Ordering::Relaxed) % endpoints.len()];
+    fn connect(&self, url: &str) -> Result<ChromeBrowser> {
         let err = |source: BoxError| -> Error {
             BrowserError::Connect {
-                url: url.clone(),
+                url: url.to_string(),
                 source,
             }
             .into()
         };
-        let browser = Browser::connect_with_timeout(url.clone(), IDLE_BROWSER_TIMEOUT).map_err(|e| err(e.into()))?;
+        let browser =
+            Browser::connect_with_timeout(url.to_string(), IDLE_BROWSER_TIMEOUT).map_err(|e| err(e.into()))?;
         let (tab, refusals) = browser
             .new_tab()
             .map_err(BoxError::from)
-            .and_then(|tab| tab::prepare(&self.setup, &tab).map(|refusals| (tab, refusals)))
+            .and_then(|tab| tab::prepare(&self.setup.tabs, &tab).map(|refusals| (tab, refusals)))
             .map_err(err)?;
         Ok(ChromeBrowser {
             browser: Some(browser),
@@ -260,7 +157,7 @@ impl ChromeProvider {
             pid: None,
             child: None,
             dir: None,
-            endpoint: Some(url.clone()),
+            endpoint: Some(url.to_string()),
             navigation: Mutex::new(()),
             abandoned: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
@@ -276,9 +173,9 @@ impl BrowserProvider for ChromeProvider {
     }
 
     fn launch(&self) -> Result<ChromeBrowser> {
-        match &self.mode {
-            Mode::Local(local) => self.launch_local(local),
-            Mode::Remote { endpoints, next } => self.connect(endpoints, next),
+        match self.setup.next_browser() {
+            NextBrowser::Launch(local) => self.launch_local(local),
+            NextBrowser::Connect(url) => self.connect(url),
         }
     }
 
@@ -316,7 +213,7 @@ impl BrowserProvider for ChromeProvider {
         // The refusals of the tab the page rendered in: read after the render, which may have
         // moved to a fresh context's tab.
         let refusals = || {
-            let refusals = crate::sync::lock(&browser.current).refusals.clone();
+            let refusals = crate::sync::lock(&browser.current).reports.refusals.clone();
             crate::sync::lock(&refusals).take()
         };
         drop(refusals());
@@ -331,7 +228,7 @@ impl BrowserProvider for ChromeProvider {
             .browser
             .clone()
             .ok_or_else(|| Error::from(BrowserError::dead("it was closed")))?;
-        let (setup, current, job) = (self.setup.clone(), browser.current.clone(), request.clone());
+        let (setup, current, job) = (self.setup.tabs.clone(), browser.current.clone(), request.clone());
         std::thread::Builder::new()
             .name("riptide-render".into())
             .spawn(move || {
@@ -354,51 +251,44 @@ impl BrowserProvider for ChromeProvider {
                 });
             })
             .map_err(|e| Error::from(BrowserError::dead(e)))?;
-        let watched = self.watch(browser, &rx, started + left);
+        let end = self.watch(browser, &rx, started + left);
         // A cancel is for the fetch it interrupted (or, sent before any started, for the next
         // one): consumed here either way.
-        let cancelled = browser.cancelled.swap(false, Ordering::AcqRel);
-        let result = match watched {
-            Watched::Finished(result) => result,
-            Watched::OverMemory {
-                used_bytes,
-                limit_bytes,
-            } => {
-                browser.abandon();
-                return Err(FetchError::RenderMemoryExceeded {
-                    used_bytes,
-                    limit_bytes,
-                }
-                .into());
-            }
-            Watched::Late | Watched::Cancelled => {
-                // Stopping the load ends a navigation still waiting for headers, and leaves
-                // the browser usable. A renderer that cannot even answer that is stuck in the
-                // page's script or a dialog: the browser is killed (or, remote, disconnected).
-                // Both the render and the stop must answer: a stop still in flight when this
-                // returns could stop the browser's next navigation.
-                let tab = browser.tab();
-                let (stopped, stop_answered) = mpsc::channel();
-                std::thread::spawn(move || {
-                    let _ = tab.stop_loading();
-                    let _ = stopped.send(());
-                });
-                let grace_ends = Instant::now() + STOP_GRACE;
-                let answered = rx.recv_timeout(STOP_GRACE).is_ok()
-                    && stop_answered
-                        .recv_timeout(grace_ends.saturating_duration_since(Instant::now()))
-                        .is_ok();
-                if !answered {
-                    tracing::warn!(url = %request.url, "the page did not yield when stopped; closing its browser");
-                    browser.abandon();
-                }
-                if cancelled {
-                    return Err(FetchError::Cancelled.into());
-                }
-                return Err(timed_out());
-            }
+        let end = match (end, browser.cancelled.swap(false, Ordering::AcqRel)) {
+            (RenderEnd::Late, true) => RenderEnd::Cancelled,
+            (end, _) => end,
         };
-        fetch_result(result, started.elapsed(), deadline, refusals, || browser.alive())
+        if let RenderEnd::Late | RenderEnd::Cancelled = end {
+            // Stopping the load ends a navigation still waiting for headers, and leaves the
+            // browser usable. A renderer that cannot even answer that is stuck in the page's
+            // script or a dialog: the browser is killed (or, remote, disconnected). Both the
+            // render and the stop must answer: a stop still in flight when this returns could
+            // stop the browser's next navigation.
+            let tab = browser.tab();
+            let (stopped, stop_answered) = mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tab.stop_loading();
+                let _ = stopped.send(());
+            });
+            let grace_ends = Instant::now() + STOP_GRACE;
+            let answered = rx.recv_timeout(STOP_GRACE).is_ok()
+                && stop_answered
+                    .recv_timeout(grace_ends.saturating_duration_since(Instant::now()))
+                    .is_ok();
+            if !answered {
+                tracing::warn!(url = %request.url, "the page did not yield when stopped; closing its browser");
+                browser.abandon();
+            }
+        }
+        render_result(
+            end,
+            started.elapsed(),
+            deadline,
+            refusals,
+            || browser.alive(),
+            || browser.abandon(),
+            self.setup.render_memory_limit,
+        )
     }
 
     fn cancel(&self, browser: &ChromeBrowser) {

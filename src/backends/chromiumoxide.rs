@@ -27,14 +27,15 @@ mod browser;
 mod process;
 mod raw;
 mod side_channel;
-mod stealth;
 mod tab;
 
-pub use crate::backends::chromium::options::{ChromeOptions, DEFAULT_RENDER_MEMORY_LIMIT};
+#[allow(deprecated, reason = "the old name stays importable for one release")]
+pub use crate::backends::chromium::settings::ChromeOptions;
+pub use crate::backends::chromium::settings::{ChromiumSettings, DEFAULT_RENDER_MEMORY_LIMIT};
 pub use browser::ChromiumoxideBrowser;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -48,13 +49,12 @@ use futures_util::StreamExt;
 
 use crate::backends::chromium::local::{LocalChromium, StartedChromium};
 use crate::backends::chromium::process_tree;
-use crate::backends::chromium::rendered::fetch_result;
+use crate::backends::chromium::rendered::{RenderEnd, render_result};
+use crate::backends::chromium::setup::{BrowserSource, NextBrowser, ProviderSetup};
 use crate::backends::chromium::tab_settings::TabSettings;
-use crate::error::{BoxError, BrowserError, Error, FetchError, Result};
-use crate::network::AddressPolicy;
-use crate::network::RequestCookie;
-use crate::traits::{BrowserProvider, PageRequest, RenderedPage, ResourceKind};
-use browser::{Inner, Rendering};
+use crate::error::{BoxError, BrowserError, Error, Result};
+use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
+use browser::Inner;
 use process::Process;
 use side_channel::SideChannel;
 use tab::Renderer;
@@ -74,18 +74,11 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How often a render's browser memory is read when a limit is set.
 const WATCH_TICK: Duration = Duration::from_millis(100);
 
-enum Mode {
-    Local(LocalChromium),
-    Remote { endpoints: Vec<String>, next: AtomicUsize },
-}
-
 /// Launches local Chromium processes, or connects to running ones, and drives them with
 /// chromiumoxide.
 pub struct ChromiumoxideProvider {
-    mode: Mode,
-    render_memory_limit: Option<u64>,
-    setup: Arc<TabSettings>,
-    /// Pooled browsers per local process (see [`tabs_per_browser`](Self::tabs_per_browser)).
+    setup: ProviderSetup,
+    /// Pooled browsers per local process ([`ChromiumSettings::tabs_per_browser`], at least 1).
     tabs_per_browser: usize,
     /// The local processes that may take another tab; weak, so a process ends with its last.
     processes: Mutex<Vec<Weak<Process>>>,
@@ -94,17 +87,7 @@ pub struct ChromiumoxideProvider {
 
 impl std::fmt::Debug for ChromiumoxideProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.mode {
-            Mode::Local(local) => f
-                .debug_struct("ChromiumoxideProvider")
-                .field("executable", &local.executable)
-                .field("runtime_dir", &local.runtime_dir)
-                .finish_non_exhaustive(),
-            Mode::Remote { endpoints, .. } => f
-                .debug_struct("ChromiumoxideProvider")
-                .field("endpoints", endpoints)
-                .finish_non_exhaustive(),
-        }
+        self.setup.debug("ChromiumoxideProvider", f)
     }
 }
 
@@ -153,148 +136,51 @@ impl Drop for CdpRuntime {
 }
 
 impl ChromiumoxideProvider {
-    /// A provider that launches local Chromium processes (the same processes, flags and
-    /// directories as [`ChromeProvider::local`](super::chrome::ChromeProvider)).
+    /// A provider with `settings`: launching local Chromium processes (the same processes,
+    /// flags and directories as `ChromeProvider`), or connecting to the
+    /// [`remote_endpoints`](ChromiumSettings::remote_endpoints) when there are any.
     ///
-    /// Fails with [`BrowserError::NotFound`] when no binary is found, naming what was tried and
-    /// how to install one.
-    pub fn local(options: ChromeOptions) -> Result<Self> {
+    /// [`tabs_per_browser`](ChromiumSettings::tabs_per_browser) pooled browsers share one local
+    /// process, each in its own tab. A pool of `max_instances` browsers then runs
+    /// `max_instances / tabs` processes, rounded up. With more pooled browsers than cores,
+    /// fewer processes render faster (BENCHMARKS.md, "Tabs per browser"); the price is that a
+    /// render stuck in a page, or over the render memory limit, takes the other tabs of its
+    /// process with it (their renders fail as a browser that died, and the pool replaces them).
+    /// The pool's memory limit is compared with each pooled browser's share of its process
+    /// ([`BrowserProvider::memory_bytes`]); the render memory limit with the whole process,
+    /// which is what it stops. Remote browsers are shared by every connection already: it
+    /// does not apply to them.
+    ///
+    /// Fails with [`BrowserError::NotFound`] when no local binary is found, naming what was
+    /// tried and how to install one, and refuses remote endpoints that are not DevTools
+    /// websocket URLs or come with a proxy.
+    pub fn new(settings: ChromiumSettings) -> Result<Self> {
         Ok(Self {
-            mode: Mode::Local(LocalChromium::new(&options)?),
-            render_memory_limit: options.render_memory_limit,
-            setup: Arc::new(TabSettings::from_options(&options)),
-            tabs_per_browser: 1,
+            tabs_per_browser: settings.tabs_per_browser.max(1),
+            setup: ProviderSetup::new(settings)?,
             processes: Mutex::default(),
             runtime: CdpRuntime::new()?,
         })
     }
 
-    /// A provider that connects to already running browsers by DevTools websocket URL
-    /// (`ws://host:port/devtools/browser/<id>`), round-robin. riptide never kills them, and
-    /// verifies certificates whatever flags they were started with.
-    pub fn remote(endpoints: Vec<String>) -> Result<Self> {
-        if endpoints.is_empty() {
-            return Err(BrowserError::Connect {
-                url: String::new(),
-                source: "no DevTools URL given; pass at least one ws://host:port/devtools/browser/<id>".into(),
-            }
-            .into());
-        }
-        if let Some(url) = endpoints
-            .iter()
-            .find(|url| !url.starts_with("ws://") && !url.starts_with("wss://"))
-        {
-            return Err(BrowserError::Connect {
-                url: url.clone(),
-                source: "not a DevTools websocket URL; pass ws://host:port/devtools/browser/<id> (the browser's /json/version lists it)".into(),
-            }
-            .into());
-        }
-        Ok(Self {
-            mode: Mode::Remote {
-                endpoints,
-                next: AtomicUsize::new(0),
-            },
-            render_memory_limit: None,
-            setup: Arc::default(),
-            tabs_per_browser: 1,
-            processes: Mutex::default(),
-            runtime: CdpRuntime::new()?,
-        })
-    }
-
-    /// The provider the configuration describes, as
-    /// [`ChromeProvider::from_config`](super::chrome::ChromeProvider::from_config) reads it.
+    /// The provider the configuration describes ([`ChromiumSettings::from_config`]).
     pub fn from_config(config: &crate::config::RiptideConfig) -> Result<Self> {
-        let options = ChromeOptions::from_config(config)?;
-        let endpoints = &config.optimizations.browser_pool.remote_endpoints;
-        if endpoints.is_empty() {
-            let tabs = config.optimizations.browser_pool.tabs_per_browser();
-            return Ok(Self::local(options)?.tabs_per_browser(usize::try_from(tabs).unwrap_or(usize::MAX)));
-        }
-        options.refuse_proxy_for_remote()?;
-        Ok(Self::remote(endpoints.clone())?
-            .accept_invalid_certs(options.accept_invalid_certs)
-            .stealth(options.stealth)
-            .address_policy(options.address_policy)
-            .block(&options.block_resources, &options.block_urls)
-            .request_headers(options.user_agent, options.headers)
-            .cookies(options.cookies))
+        Self::new(ChromiumSettings::from_config(config)?)
     }
 
-    /// Sets how many pooled browsers share one local Chromium process, each in its own tab
-    /// (default 1: a process per pooled browser; `0` counts as 1). A pool of `max_instances`
-    /// browsers then runs `max_instances / tabs` processes, rounded up. With more pooled
-    /// browsers than cores, fewer processes render faster (BENCHMARKS.md, "Tabs per browser");
-    /// the price is that a render stuck in a page, or over the render memory limit, takes the
-    /// other tabs of its process with it (their renders fail as a browser that died, and the
-    /// pool replaces them). The pool's memory limit is compared with each pooled browser's
-    /// share of its process ([`BrowserProvider::memory_bytes`]); the render memory limit with
-    /// the whole process, which is what it stops. Remote browsers are shared by every
-    /// connection already: this does not apply to them.
-    pub fn tabs_per_browser(mut self, tabs: usize) -> Self {
-        self.tabs_per_browser = tabs.max(1);
-        self
-    }
-
-    /// Sets whether pages with a TLS certificate that does not verify load.
-    pub fn accept_invalid_certs(mut self, accept: bool) -> Self {
-        Arc::make_mut(&mut self.setup).accept_invalid_certs = accept;
-        self
-    }
-
-    /// Sets whether browsers hide that they are automated (see [`ChromeOptions::stealth`]). A
-    /// remote browser gets every override that does not need launch flags.
-    pub fn stealth(mut self, stealth: bool) -> Self {
-        Arc::make_mut(&mut self.setup).stealth = stealth;
-        self
-    }
-
-    /// Whether browsers hide that they are automated.
-    pub fn is_stealth(&self) -> bool {
-        self.setup.stealth
-    }
-
-    /// Sets which pages may be loaded (see [`ChromeOptions::address_policy`]).
-    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
-        Arc::make_mut(&mut self.setup).addresses = policy;
-        self
-    }
-
-    /// Sets the subresources browsers do not load.
-    pub fn block(mut self, kinds: &[ResourceKind], urls: &[String]) -> Self {
-        Arc::make_mut(&mut self.setup).block(kinds, urls);
-        self
-    }
-
-    /// Sets the `User-Agent` and the extra headers of every request pages make.
-    pub fn request_headers(mut self, user_agent: Option<String>, headers: Vec<(String, String)>) -> Self {
-        let setup = Arc::make_mut(&mut self.setup);
-        setup.user_agent = user_agent;
-        setup.headers = headers;
-        self
-    }
-
-    /// Sets the cookies every browser context starts with.
-    pub fn cookies(mut self, cookies: Vec<RequestCookie>) -> Self {
-        Arc::make_mut(&mut self.setup).cookies = cookies;
-        self
+    /// The settings the provider was made with.
+    pub fn settings(&self) -> &ChromiumSettings {
+        &self.setup.settings
     }
 
     /// The Chromium binary in use (local mode).
     pub fn executable(&self) -> Option<&std::path::Path> {
-        match &self.mode {
-            Mode::Local(local) => Some(&local.executable),
-            Mode::Remote { .. } => None,
-        }
+        self.setup.executable()
     }
 
     /// The directory per-browser directories are created in (local mode).
     pub fn runtime_dir(&self) -> Option<&std::path::Path> {
-        match &self.mode {
-            Mode::Local(local) => Some(&local.runtime_dir),
-            Mode::Remote { .. } => None,
-        }
+        self.setup.runtime_dir()
     }
 
     /// Connects to the browser at `ws_url` and readies its first tab, within
@@ -304,7 +190,7 @@ impl ChromiumoxideProvider {
         ws_url: String,
         started: Option<StartedChromium>,
     ) -> std::result::Result<Inner, (BoxError, Option<StartedChromium>)> {
-        let setup = self.setup.clone();
+        let setup = self.setup.tabs.clone();
         let endpoint = started.is_none().then(|| ws_url.clone());
         let shared = started.is_some() && self.tabs_per_browser > 1;
         let connecting = async move {
@@ -353,7 +239,7 @@ impl ChromiumoxideProvider {
 
     /// Opens and readies one more tab in `process`, within [`CONNECT_DEADLINE`].
     fn open_tab(&self, process: Arc<Process>) -> std::result::Result<Inner, BoxError> {
-        let setup = self.setup.clone();
+        let setup = self.setup.tabs.clone();
         let opening = {
             let process = process.clone();
             async move {
@@ -375,8 +261,8 @@ impl ChromiumoxideProvider {
         Ok(Inner::new(process, renderer))
     }
 
-    /// Launches a local browser, or, with [`tabs_per_browser`](Self::tabs_per_browser) above
-    /// one, opens a tab in a running one that has room.
+    /// Launches a local browser, or, with [`ChromiumSettings::tabs_per_browser`] above one,
+    /// opens a tab in a running one that has room.
     fn launch_local(&self, local: &LocalChromium) -> Result<ChromiumoxideBrowser> {
         if self.tabs_per_browser == 1 {
             return self.start_local(local).map(ChromiumoxideBrowser::new);
@@ -406,7 +292,7 @@ impl ChromiumoxideProvider {
 
     /// Starts a local browser and readies its first tab.
     fn start_local(&self, local: &LocalChromium) -> Result<Inner> {
-        let started = local.start(self.setup.stealth)?;
+        let started = local.start(self.setup.tabs.stealth)?;
         self.connect_to(started.ws_url.clone(), Some(started))
             .map_err(|(e, started)| {
                 if let Some(started) = started {
@@ -460,27 +346,25 @@ impl BrowserProvider for ChromiumoxideProvider {
     }
 
     fn tabs_per_process(&self) -> usize {
-        match self.mode {
-            Mode::Local(_) => self.tabs_per_browser,
-            Mode::Remote { .. } => 1,
+        match self.setup.source {
+            BrowserSource::Local(_) => self.tabs_per_browser,
+            BrowserSource::Remote { .. } => 1,
         }
     }
 
     fn launch(&self) -> Result<ChromiumoxideBrowser> {
-        match &self.mode {
-            Mode::Local(local) => self.launch_local(local),
-            Mode::Remote { endpoints, next } => {
-                let url = &endpoints[next.fetch_add(1, Ordering::Relaxed) % endpoints.len()];
-                self.connect_to(url.clone(), None)
-                    .map(ChromiumoxideBrowser::new)
-                    .map_err(|(source, _)| {
-                        BrowserError::Connect {
-                            url: url.clone(),
-                            source,
-                        }
-                        .into()
-                    })
-            }
+        match self.setup.next_browser() {
+            NextBrowser::Launch(local) => self.launch_local(local),
+            NextBrowser::Connect(url) => self
+                .connect_to(url.to_string(), None)
+                .map(ChromiumoxideBrowser::new)
+                .map_err(|(source, _)| {
+                    BrowserError::Connect {
+                        url: url.to_string(),
+                        source,
+                    }
+                    .into()
+                }),
         }
     }
 
@@ -503,33 +387,32 @@ impl BrowserProvider for ChromiumoxideProvider {
     fn fetch(&self, browser: &ChromiumoxideBrowser, request: &PageRequest) -> Result<RenderedPage> {
         let started = Instant::now();
         let deadline = request.deadline;
-        let timed_out = || Error::from(FetchError::Timeout { deadline });
-        let (inner, setup, job) = (browser.inner.clone(), self.setup.clone(), request.clone());
-        let limit = self.render_memory_limit.zip(browser.pid());
+        let (inner, setup, job) = (browser.inner.clone(), self.setup.tabs.clone(), request.clone());
+        let limit = self.setup.render_memory_limit.zip(browser.pid());
         let rendering = async move {
             // A fetch whose caller gave up runs on until its deadline; the next one waits for it
             // (within its own deadline), or the old fetch's stop would stop the new navigation.
             let Ok(mut current) = tokio::time::timeout(deadline, inner.current.lock()).await else {
-                return (Rendering::Late, None);
+                return (RenderEnd::Late, None);
             };
             if inner.cancelled.swap(false, Ordering::AcqRel) {
-                return (Rendering::Cancelled, None);
+                return (RenderEnd::Cancelled, None);
             }
             // A refusal left by an earlier render's subresources is not this page's.
             current.tab.take_refusal();
             let left = deadline.saturating_sub(started.elapsed());
             let outcome = tokio::select! {
                 rendered = tokio::time::timeout(left, tab::render(&inner.process.browser, &mut current, &setup, &job, started)) => match rendered {
-                    Ok(rendered) => Rendering::Finished(rendered),
-                    Err(_) => Rendering::Late,
+                    Ok(rendered) => RenderEnd::Finished(rendered),
+                    Err(_) => RenderEnd::Late,
                 },
-                () = inner.cancel.notified() => Rendering::Cancelled,
-                (used_bytes, limit_bytes) = over_memory(limit) => Rendering::OverMemory { used_bytes, limit_bytes },
+                () = inner.cancel.notified() => RenderEnd::Cancelled,
+                (used_bytes, limit_bytes) = over_memory(limit) => RenderEnd::OverMemory { used_bytes, limit_bytes },
             };
             // A cancel is for the fetch it interrupted (or, sent before any started, for the
             // next one): consumed here either way.
             inner.cancelled.store(false, Ordering::Release);
-            if let Rendering::Late | Rendering::Cancelled = outcome {
+            if let RenderEnd::Late | RenderEnd::Cancelled = outcome {
                 // Stopping the load ends a navigation still waiting for headers and leaves the
                 // browser usable. The browser answers the stop itself; the renderer must then
                 // answer an evaluation too, or it is stuck in the page's script.
@@ -549,29 +432,18 @@ impl BrowserProvider for ChromiumoxideProvider {
             .runtime
             .run(rendering)
             .ok_or_else(|| Error::from(BrowserError::dead("the DevTools runtime stopped")))?;
-        let result = match outcome {
-            Rendering::Finished(result) => result,
-            Rendering::Late => {
-                browser.abandon_if_given_up();
-                return Err(timed_out());
-            }
-            Rendering::Cancelled => {
-                browser.abandon_if_given_up();
-                return Err(FetchError::Cancelled.into());
-            }
-            Rendering::OverMemory {
-                used_bytes,
-                limit_bytes,
-            } => {
-                browser.abandon();
-                return Err(FetchError::RenderMemoryExceeded {
-                    used_bytes,
-                    limit_bytes,
-                }
-                .into());
-            }
-        };
-        fetch_result(result, started.elapsed(), deadline, || refusal, || browser.alive())
+        if let RenderEnd::Late | RenderEnd::Cancelled = outcome {
+            browser.abandon_if_given_up();
+        }
+        render_result(
+            outcome,
+            started.elapsed(),
+            deadline,
+            || refusal,
+            || browser.alive(),
+            || browser.abandon(),
+            self.setup.render_memory_limit,
+        )
     }
 
     fn cancel(&self, browser: &ChromiumoxideBrowser) {

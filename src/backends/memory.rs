@@ -1,14 +1,18 @@
 //! An in-memory [`ModuleCache`]: always built, for tests, for `aot_enabled = false`, and for
 //! builds without the `redb` feature. Nothing survives the process. Its sibling for timeout
-//! profiles is [`MemoryProfileStore`].
+//! profiles is [`MemoryLearningStore`].
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
-mod profile_store;
+mod learning_store;
 
-pub use profile_store::MemoryProfileStore;
+pub use learning_store::MemoryLearningStore;
+
+/// [`MemoryLearningStore`]'s name before the store was named for all it holds.
+#[deprecated(note = "renamed to `MemoryLearningStore`")]
+pub type MemoryProfileStore = MemoryLearningStore;
 
 use crate::error::Result;
 use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache, StoredArtifact, StoredCounters};

@@ -7,7 +7,7 @@
 #[cfg(feature = "chrome")]
 pub mod chrome;
 #[cfg(any(feature = "chrome", feature = "chromiumoxide"))]
-mod chromium;
+pub(crate) mod chromium;
 #[cfg(feature = "chromiumoxide")]
 pub mod chromiumoxide;
 pub mod memory;

@@ -1,4 +1,4 @@
-//! [`NatsProfileStore`]: what workers learn about hosts (timeout profiles and rendering
+//! [`NatsLearningStore`]: what workers learn about hosts (timeout profiles and rendering
 //! evidence), shared through a NATS JetStream key-value bucket (feature `nats`).
 //!
 //! Why it exists: workers on many machines run the same hosts. Without it each learns every
@@ -11,7 +11,7 @@
 //!   (`Nats-Expected-Last-Subject-Sequence`), reading and merging again on a conflict. Workers
 //!   saving the same host at once add up; none overwrites another.
 //! - **Watched**: a watch on the bucket hands every record written (others', and this process's
-//!   own) to [`ProfileStore::take_changed_profiles`] and [`ProfileStore::take_changed_evidence`]
+//!   own) to [`LearningStore::take_changed_profiles`] and [`LearningStore::take_changed_evidence`]
 //!   (the policy's profile writer and the executor's evidence writer ask every second).
 //! - **Keys** are NATS subject tokens whatever the host is: `profile.static.<hex>`,
 //!   `profile.headless.<hex>` and `evidence.<hex>`, where `<hex>` is the lower-case hex of the
@@ -30,7 +30,7 @@
 //! `get_key_value` and used through the client's key-value API (`entry`, `create`, `update` with
 //! a revision, `watch_with_history`, `keys`). Newer servers and clients see an ordinary bucket.
 //!
-//! **Never in a request's way.** [`ProfileStore`] is synchronous, and is called from the
+//! **Never in a request's way.** [`LearningStore`] is synchronous, and is called from the
 //! profile writer's thread and from `AdaptiveTimeout::with_store` (perhaps inside a tokio
 //! runtime, where `block_on` would panic). The store has its own one-thread runtime on its own
 //! thread; each call hands it one operation and waits for the answer for at most
@@ -53,7 +53,7 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use crate::config::{QueueConfig, QueueStorage};
 use crate::error::{BoxError, Error, QueueError, Result};
-use crate::traits::{Engine, MergeProfile, PartialSave, ProfileStore, StoredEvidence, StoredProfile, Target};
+use crate::traits::{Engine, LearningStore, MergeProfile, PartialSave, StoredEvidence, StoredProfile, Target};
 
 /// The longest one operation (a read, a write, a listing of the keys) may take before the call
 /// fails. JetStream's own request timeout is the same.
@@ -87,16 +87,20 @@ const EVIDENCE_PREFIX: &str = "evidence.";
 
 /// Timeout profiles and rendering evidence in a NATS JetStream key-value bucket, shared by every
 /// process that opens the same bucket on the same server.
-pub struct NatsProfileStore {
+pub struct NatsLearningStore {
     shared: Arc<Shared>,
     runtime: tokio::runtime::Handle,
     /// Dropped with the store: its runtime thread then stops, and the watch with it.
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-impl std::fmt::Debug for NatsProfileStore {
+/// [`NatsLearningStore`]'s name before the store was named for all it holds.
+#[deprecated(note = "renamed to `NatsLearningStore`")]
+pub type NatsProfileStore = NatsLearningStore;
+
+impl std::fmt::Debug for NatsLearningStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsProfileStore")
+        f.debug_struct("NatsLearningStore")
             .field("url", &self.shared.url)
             .field("bucket", &self.shared.bucket)
             .finish_non_exhaustive()
@@ -123,7 +127,7 @@ struct Changes {
     evidence: HashMap<String, StoredEvidence>,
 }
 
-impl NatsProfileStore {
+impl NatsLearningStore {
     /// The store in `config.learning_bucket` on the NATS server (or cluster, comma-separated)
     /// at `url`, kept on disk or in memory as `config.storage` says. The bucket is created on
     /// first use where it is missing.
@@ -442,7 +446,7 @@ async fn watch_once(shared: &Shared, failing: &mut bool) -> std::result::Result<
     Ok(())
 }
 
-impl ProfileStore for NatsProfileStore {
+impl LearningStore for NatsLearningStore {
     fn load(&self) -> Result<Vec<StoredProfile>> {
         let entries = self.entries("read the profiles", |key| target_of(key).is_some())?;
         Ok(entries

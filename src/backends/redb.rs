@@ -33,9 +33,13 @@ use redb::{
 };
 
 mod damage;
-mod profile_store;
+mod learning_store;
 
-pub use profile_store::RedbProfileStore;
+pub use learning_store::RedbLearningStore;
+
+/// [`RedbLearningStore`]'s name before the store was named for all it holds.
+#[deprecated(note = "renamed to `RedbLearningStore`")]
+pub type RedbProfileStore = RedbLearningStore;
 
 use crate::error::{BoxError, Error, Result, StoreError};
 use crate::traits::{ArtifactBody, ArtifactMeta, CacheKey, EntryInfo, ModuleCache, StoredArtifact, StoredCounters};

@@ -111,6 +111,15 @@ impl BrowserPoolConfig {
             BrowserProviderKind::Chrome => 1,
         })
     }
+
+    /// The per-page render settings this section gives a default (`isolation`): what every
+    /// page is rendered with unless the executor's builder or the page itself says otherwise.
+    pub fn render_defaults(&self) -> crate::traits::RenderOptions {
+        crate::traits::RenderOptions {
+            isolation: Some(self.isolation),
+            ..Default::default()
+        }
+    }
 }
 
 /// Which browser provider drives the pool's browsers (`browser_pool.provider`). Both start and

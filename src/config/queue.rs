@@ -54,7 +54,7 @@ pub struct QueueConfig {
     /// `optimizations.adaptive_timeout.persist_profiles` is off.
     pub share_learning: bool,
     /// The key-value bucket where workers share what they learn about hosts (timeout profiles
-    /// and rendering evidence; `riptide::backends::nats_kv::NatsProfileStore`), kept as
+    /// and rendering evidence; `riptide::backends::nats_kv::NatsLearningStore`), kept as
     /// `storage` says.
     pub learning_bucket: String,
 }

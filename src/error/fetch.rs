@@ -80,8 +80,10 @@ pub enum FetchError {
         source: BoxError,
     },
 
-    /// A render made its browser use more memory than the render memory limit allows. The render
-    /// was stopped and the browser killed (the pool replaces it).
+    /// A render made its browser use more memory than the render memory limit allows, or filled
+    /// its page's JavaScript heap (capped at half that limit) so that its renderer died; then
+    /// both numbers are the heap cap. The render was stopped and the browser killed (the pool
+    /// replaces it). Not retried: another attempt would run the same page again.
     #[error(
         "stopped after its browser used {} MB, over the render memory limit of {} MB; the page is not extracted",
         used_bytes >> 20,

@@ -38,7 +38,7 @@ pub enum QueueError {
         deliveries: i64,
     },
 
-    /// The key-value bucket where workers share what they learn (`NatsProfileStore`) could
+    /// The key-value bucket where workers share what they learn (`NatsLearningStore`) could
     /// not be read or written, or gave no answer in time. Never fails a page: what was learned
     /// is kept in memory and saved when the bucket can be reached again.
     #[error("the learning bucket {bucket:?} could not {action}")]

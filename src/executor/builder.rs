@@ -16,7 +16,10 @@ use crate::metrics::ExtractionCounters;
 use crate::network::AddressPolicy;
 use crate::policies::{FixedTimeout, Retrier, RetrySettings};
 use crate::pool::PoolOptions;
-use crate::traits::{BrowserProvider, Isolation, ModuleCache, ProfileStore, TimeoutPolicy, WaitUntil, WasmRuntime};
+use crate::traits::{
+    BrowserProvider, Isolation, LearningStore, ModuleCache, PageRequest, RenderOptions, TimeoutPolicy, WaitUntil,
+    WasmRuntime,
+};
 
 /// Pages larger than this are refused ([`FetchError::BodyTooLarge`](crate::error::FetchError::BodyTooLarge)) unless raised with
 /// [`ExecutorBuilder::max_body_bytes`].
@@ -59,16 +62,15 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     addresses: Option<AddressPolicy>,
     max_body_bytes: usize,
     user_agent: Option<String>,
-    wait_for: Option<String>,
-    wait_until: WaitUntil,
+    /// What every page is rendered with unless it says otherwise, over the configuration's
+    /// defaults.
+    render: RenderOptions,
     settle: Option<Duration>,
     adaptive_settle: Option<bool>,
-    isolation: Option<Isolation>,
-    screenshots: bool,
     report_file: Option<PathBuf>,
     retry_seed: Option<u64>,
     request_timeout: Option<Duration>,
-    evidence_store: Option<Arc<dyn ProfileStore>>,
+    evidence_store: Option<Arc<dyn LearningStore>>,
 }
 
 impl<B, R: WasmRuntime, C: ModuleCache, T> std::fmt::Debug for ExecutorBuilder<B, R, C, T> {
@@ -108,12 +110,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             addresses: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             user_agent: None,
-            wait_for: None,
-            wait_until: WaitUntil::Load,
+            render: RenderOptions::default(),
             settle: Some(DEFAULT_SETTLE),
             adaptive_settle: None,
-            isolation: None,
-            screenshots: false,
             report_file: None,
             retry_seed: None,
             request_timeout: None,
@@ -136,7 +135,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
 
     /// Which pages may be loaded (default: the config's `[network]`, which allows
     /// everything). The static engine checks it on the input, after DNS and on every
-    /// redirect; give the browser provider the same policy (`ChromeOptions::address_policy`)
+    /// redirect; give the browser provider the same policy (`ChromiumSettings::address_policy`)
     /// for renders.
     pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
         self.addresses = Some(policy);
@@ -156,37 +155,46 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     }
 
     /// The `User-Agent` of static fetches (default: the config's `[network] user_agent`, else
-    /// `riptide/<version>`). Give the browser provider the same (`ChromeOptions::user_agent`)
+    /// `riptide/<version>`). Give the browser provider the same (`ChromiumSettings::user_agent`)
     /// for renders.
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());
         self
     }
 
+    /// How every page is rendered unless its own [`PageOptions::render`](super::PageOptions)
+    /// says otherwise: each field set here overrides the configuration's default
+    /// ([`BrowserPoolConfig::render_defaults`](crate::config::BrowserPoolConfig::render_defaults))
+    /// and what earlier calls set; a field left `None` keeps them.
+    pub fn page_defaults(mut self, defaults: RenderOptions) -> Self {
+        self.render = defaults.over(self.render);
+        self
+    }
+
     /// When a headless render counts as loaded (default [`WaitUntil::Load`]); a page not loaded
     /// by its deadline is taken as it stands, marked `partial`.
     pub fn wait_until(mut self, wait_until: WaitUntil) -> Self {
-        self.wait_until = wait_until;
+        self.render.wait_until = Some(wait_until);
         self
     }
 
     /// Which earlier renders' cookies and storage a render may see (default: the config's
     /// `[optimizations.browser_pool] isolation`, [`Isolation::Site`]).
     pub fn isolation(mut self, isolation: Isolation) -> Self {
-        self.isolation = Some(isolation);
+        self.render.isolation = Some(isolation);
         self
     }
 
     /// Take a PNG of every rendered page's viewport ([`Content::screenshot`](crate::Content);
     /// static pages have none). Default off: it is one more DevTools call a render.
     pub fn screenshots(mut self, screenshots: bool) -> Self {
-        self.screenshots = screenshots;
+        self.render.screenshot = Some(screenshots);
         self
     }
 
     /// Headless renders also wait until this CSS selector matches.
     pub fn wait_for(mut self, selector: impl Into<String>) -> Self {
-        self.wait_for = Some(selector.into());
+        self.render.wait_for = Some(selector.into());
         self
     }
 
@@ -221,9 +229,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// `build`, written every few seconds by a background thread and at `shutdown`;
     /// `[engine_choice] evidence_ttl_days` ages it out). Without one, each executor learns it
     /// afresh. [`Stack`](crate::Stack) uses the home's `timeouts.redb`. A store shared with other
-    /// running processes ([`ProfileStore::take_changed_evidence`]) also brings in what they
+    /// running processes ([`LearningStore::take_changed_evidence`]) also brings in what they
     /// find, within seconds.
-    pub fn rendering_evidence_store(mut self, store: impl ProfileStore + 'static) -> Self {
+    pub fn rendering_evidence_store(mut self, store: impl LearningStore + 'static) -> Self {
         self.evidence_store = Some(Arc::new(store));
         self
     }
@@ -246,7 +254,12 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     pub fn build(self) -> Result<Executor<B, R, C, T>> {
         let (provider, cache, policy) = (self.provider, self.cache, self.policy);
         let c = &self.config;
-        let isolation = self.isolation.unwrap_or(c.optimizations.browser_pool.isolation);
+        // The request every render starts from: `PageRequest`'s own defaults, the
+        // configuration's, then the builder's; each page's own options go over it.
+        let mut page_request = PageRequest::new(String::new())
+            .with(&c.optimizations.browser_pool.render_defaults())
+            .with(&self.render);
+        page_request.settle = self.settle;
         let adaptive_settle = self
             .adaptive_settle
             .unwrap_or(c.optimizations.browser_pool.adaptive_settle);
@@ -314,12 +327,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             retrier,
             addresses,
             max_body_bytes: self.max_body_bytes,
-            wait_for: self.wait_for,
-            wait_until: self.wait_until,
-            settle: self.settle,
+            page_request,
             settle_memory: adaptive_settle.then(Default::default),
-            isolation,
-            screenshots: self.screenshots,
             report_file,
             rendering_evidence,
             module_loaded: std::sync::atomic::AtomicBool::new(false),

@@ -3,7 +3,7 @@
 //!
 //! Every [`FLUSH_INTERVAL`] it saves the hosts whose evidence changed, and every
 //! [`CHANGES_INTERVAL`] it takes in what other processes sharing the store saved
-//! ([`ProfileStore::take_changed_evidence`]; a store read only at start reports nothing), so a
+//! ([`LearningStore::take_changed_evidence`]; a store read only at start reports nothing), so a
 //! host that one worker found needs rendering is rendered directly by the others within
 //! seconds. Like the timeout profiles' writer it is never on the request path, and a store that
 //! fails is logged and retried at the next flush (the evidence stays marked as changed).
@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 use super::rendering_evidence::RenderingEvidence;
 use crate::error::{Error, Result};
 use crate::policies::{CHANGES_INTERVAL, FLUSH_INTERVAL};
-use crate::traits::ProfileStore;
+use crate::traits::LearningStore;
 
 /// Owns the thread; dropping it saves what is left and joins the thread.
 pub(crate) struct EvidenceWriter {
@@ -32,7 +32,7 @@ impl std::fmt::Debug for EvidenceWriter {
 
 impl EvidenceWriter {
     /// Starts the thread for `evidence` and `store`.
-    pub(crate) fn spawn(store: Arc<dyn ProfileStore>, evidence: Arc<Mutex<RenderingEvidence>>) -> Result<Self> {
+    pub(crate) fn spawn(store: Arc<dyn LearningStore>, evidence: Arc<Mutex<RenderingEvidence>>) -> Result<Self> {
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("riptide-evidence-writer".into())
@@ -60,7 +60,7 @@ impl Drop for EvidenceWriter {
     }
 }
 
-fn run(store: &dyn ProfileStore, evidence: &Mutex<RenderingEvidence>, stopped: &mpsc::Receiver<()>) {
+fn run(store: &dyn LearningStore, evidence: &Mutex<RenderingEvidence>, stopped: &mpsc::Receiver<()>) {
     let mut next_flush = Instant::now() + FLUSH_INTERVAL;
     let mut failing = false;
     loop {
@@ -83,7 +83,7 @@ fn run(store: &dyn ProfileStore, evidence: &Mutex<RenderingEvidence>, stopped: &
 }
 
 /// Saves the hosts whose evidence changed; on failure they stay changed, for the next try.
-fn save(store: &dyn ProfileStore, evidence: &Mutex<RenderingEvidence>, failing: &mut bool) {
+fn save(store: &dyn LearningStore, evidence: &Mutex<RenderingEvidence>, failing: &mut bool) {
     let changed = crate::sync::lock(evidence).take_changed(SystemTime::now());
     if changed.is_empty() {
         return;

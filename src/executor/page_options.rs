@@ -4,12 +4,14 @@
 //! for many callers (`riptide serve`) needs some of that per page: one caller waits for a
 //! selector, another wants the article HTML or a shorter time limit. These are the settings a
 //! page can change without touching what the executor shares between pages (its browsers, its
-//! network client, its learned timeouts); `None` keeps the executor's own.
+//! network client, its learned timeouts); `None` keeps the executor's own. What a page sets of
+//! its render is a [`RenderOptions`] over the executor's default `PageRequest`, so a render
+//! setting is added there alone.
 
 use std::time::Duration;
 
 use super::EngineChoice;
-use crate::traits::{Isolation, WaitUntil};
+use crate::traits::{Isolation, RenderOptions, WaitUntil};
 
 /// Per-page settings for [`Executor::extract_page`](super::Executor::extract_page); the default
 /// is [`EngineChoice::Auto`] and the executor's own settings for everything else.
@@ -18,18 +20,11 @@ use crate::traits::{Isolation, WaitUntil};
 pub struct PageOptions {
     /// Which engine fetches the page.
     pub engine: EngineChoice,
-    /// When a rendered page counts as loaded (else
-    /// [`ExecutorBuilder::wait_until`](super::ExecutorBuilder::wait_until)).
-    pub wait_until: Option<WaitUntil>,
-    /// A CSS selector a rendered page is also waited for (else
-    /// [`ExecutorBuilder::wait_for`](super::ExecutorBuilder::wait_for)).
-    pub wait_for: Option<String>,
-    /// Which earlier pages of its browser a rendered page may see the state of (else the
-    /// executor's isolation).
-    pub isolation: Option<Isolation>,
-    /// Whether a rendered page's screenshot is taken (else
-    /// [`ExecutorBuilder::screenshots`](super::ExecutorBuilder::screenshots)).
-    pub screenshot: Option<bool>,
+    /// What a rendered page sets differently from the executor's default request (when it
+    /// counts as loaded, a selector it is also waited for, its isolation, a screenshot); what
+    /// is `None` there keeps the executor's (see
+    /// [`ExecutorBuilder::page_defaults`](super::ExecutorBuilder::page_defaults)).
+    pub render: RenderOptions,
     /// Whether the main content is also produced as Markdown (`markdown`; else
     /// `[extraction] markdown`).
     pub markdown: Option<bool>,
@@ -84,27 +79,34 @@ impl PageOptions {
         self
     }
 
+    /// Sets what a rendered page sets differently from the executor's default request
+    /// (replacing what was set before).
+    pub fn render(mut self, render: RenderOptions) -> Self {
+        self.render = render;
+        self
+    }
+
     /// Sets when a rendered page counts as loaded.
     pub fn wait_until(mut self, wait_until: WaitUntil) -> Self {
-        self.wait_until = Some(wait_until);
+        self.render.wait_until = Some(wait_until);
         self
     }
 
     /// Sets a CSS selector a rendered page is also waited for.
     pub fn wait_for(mut self, selector: impl Into<String>) -> Self {
-        self.wait_for = Some(selector.into());
+        self.render.wait_for = Some(selector.into());
         self
     }
 
     /// Sets which earlier pages' state a rendered page may see.
     pub fn isolation(mut self, isolation: Isolation) -> Self {
-        self.isolation = Some(isolation);
+        self.render.isolation = Some(isolation);
         self
     }
 
     /// Sets whether a rendered page's screenshot is taken.
     pub fn screenshot(mut self, screenshot: bool) -> Self {
-        self.screenshot = Some(screenshot);
+        self.render.screenshot = Some(screenshot);
         self
     }
 

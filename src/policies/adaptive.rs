@@ -34,10 +34,10 @@
 //!   down, so a freak sample can neither halve nor triple it.
 //! - Clamped to `[min_timeout_secs, max_timeout_secs]`.
 //!
-//! With a [`ProfileStore`] ([`AdaptiveTimeout::with_store`]) what was learned survives restarts:
+//! With a [`LearningStore`] ([`AdaptiveTimeout::with_store`]) what was learned survives restarts:
 //! profiles older than `profile_ttl_days` are dropped on load, and changes are written by one
 //! background writer every few seconds, never on the request path. With a store other processes
-//! write while this one runs (`NatsProfileStore`), the same writer takes in what they learn
+//! write while this one runs (`NatsLearningStore`), the same writer takes in what they learn
 //! within a second of its arrival, merged with what this process learned meanwhile.
 
 mod profile;
@@ -52,7 +52,7 @@ use super::stats::Counters;
 use crate::config::AdaptiveTimeoutConfig;
 use crate::error::Result;
 use crate::sync::unix_secs;
-use crate::traits::{Outcome, ProfileStore, ProfileView, StoredProfile, Target, TimeoutPolicy, TimeoutStats};
+use crate::traits::{LearningStore, Outcome, ProfileView, StoredProfile, Target, TimeoutPolicy, TimeoutStats};
 
 const MAX_RISE: f64 = 1.5;
 const MAX_FALL: f64 = 0.8;
@@ -106,12 +106,12 @@ impl AdaptiveTimeout {
     /// the policy starts unlearned; saves that fail are logged and retried. Profiles not updated
     /// for `profile_ttl_days` are dropped (and deleted from the store).
     ///
-    /// A store shared with running processes ([`ProfileStore::take_changed_profiles`]) keeps
+    /// A store shared with running processes ([`LearningStore::take_changed_profiles`]) keeps
     /// the policy up to date with what they learn: each record another process writes is
     /// merged in (its learning plus what this process learned since it last loaded or saved
     /// that profile) within about a second.
-    pub fn with_store(config: AdaptiveTimeoutConfig, store: impl ProfileStore + 'static) -> Self {
-        let store: Arc<dyn ProfileStore> = Arc::new(store);
+    pub fn with_store(config: AdaptiveTimeoutConfig, store: impl LearningStore + 'static) -> Self {
+        let store: Arc<dyn LearningStore> = Arc::new(store);
         let mut policy = Self::new(config);
         let loaded = policy.load(&*store);
         let state = Arc::clone(&policy.state);
@@ -144,7 +144,7 @@ impl AdaptiveTimeout {
     }
 
     /// Loads the fresh profiles from `store` and returns them as they were stored.
-    fn load(&mut self, store: &dyn ProfileStore) -> Vec<StoredProfile> {
+    fn load(&mut self, store: &dyn LearningStore) -> Vec<StoredProfile> {
         let stored = match store.load() {
             Ok(stored) => stored,
             Err(e) => {

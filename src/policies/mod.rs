@@ -13,7 +13,7 @@
 //! [`simulate`] plays workloads against policies on a virtual clock, to compare them.
 //!
 //! [`AdaptiveTimeout::with_store`] persists what it learns through a
-//! [`ProfileStore`](crate::traits::ProfileStore); the learning policies report
+//! [`LearningStore`](crate::traits::LearningStore); the learning policies report
 //! [`TimeoutStats`](crate::traits::TimeoutStats) and per-target
 //! [`ProfileView`](crate::traits::ProfileView)s through the trait.
 

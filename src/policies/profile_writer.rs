@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::traits::{PartialSave, ProfileStore, StoredProfile, Target};
+use crate::traits::{LearningStore, PartialSave, StoredProfile, Target};
 
 /// How long changes may wait before they are written: long enough to batch a crawl's worth of
 /// observations into one transaction, short enough that a crash loses little.
@@ -67,7 +67,11 @@ impl ProfileWriter {
     /// Starts the writer: `collect` returns (and forgets) the profiles changed since its last
     /// call, `merge` combines one with the store's, `absorb` takes in another process's, and
     /// `loaded` is what the policy started from (the first bases).
-    pub(crate) fn spawn(store: Arc<dyn ProfileStore>, policy: PolicyHooks, loaded: Vec<StoredProfile>) -> Result<Self> {
+    pub(crate) fn spawn(
+        store: Arc<dyn LearningStore>,
+        policy: PolicyHooks,
+        loaded: Vec<StoredProfile>,
+    ) -> Result<Self> {
         let (commands, inbox) = mpsc::channel();
         let bases = loaded.into_iter().map(|p| (p.target.clone(), p)).collect();
         let thread = std::thread::Builder::new()
@@ -115,7 +119,7 @@ impl Drop for ProfileWriter {
 }
 
 fn run(
-    store: &dyn ProfileStore,
+    store: &dyn LearningStore,
     policy: &PolicyHooks,
     mut bases: BTreeMap<Target, StoredProfile>,
     inbox: &mpsc::Receiver<Command>,
@@ -150,7 +154,7 @@ fn run(
 /// Has the policy take in what other processes wrote; each record taken becomes its target's
 /// base.
 fn absorb(
-    store: &dyn ProfileStore,
+    store: &dyn LearningStore,
     absorb: &Absorb,
     bases: &mut BTreeMap<Target, StoredProfile>,
     pending: &mut BTreeMap<Target, StoredProfile>,
@@ -167,7 +171,7 @@ fn absorb(
 }
 
 fn write(
-    store: &dyn ProfileStore,
+    store: &dyn LearningStore,
     merge: &Merge,
     bases: &mut BTreeMap<Target, StoredProfile>,
     pending: &mut BTreeMap<Target, StoredProfile>,

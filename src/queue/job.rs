@@ -64,10 +64,10 @@ impl JobOptions {
     /// The [`PageOptions`] a worker extracts the page with.
     pub fn page_options(&self) -> PageOptions {
         let mut o = PageOptions::new().engine(self.engine.unwrap_or_default());
-        o.wait_for = self.wait_for.clone();
+        o.render.wait_for = self.wait_for.clone();
         o.markdown = self.markdown;
         o.content_html = self.content_html;
-        o.screenshot = self.screenshot;
+        o.render.screenshot = self.screenshot;
         o.time_limit = self.time_limit_ms.map(Duration::from_millis);
         o
     }

@@ -21,7 +21,7 @@ use super::admission::Admission;
 use super::metrics::ServerMetrics;
 use crate::error::{Error, FetchError};
 use crate::executor::{BoxExecutor, EngineChoice, PageOptions};
-use crate::traits::{Isolation, WaitUntil};
+use crate::traits::RenderOptions;
 
 /// What every route shares.
 pub(super) struct Shared {
@@ -325,37 +325,39 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// The body of `POST /v1/extract`: the page (or pages), and the per-page settings
-/// ([`PageOptions`]) that apply to each of them.
+/// ([`PageOptions`]) that apply to each of them. The render settings are [`RenderOptions`]'s
+/// fields, read from the same object, so one added there is accepted here as it is.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ExtractRequest {
     url: Option<String>,
     urls: Option<Vec<String>>,
     #[serde(default)]
     engine: EngineChoice,
-    wait_until: Option<WaitUntil>,
-    wait_for: Option<String>,
-    isolation: Option<Isolation>,
+    /// When a rendered page counts as loaded, a selector it waits for, its isolation, a
+    /// screenshot.
+    #[serde(flatten)]
+    render: RenderOptions,
+    /// What is none of the above: refused, as `deny_unknown_fields` would (which serde does not
+    /// offer beside `flatten`). Declared after `render`, which takes its own fields first.
+    #[serde(flatten)]
+    unknown: serde_json::Map<String, serde_json::Value>,
     /// Also the Markdown (`markdown`) of the main content.
     markdown: Option<bool>,
     /// Also the cleaned article HTML (`content_html`).
     html: Option<bool>,
     /// The page's time limit in seconds; it can only shorten the server's own.
     timeout_secs: Option<f64>,
-    /// A rendered page's screenshot too (`screenshot_png_base64`).
-    screenshot: Option<bool>,
 }
 
 impl ExtractRequest {
     /// The per-page settings, or what is wrong with them.
     fn options(&self) -> Result<PageOptions, String> {
-        let mut options = PageOptions::new().engine(self.engine);
-        options.wait_until = self.wait_until;
-        options.wait_for.clone_from(&self.wait_for);
-        options.isolation = self.isolation;
+        if let Some(field) = self.unknown.keys().next() {
+            return Err(format!("unknown field `{field}`"));
+        }
+        let mut options = PageOptions::new().engine(self.engine).render(self.render.clone());
         options.markdown = self.markdown;
         options.content_html = self.html;
-        options.screenshot = self.screenshot;
         if let Some(secs) = self.timeout_secs {
             match Duration::try_from_secs_f64(secs) {
                 Ok(limit) if !limit.is_zero() => options.time_limit = Some(limit),
@@ -366,7 +368,7 @@ impl ExtractRequest {
                 }
             }
         }
-        if let Some(selector) = &self.wait_for
+        if let Some(selector) = &self.render.wait_for
             && selector.trim().is_empty()
         {
             return Err("wait_for must be a CSS selector, not an empty string".into());

@@ -203,6 +203,9 @@ impl std::str::FromStr for ResourceKind {
 }
 
 /// One page to fetch.
+///
+/// An executor keeps one default request, made from its configuration and builder, and renders
+/// each page with that default [`with`](PageRequest::with) the page's own [`RenderOptions`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     /// The URL to load.
@@ -274,5 +277,97 @@ impl PageRequest {
     pub fn wait_for(mut self, selector: impl Into<String>) -> Self {
         self.wait_for = Some(selector.into());
         self
+    }
+
+    /// This request with what `options` set in place of its own fields.
+    pub fn with(mut self, options: &RenderOptions) -> Self {
+        if let Some(wait_until) = options.wait_until {
+            self.wait_until = wait_until;
+        }
+        if let Some(selector) = &options.wait_for {
+            self.wait_for = Some(selector.clone());
+        }
+        if let Some(isolation) = options.isolation {
+            self.isolation = isolation;
+        }
+        if let Some(screenshot) = options.screenshot {
+            self.screenshot = screenshot;
+        }
+        self
+    }
+}
+
+/// What one page (or a whole executor, as its defaults) may set of a render: each field set
+/// overrides that field of a [`PageRequest`] ([`PageRequest::with`]); `None` keeps it.
+///
+/// The executor renders every page with its default request (the configuration's
+/// [`render_defaults`](crate::config::BrowserPoolConfig::render_defaults), then its builder's
+/// [`page_defaults`](crate::ExecutorBuilder::page_defaults)) with the page's own
+/// [`PageOptions::render`](crate::PageOptions::render). The field names are the wire names of
+/// `POST /v1/extract` and of `riptide extract --server`: a setting added here is read from
+/// either without more code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct RenderOptions {
+    /// When the page counts as loaded ([`PageRequest::wait_until`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<WaitUntil>,
+    /// A CSS selector the page is also waited for ([`PageRequest::wait_for`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_for: Option<String>,
+    /// Which earlier pages' cookies and storage it may see ([`PageRequest::isolation`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+    /// Whether a screenshot is taken ([`PageRequest::screenshot`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<bool>,
+}
+
+impl RenderOptions {
+    /// These options, with `base`'s where these set nothing.
+    pub fn over(self, base: RenderOptions) -> RenderOptions {
+        RenderOptions {
+            wait_until: self.wait_until.or(base.wait_until),
+            wait_for: self.wait_for.or(base.wait_for),
+            isolation: self.isolation.or(base.isolation),
+            screenshot: self.screenshot.or(base.screenshot),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_options_override_only_what_they_set() {
+        let defaults = PageRequest::new("").isolation(Isolation::Page).wait_for("#app");
+        let page = RenderOptions {
+            wait_until: Some(WaitUntil::NetworkIdle),
+            ..RenderOptions::default()
+        };
+        let request = defaults.with(&page);
+        assert_eq!(request.wait_until, WaitUntil::NetworkIdle);
+        assert_eq!(request.isolation, Isolation::Page, "kept the default's");
+        assert_eq!(request.wait_for.as_deref(), Some("#app"));
+
+        let base = RenderOptions {
+            screenshot: Some(true),
+            wait_until: Some(WaitUntil::Load),
+            ..RenderOptions::default()
+        };
+        let merged = page.over(base);
+        assert_eq!(merged.wait_until, Some(WaitUntil::NetworkIdle));
+        assert_eq!(merged.screenshot, Some(true));
+    }
+
+    #[test]
+    fn render_options_read_their_wire_names() {
+        let options: RenderOptions =
+            serde_json::from_str(r#"{"wait_until": "domcontentloaded", "isolation": "shared", "markdown": true}"#)
+                .expect("the wire names");
+        assert_eq!(options.wait_until, Some(WaitUntil::DomContentLoaded));
+        assert_eq!(options.isolation, Some(Isolation::Shared));
     }
 }

@@ -10,19 +10,16 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use riptide::BrowserPool;
-use riptide::backends::chrome::{ChromeBrowser, ChromeOptions, ChromeProvider};
+use riptide::backends::chrome::{ChromeBrowser, ChromeProvider, ChromiumSettings};
 use riptide::error::{BrowserError, ErrorKind};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 
 /// A browser provider the pool's Chromium tests run against: each test runs once for every
 /// provider built (`chrome`, and `chromiumoxide` with that feature).
 pub(crate) trait TestedProvider: BrowserProvider<Browser: TestedBrowser> + Sized + std::fmt::Debug {
-    fn local(options: ChromeOptions) -> riptide::Result<Self>;
-    fn remote(endpoints: Vec<String>) -> riptide::Result<Self>;
+    fn new(settings: ChromiumSettings) -> riptide::Result<Self>;
     fn executable(&self) -> Option<&Path>;
-    fn accept_invalid_certs(self, accept: bool) -> Self;
-    fn stealth(self, stealth: bool) -> Self;
-    fn is_stealth(&self) -> bool;
+    fn settings(&self) -> &ChromiumSettings;
 }
 
 /// What the tests read of one browser.
@@ -34,23 +31,14 @@ pub(crate) trait TestedBrowser {
 }
 
 impl TestedProvider for ChromeProvider {
-    fn local(options: ChromeOptions) -> riptide::Result<Self> {
-        ChromeProvider::local(options)
-    }
-    fn remote(endpoints: Vec<String>) -> riptide::Result<Self> {
-        ChromeProvider::remote(endpoints)
+    fn new(settings: ChromiumSettings) -> riptide::Result<Self> {
+        ChromeProvider::new(settings)
     }
     fn executable(&self) -> Option<&Path> {
         ChromeProvider::executable(self)
     }
-    fn accept_invalid_certs(self, accept: bool) -> Self {
-        ChromeProvider::accept_invalid_certs(self, accept)
-    }
-    fn stealth(self, stealth: bool) -> Self {
-        ChromeProvider::stealth(self, stealth)
-    }
-    fn is_stealth(&self) -> bool {
-        ChromeProvider::is_stealth(self)
+    fn settings(&self) -> &ChromiumSettings {
+        ChromeProvider::settings(self)
     }
 }
 
@@ -75,26 +63,17 @@ mod chromiumoxide_provider {
 
     use riptide::backends::chromiumoxide::{ChromiumoxideBrowser, ChromiumoxideProvider};
 
-    use super::{ChromeOptions, TestedBrowser, TestedProvider};
+    use super::{ChromiumSettings, TestedBrowser, TestedProvider};
 
     impl TestedProvider for ChromiumoxideProvider {
-        fn local(options: ChromeOptions) -> riptide::Result<Self> {
-            ChromiumoxideProvider::local(options)
-        }
-        fn remote(endpoints: Vec<String>) -> riptide::Result<Self> {
-            ChromiumoxideProvider::remote(endpoints)
+        fn new(settings: ChromiumSettings) -> riptide::Result<Self> {
+            ChromiumoxideProvider::new(settings)
         }
         fn executable(&self) -> Option<&Path> {
             ChromiumoxideProvider::executable(self)
         }
-        fn accept_invalid_certs(self, accept: bool) -> Self {
-            ChromiumoxideProvider::accept_invalid_certs(self, accept)
-        }
-        fn stealth(self, stealth: bool) -> Self {
-            ChromiumoxideProvider::stealth(self, stealth)
-        }
-        fn is_stealth(&self) -> bool {
-            ChromiumoxideProvider::is_stealth(self)
+        fn settings(&self) -> &ChromiumSettings {
+            ChromiumoxideProvider::settings(self)
         }
     }
 
@@ -131,10 +110,15 @@ pub(crate) fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
 
 /// [`chrome_or_skip`] for any tested provider.
 pub(crate) fn provider_or_skip<P: TestedProvider>() -> Option<(P, PathBuf)> {
+    provider_with_or_skip(ChromiumSettings::default())
+}
+
+/// [`provider_or_skip`] with `settings` (its runtime directory replaced by a fresh one).
+pub(crate) fn provider_with_or_skip<P: TestedProvider>(settings: ChromiumSettings) -> Option<(P, PathBuf)> {
     let dir = tempfile::tempdir().expect("temp dir").keep();
-    match P::local(ChromeOptions {
+    match P::new(ChromiumSettings {
         runtime_dir: Some(dir.clone()),
-        ..Default::default()
+        ..settings
     }) {
         Ok(provider) => Some((provider, dir)),
         Err(e) if matches!(e.kind(), ErrorKind::Browser(BrowserError::NotFound { .. })) => {

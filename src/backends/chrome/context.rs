@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use headless_chrome::{Browser, Tab};
 
 use super::tab;
+use super::tab::TabReports;
 use crate::backends::chromium::isolation::{needs_fresh_context, site_of};
-use crate::backends::chromium::tab_settings::{Refusals, TabSettings};
+use crate::backends::chromium::tab_settings::TabSettings;
 use crate::error::BoxError;
 use crate::sync::lock;
 use crate::traits::{Isolation, PageRequest};
@@ -28,7 +29,8 @@ pub(super) type Current = Arc<Mutex<BrowsingContext>>;
 /// A browser context and its one readied tab.
 pub(super) struct BrowsingContext {
     pub tab: Arc<Tab>,
-    pub refusals: Refusals,
+    /// What the tab reports: its refusals, and whether its renderer died.
+    pub reports: TabReports,
     /// The site of the last page rendered here (`None`: one without a host).
     site: Option<String>,
     /// Whether anything was rendered here yet.
@@ -37,10 +39,10 @@ pub(super) struct BrowsingContext {
 
 impl BrowsingContext {
     /// The default context of a browser just started, with its readied tab.
-    pub(super) fn first(tab: Arc<Tab>, refusals: Refusals) -> Current {
+    pub(super) fn first(tab: Arc<Tab>, reports: TabReports) -> Current {
         Arc::new(Mutex::new(Self {
             tab,
-            refusals,
+            reports,
             site: None,
             visited: false,
         }))
@@ -73,12 +75,12 @@ pub(super) fn tab_for(
         }
     }
     let tab = browser.new_context()?.new_tab()?;
-    let refusals = tab::prepare(setup, &tab).inspect_err(|_| close(&tab))?;
+    let reports = tab::prepare(setup, &tab).inspect_err(|_| close(&tab))?;
     let old = std::mem::replace(
         &mut *lock(current),
         BrowsingContext {
             tab: tab.clone(),
-            refusals,
+            reports,
             site,
             visited: true,
         },

@@ -11,51 +11,47 @@ use headless_chrome::protocol::cdp::{Page, Runtime};
 
 use super::{ChromeBrowser, ChromeProvider};
 use crate::backends::chromium::page_script::{self, MAX_REWAITS};
-use crate::backends::chromium::rendered::read_wait_reply;
-pub(super) use crate::backends::chromium::rendered::{RenderFailure, Rendered};
+use crate::backends::chromium::rendered::waited_page;
+pub(super) use crate::backends::chromium::rendered::{RenderEnd, RenderFailure, Rendered};
 use crate::traits::{BrowserProvider, PageRequest, RenderedPage};
 
-/// How often a render in progress is looked at: for a cancel, and for its memory when a limit
-/// is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
+/// How often a render in progress is looked at: for a cancel, its renderer's death, and its
+/// memory when a limit is set. Reading `smaps_rollup` of a browser's ~6 processes costs well under a millisecond; a
 /// page allocating as fast as it can gains some hundred megabytes between two reads.
 const WATCH_TICK: Duration = Duration::from_millis(100);
-
-/// How a watched render ended.
-pub(super) enum Watched {
-    /// The render thread answered.
-    Finished(Rendered),
-    /// The deadline passed first.
-    Late,
-    /// The caller cancelled the fetch.
-    Cancelled,
-    /// The browser went over the render memory limit.
-    OverMemory { used_bytes: u64, limit_bytes: u64 },
-}
 
 impl ChromeProvider {
     /// Reads the browser's memory until the render answers, the deadline passes, or the
     /// memory limit is crossed.
-    pub(super) fn watch(&self, browser: &ChromeBrowser, rx: &mpsc::Receiver<Rendered>, deadline: Instant) -> Watched {
-        let limit = self.render_memory_limit.filter(|_| browser.pid.is_some());
+    pub(super) fn watch(&self, browser: &ChromeBrowser, rx: &mpsc::Receiver<Rendered>, deadline: Instant) -> RenderEnd {
+        let limit = self.setup.render_memory_limit.filter(|_| browser.pid.is_some());
         loop {
             if browser.cancelled.load(Ordering::Acquire) {
-                return Watched::Cancelled;
+                return RenderEnd::Cancelled;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             let wait = left.min(WATCH_TICK);
             match rx.recv_timeout(wait) {
-                Ok(result) => return Watched::Finished(result),
+                Ok(result) => return RenderEnd::Finished(result),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let ended = RenderFailure::Protocol("the render thread ended without an answer".into());
-                    return Watched::Finished(Err(ended));
+                    return RenderEnd::Finished(Err(ended));
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) if left <= wait => return Watched::Late,
+                Err(mpsc::RecvTimeoutError::Timeout) if left <= wait => return RenderEnd::Late,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            // The tab rendering now: the render may have moved to a fresh context's.
+            if crate::sync::lock(&browser.current)
+                .reports
+                .crashed
+                .load(Ordering::Acquire)
+            {
+                return RenderEnd::Finished(Err(RenderFailure::Crashed));
             }
             if let (Some(limit_bytes), Some(used_bytes)) = (limit, self.memory_bytes(browser))
                 && used_bytes > limit_bytes
             {
-                return Watched::OverMemory {
+                return RenderEnd::OverMemory {
                     used_bytes,
                     limit_bytes,
                 };
@@ -106,13 +102,8 @@ pub(super) fn load(tab: &Tab, request: &PageRequest, started: Instant) -> Render
     };
     let waited = Instant::now();
     let reply = wait_in_page(tab, &evaluate, started, request.deadline)?;
-    let waited = waited.elapsed();
     let exception = reply.exception_details.map(|e| e.text);
-    Ok(read_wait_reply(exception, reply.result.value)?.map(|mut page| {
-        page.profile.navigate = navigated_in;
-        page.profile.wait_and_read = waited;
-        page
-    }))
+    waited_page(exception, reply.result.value, navigated_in, waited.elapsed())
 }
 
 /// Runs the in-page wait. When the document it ran in goes away (the page navigated: the

@@ -1,50 +1,59 @@
-//! Readying a browser's tab before its first page: no blocking dialogs, a mark on documents
-//! that are leaving for another, the stealth overrides
-//! when asked for, certificates verified as configured, and the address policy on every
-//! document the tab requests.
+//! Readying a browser's tab before its first page: the commands of `chromium/devtools.rs` (no
+//! blocking dialogs, a mark on documents that are leaving for another, certificates verified as
+//! configured, the request controls, the stealth overrides when asked for), and the address
+//! policy and a proxy's credentials on the requests the tab makes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use headless_chrome::Tab;
 use headless_chrome::browser::tab::RequestPausedDecision;
 use headless_chrome::browser::transport::{SessionId, Transport};
 use headless_chrome::protocol::cdp::Fetch::events::RequestPausedEvent;
-use headless_chrome::protocol::cdp::{Fetch, Network, Security};
+use headless_chrome::protocol::cdp::types::Event;
+use headless_chrome::protocol::cdp::{Fetch, Network};
 
-use super::devtools::{add_script, at_once, send};
-use crate::backends::chromium::page_script::{LEAVING_MARK, NO_DIALOGS};
+use super::devtools::{at_once, disguise_user_agent, send_all};
+use crate::backends::chromium::devtools::tab_commands;
 use crate::backends::chromium::tab_settings::{Refusals, TabSettings};
 use crate::error::BoxError;
 use crate::network::ProxyServer;
 
-/// Readies a new tab: no blocking dialogs in any page it loads, certificates verified (or
-/// not) as configured whatever flags the browser was started with, and, when the address
-/// policy refuses anything, every document request checked against it (documents only:
-/// intercepting every image and script would cost a DevTools round trip each).
+/// Readies a new tab: the commands both providers send ([`tab_commands`]), the stealth user
+/// agent when asked for, and, when the address policy refuses anything, every document request
+/// checked against it (documents only: intercepting every image and script would cost a
+/// DevTools round trip each).
 ///
 /// The settings are independent, so they are sent [`at_once`]: this is on the path of every
 /// launch and every fresh browser context.
-pub(super) fn prepare(setup: &TabSettings, tab: &Arc<Tab>) -> std::result::Result<Refusals, BoxError> {
-    let refusals = Refusals::default();
+pub(super) fn prepare(setup: &TabSettings, tab: &Arc<Tab>) -> std::result::Result<TabReports, BoxError> {
+    let reports = TabReports::default();
+    let refusals = &reports.refusals;
+    // Holds the flag alone, not the tab (which owns its listeners).
+    let crashed = reports.crashed.clone();
+    tab.add_event_listener(Arc::new(move |event: &Event| {
+        if let Event::InspectorTargetCrashed(_) = event {
+            crashed.store(true, Ordering::Release);
+        }
+    }))?;
     at_once([
-        &|| send(tab, add_script(format!("{NO_DIALOGS}\n{LEAVING_MARK}"))),
-        &|| {
-            send(
-                tab,
-                Security::SetIgnoreCertificateErrors {
-                    ignore: setup.accept_invalid_certs,
-                },
-            )
+        &|| send_all(tab, tab_commands(setup)),
+        &|| match setup.stealth {
+            true => disguise_user_agent(tab, setup.user_agent.as_deref()),
+            false => Ok(()),
         },
-        &|| match (setup.stealth, &setup.user_agent) {
-            (true, user_agent) => super::stealth::disguise(tab, user_agent.as_deref()),
-            (false, Some(user_agent)) => tab.set_user_agent(user_agent, None, None).map_err(BoxError::from),
-            (false, None) => Ok(()),
-        },
-        &|| intercept(setup, tab, &refusals),
-        &|| super::blocking::network_rules(tab, &setup.blocked, &setup.headers, &setup.cookies),
+        &|| intercept(setup, tab, refusals),
     ])?;
-    Ok(refusals)
+    Ok(reports)
+}
+
+/// What a readied tab reports while it renders, apart from its answers.
+#[derive(Clone, Default)]
+pub(super) struct TabReports {
+    /// The address policy's last refusal.
+    pub refusals: Refusals,
+    /// Its renderer died (`Inspector.targetCrashed`); the render's watch reads it.
+    pub crashed: Arc<AtomicBool>,
 }
 
 /// Turns on request interception in `tab` when something needs it: the address policy,

@@ -56,7 +56,7 @@ const AUTOMATION_FLAG: &str = "--enable-automation";
 /// BENCHMARKS.md, "Browser memory"). Headless Chromium builds the whole browser UI, and the
 /// omnibox's popups are WebUI pages with a renderer each: two processes, ~50 MiB of an idle
 /// browser's ~390 MiB. They join the features headless_chrome's defaults and
-/// [`ChromeOptions::extra_args`] disable (see [`with_features_merged`]).
+/// [`ChromiumSettings::extra_args`] disable (see [`with_features_merged`]).
 const DISABLED_FEATURES: &[&str] = &["WebUIOmniboxPopup", "WebUIOmniboxFullPopup", "WebUIOmniboxAimPopup"];
 
 /// Chromium features switched on. The network service runs inside the browser process instead

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
-use super::options::ChromeOptions;
+use super::settings::ChromiumSettings;
 use super::{flags, launcher, process_tree};
 use crate::error::{BoxError, BrowserError, Error, ErrorKind, Result};
 
@@ -43,7 +43,7 @@ impl LocalChromium {
     /// Resolves `options`: finds the binary (failing with [`BrowserError::NotFound`], naming what
     /// was tried), makes the runtime directory private, sweeps directories left by riptide
     /// processes that no longer run, and turns the proxy and memory limit into flags.
-    pub(crate) fn new(options: &ChromeOptions) -> Result<Self> {
+    pub(crate) fn new(options: &ChromiumSettings) -> Result<Self> {
         let executable = find_executable(options.executable.as_deref())?;
         let (runtime_dir, fallback) = match &options.runtime_dir {
             Some(dir) => {

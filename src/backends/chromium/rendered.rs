@@ -1,5 +1,7 @@
 //! What a render answers, whichever DevTools client ran it, and how that answer becomes the
-//! fetch's result: one mapping of failures to riptide's errors for both Chromium providers.
+//! fetch's result: one mapping of failures to riptide's errors for both Chromium providers, and
+//! the common end of a render (the page the in-page wait answered, timed; how a watched render
+//! ended, as an error or the page).
 
 use std::time::Duration;
 
@@ -26,15 +28,81 @@ pub(crate) enum RenderFailure {
     /// The page sent itself on to a URL that failed to load, and the render ended on Chromium's
     /// error page: its network error code and, when the page names it, the URL that failed.
     ErrorPage { code: String, url: Option<String> },
+    /// The tab's renderer died (`Inspector.targetCrashed`): in practice a page that filled its
+    /// JavaScript heap up to its cap, which V8 ends by ending the renderer.
+    Crashed,
 }
 
 /// What a render answers: the page (partial if it did not get ready by the deadline), `None`
 /// when not even a DOM came back.
 pub(crate) type Rendered = Result<Option<RenderedPage>, RenderFailure>;
 
+/// How a render ended, as the provider's watch over it saw it.
+pub(crate) enum RenderEnd {
+    /// The render answered (with a page, or how it failed).
+    Finished(Rendered),
+    /// The deadline passed first.
+    Late,
+    /// The caller cancelled the fetch.
+    Cancelled,
+    /// The browser went over the render memory limit.
+    OverMemory { used_bytes: u64, limit_bytes: u64 },
+}
+
+/// The fetch's result from how its render ended: a finished render as [`fetch_result`] reads
+/// it, a late or cancelled one as a timeout or a cancel (the provider has stopped its page
+/// already), and a browser over its memory limit given up (`abandon`) and reported so, not to
+/// be retried. A renderer that died is reported the same way, at once: the page filled its
+/// JavaScript heap, capped at half the `render_memory_limit` (both numbers of the error are
+/// that cap; zero without a limit), and trying it again would only run it again.
+pub(crate) fn render_result(
+    end: RenderEnd,
+    elapsed: Duration,
+    deadline: Duration,
+    refusal: impl FnOnce() -> Option<String>,
+    alive: impl FnOnce() -> bool,
+    abandon: impl FnOnce(),
+    render_memory_limit: Option<u64>,
+) -> crate::Result<RenderedPage> {
+    let (used_bytes, limit_bytes) = match end {
+        RenderEnd::Finished(Err(RenderFailure::Crashed)) => {
+            let heap_cap = render_memory_limit.map_or(0, |limit| limit / 2);
+            (heap_cap, heap_cap)
+        }
+        RenderEnd::OverMemory {
+            used_bytes,
+            limit_bytes,
+        } => (used_bytes, limit_bytes),
+        RenderEnd::Finished(rendered) => return fetch_result(rendered, elapsed, deadline, refusal, alive),
+        RenderEnd::Late => return Err(FetchError::Timeout { deadline }.into()),
+        RenderEnd::Cancelled => return Err(FetchError::Cancelled.into()),
+    };
+    abandon();
+    Err(FetchError::RenderMemoryExceeded {
+        used_bytes,
+        limit_bytes,
+    }
+    .into())
+}
+
+/// The page the in-page wait answered (see [`read_wait_reply`]), with what its navigation and
+/// its wait took.
+pub(crate) fn waited_page(
+    exception: Option<String>,
+    value: Option<Value>,
+    navigated_in: Duration,
+    waited: Duration,
+) -> Rendered {
+    Ok(read_wait_reply(exception, value)?.map(|mut page| {
+        page.profile.navigate = navigated_in;
+        page.profile.wait_and_read = waited;
+        page
+    }))
+}
+
 /// Reads the answer of the in-page wait's evaluation: its exception text if it threw, else
 /// its value (`None` or null: no DOM came back).
-pub(crate) fn read_wait_reply(exception: Option<String>, value: Option<Value>) -> Rendered {
+fn read_wait_reply(exception: Option<String>, value: Option<Value>) -> Rendered {
     if let Some(text) = exception {
         return Err(RenderFailure::Script(format!(
             "the page's script context failed: {text}"
@@ -81,7 +149,7 @@ fn error_page_failure(html: &str) -> RenderFailure {
 /// The fetch's result from a render that answered. A failed render is the address policy's
 /// refusal if there was one (`refusal`), a timeout once the `deadline` passed, a dead browser
 /// when a DevTools call failed and the browser is no longer `alive`; else what it says.
-pub(crate) fn fetch_result(
+fn fetch_result(
     rendered: Rendered,
     elapsed: Duration,
     deadline: Duration,
@@ -117,6 +185,7 @@ pub(crate) fn fetch_result(
             }
             .into(),
             (None, RenderFailure::Script(reason)) => FetchError::Script { reason }.into(),
+            (None, RenderFailure::Crashed) => BrowserError::dead("its renderer crashed").into(),
             (None, RenderFailure::HttpStatus(status)) => FetchError::HttpStatus {
                 status,
                 retry_after: None,

@@ -1,13 +1,12 @@
 //! What every tab of a Chromium provider is readied with, whichever DevTools client sends it:
-//! the request controls and the address policy come from [`ChromeOptions`], and both providers
-//! keep them in one place so the builder methods and the tabs read the same fields.
+//! the request controls and the address policy come from [`ChromiumSettings`], read once when
+//! the provider is made, so a render can ready a fresh context's tab without the provider.
 
 use std::sync::{Arc, Mutex};
 
-use super::options::ChromeOptions;
+use super::settings::ChromiumSettings;
 use crate::network::AddressPolicy;
 use crate::network::{ProxyServer, RequestCookie};
-use crate::traits::ResourceKind;
 
 /// How a provider readies its tabs, apart from the provider, so a render can ready the tab of a
 /// fresh browser context itself.
@@ -28,7 +27,7 @@ pub(crate) struct TabSettings {
 
 impl TabSettings {
     /// The tab settings `options` ask for.
-    pub(crate) fn from_options(options: &ChromeOptions) -> Self {
+    pub(crate) fn from_options(options: &ChromiumSettings) -> Self {
         Self {
             accept_invalid_certs: options.accept_invalid_certs,
             stealth: options.stealth,
@@ -39,11 +38,6 @@ impl TabSettings {
             cookies: options.cookies.clone(),
             proxy: options.proxy.clone(),
         }
-    }
-
-    /// Blocks subresources by kind and by URL pattern (replacing earlier blocks).
-    pub(crate) fn block(&mut self, kinds: &[ResourceKind], urls: &[String]) {
-        self.blocked = super::blocking::patterns(kinds, urls);
     }
 }
 

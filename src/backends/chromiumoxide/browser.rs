@@ -9,23 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Mutex, Notify};
 
 use super::process::Process;
-use super::tab::{Rendered, Renderer};
+use super::tab::Renderer;
 use crate::backends::chromium::process_tree;
 
 /// How long closing the tab of a browser whose process lives on may take.
 const TAB_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// How a render on the runtime ended.
-pub(super) enum Rendering {
-    /// The render answered (with a page, or how it failed).
-    Finished(Rendered),
-    /// The deadline passed first.
-    Late,
-    /// The caller cancelled the fetch.
-    Cancelled,
-    /// The browser went over the render memory limit.
-    OverMemory { used_bytes: u64, limit_bytes: u64 },
-}
 
 /// What the runtime's tasks share with the blocking side.
 pub(super) struct Inner {

@@ -2,7 +2,7 @@
 //! process (or a remote browser) and the DevTools connection its tabs share.
 //!
 //! Why it is separate from the pooled browser: with
-//! [`tabs_per_browser`](super::ChromiumoxideProvider::tabs_per_browser) above one, several
+//! [`tabs_per_browser`](super::ChromiumSettings::tabs_per_browser) above one, several
 //! pooled browsers are tabs of one process, as in a puppeteer script that opens a page per URL.
 //! On two cores, two processes with two tabs each render more pages per second than four
 //! processes (BENCHMARKS.md, "Tabs per browser"): every Chromium brings its own browser, GPU,

@@ -1,9 +1,12 @@
-//! A DevTools command by name with JSON parameters, for the calls whose generated types in
-//! chromiumoxide's protocol version do not match what riptide sends (`Network.setBlockedURLs`
-//! with `urls`) or would only restate a JSON object field by field. Never `Page.navigate`:
-//! chromiumoxide treats that one by name (see `side_channel.rs`).
+//! A DevTools command by name with JSON parameters: how this provider sends the commands of
+//! `chromium/devtools.rs`, which are spelled once as JSON for both providers (and some of
+//! which chromiumoxide's generated types in its protocol version do not match, such as
+//! `Network.setBlockedURLs` with `urls`). Never `Page.navigate`: chromiumoxide treats that one
+//! by name (see `side_channel.rs`).
 
 use serde_json::Value;
+
+use crate::backends::chromium::devtools::Command;
 
 /// `method` with `params`, answered with the raw result.
 #[derive(Debug, Clone)]
@@ -15,6 +18,12 @@ pub(super) struct Raw {
 impl Raw {
     pub(super) fn new(method: &'static str, params: Value) -> Self {
         Self { method, params }
+    }
+}
+
+impl From<Command> for Raw {
+    fn from(command: Command) -> Self {
+        Self::new(command.method, command.params)
     }
 }
 

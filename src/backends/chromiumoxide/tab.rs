@@ -1,31 +1,28 @@
-//! A browser's tab and one render in it: readying a tab (no dialogs, the leaving mark, the
-//! request controls, the address policy), the fresh browser context a render's isolation may
+//! A browser's tab and one render in it: readying a tab (the commands of
+//! `chromium/devtools.rs`, and the address policy on the side channel), the fresh browser context a render's isolation may
 //! ask for, and the render itself (the shared in-page wait of `chromium/page_script.rs`).
 
 use std::time::{Duration, Instant};
 
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
-use chromiumoxide::cdp::browser_protocol::network::{
-    CookieParam, Headers, SetCookiesParams, SetExtraHttpHeadersParams, SetUserAgentOverrideParams,
-};
-use chromiumoxide::cdp::browser_protocol::page::{
-    AddScriptToEvaluateOnNewDocumentParams, CaptureScreenshotFormat, CaptureScreenshotParams,
-};
-use chromiumoxide::cdp::browser_protocol::security::SetIgnoreCertificateErrorsParams;
+use chromiumoxide::cdp::browser_protocol::inspector::EventTargetCrashed;
+use chromiumoxide::cdp::browser_protocol::page::{CaptureScreenshotFormat, CaptureScreenshotParams};
 use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams, SessionId};
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::{Browser, Page};
+use futures_util::StreamExt;
 
 use super::raw::Raw;
 use super::side_channel::{Interception, SideChannel};
+use crate::backends::chromium::devtools::{VERSION, stealth_user_agent, tab_commands};
 use crate::backends::chromium::isolation::{needs_fresh_context, site_of};
-use crate::backends::chromium::page_script::{self, LEAVING_MARK, MAX_REWAITS, NO_DIALOGS};
-use crate::backends::chromium::rendered::read_wait_reply;
+use crate::backends::chromium::page_script::{self, MAX_REWAITS};
+use crate::backends::chromium::rendered::waited_page;
 pub(super) use crate::backends::chromium::rendered::{RenderFailure, Rendered};
 use crate::backends::chromium::tab_settings::{Refusals, TabSettings};
 use crate::error::BoxError;
-use crate::network::RequestCookie;
 use crate::traits::PageRequest;
+use serde_json::json;
 
 /// What a browser renders with: its readied tab, and the side connection that navigates it
 /// and answers its paused requests.
@@ -108,84 +105,26 @@ impl Tab {
     }
 }
 
-/// Readies a new tab: no blocking dialogs in any page it loads and documents marked when
-/// they leave, certificates verified (or not) as configured whatever flags the browser was
-/// started with, and the request controls. The calls go out together. (The address policy and
-/// the proxy's credentials are answered on the [`SideChannel`]: see `side_channel.rs`.)
+/// Readies a new tab with the commands both providers send ([`tab_commands`]), and the stealth
+/// user agent when asked for; they all go out together. (The address policy and the proxy's
+/// credentials are answered on the [`SideChannel`]: see `side_channel.rs`.)
 async fn prepare(setup: &TabSettings, page: &Page) -> Result<(), BoxError> {
-    let scripts = async {
-        page.execute(AddScriptToEvaluateOnNewDocumentParams::new(format!(
-            "{NO_DIALOGS}\n{LEAVING_MARK}"
-        )))
-        .await
-        .map(drop)
-    };
-    let certificates = async {
-        page.execute(SetIgnoreCertificateErrorsParams::new(setup.accept_invalid_certs))
-            .await
-            .map(drop)
-    };
+    let sequences = tab_commands(setup).into_iter().map(|sequence| async move {
+        for command in sequence {
+            page.execute(Raw::from(command)).await?;
+        }
+        Ok::<_, chromiumoxide::error::CdpError>(())
+    });
     let user_agent = async {
-        match (setup.stealth, &setup.user_agent) {
-            (true, user_agent) => super::stealth::disguise(page, user_agent.as_deref()).await,
-            (false, Some(user_agent)) => page
-                .execute(SetUserAgentOverrideParams::new(user_agent.clone()))
-                .await
-                .map(drop)
-                .map_err(BoxError::from),
-            (false, None) => Ok(()),
+        if setup.stealth {
+            let version = page.execute(Raw::new(VERSION, json!({}))).await?.result;
+            let user_agent = stealth_user_agent(setup.user_agent.as_deref(), &version);
+            page.execute(Raw::from(user_agent)).await?;
         }
+        Ok::<_, chromiumoxide::error::CdpError>(())
     };
-    let blocked = async {
-        if setup.blocked.is_empty() {
-            return Ok(());
-        }
-        page.execute(Raw::new(
-            "Network.setBlockedURLs",
-            serde_json::json!({ "urls": setup.blocked }),
-        ))
-        .await
-        .map(drop)
-    };
-    let headers = async {
-        if setup.headers.is_empty() {
-            return Ok(());
-        }
-        let map: serde_json::Map<String, serde_json::Value> = setup
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
-            .collect();
-        page.execute(SetExtraHttpHeadersParams::new(Headers::new(serde_json::Value::Object(
-            map,
-        ))))
-        .await
-        .map(drop)
-    };
-    let cookies = async {
-        if setup.cookies.is_empty() {
-            return Ok(());
-        }
-        page.execute(SetCookiesParams::new(setup.cookies.iter().map(cookie_param).collect()))
-            .await
-            .map(drop)
-    };
-    let others = async { futures_util::try_join!(scripts, certificates, blocked, headers, cookies) };
-    futures_util::try_join!(async { others.await.map_err(BoxError::from) }, user_agent)?;
+    futures_util::try_join!(futures_util::future::try_join_all(sequences), user_agent)?;
     Ok(())
-}
-
-/// `cookie` as DevTools takes it: a cookie for an IP address is set for its URL (host-only),
-/// others for their domain and its subdomains, as a `Set-Cookie` with `Domain` would be.
-fn cookie_param(cookie: &RequestCookie) -> CookieParam {
-    let address = cookie.is_for_address();
-    let mut param = CookieParam::new(cookie.name().to_string(), cookie.value().to_string());
-    param.url = address.then(|| cookie.url().to_string());
-    param.domain = (!address).then(|| format!(".{}", cookie.domain()));
-    param.path = Some(cookie.cookie_path().to_string());
-    param.secure = Some(cookie.is_secure());
-    param.http_only = Some(cookie.is_http_only());
-    param
 }
 
 /// Renders `request` in the renderer's tab, or in a fresh context's tab when the request's
@@ -213,7 +152,17 @@ pub(super) async fn render(
     current.visited = true;
     current.site = site;
     let tab_found_in = started.elapsed();
-    let mut page = load(current, side, request, started).await?;
+    // The renderer's death ends the render at once: its evaluation would otherwise wait for an
+    // answer that never comes, to the deadline.
+    let mut crashes = current
+        .page
+        .event_listener::<EventTargetCrashed>()
+        .await
+        .map_err(|e| RenderFailure::Protocol(e.into()))?;
+    let mut page = tokio::select! {
+        page = load(current, side, request, started) => page?,
+        Some(_) = crashes.next() => return Err(RenderFailure::Crashed),
+    };
     if let Some(page) = &mut page {
         page.profile.tab = tab_found_in;
         if request.screenshot {
@@ -255,13 +204,8 @@ async fn load(tab: &Tab, side: &SideChannel, request: &PageRequest, started: Ins
     evaluate.silent = Some(true);
     let waited = Instant::now();
     let reply = wait_in_page(page, evaluate, started, request.deadline).await?;
-    let waited = waited.elapsed();
     let exception = reply.exception_details.map(|e| e.text);
-    Ok(read_wait_reply(exception, reply.result.value)?.map(|mut rendered| {
-        rendered.profile.navigate = navigated_in;
-        rendered.profile.wait_and_read = waited;
-        rendered
-    }))
+    waited_page(exception, reply.result.value, navigated_in, waited.elapsed())
 }
 
 /// Runs the in-page wait. When the document it ran in goes away (the page navigated: the

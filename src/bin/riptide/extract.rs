@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use riptide::{Content, EngineChoice, PageOptions, RiptideConfig, WaitUntil};
+use riptide::{Content, EngineChoice, PageOptions, RenderOptions, RiptideConfig};
 
-use super::extract_args::{BlockArg, EngineArg, ExtractArgs, Format, IsolationArg, WaitArg};
+use super::extract_args::{BlockArg, EngineArg, ExtractArgs, Format};
 use super::extract_remote::Records;
 use super::interrupts::Interrupts;
 use super::{CliResult, Outcome};
@@ -132,13 +132,6 @@ pub(crate) async fn extract(config: &RiptideConfig, home: &Path, args: ExtractAr
     let at_once = u32::try_from(inputs.len().min(usize::from(args.concurrency))).unwrap_or(u32::MAX);
     pool.target_available = pool.target_available.min(at_once);
     pool.min_instances = pool.min_instances.min(at_once);
-    if let Some(isolation) = args.isolation {
-        config.optimizations.browser_pool.isolation = match isolation {
-            IsolationArg::Site => riptide::Isolation::Site,
-            IsolationArg::Page => riptide::Isolation::Page,
-            IsolationArg::Shared => riptide::Isolation::Shared,
-        };
-    }
     config.extraction.markdown |= args.format == Format::Markdown;
     config.extraction.content_html |= args.html;
     config.engine_choice.remember_hosts &= !args.no_host_memory;
@@ -170,19 +163,15 @@ async fn run_local(
     out: &mut dyn Write,
     quiet: bool,
 ) -> CliResult<Outcome> {
-    let mut defaults = PageOptions::new().wait_until(match args.wait_until {
-        WaitArg::Load => WaitUntil::Load,
-        WaitArg::Domcontentloaded => WaitUntil::DomContentLoaded,
-        WaitArg::Networkidle => WaitUntil::NetworkIdle,
-    });
-    if let Some(selector) = &args.wait_for {
-        defaults = defaults.wait_for(selector.clone());
-    }
+    // The render flags, read as a server reads the same settings sent with `--server`: one
+    // parse of one set of names for both.
+    let mut render: RenderOptions = serde_json::from_value(serde_json::Value::Object(args.page_settings()))
+        .map_err(|e| format!("the page settings are not valid: {e}"))?;
     if let Some(dir) = &args.screenshot {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create --screenshot {}: {e}", dir.display()))?;
-        defaults = defaults.screenshot(true);
+        render.screenshot = Some(true);
     }
-    let executor = stack.page_defaults(defaults).build()?;
+    let executor = stack.page_defaults(PageOptions::new().render(render)).build()?;
     let started = Instant::now();
     let UrlList {
         urls: inputs,

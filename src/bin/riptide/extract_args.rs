@@ -86,8 +86,9 @@ pub(crate) struct ExtractArgs {
 
 impl ExtractArgs {
     /// The per-page settings of `POST /v1/extract` these flags ask for: what a server applies
-    /// to each page of a batch sent with `--server`. `--timeout` there can only shorten the
-    /// server's own time limit.
+    /// to each page of a batch sent with `--server`, and what a local run reads its render
+    /// defaults from (`RenderOptions`, by the same names), so a render flag is defined here
+    /// alone. `--timeout` there can only shorten the server's own time limit.
     pub(crate) fn page_settings(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut settings = serde_json::Map::new();
         let mut set = |key: &str, value: serde_json::Value| {

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use riptide::backends::nats_kv::NatsProfileStore;
+use riptide::backends::nats_kv::NatsLearningStore;
 use riptide::queue::{Job, JobOptions, Queue, QueueStatus, Results, Worker, WorkerOptions};
-use riptide::traits::ProfileStore;
+use riptide::traits::LearningStore;
 use riptide::{BoxExecutor, EngineChoice, RiptideConfig};
 
 use super::interrupts::Interrupts;
@@ -223,7 +223,7 @@ pub(crate) async fn worker(config: &RiptideConfig, home: &Path, args: WorkerArgs
 fn executor(config: &RiptideConfig, home: &Path, url: &str) -> CliResult<BoxExecutor> {
     let mut stack = riptide::Stack::from_config(config).home(home);
     if config.queue.share_learning {
-        stack = stack.profile_store(shared_store(config, url)?);
+        stack = stack.learning_store(shared_store(config, url)?);
     }
     Ok(stack.build()?)
 }
@@ -231,11 +231,11 @@ fn executor(config: &RiptideConfig, home: &Path, url: &str) -> CliResult<BoxExec
 /// The learning bucket on the NATS server at `url`, unless `persist_profiles` is off. A server
 /// that cannot be reached is not an error: the store connects in the background, and the
 /// worker learns in memory until then.
-fn shared_store(config: &RiptideConfig, url: &str) -> CliResult<Option<Arc<dyn ProfileStore>>> {
+fn shared_store(config: &RiptideConfig, url: &str) -> CliResult<Option<Arc<dyn LearningStore>>> {
     if !config.optimizations.adaptive_timeout.persist_profiles {
         return Ok(None);
     }
-    Ok(Some(Arc::new(NatsProfileStore::open(url, &config.queue)?)))
+    Ok(Some(Arc::new(NatsLearningStore::open(url, &config.queue)?)))
 }
 
 pub(crate) async fn status(config: &RiptideConfig, args: NatsArgs) -> CliResult<Outcome> {

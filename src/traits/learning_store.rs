@@ -7,8 +7,8 @@
 //! store that fails is logged and worked around, never allowed to fail a request.
 //!
 //! A store several processes share while they run (a NATS key-value bucket) can also tell each
-//! of them what the others wrote ([`ProfileStore::take_changed_profiles`],
-//! [`ProfileStore::take_changed_evidence`]), so that what one process learns about a host is
+//! of them what the others wrote ([`LearningStore::take_changed_profiles`],
+//! [`LearningStore::take_changed_evidence`]), so that what one process learns about a host is
 //! used by the others within seconds, not only after their next start.
 
 use std::time::SystemTime;
@@ -38,8 +38,10 @@ pub struct StoredEvidence {
     pub recent: Vec<bool>,
 }
 
-/// Persistent storage for timeout profiles and rendering evidence.
-pub trait ProfileStore: Send + Sync {
+/// Persistent storage for what riptide learns about hosts: timeout profiles and rendering
+/// evidence. (Named `ProfileStore` before it was named for both; the old name is a deprecated
+/// re-export for one release.)
+pub trait LearningStore: Send + Sync {
     /// Every stored profile.
     fn load(&self) -> Result<Vec<StoredProfile>>;
 
@@ -54,7 +56,7 @@ pub trait ProfileStore: Send + Sync {
     /// then add to each other's learning instead of the last writer's overwriting the rest.
     ///
     /// Stores shared between processes must do this in one transaction (as
-    /// [`RedbProfileStore`](crate::backends::redb::RedbProfileStore) does). The default loads,
+    /// [`RedbLearningStore`](crate::backends::redb::RedbLearningStore) does). The default loads,
     /// merges and saves, which is right for a store one process uses.
     fn save_merged(&self, profiles: &[StoredProfile], merge: &MergeProfile<'_>) -> Result<()> {
         let mut stored: std::collections::HashMap<Target, StoredProfile> =
@@ -108,7 +110,7 @@ pub trait ProfileStore: Send + Sync {
     }
 }
 
-/// How [`ProfileStore::save_merged_partly`] failed: the first `written` profiles were written
+/// How [`LearningStore::save_merged_partly`] failed: the first `written` profiles were written
 /// before `error`, the rest were not.
 #[derive(Debug)]
 pub struct PartialSave {
@@ -118,11 +120,11 @@ pub struct PartialSave {
     pub error: crate::error::Error,
 }
 
-/// How [`ProfileStore::save_merged`] combines a profile about to be written (`ours`) with the
+/// How [`LearningStore::save_merged`] combines a profile about to be written (`ours`) with the
 /// one the store holds for the same target (`stored`, if any).
 pub type MergeProfile<'a> = dyn Fn(&StoredProfile, Option<&StoredProfile>) -> StoredProfile + 'a;
 
-impl<S: ProfileStore + ?Sized> ProfileStore for std::sync::Arc<S> {
+impl<S: LearningStore + ?Sized> LearningStore for std::sync::Arc<S> {
     fn load(&self) -> Result<Vec<StoredProfile>> {
         (**self).load()
     }

@@ -1,5 +1,8 @@
-//! [`ChromeOptions`]: how a Chromium provider starts local browsers and readies their tabs,
-//! whichever DevTools client it drives them with.
+//! [`ChromiumSettings`]: everything a Chromium provider is set up with, whichever DevTools
+//! client it drives its browsers with. One value, built once (from the configuration with
+//! [`ChromiumSettings::from_config`], or by hand), is handed to either provider's `new`: the two
+//! providers then read the same fields, and a setting added here reaches both without a setter
+//! on each.
 
 use std::path::PathBuf;
 
@@ -11,10 +14,16 @@ use crate::traits::ResourceKind;
 /// far below what a runaway page takes a machine to.
 pub const DEFAULT_RENDER_MEMORY_LIMIT: u64 = 1 << 30;
 
-/// Settings for a local Chromium provider: `ChromeProvider::local` (feature `chrome`) and
-/// `ChromiumoxideProvider::local` (feature `chromiumoxide`).
+/// How a Chromium provider gets its browsers and readies their tabs: `ChromeProvider::new`
+/// (feature `chrome`) and `ChromiumoxideProvider::new` (feature `chromiumoxide`) take the same
+/// value.
+///
+/// With [`remote_endpoints`](Self::remote_endpoints) empty (the default) the provider launches
+/// local browsers; otherwise it connects to those endpoints, and the fields about starting a
+/// process (`executable`, `runtime_dir`, `extra_args`, `render_memory_limit`,
+/// `tabs_per_browser`) do not apply.
 #[derive(Debug, Clone)]
-pub struct ChromeOptions {
+pub struct ChromiumSettings {
     /// The Chromium binary. Default: `RIPTIDE_CHROME_PATH`, then the usual install locations.
     pub executable: Option<PathBuf>,
     /// The directory each browser's profile and temporary files go under. Default:
@@ -46,24 +55,40 @@ pub struct ChromeOptions {
     /// Subresources not loaded, by URL pattern (`*` matches anything). Default: none.
     pub block_urls: Vec<String>,
     /// The `User-Agent` pages are requested with (and `navigator.userAgent`). Default: the
-    /// browser's own (with `Headless` removed under [`ChromeOptions::stealth`]).
+    /// browser's own (with `Headless` removed under [`ChromiumSettings::stealth`]).
     ///
     /// It is set per tab, so it covers every request a page makes, but not the `/favicon.ico`
     /// that Chromium itself may ask for after `load`: that request comes from the browser, not
     /// the page, and no tab setting reaches it.
     pub user_agent: Option<String>,
     /// Extra headers sent with every request a page makes (not Chromium's own favicon request,
-    /// as for [`ChromeOptions::user_agent`]). Default: none.
+    /// as for [`ChromiumSettings::user_agent`]). Default: none.
     pub headers: Vec<(String, String)>,
     /// Cookies set in every browser context before its first page, each sent only to its own
     /// site. Default: none.
     pub cookies: Vec<RequestCookie>,
     /// The proxy every request goes through, loopback included; its credentials answer the
-    /// proxy's challenge. Default: none (Chromium's own settings).
+    /// proxy's challenge. Default: none (Chromium's own settings). A remote browser's proxy is
+    /// set where it is started: a provider with remote endpoints refuses one.
     pub proxy: Option<ProxyServer>,
+    /// Already running browsers to connect to by DevTools websocket URL
+    /// (`ws://host:port/devtools/browser/<id>`), round-robin, instead of launching local ones.
+    /// riptide never kills them, and verifies certificates whatever flags they were started
+    /// with (see [`accept_invalid_certs`](Self::accept_invalid_certs)). Default: none (local).
+    pub remote_endpoints: Vec<String>,
+    /// How many pooled browsers share one local Chromium process, each in its own tab
+    /// (`0` counts as 1). Only the chromiumoxide provider shares processes (see
+    /// `ChromiumoxideProvider`'s documentation for the trade-off); the chrome provider runs a
+    /// process per pooled browser whatever this says. Default 1.
+    pub tabs_per_browser: usize,
 }
 
-impl Default for ChromeOptions {
+/// The name these settings had before they also described remote providers and both
+/// providers took them whole.
+#[deprecated(note = "renamed to `ChromiumSettings`")]
+pub type ChromeOptions = ChromiumSettings;
+
+impl Default for ChromiumSettings {
     fn default() -> Self {
         Self {
             executable: None,
@@ -79,14 +104,26 @@ impl Default for ChromeOptions {
             headers: Vec::new(),
             cookies: Vec::new(),
             proxy: None,
+            remote_endpoints: Vec::new(),
+            tabs_per_browser: 1,
         }
     }
 }
 
-impl ChromeOptions {
-    /// The options the configuration describes: `[optimizations.browser_pool]` `chrome_path`
-    /// (`~` expands), `render_memory_limit_mb`, `stealth` and the blocking lists, and
-    /// `[network]`'s certificates, address policy, user agent, headers, cookies and proxy.
+impl ChromiumSettings {
+    /// Settings for connecting to the browsers at `endpoints` (DevTools websocket URLs), and
+    /// the defaults for the rest.
+    pub fn remote(endpoints: Vec<String>) -> Self {
+        Self {
+            remote_endpoints: endpoints,
+            ..Self::default()
+        }
+    }
+
+    /// The settings the configuration describes: `[optimizations.browser_pool]` `chrome_path`
+    /// (`~` expands), `remote_endpoints`, `tabs_per_browser`, `render_memory_limit_mb`,
+    /// `stealth` and the blocking lists, and `[network]`'s certificates, address policy, user
+    /// agent, headers, cookies and proxy.
     pub fn from_config(config: &crate::config::RiptideConfig) -> crate::Result<Self> {
         let pool = &config.optimizations.browser_pool;
         let network = &config.network;
@@ -103,6 +140,8 @@ impl ChromeOptions {
             headers: network.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             cookies: network.request_cookies()?,
             proxy: network.proxy_server()?,
+            remote_endpoints: pool.remote_endpoints.clone(),
+            tabs_per_browser: usize::try_from(pool.tabs_per_browser()).unwrap_or(usize::MAX),
             ..Self::default()
         })
     }

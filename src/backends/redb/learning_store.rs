@@ -1,9 +1,9 @@
-//! The persistent [`ProfileStore`]: learned timeout profiles in one redb file
+//! The persistent [`LearningStore`]: learned timeout profiles in one redb file
 //! (`$RIPTIDE_HOME/timeouts.redb`).
 //!
 //! Opened in redb's multi-writer mode, so several riptide processes share one home. A file held
 //! exclusively by another program, or one that cannot be created, leaves the store unavailable:
-//! [`ProfileStore::load`] and [`ProfileStore::save`] return [`StoreError`] (the policy logs it,
+//! [`LearningStore::load`] and [`LearningStore::save`] return [`StoreError`] (the policy logs it,
 //! starts unlearned and keeps its profiles for the next attempt), and every call tries to open the
 //! file again. A damaged file is set aside as `timeouts.redb.damaged` and replaced.
 
@@ -15,7 +15,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{create_private_dir, damage, open_shared};
 use crate::error::{BoxError, Error, Result, StoreError};
-use crate::traits::{Engine, MergeProfile, ProfileStore, StoredEvidence, StoredProfile, Target};
+use crate::traits::{Engine, LearningStore, MergeProfile, StoredEvidence, StoredProfile, Target};
 
 /// `"<engine>/<host>"` -> updated-at (u64 LE seconds since the epoch) followed by the profile.
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("timeout_profiles");
@@ -26,12 +26,12 @@ const EVIDENCE: TableDefinition<&str, &[u8]> = TableDefinition::new("rendering_e
 
 /// Timeout profiles in a redb file.
 #[derive(Debug)]
-pub struct RedbProfileStore {
+pub struct RedbLearningStore {
     path: PathBuf,
     db: Mutex<Option<Database>>,
 }
 
-impl RedbProfileStore {
+impl RedbLearningStore {
     /// Opens (or creates) the store at `path`, creating its directory (0700).
     ///
     /// Fails only when the directory cannot be created; a file that cannot be opened now is
@@ -150,7 +150,7 @@ fn read_rows<T>(
     Ok(rows)
 }
 
-impl ProfileStore for RedbProfileStore {
+impl LearningStore for RedbLearningStore {
     fn load(&self) -> Result<Vec<StoredProfile>> {
         self.with_db("load timeout profiles", |db| read_rows(db, PROFILES, decode))
     }

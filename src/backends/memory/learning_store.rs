@@ -1,4 +1,4 @@
-//! An in-memory [`ProfileStore`]: what `AdaptiveTimeout` persists to without the `redb` feature
+//! An in-memory [`LearningStore`]: what `AdaptiveTimeout` persists to without the `redb` feature
 //! (profiles then last as long as the store value), and what tests share between two policies
 //! to check a round trip.
 
@@ -6,23 +6,23 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use crate::error::Result;
-use crate::traits::{ProfileStore, StoredEvidence, StoredProfile, Target};
+use crate::traits::{LearningStore, StoredEvidence, StoredProfile, Target};
 
 /// Profiles held in this process's memory.
 #[derive(Debug, Default)]
-pub struct MemoryProfileStore {
+pub struct MemoryLearningStore {
     profiles: Mutex<BTreeMap<Target, StoredProfile>>,
     evidence: Mutex<BTreeMap<String, StoredEvidence>>,
 }
 
-impl MemoryProfileStore {
+impl MemoryLearningStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
 }
 
-impl ProfileStore for MemoryProfileStore {
+impl LearningStore for MemoryLearningStore {
     fn load(&self) -> Result<Vec<StoredProfile>> {
         let profiles = crate::sync::lock(&self.profiles);
         Ok(profiles.values().cloned().collect())
