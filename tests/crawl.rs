@@ -661,7 +661,11 @@ async fn a_links_only_crawl_maps_the_site_without_the_content_pass() {
     })
     .expect("server");
     let options = CrawlOptions::new().page(riptide::PageOptions::new().links_only(true));
-    let executor = static_executor();
+    // A module cache of its own: the shared one counts the other tests' extractions.
+    let executor = common::executor_builder_with_cache(NoBrowser, config(), Default::default())
+        .build()
+        .expect("executor")
+        .boxed();
     let out = crawl(executor.clone(), options, &[server.url("/")]).await;
     assert_eq!(out.paths(), ["/", "/a", "/b"]);
     // The links are read natively: the extractor is never compiled nor loaded.
