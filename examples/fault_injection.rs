@@ -802,30 +802,7 @@ fn scenarios() -> Vec<Scenario> {
                 Err(format!("left behind: {left:?}"))
             }
         }),
-        row("28.8", "a read-only home's learned timeouts", |c| {
-            use std::os::unix::fs::{MetadataExt, PermissionsExt};
-            if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0) == 0 {
-                return Ok(format!(
-                    "{SKIP}root writes whatever the mode (tests/timeout_persistence.rs injects the refusal)"
-                ));
-            }
-            let run = Run::new();
-            expect(&run.run(c, &["extract", &c.world.http.url("/ok")])?, 0, &[])?;
-            let home = run.home.path();
-            let store = home.join("timeouts.redb");
-            let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
-            mode(&store, 0o444).map_err(|e| e.to_string())?;
-            mode(home, 0o555).map_err(|e| e.to_string())?;
-            let o = run.run(c, &["timeout", "profiles", "--format", "json"]);
-            let _ = mode(home, 0o700);
-            let _ = mode(&store, 0o600);
-            let o = o?;
-            let profiles: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-            match profiles.as_array().map(Vec::len) {
-                Some(n) if n > 0 => Ok(format!("{n} learned host(s) listed")),
-                _ => Err(format!("no learned timeouts shown: {}", summary(&o))),
-            }
-        }),
+        row("28.8", "a read-only home keeps its learned timeouts", read_only_home),
         row("28.9", "an --input file that starts with a UTF-8 BOM", |c| {
             let run = Run::new();
             let list = run.home.path().join("urls.txt");
@@ -1079,6 +1056,75 @@ fn damaged_store(c: &Ctx, file: &str) -> Result<String, String> {
     Ok(format!(
         "8 runs extracted (redb printed a panic message in {panics}, contained)"
     ))
+}
+
+/// A home whose `timeouts.redb` and folder are read-only (as `nobody` when run as root, whom
+/// file modes do not bind): `timeout profiles` lists what it learned, `extract` works and warns
+/// once that it cannot save.
+fn read_only_home(c: &Ctx) -> Result<String, String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    let run = Run::new();
+    let page = c.world.http.url("/ok");
+    expect(&run.run(c, &["extract", "--engine", "static", &page])?, 0, &[])?;
+    let home = run.home.path();
+    let store = home.join("timeouts.redb");
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if root {
+        for dir in [home, run.tmp.path()] {
+            chown_all(dir, NOBODY).map_err(|e| format!("chown {}: {e}", dir.display()))?;
+        }
+    }
+    let chmod = |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+    chmod(&store, 0o444).map_err(|e| e.to_string())?;
+    chmod(home, 0o555).map_err(|e| e.to_string())?;
+    let as_reader = |args: &[&str]| {
+        let mut command = run.command(c, args);
+        if root {
+            command.uid(NOBODY).gid(NOBODY);
+        }
+        finish(command.spawn().map_err(|e| format!("cannot start riptide: {e}"))?)
+    };
+    let checked = (|| {
+        let o = as_reader(&["timeout", "profiles", "--format", "json"])?;
+        expect(&o, 0, &[])?;
+        let profiles: serde_json::Value = serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())?;
+        if !profiles
+            .as_array()
+            .is_some_and(|all| all.iter().any(|p| p["host"] == "127.0.0.1"))
+        {
+            return Err(format!("the learned host is not listed: {profiles}"));
+        }
+        let o = as_reader(&["extract", "--engine", "static", &page])?;
+        let out = expect(&o, 0, &[])?;
+        let file = store.display().to_string();
+        let warnings = stderr(&o)
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains(&file))
+            .count();
+        if warnings != 1 {
+            return Err(format!("{warnings} warnings name {file}: {out}"));
+        }
+        Ok(format!("{out} (learned host listed, one warning)"))
+    })();
+    let _ = chmod(home, 0o700);
+    let _ = chmod(&store, 0o600);
+    if std::fs::metadata(&store).is_ok_and(|m| m.mode() & 0o777 != 0o600) {
+        return Err("could not give the store its mode back".into());
+    }
+    checked
+}
+
+/// Gives `path` and everything under it to `uid` (and the group of the same number).
+fn chown_all(path: &Path, uid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(uid), Some(uid))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_all(&entry?.path(), uid)?;
+        }
+    }
+    Ok(())
 }
 
 /// A headless batch on a page that never answers, stopped by `sig`.

@@ -126,6 +126,68 @@ fn check_fallbacks<R: WasmRuntime>((runtime, module): &(R, R::Module)) {
     assert_eq!(page, ExtractedContent::default());
 }
 
+/// The text inside the deep pages' nesting, and after it.
+const INSIDE: &str = "The text inside the nesting.";
+const AFTER: &str = "The text after the nesting.";
+
+/// A link inside the deep pages' nesting.
+const DEEP_LINK: &str = "https://example.com/deep";
+
+/// Pages nested far deeper than a browser keeps (Chromium stops at 512 levels).
+fn deep_pages() -> Vec<(&'static str, String)> {
+    let nested = |tag: &str, depth: usize| {
+        format!(
+            "<html><head><title>deep</title></head><body><p>Before the nesting.</p>{}<p>{INSIDE} <a href=\"{DEEP_LINK}\">A link.</a></p>{}<p>{AFTER}</p></body></html>",
+            format!("<{tag}>").repeat(depth),
+            format!("</{tag}>").repeat(depth)
+        )
+    };
+    vec![
+        (
+            "1,000 unclosed <b>",
+            format!(
+                "<html><body><p>Before the nesting.</p>{}{INSIDE} <a href=\"{DEEP_LINK}\">A link.</a><p>{AFTER}</p></body></html>",
+                "<b>".repeat(1000)
+            ),
+        ),
+        ("2,000 nested <div>", nested("div", 2000)),
+        ("100,000 nested <div>", nested("div", 100_000)),
+    ]
+}
+
+/// Issue 28, item 3: 1,000 unclosed `<b>` and 2,000 nested `<div>` exhausted the guest's call
+/// stack (`wasm.trap`) or its fuel, 100,000 levels its whole time or fuel budget. They now
+/// extract, with the text inside and after the nesting and the link inside it, as the native
+/// build does.
+fn check_deep_nesting<R: WasmRuntime>((runtime, module): &(R, R::Module)) {
+    for (name, html) in deep_pages() {
+        let page = run_extractor(runtime, module, &html, None).unwrap_or_else(|e| panic!("{name}: {e} ({})", e.code()));
+        for text in [INSIDE, AFTER] {
+            assert!(page.text.contains(text), "{name}: {text:?} in {:?}", page.text);
+        }
+        assert_eq!(page.links, [DEEP_LINK], "{name}: the link inside the nesting is kept");
+        assert_eq!(page, native(&html, None), "{name}: the module runs the current code");
+    }
+
+    // The parser reopens each `<b>` that `</div>` closed inside the next `<div>`: the tree grows
+    // a level a turn, half a million elements in all, with no tag nested in the page. It traps
+    // no more (1,000 turns did under wasmtime); at worst it stops at its budget.
+    let reopened: String = (0..1000).map(|i| format!("<div><b id={i}></div>")).collect::<String>() + AFTER;
+    match run_extractor(runtime, module, &reopened, None) {
+        Ok(page) => assert!(page.text.contains(AFTER), "{:?}", page.text),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Wasm(
+                    WasmError::OutOfFuel { .. } | WasmError::TimedOut { .. } | WasmError::MemoryLimit { .. }
+                )
+            ),
+            "stopped by its budget, not a trap: {e} ({})",
+            e.code()
+        ),
+    }
+}
+
 fn check_runaway_guests_are_stopped<R: WasmRuntime>(runtime: R) {
     let forever = abi_module("(loop $l (br $l)) (i64.const 0)");
     let err = extract_with(&runtime, &forever, "<p>x</p>", None)
@@ -259,6 +321,10 @@ macro_rules! suite {
             #[test]
             fn fallbacks_links_and_empty_pages() {
                 check_fallbacks(extractor());
+            }
+            #[test]
+            fn deep_nesting_extracts() {
+                check_deep_nesting(extractor());
             }
             #[test]
             fn runaway_guests_are_stopped() {

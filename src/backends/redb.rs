@@ -228,46 +228,80 @@ const INDEX_FALLBACK: &str = "compiling without the cache";
 /// exclusively by another program gives `None`; a damaged one is set aside as `*.damaged` and
 /// replaced. `what` names the file and `fallback` what happens without it, for the log.
 fn open_shared(path: &Path, what: &str, fallback: &str) -> Option<Database> {
+    match open_shared_or_why(path, what, fallback) {
+        Ok(db) => Some(db),
+        Err(Unopened::ReadOnly(e)) => {
+            tracing::warn!(file = %path.display(), error = %e, "{what} cannot be opened; {fallback}");
+            None
+        }
+        Err(Unopened::Logged) => None,
+    }
+}
+
+/// Why [`open_shared_or_why`] gave no handle.
+enum Unopened {
+    /// This process may not write the file or create it (permissions, a read-only file system):
+    /// the file is intact and may still be read. Not logged: the caller decides what it means.
+    ReadOnly(std::io::Error),
+    /// Anything else (held by another program, damaged and not replaced), already logged.
+    Logged,
+}
+
+/// [`open_shared`], saying why there is no handle.
+fn open_shared_or_why(path: &Path, what: &str, fallback: &str) -> Result<Database, Unopened> {
     let open = || {
         Database::builder()
             .set_concurrency_mode(ConcurrencyMode::MultiWriter)
             .create(path)
     };
+    let reopen = || {
+        damage::contained(open)
+            .unwrap_or_else(|panic| Err(DatabaseError::Storage(StorageError::Corrupted(panic))))
+            .map_err(|e| {
+                tracing::warn!(error = %e, "a new {what} could not be created; {fallback}");
+                Unopened::Logged
+            })
+    };
     let opened = match damage::contained(open) {
         Ok(opened) => opened,
         Err(panic) => {
             if !damage::set_aside(path, what, fallback, &panic) {
-                return None;
+                return Err(Unopened::Logged);
             }
-            return damage::contained(open)
-                .unwrap_or_else(|panic| Err(DatabaseError::Storage(StorageError::Corrupted(panic))))
-                .map_err(|e| tracing::warn!(error = %e, "a new {what} could not be created; {fallback}"))
-                .ok();
+            return reopen();
         }
     };
     match opened {
-        Ok(db) => Some(db),
+        Ok(db) => Ok(db),
         Err(DatabaseError::DatabaseAlreadyOpen) => {
             tracing::warn!(file = %path.display(), "{what} is held by another program; {fallback}");
-            None
+            Err(Unopened::Logged)
+        }
+        Err(DatabaseError::Storage(StorageError::Io(e))) if is_read_only(&e) => {
+            // Not damage: moving the file would lose what it holds for whoever can read it.
+            Err(Unopened::ReadOnly(e))
         }
         Err(DatabaseError::Storage(StorageError::Io(e))) if !is_damage(&e) => {
-            // Permission denied, a read-only file system, ...: the file is not damaged, and
-            // moving it would lose what it holds for whoever can read it.
             tracing::warn!(file = %path.display(), error = %e, "{what} cannot be opened; {fallback}");
-            None
+            Err(Unopened::Logged)
         }
         Err(e) => {
             // A damaged file only costs what it held: set it aside and start a new one.
             if !damage::set_aside(path, what, fallback, &e) {
-                return None;
+                return Err(Unopened::Logged);
             }
-            damage::contained(open)
-                .unwrap_or_else(|panic| Err(DatabaseError::Storage(StorageError::Corrupted(panic))))
-                .map_err(|e| tracing::warn!(error = %e, "a new {what} could not be created; {fallback}"))
-                .ok()
+            reopen()
         }
     }
+}
+
+/// Whether an I/O error opening a store for writing says this process may not write there
+/// (file modes, a read-only mount), rather than that the file is damaged or missing.
+fn is_read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// Whether an I/O error opening a store says its bytes are bad (set it aside), rather than that

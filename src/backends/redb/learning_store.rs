@@ -6,14 +6,19 @@
 //! [`LearningStore::load`] and [`LearningStore::save`] return [`StoreError`] (the policy logs it,
 //! starts unlearned and keeps its profiles for the next attempt), and every call tries to open the
 //! file again. A damaged file is set aside as `timeouts.redb.damaged` and replaced.
+//!
+//! A file this process may read but not write (file modes, a read-only mount, a home shared
+//! from another account) is opened read-only: what it holds is used, and writes are skipped
+//! with one warning, never an error, for the life of the store.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Builder, ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{create_private_dir, damage, open_shared};
+use super::{Unopened, create_private_dir, damage, open_shared_or_why};
 use crate::error::{BoxError, Error, Result, StoreError};
 use crate::traits::{Engine, LearningStore, MergeProfile, StoredEvidence, StoredProfile, Target};
 
@@ -24,27 +29,58 @@ const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("timeout_pro
 /// escalation, oldest first (1: rendering added content).
 const EVIDENCE: TableDefinition<&str, &[u8]> = TableDefinition::new("rendering_evidence");
 
+const WHAT: &str = "timeout profile store";
+
 /// Timeout profiles in a redb file.
 #[derive(Debug)]
 pub struct RedbLearningStore {
     path: PathBuf,
-    db: Mutex<Option<Database>>,
+    db: Mutex<Option<Handle>>,
+    /// Whether the warning that writes are skipped was given (once per store).
+    warned_read_only: AtomicBool,
+}
+
+/// An open file.
+enum Handle {
+    Writable(Database),
+    /// The file may be read but not written by this process.
+    ReadOnly(ReadOnlyDatabase),
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handle::Writable(_) => "Writable",
+            Handle::ReadOnly(_) => "ReadOnly",
+        })
+    }
+}
+
+impl Handle {
+    fn readable(&self) -> &dyn ReadableDatabase {
+        match self {
+            Handle::Writable(db) => db,
+            Handle::ReadOnly(db) => db,
+        }
+    }
 }
 
 impl RedbLearningStore {
     /// Opens (or creates) the store at `path`, creating its directory (0700).
     ///
     /// Fails only when the directory cannot be created; a file that cannot be opened now is
-    /// retried on every load and save.
+    /// retried on every load and save. A file that can be read but not written is opened
+    /// read-only (see [`RedbLearningStore::is_read_only`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir, "create the timeout profile directory")?;
         }
-        let db = open_shared(&path, "timeout profile store", FALLBACK);
+        let db = open_handle(&path);
         Ok(Self {
             path,
             db: Mutex::new(db),
+            warned_read_only: AtomicBool::new(false),
         })
     }
 
@@ -58,10 +94,42 @@ impl RedbLearningStore {
         crate::sync::lock(&self.db).is_some()
     }
 
-    fn with_db<T>(&self, action: &'static str, f: impl FnOnce(&Database) -> Result<T, redb::Error>) -> Result<T> {
+    /// Whether the file is open read-only because this process may not write it (file modes, a
+    /// read-only file system): loads read it, saves and removals are skipped (logged once).
+    pub fn is_read_only(&self) -> bool {
+        matches!(*crate::sync::lock(&self.db), Some(Handle::ReadOnly(_)))
+    }
+
+    fn read<T>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&dyn ReadableDatabase) -> Result<T, redb::Error>,
+    ) -> Result<T> {
+        self.with_handle(action, |handle| f(handle.readable()))
+    }
+
+    /// Runs `f` on a writable file; on a read-only one, skips it (logging that once) and
+    /// returns `Ok`: what was learned stays in memory, as the caller keeps it anyway.
+    fn write(&self, action: &'static str, f: impl FnOnce(&Database) -> Result<(), redb::Error>) -> Result<()> {
+        let written = self.with_handle(action, |handle| match handle {
+            Handle::Writable(db) => f(db).map(|()| true),
+            Handle::ReadOnly(_) => Ok(false),
+        })?;
+        if !written && !self.warned_read_only.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                file = %self.path.display(),
+                "the timeout profile store is read-only to riptide: learned timeouts are read from it but \
+                 what this run learns is not saved; make the file and its folder writable by this user, \
+                 or use a writable home (--home or RIPTIDE_HOME)"
+            );
+        }
+        Ok(())
+    }
+
+    fn with_handle<T>(&self, action: &'static str, f: impl FnOnce(&Handle) -> Result<T, redb::Error>) -> Result<T> {
         let mut db = crate::sync::lock(&self.db);
         if db.is_none() {
-            *db = open_shared(&self.path, "timeout profile store", FALLBACK);
+            *db = open_handle(&self.path);
         }
         let Some(handle) = db.as_ref() else {
             return Err(self.error(action, "the file is held by another program, or cannot be created"));
@@ -72,7 +140,7 @@ impl RedbLearningStore {
                 // Never used or dropped again: its drop could run into the same damage. The
                 // next call opens a new file.
                 std::mem::forget(db.take());
-                damage::set_aside(&self.path, "timeout profile store", FALLBACK, &panic);
+                damage::set_aside(&self.path, WHAT, FALLBACK, &panic);
                 Err(self.error(action, format!("{panic}; the file was set aside")))
             }
         }
@@ -80,6 +148,38 @@ impl RedbLearningStore {
 
     fn error(&self, action: &'static str, source: impl Into<BoxError>) -> Error {
         StoreError::new(&self.path, action, source).into()
+    }
+}
+
+/// Opens the file for reading and writing, else, when this process may not write it, for
+/// reading alone. `None` (logged): neither.
+fn open_handle(path: &Path) -> Option<Handle> {
+    let cannot_write = match open_shared_or_why(path, WHAT, FALLBACK) {
+        Ok(db) => return Some(Handle::Writable(db)),
+        Err(Unopened::Logged) => return None,
+        Err(Unopened::ReadOnly(e)) => e,
+    };
+    let read_only = damage::contained(|| {
+        Builder::new()
+            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+            .open_read_only(path)
+    });
+    match read_only {
+        Ok(Ok(db)) => {
+            tracing::debug!(file = %path.display(), error = %cannot_write, "opened the {WHAT} read-only");
+            Some(Handle::ReadOnly(db))
+        }
+        Ok(Err(e)) => {
+            // Missing (a read-only folder where it was never written), or not shut down
+            // cleanly (only a writer repairs it): there is nothing to use.
+            tracing::warn!(file = %path.display(), error = %cannot_write, read_error = %e, "{WHAT} cannot be opened; {FALLBACK}");
+            None
+        }
+        Err(panic) => {
+            // Damaged, and this process may not set it aside: leave it to one that can.
+            tracing::warn!(file = %path.display(), error = %panic, "{WHAT} is unreadable; {FALLBACK}");
+            None
+        }
     }
 }
 
@@ -132,7 +232,7 @@ fn decode_evidence(host: &str, value: &[u8]) -> Option<StoredEvidence> {
 /// Every row of `table` that `decode` can read (none if the table was never written). A record
 /// this version cannot read is skipped, not fatal: what it held is learned again.
 fn read_rows<T>(
-    db: &Database,
+    db: &dyn ReadableDatabase,
     table: TableDefinition<&str, &[u8]>,
     decode: impl Fn(&str, &[u8]) -> Option<T>,
 ) -> Result<Vec<T>, redb::Error> {
@@ -152,11 +252,11 @@ fn read_rows<T>(
 
 impl LearningStore for RedbLearningStore {
     fn load(&self) -> Result<Vec<StoredProfile>> {
-        self.with_db("load timeout profiles", |db| read_rows(db, PROFILES, decode))
+        self.read("load timeout profiles", |db| read_rows(db, PROFILES, decode))
     }
 
     fn save(&self, profiles: &[StoredProfile]) -> Result<()> {
-        self.with_db("save timeout profiles", |db| {
+        self.write("save timeout profiles", |db| {
             let txn = db.begin_write()?;
             {
                 let mut table = txn.open_table(PROFILES)?;
@@ -172,7 +272,7 @@ impl LearningStore for RedbLearningStore {
     fn save_merged(&self, profiles: &[StoredProfile], merge: &MergeProfile<'_>) -> Result<()> {
         // One write transaction: redb serializes writers across processes, so no other
         // process's save can land between reading a record and writing its merge.
-        self.with_db("save timeout profiles", |db| {
+        self.write("save timeout profiles", |db| {
             let txn = db.begin_write()?;
             {
                 let mut table = txn.open_table(PROFILES)?;
@@ -189,11 +289,11 @@ impl LearningStore for RedbLearningStore {
     }
 
     fn load_evidence(&self) -> Result<Vec<StoredEvidence>> {
-        self.with_db("load rendering evidence", |db| read_rows(db, EVIDENCE, decode_evidence))
+        self.read("load rendering evidence", |db| read_rows(db, EVIDENCE, decode_evidence))
     }
 
     fn save_evidence(&self, evidence: &[StoredEvidence]) -> Result<()> {
-        self.with_db("save rendering evidence", |db| {
+        self.write("save rendering evidence", |db| {
             let txn = db.begin_write()?;
             {
                 let mut table = txn.open_table(EVIDENCE)?;
@@ -209,7 +309,7 @@ impl LearningStore for RedbLearningStore {
     }
 
     fn remove(&self, targets: &[Target]) -> Result<()> {
-        self.with_db("remove timeout profiles", |db| {
+        self.write("remove timeout profiles", |db| {
             let txn = db.begin_write()?;
             {
                 let mut table = txn.open_table(PROFILES)?;

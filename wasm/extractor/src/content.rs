@@ -110,7 +110,7 @@ impl MainContent {
     /// A page that is not an article: its visible text, without scripts, styles and hidden
     /// parts.
     pub(crate) fn visible_text(html: &str, options: Options) -> MainContent {
-        let doc = Document::from(html);
+        let doc = crate::nesting::parse(html);
         // `noscript` stays: parsed as a browser without scripts does, it can hold the page.
         doc.select(
             "script, style, template, svg, iframe, object, canvas, head, rt, rp, [hidden], [aria-hidden=\"true\"]",
@@ -152,7 +152,7 @@ fn first_paragraph(root: &NodeRef) -> Option<String> {
 /// and list items that hold text directly, as forums and tickers write it). Used when
 /// Readability's result is much shorter: it picked one block of an article split in several.
 fn baseline(html: &str) -> Option<String> {
-    let doc = Document::from(html);
+    let doc = crate::nesting::parse(html);
     if let Some(body) = json_ld_article_body(&doc) {
         return Some(body);
     }

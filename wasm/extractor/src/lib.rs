@@ -6,7 +6,8 @@
 //! this code run natively, which proves `wasm/riptide_extractor.wasm` is current.
 //!
 //! # What it does
-//! One parse of the page ([`dom_query`], html5ever underneath), then:
+//! One parse of the page ([`dom_query`], html5ever underneath; a page nested deeper than any
+//! real one is flattened first, [`nesting`]), then:
 //! - [`metadata`]: title, byline, dates, site name, language, description, lead image, from
 //!   every source the page offers (JSON-LD, OpenGraph, Twitter cards, `<meta>`, `<time>`,
 //!   `rel=author`, `<html lang>`), best source first;
@@ -32,6 +33,7 @@ pub mod boilerplate;
 pub mod content;
 pub mod links;
 pub mod metadata;
+pub mod nesting;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -212,7 +214,10 @@ pub fn extract(html: &str, base_url: Option<&str>) -> Extracted {
 
 /// [`extract`] producing exactly what `options` asks for.
 pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Extracted {
-    let doc = Document::from(html);
+    // Every parse below reads the page as flattened here.
+    let html = nesting::flatten(html);
+    let html = html.as_ref();
+    let doc = nesting::parse(html);
     let base = links::effective_base(&doc, base_url);
     if options.links_only {
         return links_only(&doc, base.as_ref());
@@ -229,7 +234,7 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
     // dom_smoothie refuses only a URL it does not take as absolute; the page is read without one.
     let reader = match Readability::with_document(doc, reader_url, Some(config.clone())) {
         Ok(reader) => reader,
-        Err(_) => match Readability::with_document(Document::from(html), None, Some(config)) {
+        Err(_) => match Readability::with_document(nesting::parse(html), None, Some(config)) {
             Ok(reader) => reader,
             Err(_) => return Extracted::visible_text_only(html, options),
         },
