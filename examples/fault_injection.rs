@@ -305,6 +305,11 @@ fn finish(child: Child) -> Result<Output, String> {
 }
 
 fn processes_mentioning(marker: &str) -> usize {
+    processes_where(|line| line.contains(marker))
+}
+
+/// Processes still running (not zombies) whose command line passes `wanted`.
+fn processes_where(wanted: impl Fn(&str) -> bool) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -319,9 +324,7 @@ fn processes_mentioning(marker: &str) -> usize {
                         .and_then(|(_, r)| r.split_whitespace().next().map(str::to_string))
                 })
                 .is_some_and(|state| state != "Z" && state != "X");
-            running
-                && std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+            running && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| wanted(&String::from_utf8_lossy(&c)))
         })
         .count()
 }
@@ -667,12 +670,7 @@ fn scenarios() -> Vec<Scenario> {
         headless("15.6/12", "SIGINT mid-render", |c| interrupted(c, libc::SIGINT, 130)),
         headless("15.6", "SIGTERM mid-render", |c| interrupted(c, libc::SIGTERM, 143)),
         headless("15.6", "kill -9 of riptide mid-render", |c| {
-            let run = Run::new()
-                .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
-                .env("RIPTIDE_TIMEOUT_MAX", "60");
-            let before = hangs_so_far(c);
-            let mut child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
-            wait_for_hang(c, before)?;
+            let (run, mut child) = hanging_render(c)?;
             let had = run.browsers();
             let _ = child.kill();
             let _ = child.wait();
@@ -687,12 +685,7 @@ fn scenarios() -> Vec<Scenario> {
         }),
         // Issue 28: the second audit.
         headless("28.1", "a pooled browser's DevTools port (other users)", |c| {
-            let run = Run::new()
-                .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
-                .env("RIPTIDE_TIMEOUT_MAX", "60");
-            let before = hangs_so_far(c);
-            let child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
-            wait_for_hang(c, before)?;
+            let (run, child) = hanging_render(c)?;
             let tcp = processes_mentioning_both(&run.tmp.path().display().to_string(), "--remote-debugging-port");
             signal(child.id(), libc::SIGINT);
             let _ = finish(child);
@@ -1017,21 +1010,9 @@ impl Drop for Serve {
     }
 }
 
-/// Processes whose command line mentions both `marker` and `flag`.
+/// Processes still running whose command line mentions both `marker` and `flag`.
 fn processes_mentioning_both(marker: &str, flag: &str) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                let line = String::from_utf8_lossy(&c);
-                line.contains(marker) && line.contains(flag)
-            })
-        })
-        .count()
+    processes_where(|line| line.contains(marker) && line.contains(flag))
 }
 
 /// Flips a byte at several offsets of a store file written by a first run; every later run must
@@ -1129,12 +1110,7 @@ fn chown_all(path: &Path, uid: u32) -> std::io::Result<()> {
 
 /// A headless batch on a page that never answers, stopped by `sig`.
 fn interrupted(c: &Ctx, sig: libc::c_int, code: i32) -> Result<String, String> {
-    let run = Run::new()
-        .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
-        .env("RIPTIDE_TIMEOUT_MAX", "60");
-    let before = hangs_so_far(c);
-    let child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
-    wait_for_hang(c, before)?;
+    let (run, child) = hanging_render(c)?;
     let signalled = Instant::now();
     signal(child.id(), sig);
     let o = finish(child)?;
@@ -1144,6 +1120,18 @@ fn interrupted(c: &Ctx, sig: libc::c_int, code: i32) -> Result<String, String> {
         0 => Ok(format!("{out} ({took:.1?} after the signal, no browser left)")),
         n => Err(format!("{n} browser processes left at exit")),
     }
+}
+
+/// A headless `riptide extract` of a page that never answers, once the page was asked for
+/// (a minute's time-out, so it is still rendering when the row acts).
+fn hanging_render(c: &Ctx) -> Result<(Run, Child), String> {
+    let run = Run::new()
+        .env("RIPTIDE_TIMEOUT_DEFAULT", "60")
+        .env("RIPTIDE_TIMEOUT_MAX", "60");
+    let before = hangs_so_far(c);
+    let child = run.spawn(c, &["extract", "--engine", "headless", &c.world.http.url("/hang")])?;
+    wait_for_hang(c, before)?;
+    Ok((run, child))
 }
 
 fn hangs_so_far(c: &Ctx) -> usize {

@@ -192,6 +192,33 @@ fn every_page_once_at_least(output: &Path, server: &LocalServer, pages: usize) -
     counts
 }
 
+/// How many times each page URL was emitted over several runs' outputs, once every page of a
+/// site of `pages` is checked to be there exactly once.
+fn each_page_once_over(outputs: &[&Path], pages: usize) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for output in outputs {
+        for (url, n) in emitted(output) {
+            *counts.entry(url).or_default() += n;
+        }
+    }
+    assert_eq!(counts.len(), pages + 1, "{counts:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each page once over all runs: {counts:?}"
+    );
+    counts
+}
+
+/// `riptide queue status` of the NATS server, as JSON.
+fn queue_status(home: &Home, nats: &NatsServer) -> serde_json::Value {
+    let out = home
+        .command(&["queue", "status", "--nats", &nats.url()])
+        .output()
+        .expect("queue status");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("status JSON")
+}
+
 fn all_pages(server: &LocalServer, pages: usize) -> Vec<String> {
     let mut urls = vec![server.url("/")];
     urls.extend((0..pages).map(|n| server.url(&format!("/p/{n}"))));
@@ -478,14 +505,7 @@ fn max_duration_pauses_the_crawl_until_it_is_run_again() {
     let flags = ["--per-host", "1", "--max-duration", "1"];
     let mut run = Process::crawl(&home, &nats, "paused", &first, &flags, &seeds);
     assert_eq!(run.wait_exit(Duration::from_secs(60)), Some(0));
-    let status = || -> serde_json::Value {
-        let out = home
-            .command(&["queue", "status", "--nats", &nats.url()])
-            .output()
-            .expect("queue status");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("status JSON")["crawls"]["paused"].clone()
-    };
+    let status = || queue_status(&home, &nats)["crawls"]["paused"].clone();
     let mut last = serde_json::Value::Null;
     let settled = eventually(Duration::from_secs(30), || {
         last = status();
@@ -501,15 +521,7 @@ fn max_duration_pauses_the_crawl_until_it_is_run_again() {
 
     let mut again = Process::crawl(&home, &nats, "paused", &second, &["--per-host", "1"], &seeds);
     assert_eq!(again.wait_exit(Duration::from_secs(120)), Some(0));
-    let mut counts = emitted(&first);
-    for (url, n) in emitted(&second) {
-        *counts.entry(url).or_default() += n;
-    }
-    assert_eq!(counts.len(), PAGES + 1, "{counts:?}");
-    assert!(
-        counts.values().all(|n| *n == 1),
-        "each page once over both runs: {counts:?}"
-    );
+    each_page_once_over(&[&first, &second], PAGES);
     assert!(status()["paused"].is_null(), "resumed");
 }
 
@@ -534,25 +546,9 @@ fn a_crawl_reattaches_and_cancel_removes_its_state() {
     attached.wait_exit(Duration::from_secs(20));
     let mut again = Process::crawl(&home, &nats, "again", &second, &[], &seeds);
     assert_eq!(again.wait_exit(Duration::from_secs(120)), Some(0));
-    let mut counts = emitted(&first);
-    for (url, n) in emitted(&second) {
-        *counts.entry(url).or_default() += n;
-    }
-    assert_eq!(counts.len(), PAGES + 1, "{counts:?}");
-    assert!(
-        counts.values().all(|n| *n == 1),
-        "each page once over both runs: {counts:?}"
-    );
+    each_page_once_over(&[&first, &second], PAGES);
 
-    let status = |home: &Home| -> serde_json::Value {
-        let out = home
-            .command(&["queue", "status", "--nats", &nats.url()])
-            .output()
-            .expect("queue status");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).expect("status JSON")
-    };
-    let before = status(&home);
+    let before = queue_status(&home, &nats);
     let crawl = &before["crawls"]["again"];
     assert_eq!(crawl["emitted"], serde_json::json!(PAGES + 1), "{before}");
     assert_eq!(crawl["ended"], "done", "{before}");
@@ -564,7 +560,7 @@ fn a_crawl_reattaches_and_cancel_removes_its_state() {
         .output()
         .expect("cancel");
     assert!(cancel.status.success(), "{}", String::from_utf8_lossy(&cancel.stderr));
-    let after = status(&home);
+    let after = queue_status(&home, &nats);
     assert_eq!(after["crawls"], serde_json::json!({}), "{after}");
     let streams = std::fs::read_dir(nats.store().join("jetstream/$G/streams"))
         .map(|d| {
