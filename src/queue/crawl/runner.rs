@@ -394,9 +394,13 @@ impl Drop for Slot<'_> {
     /// as soon as can be, not left to expire after `ack_wait` with the host one slot short.
     fn drop(&mut self) {
         self.renew.abort();
-        if !self.released {
+        // Only on a runtime (a task dropped as the runtime itself shuts down has none left to
+        // run on; its lease then expires as a dead worker's does).
+        if !self.released
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
             let (crawl, key) = (self.ctx.crawl.clone(), std::mem::take(&mut self.key));
-            tokio::spawn(async move { crawl.release(&key).await });
+            runtime.spawn(async move { crawl.release(&key).await });
         }
     }
 }
