@@ -56,8 +56,6 @@ const REGISTRY_EVERY: Duration = Duration::from_secs(1);
 const STATS_EVERY: Duration = Duration::from_secs(2);
 /// How long a worker uses a host's shared slow-down before reading it again.
 const SLOWDOWN_EVERY: Duration = Duration::from_secs(1);
-/// How often a paused crawl is looked at again.
-const PAUSED_EVERY: Duration = Duration::from_secs(1);
 /// Links of one page claimed and published at once.
 const OFFERS_IN_FLIGHT: usize = 16;
 
@@ -263,7 +261,7 @@ async fn run_one(ctx: Arc<Ctx>, slots: Arc<Semaphore>, mut shutdown: watch::Rece
         if let Ok(Some(reason)) = ctx.crawl.paused().await {
             tracing::debug!(crawl = ctx.crawl.name(), reason, "the crawl is paused");
             tokio::select! {
-                () = tokio::time::sleep(PAUSED_EVERY) => {}
+                () = ctx.crawl.unpaused() => {}
                 () = told(&mut shutdown) => {}
             }
             while pages.try_join_next().is_some() {}

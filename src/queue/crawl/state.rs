@@ -597,6 +597,25 @@ impl NatsCrawl {
         self.put("paused", reason.as_bytes().to_vec()).await
     }
 
+    /// Resolves once the crawl is not paused: at once if it is not, else at the change that
+    /// resumes it (a watch on the key, no polling). Also when the watch cannot be kept (the
+    /// crawl was cancelled, the server is away): the caller looks again.
+    pub(crate) async fn unpaused(&self) {
+        use futures_util::StreamExt;
+        // Watch first, then read: a resume between the two is not missed.
+        let Ok(mut changes) = self.bucket.watch("paused").await else {
+            return;
+        };
+        if !matches!(self.paused().await, Ok(Some(_))) {
+            return;
+        }
+        while let Some(Ok(entry)) = changes.next().await {
+            if entry.operation != kv::Operation::Put || entry.value.is_empty() {
+                return;
+            }
+        }
+    }
+
     /// Lets workers take the crawl's URLs again.
     pub async fn resume(&self) -> Result<()> {
         if self.get("paused").await?.is_some_and(|v| !v.is_empty()) {
