@@ -54,8 +54,6 @@ use crate::queue::Queue;
 const REGISTRY_EVERY: Duration = Duration::from_secs(1);
 /// How often a worker writes its counts for each crawl.
 const STATS_EVERY: Duration = Duration::from_secs(2);
-/// How long a worker uses a host's shared slow-down before reading it again.
-const SLOWDOWN_EVERY: Duration = Duration::from_secs(1);
 /// Links of one page claimed and published at once.
 const OFFERS_IN_FLIGHT: usize = 16;
 
@@ -146,6 +144,10 @@ async fn told(flag: &mut watch::Receiver<bool>) {
     let _ = flag.wait_for(|set| *set).await;
 }
 
+mod host;
+
+use host::{HostRules, host_rules, observe_pace, take_slot};
+
 /// What one worker keeps for one crawl.
 struct Ctx {
     crawl: NatsCrawl,
@@ -165,11 +167,6 @@ struct Ctx {
     /// Each host's shared slow-down, and when it was read.
     shared_slowdown: Mutex<HashMap<String, (tokio::time::Instant, Duration)>>,
     stats: Mutex<CrawlReport>,
-}
-
-struct HostRules {
-    rules: RobotsRules,
-    unreachable: Option<String>,
 }
 
 /// What becomes of a frontier message.
@@ -369,201 +366,6 @@ fn found_via(name: &str) -> FoundVia {
         "redirect" => FoundVia::Redirect,
         _ => FoundVia::Link,
     }
-}
-
-/// A lease on one of a host's fetch slots, renewed while held.
-struct Slot<'a> {
-    ctx: &'a Ctx,
-    key: String,
-    renew: tokio::task::JoinHandle<()>,
-    released: bool,
-}
-
-impl Slot<'_> {
-    async fn release(mut self) {
-        self.renew.abort();
-        self.released = true;
-        self.ctx.crawl.release(&self.key).await;
-    }
-}
-
-impl Drop for Slot<'_> {
-    /// A page handed back mid-fetch (the worker stops) drops its slot: the lease is given back
-    /// as soon as can be, not left to expire after `ack_wait` with the host one slot short.
-    fn drop(&mut self) {
-        self.renew.abort();
-        // Only on a runtime (a task dropped as the runtime itself shuts down has none left to
-        // run on; its lease then expires as a dead worker's does).
-        if !self.released
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let (crawl, key) = (self.ctx.crawl.clone(), std::mem::take(&mut self.key));
-            runtime.spawn(async move { crawl.release(&key).await });
-        }
-    }
-}
-
-/// Takes a fetch slot of `host_key` and waits for its turn (`delay`, raised by its
-/// `Crawl-delay`).
-async fn take_slot<'a>(ctx: &'a Ctx, host_key: &str, crawl_delay: Option<Duration>, token: &str) -> Result<Slot<'a>> {
-    let host = digest(host_key);
-    let mut pause = Duration::from_millis(2);
-    let key = loop {
-        if let Some(key) = ctx.crawl.try_slot(&host, ctx.spec.per_host, token).await? {
-            break key;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(50));
-    };
-    let renew = {
-        let crawl = ctx.crawl.clone();
-        let (key, token) = (key.clone(), token.to_string());
-        tokio::spawn(async move {
-            let every = crawl.lease_ttl_of() / 3;
-            loop {
-                tokio::time::sleep(every).await;
-                crawl.renew(&key, &token).await;
-            }
-        })
-    };
-    let slot = Slot {
-        ctx,
-        key,
-        renew,
-        released: false,
-    };
-    // The delay, raised by `Crawl-delay`, plus the slow-down the workers learned together.
-    let delay = ctx.spec.delay().max(crawl_delay.unwrap_or_default()) + shared_slowdown(ctx, host_key).await;
-    if !delay.is_zero() {
-        match ctx.crawl.wait_turn(&host, delay).await {
-            Ok(true) => ctx.stat(|s| s.delays_applied += 1),
-            Ok(false) => {}
-            Err(e) => {
-                slot.release().await;
-                return Err(e);
-            }
-        }
-    }
-    Ok(slot)
-}
-
-/// The robots rules of `host_key`: from this worker's memory, the crawl's bucket, or fetched
-/// now by this worker when it takes the host's robots lock (then its sitemaps are read too).
-async fn host_rules(ctx: &Ctx, host_key: &str, token: &str) -> Result<Arc<HostRules>> {
-    if let Some(rules) = crate::sync::lock(&ctx.robots).get(host_key) {
-        return Ok(rules.clone());
-    }
-    let host = digest(host_key);
-    let key = format!("robots.{host}");
-    let agent = &ctx.spec.user_agent_token;
-    let mut pause = Duration::from_millis(5);
-    let rules = loop {
-        if let Some(stored) = ctx.crawl.get(&key).await? {
-            let answer = decode_robots(&stored);
-            let (rules, unreachable) = if ctx.spec.obey_robots {
-                discover::robots_rules(&answer, agent)
-            } else {
-                (RobotsRules::allow_all(), None)
-            };
-            break Arc::new(HostRules { rules, unreachable });
-        }
-        if ctx.crawl.try_robots_lock(&host, token).await? {
-            let answer = if ctx.spec.obey_robots {
-                let origin = origin_of(host_key).ok_or_else(|| {
-                    Error::from(CrawlError::Seed {
-                        seed: host_key.into(),
-                        why: "no origin".into(),
-                    })
-                })?;
-                let slot = take_slot(ctx, host_key, None, token).await?;
-                let answer = discover::robots_response(&ctx.client, &origin).await;
-                slot.release().await;
-                ctx.stat(|s| s.robots_fetches += 1);
-                answer
-            } else {
-                Err("robots.txt is not obeyed (asked for explicitly)".to_string())
-            };
-            let (rules, unreachable) = if ctx.spec.obey_robots {
-                discover::robots_rules(&answer, agent)
-            } else {
-                (RobotsRules::allow_all(), None)
-            };
-            let rules = Arc::new(HostRules { rules, unreachable });
-            if ctx.spec.sitemaps && rules.unreachable.is_none() {
-                read_sitemaps(ctx, host_key, &rules, token).await?;
-            }
-            // Stored last: a worker that finds it knows the host's sitemaps were read.
-            ctx.crawl.put(&key, encode_robots(&answer)).await?;
-            break rules;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
-    };
-    crate::sync::lock(&ctx.robots).insert(host_key.to_string(), rules.clone());
-    Ok(rules)
-}
-
-fn encode_robots(answer: &std::result::Result<(u16, Vec<u8>), String>) -> Vec<u8> {
-    let value = match answer {
-        Ok((status, body)) => serde_json::json!({ "status": status, "body": String::from_utf8_lossy(body) }),
-        Err(e) => serde_json::json!({ "error": e }),
-    };
-    serde_json::to_vec(&value).unwrap_or_default()
-}
-
-fn decode_robots(bytes: &[u8]) -> std::result::Result<(u16, Vec<u8>), String> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if let Some(e) = value.get("error").and_then(serde_json::Value::as_str) {
-        return Err(e.to_string());
-    }
-    let status = value
-        .get("status")
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok())
-        .ok_or("no status")?;
-    let body = value
-        .get("body")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or_default();
-    Ok((status, body.as_bytes().to_vec()))
-}
-
-/// Reads `host_key`'s sitemaps (each with a fetch slot) and offers what they list.
-async fn read_sitemaps(ctx: &Ctx, host_key: &str, rules: &HostRules, token: &str) -> Result<()> {
-    let mut queue: std::collections::VecDeque<(Url, u32)> = sitemaps_of(host_key, &rules.rules)
-        .into_iter()
-        .map(|u| (u, 0))
-        .collect();
-    let mut fetched = 0usize;
-    while let Some((url, nesting)) = queue.pop_front() {
-        if fetched >= MAX_SITEMAPS_PER_HOST {
-            break;
-        }
-        fetched += 1;
-        let slot = take_slot(ctx, host_key, rules.rules.crawl_delay(), token).await?;
-        let result = discover::sitemap(&ctx.client, &url).await;
-        slot.release().await;
-        ctx.stat(|s| s.sitemaps_fetched += 1);
-        match result {
-            Ok(Sitemap::Urls { urls, .. }) => {
-                ctx.stat(|s| s.sitemap_urls += urls.len() as u64);
-                let locs: Vec<String> = urls.into_iter().map(|e| e.loc).collect();
-                offer_all(ctx, &locs, 1, url.as_str(), FoundVia::Sitemap, token).await?;
-            }
-            Ok(Sitemap::Index { sitemaps, .. }) => {
-                for child in sitemaps {
-                    if let Ok(child) = Url::parse(&child)
-                        && host_key_of(&child).as_deref() == Some(host_key)
-                        && nesting < MAX_SITEMAP_NESTING
-                    {
-                        queue.push_back((child, nesting + 1));
-                    }
-                }
-            }
-            Err(e) => tracing::debug!(sitemap = %url, error = %e, "sitemap not used"),
-        }
-    }
-    Ok(())
 }
 
 /// Offers each of `raw` (links or sitemap entries as written), a few at once.
@@ -768,50 +570,6 @@ async fn handle(ctx: &Ctx, entry: &FrontierEntry, delivered: i64) -> Result<Hand
     on_content(ctx, entry, via, content, &token).await
 }
 
-/// Learns from a host's answer time (as a local crawl does, `crawl/slowdown.rs`) and, when the
-/// slow-down it earns changes, shares it in the crawl's bucket (`slow.<host>`, milliseconds):
-/// every worker adds it to the host's delay.
-async fn observe_pace(ctx: &Ctx, host_key: &str, answered_in: Duration) {
-    let changed = {
-        let mut pace = crate::sync::lock(&ctx.pace);
-        let (slowdown, shared) = pace.entry(host_key.to_string()).or_default();
-        let now = slowdown.observe(answered_in);
-        (now != *shared).then(|| {
-            *shared = now;
-            now
-        })
-    };
-    if let Some(now) = changed {
-        let key = format!("slow.{}", digest(host_key));
-        let ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
-        if let Err(e) = ctx.crawl.put(&key, ms.to_string().into_bytes()).await {
-            tracing::debug!(error = %format!("{e:#}"), "could not share a host's slow-down");
-        }
-        crate::sync::lock(&ctx.shared_slowdown).insert(host_key.to_string(), (tokio::time::Instant::now(), now));
-    }
-}
-
-/// The slow-down the workers share for `host_key`, read from the bucket at most once every
-/// [`SLOWDOWN_EVERY`] per host.
-async fn shared_slowdown(ctx: &Ctx, host_key: &str) -> Duration {
-    if let Some((read, slowdown)) = crate::sync::lock(&ctx.shared_slowdown).get(host_key)
-        && read.elapsed() < SLOWDOWN_EVERY
-    {
-        return *slowdown;
-    }
-    let key = format!("slow.{}", digest(host_key));
-    let slowdown = match ctx.crawl.get(&key).await {
-        Ok(Some(ms)) => std::str::from_utf8(&ms)
-            .ok()
-            .and_then(|ms| ms.trim().parse::<u64>().ok())
-            .map_or(Duration::ZERO, Duration::from_millis)
-            .min(MAX_SLOWDOWN),
-        _ => Duration::ZERO,
-    };
-    crate::sync::lock(&ctx.shared_slowdown).insert(host_key.to_string(), (tokio::time::Instant::now(), slowdown));
-    slowdown
-}
-
 /// A page its server says is unchanged since the last run: reported (`"unchanged": true`),
 /// and its remembered links followed as if it had been read again.
 async fn on_unchanged(ctx: &Ctx, entry: &FrontierEntry, via: FoundVia, memo: PageMemo, token: &str) -> Result<Handled> {
@@ -946,11 +704,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn robots_answers_round_trip_through_the_bucket() {
-        let ok: std::result::Result<(u16, Vec<u8>), String> = Ok((200, b"User-agent: *\nDisallow: /x\n".to_vec()));
-        assert_eq!(decode_robots(&encode_robots(&ok)), ok);
-        let gone: std::result::Result<(u16, Vec<u8>), String> = Err("connection refused".into());
-        assert_eq!(decode_robots(&encode_robots(&gone)), gone);
+    fn found_via_reads_its_names() {
         assert_eq!(found_via("sitemap"), FoundVia::Sitemap);
     }
 }
