@@ -50,8 +50,9 @@ pub async fn start_crawl(
     spec: &CrawlSpec,
 ) -> Result<(NatsCrawl, CrawlSpec, bool, Vec<CrawlFailure>)> {
     let (mut crawl, mut spec, created) = NatsCrawl::create(queue, name, spec).await?;
-    // A finished crawl run again is a recrawl, as on one machine.
-    if !created && crawl.ended().await?.as_deref() == Some("done") {
+    // A finished crawl run again is a recrawl, as on one machine; but only once every record
+    // it made was read (a command that detached before the end re-attaches to read the rest).
+    if !created && crawl.ended().await?.as_deref() == Some("done") && crawl.all_read().await? {
         (crawl, spec) = NatsCrawl::recrawl(queue, name, &spec).await?;
     }
     // Attaching is what resumes a crawl a run's `--max-duration` paused.

@@ -409,6 +409,16 @@ impl NatsCrawl {
         .await
     }
 
+    /// Whether the attached command has read (and acked) every record of the crawl.
+    pub(crate) async fn all_read(&self) -> Result<bool> {
+        let mut results = self.results_consumer().await?;
+        let info = results
+            .info()
+            .await
+            .map_err(|e| js_error("read a crawl's results")(e.into()))?;
+        Ok(info.num_pending == 0 && info.num_ack_pending == 0)
+    }
+
     /// The attached command's consumer of the results.
     pub(crate) async fn results_consumer(&self) -> Result<consumer::PullConsumer> {
         self.pull_consumer(
