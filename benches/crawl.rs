@@ -6,7 +6,7 @@
 //! cargo bench --bench crawl --features crawl,wasmtime
 //! ```
 //!
-//! The executor is built as `tests/crawl.rs` builds it: static engine, `NoBrowser`, wasmtime with
+//! The executor is built as `tests/integration/crawl.rs` builds it: static engine, `NoBrowser`, wasmtime with
 //! an in-memory module cache (compiled once, before the first sample). Every crawl starts
 //! afresh. Rows, all at concurrency 8 (8 per host, the site being one host):
 //!
@@ -110,7 +110,7 @@ fn serve() -> LocalServer {
     .expect("bind")
 }
 
-/// As `tests/crawl.rs` builds it: static pages only, wasmtime, an in-memory module cache.
+/// As `tests/integration/crawl.rs` builds it: static pages only, wasmtime, an in-memory module cache.
 fn static_executor() -> BoxExecutor {
     let mut config = RiptideConfig::default();
     let t = &mut config.optimizations.adaptive_timeout;

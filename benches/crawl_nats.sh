@@ -5,7 +5,7 @@
 # the median wall time of each over RUNS rounds (interleaved) and the overhead per page in ms
 # against the local crawl; checks every run emitted every page once. (nginx logs request times
 # in whole milliseconds, and these pages take less, so its log cannot show overlaps: that
-# `--per-host` holds across workers is checked by tests/crawl_nats.rs against a slow server.)
+# `--per-host` holds across workers is checked by tests/integration/crawl_nats.rs against a slow server.)
 #
 #   cargo build --release --features nats --bin riptide
 #   benches/crawl_nats.sh [RUNS]         (nginx, nats-server, jq and python3 on PATH or below)

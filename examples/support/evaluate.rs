@@ -1,5 +1,5 @@
 //! Scores an extractor on a saved-page corpus, the way the corpora's sources score their own
-//! extractors: the `evaluate` example prints the numbers, and `tests/extraction_quality.rs`
+//! extractors: the `evaluate` example prints the numbers, and `tests/integration/extraction_quality.rs`
 //! fails when they fall under the floors. One scoring for riptide and for every peer it is
 //! compared with, so the numbers in BENCHMARKS.md are comparable.
 //!

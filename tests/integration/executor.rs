@@ -3,8 +3,7 @@
 //! message), real redb files for persistence.
 #![cfg(all(feature = "wasmtime", feature = "chrome", feature = "redb"))]
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! holding the store). Also the stats and profile views the CLI prints.
 #![cfg(feature = "redb")]
 
-mod support;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -184,7 +184,7 @@ fn a_store_held_by_another_process_leaves_the_policy_working() {
     let mut holder = Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
-            "profile_store_holder_process",
+            "timeout_persistence::profile_store_holder_process",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -343,7 +343,12 @@ fn processes_sharing_a_home_add_up_what_they_learn() {
     let mut children: Vec<_> = (0..3)
         .map(|_| {
             Command::new(std::env::current_exe().expect("test binary"))
-                .args(["--exact", "profile_learner_process", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "timeout_persistence::profile_learner_process",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(LEARN_VAR, &path)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -496,7 +501,7 @@ fn a_shared_store_s_changes_are_taken_in_and_counted_once() {
     assert!(learned < secs(30.0), "{learned:?}");
     a.flush().expect("flush");
     assert!(
-        support::eventually(Duration::from_secs(10), || b.timeout_for(&target("shared.example"))
+        common::eventually(Duration::from_secs(10), || b.timeout_for(&target("shared.example"))
             == learned),
         "B uses what A learned: {:?}",
         b.profiles()
@@ -513,13 +518,13 @@ fn a_shared_store_s_changes_are_taken_in_and_counted_once() {
     }
     b.flush().expect("flush");
     assert!(
-        support::eventually(Duration::from_secs(10), || samples_of(&a, "shared.example") == 55),
+        common::eventually(Duration::from_secs(10), || samples_of(&a, "shared.example") == 55),
         "A has its own 45 and B's 10: {:?}",
         a.profiles()
     );
     a.flush().expect("flush");
     assert!(
-        support::eventually(Duration::from_secs(10), || samples_of(&b, "shared.example") == 55),
+        common::eventually(Duration::from_secs(10), || samples_of(&b, "shared.example") == 55),
         "B has A's 5 more: {:?}",
         b.profiles()
     );

@@ -7,8 +7,7 @@
 //! tests check that no request reaches it.
 #![cfg(all(feature = "chrome", feature = "wasmtime"))]
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

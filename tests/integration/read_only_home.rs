@@ -9,7 +9,7 @@
 //! open the store run as `nobody`, with the home given to `nobody` first; no error is injected.
 #![cfg(all(feature = "cli", feature = "redb", feature = "chrome"))]
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -205,7 +205,12 @@ fn the_library_uses_a_read_only_store() {
     let home = ReadOnlyHome::new();
     let mut child = Command::new(std::env::current_exe().expect("test binary"));
     child
-        .args(["--exact", "read_only_store_reader", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "read_only_home::read_only_store_reader",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(STORE_VAR, home.file())
         .env(LEARNED_VAR, home.learned.as_millis().to_string());
     let o = ReadOnlyHome::as_reader(&mut child).output().expect("run the reader");

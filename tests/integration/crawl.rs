@@ -3,8 +3,7 @@
 //! shows, real Chromium.
 #![cfg(all(feature = "wasmtime", feature = "crawl"))]
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -620,6 +619,7 @@ async fn a_crawl_with_a_state_file_resumes_where_it_stopped() {
     assert!(!out.report.resumed);
 }
 
+#[cfg(feature = "chrome")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_shells_script_built_links_are_followed_when_rendered() {
     let Some(_) = support::chrome_or_skip() else { return };

@@ -10,7 +10,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use riptide::BrowserPool;
-use riptide::backends::chrome::{ChromeBrowser, ChromeProvider, ChromiumSettings};
+#[cfg(feature = "chrome")]
+use riptide::backends::chrome::{ChromeProvider, ChromiumSettings};
+#[cfg(not(feature = "chrome"))]
+use riptide::backends::chromiumoxide::ChromiumSettings;
 use riptide::error::{BrowserError, ErrorKind};
 use riptide::traits::{BrowserProvider, PageRequest, RenderedPage};
 
@@ -30,30 +33,39 @@ pub(crate) trait TestedBrowser {
     fn process_tree(&self) -> Vec<u32>;
 }
 
-impl TestedProvider for ChromeProvider {
-    fn new(settings: ChromiumSettings) -> riptide::Result<Self> {
-        ChromeProvider::new(settings)
-    }
-    fn executable(&self) -> Option<&Path> {
-        ChromeProvider::executable(self)
-    }
-    fn settings(&self) -> &ChromiumSettings {
-        ChromeProvider::settings(self)
-    }
-}
+#[cfg(feature = "chrome")]
+mod chrome_provider {
+    use std::path::Path;
 
-impl TestedBrowser for ChromeBrowser {
-    fn pid(&self) -> Option<u32> {
-        ChromeBrowser::pid(self)
+    use riptide::backends::chrome::{ChromeBrowser, ChromeProvider, ChromiumSettings};
+
+    use super::{TestedBrowser, TestedProvider};
+
+    impl TestedProvider for ChromeProvider {
+        fn new(settings: ChromiumSettings) -> riptide::Result<Self> {
+            ChromeProvider::new(settings)
+        }
+        fn executable(&self) -> Option<&Path> {
+            ChromeProvider::executable(self)
+        }
+        fn settings(&self) -> &ChromiumSettings {
+            ChromeProvider::settings(self)
+        }
     }
-    fn dir(&self) -> Option<&Path> {
-        ChromeBrowser::dir(self)
-    }
-    fn endpoint(&self) -> Option<&str> {
-        ChromeBrowser::endpoint(self)
-    }
-    fn process_tree(&self) -> Vec<u32> {
-        ChromeBrowser::process_tree(self)
+
+    impl TestedBrowser for ChromeBrowser {
+        fn pid(&self) -> Option<u32> {
+            ChromeBrowser::pid(self)
+        }
+        fn dir(&self) -> Option<&Path> {
+            ChromeBrowser::dir(self)
+        }
+        fn endpoint(&self) -> Option<&str> {
+            ChromeBrowser::endpoint(self)
+        }
+        fn process_tree(&self) -> Vec<u32> {
+            ChromeBrowser::process_tree(self)
+        }
     }
 }
 
@@ -104,6 +116,7 @@ pub(crate) fn title_of(page: &RenderedPage) -> &str {
 
 /// A local Chromium provider with its own runtime directory, or `None` (skip) when Chromium is
 /// missing outside CI. In CI a missing Chromium fails the test.
+#[cfg(feature = "chrome")]
 pub(crate) fn chrome_or_skip() -> Option<(ChromeProvider, PathBuf)> {
     provider_or_skip()
 }
@@ -132,10 +145,12 @@ pub(crate) fn provider_with_or_skip<P: TestedProvider>(settings: ChromiumSetting
     }
 }
 
-#[path = "../../examples/support/local_server.rs"]
+#[path = "../../../examples/support/local_server.rs"]
 pub(crate) mod local_server;
 pub(crate) mod nats;
 pub(crate) mod tinyproxy;
+
+pub(crate) use crate::common::eventually;
 
 use local_server::{LocalServer, Reply};
 
@@ -359,7 +374,6 @@ pub(crate) fn processes_mentioning(marker: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Polls `done` until it holds or `guard` passes (a condition with a bound, not a delay).
 /// Waits until `child` (spawned with its stderr piped) writes a line containing `marker` to
 /// stderr, within a minute; reads its stderr to the end meanwhile, so it never blocks on a full
 /// pipe.
@@ -377,17 +391,6 @@ pub(crate) fn await_stderr_line(child: &mut std::process::Child, marker: &'stati
     is_seen
         .recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|_| panic!("the process never said {marker:?}"));
-}
-
-pub(crate) fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + guard;
-    while Instant::now() < until {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
 }
 
 /// True when the process no longer runs: gone, or a zombie (of any parent).
@@ -509,3 +512,4 @@ impl Drop for RemoteChromium {
         let _ = self.child.wait();
     }
 }
+

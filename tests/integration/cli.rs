@@ -2,7 +2,7 @@
 //! configuration, against a local HTTP server and a temporary home.
 #![cfg(all(feature = "cli", feature = "chrome", feature = "wasmtime", feature = "redb"))]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

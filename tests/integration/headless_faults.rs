@@ -6,8 +6,7 @@
 //! `HANG_GUARD` instead of stalling the run; that bound is a guard, not a timing assertion.
 #![cfg(all(feature = "chrome", feature = "wasmtime"))]
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::sync::Arc;
 use std::time::Duration;

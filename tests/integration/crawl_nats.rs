@@ -4,7 +4,7 @@
 //! re-attached and cancelled, and the NATS server restarted under a crawl.
 #![cfg(all(feature = "nats", feature = "cli"))]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use riptide::traits::{GuestLimits, WasmRuntime};
 use riptide::{ModuleSource, Result};
@@ -210,4 +211,16 @@ impl<R: WasmRuntime> WasmRuntime for Observed<R> {
     fn instantiate(&self, module: &R::Module, input_len: usize) -> Result<R::Instance> {
         self.inner.instantiate(module, input_len)
     }
+}
+
+/// Polls `done` until it holds or `guard` passes (a condition with a bound, not a delay).
+pub(crate) fn eventually(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + guard;
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
 }

@@ -1,7 +1,7 @@
 //! The compile cache through every engine and every store: accounting, single-flight, damaged
 //! and tampered artifacts, eviction, TTL, and the switches that turn it off.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;

@@ -2,7 +2,7 @@
 //! `localStorage`) is seen by later pages only as `Isolation` allows.
 #![cfg(feature = "chrome")]
 
-mod support;
+use crate::support;
 
 use riptide::Isolation;
 use riptide::traits::PageRequest;

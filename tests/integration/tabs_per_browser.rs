@@ -8,7 +8,7 @@
 //! elsewhere.
 #![cfg(feature = "chromiumoxide")]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! (so the page can tell), a stealth one passes each, the same way on every page it renders.
 #![cfg(feature = "chrome")]
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

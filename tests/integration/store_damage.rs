@@ -7,7 +7,7 @@
 //! place under a process that loaded it (issue 28, item 4).
 #![cfg(all(feature = "redb", feature = "wasmtime"))]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

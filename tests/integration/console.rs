@@ -9,8 +9,7 @@
 //! of the console there (how the README's picture is made).
 #![cfg(all(feature = "server", feature = "wasmtime", feature = "chromiumoxide"))]
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::time::{Duration, Instant};
 
@@ -74,7 +73,7 @@ struct Browser {
 impl Browser {
     /// `None` (skip) without Chromium outside CI.
     async fn start() -> Option<Self> {
-        let (provider, _) = support::chrome_or_skip()?;
+        let (provider, _) = support::provider_or_skip::<riptide::backends::chromiumoxide::ChromiumoxideProvider>()?;
         let executable = provider.executable().expect("a local Chromium").to_path_buf();
         let chromium = support::RemoteChromium::start_with(&executable, &["--window-size=1280,1000"]);
         let config = HandlerConfig {

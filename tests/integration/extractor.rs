@@ -1,7 +1,7 @@
 //! The extractor module under both engines: the committed module is current, it extracts what
 //! it promises, and a hostile or broken guest is stopped with a clear error.
 
-mod common;
+use crate::common;
 
 use common::{abi_module, sample_pages, tight_limits};
 use riptide::error::{ErrorKind, WasmError};

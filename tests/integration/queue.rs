@@ -3,7 +3,7 @@
 //! worker killed mid-page, a poison job, and a server restarted mid-batch.
 #![cfg(all(feature = "nats", feature = "cli"))]
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

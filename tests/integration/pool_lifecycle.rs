@@ -6,7 +6,8 @@
 //! cancelled, launches held at a gate). Every test here runs in milliseconds; what needs a real
 //! browser (a killed process, a frozen renderer, real memory) stays in `browser_pool.rs`.
 
-mod common;
+#[cfg(feature = "wasmtime")]
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};

@@ -4,8 +4,7 @@
 //! servers that record every request they receive.
 #![cfg(all(feature = "chrome", feature = "wasmtime"))]
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;

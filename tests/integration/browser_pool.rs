@@ -6,7 +6,7 @@
 //! elsewhere.
 #![cfg(feature = "chrome")]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,10 +1,9 @@
 //! `riptide::server` (issue 11): the real server on an ephemeral port, a real HTTP client
 //! (reqwest), real pages on 127.0.0.1, a real executor (reqwest, wasmtime). These tests use the
-//! static engine; the headless one is the executor's, tested in `tests/executor.rs`.
+//! static engine; the headless one is the executor's, tested in `tests/integration/executor.rs`.
 #![cfg(all(feature = "server", feature = "wasmtime"))]
 
-mod common;
-mod support;
+use crate::{common, support};
 
 use std::time::Duration;
 

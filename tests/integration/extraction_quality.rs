@@ -7,7 +7,7 @@
 //! (`CI` set) a missing corpus fails the test; locally it is skipped with a message.
 #![cfg(feature = "wasmtime")]
 
-#[path = "../examples/support/evaluate.rs"]
+#[path = "../../examples/support/evaluate.rs"]
 mod evaluate;
 
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! another program, a damaged index. None of them may fail an extraction.
 #![cfg(all(feature = "redb", feature = "wasmtime"))]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -59,7 +59,12 @@ fn two_processes_share_a_cache_dir() {
     let children: Vec<_> = (0..2)
         .map(|_| {
             Command::new(&exe)
-                .args(["--exact", "cache_user_process", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "shared_cache_dir::cache_user_process",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(SHARED_DIR_VAR, dir.path())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

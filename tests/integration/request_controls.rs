@@ -4,7 +4,7 @@
 //! request of a render carried.
 #![cfg(feature = "chrome")]
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::sync::Arc;
