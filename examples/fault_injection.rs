@@ -686,13 +686,16 @@ fn scenarios() -> Vec<Scenario> {
         // Issue 28: the second audit.
         headless("28.1", "a pooled browser's DevTools port (other users)", |c| {
             let (run, child) = hanging_render(c)?;
-            let tcp = processes_mentioning_both(&run.tmp.path().display().to_string(), "--remote-debugging-port");
+            let dir = run.tmp.path().display().to_string();
+            let tcp = processes_mentioning_both(&dir, "--remote-debugging-port");
+            let piped = processes_mentioning_both(&dir, "--remote-debugging-pipe");
             signal(child.id(), libc::SIGINT);
             let _ = finish(child);
-            match tcp {
-                0 => Ok("no browser listens on a TCP DevTools port".into()),
-                n => Err(format!(
-                    "{n} browser processes listen on a TCP DevTools port any local user can reach (item 1 open)"
+            match (tcp, piped) {
+                (0, 1..) => Ok("browsers run with --remote-debugging-pipe; none listens on a DevTools port".into()),
+                (0, 0) => Err("no browser was found running".into()),
+                (n, _) => Err(format!(
+                    "{n} browser processes listen on a TCP DevTools port any local user can reach"
                 )),
             }
         }),

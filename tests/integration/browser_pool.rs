@@ -600,11 +600,50 @@ fn a_browser_starts_without_tabs_or_ui_it_never_uses<P: TestedProvider>() {
     }
 }
 
+/// Issue 28, item 1: a local browser's DevTools are reachable by no other user of the machine.
+/// Chromium used to listen on a `--remote-debugging-port` of 127.0.0.1, where anyone could read
+/// `/json/list` and take the browser over. Now it talks over a pipe and listens on nothing, and
+/// the bridge riptide serves it to its own clients on answers nothing but a secret path: no
+/// listening socket of the browser or of this process lists a DevTools target. Two pages render
+/// through the pipe.
+fn a_local_browser_listens_on_no_devtools_port<P: TestedProvider>() {
+    let Some((provider, _dir)) = provider_or_skip::<P>() else {
+        return;
+    };
+    let server = Server::start();
+    let browser = provider.launch().expect("launch");
+    for n in [1, 2] {
+        let page = provider
+            .fetch(&browser, &PageRequest::new(server.url(&format!("/page/{n}"))))
+            .expect("a render over the pipe");
+        assert_eq!(title_of(&page), format!("page {n}"));
+    }
+    let tree = browser.process_tree();
+    assert!(!tree.is_empty());
+    let browsers_ports = support::listening_ports(&tree);
+    let ours = support::listening_ports(&[std::process::id()]);
+    let listings: Vec<(u16, String)> = ours
+        .iter()
+        .chain(&browsers_ports)
+        .filter_map(|port| {
+            let listing = support::http_get(*port, "/json/list")?;
+            listing.contains("webSocketDebuggerUrl").then_some((*port, listing))
+        })
+        .collect();
+    provider.close(browser);
+    assert!(browsers_ports.is_empty(), "the browser listens on {browsers_ports:?}");
+    assert!(listings.is_empty(), "DevTools targets listed to anyone: {listings:?}");
+}
+
 /// Runs every test above once per provider: `chrome::NAME` and `chromiumoxide::NAME`.
 macro_rules! for_each_provider {
     ($module:ident, $provider:ty) => {
         mod $module {
             type P = $provider;
+            #[test]
+            fn a_local_browser_listens_on_no_devtools_port() {
+                super::a_local_browser_listens_on_no_devtools_port::<P>()
+            }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn warm_up_launches_the_target_in_parallel() {
                 super::warm_up_launches_the_target_in_parallel::<P>().await

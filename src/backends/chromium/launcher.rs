@@ -1,9 +1,11 @@
-//! Starting a local Chromium that dies with riptide.
+//! Starting a local Chromium that dies with riptide and listens on no port.
 //!
 //! headless_chrome's own launcher offers no way to set a parent-death signal, so a riptide
 //! process killed with SIGKILL (or crashing) used to leave its browsers running. riptide starts
-//! Chromium itself, with `PR_SET_PDEATHSIG` set in the child before `exec`, reads the DevTools
-//! URL Chromium prints on stderr, and lets headless_chrome connect to it.
+//! Chromium itself, with `PR_SET_PDEATHSIG` set in the child before `exec`, and with
+//! `--remote-debugging-pipe`: its DevTools go over two pipes (its fds 3 and 4) that
+//! [`pipe_bridge`](super::pipe_bridge) serves to the DevTools clients on a secret URL, so no
+//! other user of the machine can reach the browser.
 //!
 //! Linux sends the parent-death signal when the *thread* that forked the child exits, not the
 //! process. Browsers are launched from tokio's blocking threads, which retire after ten idle
@@ -12,38 +14,34 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 
 use crate::error::BoxError;
 
-/// How long Chromium gets to print its DevTools URL.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What Chromium prints once its DevTools endpoint listens.
-const LISTENING: &str = "DevTools listening on ";
-
 type Spawn = (Command, mpsc::Sender<std::io::Result<Child>>);
 
-/// A started browser process and its DevTools websocket URL.
+/// A started browser process and the URL its DevTools are served at.
 pub(crate) struct Started {
     pub child: Child,
     pub ws_url: String,
 }
 
-/// Starts `executable` with `args` and `envs`, headless with a DevTools port of its choosing,
-/// and waits for its DevTools URL. The process gets SIGKILL if riptide exits first.
+/// Starts `executable` with `args` and `envs`, headless, its DevTools on a pipe served at a
+/// secret local URL. The process gets SIGKILL if riptide exits first.
 pub(crate) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]) -> Result<Started, BoxError> {
+    // Chromium reads commands from its fd 3 and writes to its fd 4.
+    let (browser_reads, to_browser) = pipe()?;
+    let (from_browser, browser_writes) = pipe()?;
+    let (child_in, child_out) = (browser_reads.as_raw_fd(), browser_writes.as_raw_fd());
     let mut command = Command::new(executable);
     command
         .args(args)
-        // Port 0: Chromium picks a free port itself; choosing one up front races when several
-        // browsers start at once.
-        .arg("--remote-debugging-port=0")
+        .arg("--remote-debugging-pipe")
         // No first tab: riptide opens the one it renders in. Chromium's own (a new-tab page,
         // or `about:blank` when given) would be a renderer kept for nothing.
         .arg("--no-startup-window")
@@ -59,8 +57,9 @@ pub(crate) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]
     }
     let parent = std::process::id();
     // SAFETY: the closure runs in the forked child before `exec`, where only async-signal-safe
-    // calls are allowed: `prctl` and `getppid` are system calls, and nothing here allocates
-    // (the error is built from a raw errno).
+    // calls are allowed: `prctl`, `getppid`, `fcntl` and `dup2` are system calls, and nothing
+    // here allocates (errors are built from a raw errno). The two fds are the child's copies of
+    // pipes this function holds open until the spawn returned.
     unsafe {
         command.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
@@ -70,52 +69,64 @@ pub(crate) fn start(executable: &Path, args: &[OsString], envs: &[(&str, &Path)]
             if u32::try_from(libc::getppid()).ok() != Some(parent) {
                 return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
+            // Copies above 10 first, so neither end is overwritten when the other lands on 3
+            // or 4; `dup2` clears close-on-exec on 3 and 4, and exec closes the copies.
+            let (input, output) = (
+                libc::fcntl(child_in, libc::F_DUPFD_CLOEXEC, 10),
+                libc::fcntl(child_out, libc::F_DUPFD_CLOEXEC, 10),
+            );
+            if input < 0 || output < 0 || libc::dup2(input, 3) < 0 || libc::dup2(output, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
     let mut child = spawn_on_launcher_thread(command).map_err(Box::new)?;
+    // The child has its copies; ours would keep the pipe open after the browser exited.
+    drop((browser_reads, browser_writes));
     let Some(stderr) = child.stderr.take() else {
         stop(&mut child);
         return Err("its stderr was not captured".into());
     };
-    let (url_tx, url_rx) = mpsc::channel();
-    // Reads the URL, then keeps draining so Chromium never blocks on a full pipe; ends with the
-    // process.
+    // Drains Chromium's output so it never blocks on a full pipe, keeping the last line for an
+    // error; ends with the process.
+    let last_line = std::sync::Arc::new(Mutex::new(String::new()));
+    let last = last_line.clone();
     let reader = std::thread::Builder::new()
         .name("riptide-chrome-stderr".into())
         .spawn(move || {
-            let mut url_tx = Some(url_tx);
-            let mut last = String::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix(LISTENING) {
-                    if let Some(tx) = url_tx.take() {
-                        let _ = tx.send(Ok(url.trim().to_string()));
-                    }
-                } else if url_tx.is_some() {
-                    last = line;
-                } else {
-                    tracing::trace!(target: "riptide::chrome", "{line}");
-                }
-            }
-            if let Some(tx) = url_tx {
-                let _ = tx.send(Err(last));
+                tracing::trace!(target: "riptide::chrome", "{line}");
+                *crate::sync::lock(&last) = line;
             }
         });
     if let Err(e) = reader {
         stop(&mut child);
         return Err(format!("cannot start a thread to read its output: {e}").into());
     }
-    match url_rx.recv_timeout(START_TIMEOUT) {
-        Ok(Ok(ws_url)) => Ok(Started { child, ws_url }),
-        Ok(Err(last)) => {
+    match super::pipe_bridge::serve(to_browser, from_browser) {
+        Ok(ws_url) => Ok(Started { child, ws_url }),
+        Err(e) => {
             stop(&mut child);
-            Err(format!("it exited before its DevTools endpoint listened (last output: {last:?})").into())
-        }
-        Err(_) => {
-            stop(&mut child);
-            Err(format!("its DevTools endpoint did not listen within {START_TIMEOUT:?}").into())
+            let last = crate::sync::lock(&last_line).clone();
+            Err(format!("{e} (last output: {last:?})").into())
         }
     }
+}
+
+/// A pipe, both ends close-on-exec: (read end, write end).
+fn pipe() -> Result<(OwnedFd, OwnedFd), BoxError> {
+    let mut fds = [0; 2];
+    // SAFETY: `pipe2` writes two fds into the array it is given, of the right length.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!(
+            "cannot make a pipe for its DevTools: {}",
+            std::io::Error::last_os_error()
+        )
+        .into());
+    }
+    // SAFETY: both fds were just opened by `pipe2` and are owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 fn stop(child: &mut Child) {

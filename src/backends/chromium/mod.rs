@@ -14,6 +14,7 @@ pub(crate) mod launcher;
 pub(crate) mod local;
 pub(crate) mod net_error;
 pub(crate) mod page_script;
+pub(crate) mod pipe_bridge;
 pub(crate) mod process_tree;
 pub(crate) mod rendered;
 pub(crate) mod settings;
