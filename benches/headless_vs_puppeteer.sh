@@ -13,7 +13,8 @@
 #   benches/headless_vs_puppeteer.sh [RUNS]
 #
 # Each command is a whole process timed with /usr/bin/time (wall seconds), RUNS times (default
-# 3), interleaved; medians are printed. riptide runs with a home whose module cache one untimed
+# 3), interleaved; medians are printed. BASELINE_BIN=PATH adds a `baseline` row: that binary
+# (another commit's build) with no settings, in the same run. riptide runs with a home whose module cache one untimed
 # run warmed. The pages are served by Python's threading HTTP server on 127.0.0.1.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,6 +40,9 @@ if env RIPTIDE_HOME="$work/home" RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER=c
 fi
 # BENCH_PROVIDERS="chromiumoxide+tabs2 chromiumoxide+tabs4" times just those.
 providers="${BENCH_PROVIDERS:-$providers}"
+baseline="${BASELINE_BIN:-}"
+unset BASELINE_BIN
+[ -z "$baseline" ] || providers="$providers baseline"
 for i in $(seq 1 40); do
   cat > "$work/site/p$i.html" <<PAGE
 <!doctype html><html><head><title>Page $i</title></head><body><div id="app"></div>
@@ -55,13 +59,18 @@ until curl -sf "http://127.0.0.1:$port/p1.html" >/dev/null; do sleep 0.1; done
 for i in $(seq 1 40); do echo "http://127.0.0.1:$port/p$i.html"; done > "$work/list.txt"
 head -n 1 "$work/list.txt" > "$work/first.txt"
 
-riptide_batch() { # default | provider[+tabsN], concurrency, list
-  local tabs=1 settings=()
+riptide_batch() { # default | baseline | provider[+tabsN], concurrency, list
+  local tabs=1 settings=() binary="$riptide"
   case "$1" in *+tabs*) tabs="${1##*+tabs}" ;; esac
-  # `default`: no setting at all, what `cargo install riptide` gets.
-  [ "$1" = default ] || settings=(RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER="${1%%+*}"
-    RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__TABS_PER_BROWSER="$tabs")
-  env RIPTIDE_HOME="$work/home" "${settings[@]}" "$riptide" -q extract \
+  # `default`: no setting at all, what `cargo install riptide` gets; `baseline`: the same, on
+  # $BASELINE_BIN.
+  case "$1" in
+    default) ;;
+    baseline) binary="$baseline" ;;
+    *) settings=(RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__PROVIDER="${1%%+*}"
+      RIPTIDE_OPTIMIZATIONS__BROWSER_POOL__TABS_PER_BROWSER="$tabs") ;;
+  esac
+  env RIPTIDE_HOME="$work/home" "${settings[@]}" "$binary" -q extract \
     --engine headless --concurrency "$2" --wait-for '#ready' --input "$3" --format jsonl --output "$work/riptide.jsonl"
 }
 time_it() { # label, command...
@@ -76,7 +85,7 @@ check_riptide() { # expected pages
 }
 
 export -f riptide_batch
-export riptide work
+export riptide baseline work
 : > "$work/results"
 riptide_batch default 2 "$work/first.txt" # warms the module cache in $work/home
 for i in $(seq "$runs"); do

@@ -51,6 +51,9 @@ type ClientId = u64;
 /// How long a browser gets to answer its first DevTools command.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a connection gets to complete its WebSocket handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The id of the bridge's own first command (clients' commands get ids from 1).
 const READY_ID: u64 = 0;
 
@@ -186,7 +189,12 @@ async fn accept_clients(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    // DevTools is many small messages each waited on: Nagle's algorithm would
+                    // hold each back for the last one's acknowledgement.
+                    let _ = stream.set_nodelay(true);
+                    stream
+                }
                 Err(e) => {
                     tracing::debug!(target: "riptide::chrome", "the DevTools bridge stopped accepting: {e}");
                     return;
@@ -208,7 +216,9 @@ async fn accept_clients(
                     Err(refused)
                 }
             };
-            let Ok(socket) = accept_hdr_async(stream, only_the_secret).await else {
+            // A connection that never finishes its handshake is not kept.
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_hdr_async(stream, only_the_secret));
+            let Ok(Ok(socket)) = handshake.await else {
                 return;
             };
             serve_client(socket, router, commands).await;
