@@ -106,12 +106,17 @@ impl CrawlResults {
     }
 
     /// Acks the record returned last: call it before stopping.
+    ///
+    /// The record is forgotten only once its ack is confirmed: [`next`](Self::next) acks the
+    /// previous record first, and a caller that drops `next` there (Ctrl-C won a `select!`)
+    /// must still find it here, or a record already written would come again on re-attach.
     pub async fn ack_last(&mut self) {
-        if let Some(message) = self.unacked.take()
+        if let Some(message) = &self.unacked
             && let Err(e) = message.double_ack().await
         {
             tracing::debug!(error = %e, "could not ack a crawl record; it comes again on re-attach");
         }
+        self.unacked = None;
     }
 
     /// Why the crawl ended (`done`, `max_pages`), once [`next`](Self::next) said it had.
