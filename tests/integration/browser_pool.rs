@@ -592,7 +592,13 @@ fn a_browser_starts_without_tabs_or_ui_it_never_uses<P: TestedProvider>() {
     provider.close(browser);
     assert!(renderers.len() <= 2, "renderers of an idle browser: {renderers:?}");
     assert_eq!(flags.len(), 1, "{flags:?}");
-    for feature in ["TranslateUI", "Translate", "WebUIOmniboxPopup", "WebUIOmniboxAimPopup"] {
+    for feature in [
+        "TranslateUI",
+        "Translate",
+        "WebUIOmniboxPopup",
+        "WebUIOmniboxAimPopup",
+        "BackForwardCache",
+    ] {
         assert!(
             flags[0].split([',', '=']).any(|f| f == feature),
             "{feature} missing: {flags:?}"

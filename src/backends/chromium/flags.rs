@@ -56,8 +56,15 @@ const AUTOMATION_FLAG: &str = "--enable-automation";
 /// BENCHMARKS.md, "Browser memory"). Headless Chromium builds the whole browser UI, and the
 /// omnibox's popups are WebUI pages with a renderer each: two processes, ~50 MiB of an idle
 /// browser's ~390 MiB. They join the features headless_chrome's defaults and
-/// [`ChromiumSettings::extra_args`] disable (see [`with_features_merged`]).
-const DISABLED_FEATURES: &[&str] = &["WebUIOmniboxPopup", "WebUIOmniboxFullPopup", "WebUIOmniboxAimPopup"];
+/// [`ChromiumSettings::extra_args`] disable (see [`with_features_merged`]). The back-forward
+/// cache keeps a tab's previous page alive for a Back that a render never makes: 3 MiB per
+/// pooled browser after 100 renders (BENCHMARKS.md, "The default provider and layout").
+const DISABLED_FEATURES: &[&str] = &[
+    "WebUIOmniboxPopup",
+    "WebUIOmniboxFullPopup",
+    "WebUIOmniboxAimPopup",
+    "BackForwardCache",
+];
 
 /// Chromium features switched on. The network service runs inside the browser process instead
 /// of a utility process of its own: 17 MiB less per idle browser (BENCHMARKS.md, "Browser
