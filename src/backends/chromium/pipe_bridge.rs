@@ -284,13 +284,38 @@ struct Pending {
     attaches: Option<String>,
 }
 
-/// The parts of a browser message that say where it goes (the rest is skipped, not built).
+/// The parts of a browser message that say where it goes, read in the one pass that finds
+/// them (the rest is skipped, not built).
 #[derive(Deserialize)]
 struct Head {
     id: Option<u64>,
     method: Option<String>,
     #[serde(rename = "sessionId")]
     session_id: Option<String>,
+    /// An event's: the session attached or detached, and its target.
+    params: Option<Named>,
+    /// An answer's: the session `Target.attachToTarget` made.
+    result: Option<Named>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+    #[serde(rename = "targetInfo")]
+    target_info: Option<TargetInfo>,
+}
+
+#[derive(Deserialize)]
+struct TargetInfo {
+    #[serde(rename = "targetId")]
+    target_id: Option<String>,
+}
+
+impl Head {
+    fn params_session(&self) -> Option<&String> {
+        self.params.as_ref()?.session_id.as_ref()
+    }
 }
 
 impl Router {
@@ -345,19 +370,19 @@ impl Router {
             return Vec::new();
         };
         if let Some(pipe_id) = head.id {
-            return self.answer(pipe_id, text).into_iter().collect();
+            let session = head.result.and_then(|r| r.session_id);
+            return self.answer(pipe_id, session, text).into_iter().collect();
         }
-        match (head.method.as_deref(), head.session_id) {
-            (Some("Target.attachedToTarget"), parent) => self.attached(text, parent),
+        match (head.method.as_deref(), &head.session_id) {
+            (Some("Target.attachedToTarget"), _) => self.attached(&head, text),
             (Some("Target.detachedFromTarget"), parent) => {
-                let detached = params_str(text, &["sessionId"]);
-                let owner = detached
-                    .as_ref()
+                let owner = head
+                    .params_session()
                     .and_then(|s| self.sessions.remove(s))
-                    .or_else(|| parent.and_then(|p| self.sessions.get(&p).copied()));
+                    .or_else(|| parent.as_ref().and_then(|p| self.sessions.get(p).copied()));
                 owner.map(|c| (c, text.to_string())).into_iter().collect()
             }
-            (_, Some(session)) => match self.sessions.get(&session) {
+            (_, Some(session)) => match self.sessions.get(session) {
                 Some(owner) => vec![(*owner, text.to_string())],
                 None => self.first_client().map(|c| (c, text.to_string())).into_iter().collect(),
             },
@@ -366,11 +391,12 @@ impl Router {
     }
 
     /// The answer to the command the pipe knows as `pipe_id`, for the client that sent it.
-    fn answer(&mut self, pipe_id: u64, text: &str) -> Option<(ClientId, String)> {
+    /// `session` is the one the answer names, if any.
+    fn answer(&mut self, pipe_id: u64, session: Option<String>, text: &str) -> Option<(ClientId, String)> {
         let pending = self.pending.remove(&pipe_id)?;
         if let Some(target) = &pending.attaches {
             self.not_attaching(target, pending.client);
-            if let Some(session) = params_str_in(text, "result", "sessionId") {
+            if let Some(session) = session {
                 self.sessions.insert(session, pending.client);
             }
         }
@@ -378,13 +404,17 @@ impl Router {
     }
 
     /// `Target.attachedToTarget`: the new session belongs to whoever attached it.
-    fn attached(&mut self, text: &str, parent: Option<String>) -> Vec<(ClientId, String)> {
-        let session = params_str(text, &["sessionId"]);
-        let target = params_str(text, &["targetInfo", "targetId"]);
-        let known = session.as_ref().and_then(|s| self.sessions.get(s).copied());
+    fn attached(&mut self, head: &Head, text: &str) -> Vec<(ClientId, String)> {
+        let session = head.params_session();
+        let target = head
+            .params
+            .as_ref()
+            .and_then(|p| p.target_info.as_ref())
+            .and_then(|t| t.target_id.as_ref());
+        let known = session.and_then(|s| self.sessions.get(s).copied());
         let owner = known
             .or_else(|| {
-                let target = target.as_ref()?;
+                let target = target?;
                 let queue = self.attaching.get_mut(target)?;
                 let client = queue.pop_front();
                 if queue.is_empty() {
@@ -392,13 +422,13 @@ impl Router {
                 }
                 client
             })
-            .or_else(|| parent.and_then(|p| self.sessions.get(&p).copied()))
+            .or_else(|| head.session_id.as_ref().and_then(|p| self.sessions.get(p).copied()))
             .or_else(|| self.first_client());
         let Some(owner) = owner else {
             return Vec::new();
         };
         if let Some(session) = session {
-            self.sessions.insert(session, owner);
+            self.sessions.insert(session.clone(), owner);
         }
         vec![(owner, text.to_string())]
     }
@@ -414,22 +444,6 @@ impl Router {
             }
         }
     }
-}
-
-/// A string at `path` in a message's `params`.
-fn params_str(text: &str, path: &[&str]) -> Option<String> {
-    let message: Value = serde_json::from_str(text).ok()?;
-    let mut at = message.get("params")?;
-    for key in path {
-        at = at.get(key)?;
-    }
-    at.as_str().map(str::to_string)
-}
-
-/// A string `key` of the object `field` of a message.
-fn params_str_in(text: &str, field: &str, key: &str) -> Option<String> {
-    let message: Value = serde_json::from_str(text).ok()?;
-    message.get(field)?.get(key)?.as_str().map(str::to_string)
 }
 
 /// `text` with its `id` (`pipe_id`) replaced by the client's own `id`. Chromium writes `id`
