@@ -51,9 +51,12 @@ mod activity;
 mod admission;
 mod console;
 mod crawl;
+mod crawls;
 mod guard;
 mod metrics;
+mod problem;
 mod routes;
+mod shared;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -184,7 +187,7 @@ impl ServerOptions {
 pub struct Server {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
-    shared: Arc<routes::Shared>,
+    shared: Arc<shared::Shared>,
     grace: Duration,
     header_read_timeout: Duration,
 }
@@ -217,13 +220,13 @@ impl Server {
             })
         };
         let addr = listener.local_addr().map_err(listen_error)?;
-        let shared = Arc::new(routes::Shared::new(
+        let shared = Arc::new(shared::Shared::new(
             executor,
             Admission::new(options.max_in_flight, options.max_queued),
             options.request_deadline,
             options.token.clone().filter(|t| !t.is_empty()),
             options.metrics,
-            routes::Limits {
+            shared::Limits {
                 max_crawl_pages: options.max_crawl_pages,
                 max_batch_urls: options.max_batch_urls,
             },

@@ -6,10 +6,8 @@
 //! `[server] max_crawl_pages`. The client going away drops the response stream, and with it the
 //! crawl and its fetches. A service crawl keeps its state in memory: it is not resumed.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -18,67 +16,13 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::SCHEMA_VERSION;
-use super::routes::{Shared, busy, problem, read_json};
-use crate::crawl::{CrawlEvent, CrawlHandle, CrawlOptions, CrawlReport, Crawler, Scope};
+use super::problem::{problem, read_json};
+use super::shared::{Shared, busy};
+use crate::crawl::{CrawlEvent, CrawlOptions, Crawler, Scope};
 use crate::executor::{EngineChoice, PageOptions};
-
-/// The crawls a server runs now, and what the ended ones added up to.
-#[derive(Default)]
-pub(super) struct Crawls {
-    next_id: AtomicU64,
-    running: Mutex<BTreeMap<u64, RunningCrawl>>,
-    ended: Mutex<CrawlReport>,
-}
-
-struct RunningCrawl {
-    seeds: Vec<String>,
-    started_unix_secs: u64,
-    handle: CrawlHandle,
-}
-
-/// One running crawl, as `GET /v1/crawls` lists it.
-#[derive(Debug, Serialize)]
-struct CrawlStatus {
-    id: u64,
-    seeds: Vec<String>,
-    started_unix_secs: u64,
-    report: CrawlReport,
-}
-
-impl Crawls {
-    /// The ended crawls' figures plus the running ones', for `/metrics`.
-    pub(super) fn totals(&self) -> (CrawlReport, usize) {
-        let mut totals = crate::sync::lock(&self.ended).clone();
-        let running = crate::sync::lock(&self.running);
-        for crawl in running.values() {
-            totals.accumulate(&crawl.handle.report());
-        }
-        (totals, running.len())
-    }
-
-    fn start(&self, seeds: Vec<String>, handle: CrawlHandle) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let started_unix_secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        crate::sync::lock(&self.running).insert(
-            id,
-            RunningCrawl {
-                seeds,
-                started_unix_secs,
-                handle,
-            },
-        );
-        id
-    }
-
-    fn end(&self, id: u64) {
-        if let Some(crawl) = crate::sync::lock(&self.running).remove(&id) {
-            crate::sync::lock(&self.ended).accumulate(&crawl.handle.report());
-        }
-    }
-}
 
 /// Ends a crawl's entry when its response stream goes, however it goes.
 struct Registered {
@@ -235,25 +179,12 @@ pub(super) async fn crawl(State(shared): State<Arc<Shared>>, body: Result<Bytes,
 
 /// `GET /v1/crawls`: the crawls running now, each with its live report.
 pub(super) async fn list(State(shared): State<Arc<Shared>>) -> Response {
-    let running = crate::sync::lock(&shared.crawls.running);
-    let list: Vec<CrawlStatus> = running
-        .iter()
-        .map(|(id, crawl)| CrawlStatus {
-            id: *id,
-            seeds: crawl.seeds.clone(),
-            started_unix_secs: crawl.started_unix_secs,
-            report: crawl.handle.report(),
-        })
-        .collect();
-    Json(list).into_response()
+    Json(shared.crawls.list()).into_response()
 }
 
 /// `DELETE /v1/crawls/{id}`: stops a running crawl; its stream ends with its report.
 pub(super) async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<u64>) -> Response {
-    let handle = crate::sync::lock(&shared.crawls.running)
-        .get(&id)
-        .map(|c| c.handle.clone());
-    match handle {
+    match shared.crawls.handle(id) {
         Some(handle) => {
             handle.cancel();
             (

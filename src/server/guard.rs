@@ -18,14 +18,11 @@
 //! token's: a load balancer probes them by whatever name it likes, and they tell nothing.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
-use super::routes::{Shared, problem};
+use super::problem::problem;
 
 /// Who the server is: what a request's `Host` and `Origin` are checked against.
 #[derive(Debug, Clone)]
@@ -80,19 +77,11 @@ fn host_name(authority: &str) -> Option<String> {
     (!host.is_empty()).then_some(host)
 }
 
-/// The middleware: `421`, `403` or `415` for what a web page could have sent, else the route.
-pub(super) async fn same_site(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    if let Err(refused) = check(&shared.site, request.method(), request.headers()) {
-        return refused;
-    }
-    next.run(request).await
-}
-
 #[allow(
     clippy::result_large_err,
     reason = "the error is the answer, returned at once; never carried further"
 )]
-fn check(site: &Site, method: &Method, headers: &HeaderMap) -> Result<(), Response> {
+pub(super) fn check(site: &Site, method: &Method, headers: &HeaderMap) -> Result<(), Response> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let host = text(header::HOST).unwrap_or_default();
     if !site.answers_to(host) {

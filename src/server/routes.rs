@@ -1,7 +1,7 @@
-//! The server's routes and the state they share: the executor, the admission limits, the
-//! readiness of the warm-up and the stop that cancels what runs past the shutdown grace.
+//! The server's routes, and the checks in front of them: the same-site check
+//! ([`guard`](super::guard)) and the token. What they share is in [`shared`](super::shared).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -14,94 +14,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::sync::watch;
 
 use super::SCHEMA_VERSION;
-use super::admission::Admission;
-use super::metrics::ServerMetrics;
+use super::problem::{problem, read_json};
+use super::shared::{Shared, WarmUp, busy};
 use crate::error::{Error, FetchError};
-use crate::executor::{BoxExecutor, EngineChoice, PageOptions};
+use crate::executor::{EngineChoice, PageOptions};
 use crate::traits::RenderOptions;
 
-/// What every route shares.
-pub(super) struct Shared {
-    pub(super) executor: BoxExecutor,
-    pub(super) admission: Admission,
-    deadline: Duration,
-    token: Option<String>,
-    warm_up: Mutex<WarmUp>,
-    pub(super) stopped: watch::Sender<bool>,
-    /// `GET /metrics`, when turned on.
-    metrics: Option<ServerMetrics>,
-    /// The crawls running, and what the ended ones did.
-    pub(super) crawls: super::crawl::Crawls,
-    /// The most pages one crawl may emit.
-    pub(super) max_crawl_pages: u64,
-    /// The most URLs one extract batch may name.
-    max_batch_urls: usize,
-    /// Who the server is, for the `Host` and `Origin` checks.
-    pub(super) site: super::guard::Site,
-    /// The pages of the last minutes (`GET /v1/activity`).
-    pub(super) activity: super::activity::Activity,
-}
-
-/// What one request may ask for at most.
-pub(super) struct Limits {
-    pub(super) max_crawl_pages: u64,
-    pub(super) max_batch_urls: usize,
-}
-
-/// Where the executor's warm-up stands (`/readyz`).
-enum WarmUp {
-    Running,
-    Done,
-    Failed(String),
-}
-
 impl Shared {
-    pub(super) fn new(
-        executor: BoxExecutor,
-        admission: Admission,
-        deadline: Duration,
-        token: Option<String>,
-        metrics: bool,
-        limits: Limits,
-        site: super::guard::Site,
-    ) -> Self {
-        Self {
-            executor,
-            admission,
-            deadline,
-            token,
-            warm_up: Mutex::new(WarmUp::Running),
-            stopped: watch::channel(false).0,
-            metrics: metrics.then(ServerMetrics::new),
-            crawls: super::crawl::Crawls::default(),
-            max_crawl_pages: limits.max_crawl_pages,
-            max_batch_urls: limits.max_batch_urls,
-            site,
-            activity: super::activity::Activity::default(),
-        }
-    }
-
-    /// Starts the pool and loads the extractor, and records how that went.
-    pub(super) async fn warm_up(&self) {
-        let outcome = match self.executor.warm_up().await {
-            Ok(()) => WarmUp::Done,
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "the server could not warm up; pages that need it will fail");
-                WarmUp::Failed(format!("{e:#}"))
-            }
-        };
-        *crate::sync::lock(&self.warm_up) = outcome;
-    }
-
-    /// Cancels the requests still running: past the shutdown grace.
-    pub(super) fn stop(&self) {
-        self.admission.close();
-        self.stopped.send_replace(true);
-    }
-
     /// Extracts one page within the request's deadline (counted from `arrived`): its record,
     /// and the status a one-page request answers with.
     async fn page(&self, url: String, options: PageOptions, arrived: Instant) -> (StatusCode, serde_json::Value) {
@@ -184,7 +105,7 @@ pub(super) fn router(shared: Arc<Shared>) -> axum::Router {
         .merge(super::console::routes())
         // Outside the token's check: a page from another site is refused whether or not it
         // knows the token.
-        .route_layer(middleware::from_fn_with_state(shared.clone(), super::guard::same_site));
+        .route_layer(middleware::from_fn_with_state(shared.clone(), same_site));
     axum::Router::new()
         .route(
             "/healthz",
@@ -238,15 +159,12 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-/// An error that is the request's, not a page's: `{"error", "error_kind", "hint"}`.
-pub(super) fn problem(status: StatusCode, kind: &str, error: &str, hint: &str) -> Response {
-    let body = serde_json::json!({
-        "error": error,
-        "error_kind": kind,
-        "hint": hint,
-        "schema_version": SCHEMA_VERSION,
-    });
-    (status, Json(body)).into_response()
+/// The middleware: `421`, `403` or `415` for what a web page could have sent, else the route.
+async fn same_site(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if let Err(refused) = super::guard::check(&shared.site, request.method(), request.headers()) {
+        return refused;
+    }
+    next.run(request).await
 }
 
 async fn require_token(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
@@ -380,8 +298,11 @@ impl ExtractRequest {
 /// `POST /v1/extract`.
 async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
     let arrived = Instant::now();
-    const SHAPE: &str = r#"send JSON: {"url": "https://..."} or {"urls": [...]}, optionally with "engine" ("auto", "static" or "headless"), "wait_until" ("load", "domcontentloaded", "networkidle"), "wait_for" (a CSS selector), "isolation" ("site", "page", "shared"), "markdown", "html", "screenshot" (true or false) and "timeout_secs""#;
-    let request: ExtractRequest = match read_json(body, SHAPE) {
+    let shape = format!(
+        r#"send JSON: {{"url": "https://..."}} or {{"urls": [...]}}, optionally with "engine" ("auto", "static" or "headless"), {}, "markdown", "html" and "timeout_secs""#,
+        RenderOptions::WIRE_FIELDS
+    );
+    let request: ExtractRequest = match read_json(body, &shape) {
         Ok(request) => request,
         Err(answer) => return answer,
     };
@@ -392,7 +313,7 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "server.invalid_request",
                 &format!("the request is not valid: {wrong}"),
-                SHAPE,
+                &shape,
             );
         }
     };
@@ -448,57 +369,6 @@ async fn extract(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRej
             r#"send {"url": "https://..."} for one page, {"urls": [...]} for several"#,
         ),
     }
-}
-
-/// The body as JSON of `T` (its `Content-Type: application/json` was checked by
-/// [`guard`](super::guard)), or the answer that says what is wrong with it: `400` for what is
-/// not JSON, `422` for JSON of the wrong shape, and `shape` as the hint.
-#[allow(
-    clippy::result_large_err,
-    reason = "the error is the answer, returned at once; never carried further"
-)]
-pub(super) fn read_json<T: serde::de::DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-    shape: &str,
-) -> Result<T, Response> {
-    match body.map(|body| serde_json::from_slice::<T>(&body)) {
-        Ok(Ok(request)) => Ok(request),
-        Ok(Err(e)) => {
-            let status = match e.classify() {
-                serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            Err(problem(
-                status,
-                "server.invalid_request",
-                &format!("the request is not valid: {e}"),
-                shape,
-            ))
-        }
-        Err(rejection) => Err(problem(
-            rejection.status(),
-            "server.invalid_request",
-            &rejection.body_text(),
-            shape,
-        )),
-    }
-}
-
-/// `429` with `Retry-After`: the server holds as many requests as it admits.
-pub(super) fn busy(shared: &Shared) -> Response {
-    let mut response = problem(
-        StatusCode::TOO_MANY_REQUESTS,
-        "server.busy",
-        &format!(
-            "the server holds {} requests already (in flight and queued)",
-            shared.admission.capacity()
-        ),
-        "retry after the seconds in Retry-After",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
 }
 
 #[cfg(test)]

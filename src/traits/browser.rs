@@ -325,6 +325,33 @@ pub struct RenderOptions {
 }
 
 impl RenderOptions {
+    /// The fields as a request names them, for the hints of errors that show a request's shape.
+    pub const WIRE_FIELDS: &'static str = r#""wait_until" ("load", "domcontentloaded", "networkidle"), "wait_for" (a CSS selector), "isolation" ("site", "page", "shared"), "screenshot" (true or false)"#;
+
+    /// Sets when the page counts as loaded.
+    pub fn wait_until(mut self, wait_until: WaitUntil) -> Self {
+        self.wait_until = Some(wait_until);
+        self
+    }
+
+    /// Sets a CSS selector the page is also waited for.
+    pub fn wait_for(mut self, selector: impl Into<String>) -> Self {
+        self.wait_for = Some(selector.into());
+        self
+    }
+
+    /// Sets which earlier pages' cookies and storage the page may see.
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = Some(isolation);
+        self
+    }
+
+    /// Sets whether a screenshot is taken.
+    pub fn screenshot(mut self, screenshot: bool) -> Self {
+        self.screenshot = Some(screenshot);
+        self
+    }
+
     /// These options, with `base`'s where these set nothing.
     pub fn over(self, base: RenderOptions) -> RenderOptions {
         RenderOptions {

@@ -13,6 +13,7 @@ mod common;
 mod support;
 
 mod address_policy;
+mod architecture;
 mod browser_contexts;
 mod browser_pool;
 mod cli;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use headless_chrome::{Browser, Tab};
 
 use super::context::Current;
-use crate::backends::chromium::local::{self, TERMINATE_GRACE};
+use crate::backends::chromium::local::TERMINATE_GRACE;
 use crate::backends::chromium::process_tree;
 
 /// One browser with its warm tab.
@@ -67,7 +67,7 @@ impl ChromeBrowser {
     }
 
     pub(super) fn alive(&self) -> bool {
-        !self.abandoned.load(Ordering::Acquire) && self.pid.is_none_or(local::running)
+        !self.abandoned.load(Ordering::Acquire) && self.pid.is_none_or(process_tree::alive)
     }
 
     /// Gives the browser up: a local one is killed at once (which also ends every CDP call

@@ -136,12 +136,6 @@ impl StartedChromium {
     }
 }
 
-/// Whether the local browser `pid` still runs: not a zombie (a killed browser stays one until
-/// reaped), and not killed or exiting on its way there.
-pub(crate) fn running(pid: u32) -> bool {
-    matches!(process_tree::state(pid), Some(s) if s != 'Z' && s != 'X') && !process_tree::dying(pid)
-}
-
 fn find_executable(explicit: Option<&Path>) -> Result<PathBuf> {
     let from_env = std::env::var_os("RIPTIDE_CHROME_PATH").map(PathBuf::from);
     // An explicitly named browser that is missing is an error, not a reason to pick another.

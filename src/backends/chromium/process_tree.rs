@@ -141,6 +141,12 @@ fn running(pid: u32) -> bool {
     matches!(state(pid), Some(s) if s != 'Z' && s != 'X')
 }
 
+/// Whether process `pid` (a local browser) still runs: not a zombie (a killed browser stays one
+/// until reaped), and not killed or exiting on its way there.
+pub(crate) fn alive(pid: u32) -> bool {
+    running(pid) && !dying(pid)
+}
+
 /// Waits until every process in `pids` has exited, or `deadline`; true if all did.
 ///
 /// A pidfd (Linux 5.3+) becomes readable when its process exits, so this sleeps in `poll` until
@@ -208,10 +214,10 @@ mod tests {
             .expect("coreutils' sleep");
         let pid = child.id();
         assert!(!dying(pid));
-        assert!(crate::backends::chromium::local::running(pid));
+        assert!(alive(pid));
         child.kill().expect("SIGKILL a child of ours");
         // Killed: pending, exiting or a zombie, depending on when it is looked at; never running.
-        assert!(!crate::backends::chromium::local::running(pid));
+        assert!(!alive(pid));
         child.wait().expect("reap");
         assert_eq!(state(pid), None);
     }
@@ -238,11 +244,11 @@ mod tests {
         shell.kill().expect("SIGKILL the shell");
         shell.wait().expect("reap");
         assert!(
-            super::super::local::running(orphan) && parent_and_group(orphan).is_some_and(|(p, _)| p != root),
+            super::alive(orphan) && parent_and_group(orphan).is_some_and(|(p, _)| p != root),
             "the sleep outlived its parent"
         );
         assert!(members(root).contains(&orphan), "found by its group");
         terminate(root, Duration::from_millis(200));
-        assert!(!super::super::local::running(orphan), "stopped with its group");
+        assert!(!super::alive(orphan), "stopped with its group");
     }
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use chromiumoxide::Browser;
 use tokio::task::JoinHandle;
 
-use crate::backends::chromium::local::{self, StartedChromium};
+use crate::backends::chromium::local::StartedChromium;
 use crate::backends::chromium::process_tree;
 
 /// A browser and the tabs riptide renders in it.
@@ -88,7 +88,7 @@ impl Process {
 
     /// Whether the browser can still render: not given up, and (local) still running.
     pub(super) fn alive(&self) -> bool {
-        !self.abandoned.load(Ordering::Acquire) && self.pid().is_none_or(local::running)
+        !self.abandoned.load(Ordering::Acquire) && self.pid().is_none_or(process_tree::alive)
     }
 
     /// Gives the browser up: a local one is killed at once (which also ends every DevTools call
