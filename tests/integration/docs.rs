@@ -23,6 +23,9 @@ use riptide::{ConfigLoader, RiptideConfig};
 /// Subcommands the binary has only when built with `nats`.
 const NATS_COMMANDS: &[&str] = &["worker", "submit", "queue"];
 
+/// Flags of other commands the binary has only when built with `nats` (`crawl --nats`).
+const NATS_FLAGS: &[&str] = &["--nats", "--cancel"];
+
 struct Doc {
     /// Relative to the repository, as failures print it.
     name: String,
@@ -253,6 +256,7 @@ fn check_command(binary: &mut Binary, command: &CommandLine) -> Result<(), Strin
     let unknown: Vec<String> = long_flags(&command.words.join(" "))
         .into_iter()
         .filter(|flag| !help.flags.contains(flag))
+        .filter(|flag| cfg!(feature = "nats") || !NATS_FLAGS.contains(&flag.as_str()))
         .collect();
     if unknown.is_empty() {
         Ok(())
