@@ -648,15 +648,13 @@ impl NatsCrawl {
         Ok(None)
     }
 
-    /// Tries to take the lock on fetching `host`'s robots.txt. Whether it was taken.
-    pub(crate) async fn try_robots_lock(&self, host: &str, token: &str) -> Result<bool> {
-        match self
-            .leases
-            .create(format!("robots.{host}"), token.to_string().into())
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(false),
+    /// Tries to take the lock on fetching `host`'s robots.txt: its key when taken (a lease to
+    /// renew and give back, as a slot's), `None` when another worker holds it.
+    pub(crate) async fn try_robots_lock(&self, host: &str, token: &str) -> Result<Option<String>> {
+        let key = format!("robots.{host}");
+        match self.leases.create(&key, token.to_string().into()).await {
+            Ok(_) => Ok(Some(key)),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(js_error("lock a host's robots.txt")(e.into())),
         }
     }

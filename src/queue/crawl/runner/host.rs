@@ -11,15 +11,38 @@ pub(super) struct HostRules {
     pub(super) unreachable: Option<String>,
 }
 
-/// A lease on one of a host's fetch slots, renewed while held.
-pub(super) struct Slot<'a> {
+/// A lease in the crawl's leases bucket, a host's fetch slot or its robots.txt lock: renewed
+/// while held, given back when released or dropped, and expired by the bucket's `max_age` when
+/// its worker dies.
+pub(super) struct Lease<'a> {
     ctx: &'a Ctx,
     key: String,
     renew: tokio::task::JoinHandle<()>,
     released: bool,
 }
 
-impl Slot<'_> {
+impl<'a> Lease<'a> {
+    /// Holds `key`, just taken under `token`: renews it every third of its time to live.
+    fn hold(ctx: &'a Ctx, key: String, token: &str) -> Self {
+        let renew = {
+            let crawl = ctx.crawl.clone();
+            let (key, token) = (key.clone(), token.to_string());
+            tokio::spawn(async move {
+                let every = crawl.lease_ttl_of() / 3;
+                loop {
+                    tokio::time::sleep(every).await;
+                    crawl.renew(&key, &token).await;
+                }
+            })
+        };
+        Self {
+            ctx,
+            key,
+            renew,
+            released: false,
+        }
+    }
+
     pub(super) async fn release(mut self) {
         self.renew.abort();
         self.released = true;
@@ -27,9 +50,10 @@ impl Slot<'_> {
     }
 }
 
-impl Drop for Slot<'_> {
-    /// A page handed back mid-fetch (the worker stops) drops its slot: the lease is given back
-    /// as soon as can be, not left to expire after `ack_wait` with the host one slot short.
+impl Drop for Lease<'_> {
+    /// A page handed back mid-fetch (the worker stops), or a robots.txt lock whose holder
+    /// failed, drops its lease: it is given back as soon as can be, not left to expire after
+    /// `ack_wait` with the host one slot short or its robots.txt waited for in vain.
     fn drop(&mut self) {
         self.renew.abort();
         // Only on a runtime (a task dropped as the runtime itself shuts down has none left to
@@ -50,7 +74,7 @@ pub(super) async fn take_slot<'a>(
     host_key: &str,
     crawl_delay: Option<Duration>,
     token: &str,
-) -> Result<Slot<'a>> {
+) -> Result<Lease<'a>> {
     let host = digest(host_key);
     let mut pause = Duration::from_millis(2);
     let key = loop {
@@ -60,23 +84,7 @@ pub(super) async fn take_slot<'a>(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(50));
     };
-    let renew = {
-        let crawl = ctx.crawl.clone();
-        let (key, token) = (key.clone(), token.to_string());
-        tokio::spawn(async move {
-            let every = crawl.lease_ttl_of() / 3;
-            loop {
-                tokio::time::sleep(every).await;
-                crawl.renew(&key, &token).await;
-            }
-        })
-    };
-    let slot = Slot {
-        ctx,
-        key,
-        renew,
-        released: false,
-    };
+    let slot = Lease::hold(ctx, key, token);
     // The delay, raised by `Crawl-delay`, plus the slow-down the workers learned together.
     let delay = ctx.spec.delay().max(crawl_delay.unwrap_or_default()) + shared_slowdown(ctx, host_key).await;
     if !delay.is_zero() {
@@ -112,7 +120,13 @@ pub(super) async fn host_rules(ctx: &Ctx, host_key: &str, token: &str) -> Result
             };
             break Arc::new(HostRules { rules, unreachable });
         }
-        if ctx.crawl.try_robots_lock(&host, token).await? {
+        if let Some(lock_key) = ctx.crawl.try_robots_lock(&host, token).await? {
+            let lock = Lease::hold(ctx, lock_key.clone(), token);
+            // Stored between this worker's look and its lock: the holder before has finished.
+            if ctx.crawl.get(&key).await?.is_some() {
+                lock.release().await;
+                continue;
+            }
             let answer = if ctx.spec.obey_robots {
                 let origin = origin_of(host_key).ok_or_else(|| {
                     Error::from(CrawlError::Seed {
@@ -135,10 +149,16 @@ pub(super) async fn host_rules(ctx: &Ctx, host_key: &str, token: &str) -> Result
             };
             let rules = Arc::new(HostRules { rules, unreachable });
             if ctx.spec.sitemaps && rules.unreachable.is_none() {
-                read_sitemaps(ctx, host_key, &rules, token).await?;
+                // The sitemaps' URLs are claimed under the lock's name, not the page's that
+                // brought this worker here: a holder that dies after claiming some leaves them
+                // to the next holder, which claims them as its own and queues them again.
+                read_sitemaps(ctx, host_key, &rules, &lock_key).await?;
             }
-            // Stored last: a worker that finds it knows the host's sitemaps were read.
+            // Stored last: a worker that finds it knows the host's sitemaps were read. A holder
+            // that dies before this leaves the host to whoever takes the lock after its lease
+            // expires; one that fails gives the lock back (on drop) for another to try.
             ctx.crawl.put(&key, encode_robots(&answer)).await?;
+            lock.release().await;
             break rules;
         }
         tokio::time::sleep(pause).await;
