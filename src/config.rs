@@ -181,6 +181,10 @@ pub struct WasmCacheConfig {
     pub compress_cached_modules: bool,
     /// Keep compiled (ahead-of-time) artifacts on disk; `false` keeps them in memory only.
     pub aot_enabled: bool,
+    /// Pages one extractor instance serves before a fresh one is made (it is kept warm on its
+    /// thread between pages, see [`WarmInstances`](crate::extract::WarmInstances)); `1`: a
+    /// fresh instance for every page.
+    pub pages_per_instance: u32,
 }
 
 impl Default for WasmCacheConfig {
@@ -193,6 +197,7 @@ impl Default for WasmCacheConfig {
             parallel_compilation: true,
             compress_cached_modules: false,
             aot_enabled: true,
+            pages_per_instance: crate::extract::DEFAULT_MAX_USES,
         }
     }
 }

@@ -40,7 +40,7 @@ use self::static_fetch::{HttpReply, fetch_http, read_file};
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
 use crate::error::{Error, ErrorKind, FetchError, Result, RetryError, join_blocking};
-use crate::extract::{Content, ExtractOptions, ExtractedContent, StageTimings, run_extractor_with};
+use crate::extract::{Content, ExtractOptions, ExtractedContent, StageTimings, WarmInstances, run_extractor_warm};
 use crate::metrics::{ExtractionCounters, ExtractionStats, PerformanceReport};
 use crate::policies::{AttemptFailure, FixedTimeout, Retrier};
 use crate::pool::PoolStatus;
@@ -96,6 +96,8 @@ pub struct Executor<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T> {
     pub(crate) cache: Arc<CompileCache<R, C>>,
     pub(crate) extractor: ModuleSource,
     pub(crate) extract_options: ExtractOptions,
+    /// Extractor instances kept warm between pages.
+    pub(crate) warm: Arc<WarmInstances>,
     pub(crate) policy: T,
     /// Set when adaptive timeouts are off: every target gets the default timeout.
     pub(crate) fixed: Option<FixedTimeout>,
@@ -421,6 +423,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         }
         let cache = self.cache.clone();
         let extractor = self.extractor.clone();
+        let warm = self.warm.clone();
         let mut options = self.extract_options;
         options.markdown = page_options.markdown.unwrap_or(options.markdown);
         options.content_html = page_options.content_html.unwrap_or(options.content_html);
@@ -432,9 +435,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             };
             let load = t.elapsed();
             let t = Instant::now();
-            let mut page = run_extractor_with(
+            let mut page = run_extractor_warm(
                 cache.runtime(),
                 &module,
+                &warm,
                 &fetched.html,
                 Some(&fetched.final_url),
                 options,

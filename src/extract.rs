@@ -6,8 +6,10 @@
 //! JSON matching [`ExtractedContent`] exactly. Engines enforce the execution budget and memory cap.
 
 mod links;
+mod warm;
 
 pub use links::read_links;
+pub use warm::{DEFAULT_MAX_USES, RETIRE_ABOVE_BYTES, WarmInstances};
 
 use std::collections::BTreeMap;
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::{Error, Result, WasmError};
-use crate::traits::{Engine, GuestInstance, WasmRuntime};
+use crate::traits::{Engine, GuestInstance, GuestLimits, WasmRuntime};
 
 /// One extracted page from the [`Executor`](crate::Executor): what the extractor found, how the
 /// page was fetched, and where the time went.
@@ -218,7 +220,43 @@ pub fn run_extractor_with<R: WasmRuntime>(
     base_url: Option<&str>,
     options: ExtractOptions,
 ) -> Result<ExtractedContent> {
-    let limits = runtime.limits();
+    let input = checked_input(runtime.limits(), html, base_url, options)?;
+    let mut instance = runtime.instantiate(module, input.len())?;
+    let (reply, _) = call_extractor(&mut instance, runtime.limits(), &input)?;
+    parse_reply(&reply)
+}
+
+/// [`run_extractor_with`] in an instance kept warm by `warm` when this thread has one, keeping
+/// the instance for the thread's next page when the call went well (see [`WarmInstances`]).
+pub fn run_extractor_warm<R: WasmRuntime>(
+    runtime: &R,
+    module: &R::Module,
+    warm: &WarmInstances,
+    html: &str,
+    base_url: Option<&str>,
+    options: ExtractOptions,
+) -> Result<ExtractedContent> {
+    let input = checked_input(runtime.limits(), html, base_url, options)?;
+    let kept = warm
+        .take::<R::Instance>()
+        .and_then(|(mut instance, uses)| instance.renew(input.len()).then_some((instance, uses)));
+    let (mut instance, uses) = match kept {
+        Some(kept) => kept,
+        None => (runtime.instantiate(module, input.len())?, 0),
+    };
+    // Any failure drops the instance: its state is then unknown.
+    let (reply, blocks) = call_extractor(&mut instance, runtime.limits(), &input)?;
+    let parsed = parse_reply(&reply)?;
+    let freed = blocks.iter().all(|&(ptr, len)| instance.dealloc(ptr, len).is_ok());
+    if freed && instance.renew(0) {
+        let memory = instance.memory_bytes();
+        warm.keep(instance, uses + 1, memory);
+    }
+    Ok(parsed)
+}
+
+/// The framed input for the guest, within the limits.
+fn checked_input(limits: &GuestLimits, html: &str, base_url: Option<&str>, options: ExtractOptions) -> Result<Vec<u8>> {
     let input = frame_input(html, base_url, options)?;
     if input.len() > limits.max_input_bytes {
         return Err(WasmError::InputTooLarge {
@@ -227,13 +265,25 @@ pub fn run_extractor_with<R: WasmRuntime>(
         }
         .into());
     }
+    Ok(input)
+}
+
+/// A block of guest memory the guest handed out: `(ptr, len)`.
+type GuestBlock = (u32, u32);
+
+/// One call of the guest's `extract` on `input`: its reply, and the two blocks the guest handed
+/// out (the input's and the reply's, as `(ptr, len)`) for `dealloc`.
+fn call_extractor<I: GuestInstance>(
+    instance: &mut I,
+    limits: &GuestLimits,
+    input: &[u8],
+) -> Result<(Vec<u8>, [GuestBlock; 2])> {
     let input_len = u32::try_from(input.len()).map_err(|_| WasmError::InputTooLarge {
         len: input.len(),
         limit: u32::MAX as usize,
     })?;
-    let mut instance = runtime.instantiate(module, input.len())?;
     let ptr = instance.alloc(input_len)?;
-    instance.write(ptr, &input)?;
+    instance.write(ptr, input)?;
     let packed = instance.extract(ptr, input_len)?;
     // The guest packs two u32s into the i64's bits; reinterpret, never sign-extend.
     let packed = packed as u64;
@@ -247,7 +297,12 @@ pub fn run_extractor_with<R: WasmRuntime>(
         }));
     }
     let reply = instance.read(out_ptr, out_len)?;
-    let reply = std::str::from_utf8(&reply).map_err(|e| {
+    Ok((reply, [(ptr, input_len), (out_ptr, out_len)]))
+}
+
+/// The guest's reply: the page's content, or the error it reported.
+fn parse_reply(reply: &[u8]) -> Result<ExtractedContent> {
+    let reply = std::str::from_utf8(reply).map_err(|e| {
         Error::from(WasmError::Abi {
             message: format!("reply is not UTF-8: {e}"),
         })

@@ -208,14 +208,17 @@ impl WasmRuntime for WasmerRuntime {
             .exports
             .get_typed_function(&store, "extract")
             .map_err(|e| abi("export `extract(i32, i32) -> i64`", e))?;
+        // Optional: a module without it is used once per instance.
+        let dealloc = instance.exports.get_typed_function(&store, "dealloc").ok();
         Ok(WasmerInstance {
             store,
             instance,
             memory,
             alloc,
             extract,
+            dealloc,
             fuel,
-            max_memory: self.limits.max_memory_bytes,
+            limits: self.limits.clone(),
         })
     }
 }
@@ -227,8 +230,10 @@ pub struct WasmerInstance {
     memory: Memory,
     alloc: TypedFunction<i32, i32>,
     extract: TypedFunction<(i32, i32), i64>,
+    dealloc: Option<TypedFunction<(i32, i32), ()>>,
+    /// The budget of the current call.
     fuel: u64,
-    max_memory: usize,
+    limits: GuestLimits,
 }
 
 impl WasmerInstance {
@@ -238,9 +243,9 @@ impl WasmerInstance {
         }
         // wasmer cannot say that a grow was refused; a trap with memory at the cap is that.
         let size = self.memory.view(&self.store).data_size() as usize;
-        if size.saturating_add(1 << 20) >= self.max_memory {
+        if size.saturating_add(1 << 20) >= self.limits.max_memory_bytes {
             return WasmError::MemoryLimit {
-                limit_bytes: self.max_memory,
+                limit_bytes: self.limits.max_memory_bytes,
             }
             .into();
         }
@@ -274,6 +279,28 @@ impl GuestInstance for WasmerInstance {
             Ok(packed) => Ok(packed),
             Err(e) => Err(self.call_error(e)),
         }
+    }
+
+    fn dealloc(&mut self, ptr: u32, len: u32) -> Result<()> {
+        let Some(dealloc) = self.dealloc.clone() else {
+            return Ok(());
+        };
+        dealloc
+            .call(&mut self.store, ptr as i32, len as i32)
+            .map_err(|e| self.call_error(e))
+    }
+
+    fn renew(&mut self, input_len: usize) -> bool {
+        if self.dealloc.is_none() {
+            return false;
+        }
+        self.fuel = self.limits.fuel_for(input_len);
+        set_remaining_points(&mut self.store, &self.instance, self.fuel);
+        true
+    }
+
+    fn memory_bytes(&mut self) -> usize {
+        self.memory.view(&self.store).data_size() as usize
     }
 
     fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>> {

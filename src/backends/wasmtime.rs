@@ -192,9 +192,7 @@ impl WasmRuntime for WasmtimeRuntime {
         );
         store.limiter(|l| l as &mut dyn ResourceLimiter);
         let budget = self.limits.max_run_time;
-        // One tick more than the budget: the current tick is already partly gone.
-        let ticks = budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).saturating_add(1);
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        set_deadline(&mut store, budget);
         store.epoch_deadline_trap();
         let instance = module
             .pre
@@ -216,11 +214,14 @@ impl WasmRuntime for WasmtimeRuntime {
         let extract = instance
             .get_typed_func(&mut store, "extract")
             .map_err(|e| abi("export `extract(i32, i32) -> i64`", e))?;
+        // Optional: a module without it is used once per instance.
+        let dealloc = instance.get_typed_func(&mut store, "dealloc").ok();
         Ok(WasmtimeInstance {
             store,
             memory,
             alloc,
             extract,
+            dealloc,
             budget,
         })
     }
@@ -269,12 +270,20 @@ impl ResourceLimiter for Limiter {
     }
 }
 
+/// The epoch deadline of `budget` from now: one tick more than the budget, as the current tick
+/// is already partly gone.
+fn set_deadline(store: &mut Store<Limiter>, budget: Duration) {
+    let ticks = budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).saturating_add(1);
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+}
+
 /// One instance of the extractor in its own store.
 pub struct WasmtimeInstance {
     store: Store<Limiter>,
     memory: Memory,
     alloc: TypedFunc<i32, i32>,
     extract: TypedFunc<(i32, i32), i64>,
+    dealloc: Option<TypedFunc<(i32, i32), ()>>,
     budget: Duration,
 }
 
@@ -319,6 +328,27 @@ impl GuestInstance for WasmtimeInstance {
             Ok(packed) => Ok(packed),
             Err(e) => Err(self.call_error(e)),
         }
+    }
+
+    fn dealloc(&mut self, ptr: u32, len: u32) -> Result<()> {
+        let Some(dealloc) = self.dealloc.clone() else {
+            return Ok(());
+        };
+        dealloc
+            .call(&mut self.store, (ptr as i32, len as i32))
+            .map_err(|e| self.call_error(e))
+    }
+
+    fn renew(&mut self, _input_len: usize) -> bool {
+        if self.dealloc.is_none() || self.store.data().refused {
+            return false;
+        }
+        set_deadline(&mut self.store, self.budget);
+        true
+    }
+
+    fn memory_bytes(&mut self) -> usize {
+        self.memory.data_size(&self.store)
     }
 
     fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>> {

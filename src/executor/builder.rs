@@ -11,7 +11,7 @@ use super::rendering_evidence::RenderingEvidence;
 use crate::cache::{CompileCache, ModuleSource};
 use crate::config::RiptideConfig;
 use crate::error::{Error, Result};
-use crate::extract::ExtractOptions;
+use crate::extract::{ExtractOptions, WarmInstances};
 use crate::metrics::ExtractionCounters;
 use crate::network::AddressPolicy;
 use crate::policies::{FixedTimeout, Retrier, RetrySettings};
@@ -71,6 +71,7 @@ pub struct ExecutorBuilder<B, R: WasmRuntime, C: ModuleCache, T> {
     retry_seed: Option<u64>,
     request_timeout: Option<Duration>,
     evidence_store: Option<Arc<dyn LearningStore>>,
+    pages_per_instance: Option<u32>,
 }
 
 impl<B, R: WasmRuntime, C: ModuleCache, T> std::fmt::Debug for ExecutorBuilder<B, R, C, T> {
@@ -117,6 +118,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             retry_seed: None,
             request_timeout: None,
             evidence_store: None,
+            pages_per_instance: None,
         }
     }
 
@@ -244,6 +246,15 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         self
     }
 
+    /// Pages one extractor instance serves, kept warm on its thread between them, before a
+    /// fresh one is made (default: the config's `pages_per_instance`,
+    /// [`DEFAULT_MAX_USES`](crate::extract::DEFAULT_MAX_USES)); `1` makes a fresh instance for
+    /// every page. See [`WarmInstances`] for when an instance is retired sooner.
+    pub fn pages_per_instance(mut self, pages: u32) -> Self {
+        self.pages_per_instance = Some(pages);
+        self
+    }
+
     /// A fixed seed for retry jitter (reproducible runs).
     pub fn retry_seed(mut self, seed: u64) -> Self {
         self.retry_seed = Some(seed);
@@ -304,6 +315,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             &c.network,
             addresses.clone(),
         )?;
+        let warm = Arc::new(WarmInstances::new(
+            self.pages_per_instance
+                .unwrap_or(c.optimizations.wasm_cache.pages_per_instance),
+        ));
         let pooled = all && c.optimizations.browser_pool.enabled;
         let report_file = self.report_file.filter(|_| c.performance.track_metrics);
         let extract_options = self.extract_options.unwrap_or(ExtractOptions {
@@ -322,6 +337,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             cache: Arc::new(cache),
             extractor: self.extractor.unwrap_or_else(|| ModuleSource::extractor().clone()),
             extract_options,
+            warm,
             policy,
             fixed,
             retrier,

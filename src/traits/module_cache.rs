@@ -17,8 +17,9 @@ use crate::error::Result;
 pub trait WasmRuntime: Send + Sync + 'static {
     /// A compiled module, cheap to clone and shareable across threads.
     type Module: Clone + Send + Sync + 'static;
-    /// One instance of a module: a fresh linear memory for one extraction.
-    type Instance: GuestInstance;
+    /// One instance of a module: its own linear memory, for one extraction or, when the engine
+    /// can renew it ([`GuestInstance::renew`]), a run of them.
+    type Instance: GuestInstance + 'static;
 
     /// A short engine name for messages and stats (`"wasmtime"`, `"wasmer"`).
     fn name(&self) -> &'static str;
@@ -65,6 +66,24 @@ pub trait GuestInstance {
     fn extract(&mut self, ptr: u32, len: u32) -> Result<i64>;
     /// Copies `len` bytes out of guest memory at `ptr`.
     fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>>;
+    /// Calls the guest's `dealloc(ptr, len)`, giving back a block `alloc` or `extract` handed
+    /// out, so that the instance can serve another call without growing. The default gives
+    /// nothing back; its instances are used once (see [`renew`](Self::renew)).
+    fn dealloc(&mut self, ptr: u32, len: u32) -> Result<()> {
+        let _ = (ptr, len);
+        Ok(())
+    }
+    /// Readies the instance for one more extraction of `input_len` bytes: a budget of its own,
+    /// as a fresh instance would get. Whether it can serve one; `false` (the default, and for a
+    /// module without a `dealloc` export) means the instance is used once and dropped.
+    fn renew(&mut self, input_len: usize) -> bool {
+        let _ = input_len;
+        false
+    }
+    /// How many bytes of linear memory the instance holds now (0 when the engine cannot say).
+    fn memory_bytes(&mut self) -> usize {
+        0
+    }
 }
 
 /// What a guest may consume. The host never trusts the guest: these bound every call.

@@ -4,8 +4,9 @@
 use crate::common;
 
 use common::{abi_module, sample_pages, tight_limits};
+use riptide::ExtractOptions;
 use riptide::error::{ErrorKind, WasmError};
-use riptide::extract::{ExtractedContent, run_extractor};
+use riptide::extract::{ExtractedContent, WarmInstances, run_extractor, run_extractor_warm, run_extractor_with};
 use riptide::traits::WasmRuntime;
 use riptide::{GuestLimits, ModuleSource};
 
@@ -283,6 +284,58 @@ fn check_input_bound<R: WasmRuntime>(runtime: R) {
     );
 }
 
+/// An instance kept warm answers every page as a fresh one does, page after page and whatever
+/// came before (small, large, deep, empty pages in turn), and is used for up to its share.
+fn check_warm_instances<R: WasmRuntime>((runtime, module): &(R, R::Module)) {
+    let warm = WarmInstances::new(5);
+    let options = ExtractOptions::default();
+    let mut pages: Vec<(String, String, Option<&str>)> = sample_pages()
+        .into_iter()
+        .map(|(name, html, url)| (name.to_string(), html, url))
+        .collect();
+    pages.extend(
+        deep_pages()
+            .into_iter()
+            .map(|(name, html)| (name.to_string(), html, None)),
+    );
+    let mut most_uses = 0;
+    for round in 0..3 {
+        for (name, html, url) in &pages {
+            let fresh = run_extractor_with(runtime, module, html, *url, options).expect("fresh");
+            let warmed = run_extractor_warm(runtime, module, &warm, html, *url, options).expect("warm");
+            assert_eq!(warmed, fresh, "{name}, round {round}");
+            most_uses = most_uses.max(warm.held_here().unwrap_or(0));
+        }
+    }
+    assert_eq!(
+        most_uses, 4,
+        "an instance served several pages, and never more than its 5"
+    );
+}
+
+/// A call that fails retires its instance: the next page gets a fresh one and the right answer.
+fn check_failed_warm_instance_is_dropped<R: WasmRuntime>(runtime: R) {
+    let module = runtime.compile(riptide::cache::EXTRACTOR_WASM).expect("compiles");
+    let warm = WarmInstances::new(8);
+    let options = ExtractOptions::default();
+    let url = Some("https://news.example.com/2026/11/warm-caches");
+    let fresh = run_extractor_with(&runtime, &module, common::ARTICLE, url, options).expect("fresh");
+    assert_eq!(
+        run_extractor_warm(&runtime, &module, &warm, common::ARTICLE, url, options).expect("warm"),
+        fresh
+    );
+    assert_eq!(warm.held_here(), Some(1));
+    // Past the tight budget and memory cap: the call fails and the instance goes with it.
+    let huge = format!("<p>{}</p>", "word ".repeat(2_000_000));
+    run_extractor_warm(&runtime, &module, &warm, &huge, None, options).expect_err("over the limits");
+    assert_eq!(warm.held_here(), None, "the failed instance is not kept");
+    assert_eq!(
+        run_extractor_warm(&runtime, &module, &warm, common::ARTICLE, url, options).expect("warm"),
+        fresh
+    );
+    assert_eq!(warm.held_here(), Some(1), "a fresh instance served it");
+}
+
 fn small_input_limits() -> GuestLimits {
     GuestLimits {
         max_input_bytes: 64 << 10,
@@ -333,6 +386,14 @@ macro_rules! suite {
             #[test]
             fn abi_violations_are_errors() {
                 check_abi_violations(runtime(GuestLimits::default()));
+            }
+            #[test]
+            fn warm_instances_answer_as_fresh_ones() {
+                check_warm_instances(extractor());
+            }
+            #[test]
+            fn a_failed_warm_instance_is_dropped() {
+                check_failed_warm_instance_is_dropped(runtime(tight_limits()));
             }
             #[test]
             fn input_is_bounded() {
