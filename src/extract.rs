@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::error::{Error, Result, WasmError};
+use crate::error::{Error, ErrorKind, Result, WasmError};
 use crate::traits::{Engine, GuestInstance, GuestLimits, WasmRuntime};
 
 /// One extracted page from the [`Executor`](crate::Executor): what the extractor found, how the
@@ -228,6 +228,10 @@ pub fn run_extractor_with<R: WasmRuntime>(
 
 /// [`run_extractor_with`] in an instance kept warm by `warm` when this thread has one, keeping
 /// the instance for the thread's next page when the call went well (see [`WarmInstances`]).
+///
+/// `warm` must serve this one `module` on this `runtime` (the executor makes one per
+/// extractor): it tells instances apart by their pool and type, not by the module they run.
+/// Only use it for a module that keeps no state between calls, as riptide's extractor does.
 pub fn run_extractor_warm<R: WasmRuntime>(
     runtime: &R,
     module: &R::Module,
@@ -236,7 +240,8 @@ pub fn run_extractor_warm<R: WasmRuntime>(
     base_url: Option<&str>,
     options: ExtractOptions,
 ) -> Result<ExtractedContent> {
-    let input = checked_input(runtime.limits(), html, base_url, options)?;
+    let limits = runtime.limits();
+    let input = checked_input(limits, html, base_url, options)?;
     let kept = warm
         .take::<R::Instance>()
         .and_then(|(mut instance, uses)| instance.renew(input.len()).then_some((instance, uses)));
@@ -245,12 +250,31 @@ pub fn run_extractor_warm<R: WasmRuntime>(
         None => (runtime.instantiate(module, input.len())?, 0),
     };
     // Any failure drops the instance: its state is then unknown.
-    let (reply, blocks) = call_extractor(&mut instance, runtime.limits(), &input)?;
+    let (reply, blocks) = match call_extractor(&mut instance, limits, &input) {
+        Ok(called) => called,
+        // A kept instance's memory is what earlier pages left: a page that runs out of it, or
+        // traps, is tried once more in a fresh instance, which is what it would have had.
+        Err(e)
+            if uses > 0
+                && matches!(
+                    e.kind(),
+                    ErrorKind::Wasm(WasmError::MemoryLimit { .. } | WasmError::Trap { .. })
+                ) =>
+        {
+            drop(instance);
+            return run_extractor_with(runtime, module, html, base_url, options);
+        }
+        Err(e) => return Err(e),
+    };
     let parsed = parse_reply(&reply)?;
     let freed = blocks.iter().all(|&(ptr, len)| instance.dealloc(ptr, len).is_ok());
     if freed && instance.renew(0) {
-        let memory = instance.memory_bytes();
-        warm.keep(instance, uses + 1, memory);
+        // Retired past a fixed size, and always well below the cap, so that a kept instance
+        // leaves each page room to grow.
+        let retire_above = RETIRE_ABOVE_BYTES.min(limits.max_memory_bytes / 2);
+        if instance.memory_bytes() <= retire_above {
+            warm.keep(instance, uses + 1);
+        }
     }
     Ok(parsed)
 }

@@ -274,7 +274,8 @@ impl ResourceLimiter for Limiter {
 /// is already partly gone.
 fn set_deadline(store: &mut Store<Limiter>, budget: Duration) {
     let ticks = budget.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).saturating_add(1);
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+    // wasmtime adds the deadline to the current epoch unchecked: a huge budget must not wrap.
+    store.set_epoch_deadline(u64::try_from(ticks).map_or(u64::MAX / 2, |t| t.min(u64::MAX / 2)));
 }
 
 /// One instance of the extractor in its own store.

@@ -249,7 +249,9 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// Pages one extractor instance serves, kept warm on its thread between them, before a
     /// fresh one is made (default: the config's `pages_per_instance`,
     /// [`DEFAULT_MAX_USES`](crate::extract::DEFAULT_MAX_USES)); `1` makes a fresh instance for
-    /// every page. See [`WarmInstances`] for when an instance is retired sooner.
+    /// every page. See [`WarmInstances`] for when an instance is retired sooner. Applies to
+    /// riptide's own extractor only: a module given with [`extractor`](Self::extractor) may keep
+    /// state between calls, so it always gets a fresh instance.
     pub fn pages_per_instance(mut self, pages: u32) -> Self {
         self.pages_per_instance = Some(pages);
         self
@@ -315,10 +317,16 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             &c.network,
             addresses.clone(),
         )?;
-        let warm = Arc::new(WarmInstances::new(
-            self.pages_per_instance
-                .unwrap_or(c.optimizations.wasm_cache.pages_per_instance),
-        ));
+        // Only riptide's own extractor is known to keep nothing between calls; a module given
+        // with `extractor` runs in a fresh instance for every page.
+        let bundled = self
+            .extractor
+            .as_ref()
+            .is_none_or(|source| source.digest() == ModuleSource::extractor().digest());
+        let pages_per_instance = self
+            .pages_per_instance
+            .unwrap_or(c.optimizations.wasm_cache.pages_per_instance);
+        let warm = Arc::new(WarmInstances::new(if bundled { pages_per_instance } else { 1 }));
         let pooled = all && c.optimizations.browser_pool.enabled;
         let report_file = self.report_file.filter(|_| c.performance.track_metrics);
         let extract_options = self.extract_options.unwrap_or(ExtractOptions {
@@ -352,5 +360,37 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
             _evidence_writer: evidence_writer,
             counters: ExtractionCounters::default(),
         })
+    }
+}
+
+#[cfg(all(test, feature = "wasmtime"))]
+mod tests {
+    use super::*;
+    use crate::backends::memory::MemoryModuleCache;
+    use crate::backends::no_browser::NoBrowser;
+    use crate::backends::wasmtime::WasmtimeRuntime;
+    use crate::cache::CacheOptions;
+    use crate::policies::FixedTimeout;
+    use crate::traits::GuestLimits;
+
+    fn builder() -> ExecutorBuilder<NoBrowser, WasmtimeRuntime, MemoryModuleCache, FixedTimeout> {
+        let runtime = WasmtimeRuntime::new(GuestLimits::default(), false).expect("engine");
+        let cache = CompileCache::new(runtime, MemoryModuleCache::new(), CacheOptions::default());
+        Executor::builder(NoBrowser, cache, FixedTimeout(Duration::from_secs(5)))
+    }
+
+    #[test]
+    fn only_riptides_own_extractor_is_kept_warm() {
+        assert_eq!(builder().build().expect("builds").warm.max_uses(), 64);
+        assert_eq!(
+            builder().pages_per_instance(9).build().expect("builds").warm.max_uses(),
+            9
+        );
+        let own = builder().extractor(ModuleSource::extractor().clone());
+        assert_eq!(own.build().expect("builds").warm.max_uses(), 64);
+        // Any other module may keep state between calls: a fresh instance for every page.
+        let other = ModuleSource::new(b"\0asm\x01\0\0\0".to_vec());
+        let custom = builder().extractor(other).pages_per_instance(9);
+        assert_eq!(custom.build().expect("builds").warm.max_uses(), 1);
     }
 }

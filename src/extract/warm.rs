@@ -9,11 +9,12 @@
 //! reply (`dealloc`), and nothing else of the page stays in its memory's live data. An instance
 //! is still retired, and never used again, when
 //! - a call fails in any way (a trap, the time or fuel budget, the memory cap, a bad reply):
-//!   the guest's state is then unknown;
+//!   the guest's state is then unknown. A page that traps or runs out of memory in a kept
+//!   instance is run again in a fresh one, which is what it would have had;
 //! - it has served [`WarmInstances::new`]'s `max_uses` pages, which bounds how long anything a
 //!   page could leave behind (the guest is sandboxed, but not proven free of bugs) can last;
-//! - its memory grew past [`RETIRE_ABOVE_BYTES`] for a large page, so an idle thread does not
-//!   hold that memory;
+//! - its memory grew past [`RETIRE_ABOVE_BYTES`] (or half the guest's memory cap, if less) for a
+//!   large page, so an idle thread does not hold that memory and the next page has room;
 //! - the engine cannot renew it ([`GuestInstance::renew`]), or the module has no `dealloc`.
 //!
 //! # Where they are kept
@@ -84,9 +85,9 @@ impl WarmInstances {
     }
 
     /// Keeps `instance`, which has served `uses` pages, on this thread for its next page, unless
-    /// it has served its share or holds too much memory.
-    pub(crate) fn keep<I: 'static>(&self, instance: I, uses: u32, memory_bytes: usize) {
-        if uses >= self.max_uses || memory_bytes > RETIRE_ABOVE_BYTES {
+    /// it has served its share. (The caller retires one that holds too much memory.)
+    pub(crate) fn keep<I: 'static>(&self, instance: I, uses: u32) {
+        if uses >= self.max_uses {
             return;
         }
         let idle = Idle {
@@ -115,10 +116,10 @@ mod tests {
     #[test]
     fn an_instance_is_kept_for_its_pool_and_thread_only() {
         let (a, b) = (WarmInstances::new(3), WarmInstances::new(3));
-        a.keep(7u32, 1, 0);
+        a.keep(7u32, 1);
         assert_eq!(b.take::<u32>(), None, "another pool's");
         assert_eq!(a.take::<String>(), None, "another type is never handed out");
-        a.keep(7u32, 1, 0);
+        a.keep(7u32, 1);
         let other_thread = std::thread::scope(|s| s.spawn(|| a.take::<u32>()).join().ok().flatten());
         assert_eq!(other_thread, None, "another thread's");
         assert_eq!(a.take::<u32>(), Some((7, 1)));
@@ -126,22 +127,20 @@ mod tests {
     }
 
     #[test]
-    fn an_instance_is_retired_when_used_up_or_large() {
+    fn an_instance_is_retired_when_used_up() {
         let pool = WarmInstances::new(3);
-        pool.keep(1u8, 3, 0);
+        pool.keep(1u8, 3);
         assert_eq!(pool.take::<u8>(), None, "served its share");
-        pool.keep(1u8, 2, RETIRE_ABOVE_BYTES + 1);
-        assert_eq!(pool.take::<u8>(), None, "too much memory");
         let none = WarmInstances::new(1);
-        none.keep(1u8, 0, 0);
+        none.keep(1u8, 0);
         assert_eq!(none.take::<u8>(), None, "max_uses 1 keeps nothing");
     }
 
     #[test]
     fn a_thread_keeps_one_pools_instance() {
         let (a, b) = (WarmInstances::new(9), WarmInstances::new(9));
-        a.keep(1u8, 1, 0);
-        b.keep(2u8, 1, 0);
+        a.keep(1u8, 1);
+        b.keep(2u8, 1);
         assert_eq!(a.take::<u8>(), None, "dropped when the thread served another pool");
         assert_eq!(b.take::<u8>(), Some((2, 1)));
     }

@@ -370,8 +370,8 @@ pub(crate) fn clean(s: &str) -> String {
     reason = "`no_mangle` exports them as the module's ABI, whatever the module's visibility"
 )]
 mod abi {
-    //! The exports the host calls. Blocks handed to the host are leaked boxed slices; the host
-    //! discards the whole instance after one call, so `dealloc` is a courtesy, not a necessity.
+    //! The exports the host calls. Blocks handed to the host are leaked boxed slices, which the
+    //! host gives back with `dealloc` before it runs the next page in the same instance.
 
     /// Reserves `len` bytes for the host to write the input into.
     #[unsafe(no_mangle)]
