@@ -67,7 +67,7 @@ http {
   default_type application/octet-stream;
   sendfile on;
   keepalive_requests 100000;
-  log_format timed '\$msec \$status \$request_uri "\$http_user_agent"';
+  log_format timed '\$msec \$status \$request_uri "\$http_user_agent" \$request_time';
   access_log $work/nginx/access.log timed;
   client_body_temp_path $work/nginx/body;
   proxy_temp_path $work/nginx/proxy;
@@ -227,11 +227,13 @@ tail -n +"$((before + 1))" "$log" > "$work/polite.log"
 echo
 echo "politeness (--per-host 1 --delay-ms 200 --max-pages 40): $(wc -l < "$work/polite.jsonl") pages," \
   "$(wc -l < "$work/polite.log") requests"
-awk '{ print $1, $3 }' "$work/polite.log" | sort -n | awk '
+# $msec is when nginx wrote the line, at the end of the request; its start is $msec less
+# $request_time (the last field), which is what the delay holds between.
+awk '{ printf "%.3f %s\n", $1 - $NF, $3 }' "$work/polite.log" | sort -n | awk '
   NR > 1 { gap = ($1 - prev) * 1000; if (min == "" || gap < min) { min = gap; at = $2 } }
   { prev = $1 }
   END { printf "  every request: min gap %.0f ms (before %s)\n", min, at }'
-grep -v -e ' /robots.txt ' -e ' /sitemap.xml ' "$work/polite.log" | awk '{ print $1 }' | sort -n | awk '
+grep -v -e ' /robots.txt ' -e ' /sitemap.xml ' "$work/polite.log" | awk '{ printf "%.3f\n", $1 - $NF }' | sort -n | awk '
   NR > 1 { gap = ($1 - prev) * 1000; if (min == "" || gap < min) min = gap }
   { prev = $1 }
   END { printf "  pages only: min gap %.0f ms (target >= 200)\n", min }'

@@ -57,7 +57,8 @@ fn code_of(text: &str) -> String {
 }
 
 /// The paths `text` names that start with `crate`, `super` or `self`: each as its first
-/// keyword and the identifiers after it.
+/// keyword and the identifiers after it; a `use` group (`super::{a, b::c}`) is one path per
+/// item.
 fn paths_in(text: &str) -> Vec<(String, Vec<String>)> {
     let bytes = text.as_bytes();
     let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
@@ -84,6 +85,18 @@ fn paths_in(text: &str) -> Vec<(String, Vec<String>)> {
                     rest.push(text[from..end].to_string());
                     i = end;
                 }
+                if text[i..].starts_with("::{") {
+                    for item in group_items(&text[i + 3..]) {
+                        let mut path = rest.clone();
+                        path.extend(
+                            item.split("::")
+                                .map(str::trim)
+                                .filter(|p| !p.is_empty() && *p != "self")
+                                .map(String::from),
+                        );
+                        out.push((word.to_string(), path));
+                    }
+                }
                 out.push((word.to_string(), rest));
             }
         } else {
@@ -91,6 +104,32 @@ fn paths_in(text: &str) -> Vec<(String, Vec<String>)> {
         }
     }
     out
+}
+
+/// The items of a `use` group, from just after its `{`: each item's leading path (`b::c` of
+/// `b::c::{d, e}` or `b::c as x`), nested groups left at their prefix.
+fn group_items(text: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let (mut depth, mut item) = (0u32, String::new());
+    for c in text.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => items.push(std::mem::take(&mut item)),
+            c if depth == 0 => item.push(c),
+            _ => {}
+        }
+    }
+    items.push(item);
+    items
+        .iter()
+        .map(|item| {
+            let path = item.split(" as ").next().unwrap_or_default().trim();
+            path.trim_end_matches("::").to_string()
+        })
+        .filter(|item| item.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_'))
+        .collect()
 }
 
 fn is_ancestor(a: &ModPath, b: &ModPath) -> bool {
@@ -111,7 +150,14 @@ fn circles_in(src: &Path) -> (usize, usize, BTreeSet<String>) {
                 "super" => module[..module.len().saturating_sub(1)].to_vec(),
                 _ => module.clone(),
             };
-            full.extend(rest);
+            // `super::super::x`: each further `super` is one level up.
+            let ups = if start == "super" {
+                rest.iter().take_while(|p| *p == "super").count()
+            } else {
+                0
+            };
+            full.truncate(full.len().saturating_sub(ups));
+            full.extend(rest.into_iter().skip(ups));
             // The longest prefix that is a file is the module the path goes into.
             let target = (1..=full.len())
                 .rev()
@@ -177,18 +223,25 @@ fn the_scan_finds_a_circle_and_allows_parents() {
     let src = dir.path();
     std::fs::create_dir_all(src.join("server")).expect("mkdir");
     for (file, text) in [
-        ("lib.rs", "mod a;\nmod b;\nmod server;\n"),
+        ("lib.rs", "mod a;\nmod b;\nmod c;\nmod server;\n"),
         ("a.rs", "use crate::b::Thing;\n// crate::server::x is a comment\n"),
         ("b.rs", "pub fn f() { crate::a::g(); }\n"),
-        ("server.rs", "mod routes;\npub use self::routes::Router;\n"),
+        ("c.rs", "use crate::server::routes::Router;\n"),
+        ("server.rs", "mod guard;\nmod routes;\npub use self::routes::Router;\n"),
+        ("server/guard.rs", "use super::{problem, routes::Shared as S};\n"),
         (
             "server/routes.rs",
-            "use super::State;\n#[cfg(test)]\nmod tests {\n    use crate::a::x;\n}\n",
+            "use super::{State, guard::{check, Site}};\nfn f() { super::super::c::g(); }\n\
+             #[cfg(test)]\nmod tests {\n    use crate::a::x;\n}\n",
         ),
     ] {
         std::fs::write(src.join(file), text).expect("write");
     }
     let (files, _, circles) = circles_in(src);
-    assert_eq!(files, 5);
-    assert_eq!(circles.into_iter().collect::<Vec<_>>(), ["a -> b"]);
+    assert_eq!(files, 7);
+    assert_eq!(
+        circles.into_iter().collect::<Vec<_>>(),
+        ["a -> b", "c -> server/routes", "server/guard -> server/routes"],
+        "through a path, a `use` group and `super::super`"
+    );
 }

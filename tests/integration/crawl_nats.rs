@@ -686,8 +686,8 @@ fn asked(server: &LocalServer, target: &str) -> usize {
 }
 
 /// The robots lock is a lease renewed while its holder reads robots.txt and the sitemaps: held
-/// three times longer than the lease lives (`ack_wait_secs` 2, a turn every 1.5 s), while the
-/// other worker waits on the host for its rules, robots.txt is still fetched once.
+/// more than twice as long as the lease lives (`ack_wait_secs` 2, a turn every 2.5 s), while
+/// the other worker waits on the host for its rules, robots.txt is still fetched once.
 #[test]
 fn a_hosts_robots_txt_is_read_once_while_its_reader_is_slow() {
     let Some(nats) = NatsServer::start_or_skip() else {
@@ -698,13 +698,16 @@ fn a_hosts_robots_txt_is_read_once_while_its_reader_is_slow() {
     let output = home.path("pages.jsonl");
     let _a = Process::worker(&home, &nats, "a");
     let _b = Process::worker(&home, &nats, "b");
-    let flags = ["--per-host", "1", "--delay-ms", "1500"];
+    let flags = ["--per-host", "1", "--delay-ms", "2500"];
     let mut crawl = Process::crawl(&home, &nats, "slowrobots", &output, &flags, &[server.url("/")]);
     assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
     let counts = emitted(&output);
     assert_eq!(counts.len(), 5, "the home page and the sitemaps' four: {counts:?}");
     assert_eq!(asked(&server, "/robots.txt"), 1, "{:?}", server.received());
     assert_eq!(asked(&server, "/two.xml"), 1, "{:?}", server.received());
+    for page in ["/", "/a", "/b", "/c", "/d"] {
+        assert_eq!(asked(&server, page), 1, "{page} fetched once");
+    }
 }
 
 /// The worker holding a host's robots lock is killed (`-9`) while it reads the host's
@@ -719,7 +722,7 @@ fn a_dead_robots_readers_host_is_taken_over() {
     let home = Home::new();
     let output = home.path("pages.jsonl");
     let mut a = Process::worker(&home, &nats, "a");
-    let flags = ["--per-host", "1", "--delay-ms", "1500"];
+    let flags = ["--per-host", "1", "--delay-ms", "2500"];
     let mut crawl = Process::crawl(&home, &nats, "deadrobots", &output, &flags, &[server.url("/")]);
     assert!(
         eventually(Duration::from_secs(60), || asked(&server, "/one.xml") == 1),
@@ -741,4 +744,9 @@ fn a_dead_robots_readers_host_is_taken_over() {
         2,
         "read again by the worker that took over"
     );
+    // The sitemap pages the killed worker may have queued are queued again by the next reader,
+    // and JetStream drops the copies: each page is still fetched once.
+    for page in ["/", "/a", "/b", "/c", "/d"] {
+        assert_eq!(asked(&server, page), 1, "{page} fetched once");
+    }
 }

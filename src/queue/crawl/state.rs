@@ -635,12 +635,13 @@ impl NatsCrawl {
     }
 
     /// Takes a fetch slot of the host whose key digest is `host`: one of `per_host` keys that
-    /// expire after the lease time unless renewed. `None` when every slot is taken.
-    pub(crate) async fn try_slot(&self, host: &str, per_host: u32, token: &str) -> Result<Option<String>> {
+    /// expire after the lease time unless renewed. Its key and revision, or `None` when every
+    /// slot is taken.
+    pub(crate) async fn try_slot(&self, host: &str, per_host: u32, token: &str) -> Result<Option<(String, u64)>> {
         for i in 0..per_host {
             let key = format!("slot.{host}.{i}");
             match self.leases.create(&key, token.to_string().into()).await {
-                Ok(_) => return Ok(Some(key)),
+                Ok(revision) => return Ok(Some((key, revision))),
                 Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {}
                 Err(e) => return Err(js_error("take a host's fetch slot")(e.into())),
             }
@@ -648,28 +649,33 @@ impl NatsCrawl {
         Ok(None)
     }
 
-    /// Tries to take the lock on fetching `host`'s robots.txt: its key when taken (a lease to
-    /// renew and give back, as a slot's), `None` when another worker holds it.
-    pub(crate) async fn try_robots_lock(&self, host: &str, token: &str) -> Result<Option<String>> {
+    /// Tries to take the lock on fetching `host`'s robots.txt: its key and revision when taken
+    /// (a lease to renew and give back, as a slot's), `None` when another worker holds it.
+    pub(crate) async fn try_robots_lock(&self, host: &str, token: &str) -> Result<Option<(String, u64)>> {
         let key = format!("robots.{host}");
         match self.leases.create(&key, token.to_string().into()).await {
-            Ok(_) => Ok(Some(key)),
+            Ok(revision) => Ok(Some((key, revision))),
             Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(js_error("lock a host's robots.txt")(e.into())),
         }
     }
 
-    /// Renews a lease (its age starts again).
-    pub(crate) async fn renew(&self, key: &str, token: &str) {
-        if let Err(e) = self.leases.put(key, token.to_string().into()).await {
-            tracing::debug!(error = %e, key, "could not renew a lease; it expires on its own");
+    /// Renews a lease still at `revision` (its age starts again): its new revision, or `None`
+    /// when it is no longer this worker's (it expired, and someone may hold it now).
+    pub(crate) async fn renew(&self, key: &str, token: &str, revision: u64) -> Option<u64> {
+        match self.leases.update(key, token.to_string().into(), revision).await {
+            Ok(revision) => Some(revision),
+            Err(e) => {
+                tracing::debug!(error = %e, key, "a lease could not be renewed; it is no longer held");
+                None
+            }
         }
     }
 
-    /// Gives a lease back.
-    pub(crate) async fn release(&self, key: &str) {
-        if let Err(e) = self.leases.delete(key).await {
-            tracing::debug!(error = %e, key, "could not give a lease back; it expires on its own");
+    /// Gives a lease back, if it is still at `revision` (never one another worker took since).
+    pub(crate) async fn release(&self, key: &str, revision: u64) {
+        if let Err(e) = self.leases.delete_expect_revision(key, Some(revision)).await {
+            tracing::debug!(error = %e, key, "a lease was not given back; it expires on its own");
         }
     }
 

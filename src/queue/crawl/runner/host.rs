@@ -2,6 +2,8 @@
 //! worker that takes the host's lock, then its sitemaps), its fetch slots (leases in the
 //! crawl's bucket) and its turn, and the slow-down its answer times earn.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::*;
 
 /// How long a worker uses a host's shared slow-down before reading it again.
@@ -14,39 +16,51 @@ pub(super) struct HostRules {
 /// A lease in the crawl's leases bucket, a host's fetch slot or its robots.txt lock: renewed
 /// while held, given back when released or dropped, and expired by the bucket's `max_age` when
 /// its worker dies.
+///
+/// Renewing and giving back check the lease's revision, so a worker whose lease lapsed (its
+/// renewals failed for longer than the lease lives) never renews or deletes the lease another
+/// worker took since.
 pub(super) struct Lease<'a> {
     ctx: &'a Ctx,
     key: String,
-    renew: tokio::task::JoinHandle<()>,
-    released: bool,
+    /// The revision of the lease as this worker last wrote it; 0 once it is no longer held.
+    revision: Arc<AtomicU64>,
+    /// The renewing task, until the lease is given back.
+    renew: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl<'a> Lease<'a> {
-    /// Holds `key`, just taken under `token`: renews it every third of its time to live.
-    fn hold(ctx: &'a Ctx, key: String, token: &str) -> Self {
+    /// Holds `key`, just taken under `token` at `revision`: renews it every third of its time
+    /// to live, until a renewal finds it is no longer this worker's.
+    fn hold(ctx: &'a Ctx, (key, revision): (String, u64), token: &str) -> Self {
+        let revision = Arc::new(AtomicU64::new(revision));
         let renew = {
             let crawl = ctx.crawl.clone();
-            let (key, token) = (key.clone(), token.to_string());
+            let (key, token, held) = (key.clone(), token.to_string(), Arc::clone(&revision));
             tokio::spawn(async move {
                 let every = crawl.lease_ttl_of() / 3;
                 loop {
                     tokio::time::sleep(every).await;
-                    crawl.renew(&key, &token).await;
+                    let renewed = crawl.renew(&key, &token, held.load(Ordering::SeqCst)).await;
+                    held.store(renewed.unwrap_or(0), Ordering::SeqCst);
+                    if renewed.is_none() {
+                        return;
+                    }
                 }
             })
         };
         Self {
             ctx,
             key,
-            renew,
-            released: false,
+            revision,
+            renew: Some(renew),
         }
     }
 
     pub(super) async fn release(mut self) {
-        self.renew.abort();
-        self.released = true;
-        self.ctx.crawl.release(&self.key).await;
+        if let Some(renew) = self.renew.take() {
+            give_back(&self.ctx.crawl, &self.key, renew, &self.revision).await;
+        }
     }
 }
 
@@ -55,15 +69,29 @@ impl Drop for Lease<'_> {
     /// failed, drops its lease: it is given back as soon as can be, not left to expire after
     /// `ack_wait` with the host one slot short or its robots.txt waited for in vain.
     fn drop(&mut self) {
-        self.renew.abort();
+        let Some(renew) = self.renew.take() else { return };
+        renew.abort();
         // Only on a runtime (a task dropped as the runtime itself shuts down has none left to
         // run on; its lease then expires as a dead worker's does).
-        if !self.released
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let (crawl, key) = (self.ctx.crawl.clone(), std::mem::take(&mut self.key));
-            runtime.spawn(async move { crawl.release(&key).await });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (crawl, key, revision) = (
+                self.ctx.crawl.clone(),
+                std::mem::take(&mut self.key),
+                Arc::clone(&self.revision),
+            );
+            runtime.spawn(async move { give_back(&crawl, &key, renew, &revision).await });
         }
+    }
+}
+
+/// Stops renewing a lease and gives it back at the revision this worker last wrote. A renewal
+/// under way when stopped may still land, so it is waited for first.
+async fn give_back(crawl: &NatsCrawl, key: &str, renew: tokio::task::JoinHandle<()>, revision: &AtomicU64) {
+    renew.abort();
+    let _ = renew.await;
+    let revision = revision.load(Ordering::SeqCst);
+    if revision != 0 {
+        crawl.release(key, revision).await;
     }
 }
 
@@ -78,8 +106,8 @@ pub(super) async fn take_slot<'a>(
     let host = digest(host_key);
     let mut pause = Duration::from_millis(2);
     let key = loop {
-        if let Some(key) = ctx.crawl.try_slot(&host, ctx.spec.per_host, token).await? {
-            break key;
+        if let Some(taken) = ctx.crawl.try_slot(&host, ctx.spec.per_host, token).await? {
+            break taken;
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(50));
@@ -120,8 +148,9 @@ pub(super) async fn host_rules(ctx: &Ctx, host_key: &str, token: &str) -> Result
             };
             break Arc::new(HostRules { rules, unreachable });
         }
-        if let Some(lock_key) = ctx.crawl.try_robots_lock(&host, token).await? {
-            let lock = Lease::hold(ctx, lock_key.clone(), token);
+        if let Some(taken) = ctx.crawl.try_robots_lock(&host, token).await? {
+            let lock_key = taken.0.clone();
+            let lock = Lease::hold(ctx, taken, token);
             // Stored between this worker's look and its lock: the holder before has finished.
             if ctx.crawl.get(&key).await?.is_some() {
                 lock.release().await;
