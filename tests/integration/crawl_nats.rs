@@ -685,6 +685,45 @@ fn asked(server: &LocalServer, target: &str) -> usize {
     server.received().iter().filter(|r| r.target == target).count()
 }
 
+/// A crawl of [`sitemap_site`] named `name` by the `workers` named, a turn every 2.5 s.
+struct SitemapCrawl {
+    server: LocalServer,
+    home: Home,
+    output: PathBuf,
+    workers: Vec<Process>,
+    crawl: Process,
+}
+
+impl SitemapCrawl {
+    fn start(nats: &NatsServer, name: &str, workers: &[&str]) -> Self {
+        let server = sitemap_site();
+        let home = Home::new();
+        let output = home.path("pages.jsonl");
+        let workers = workers.iter().map(|w| Process::worker(&home, nats, w)).collect();
+        let flags = ["--per-host", "1", "--delay-ms", "2500"];
+        let crawl = Process::crawl(&home, nats, name, &output, &flags, &[server.url("/")]);
+        Self {
+            server,
+            home,
+            output,
+            workers,
+            crawl,
+        }
+    }
+
+    /// Waits for the crawl to end, then checks each page was emitted and fetched once.
+    fn each_page_once(mut self) -> LocalServer {
+        assert_eq!(self.crawl.wait_exit(Duration::from_secs(120)), Some(0));
+        let counts = emitted(&self.output);
+        assert_eq!(counts.len(), 5, "the home page and the sitemaps' four: {counts:?}");
+        for page in ["/", "/a", "/b", "/c", "/d"] {
+            assert_eq!(asked(&self.server, page), 1, "{page} fetched once");
+        }
+        drop((self.workers, self.home));
+        self.server
+    }
+}
+
 /// The robots lock is a lease renewed while its holder reads robots.txt and the sitemaps: held
 /// more than twice as long as the lease lives (`ack_wait_secs` 2, a turn every 2.5 s), while
 /// the other worker waits on the host for its rules, robots.txt is still fetched once.
@@ -693,21 +732,9 @@ fn a_hosts_robots_txt_is_read_once_while_its_reader_is_slow() {
     let Some(nats) = NatsServer::start_or_skip() else {
         return;
     };
-    let server = sitemap_site();
-    let home = Home::new();
-    let output = home.path("pages.jsonl");
-    let _a = Process::worker(&home, &nats, "a");
-    let _b = Process::worker(&home, &nats, "b");
-    let flags = ["--per-host", "1", "--delay-ms", "2500"];
-    let mut crawl = Process::crawl(&home, &nats, "slowrobots", &output, &flags, &[server.url("/")]);
-    assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
-    let counts = emitted(&output);
-    assert_eq!(counts.len(), 5, "the home page and the sitemaps' four: {counts:?}");
+    let server = SitemapCrawl::start(&nats, "slowrobots", &["a", "b"]).each_page_once();
     assert_eq!(asked(&server, "/robots.txt"), 1, "{:?}", server.received());
     assert_eq!(asked(&server, "/two.xml"), 1, "{:?}", server.received());
-    for page in ["/", "/a", "/b", "/c", "/d"] {
-        assert_eq!(asked(&server, page), 1, "{page} fetched once");
-    }
 }
 
 /// The worker holding a host's robots lock is killed (`-9`) while it reads the host's
@@ -718,35 +745,24 @@ fn a_dead_robots_readers_host_is_taken_over() {
     let Some(nats) = NatsServer::start_or_skip() else {
         return;
     };
-    let server = sitemap_site();
-    let home = Home::new();
-    let output = home.path("pages.jsonl");
-    let mut a = Process::worker(&home, &nats, "a");
-    let flags = ["--per-host", "1", "--delay-ms", "2500"];
-    let mut crawl = Process::crawl(&home, &nats, "deadrobots", &output, &flags, &[server.url("/")]);
+    let mut run = SitemapCrawl::start(&nats, "deadrobots", &["a"]);
     assert!(
-        eventually(Duration::from_secs(60), || asked(&server, "/one.xml") == 1),
+        eventually(Duration::from_secs(60), || asked(&run.server, "/one.xml") == 1),
         "the first worker reads the sitemaps"
     );
-    a.kill_9();
+    run.workers[0].kill_9();
     assert_eq!(
-        asked(&server, "/two.xml"),
+        asked(&run.server, "/two.xml"),
         0,
         "killed before it read the second sitemap"
     );
-    let _b = Process::worker(&home, &nats, "b");
-    assert_eq!(crawl.wait_exit(Duration::from_secs(120)), Some(0));
-    let counts = emitted(&output);
-    assert_eq!(counts.len(), 5, "the home page and the sitemaps' four: {counts:?}");
-    assert!(counts.values().all(|n| *n == 1), "each page once: {counts:?}");
+    run.workers.push(Process::worker(&run.home, &nats, "b"));
+    // The sitemap pages the killed worker may have queued are queued again by the next reader,
+    // and JetStream drops the copies: each page is still fetched once.
+    let server = run.each_page_once();
     assert_eq!(
         asked(&server, "/robots.txt"),
         2,
         "read again by the worker that took over"
     );
-    // The sitemap pages the killed worker may have queued are queued again by the next reader,
-    // and JetStream drops the copies: each page is still fetched once.
-    for page in ["/", "/a", "/b", "/c", "/d"] {
-        assert_eq!(asked(&server, page), 1, "{page} fetched once");
-    }
 }
