@@ -3,6 +3,10 @@
 //! scores them. The floors sit just under what the extractor reaches (BENCHMARKS.md), so a
 //! change that makes extraction worse fails here. A regression guard, not a timing test.
 //!
+//! Every page is extracted twice, in a fresh instance and in one kept warm from the pages before
+//! it (as the executor runs them), and the two answers must be the same: nothing of one page
+//! reaches the next.
+//!
 //! The corpora live beside the repository (`$RIPTIDE_CORPORA`, else `../shared/corpora`). In CI
 //! (`CI` set) a missing corpus fails the test; locally it is skipped with a message.
 #![cfg(feature = "wasmtime")]
@@ -13,10 +17,11 @@ mod evaluate;
 use std::path::PathBuf;
 
 use evaluate::{Corpus, Extraction, Scores};
+use riptide::ExtractOptions;
 use riptide::GuestLimits;
 use riptide::backends::wasmtime::WasmtimeRuntime;
 use riptide::cache::EXTRACTOR_WASM;
-use riptide::extract::run_extractor;
+use riptide::extract::{WarmInstances, run_extractor, run_extractor_warm};
 use riptide::traits::WasmRuntime;
 
 fn corpus(name: &str) -> Option<Corpus> {
@@ -41,9 +46,20 @@ fn corpus(name: &str) -> Option<Corpus> {
 fn score(corpus: &Corpus) -> Scores {
     let runtime = WasmtimeRuntime::new(GuestLimits::default(), true).expect("wasmtime engine");
     let module = runtime.compile(EXTRACTOR_WASM).expect("extractor compiles");
+    let warm = WarmInstances::default();
     let scores = Scores::of(corpus, |page| {
         let c = run_extractor(&runtime, &module, &page.html, Some(&page.url))
             .unwrap_or_else(|e| panic!("{}: extraction failed: {e}", page.id));
+        let warmed = run_extractor_warm(
+            &runtime,
+            &module,
+            &warm,
+            &page.html,
+            Some(&page.url),
+            ExtractOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}: extraction in a warm instance failed: {e}", page.id));
+        assert_eq!(warmed, c, "{}: a warm instance answers as a fresh one", page.id);
         assert!(
             !c.text.trim().is_empty() || page.html.len() < 2000,
             "{}: no text from a {}-byte page",
