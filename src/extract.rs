@@ -268,13 +268,11 @@ pub fn run_extractor_warm<R: WasmRuntime>(
     };
     let parsed = parse_reply(&reply)?;
     let freed = blocks.iter().all(|&(ptr, len)| instance.dealloc(ptr, len).is_ok());
-    if freed && instance.renew(0) {
-        // Retired past a fixed size, and always well below the cap, so that a kept instance
-        // leaves each page room to grow.
-        let retire_above = RETIRE_ABOVE_BYTES.min(limits.max_memory_bytes / 2);
-        if instance.memory_bytes() <= retire_above {
-            warm.keep(instance, uses + 1);
-        }
+    // Retired past a fixed size, and always well below the cap, so that a kept instance leaves
+    // each page room to grow. (One its engine cannot renew is dropped when next taken.)
+    let retire_above = RETIRE_ABOVE_BYTES.min(limits.max_memory_bytes / 2);
+    if freed && instance.memory_bytes() <= retire_above {
+        warm.keep(instance, uses + 1);
     }
     Ok(parsed)
 }

@@ -299,7 +299,7 @@ impl GuestInstance for WasmerInstance {
         true
     }
 
-    fn memory_bytes(&mut self) -> usize {
+    fn memory_bytes(&self) -> usize {
         self.memory.view(&self.store).data_size() as usize
     }
 

@@ -348,7 +348,7 @@ impl GuestInstance for WasmtimeInstance {
         true
     }
 
-    fn memory_bytes(&mut self) -> usize {
+    fn memory_bytes(&self) -> usize {
         self.memory.data_size(&self.store)
     }
 

@@ -81,7 +81,7 @@ pub trait GuestInstance {
         false
     }
     /// How many bytes of linear memory the instance holds now (0 when the engine cannot say).
-    fn memory_bytes(&mut self) -> usize {
+    fn memory_bytes(&self) -> usize {
         0
     }
 }

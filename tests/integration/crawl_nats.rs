@@ -225,9 +225,9 @@ fn all_pages(server: &LocalServer, pages: usize) -> Vec<String> {
     urls
 }
 
-/// A crawl under way: a site of `pages` pages (60 ms each), two workers (`a`, `b`) and the
-/// attached command, once it has written `written` records.
-struct MidCrawl {
+/// A crawl of `server`'s site under way: its home, the named workers and the attached command
+/// writing to `output`.
+struct CrawlRun {
     server: LocalServer,
     home: Home,
     output: PathBuf,
@@ -235,17 +235,12 @@ struct MidCrawl {
     crawl: Process,
 }
 
-impl MidCrawl {
-    fn start(nats: &NatsServer, name: &str, pages: usize, flags: &[&str], written: usize) -> Self {
-        let server = site(Ipv4Addr::LOCALHOST, pages, Duration::from_millis(60));
+impl CrawlRun {
+    fn start(nats: &NatsServer, server: LocalServer, name: &str, workers: &[&str], flags: &[&str]) -> Self {
         let home = Home::new();
         let output = home.path("pages.jsonl");
-        let workers = vec![Process::worker(&home, nats, "a"), Process::worker(&home, nats, "b")];
+        let workers = workers.iter().map(|w| Process::worker(&home, nats, w)).collect();
         let crawl = Process::crawl(&home, nats, name, &output, flags, &[server.url("/")]);
-        assert!(
-            eventually(Duration::from_secs(60), || records(&output).len() >= written),
-            "the crawl got going"
-        );
         Self {
             server,
             home,
@@ -253,6 +248,18 @@ impl MidCrawl {
             workers,
             crawl,
         }
+    }
+
+    /// A site of `pages` pages (60 ms each) crawled by two workers (`a`, `b`), once the
+    /// attached command has written `written` records.
+    fn mid_crawl(nats: &NatsServer, name: &str, pages: usize, flags: &[&str], written: usize) -> Self {
+        let server = site(Ipv4Addr::LOCALHOST, pages, Duration::from_millis(60));
+        let run = Self::start(nats, server, name, &["a", "b"], flags);
+        assert!(
+            eventually(Duration::from_secs(60), || records(&run.output).len() >= written),
+            "the crawl got going"
+        );
+        run
     }
 }
 
@@ -265,7 +272,7 @@ fn a_worker_killed_mid_crawl_loses_no_page() {
         return;
     };
     const PAGES: usize = 40;
-    let mut run = MidCrawl::start(&nats, "killed", PAGES, &["--per-host", "4", "--concurrency", "8"], 8);
+    let mut run = CrawlRun::mid_crawl(&nats, "killed", PAGES, &["--per-host", "4", "--concurrency", "8"], 8);
     run.workers[0].kill_9();
     let _c = Process::worker(&run.home, &nats, "c");
     assert_eq!(run.crawl.wait_exit(Duration::from_secs(120)), Some(0));
@@ -606,7 +613,7 @@ fn a_crawl_goes_on_after_the_nats_server_restarts() {
         return;
     };
     const PAGES: usize = 30;
-    let mut run = MidCrawl::start(&nats, "restarted", PAGES, &["--per-host", "2", "--concurrency", "4"], 5);
+    let mut run = CrawlRun::mid_crawl(&nats, "restarted", PAGES, &["--per-host", "2", "--concurrency", "4"], 5);
     nats.restart();
     assert_eq!(run.crawl.wait_exit(Duration::from_secs(180)), Some(0));
     let counts = every_page_once_at_least(&run.output, &run.server, PAGES);
@@ -685,33 +692,15 @@ fn asked(server: &LocalServer, target: &str) -> usize {
     server.received().iter().filter(|r| r.target == target).count()
 }
 
-/// A crawl of [`sitemap_site`] named `name` by the `workers` named, a turn every 2.5 s.
-struct SitemapCrawl {
-    server: LocalServer,
-    home: Home,
-    output: PathBuf,
-    workers: Vec<Process>,
-    crawl: Process,
-}
-
-impl SitemapCrawl {
-    fn start(nats: &NatsServer, name: &str, workers: &[&str]) -> Self {
-        let server = sitemap_site();
-        let home = Home::new();
-        let output = home.path("pages.jsonl");
-        let workers = workers.iter().map(|w| Process::worker(&home, nats, w)).collect();
+impl CrawlRun {
+    /// [`sitemap_site`] crawled by the `workers` named, a turn every 2.5 s.
+    fn sitemaps(nats: &NatsServer, name: &str, workers: &[&str]) -> Self {
         let flags = ["--per-host", "1", "--delay-ms", "2500"];
-        let crawl = Process::crawl(&home, nats, name, &output, &flags, &[server.url("/")]);
-        Self {
-            server,
-            home,
-            output,
-            workers,
-            crawl,
-        }
+        Self::start(nats, sitemap_site(), name, workers, &flags)
     }
 
-    /// Waits for the crawl to end, then checks each page was emitted and fetched once.
+    /// Waits for the crawl of [`sitemap_site`] to end, then checks each page was emitted and
+    /// fetched once.
     fn each_page_once(mut self) -> LocalServer {
         assert_eq!(self.crawl.wait_exit(Duration::from_secs(120)), Some(0));
         let counts = emitted(&self.output);
@@ -732,7 +721,7 @@ fn a_hosts_robots_txt_is_read_once_while_its_reader_is_slow() {
     let Some(nats) = NatsServer::start_or_skip() else {
         return;
     };
-    let server = SitemapCrawl::start(&nats, "slowrobots", &["a", "b"]).each_page_once();
+    let server = CrawlRun::sitemaps(&nats, "slowrobots", &["a", "b"]).each_page_once();
     assert_eq!(asked(&server, "/robots.txt"), 1, "{:?}", server.received());
     assert_eq!(asked(&server, "/two.xml"), 1, "{:?}", server.received());
 }
@@ -745,7 +734,7 @@ fn a_dead_robots_readers_host_is_taken_over() {
     let Some(nats) = NatsServer::start_or_skip() else {
         return;
     };
-    let mut run = SitemapCrawl::start(&nats, "deadrobots", &["a"]);
+    let mut run = CrawlRun::sitemaps(&nats, "deadrobots", &["a"]);
     assert!(
         eventually(Duration::from_secs(60), || asked(&run.server, "/one.xml") == 1),
         "the first worker reads the sitemaps"
