@@ -22,8 +22,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use evaluate::{Corpus, Extraction, Scores, read_outputs};
+use riptide::ExtractOptions;
 use riptide::backends::wasmtime::WasmtimeRuntime;
-use riptide::extract::run_extractor;
+use riptide::extract::{DEFAULT_MAX_USES, WarmInstances, run_extractor_warm};
 use riptide::traits::WasmRuntime;
 use riptide::{GuestLimits, ModuleSource};
 
@@ -96,12 +97,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             };
             let runtime = WasmtimeRuntime::new(GuestLimits::default(), true)?;
             let module = runtime.compile(source.bytes())?;
+            // As the executor runs it: riptide's own extractor in instances kept between pages,
+            // another module in a fresh instance for each.
+            let pages_per_instance = if args.module.is_some() { 1 } else { DEFAULT_MAX_USES };
+            let warm = WarmInstances::new(pages_per_instance);
             corpus
                 .pages
                 .iter()
                 .map(|page| {
                     let t = Instant::now();
-                    let result = run_extractor(&runtime, &module, &page.html, Some(&page.url));
+                    let result = run_extractor_warm(
+                        &runtime,
+                        &module,
+                        &warm,
+                        &page.html,
+                        Some(&page.url),
+                        ExtractOptions::default(),
+                    );
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
                     match result {
                         Ok(content) => Extraction::from_content(&page.id, content, Some(ms)),
