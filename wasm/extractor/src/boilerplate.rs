@@ -7,7 +7,8 @@
 //! container, which is where most of them are. A match is only removed when it is a small
 //! part of the page: a site that names its whole layout `comments-enabled` keeps its text.
 
-use dom_query::{Document, NodeRef, Selection};
+use crate::css::SelectParsed;
+use dom_query::{Document, NodeId, NodeRef, Selection};
 
 /// Names (parts of a `class` or `id` token) that mark boilerplate wherever they appear.
 const ANYWHERE: &[&str] = &[
@@ -112,8 +113,10 @@ const MAX_SHARE: f64 = 0.4;
 /// never content, and on a short page Readability can take one for the article.
 pub fn remove_banners(doc: &Document) {
     let Some(body) = doc.body() else { return };
-    let page_chars = text_chars(&body).max(1) as f64;
-    for node in doc.select("form, [class], [id]").nodes() {
+    // Measured when first needed, which is before anything is removed (a block is only removed
+    // once its share has been asked): most pages have no such block and skip a walk of the page.
+    let mut page_chars = None;
+    for node in doc.select_parsed("form, [class], [id]").nodes() {
         let never_content = node.node_name().as_deref() == Some("form")
             || name_tokens(node)
                 .iter()
@@ -125,10 +128,10 @@ pub fn remove_banners(doc: &Document) {
         // the page); holding the headline or the article is.
         let holds_article = is_protected(node)
             || !Selection::from(*node)
-                .select("h1, article, main, [role=\"main\"]")
+                .select_parsed("h1, article, main, [role=\"main\"]")
                 .is_empty()
-            || (text_chars(node) as f64) / page_chars > 0.8
-            || holds_running_text(node);
+            || (text_chars(node) as f64) / *page_chars.get_or_insert_with(|| text_chars(&body).max(1) as f64) > 0.8
+            || holds_running_text(node, text_chars);
         if !holds_article {
             node.remove_from_parent();
         }
@@ -146,14 +149,20 @@ pub fn remove(root: &NodeRef) {
 /// Blocks that are left without what they introduced once a list of links is gone ("Read
 /// also:", "More on this topic"), and copyright lines.
 fn remove_orphans(root: &NodeRef) {
-    let blocks = Selection::from(*root).select("h2, h3, h4, h5, h6, p, div, strong, b");
+    let blocks = Selection::from(*root).select_parsed("h2, h3, h4, h5, h6, p, div, strong, b");
     for node in blocks.nodes().iter().rev() {
+        // Only short blocks can be either; the containers of the article are not, and building
+        // their whole text (for every `div` level) to find so cost more than the rest of this.
+        if clean_chars_exceed(node, ORPHAN_MAX_CHARS) {
+            continue;
+        }
         let text = crate::clean(&node.text());
         let chars = text.chars().count();
         if chars == 0 {
             continue;
         }
-        let copyright = chars < 200 && (text.starts_with('©') || text.to_lowercase().starts_with("copyright"));
+        let copyright =
+            chars < ORPHAN_MAX_CHARS && (text.starts_with('©') || text.to_lowercase().starts_with("copyright"));
         let is_label = chars <= 60
             && (text.ends_with(':') || matches!(node.node_name().as_deref(), Some("h2" | "h3" | "h4" | "h5" | "h6")))
             && only_inline_children(node);
@@ -169,42 +178,74 @@ fn remove_orphans(root: &NodeRef) {
     }
 }
 
+/// The longest block [`remove_orphans`] can take out: a copyright line is under 200 characters,
+/// a label at most 60.
+const ORPHAN_MAX_CHARS: usize = 200;
+
+/// Whether `node`'s text, trimmed and with its white space collapsed (as [`crate::clean`] makes
+/// it), is longer than `limit` characters; it reads no further than that.
+fn clean_chars_exceed(node: &NodeRef, limit: usize) -> bool {
+    let mut chars = 0;
+    // A run of white space counts once, and only between words: not before the first, and not
+    // after the last (it is counted when the next word begins).
+    let mut space_pending = false;
+    for text in node.descendants_it().filter(NodeRef::is_text) {
+        for c in text.text().chars() {
+            if c.is_whitespace() {
+                space_pending = chars > 0;
+                continue;
+            }
+            chars += 1 + usize::from(space_pending);
+            space_pending = false;
+            if chars > limit {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The blocks [`remove`] takes out, each with the rule that matched it.
 #[doc(hidden)]
 pub fn candidates<'a>(root: &NodeRef<'a>) -> Vec<(&'static str, NodeRef<'a>)> {
-    let page_chars = text_chars(root).max(1) as f64;
+    // Nothing below changes the tree, so every element's text is measured once, up front.
+    let sizes = TextSizes::measure(root);
+    let page_chars = sizes.chars(root).max(1) as f64;
     let within = Selection::from(*root);
     let mut found = Vec::new();
-    for node in within.select(CHROME_TAGS).nodes() {
+    for node in within.select_parsed(CHROME_TAGS).nodes() {
         found.push(("page-chrome", *node));
     }
-    for node in within.select("[class], [id]").nodes() {
+    for node in within.select_parsed("[class], [id]").nodes() {
         if let Some(rule) = boilerplate_name(node)
-            && !holds_running_text(node)
+            && !holds_running_text(node, |p| sizes.chars(p))
         {
             found.push((rule, *node));
         }
     }
-    for node in within.select(CONTENT_CHROME).nodes() {
+    for node in within.select_parsed(CONTENT_CHROME).nodes() {
         found.push(("caption-or-date", *node));
     }
-    for node in within.select("ul, ol, p, h2, h3, h4, h5, h6, div, table, dl").nodes() {
-        if is_link_list(node) {
+    for node in within
+        .select_parsed("ul, ol, p, h2, h3, h4, h5, h6, div, table, dl")
+        .nodes()
+    {
+        if is_link_list(node, &sizes) {
             found.push(("links", *node));
         }
     }
-    found.retain(|(_, node)| !is_protected(node) && (text_chars(node) as f64) / page_chars <= MAX_SHARE);
+    found.retain(|(_, node)| !is_protected(node) && (sizes.chars(node) as f64) / page_chars <= MAX_SHARE);
     found
 }
 
 /// Whether `node` holds several paragraphs of running text: then a boilerplate name on it (a
 /// theme's `entry share` wrapper) names a feature of the container, not what it holds.
-fn holds_running_text(node: &NodeRef) -> bool {
+fn holds_running_text(node: &NodeRef, chars: impl Fn(&NodeRef) -> usize) -> bool {
     Selection::from(*node)
-        .select("p")
+        .select_parsed("p")
         .nodes()
         .iter()
-        .filter(|p| text_chars(p) >= 80)
+        .filter(|p| chars(p) >= 80)
         .take(3)
         .count()
         >= 3
@@ -254,20 +295,12 @@ fn only_inline_children(node: &NodeRef) -> bool {
 }
 
 /// Mostly link text: a list of links, or a line that is a link with a few words around it.
-fn is_link_list(node: &NodeRef) -> bool {
-    let chars = text_chars(node);
+fn is_link_list(node: &NodeRef, sizes: &TextSizes) -> bool {
+    let chars = sizes.chars(node);
     if chars == 0 {
         return false;
     }
-    // In-page links (a table of contents) are part of the article.
-    let linked: usize = Selection::from(*node)
-        .select("a")
-        .nodes()
-        .iter()
-        .filter(|a| !a.attr("href").is_some_and(|h| h.trim_start().starts_with('#')))
-        .map(text_chars)
-        .sum();
-    let density = linked as f64 / chars as f64;
+    let density = sizes.linked(node) as f64 / chars as f64;
     match node.node_name().as_deref() {
         Some("ul" | "ol" | "dl" | "table" | "div") => density > 0.8,
         _ => density > 0.8 && chars < 200,
@@ -290,4 +323,183 @@ fn contains(token: &str, needle: &str) -> bool {
 /// Characters of text under `node`, a run of white space counting as one (no allocation).
 fn text_chars(node: &NodeRef) -> usize {
     node.normalized_char_count()
+}
+
+/// The text of every element under one root, sized in one walk: [`text_chars`] of each element,
+/// and the part of it that is link text.
+///
+/// [`candidates`] asks both of every list, paragraph and `div` on the page. Asked one element at
+/// a time, each question walks the element's whole subtree again (and each link's), so nested
+/// containers cost their depth times over: counting text was the guest's largest single cost
+/// (BENCHMARKS.md, "Where the time goes"). One walk in document order gives the same numbers.
+struct TextSizes {
+    /// By node, sorted for lookup: the element's text and link-text characters.
+    sizes: Vec<(NodeId, Size)>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Size {
+    chars: usize,
+    linked: usize,
+}
+
+/// The running state of [`TextSizes::measure`]'s walk: the text so far counted as one run
+/// (white space collapsed as [`text_chars`] does it), and whether its last text node ended in
+/// white space.
+struct Walk {
+    count: usize,
+    last_was_whitespace: bool,
+    /// For each text node so far, in order: whether it starts with white space.
+    starts_with_space: Vec<bool>,
+}
+
+impl TextSizes {
+    fn measure(root: &NodeRef) -> TextSizes {
+        let mut sizes = TextSizes { sizes: Vec::new() };
+        let mut walk = Walk {
+            count: 0,
+            last_was_whitespace: true,
+            starts_with_space: Vec::new(),
+        };
+        sizes.visit(root, &mut walk);
+        sizes.sizes.sort_unstable_by_key(|(id, _)| *id);
+        // Link text, added to every element that holds the link (in-page links, a table of
+        // contents, are part of the article and count as text, not link text).
+        for link in Selection::from(*root).select_parsed("a").nodes() {
+            if link.attr("href").is_some_and(|h| h.trim_start().starts_with('#')) {
+                continue;
+            }
+            let chars = sizes.chars(link);
+            for ancestor in link.ancestors_it(None) {
+                if let Some(size) = sizes.get_mut(ancestor.id) {
+                    size.linked += chars;
+                }
+                if ancestor.id == root.id {
+                    break;
+                }
+            }
+        }
+        sizes
+    }
+
+    /// Depth-first, the way `normalized_char_count` reads a subtree. An element's count is the
+    /// run's growth over its text, less its trailing white space, and less one when its first
+    /// character is white space that the run counted because text came before (a count of its
+    /// own starts as if nothing did). Depth is bounded by [`crate::nesting`].
+    fn visit(&mut self, node: &NodeRef, walk: &mut Walk) {
+        if node.is_text() {
+            let text = node.text();
+            walk.starts_with_space.push(text.starts_with(char::is_whitespace));
+            let mut prev_was_whitespace = walk.last_was_whitespace;
+            for c in text.chars() {
+                let is_whitespace = c.is_whitespace();
+                if !(prev_was_whitespace && is_whitespace) {
+                    walk.count += 1;
+                }
+                prev_was_whitespace = is_whitespace;
+            }
+            walk.last_was_whitespace = text.ends_with(char::is_whitespace);
+            return;
+        }
+        if !node.is_element() && !node.is_document() && !node.is_fragment() {
+            return;
+        }
+        let (count_before, whitespace_before, first_text) =
+            (walk.count, walk.last_was_whitespace, walk.starts_with_space.len());
+        let mut child = node.first_child();
+        while let Some(c) = child {
+            self.visit(&c, walk);
+            child = c.next_sibling();
+        }
+        let mut chars = walk.count - count_before;
+        if let Some(&leading_space) = walk.starts_with_space.get(first_text) {
+            if leading_space && !whitespace_before {
+                chars -= 1;
+            }
+            if walk.last_was_whitespace && chars > 0 {
+                chars -= 1;
+            }
+        }
+        self.sizes.push((node.id, Size { chars, linked: 0 }));
+    }
+
+    fn get_mut(&mut self, id: NodeId) -> Option<&mut Size> {
+        let at = self.sizes.binary_search_by_key(&id, |(id, _)| *id).ok()?;
+        Some(&mut self.sizes[at].1)
+    }
+
+    fn get(&self, node: &NodeRef) -> Option<Size> {
+        let at = self.sizes.binary_search_by_key(&node.id, |(id, _)| *id).ok()?;
+        Some(self.sizes[at].1)
+    }
+
+    fn chars(&self, node: &NodeRef) -> usize {
+        self.get(node).map_or_else(|| text_chars(node), |size| size.chars)
+    }
+
+    fn linked(&self, node: &NodeRef) -> usize {
+        self.get(node).map_or(0, |size| size.linked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages whose white space, nesting and links make the one-walk sizes easy to get wrong.
+    const PAGES: &[&str] = &[
+        "<div id=root><p>One  two</p>\n  <div> <span>three</span>four <a href=/x> five </a></div></div>",
+        "<div id=root>  <ul><li><a href=/a>A link</a></li><li> <a href='#top'>top</a> </li></ul>\n\
+         <div><div><div><p>deep <b> bold </b>text</p></div></div></div><p></p><p> </p>tail </div>",
+        "<div id=root><a href=/1>x</a><a href=/2> y </a>z<table><tr><td><a href=/3>cell link</a> \
+         and text</td></tr></table><svg><a href=/4>svg link</a></svg></div>",
+        "<div id=root>\u{a0}lead\u{2003}space <p>中文 text</p><nav><a href=/n>nav</a></nav>   </div>",
+    ];
+
+    fn link_text_the_slow_way(node: &NodeRef) -> usize {
+        Selection::from(*node)
+            .select("a")
+            .nodes()
+            .iter()
+            .filter(|a| !a.attr("href").is_some_and(|h| h.trim_start().starts_with('#')))
+            .map(text_chars)
+            .sum()
+    }
+
+    #[test]
+    fn one_walk_sizes_every_element_as_counting_each_one_does() {
+        for html in PAGES {
+            let doc = Document::from(*html);
+            let root = doc.select("#root").nodes().first().copied().expect("a root");
+            let sizes = TextSizes::measure(&root);
+            let mut elements = vec![root];
+            elements.extend(root.descendants_it().filter(NodeRef::is_element));
+            for node in &elements {
+                let name = node.node_name();
+                assert_eq!(sizes.chars(node), text_chars(node), "text of <{name:?}> in {html}");
+                assert_eq!(
+                    sizes.linked(node),
+                    link_text_the_slow_way(node),
+                    "links of <{name:?}> in {html}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn cleaned_length_is_read_only_as_far_as_the_limit() {
+        for html in PAGES {
+            let doc = Document::from(*html);
+            for node in doc.select("*").nodes() {
+                let chars = crate::clean(&node.text()).chars().count();
+                for limit in [0, 1, 3, 5, 10, 20, 60, 200] {
+                    assert_eq!(
+                        clean_chars_exceed(node, limit),
+                        chars > limit,
+                        "limit {limit} in {html}"
+                    );
+                }
+            }
+        }
+    }
 }

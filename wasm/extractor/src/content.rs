@@ -11,6 +11,7 @@
 //! long; a page with no article gives its visible text, marked `is_article: false`, and no page
 //! with text gives an empty result.
 
+use crate::css::SelectParsed;
 use dom_query::{Document, NodeRef, Selection};
 use dom_smoothie::Readability;
 
@@ -52,11 +53,11 @@ impl MainContent {
                 // Readability leaves the article in its document, under `#readability-page-1`:
                 // cleaned there, not parsed again from `article.content`.
                 let doc = &reader.doc;
-                let Some(root) = doc.select("#readability-page-1").nodes().first().copied() else {
+                let Some(root) = doc.select_parsed("#readability-page-1").nodes().first().copied() else {
                     return Self::visible_text(html, options);
                 };
                 boilerplate::remove(&root);
-                Selection::from(root).select("[class]").remove_attr("class");
+                Selection::from(root).select_parsed("[class]").remove_attr("class");
                 let mut text = root.formatted_text().trim().to_string();
                 // Readability often leaves out the standfirst, which sits in the page's header
                 // beside the headline rather than in the article's body.
@@ -112,7 +113,7 @@ impl MainContent {
     pub(crate) fn visible_text(html: &str, options: Options) -> MainContent {
         let doc = crate::nesting::parse(html);
         // `noscript` stays: parsed as a browser without scripts does, it can hold the page.
-        doc.select(
+        doc.select_parsed(
             "script, style, template, svg, iframe, object, canvas, head, rt, rp, [hidden], [aria-hidden=\"true\"]",
         )
         .remove();
@@ -133,11 +134,11 @@ impl MainContent {
 /// The page says it is one article: `og:type` `article`, or a single `<article>` element
 /// (listings have one per teaser).
 fn declares_one_article(doc: &Document) -> bool {
-    let og_article = doc.select("meta[property=\"og:type\"]").iter().any(|m| {
+    let og_article = doc.select_parsed("meta[property=\"og:type\"]").iter().any(|m| {
         m.attr("content")
             .is_some_and(|c| c.trim().eq_ignore_ascii_case("article"))
     });
-    og_article || doc.select("article").length() == 1
+    og_article || doc.select_parsed("article").length() == 1
 }
 
 fn first_paragraph(root: &NodeRef) -> Option<String> {
@@ -156,13 +157,13 @@ fn baseline(html: &str) -> Option<String> {
     if let Some(body) = json_ld_article_body(&doc) {
         return Some(body);
     }
-    doc.select("script, style, template, head, nav, header, footer, aside, form, [hidden]")
+    doc.select_parsed("script, style, template, head, nav, header, footer, aside, form, [hidden]")
         .remove();
     let body = doc.body()?;
     boilerplate::remove(&body);
     let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
-    for block in doc.select("p, pre, blockquote, q, div, td, li, dd").nodes() {
+    for block in doc.select_parsed("p, pre, blockquote, q, div, td, li, dd").nodes() {
         let is_paragraph = matches!(block.node_name().as_deref(), Some("p" | "pre" | "blockquote" | "q"));
         if !is_paragraph && !holds_text_only(block) {
             continue;
@@ -227,7 +228,7 @@ fn json_ld_article_body(doc: &Document) -> Option<String> {
         }
     }
     let mut best = None;
-    for script in doc.select("script[type=\"application/ld+json\"]").nodes() {
+    for script in doc.select_parsed("script[type=\"application/ld+json\"]").nodes() {
         if let Ok(value) = serde_json::from_str::<serde_json::Value>(script.text().trim()) {
             find(&value, &mut best);
         }
@@ -250,8 +251,8 @@ fn lead_paragraph(doc: &Document) -> Option<String> {
         "bajada",
         "dek",
     ];
-    let h1 = doc.select("h1").nodes().first().map(|h| h.id);
-    for node in doc.select("p[class], div[class], h2[class]").nodes() {
+    let h1 = doc.select_parsed("h1").nodes().first().map(|h| h.id);
+    for node in doc.select_parsed("p[class], div[class], h2[class]").nodes() {
         // Node ids follow document order: the parser creates nodes as it reads.
         if h1.is_some_and(|h| node.id < h) {
             continue;

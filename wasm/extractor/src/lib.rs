@@ -31,10 +31,12 @@
 
 pub mod boilerplate;
 pub mod content;
+mod css;
 pub mod links;
 pub mod metadata;
 pub mod nesting;
 
+use crate::css::SelectParsed;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -273,12 +275,12 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
 fn links_only(doc: &Document, base: Option<&Url>) -> Extracted {
     let (links, nofollow_links) = links::links(doc, base);
     let raw_title = doc
-        .select("title")
+        .select_parsed("title")
         .iter()
         .map(|t| clean(&t.text()))
         .find(|t| !t.is_empty());
     let canonical_url = doc
-        .select("link[rel=\"canonical\"]")
+        .select_parsed("link[rel=\"canonical\"]")
         .iter()
         .find_map(|l| l.attr("href").map(|h| h.trim().to_string()))
         .filter(|h| !h.is_empty())
@@ -333,10 +335,17 @@ pub fn count_words(text: &str) -> usize {
     let mut count = 0;
     let mut in_word = false;
     for c in text.chars() {
-        if is_unspaced_script(c) {
+        // Most text is ASCII: no unspaced script there, and a cheaper test for letters.
+        let alphanumeric = if c.is_ascii() {
+            c.is_ascii_alphanumeric()
+        } else if is_unspaced_script(c) {
             count += 1;
             in_word = false;
-        } else if c.is_alphanumeric() {
+            continue;
+        } else {
+            c.is_alphanumeric()
+        };
+        if alphanumeric {
             if !in_word {
                 count += 1;
             }
@@ -361,7 +370,14 @@ fn is_unspaced_script(c: char) -> bool {
 
 /// Trims and collapses inner white space.
 pub(crate) fn clean(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -1,6 +1,7 @@
 //! The page's base URL and its links: what a crawler follows next, so every link of the page
 //! counts, not only those of the main content.
 
+use crate::css::SelectParsed;
 use std::collections::HashSet;
 
 use dom_query::Document;
@@ -10,7 +11,7 @@ use url::Url;
 pub fn effective_base(doc: &Document, base_url: Option<&str>) -> Option<Url> {
     let page = base_url.and_then(|u| Url::parse(u).ok());
     let base_href = doc
-        .select("base[href]")
+        .select_parsed("base[href]")
         .iter()
         .find_map(|e| e.attr("href"))
         .map(|h| h.trim().to_string());
@@ -38,7 +39,7 @@ pub fn links(doc: &Document, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
     let mut out = Vec::new();
     let mut followed = HashSet::new();
     let mut nofollow = Vec::new();
-    for a in doc.select("a[href], area[href]").iter() {
+    for a in doc.select_parsed("a[href], area[href]").iter() {
         let Some(href) = a.attr("href") else { continue };
         let href = href.trim();
         let lower = href.to_ascii_lowercase();
@@ -72,7 +73,7 @@ pub fn links(doc: &Document, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
 /// product token), lowercased and joined with `", "`; `None` when the page has neither.
 pub fn robots_directives(doc: &Document) -> Option<String> {
     let mut directives = Vec::new();
-    for meta in doc.select("meta[name][content]").iter() {
+    for meta in doc.select_parsed("meta[name][content]").iter() {
         let Some(name) = meta.attr("name") else { continue };
         if !(name.trim().eq_ignore_ascii_case("robots") || name.trim().eq_ignore_ascii_case("riptide")) {
             continue;

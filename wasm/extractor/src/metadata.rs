@@ -6,6 +6,7 @@
 //! (`<time>`, `rel=author`, `Content-Language`, `og:locale`, the canonical URL, the raw title),
 //! and normalizes dates to RFC 3339 when they can be read as dates.
 
+use crate::css::SelectParsed;
 use std::collections::BTreeMap;
 
 use dom_query::Document;
@@ -52,7 +53,7 @@ impl Metadata {
         let nonempty = |s: String| Some(clean(&s)).filter(|s| !s.is_empty());
 
         let raw_title = doc
-            .select("title")
+            .select_parsed("title")
             .iter()
             .map(|t| clean(&t.text()))
             .find(|t| !t.is_empty());
@@ -73,7 +74,7 @@ impl Metadata {
             .clone()
             .or_else(|| meta("name", "date"))
             .or_else(|| {
-                doc.select("time[datetime]")
+                doc.select_parsed("time[datetime]")
                     .iter()
                     .find_map(|t| t.attr("datetime").map(|d| d.to_string()))
             })
@@ -89,7 +90,7 @@ impl Metadata {
             .or_else(|| meta("name", "twitter:image"))
             .map(|i| absolutize(i.trim(), base));
         let canonical_url = doc
-            .select("link[rel=\"canonical\"]")
+            .select_parsed("link[rel=\"canonical\"]")
             .iter()
             .find_map(|l| l.attr("href").map(|h| h.trim().to_string()))
             .filter(|h| !h.is_empty())
@@ -114,7 +115,7 @@ impl Metadata {
 
 fn open_graph(doc: &Document) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for m in doc.select("meta[property]").iter() {
+    for m in doc.select_parsed("meta[property]").iter() {
         let (Some(prop), Some(content)) = (m.attr("property"), m.attr("content")) else {
             continue;
         };
@@ -127,7 +128,7 @@ fn open_graph(doc: &Document) -> BTreeMap<String, String> {
 
 /// The first non-empty `content` of `<meta {attr}="{name}">`, the name matched case-insensitively.
 fn meta_content(doc: &Document, attr: &str, name: &str) -> Option<String> {
-    doc.select(&format!("meta[{attr}]"))
+    doc.select_parsed(&format!("meta[{attr}]"))
         .iter()
         .filter(|m| m.attr(attr).is_some_and(|v| v.trim().eq_ignore_ascii_case(name)))
         .filter_map(|m| m.attr("content"))
@@ -136,7 +137,7 @@ fn meta_content(doc: &Document, attr: &str, name: &str) -> Option<String> {
 }
 
 fn first_text(doc: &Document, css: &str) -> Option<String> {
-    doc.select(css)
+    doc.select_parsed(css)
         .iter()
         .map(|e| clean(&e.text()))
         .find(|t| !t.is_empty() && t.chars().count() <= 100)
