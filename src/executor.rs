@@ -382,19 +382,29 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// disk. Later pages find the module loaded and run `fetch` alone. A load that fails here
     /// is tried again, and reports its error, in [`Self::extract_fetched`]. A links-only page
     /// needs no extractor, and loads none.
+    ///
+    /// The module comes with the time the page waited for it once fetched: the page's
+    /// `module_load` stage (a compile that outlasts the fetch shows there, not in `fetch`).
     async fn while_loading_the_module<F: Future>(
         &self,
         fetch: F,
         options: &PageOptions,
-    ) -> (F::Output, Option<R::Module>) {
+    ) -> (F::Output, Option<(R::Module, Duration)>) {
         if self.module_loaded.load(Ordering::Acquire) || self.links_only(options) {
             return (fetch.await, None);
         }
-        let (fetched, loaded) = tokio::join!(fetch, self.module());
+        let started = Instant::now();
+        let ((fetched, fetched_at), (loaded, loaded_at)) =
+            tokio::join!(async { (fetch.await, started.elapsed()) }, async {
+                (self.module().await, started.elapsed())
+            },);
         if loaded.is_ok() {
             self.module_loaded.store(true, Ordering::Release);
         }
-        (fetched, loaded.ok())
+        (
+            fetched,
+            loaded.ok().map(|module| (module, loaded_at.saturating_sub(fetched_at))),
+        )
     }
 
     /// Runs the extractor on a blocking thread, with `module` if it was loaded already (else
@@ -402,7 +412,7 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     async fn extract_fetched(
         &self,
         fetched: FetchedPage,
-        module: Option<R::Module>,
+        module: Option<(R::Module, Duration)>,
         page_options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         if self.links_only(page_options) {
@@ -429,11 +439,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         options.content_html = page_options.content_html.unwrap_or(options.content_html);
         let extracted = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let module = match module {
-                Some(module) => module,
-                None => cache.get_or_compile(&extractor)?,
+            let (module, load) = match module {
+                Some(loaded) => loaded,
+                None => (cache.get_or_compile(&extractor)?, t.elapsed()),
             };
-            let load = t.elapsed();
             let t = Instant::now();
             let mut page = run_extractor_warm(
                 cache.runtime(),
