@@ -362,8 +362,8 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         let fetch = self.fetch_static(source, options.time_limit, options.validators.as_ref());
-        let (fetched, module) = self.while_loading_the_module(fetch, options).await;
-        self.extract_fetched(fetched?, module, options).await
+        let (fetched, module, waited) = self.while_loading_the_module(fetch, options).await;
+        self.extract_fetched(fetched?, (module, waited), options).await
     }
 
     async fn headless_extract(
@@ -371,10 +371,10 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         source: &PageSource,
         options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
-        let (fetched, module) = self
+        let (fetched, module, waited) = self
             .while_loading_the_module(self.render(source, options), options)
             .await;
-        self.extract_fetched(fetched?, module, options).await
+        self.extract_fetched(fetched?, (module, waited), options).await
     }
 
     /// Runs `fetch` while the extractor loads, the first time: a process's first page would
@@ -383,15 +383,16 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
     /// is tried again, and reports its error, in [`Self::extract_fetched`]. A links-only page
     /// needs no extractor, and loads none.
     ///
-    /// The module comes with the time the page waited for it once fetched: the page's
-    /// `module_load` stage (a compile that outlasts the fetch shows there, not in `fetch`).
+    /// Also returns the time the page waited for the load once fetched, part of its
+    /// `module_load` stage: a compile that outlasts the fetch shows there, not in `fetch`
+    /// (which the crawler paces hosts by). Zero when nothing was loaded alongside.
     async fn while_loading_the_module<F: Future>(
         &self,
         fetch: F,
         options: &PageOptions,
-    ) -> (F::Output, Option<(R::Module, Duration)>) {
+    ) -> (F::Output, Option<R::Module>, Duration) {
         if self.module_loaded.load(Ordering::Acquire) || self.links_only(options) {
-            return (fetch.await, None);
+            return (fetch.await, None, Duration::ZERO);
         }
         let started = Instant::now();
         let ((fetched, fetched_at), (loaded, loaded_at)) =
@@ -401,18 +402,15 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         if loaded.is_ok() {
             self.module_loaded.store(true, Ordering::Release);
         }
-        (
-            fetched,
-            loaded.ok().map(|module| (module, loaded_at.saturating_sub(fetched_at))),
-        )
+        (fetched, loaded.ok(), loaded_at.saturating_sub(fetched_at))
     }
 
     /// Runs the extractor on a blocking thread, with `module` if it was loaded already (else
-    /// from the cache): (module load time, run time).
+    /// from the cache): (module load time, `waited` included; run time).
     async fn extract_fetched(
         &self,
         fetched: FetchedPage,
-        module: Option<(R::Module, Duration)>,
+        (module, waited): (Option<R::Module>, Duration),
         page_options: &PageOptions,
     ) -> Result<(FetchedPage, ExtractedContent, Duration, Duration)> {
         if self.links_only(page_options) {
@@ -439,10 +437,11 @@ impl<B: BrowserProvider, R: WasmRuntime, C: ModuleCache, T: TimeoutPolicy> Execu
         options.content_html = page_options.content_html.unwrap_or(options.content_html);
         let extracted = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let (module, load) = match module {
-                Some(loaded) => loaded,
-                None => (cache.get_or_compile(&extractor)?, t.elapsed()),
+            let module = match module {
+                Some(module) => module,
+                None => cache.get_or_compile(&extractor)?,
             };
+            let load = waited + t.elapsed();
             let t = Instant::now();
             let mut page = run_extractor_warm(
                 cache.runtime(),

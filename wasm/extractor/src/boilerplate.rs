@@ -182,8 +182,9 @@ fn remove_orphans(root: &NodeRef) {
 /// a label at most 60.
 const ORPHAN_MAX_CHARS: usize = 200;
 
-/// Whether `node`'s text, trimmed and with its white space collapsed (as [`crate::clean`] makes
-/// it), is longer than `limit` characters; it reads no further than that.
+/// Whether the text of the element `node`, trimmed and with its white space collapsed (as
+/// [`crate::clean`] makes it), is longer than `limit` characters; it reads no further than
+/// that. It reads the element's descendants: a text node given as `node` has none.
 fn clean_chars_exceed(node: &NodeRef, limit: usize) -> bool {
     let mut chars = 0;
     // A run of white space counts once, and only between words: not before the first, and not
