@@ -8,7 +8,10 @@
 //! part of the page: a site that names its whole layout `comments-enabled` keeps its text.
 
 use crate::css::SelectParsed;
+use std::collections::HashMap;
+
 use dom_query::{Document, NodeId, NodeRef, Selection};
+use dom_smoothie::CharCounts;
 
 /// Names (parts of a `class` or `id` token) that mark boilerplate wherever they appear.
 const ANYWHERE: &[&str] = &[
@@ -332,114 +335,41 @@ fn text_chars(node: &NodeRef) -> usize {
 /// [`candidates`] asks both of every list, paragraph and `div` on the page. Asked one element at
 /// a time, each question walks the element's whole subtree again (and each link's), so nested
 /// containers cost their depth times over: counting text was the guest's largest single cost
-/// (BENCHMARKS.md, "Where the time goes"). One walk in document order gives the same numbers.
+/// (BENCHMARKS.md, "Where the time goes"). [`CharCounts`], riptide's patch to dom_smoothie, gives
+/// the same numbers from one walk.
 struct TextSizes {
-    /// By node, sorted for lookup: the element's text and link-text characters.
-    sizes: Vec<(NodeId, Size)>,
-}
-
-#[derive(Clone, Copy, Default)]
-struct Size {
-    chars: usize,
-    linked: usize,
-}
-
-/// The running state of [`TextSizes::measure`]'s walk: the text so far counted as one run
-/// (white space collapsed as [`text_chars`] does it), and whether its last text node ended in
-/// white space.
-struct Walk {
-    count: usize,
-    last_was_whitespace: bool,
-    /// For each text node so far, in order: whether it starts with white space.
-    starts_with_space: Vec<bool>,
+    chars: CharCounts,
+    /// Link-text characters of each element that holds a link.
+    linked: HashMap<NodeId, usize>,
 }
 
 impl TextSizes {
     fn measure(root: &NodeRef) -> TextSizes {
-        let mut sizes = TextSizes { sizes: Vec::new() };
-        let mut walk = Walk {
-            count: 0,
-            last_was_whitespace: true,
-            starts_with_space: Vec::new(),
-        };
-        sizes.visit(root, &mut walk);
-        sizes.sizes.sort_unstable_by_key(|(id, _)| *id);
+        let chars = CharCounts::measure(root);
+        let mut linked = HashMap::new();
         // Link text, added to every element that holds the link (in-page links, a table of
         // contents, are part of the article and count as text, not link text).
         for link in Selection::from(*root).select_parsed("a").nodes() {
             if link.attr("href").is_some_and(|h| h.trim_start().starts_with('#')) {
                 continue;
             }
-            let chars = sizes.chars(link);
+            let link_chars = chars.chars(link);
             for ancestor in link.ancestors_it(None) {
-                if let Some(size) = sizes.get_mut(ancestor.id) {
-                    size.linked += chars;
-                }
+                *linked.entry(ancestor.id).or_default() += link_chars;
                 if ancestor.id == root.id {
                     break;
                 }
             }
         }
-        sizes
-    }
-
-    /// Depth-first, the way `normalized_char_count` reads a subtree. An element's count is the
-    /// run's growth over its text, less its trailing white space, and less one when its first
-    /// character is white space that the run counted because text came before (a count of its
-    /// own starts as if nothing did). Depth is bounded by [`crate::nesting`].
-    fn visit(&mut self, node: &NodeRef, walk: &mut Walk) {
-        if node.is_text() {
-            let text = node.text();
-            walk.starts_with_space.push(text.starts_with(char::is_whitespace));
-            let mut prev_was_whitespace = walk.last_was_whitespace;
-            for c in text.chars() {
-                let is_whitespace = c.is_whitespace();
-                if !(prev_was_whitespace && is_whitespace) {
-                    walk.count += 1;
-                }
-                prev_was_whitespace = is_whitespace;
-            }
-            walk.last_was_whitespace = text.ends_with(char::is_whitespace);
-            return;
-        }
-        if !node.is_element() && !node.is_document() && !node.is_fragment() {
-            return;
-        }
-        let (count_before, whitespace_before, first_text) =
-            (walk.count, walk.last_was_whitespace, walk.starts_with_space.len());
-        let mut child = node.first_child();
-        while let Some(c) = child {
-            self.visit(&c, walk);
-            child = c.next_sibling();
-        }
-        let mut chars = walk.count - count_before;
-        if let Some(&leading_space) = walk.starts_with_space.get(first_text) {
-            if leading_space && !whitespace_before {
-                chars -= 1;
-            }
-            if walk.last_was_whitespace && chars > 0 {
-                chars -= 1;
-            }
-        }
-        self.sizes.push((node.id, Size { chars, linked: 0 }));
-    }
-
-    fn get_mut(&mut self, id: NodeId) -> Option<&mut Size> {
-        let at = self.sizes.binary_search_by_key(&id, |(id, _)| *id).ok()?;
-        Some(&mut self.sizes[at].1)
-    }
-
-    fn get(&self, node: &NodeRef) -> Option<Size> {
-        let at = self.sizes.binary_search_by_key(&node.id, |(id, _)| *id).ok()?;
-        Some(self.sizes[at].1)
+        TextSizes { chars, linked }
     }
 
     fn chars(&self, node: &NodeRef) -> usize {
-        self.get(node).map_or_else(|| text_chars(node), |size| size.chars)
+        self.chars.chars(node)
     }
 
     fn linked(&self, node: &NodeRef) -> usize {
-        self.get(node).map_or(0, |size| size.linked)
+        self.linked.get(&node.id).copied().unwrap_or(0)
     }
 }
 

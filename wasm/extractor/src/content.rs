@@ -11,7 +11,7 @@
 //! long; a page with no article gives its visible text, marked `is_article: false`, and no page
 //! with text gives an empty result.
 
-use crate::css::SelectParsed;
+use crate::css::{SelectParsed, first_parsed};
 use dom_query::{Document, NodeRef, Selection};
 use dom_smoothie::Readability;
 
@@ -42,18 +42,23 @@ const SHORT_ARTICLE_CHARS: usize = 1500;
 const MIN_ARTICLE_CHARS: usize = 200;
 
 impl MainContent {
-    /// Finds the main content of the page `reader` holds. Consumes the reader: Readability
-    /// rewrites its document.
-    pub fn find(mut reader: Readability, html: &str, options: Options) -> MainContent {
+    /// Finds the main content of the page `reader` holds, given the `metadata` Readability read
+    /// from it before anything changed it. Consumes the reader: Readability rewrites its document.
+    pub fn find(
+        mut reader: Readability,
+        metadata: dom_smoothie::Metadata,
+        html: &str,
+        options: Options,
+    ) -> MainContent {
         let readable = reader.is_probably_readable() || declares_one_article(&reader.doc);
         boilerplate::remove_banners(&reader.doc);
         let lead = lead_paragraph(&reader.doc);
-        match reader.parse() {
+        match reader.parse_with_metadata(metadata) {
             Ok(article) if readable || article.length >= MIN_ARTICLE_CHARS => {
                 // Readability leaves the article in its document, under `#readability-page-1`:
                 // cleaned there, not parsed again from `article.content`.
                 let doc = &reader.doc;
-                let Some(root) = doc.select_parsed("#readability-page-1").nodes().first().copied() else {
+                let Some(root) = first_parsed(doc, "#readability-page-1") else {
                     return Self::visible_text(html, options);
                 };
                 boilerplate::remove(&root);
@@ -251,7 +256,7 @@ fn lead_paragraph(doc: &Document) -> Option<String> {
         "bajada",
         "dek",
     ];
-    let h1 = doc.select_parsed("h1").nodes().first().map(|h| h.id);
+    let h1 = first_parsed(doc, "h1").map(|h| h.id);
     for node in doc.select_parsed("p[class], div[class], h2[class]").nodes() {
         // Node ids follow document order: the parser creates nodes as it reads.
         if h1.is_some_and(|h| node.id < h) {

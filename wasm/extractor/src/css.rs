@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use dom_query::{Document, Matcher, Selection};
+use dom_query::{Document, Matcher, NodeRef, Selection};
 
 thread_local! {
     /// The parsed selectors, by their text. The guest runs on one thread; natively (tests,
@@ -29,6 +29,12 @@ fn matcher(css: &str) -> Option<Rc<Matcher>> {
     })
 }
 
+/// Whether `node` matches `css`, as [`SelectParsed::select_parsed`] would find it; `false` for
+/// a selector that does not parse.
+pub(crate) fn matches(node: &NodeRef, css: &str) -> bool {
+    matcher(css).is_some_and(|m| node.is_match(&m))
+}
+
 /// `select` with the selector parsed once: what `dom_query`'s `select` finds, except that a
 /// selector that does not parse finds nothing instead of panicking.
 pub(crate) trait SelectParsed<'a> {
@@ -40,6 +46,13 @@ impl<'a> SelectParsed<'a> for &'a Document {
     fn select_parsed(self, css: &str) -> Selection<'a> {
         matcher(css).map_or_else(Selection::default, |m| self.select_matcher(&m))
     }
+}
+
+/// The first element of `doc` that matches `css`, in document order: the first of
+/// [`SelectParsed::select_parsed`], without walking the rest of the page.
+pub(crate) fn first_parsed<'a>(doc: &'a Document, css: &str) -> Option<NodeRef<'a>> {
+    let m = matcher(css)?;
+    doc.select_single_matcher(&m).nodes().first().copied()
 }
 
 impl<'a> SelectParsed<'a> for &Selection<'a> {
@@ -64,6 +77,11 @@ mod tests {
             let parsed: Vec<_> = under.select_parsed(css).nodes().iter().map(|n| n.id).collect();
             assert_eq!(parsed, expected, "{css} under div");
         }
+        for css in ["p", ".a", "span", "div > p.a, span", "em"] {
+            let first = doc.select(css).nodes().first().map(|n| n.id);
+            assert_eq!(first_parsed(&doc, css).map(|n| n.id), first, "first {css}");
+        }
+        assert!(first_parsed(&doc, "p[").is_none());
         assert!(doc.select_parsed("p[").is_empty());
         assert!(
             doc.select_parsed("p[").is_empty(),

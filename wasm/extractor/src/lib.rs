@@ -35,13 +35,14 @@ mod css;
 pub mod links;
 pub mod metadata;
 pub mod nesting;
+pub mod page_tags;
 
-use crate::css::SelectParsed;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use dom_query::Document;
 use dom_smoothie::{Config, Readability, TextMode};
+use page_tags::PageTags;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -220,9 +221,10 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
     let html = nesting::flatten(html);
     let html = html.as_ref();
     let doc = nesting::parse(html);
-    let base = links::effective_base(&doc, base_url);
+    let tags = PageTags::find(&doc);
+    let base = links::effective_base_in(&doc, &tags, base_url);
     if options.links_only {
-        return links_only(&doc, base.as_ref());
+        return links_only(&doc, &tags, base.as_ref());
     }
     // Readability wants an absolute URL or none; it resolves the content's links against it.
     let reader_url = base.as_ref().filter(|u| u.has_host()).map(Url::as_str);
@@ -231,21 +233,27 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
         text_mode: TextMode::Raw,
         // The content's classes name its boilerplate; `content` removes them once it has read them.
         keep_classes: true,
+        // `content` reads the article from the document; the serialized copy would go unread.
+        serialize_content: false,
         ..Config::default()
     };
     // dom_smoothie refuses only a URL it does not take as absolute; the page is read without one.
-    let reader = match Readability::with_document(doc, reader_url, Some(config.clone())) {
-        Ok(reader) => reader,
-        Err(_) => match Readability::with_document(nesting::parse(html), None, Some(config)) {
-            Ok(reader) => reader,
-            Err(_) => return Extracted::visible_text_only(html, options),
-        },
+    let (reader, tags) = match Readability::with_document(doc, reader_url, Some(config.clone())) {
+        Ok(reader) => (reader, tags),
+        Err(_) => {
+            let doc = nesting::parse(html);
+            let tags = PageTags::find(&doc);
+            match Readability::with_document(doc, None, Some(config)) {
+                Ok(reader) => (reader, tags),
+                Err(_) => return Extracted::visible_text_only(html, options),
+            }
+        }
     };
     // Read from the page as parsed, before the content pass rewrites it.
-    let (links, nofollow_links) = links::links(&reader.doc, base.as_ref());
-    let robots = links::robots_directives(&reader.doc);
-    let meta = metadata::Metadata::read(&reader, base.as_ref());
-    let main = content::MainContent::find(reader, html, options);
+    let (links, nofollow_links) = links::links_in(&reader.doc, &tags, base.as_ref());
+    let robots = links::robots_directives_in(&reader.doc, &tags);
+    let (meta, read_by_readability) = metadata::Metadata::read(&reader, &tags, base.as_ref());
+    let main = content::MainContent::find(reader, read_by_readability, html, options);
 
     let text = tidy_lines(&main.text);
     Extracted {
@@ -272,16 +280,14 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
 }
 
 /// What a crawler mapping a site reads from a page, without the content pass.
-fn links_only(doc: &Document, base: Option<&Url>) -> Extracted {
-    let (links, nofollow_links) = links::links(doc, base);
-    let raw_title = doc
-        .select_parsed("title")
-        .iter()
+fn links_only(doc: &Document, tags: &PageTags, base: Option<&Url>) -> Extracted {
+    let (links, nofollow_links) = links::links_in(doc, tags, base);
+    let raw_title = tags
+        .select(doc, "title")
         .map(|t| clean(&t.text()))
         .find(|t| !t.is_empty());
-    let canonical_url = doc
-        .select_parsed("link[rel=\"canonical\"]")
-        .iter()
+    let canonical_url = tags
+        .select(doc, "link[rel=\"canonical\"]")
         .find_map(|l| l.attr("href").map(|h| h.trim().to_string()))
         .filter(|h| !h.is_empty())
         .map(|h| links::absolutize(&h, base));
@@ -290,7 +296,7 @@ fn links_only(doc: &Document, base: Option<&Url>) -> Extracted {
         raw_title,
         links,
         nofollow_links,
-        robots: links::robots_directives(doc),
+        robots: links::robots_directives_in(doc, tags),
         canonical_url,
         ..Extracted::default()
     }
@@ -332,27 +338,32 @@ fn tidy_lines(text: &str) -> String {
 
 /// Words as [`Extracted::word_count`] counts them.
 pub fn count_words(text: &str) -> usize {
+    let bytes = text.as_bytes();
     let mut count = 0;
     let mut in_word = false;
-    for c in text.chars() {
-        // Most text is ASCII: no unspaced script there, and a cheaper test for letters.
-        let alphanumeric = if c.is_ascii() {
-            c.is_ascii_alphanumeric()
-        } else if is_unspaced_script(c) {
-            count += 1;
-            in_word = false;
-            continue;
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        // Most text is ASCII: read as bytes, with no unspaced script and a cheaper test for letters.
+        let alphanumeric = if b.is_ascii() {
+            at += 1;
+            b.is_ascii_alphanumeric()
         } else {
+            // `at` is always on a character boundary: it moves by whole characters.
+            let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            at += c.len_utf8();
+            if is_unspaced_script(c) {
+                count += 1;
+                in_word = false;
+                continue;
+            }
             c.is_alphanumeric()
         };
-        if alphanumeric {
-            if !in_word {
-                count += 1;
-            }
-            in_word = true;
-        } else {
-            in_word = false;
+        if alphanumeric && !in_word {
+            count += 1;
         }
+        in_word = alphanumeric;
     }
     count
 }
@@ -444,5 +455,45 @@ mod links_only_tests {
         assert_eq!(page.canonical_url.as_deref(), Some("https://example.com/canon"));
         assert!(page.text.is_empty() && page.markdown.is_none(), "no content pass");
         assert_eq!(Options::from_bits(options.bits()), options);
+    }
+}
+
+#[cfg(test)]
+mod count_words_tests {
+    use super::*;
+
+    #[test]
+    fn words_are_counted_as_characters_would_count_them() {
+        // The reference: the same rule, one decoded character at a time.
+        fn reference(text: &str) -> usize {
+            let (mut count, mut in_word) = (0, false);
+            for c in text.chars() {
+                if is_unspaced_script(c) {
+                    count += 1;
+                    in_word = false;
+                    continue;
+                }
+                let alphanumeric = c.is_alphanumeric();
+                count += usize::from(alphanumeric && !in_word);
+                in_word = alphanumeric;
+            }
+            count
+        }
+        for text in [
+            "",
+            "one",
+            "one two  three",
+            "don't stop-here, 3.14 x",
+            "naïve café Ünïcode",
+            "日本語のテキスト and words",
+            "ไทย ภาษา",
+            "mixed\u{a0}spaces\u{3000}here",
+            "é",
+            "a—b…c",
+        ] {
+            assert_eq!(count_words(text), reference(text), "{text:?}");
+        }
+        assert_eq!(count_words("one two  three"), 3);
+        assert_eq!(count_words("日本 x"), 3);
     }
 }

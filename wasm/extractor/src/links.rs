@@ -1,18 +1,23 @@
 //! The page's base URL and its links: what a crawler follows next, so every link of the page
 //! counts, not only those of the main content.
 
-use crate::css::SelectParsed;
 use std::collections::HashSet;
 
 use dom_query::Document;
 use url::Url;
 
+use crate::page_tags::PageTags;
+
 /// The page URL, adjusted by `<base href>` when the document has one.
 pub fn effective_base(doc: &Document, base_url: Option<&str>) -> Option<Url> {
+    effective_base_in(doc, &PageTags::find(doc), base_url)
+}
+
+/// [`effective_base`] of `doc`, whose tags are `tags`.
+pub fn effective_base_in(doc: &Document, tags: &PageTags, base_url: Option<&str>) -> Option<Url> {
     let page = base_url.and_then(|u| Url::parse(u).ok());
-    let base_href = doc
-        .select_parsed("base[href]")
-        .iter()
+    let base_href = tags
+        .select(doc, "base[href]")
         .find_map(|e| e.attr("href"))
         .map(|h| h.trim().to_string());
     match (page, base_href) {
@@ -35,11 +40,16 @@ pub fn absolutize(href: &str, base: Option<&Url>) -> String {
 /// that the page links to only with `rel="nofollow"` (a target also linked without it is
 /// followed: a crawler is told not to follow a link, not a URL).
 pub fn links(doc: &Document, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
+    links_in(doc, &PageTags::find(doc), base)
+}
+
+/// [`links`] of `doc`, whose tags are `tags`.
+pub fn links_in(doc: &Document, tags: &PageTags, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut followed = HashSet::new();
     let mut nofollow = Vec::new();
-    for a in doc.select_parsed("a[href], area[href]").iter() {
+    for a in tags.anchors(doc) {
         let Some(href) = a.attr("href") else { continue };
         let href = href.trim();
         let lower = href.to_ascii_lowercase();
@@ -72,8 +82,13 @@ pub fn links(doc: &Document, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
 /// The directives of `<meta name="robots">` and of `<meta name="riptide">` (riptide's own
 /// product token), lowercased and joined with `", "`; `None` when the page has neither.
 pub fn robots_directives(doc: &Document) -> Option<String> {
+    robots_directives_in(doc, &PageTags::find(doc))
+}
+
+/// [`robots_directives`] of `doc`, whose tags are `tags`.
+pub fn robots_directives_in(doc: &Document, tags: &PageTags) -> Option<String> {
     let mut directives = Vec::new();
-    for meta in doc.select_parsed("meta[name][content]").iter() {
+    for meta in tags.select(doc, "meta[name][content]") {
         let Some(name) = meta.attr("name") else { continue };
         if !(name.trim().eq_ignore_ascii_case("robots") || name.trim().eq_ignore_ascii_case("riptide")) {
             continue;

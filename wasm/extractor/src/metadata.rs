@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::clean;
 use crate::links::absolutize;
+use crate::page_tags::PageTags;
 
 /// What the page says about itself.
 #[derive(Debug, Clone, Default)]
@@ -44,17 +45,19 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Reads the metadata of the page `reader` holds, before its content pass changes it.
-    pub fn read(reader: &Readability, base: Option<&Url>) -> Metadata {
+    /// Reads the metadata of the page `reader` holds, before its content pass changes it. The
+    /// second half is what dom_smoothie read, which its content pass takes as it is
+    /// ([`Readability::parse_with_metadata`]) rather than reading it again.
+    pub fn read(reader: &Readability, tags: &PageTags, base: Option<&Url>) -> (Metadata, dom_smoothie::Metadata) {
         let doc = &reader.doc;
         let found = reader.get_article_metadata(reader.parse_json_ld());
-        let open_graph = open_graph(doc);
-        let meta = |attr: &str, name: &str| meta_content(doc, attr, name);
+        let for_content_pass = found.clone();
+        let open_graph = open_graph(doc, tags);
+        let meta = |attr: &str, name: &str| meta_content(doc, tags, attr, name);
         let nonempty = |s: String| Some(clean(&s)).filter(|s| !s.is_empty());
 
-        let raw_title = doc
-            .select_parsed("title")
-            .iter()
+        let raw_title = tags
+            .select(doc, "title")
             .map(|t| clean(&t.text()))
             .find(|t| !t.is_empty());
         let language = found
@@ -74,8 +77,7 @@ impl Metadata {
             .clone()
             .or_else(|| meta("name", "date"))
             .or_else(|| {
-                doc.select_parsed("time[datetime]")
-                    .iter()
+                tags.select(doc, "time[datetime]")
                     .find_map(|t| t.attr("datetime").map(|d| d.to_string()))
             })
             .map(|d| normalize_date(&d));
@@ -89,15 +91,14 @@ impl Metadata {
             .clone()
             .or_else(|| meta("name", "twitter:image"))
             .map(|i| absolutize(i.trim(), base));
-        let canonical_url = doc
-            .select_parsed("link[rel=\"canonical\"]")
-            .iter()
+        let canonical_url = tags
+            .select(doc, "link[rel=\"canonical\"]")
             .find_map(|l| l.attr("href").map(|h| h.trim().to_string()))
             .filter(|h| !h.is_empty())
             .or_else(|| open_graph.get("url").cloned())
             .map(|h| absolutize(&h, base));
 
-        Metadata {
+        let metadata = Metadata {
             title: nonempty(found.title),
             raw_title,
             author,
@@ -109,13 +110,14 @@ impl Metadata {
             language,
             canonical_url,
             open_graph,
-        }
+        };
+        (metadata, for_content_pass)
     }
 }
 
-fn open_graph(doc: &Document) -> BTreeMap<String, String> {
+fn open_graph(doc: &Document, tags: &PageTags) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for m in doc.select_parsed("meta[property]").iter() {
+    for m in tags.select(doc, "meta[property]") {
         let (Some(prop), Some(content)) = (m.attr("property"), m.attr("content")) else {
             continue;
         };
@@ -127,9 +129,8 @@ fn open_graph(doc: &Document) -> BTreeMap<String, String> {
 }
 
 /// The first non-empty `content` of `<meta {attr}="{name}">`, the name matched case-insensitively.
-fn meta_content(doc: &Document, attr: &str, name: &str) -> Option<String> {
-    doc.select_parsed(&format!("meta[{attr}]"))
-        .iter()
+fn meta_content(doc: &Document, tags: &PageTags, attr: &str, name: &str) -> Option<String> {
+    tags.select(doc, &format!("meta[{attr}]"))
         .filter(|m| m.attr(attr).is_some_and(|v| v.trim().eq_ignore_ascii_case(name)))
         .filter_map(|m| m.attr("content"))
         .map(|c| clean(&c))

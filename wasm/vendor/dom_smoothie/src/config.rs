@@ -59,6 +59,10 @@ pub struct Config {
     pub candidate_select_mode: CandidateSelectMode,
     /// Allows to set the text mode, whether it should be raw (as-is), formatted or markdown
     pub text_mode: TextMode,
+    /// riptide's patch: set to `false` to leave [`crate::Article::content`] empty, for a caller
+    /// that reads the article from [`crate::Readability::doc`] and would throw the serialized
+    /// HTML away. Defaults to `true`.
+    pub serialize_content: bool,
 }
 
 impl Default for Config {
@@ -75,6 +79,7 @@ impl Default for Config {
             readable_min_content_length: MIN_CONTENT_LENGTH,
             candidate_select_mode: CandidateSelectMode::Readability,
             text_mode: TextMode::Raw,
+            serialize_content: true,
         }
     }
 }

@@ -73,6 +73,21 @@ pub(crate) static MATCHER_DATA_TABLE: Lazy<Matcher> =
 pub(crate) static MATCHER_TABLE: Lazy<Matcher> = lazy_matcher!("table");
 pub(crate) static MATCHER_TABLE_MEMBERS: Lazy<Matcher> =
     lazy_matcher!("caption,col,colgroup,tfoot,thead,th");
+// riptide's patch: the selectors below were parsed again on every call.
+pub(crate) static MATCHER_BODY: Lazy<Matcher> = lazy_matcher!("body");
+pub(crate) static MATCHER_H1: Lazy<Matcher> = lazy_matcher!("h1");
+pub(crate) static MATCHER_IMG_PICTURE_FIGURE: Lazy<Matcher> = lazy_matcher!("img,picture,figure");
+pub(crate) static MATCHER_CLASS_OR_ID: Lazy<Matcher> = lazy_matcher!("*[class],*[id]");
+pub(crate) static MATCHER_NOSCRIPT_IMG: Lazy<Matcher> = lazy_matcher!("noscript:has(img:only-child)");
+pub(crate) static MATCHER_ITEMPROP_NAME: Lazy<Matcher> = lazy_matcher!("[itemprop=name]");
+pub(crate) static MATCHER_SCORE_ATTRS: Lazy<Matcher> = lazy_matcher!("*[data-readability-score], *[data-readability-table]");
+pub(crate) static MATCHER_CLASS: Lazy<Matcher> = lazy_matcher!("*[class]");
+pub(crate) static MATCHER_A_WITHOUT_HREF: Lazy<Matcher> = lazy_matcher!("a:not([href])");
+pub(crate) static MATCHER_TD_OUTSIDE_TR: Lazy<Matcher> = lazy_matcher!("*:not(tr) > td");
+pub(crate) static MATCHER_DIV_SECTION: Lazy<Matcher> = lazy_matcher!("div, section");
+pub(crate) static MATCHER_EMPTY_DIV_SECTION: Lazy<Matcher> = lazy_matcher!(":is(div, section):empty");
+pub(crate) static MATCHER_P_PRE_ARTICLE: Lazy<Matcher> = lazy_matcher!("p,pre,article");
+pub(crate) static MATCHER_DIV_BR: Lazy<Matcher> = lazy_matcher!("div > br");
 pub(crate) static MATCHER_LAZY_CLASS: Lazy<Matcher> = lazy_matcher!(r#"[class*="lazy"]"#);
 pub(crate) static MATCHER_LAZY_LOADING: Lazy<Matcher> = lazy_matcher!(r#"img[loading="lazy"]"#);
 pub(crate) static MATCHER_FAVICON: Lazy<Matcher> =

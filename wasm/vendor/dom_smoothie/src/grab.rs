@@ -1,10 +1,10 @@
-use dom_query::Tree;
 use foldhash::{HashMap, HashSet};
 use std::vec;
 
 use dom_query::{Document, NodeId, NodeRef};
 use flagset::FlagSet;
 
+use crate::char_counts::{text_chars, CharCounts};
 use crate::config::CandidateSelectMode;
 #[allow(clippy::wildcard_imports)]
 use crate::glob::*;
@@ -39,7 +39,7 @@ impl Readability {
             // finding the -right- content.
 
             if let Some(ref article_node) = article_node {
-                let text_length = article_node.normalized_char_count();
+                let text_length = text_chars(&article_node);
                 if text_length >= self.config.char_threshold {
                     return Some(doc);
                 }
@@ -73,7 +73,7 @@ impl Readability {
         flags: &FlagSet<GrabFlags>,
         metadata: &Metadata,
     ) -> Option<NodeRef<'a>> {
-        let selection = doc.select_single("body");
+        let selection = doc.select_single_matcher(&MATCHER_BODY);
         let body_node = selection.nodes().first()?;
         let strip_unlikely = flags.contains(GrabFlags::StripUnlikelys);
         let elements_to_score = collect_elements_to_score(body_node, strip_unlikely, metadata);
@@ -89,7 +89,7 @@ impl Readability {
     ) -> Option<NodeRef<'a>> {
         let tree = body_node.tree;
         let weigh_class = flags.contains(GrabFlags::WeightClasses);
-        let top_candidates = score_elements(elements_to_score, tree, &self.config, flags);
+        let top_candidates = score_elements(elements_to_score, body_node, &self.config, flags);
 
         let mut top_candidate = top_candidates.first().copied();
 
@@ -233,17 +233,19 @@ fn has_child_block_element(node: &NodeRef) -> bool {
 
 fn score_elements<'a>(
     elements_to_score: &[NodeRef<'a>],
-    tree: &'a Tree,
+    body_node: &NodeRef<'a>,
     cfg: &Config,
     flags: &FlagSet<GrabFlags>,
 ) -> Vec<NodeRef<'a>> {
+    let tree = body_node.tree;
     let mut score_map: HashMap<NodeId, f32> = HashMap::default();
     // Preserves the initial order of candidates to ensure deterministic tie-breaking.
     let mut candidate_order: Vec<NodeId> = Vec::new();
-    let mut cc_cache = CharCounterCache::default();
+    // riptide's patch: scoring only sets attributes, so every element is measured once, here.
+    let char_counts = CharCounts::measure(body_node);
 
     for element in elements_to_score {
-        let content_len = cc_cache.char_count(element);
+        let content_len = char_counts.chars(element);
         if content_len < 25 {
             continue;
         }
@@ -293,7 +295,7 @@ fn score_elements<'a>(
             let candidate = NodeRef::new(node_id, tree);
             // Skipping adjustment of low score
             let score = if base_score > cfg.min_score_to_adjust {
-                base_score * (1.0 - link_density_fn(&candidate, None, |n| cc_cache.char_count(n)))
+                base_score * (1.0 - char_counts.link_density(&candidate))
             } else {
                 base_score
             };
@@ -665,7 +667,7 @@ mod tests {
         let elements = collect_elements_to_score(&body, true, &Metadata::default());
         let cfg = Config::default();
         let flags: FlagSet<GrabFlags> = FlagSet::full();
-        let top = score_elements(&elements, body.tree, &cfg, &flags);
+        let top = score_elements(&elements, &body, &cfg, &flags);
         let divs: Vec<String> = top
             .iter()
             .map(|n| n.attr_or("id", "").to_string())

@@ -1,9 +1,9 @@
 use std::collections::HashSet;
 
-use foldhash::HashMap;
+use crate::char_counts::text_chars;
 use unicode_segmentation::UnicodeSegmentation;
 
-use dom_query::{NodeId, NodeRef};
+use dom_query::NodeRef;
 
 use tendril::StrTendril;
 
@@ -120,7 +120,7 @@ where
 }
 
 pub(crate) fn link_density(node: &NodeRef, char_count: Option<usize>) -> f32 {
-    link_density_fn(node, char_count, |n| n.normalized_char_count())
+    link_density_fn(node, char_count, |n| text_chars(&n))
 }
 
 /// Returns the child element if the node contains exactly one element child with the given tag
@@ -261,20 +261,6 @@ impl<'a> BytePatternCheck<'a> {
     pub(crate) fn contains_any(&self, pats: &[&str]) -> bool {
         pats.iter()
             .any(|pat| self.pre_check(pat) && self.haystack.contains(pat))
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct CharCounterCache {
-    inner: HashMap<NodeId, usize>,
-}
-
-impl CharCounterCache {
-    pub(crate) fn char_count(&mut self, node: &NodeRef) -> usize {
-        *self
-            .inner
-            .entry(node.id)
-            .or_insert_with(|| node.normalized_char_count())
     }
 }
 

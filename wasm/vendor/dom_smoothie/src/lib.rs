@@ -1,3 +1,4 @@
+mod char_counts;
 mod config;
 mod glob;
 mod grab;
@@ -15,6 +16,7 @@ mod url_helpers;
 #[cfg(feature = "aho-corasick")]
 mod ac_automat;
 
+pub use char_counts::{normalized_char_count, text_chars, CharCounts};
 pub use config::{CandidateSelectMode, Config, ParsePolicy, TextMode};
 pub use readability::Article;
 pub use readability::Metadata;

@@ -275,7 +275,7 @@ impl Readability {
                 }
             }
         } else if !(15..=150).contains(&char_count) {
-            let h1_sel = self.doc.select_single("h1");
+            let h1_sel = self.doc.select_single_matcher(&MATCHER_H1);
             if !h1_sel.is_empty() {
                 h1 = Some(h1_sel.text());
             }
@@ -384,7 +384,7 @@ impl Readability {
     }
 
     fn unwrap_noscript_images(&self) {
-        let noscript_sel = self.doc.select("noscript:has(img:only-child)");
+        let noscript_sel = self.doc.select_matcher(&MATCHER_NOSCRIPT_IMG);
         for noscript_node in noscript_sel.nodes() {
             let Some(prev_sibling) = noscript_node.prev_element_sibling() else {
                 continue;
@@ -426,15 +426,24 @@ impl Readability {
         }
     }
 
-    fn parse_impl(&mut self, policy: Option<ParsePolicy>) -> Result<Article, ReadabilityError> {
+    fn parse_impl(
+        &mut self,
+        policy: Option<ParsePolicy>,
+        metadata: Option<Metadata>,
+    ) -> Result<Article, ReadabilityError> {
         self.verify_doc()?;
 
-        let ld_meta = if self.config.disable_json_ld {
-            None
-        } else {
-            self.parse_json_ld()
+        let mut metadata = match metadata {
+            Some(metadata) => metadata,
+            None => {
+                let ld_meta = if self.config.disable_json_ld {
+                    None
+                } else {
+                    self.parse_json_ld()
+                };
+                self.get_article_metadata(ld_meta)
+            }
         };
-        let mut metadata = self.get_article_metadata(ld_meta);
 
         if metadata.byline.is_none() {
             metadata.byline = self.byline_adjustment();
@@ -494,7 +503,11 @@ impl Readability {
             byline: metadata.byline,
             dir: metadata.dir,
             lang: metadata.lang,
-            content: root_sel.html(),
+            content: if self.config.serialize_content {
+                root_sel.html()
+            } else {
+                StrTendril::new()
+            },
             text_content,
             length: text_length,
             excerpt: metadata.excerpt,
@@ -531,7 +544,17 @@ impl Readability {
     /// a [`ReadabilityError::TooManyElements`] error is returned.
     /// If the document fails to extract the content, a [`ReadabilityError::GrabFailed`] error is returned.
     pub fn parse(&mut self) -> Result<Article, ReadabilityError> {
-        self.parse_impl(None)
+        self.parse_impl(None, None)
+    }
+
+    /// riptide's patch: [`Readability::parse`] for a caller that has already read the page's
+    /// metadata, as `self.get_article_metadata(self.parse_json_ld())` (with `disable_json_ld`
+    /// honoured), so it is not read twice.
+    ///
+    /// # Errors
+    /// As [`Readability::parse`].
+    pub fn parse_with_metadata(&mut self, metadata: Metadata) -> Result<Article, ReadabilityError> {
+        self.parse_impl(None, Some(metadata))
     }
 
     /// Extracts the relevant content from the document and provides it as an [`Article`] object.
@@ -550,7 +573,7 @@ impl Readability {
     /// a [`ReadabilityError::TooManyElements`] error is returned.
     /// If the document fails to extract the content, a [`ReadabilityError::GrabFailed`] error is returned.
     pub fn parse_with_policy(&mut self, policy: ParsePolicy) -> Result<Article, ReadabilityError> {
-        self.parse_impl(Some(policy))
+        self.parse_impl(Some(policy), None)
     }
 
     /// This method will search for a JSON-LD block in the page and
@@ -842,7 +865,7 @@ impl Readability {
         while let Some(node) = next_node {
             if is_valid_byline(&node) {
                 let byline = Selection::from(node)
-                    .select_single("[itemprop=name]")
+                    .select_single_matcher(&MATCHER_ITEMPROP_NAME)
                     .nodes()
                     .first()
                     .map_or_else(|| node.text(), |prop_name| prop_name.text());
@@ -882,7 +905,7 @@ impl Readability {
 
         let score_sel = root_sel
             .parent()
-            .select("*[data-readability-score], *[data-readability-table]");
+            .select_matcher(&MATCHER_SCORE_ATTRS);
         score_sel.remove_attrs(&["data-readability-score", "data-readability-table"]);
 
         if !self.config.keep_classes {
@@ -892,7 +915,7 @@ impl Readability {
 
     fn clean_classes(&self, sel: &Selection) {
         if self.config.classes_to_preserve.is_empty() {
-            sel.select("*[class]").remove_attr("class");
+            sel.select_matcher(&MATCHER_CLASS).remove_attr("class");
             return;
         }
         let classes_to_preserve: Vec<&str> = self
@@ -902,7 +925,7 @@ impl Readability {
             .map(String::as_str)
             .collect();
 
-        for node in sel.select("*[class]").nodes() {
+        for node in sel.select_matcher(&MATCHER_CLASS).nodes() {
             let Some(class_string) = node.class() else {
                 continue;
             };
@@ -1079,7 +1102,7 @@ fn fix_links(root_sel: &Selection) {
     }
 
     // Handle links without href attributes.
-    for a in root_sel.select("a:not([href])").nodes() {
+    for a in root_sel.select_matcher(&MATCHER_A_WITHOUT_HREF).nodes() {
         if a.children().is_empty() {
             a.remove_from_parent();
         }
@@ -1087,7 +1110,7 @@ fn fix_links(root_sel: &Selection) {
 }
 
 fn simplify_nested_elements(root_sel: &Selection) {
-    for td_node in root_sel.select("*:not(tr) > td").nodes() {
+    for td_node in root_sel.select_matcher(&MATCHER_TD_OUTSIDE_TR).nodes() {
         if let Some(parent) = td_node.parent() {
             if let Some(first_child) = td_node.first_child() {
                 parent.append_children(&first_child);
@@ -1099,7 +1122,7 @@ fn simplify_nested_elements(root_sel: &Selection) {
 }
 
 fn simplify_nested_divs(root_sel: &Selection) {
-    let sel = root_sel.select("div, section");
+    let sel = root_sel.select_matcher(&MATCHER_DIV_SECTION);
     for parent in sel.nodes().iter().rev() {
         let Some(node) = parent.first_element_child() else {
             continue;
@@ -1121,7 +1144,7 @@ fn simplify_nested_divs(root_sel: &Selection) {
         }
         parent.replace_with(&node.id);
     }
-    root_sel.select(":is(div, section):empty").remove();
+    root_sel.select_matcher(&MATCHER_EMPTY_DIV_SECTION).remove();
 }
 
 fn extract_excerpt(sel: &Selection) -> Option<String> {
