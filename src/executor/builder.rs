@@ -370,6 +370,7 @@ mod tests {
     use crate::backends::no_browser::NoBrowser;
     use crate::backends::wasmtime::WasmtimeRuntime;
     use crate::cache::CacheOptions;
+    use crate::extract::DEFAULT_MAX_USES;
     use crate::policies::FixedTimeout;
     use crate::traits::GuestLimits;
 
@@ -381,13 +382,13 @@ mod tests {
 
     #[test]
     fn only_riptides_own_extractor_is_kept_warm() {
-        assert_eq!(builder().build().expect("builds").warm.max_uses(), 64);
+        assert_eq!(builder().build().expect("builds").warm.max_uses(), DEFAULT_MAX_USES);
         assert_eq!(
             builder().pages_per_instance(9).build().expect("builds").warm.max_uses(),
             9
         );
         let own = builder().extractor(ModuleSource::extractor().clone());
-        assert_eq!(own.build().expect("builds").warm.max_uses(), 64);
+        assert_eq!(own.build().expect("builds").warm.max_uses(), DEFAULT_MAX_USES);
         // Any other module may keep state between calls: a fresh instance for every page.
         let other = ModuleSource::new(b"\0asm\x01\0\0\0".to_vec());
         let custom = builder().extractor(other).pages_per_instance(9);
