@@ -222,7 +222,7 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
     let html = html.as_ref();
     let doc = nesting::parse(html);
     let tags = PageTags::find(&doc);
-    let base = links::effective_base_in(&doc, &tags, base_url);
+    let base = links::effective_base(&doc, &tags, base_url);
     if options.links_only {
         return links_only(&doc, &tags, base.as_ref());
     }
@@ -250,8 +250,8 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
         }
     };
     // Read from the page as parsed, before the content pass rewrites it.
-    let (links, nofollow_links) = links::links_in(&reader.doc, &tags, base.as_ref());
-    let robots = links::robots_directives_in(&reader.doc, &tags);
+    let (links, nofollow_links) = links::links(&reader.doc, &tags, base.as_ref());
+    let robots = links::robots_directives(&reader.doc, &tags);
     let (meta, read_by_readability) = metadata::Metadata::read(&reader, &tags, base.as_ref());
     let main = content::MainContent::find(reader, read_by_readability, html, options);
 
@@ -281,7 +281,7 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
 
 /// What a crawler mapping a site reads from a page, without the content pass.
 fn links_only(doc: &Document, tags: &PageTags, base: Option<&Url>) -> Extracted {
-    let (links, nofollow_links) = links::links_in(doc, tags, base);
+    let (links, nofollow_links) = links::links(doc, tags, base);
     let raw_title = tags
         .select(doc, "title")
         .map(|t| clean(&t.text()))
@@ -296,7 +296,7 @@ fn links_only(doc: &Document, tags: &PageTags, base: Option<&Url>) -> Extracted 
         raw_title,
         links,
         nofollow_links,
-        robots: links::robots_directives_in(doc, tags),
+        robots: links::robots_directives(doc, tags),
         canonical_url,
         ..Extracted::default()
     }

@@ -9,12 +9,7 @@ use url::Url;
 use crate::page_tags::PageTags;
 
 /// The page URL, adjusted by `<base href>` when the document has one.
-pub fn effective_base(doc: &Document, base_url: Option<&str>) -> Option<Url> {
-    effective_base_in(doc, &PageTags::find(doc), base_url)
-}
-
-/// [`effective_base`] of `doc`, whose tags are `tags`.
-pub fn effective_base_in(doc: &Document, tags: &PageTags, base_url: Option<&str>) -> Option<Url> {
+pub fn effective_base(doc: &Document, tags: &PageTags, base_url: Option<&str>) -> Option<Url> {
     let page = base_url.and_then(|u| Url::parse(u).ok());
     let base_href = tags
         .select(doc, "base[href]")
@@ -39,12 +34,7 @@ pub fn absolutize(href: &str, base: Option<&Url>) -> String {
 /// and non-navigating schemes (`javascript:`, `mailto:`, `tel:`, `data:`), and the targets
 /// that the page links to only with `rel="nofollow"` (a target also linked without it is
 /// followed: a crawler is told not to follow a link, not a URL).
-pub fn links(doc: &Document, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
-    links_in(doc, &PageTags::find(doc), base)
-}
-
-/// [`links`] of `doc`, whose tags are `tags`.
-pub fn links_in(doc: &Document, tags: &PageTags, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
+pub fn links(doc: &Document, tags: &PageTags, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut followed = HashSet::new();
@@ -81,12 +71,7 @@ pub fn links_in(doc: &Document, tags: &PageTags, base: Option<&Url>) -> (Vec<Str
 
 /// The directives of `<meta name="robots">` and of `<meta name="riptide">` (riptide's own
 /// product token), lowercased and joined with `", "`; `None` when the page has neither.
-pub fn robots_directives(doc: &Document) -> Option<String> {
-    robots_directives_in(doc, &PageTags::find(doc))
-}
-
-/// [`robots_directives`] of `doc`, whose tags are `tags`.
-pub fn robots_directives_in(doc: &Document, tags: &PageTags) -> Option<String> {
+pub fn robots_directives(doc: &Document, tags: &PageTags) -> Option<String> {
     let mut directives = Vec::new();
     for meta in tags.select(doc, "meta[name][content]") {
         let Some(name) = meta.attr("name") else { continue };
@@ -110,7 +95,8 @@ mod tests {
 
     fn parse(html: &str) -> (Vec<String>, Vec<String>) {
         let base = Url::parse("https://example.com/dir/page").ok();
-        links(&Document::from(html), base.as_ref())
+        let doc = Document::from(html);
+        links(&doc, &PageTags::find(&doc), base.as_ref())
     }
 
     #[test]
@@ -137,7 +123,12 @@ mod tests {
             r#"<meta name="Robots" content="NOINDEX, follow"><meta name="riptide" content="nofollow">
                <meta name="googlebot" content="noarchive">"#,
         );
-        assert_eq!(robots_directives(&doc).as_deref(), Some("noindex, follow, nofollow"));
-        assert_eq!(robots_directives(&Document::from("<p>none</p>")), None);
+        let tags = PageTags::find(&doc);
+        assert_eq!(
+            robots_directives(&doc, &tags).as_deref(),
+            Some("noindex, follow, nofollow")
+        );
+        let none = Document::from("<p>none</p>");
+        assert_eq!(robots_directives(&none, &PageTags::find(&none)), None);
     }
 }

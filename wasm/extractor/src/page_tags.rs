@@ -13,9 +13,10 @@ use crate::css::{SelectParsed, matches};
 /// The links, as [`crate::links::links`] reads them.
 const ANCHORS: &str = "a[href], area[href]";
 
-/// The other kinds of element [`PageTags`] holds: every selector asked of
-/// [`PageTags::select`] must match only these.
-const KINDS: &str = "base, meta, title, link, time";
+/// What the walk collects, by name alone: the kinds of element [`PageTags::select`] filters
+/// (every selector asked of it must match only `base`, `meta`, `title`, `link` or `time`), and
+/// every `a` and `area`, which [`ANCHORS`] then filters.
+const KINDS_AND_ANCHORS: &str = "base, meta, title, link, time, a, area";
 
 /// A document's links and metadata elements, each list in document order.
 ///
@@ -35,7 +36,7 @@ impl PageTags {
             tags: Vec::new(),
         };
         // Names alone: dom_query matches a list of bare names without the selector engine.
-        for node in doc.select_parsed(&format!("{KINDS}, a, area")).nodes() {
+        for node in doc.select_parsed(KINDS_AND_ANCHORS).nodes() {
             if node.has_name("a") || node.has_name("area") {
                 if matches(node, ANCHORS) {
                     found.anchors.push(node.id);
