@@ -17,6 +17,7 @@ use dom_smoothie::Readability;
 
 use crate::Options;
 use crate::boilerplate;
+use crate::page_tags::PageTags;
 
 /// The main content, in the forms asked for.
 #[derive(Debug, Default)]
@@ -43,14 +44,16 @@ const MIN_ARTICLE_CHARS: usize = 200;
 
 impl MainContent {
     /// Finds the main content of the page `reader` holds, given the `metadata` Readability read
-    /// from it before anything changed it. Consumes the reader: Readability rewrites its document.
+    /// from it and its `tags`, both before anything changed it. Consumes the reader: Readability
+    /// rewrites its document.
     pub fn find(
         mut reader: Readability,
         metadata: dom_smoothie::Metadata,
+        tags: &PageTags,
         html: &str,
         options: Options,
     ) -> MainContent {
-        let readable = reader.is_probably_readable() || declares_one_article(&reader.doc);
+        let readable = reader.is_probably_readable() || declares_one_article(&reader.doc, tags);
         boilerplate::remove_banners(&reader.doc);
         let lead = lead_paragraph(&reader.doc);
         match reader.parse_with_metadata(metadata) {
@@ -62,12 +65,16 @@ impl MainContent {
                     return Self::visible_text(html, options);
                 };
                 boilerplate::remove(&root);
-                Selection::from(root).select_parsed("[class]").remove_attr("class");
+                // The article's markup is read only for Markdown and HTML.
+                let markup = options.markdown || options.content_html;
+                if markup {
+                    Selection::from(root).select_parsed("[class]").remove_attr("class");
+                }
                 let mut text = root.formatted_text().trim().to_string();
                 // Readability often leaves out the standfirst, which sits in the page's header
                 // beside the headline rather than in the article's body.
                 if let Some(lead) = lead.filter(|l| !crate::clean(&text).contains(l.as_str())) {
-                    if let Some(first) = root.first_element_child() {
+                    if markup && let Some(first) = root.first_element_child() {
                         first.before_html(format!("<p>{}</p>", escape(&lead)));
                     }
                     text = format!("{lead}\n\n{text}");
@@ -138,12 +145,12 @@ impl MainContent {
 
 /// The page says it is one article: `og:type` `article`, or a single `<article>` element
 /// (listings have one per teaser).
-fn declares_one_article(doc: &Document) -> bool {
-    let og_article = doc.select_parsed("meta[property=\"og:type\"]").iter().any(|m| {
+fn declares_one_article(doc: &Document, tags: &PageTags) -> bool {
+    let og_article = tags.select(doc, "meta[property=\"og:type\"]").any(|m| {
         m.attr("content")
             .is_some_and(|c| c.trim().eq_ignore_ascii_case("article"))
     });
-    og_article || doc.select_parsed("article").length() == 1
+    og_article || tags.select(doc, "article").take(2).count() == 1
 }
 
 fn first_paragraph(root: &NodeRef) -> Option<String> {

@@ -18,7 +18,9 @@ thread_local! {
 }
 
 /// `css` parsed, from the cache when it was parsed before; `None` when it is not a selector.
-fn matcher(css: &str) -> Option<Rc<Matcher>> {
+/// A caller that tests many nodes against one selector looks it up once, here, and tests each
+/// with `NodeRef::is_match`: a lookup hashes the selector's text.
+pub(crate) fn matcher(css: &str) -> Option<Rc<Matcher>> {
     PARSED.with(|parsed| {
         if let Some(found) = parsed.borrow().get(css) {
             return found.clone();
@@ -27,12 +29,6 @@ fn matcher(css: &str) -> Option<Rc<Matcher>> {
         parsed.borrow_mut().insert(css.into(), made.clone());
         made
     })
-}
-
-/// Whether `node` matches `css`, as [`SelectParsed::select_parsed`] would find it; `false` for
-/// a selector that does not parse.
-pub(crate) fn matches(node: &NodeRef, css: &str) -> bool {
-    matcher(css).is_some_and(|m| node.is_match(&m))
 }
 
 /// `select` with the selector parsed once: what `dom_query`'s `select` finds, except that a

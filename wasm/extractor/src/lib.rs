@@ -253,7 +253,7 @@ pub fn extract_with(html: &str, base_url: Option<&str>, options: Options) -> Ext
     let (links, nofollow_links) = links::links(&reader.doc, &tags, base.as_ref());
     let robots = links::robots_directives(&reader.doc, &tags);
     let (meta, read_by_readability) = metadata::Metadata::read(&reader, &tags, base.as_ref());
-    let main = content::MainContent::find(reader, read_by_readability, html, options);
+    let main = content::MainContent::find(reader, read_by_readability, &tags, html, options);
 
     let text = tidy_lines(&main.text);
     Extracted {

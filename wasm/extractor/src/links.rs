@@ -1,7 +1,7 @@
 //! The page's base URL and its links: what a crawler follows next, so every link of the page
 //! counts, not only those of the main content.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use dom_query::Document;
 use url::Url;
@@ -35,37 +35,42 @@ pub fn absolutize(href: &str, base: Option<&Url>) -> String {
 /// that the page links to only with `rel="nofollow"` (a target also linked without it is
 /// followed: a crawler is told not to follow a link, not a URL).
 pub fn links(doc: &Document, tags: &PageTags, base: Option<&Url>) -> (Vec<String>, Vec<String>) {
-    let mut seen = HashSet::new();
+    // Each target once, at its first link, and whether any link to it may be followed. A
+    // target never followed was first linked with `nofollow`, so the nofollow targets, in the
+    // order of their first links, are these in order.
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::new();
-    let mut followed = HashSet::new();
-    let mut nofollow = Vec::new();
+    let mut followed = Vec::new();
     for a in tags.anchors(doc) {
         let Some(href) = a.attr("href") else { continue };
         let href = href.trim();
-        let lower = href.to_ascii_lowercase();
         if href.is_empty()
             || href.starts_with('#')
             || ["javascript:", "mailto:", "tel:", "data:"]
                 .iter()
-                .any(|p| lower.starts_with(p))
+                .any(|p| href.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
         {
             continue;
         }
         let link = absolutize(href, base);
-        let is_nofollow = a
+        let is_followed = !a
             .attr("rel")
             .is_some_and(|rel| rel.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("nofollow")));
-        if is_nofollow {
-            nofollow.push(link.clone());
-        } else {
-            followed.insert(link.clone());
-        }
-        if seen.insert(link.clone()) {
-            out.push(link);
+        match index.get(&link) {
+            Some(&at) => followed[at] |= is_followed,
+            None => {
+                index.insert(link.clone(), out.len());
+                out.push(link);
+                followed.push(is_followed);
+            }
         }
     }
-    let mut kept = HashSet::new();
-    nofollow.retain(|link| !followed.contains(link) && kept.insert(link.clone()));
+    let nofollow = out
+        .iter()
+        .zip(&followed)
+        .filter(|(_, followed)| !**followed)
+        .map(|(link, _)| link.clone())
+        .collect();
     (out, nofollow)
 }
 

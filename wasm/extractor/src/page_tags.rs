@@ -1,5 +1,5 @@
-//! The page's links and its `<base>`, `<meta>`, `<title>`, `<link>` and `<time>` elements, found
-//! in one walk.
+//! The page's links and its `<base>`, `<meta>`, `<title>`, `<link>`, `<time>` and `<article>`
+//! elements, found in one walk.
 //!
 //! The base URL, the links, the robots directives and the metadata ask the page for a dozen kinds
 //! of these tags, and each `select` walks every node of the document: about a twentieth of a
@@ -8,15 +8,15 @@
 
 use dom_query::{Document, NodeId, NodeRef};
 
-use crate::css::{SelectParsed, matches};
+use crate::css::{SelectParsed, matcher};
 
 /// The links, as [`crate::links::links`] reads them.
 const ANCHORS: &str = "a[href], area[href]";
 
 /// What the walk collects, by name alone: the kinds of element [`PageTags::select`] filters
-/// (every selector asked of it must match only `base`, `meta`, `title`, `link` or `time`), and
-/// every `a` and `area`, which [`ANCHORS`] then filters.
-const KINDS_AND_ANCHORS: &str = "base, meta, title, link, time, a, area";
+/// (every selector asked of it must match only `base`, `meta`, `title`, `link`, `time` or
+/// `article`), and every `a` and `area`, which [`ANCHORS`] then filters.
+const KINDS_AND_ANCHORS: &str = "base, meta, title, link, time, article, a, area";
 
 /// A document's links and metadata elements, each list in document order.
 ///
@@ -35,10 +35,11 @@ impl PageTags {
             anchors: Vec::new(),
             tags: Vec::new(),
         };
+        let anchors = matcher(ANCHORS);
         // Names alone: dom_query matches a list of bare names without the selector engine.
         for node in doc.select_parsed(KINDS_AND_ANCHORS).nodes() {
             if node.has_name("a") || node.has_name("area") {
-                if matches(node, ANCHORS) {
+                if anchors.as_ref().is_some_and(|m| node.is_match(m)) {
                     found.anchors.push(node.id);
                 }
             } else {
@@ -57,16 +58,17 @@ impl PageTags {
     }
 
     /// What `doc.select(css)` finds, for the `doc` these were found in and a `css` that matches
-    /// only `<base>`, `<meta>`, `<title>`, `<link>` or `<time>` (`meta[property]`,
+    /// only `<base>`, `<meta>`, `<title>`, `<link>`, `<time>` or `<article>` (`meta[property]`,
     /// `link[rel="canonical"]`...).
     pub fn select<'a, 's>(&'s self, doc: &'a Document, css: &'s str) -> impl Iterator<Item = NodeRef<'a>> + 's
     where
         'a: 's,
     {
+        let m = matcher(css);
         self.tags
             .iter()
             .map(move |id| NodeRef::new(*id, &doc.tree))
-            .filter(move |node| matches(node, css))
+            .filter(move |node| m.as_ref().is_some_and(|m| node.is_match(m)))
     }
 }
 
@@ -83,7 +85,7 @@ mod tests {
             </head><body><time datetime="2020-01-02">x</time><time>y</time><meta name=date content="2021">
             <a href="/1">1</a><a name=x>no href</a><map><area href="/2"></map><a href="">empty</a>
             <svg><title>svg title</title><link rel=canonical href="/svg"/><a href="/3">svg</a><a xlink:href="/4">x</a></svg>
-            <p>text</p></body></html>"#,
+            <article><p>text</p></article><svg><article>foreign</article></svg></body></html>"#,
         );
         let tags = PageTags::find(&doc);
         let ids = |sel: dom_query::Selection| sel.nodes().iter().map(|n| n.id).collect::<Vec<_>>();
@@ -97,6 +99,7 @@ mod tests {
             "link[rel=\"canonical\"]",
             "time[datetime]",
             "meta[property=\"og:type\"]",
+            "article",
         ] {
             let expected = ids(doc.select(css));
             let found: Vec<_> = tags.select(&doc, css).map(|n| n.id).collect();

@@ -1,4 +1,4 @@
-use dom_query::Document;
+use dom_query::{Document, NodeRef};
 
 #[allow(clippy::wildcard_imports)]
 use crate::glob::*;
@@ -24,15 +24,9 @@ pub fn is_probably_readable(
     let min_score = min_score.unwrap_or(MIN_SCORE);
     let min_content_length = min_content_length.unwrap_or(MIN_CONTENT_LENGTH);
 
-    let mut nodes = doc.select_matcher(&MATCHER_P_PRE_ARTICLE).nodes().to_vec();
-
-    let br_parent_sel = doc.select_matcher(&MATCHER_DIV_BR).parent();
-    let br_parent_nodes = br_parent_sel.nodes();
-    nodes.extend_from_slice(br_parent_nodes);
-
     let mut score: f32 = 0.0;
 
-    nodes.iter().any(|node| {
+    let mut readable = |node: &NodeRef| {
         if !is_probably_visible(node) {
             return false;
         }
@@ -59,5 +53,22 @@ pub fn is_probably_readable(
             return true;
         }
         false
-    })
+    };
+
+    // riptide: the `div > br` parents are looked for only when the paragraphs do not settle
+    // it. They came after the paragraphs in the one list this read in order, so the answer is
+    // the same.
+    if doc
+        .select_matcher(&MATCHER_P_PRE_ARTICLE)
+        .nodes()
+        .iter()
+        .any(&mut readable)
+    {
+        return true;
+    }
+    doc.select_matcher(&MATCHER_DIV_BR)
+        .parent()
+        .nodes()
+        .iter()
+        .any(readable)
 }
