@@ -931,6 +931,14 @@ impl Run {
 
     /// A link or a sitemap's URL as written.
     fn offer_raw(&mut self, raw: &str, depth: u32, parent: Option<&str>, found_via: FoundVia) {
+        // Most links of a site lead to pages seen already, and the extractor writes them in the
+        // form `normalize` gives (absolute, serialized by the URL parser): such a link is seen
+        // as written, and parsing and normalizing it again would change nothing. Only an
+        // http(s) string can be one (the seen-set also holds marks that are not URLs), and
+        // `normalize` is idempotent, so a string in the seen-set normalizes to itself.
+        if (raw.starts_with("http://") || raw.starts_with("https://")) && self.frontier.is_seen(raw) {
+            return;
+        }
         match Url::parse(raw).ok().and_then(|u| normalize(&u)) {
             Some(url) => self.offer(url, depth, parent.map(str::to_string), found_via),
             None => self.skip("not_http"),
