@@ -6,9 +6,10 @@
 //! links are not in a `304`, so they are remembered here, and the recrawl follows them as if the
 //! page had been read: an unchanged index still leads to the changed articles behind it.
 //!
-//! The memory is a hint, never a source of truth: it is written without waiting for the disk
-//! (a crash loses its last few seconds, and those pages are fetched in full next time), and a
-//! file that cannot be opened or read turns it off with a warning instead of failing the crawl.
+//! The memory is a hint, never a source of truth: it is written in batches of [`WRITE_BATCH`]
+//! pages (a crash loses the batch being gathered, and those pages are fetched in full next
+//! time), and a file that cannot be opened or read turns it off with a warning instead of
+//! failing the crawl.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ use crate::executor::Validators;
 const PAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("pages");
 /// The first byte of every row: a future layout is refused, not misread.
 const FORMAT: u8 = 1;
+/// How many remembered pages [`PageMemory::commit`] gathers before it writes them.
+const WRITE_BATCH: usize = 256;
 
 /// One page as remembered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,20 +105,18 @@ impl PageMemory {
         self.staged.push((url.to_string(), encode(validators, links)));
     }
 
-    /// Writes what was remembered since the last commit, without waiting for the disk unless
-    /// `durable` (the crawl's end).
-    pub(crate) fn commit(&mut self, durable: bool) {
-        if self.staged.is_empty() && !durable {
+    /// Writes what was remembered since the last commit, once [`WRITE_BATCH`] pages are staged
+    /// or when `now` (the crawl's end), and waits for the disk. A transaction costs the crawl's
+    /// loop about as much for one page as for hundreds, so pages are written in batches; a
+    /// crash loses the batch being staged, and those pages are fetched in full next time.
+    pub(crate) fn commit(&mut self, now: bool) {
+        if self.staged.is_empty() || (!now && self.staged.len() < WRITE_BATCH) {
             return;
         }
         let staged = std::mem::take(&mut self.staged);
         let written = catch_unwind(AssertUnwindSafe(|| -> Result<(), redb::Error> {
             let mut txn = self.db.begin_write()?;
-            txn.set_durability(if durable {
-                Durability::Immediate
-            } else {
-                Durability::None
-            })?;
+            txn.set_durability(Durability::Immediate)?;
             {
                 let mut table = txn.open_table(PAGES)?;
                 for (url, row) in &staged {
@@ -216,6 +217,32 @@ mod tests {
         let page = memory.get("https://a.example/").expect("remembered");
         assert_eq!(page.links, ["https://a.example/b"]);
         assert_eq!(memory.get("https://a.example/other"), None);
+    }
+
+    #[test]
+    fn pages_are_written_a_batch_at_a_time() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = dir.path().join("crawl.redb");
+        let url = |i: usize| format!("https://a.example/{i}");
+        let mut memory = PageMemory::beside(&state).expect("opens");
+        for i in 0..WRITE_BATCH - 1 {
+            memory.remember(&url(i), None, &[]);
+        }
+        memory.commit(false);
+        drop(memory);
+        let mut memory = PageMemory::beside(&state).expect("reopens");
+        assert_eq!(memory.get(&url(0)), None, "a batch short of full is not written");
+        for i in 0..WRITE_BATCH {
+            memory.remember(&url(i), None, &[]);
+        }
+        memory.commit(false);
+        drop(memory);
+        let memory = PageMemory::beside(&state).expect("reopens");
+        assert!(memory.get(&url(0)).is_some(), "a full batch is written");
+        assert!(
+            memory.get(&url(WRITE_BATCH - 1)).is_some(),
+            "the whole batch is written"
+        );
     }
 
     #[test]
