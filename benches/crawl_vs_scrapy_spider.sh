@@ -15,7 +15,7 @@
 # medians are printed with the ratios the targets name. Every riptide run gets a fresh home (so
 # nothing resumes); all of them share one compiled-extractor cache (RIPTIDE_WASM_CACHE_DIR),
 # warmed by one untimed run, which is what every run after a machine's first costs. One cold
-# run (the extractor compiled in the run) is reported too. CONCURRENCIES (default "8 16 32")
+# run (the extractor compiled in the run) is reported too. CONCURRENCIES (default "64 128")
 # are riptide's --concurrency values tried, --per-host the same (one host); Scrapy and
 # spider_cli run as the issue measured them (spider_cli also sequentially, -s: see below). Each row's request count is read from nginx's
 # access log, and riptide's output is checked: every page emitted, each with non-empty text.
@@ -29,7 +29,7 @@ unset RIPTIDE_BIN
 scrapy="${SCRAPY:-scrapy}"
 spider="${SPIDER:-spider}"
 nginx="${NGINX:-/usr/sbin/nginx}"
-concurrencies="${CONCURRENCIES:-8 16 32}"
+concurrencies="${CONCURRENCIES:-64 128}"
 limit="${LIMIT:-120}" # seconds a riptide run may take before it counts as stalled (peers: 600)
 spider_tries="${SPIDER_TRIES:-5}"
 expected=10051
