@@ -11,7 +11,7 @@ use crate::css::SelectParsed;
 use std::collections::HashMap;
 
 use dom_query::{Document, NodeId, NodeRef, Selection};
-use dom_smoothie::CharCounts;
+use dom_smoothie::{CharCounts, text_chars};
 
 /// Names (parts of a `class` or `id` token) that mark boilerplate wherever they appear.
 const ANYWHERE: &[&str] = &[
@@ -324,11 +324,6 @@ fn contains(token: &str, needle: &str) -> bool {
         .any(|window| window[0] == first && window == needle)
 }
 
-/// Characters of text under `node`, a run of white space counting as one (no allocation).
-fn text_chars(node: &NodeRef) -> usize {
-    node.normalized_char_count()
-}
-
 /// The text of every element under one root, sized in one walk: [`text_chars`] of each element,
 /// and the part of it that is link text.
 ///
@@ -376,6 +371,11 @@ impl TextSizes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference count: dom_query's own, which `text_chars` and the one walk must equal.
+    fn text_chars(node: &NodeRef) -> usize {
+        node.normalized_char_count()
+    }
 
     /// Pages whose white space, nesting and links make the one-walk sizes easy to get wrong.
     const PAGES: &[&str] = &[
